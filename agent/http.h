@@ -1,0 +1,63 @@
+/*
+ * http.h: libcurl's multi interface driven by the agent's libuv loop
+ * (curl's docs/examples/multi-uv.c with its known fixes; STYLE.md rule 10).
+ * Nothing here blocks the loop.
+ *
+ * Policy for every transfer: HTTPS with certificate verification, or plain
+ * http only to a loopback address; no redirects; a response size cap; a
+ * total timeout.  Request bodies may hold secrets: the module keeps them
+ * in sodium_malloc memory and wipes them when the transfer ends.
+ */
+#ifndef XO_AGENT_HTTP_H
+#define XO_AGENT_HTTP_H
+
+#include <stddef.h>
+#include <uv.h>
+
+struct agent_http;
+struct agent_http_xfer;
+
+/* Largest response body accepted from a provider. */
+#define AGENT_HTTP_MAX_RESPONSE (64 * 1024)
+
+struct agent_http_req {
+	const char *url;
+	const char *form;     /* application/x-www-form-urlencoded body, or
+				 NULL for a GET */
+	size_t form_len;
+	const char *ca_file;  /* NULL: system store */
+	long timeout_ms;      /* 0: 30000 */
+};
+
+struct agent_http_resp {
+	int err;              /* 0, or XO_ERR_HTTP / XO_ERR_TIMEOUT /
+				 XO_ERR_PROVIDER_REPLY (too large) */
+	char error[256];      /* curl's explanation when err != 0 */
+	long status;          /* HTTP status, 0 when none arrived */
+	const char *body;     /* NUL-terminated; wiped after the callback */
+	size_t body_len;
+	long retry_after;     /* seconds from Retry-After, -1 when absent */
+};
+
+/* Called once per transfer, unless it was cancelled. */
+typedef void (*agent_http_cb)(void *arg, const struct agent_http_resp *r);
+
+int agent_http_new(uv_loop_t *loop, struct agent_http **out);
+/*
+ * Cancels what is left (no callbacks), cleans the multi handle up and
+ * closes the libuv handles; the caller runs the loop afterwards so the
+ * close callbacks can free them.
+ */
+void agent_http_free(struct agent_http *h);
+
+/* Starts a transfer; on an error return cb is never called. */
+int agent_http_start(struct agent_http *h, const struct agent_http_req *req,
+		     agent_http_cb cb, void *arg,
+		     struct agent_http_xfer **xfer);
+/* Stops a transfer; its callback will not be called. */
+void agent_http_cancel(struct agent_http *h, struct agent_http_xfer *xfer);
+
+/* 1 if url is https, or http to 127.0.0.0/8, ::1 or localhost. */
+int agent_http_url_allowed(const char *url);
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * libxoauth: talk to xoauth-agent over its Unix socket.
+ *
+ * Depends on libc only.  There is no global state: each struct xo_client is
+ * one connection, and several threads may each use their own.  Every
+ * function returns 0 or a negative XO_ERR_* code (see <xoauth/xo_errors.h>);
+ * after a failure reply from the agent, xo_client_message() gives the
+ * agent's own one-line explanation.
+ */
+#ifndef XOAUTH_XO_H
+#define XOAUTH_XO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <xoauth/xo_errors.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define XO_EXTERN __attribute__((visibility("default")))
+#else
+#define XO_EXTERN
+#endif
+
+/* The environment variable naming the agent's socket. */
+#define XO_AUTH_SOCK_ENV "XOAUTH_AUTH_SOCK"
+
+struct xo_client;
+
+/* What xo_token() hands back. */
+enum xo_form {
+	XO_FORM_ACCESS = 0,
+	XO_FORM_XOAUTH2 = 1,
+	XO_FORM_OAUTHBEARER = 2,
+};
+
+struct xo_token_opts {
+	enum xo_form form;
+	const char *host;   /* OAUTHBEARER only; NULL for none */
+	unsigned port;      /* OAUTHBEARER only; 0 for none */
+	unsigned min_valid; /* seconds the token must stay valid; 0: default */
+	unsigned wait_ms;   /* longest wait for a refresh; 0: agent default */
+};
+
+/* A token: token is a NUL-terminated secret, freed (and wiped) by
+ * xo_token_free(). */
+struct xo_token {
+	char *token;
+	uint64_t expires_at; /* Unix time */
+	char *email;
+};
+
+struct xo_account {
+	char *name;
+	char *email;
+	char *provider;
+	char *flow;
+	int state;               /* PROTO_STATE_* as in PROTOCOL.md */
+	const char *state_name;  /* static string: "active", ... */
+	uint64_t expires_at;
+	uint64_t refreshed_at;
+	uint64_t next_refresh_at;
+	char *last_error;
+};
+
+struct xo_login {
+	char *verification_uri;
+	char *verification_uri_complete; /* may be "" */
+	char *user_code;
+	unsigned expires_in;
+	unsigned interval;
+};
+
+/*
+ * Connects to the agent at path, or at $XOAUTH_AUTH_SOCK when path is NULL.
+ * Checks the protocol version.  Returns XO_ERR_NO_AGENT when no socket is
+ * named or nothing listens there.  *out is freed with xo_client_free().
+ */
+XO_EXTERN int xo_client_connect(const char *path, struct xo_client **out);
+XO_EXTERN void xo_client_free(struct xo_client *c);
+/* Sets the per-call I/O timeout in milliseconds (default 30000); waits
+ * requested from the agent are added to it. */
+XO_EXTERN void xo_client_set_timeout(struct xo_client *c, unsigned ms);
+/* The agent's message for the last failure, or a local one; never NULL. */
+XO_EXTERN const char *xo_client_message(const struct xo_client *c);
+/* The agent's version string, e.g. "xoauth-agent 0.1.0". */
+XO_EXTERN const char *xo_client_agent_version(const struct xo_client *c);
+
+XO_EXTERN int xo_token(struct xo_client *c, const char *account,
+		       const struct xo_token_opts *opts, struct xo_token *out);
+XO_EXTERN void xo_token_free(struct xo_token *t);
+
+XO_EXTERN int xo_list(struct xo_client *c, struct xo_account **accounts,
+		      size_t *count);
+XO_EXTERN void xo_accounts_free(struct xo_account *accounts, size_t count);
+
+/* Refreshes now and waits for the result (up to wait_ms, 0: default). */
+XO_EXTERN int xo_refresh(struct xo_client *c, const char *account,
+			 unsigned wait_ms);
+XO_EXTERN int xo_remove(struct xo_client *c, const char *account);
+/* Hands the agent a refresh token, e.g. from another tool. */
+XO_EXTERN int xo_import(struct xo_client *c, const char *account,
+			const char *refresh_token);
+
+/*
+ * Starts a login (the account's flow; device flow for now) and returns
+ * what the user must do.  Then call xo_login_wait() until it returns
+ * something other than XO_ERR_LOGIN_PENDING.
+ */
+XO_EXTERN int xo_login_start(struct xo_client *c, const char *account,
+			     struct xo_login *out);
+XO_EXTERN void xo_login_free(struct xo_login *l);
+XO_EXTERN int xo_login_wait(struct xo_client *c, const char *account,
+			    unsigned wait_ms);
+
+XO_EXTERN const char *xo_strerror(int err);
+XO_EXTERN const char *xo_err_name(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

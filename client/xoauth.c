@@ -1,0 +1,2 @@
+#include <stdlib.h>
+int main(void); int main(void) { return 1; } /* placeholder */

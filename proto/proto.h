@@ -1,0 +1,262 @@
+/*
+ * proto.h: the xoauth-agent wire codec.  Pure functions: no I/O, no
+ * allocation except where stated, no globals, libc only, so that the agent,
+ * libxoauth and the fuzzers link it directly.  proto/PROTOCOL.md is the
+ * specification; this header follows it.
+ *
+ * A frame is  uint32 length (big-endian) | uint8 type | payload,  where
+ * length counts the type byte and the payload.  Strings are
+ * uint32 length | bytes, never NUL-terminated on the wire.
+ *
+ * Decoded strings are views (struct proto_str) into the caller's frame
+ * buffer: they stay valid only as long as that buffer.  Text fields are
+ * rejected if they contain a NUL byte, so proto_str_dup() yields a proper C
+ * string.
+ */
+#ifndef XO_PROTO_H
+#define XO_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <xoauth/xo_errors.h>
+
+#define PROTO_VERSION 1
+/* Largest frame (length field value) either side accepts: ssh-agent's cap. */
+#define PROTO_MAX_MSG (256 * 1024)
+/* Largest single string field. */
+#define PROTO_MAX_STR (64 * 1024)
+/* Largest number of accounts in one LIST reply. */
+#define PROTO_MAX_ACCOUNTS 4096
+/* Bytes of the frame header: length and type. */
+#define PROTO_HEADER_LEN 5
+
+/* Message numbers.  They never change; see PROTOCOL.md. */
+enum proto_type {
+	PROTO_REQ_QUERY = 1,
+	PROTO_REQ_TOKEN = 2,
+	PROTO_REQ_LIST = 3,
+	PROTO_REQ_REFRESH = 4,
+	PROTO_REQ_REMOVE = 5,
+	PROTO_REQ_IMPORT = 6,
+	PROTO_REQ_LOGIN_START = 7,
+	PROTO_REQ_LOGIN_WAIT = 8,
+
+	PROTO_REP_SUCCESS = 128,
+	PROTO_REP_FAILURE = 129,
+	PROTO_REP_VERSION = 130,
+	PROTO_REP_TOKEN = 131,
+	PROTO_REP_LIST = 132,
+	PROTO_REP_LOGIN = 133,
+};
+
+/* What a TOKEN request asks for. */
+enum proto_form {
+	PROTO_FORM_ACCESS = 0,      /* the bare access token */
+	PROTO_FORM_XOAUTH2 = 1,     /* base64 SASL XOAUTH2 initial response */
+	PROTO_FORM_OAUTHBEARER = 2, /* base64 SASL OAUTHBEARER (RFC 7628) */
+};
+
+/* Account states in a LIST reply. */
+enum proto_state {
+	PROTO_STATE_NEED_LOGIN = 0,  /* no refresh token held */
+	PROTO_STATE_ACTIVE = 1,      /* a valid access token is held */
+	PROTO_STATE_REFRESHING = 2,  /* a refresh is in flight */
+	PROTO_STATE_LOGIN_PENDING = 3, /* waiting for the user to log in */
+	PROTO_STATE_RETRYING = 4,    /* transient failures; backing off */
+	PROTO_STATE_REAUTH = 5,      /* refresh token rejected: log in again */
+	PROTO_STATE_CONFIG_ERROR = 6, /* provider rejected the client config */
+	PROTO_STATE_IDLE = 7,        /* refresh token held, no access token */
+};
+
+/* A borrowed view of bytes inside a frame. */
+struct proto_str {
+	const char *ptr;
+	uint32_t len;
+};
+
+/* Builds a view of a C string (NULL gives the empty string). */
+struct proto_str proto_str_c(const char *s);
+/* 1 if the view equals the C string s, else 0. */
+int proto_str_eq(struct proto_str a, const char *s);
+/* Copies the view into a new NUL-terminated string; caller frees. */
+int proto_str_dup(struct proto_str s, char **out);
+
+/* ---- Bounded writer ------------------------------------------------- */
+
+/*
+ * A writer over caller-owned memory.  Every put checks the bound; after the
+ * first failure the writer stays failed and proto_frame_end() reports it.
+ */
+struct proto_writer {
+	unsigned char *buf;
+	size_t cap;
+	size_t len;
+	size_t frame_start;
+	int err;
+};
+
+void proto_writer_init(struct proto_writer *w, void *buf, size_t cap);
+/* Starts a frame of the given type at the current position. */
+void proto_frame_begin(struct proto_writer *w, uint8_t type);
+/* Fills in the frame's length; returns 0 or the first error. */
+int proto_frame_end(struct proto_writer *w);
+void proto_put_u8(struct proto_writer *w, uint8_t v);
+void proto_put_u32(struct proto_writer *w, uint32_t v);
+void proto_put_u64(struct proto_writer *w, uint64_t v);
+void proto_put_str(struct proto_writer *w, struct proto_str s);
+void proto_put_bytes(struct proto_writer *w, const void *p, size_t n);
+
+/* ---- Reader ---------------------------------------------------------- */
+
+struct proto_reader {
+	const unsigned char *p;
+	size_t len;
+	size_t off;
+	int err;
+};
+
+void proto_reader_init(struct proto_reader *r, const void *p, size_t len);
+uint8_t proto_get_u8(struct proto_reader *r);
+uint32_t proto_get_u32(struct proto_reader *r);
+uint64_t proto_get_u64(struct proto_reader *r);
+/* A text field: bounded by PROTO_MAX_STR, no NUL bytes. */
+struct proto_str proto_get_str(struct proto_reader *r);
+/* 0 if everything was read without error and nothing is left over. */
+int proto_reader_finish(struct proto_reader *r);
+
+/*
+ * Looks at the start of a byte stream.  Returns 0 and sets *frame_len (the
+ * whole frame, header included) when a complete frame is buffered;
+ * XO_ERR_MSG_TRUNCATED when more bytes are needed; XO_ERR_MSG_TOO_LARGE
+ * when the announced length exceeds max (the connection must be closed);
+ * XO_ERR_MSG_BAD for a zero length.
+ */
+int proto_frame_peek(const void *buf, size_t len, size_t max,
+		     size_t *frame_len);
+
+/*
+ * Splits a complete frame (as found by proto_frame_peek) into its type and
+ * a reader over its payload.
+ */
+int proto_frame_open(const void *frame, size_t frame_len, uint8_t *type,
+		     struct proto_reader *payload);
+
+/* ---- Messages -------------------------------------------------------- */
+
+struct proto_query {
+	uint32_t version; /* the client's PROTO_VERSION */
+};
+
+struct proto_version {
+	uint32_t version;           /* the agent's PROTO_VERSION */
+	struct proto_str agent;     /* "xoauth-agent 0.1.0" */
+	struct proto_str caps;      /* space-separated capability words */
+};
+
+struct proto_token_req {
+	struct proto_str account; /* config name or e-mail address */
+	uint8_t form;             /* enum proto_form */
+	struct proto_str host;    /* OAUTHBEARER host, may be empty */
+	uint32_t port;            /* OAUTHBEARER port, 0 for none */
+	uint32_t min_valid;       /* seconds the token must stay valid */
+	uint32_t wait_ms;         /* longest wait for a refresh, 0: default */
+};
+
+struct proto_token_rep {
+	struct proto_str token;   /* the secret: wipe after use */
+	uint64_t expires_at;      /* Unix time, seconds */
+	struct proto_str email;
+};
+
+/* REFRESH, REMOVE, LOGIN_START and LOGIN_WAIT all name one account. */
+struct proto_account_req {
+	struct proto_str account;
+	uint32_t wait_ms;
+};
+
+struct proto_import_req {
+	struct proto_str account;
+	struct proto_str refresh_token; /* the secret: wipe after use */
+};
+
+struct proto_login_rep {
+	struct proto_str verification_uri;
+	struct proto_str verification_uri_complete; /* may be empty */
+	struct proto_str user_code;
+	uint32_t expires_in; /* seconds until the code expires */
+	uint32_t interval;   /* seconds between polls */
+};
+
+struct proto_failure {
+	uint32_t status;          /* wire status, see proto_status_to_err */
+	struct proto_str message; /* one line, for people */
+};
+
+struct proto_account_info {
+	struct proto_str name;
+	struct proto_str email;
+	struct proto_str provider;
+	struct proto_str flow;
+	uint8_t state;            /* enum proto_state */
+	uint64_t expires_at;      /* access token expiry, Unix s, 0: none */
+	uint64_t refreshed_at;    /* last successful refresh, 0: never */
+	uint64_t next_refresh_at; /* next planned refresh, 0: none */
+	struct proto_str last_error; /* empty when none */
+};
+
+/*
+ * Encoders write one whole frame into w and return 0 or the writer's
+ * error.  Decoders take the payload reader from proto_frame_open() and
+ * return 0 or XO_ERR_MSG_BAD / XO_ERR_MSG_TRUNCATED; string fields point
+ * into the frame.
+ */
+int proto_enc_query(struct proto_writer *w, const struct proto_query *m);
+int proto_dec_query(struct proto_reader *r, struct proto_query *m);
+int proto_enc_version(struct proto_writer *w, const struct proto_version *m);
+int proto_dec_version(struct proto_reader *r, struct proto_version *m);
+int proto_enc_token_req(struct proto_writer *w,
+			const struct proto_token_req *m);
+int proto_dec_token_req(struct proto_reader *r, struct proto_token_req *m);
+int proto_enc_token_rep(struct proto_writer *w,
+			const struct proto_token_rep *m);
+int proto_dec_token_rep(struct proto_reader *r, struct proto_token_rep *m);
+/* type is one of REFRESH, REMOVE, LOGIN_START, LOGIN_WAIT, LIST (no body
+ * for LIST: pass m == NULL). */
+int proto_enc_account_req(struct proto_writer *w, uint8_t type,
+			  const struct proto_account_req *m);
+int proto_dec_account_req(struct proto_reader *r,
+			  struct proto_account_req *m);
+int proto_enc_import_req(struct proto_writer *w,
+			 const struct proto_import_req *m);
+int proto_dec_import_req(struct proto_reader *r, struct proto_import_req *m);
+int proto_enc_login_rep(struct proto_writer *w,
+			const struct proto_login_rep *m);
+int proto_dec_login_rep(struct proto_reader *r, struct proto_login_rep *m);
+int proto_enc_failure(struct proto_writer *w, const struct proto_failure *m);
+int proto_dec_failure(struct proto_reader *r, struct proto_failure *m);
+int proto_enc_success(struct proto_writer *w);
+
+/* LIST reply: a count, then that many entries. */
+int proto_enc_list_begin(struct proto_writer *w, uint32_t count);
+void proto_enc_list_entry(struct proto_writer *w,
+			  const struct proto_account_info *e);
+int proto_enc_list_end(struct proto_writer *w);
+int proto_dec_list_count(struct proto_reader *r, uint32_t *count);
+int proto_dec_list_entry(struct proto_reader *r,
+			 struct proto_account_info *e);
+
+/* ---- Errors ---------------------------------------------------------- */
+
+/* The name ("NO_ACCOUNT") and message of an XO_ERR_* code. */
+const char *proto_err_name(int err);
+const char *proto_strerror(int err);
+/* The wire status for an error code, and the canonical code for a status
+ * (unknown statuses map to XO_ERR_INTERNAL). */
+uint32_t proto_status_from_err(int err);
+int proto_status_to_err(uint32_t status);
+
+/* Names of forms and states, for logs and `xoauth list`. */
+const char *proto_state_name(uint8_t state);
+
+#endif
