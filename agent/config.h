@@ -32,6 +32,8 @@ struct agent_account_cfg {
 	char *flow;        /* device, browser, paste, client_credentials */
 	char *ca_file;     /* may be NULL: system store */
 	int needs_discovery; /* issuer set, token endpoint unknown */
+	char *redirect_uri; /* paste flow: the URI registered for the app;
+			       NULL unless set or given by the preset */
 };
 
 struct agent_config {
@@ -58,6 +60,14 @@ int agent_config_default_path(char *buf, size_t len);
 int agent_config_load(const char *path, int must_exist,
 		      struct agent_config **out, char *err, size_t errlen);
 void agent_config_free(struct agent_config *c);
+
+/*
+ * Parses len bytes of INI text as agent_config_load() does, with name (the
+ * file name) in messages.  Pure: no I/O, no globals; for the fuzzer and the
+ * tests.  data need not be NUL-terminated and may hold any bytes.
+ */
+int agent_config_parse(const char *name, const char *data, size_t len,
+		       struct agent_config **out, char *err, size_t errlen);
 
 /* Looks an account up by section name, then by e-mail address. */
 const struct agent_account_cfg *

@@ -48,8 +48,21 @@ struct oauth_result {
 void oauth_result_init(struct oauth_result *r);
 void oauth_result_cleanup(struct oauth_result *r);
 
+/* A short name for logs: "ok", "transient", "reauth", "config", ... */
+const char *oauth_class_name(enum oauth_class cls);
+
+/*
+ * Makes jansson wipe every block it frees (parsed replies hold tokens in
+ * jansson's strings and lexer buffer).  Sets jansson's process-wide
+ * allocator: call once at start-up, before anything uses jansson, like
+ * agent_log_init().  Optional: without it parsing works, unwiped.
+ */
+void oauth_json_init(void);
+
 /*
  * Parses a token endpoint reply (RFC 6749 5.1 / 5.2) and classifies it.
+ * *out is initialised here (pass a fresh or cleaned-up result; the caller
+ * frees it with oauth_result_cleanup()).
  * Lenient where the design says so: token_type in any case, expires_in as
  * number or string, refresh_token optional.  A reply without access_token,
  * with a token_type other than Bearer, or that is not JSON is
@@ -105,5 +118,9 @@ int oauth_device_poll(struct oauth_client *c, const struct agent_plain *code,
 		      oauth_token_cb cb, void *arg);
 /* Cancels the running operation, if any; its callback is not called. */
 void oauth_cancel(struct oauth_client *c);
+
+/* The authorization endpoint (explicit, preset or discovered), or NULL
+ * while unknown (discovery runs with the first operation). */
+const char *oauth_client_authorization_endpoint(const struct oauth_client *c);
 
 #endif

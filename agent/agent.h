@@ -1,0 +1,195 @@
+/*
+ * agent.h: the daemon's runtime state and the functions its files share.
+ *
+ * One struct agent owns everything: the loop, the HTTP engine, the
+ * listener, the connections, the accounts and the config (STYLE.md rule 9).
+ * Callbacks reach it through handle->data.
+ */
+#ifndef XO_AGENT_AGENT_H
+#define XO_AGENT_AGENT_H
+
+#include <stdint.h>
+#include <time.h>
+#include <uv.h>
+
+#include "config.h"
+#include "http.h"
+#include "oauth.h"
+#include "proto.h"
+#include "secret.h"
+
+struct conn;
+struct waiter;
+
+struct agent_options {
+	const char *config_path; /* -f, or NULL for the default */
+	int foreground;          /* -D or -d */
+	int debug;               /* -d */
+};
+
+/* A device-flow login in progress. */
+struct login {
+	struct oauth_device dev;
+	int64_t expires_boot;    /* CLOCK_BOOTTIME ms when the code dies */
+	long interval_s;
+	uv_timer_t timer;        /* next poll; freed in its close callback */
+	int ready;               /* the provider answered with a code */
+	struct account *acct;    /* NULL once the account let go of it */
+};
+
+struct account {
+	struct account *next;
+	struct agent *agent;
+	struct agent_account_cfg cfg; /* private copy; see account.c */
+	struct oauth_client *oauth;
+
+	struct agent_secret *refresh_token;
+	struct agent_secret *access_token;
+	struct agent_secret *client_secret;
+	char *email;             /* from config or learned from id_token */
+
+	int64_t expires_boot;    /* CLOCK_BOOTTIME ms; 0: no access token */
+	int64_t lifetime_ms;     /* lifetime of the current access token */
+	int64_t next_refresh_boot; /* 0: nothing planned */
+	time_t expires_wall;     /* the same expiry in Unix time, for LIST */
+	time_t refreshed_wall;
+
+	uint8_t state;           /* enum proto_state */
+	int refreshing;          /* single flight: one grant at a time */
+	unsigned failures;       /* consecutive transient failures */
+	int last_err;            /* XO_ERR_* of the last failure, 0 if none */
+	char last_error[512];
+
+	struct login *login;     /* device flow in progress, or NULL */
+	int login_err;           /* result of the last finished login */
+	char login_error[512];
+
+	struct waiter *waiters;  /* requests waiting on this account */
+};
+
+struct agent {
+	uv_loop_t *loop;
+	struct agent_options opts;
+	char *config_path;
+	int config_must_exist;
+	struct agent_config *config;
+	struct agent_shield *shield;
+	struct agent_http *http;
+
+	uv_pipe_t listener;
+	char *socket_path;       /* unlinked at exit */
+	char *socket_dir;        /* removed at exit when we made it */
+	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_timer_t scheduler;    /* wakes at least every 30 s */
+	uv_timer_t parent_check; /* command mode: exit when parent is gone */
+	pid_t parent_pid;
+
+	struct account *accounts;
+	struct conn *conns;
+	unsigned n_conns;
+	unsigned long next_conn_id; /* for log lines */
+	int stopping;
+};
+
+/* ---- clock.c ---- */
+/* Milliseconds on CLOCK_BOOTTIME, which counts time spent suspended. */
+int64_t agent_now_boot(void);
+
+/* ---- account.c ---- */
+int agent_accounts_load(struct agent *a, const struct agent_config *cfg);
+struct account *agent_account_find(struct agent *a, const char *name,
+				   size_t len);
+void agent_account_free(struct account *acct);
+void agent_accounts_free(struct agent *a);
+/* Re-reads the config: accounts whose settings did not change keep their
+   tokens; 0 or XO_ERR_CONFIG (and the old config stays). */
+int agent_reload(struct agent *a);
+/* Replaces the account's tokens after a successful grant. */
+int agent_account_store_tokens(struct account *acct, struct oauth_result *res);
+/* Forgets every token of the account. */
+void agent_account_forget(struct account *acct);
+/* 1 when the access token stays valid for at least min_ms more. */
+int agent_account_token_ok(const struct account *acct, int64_t min_ms);
+/* Fills a LIST entry; strings point into acct. */
+void agent_account_info(const struct account *acct,
+			struct proto_account_info *info);
+
+/* ---- refresh.c ---- */
+/* Starts a refresh now unless one is in flight; 0 or an XO_ERR_*. */
+int agent_refresh_start(struct account *acct);
+/* Re-plans the scheduler timer after a change of any account. */
+void agent_schedule(struct agent *a);
+void agent_scheduler_tick(uv_timer_t *t);
+
+/* ---- login.c ---- */
+/* Starts a device-flow login; the conn gets the LOGIN reply when the
+   provider has answered. */
+int agent_login_start(struct account *acct, struct conn *c);
+void agent_login_cancel(struct account *acct);
+/* Sends the LOGIN reply for the account's pending login; 0 or XO_ERR_*. */
+int agent_login_reply(struct account *acct, struct conn *c);
+
+/* ---- sasl.c ---- */
+/* Builds the reply token for a form into a new plain buffer. */
+int agent_sasl_build(uint8_t form, const char *email, const char *host,
+		     uint32_t port, const struct agent_plain *token,
+		     struct agent_plain **out);
+
+/* ---- waiter.c ---- */
+enum waiter_kind {
+	WAIT_TOKEN,   /* a TOKEN request: answer with a token */
+	WAIT_REFRESH, /* REFRESH or IMPORT: answer when a refresh finishes */
+	WAIT_LOGIN,   /* LOGIN_WAIT: answer when the login finishes */
+	WAIT_LOGIN_START, /* LOGIN_START: answer when the code is known */
+};
+/* Parks the connection's current request on the account until it can be
+   answered or wait_ms passes. */
+int agent_waiter_add(struct account *acct, struct conn *c,
+		     enum waiter_kind kind, const struct proto_token_req *req,
+		     uint32_t wait_ms);
+/* Looks at every waiter of the account again (after a change). The
+   refresh_done flag says a refresh has just finished (with acct->last_err
+   as its outcome). */
+void agent_waiters_wake(struct account *acct, int refresh_done);
+/* Answers all waiters of the account with a failure and drops them. */
+void agent_waiters_fail(struct account *acct, int err, const char *msg);
+void agent_waiter_cancel(struct waiter *w);
+/* Tries to answer a TOKEN request now: 0 when answered, 1 when it must
+   wait, or an XO_ERR_* to answer with. */
+int agent_token_try(struct account *acct, struct conn *c,
+		    const struct proto_token_req *req, char *msg,
+		    size_t msglen);
+
+/* ---- conn.c ---- */
+/* Takes over an accepted client pipe. */
+void agent_conn_accept(struct agent *a, uv_stream_t *server);
+/* Send one reply frame for the current request and go on with the next
+   buffered request. The frame buffer is wiped and freed after writing. */
+void agent_conn_reply(struct conn *c, unsigned char *frame, size_t len);
+void agent_conn_reply_failure(struct conn *c, int err, const char *msg);
+void agent_conn_reply_success(struct conn *c);
+/* Marks the current request as parked on waiter w. */
+void agent_conn_park(struct conn *c, struct waiter *w);
+struct agent *agent_conn_agent(struct conn *c);
+void agent_conns_close_all(struct agent *a);
+
+/* ---- dispatch.c ---- */
+/* Handles one complete frame; always ends in exactly one reply (now or
+   later, through a waiter). */
+void agent_dispatch(struct conn *c, const unsigned char *frame, size_t len);
+/* A buffer for one reply frame: malloc'd, wiped by the writer. */
+int agent_reply_buf(size_t cap, struct proto_writer *w);
+
+/* ---- listener.c / sockdir.c ---- */
+int agent_listen_fd(struct agent *a, int fd);
+/* SO_PEERCRED check: same uid or root; others are refused and logged. */
+int agent_peer_allowed(int fd, unsigned long conn_id);
+int agent_socket_bind(const char *path, int *fd_out, char *err,
+		      size_t errlen);
+int agent_socket_path(char **path, char **dir, char *err, size_t errlen);
+
+/* ---- harden.c ---- */
+void agent_harden(void);
+void agent_detach_stdio(void);
+
+#endif

@@ -1,0 +1,22 @@
+# libFuzzer targets, built only with -DXO_FUZZ=ON and clang.  They are run
+# by hand (or by a fuzzing service), never by ctest:
+#   build/tests/fuzz_proto -max_total_time=60 corpus/
+if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+	message(FATAL_ERROR "XO_FUZZ needs clang (CC=clang), not "
+		"${CMAKE_C_COMPILER_ID}")
+endif()
+
+# The codec's sources are compiled into the target rather than linked from
+# xoproto, so that libFuzzer's coverage instrumentation reaches them.
+add_executable(fuzz_proto
+	${CMAKE_CURRENT_LIST_DIR}/fuzz_proto.c
+	${PROJECT_SOURCE_DIR}/proto/codec.c
+	${PROJECT_SOURCE_DIR}/proto/errors.c)
+target_include_directories(fuzz_proto PRIVATE
+	${PROJECT_SOURCE_DIR}/proto
+	${PROJECT_SOURCE_DIR}/client/include)
+# The top-level warning list may name GCC-only options; clang must not
+# turn them into errors under XO_WERROR.
+target_compile_options(fuzz_proto PRIVATE -fsanitize=fuzzer,address
+	-fno-omit-frame-pointer -Wno-unknown-warning-option)
+target_link_options(fuzz_proto PRIVATE -fsanitize=fuzzer,address)

@@ -1,0 +1,783 @@
+"""Helpers for the integration tests: real servers on 127.0.0.1 and real
+clients, Python standard library only.
+
+Servers (tests/servers/, npm packages pinned by package-lock.json; run
+`cd tests/servers && npm ci` once):
+
+    oidc = start_oidc(at_ttl=30)          # oidc-provider: device flow, PKCE,
+                                          # rotating refresh tokens, introspection
+    smtp = start_smtp(oidc)               # smtp-server checking bearer tokens
+    faults = start_faults(oidc)           # our fault injector for the token endpoint
+
+Each runs as its own process group, on a free port it picks itself, and is
+ready when start_* returns (its READY line parsed). stop() ends it; every
+server still running is also killed when the Python process exits. Servers
+are context managers too.
+
+Acting as the user: approve_device() / deny_device() drive oidc-provider's
+device-flow pages over HTTP. get_tokens_by_device() does a whole device
+login in Python (for testing the servers without the agent).
+
+Clients: run_msmtp() and run_curl_smtp() run the real msmtp and curl.
+"""
+
+import atexit
+import base64
+import html.parser
+import http.cookiejar
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SERVERS_DIR = os.path.join(ROOT, "tests", "servers")
+
+# The public client the agent uses, and what it asks for.
+CLIENT_ID = "xoauth-test"
+MAIL_SCOPE = "mail.send"
+SCOPE = "openid email offline_access " + MAIL_SCOPE
+# Other clients built into oidc.js.
+CLIENT_NOREFRESH = "xoauth-test-norefresh"
+CONFIDENTIAL_CLIENT = ("xoauth-test-confidential", "xoauth-test-confidential-secret")
+APP_CLIENT = ("xoauth-test-app", "xoauth-test-app-secret")
+INTROSPECTION_CLIENT = ("smtp-server", "smtp-server-secret")
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+START_TIMEOUT = 30.0
+
+
+class HarnessError(Exception):
+    """A server or a helper did not behave as the harness expects."""
+
+
+def node_modules_present():
+    """True when `npm ci` has been run in tests/servers."""
+    return os.path.isdir(os.path.join(SERVERS_DIR, "node_modules", "oidc-provider")) and \
+        os.path.isdir(os.path.join(SERVERS_DIR, "node_modules", "smtp-server"))
+
+
+# --------------------------------------------------------------------------
+# Server processes
+
+_live = set()
+_live_lock = threading.Lock()
+
+
+def _kill_all():
+    with _live_lock:
+        servers = list(_live)
+    for s in servers:
+        s.stop()
+
+
+atexit.register(_kill_all)
+
+
+class Server:
+    """A server subprocess started by the harness.
+
+    Attributes: name, proc, info (the dict from its READY line), log_path
+    (its stderr and any stdout after READY), workdir (a temporary directory
+    it owns, removed by stop()).
+    """
+
+    def __init__(self, name, argv, env=None, timeout=START_TIMEOUT, workdir=None):
+        self.name = name
+        self.workdir = workdir or tempfile.mkdtemp(prefix="xo-%s-" % name)
+        self.log_path = os.path.join(self.workdir, "%s.log" % name)
+        self._log = open(self.log_path, "ab")
+        full_env = dict(os.environ)
+        full_env.setdefault("NODE_NO_WARNINGS", "1")
+        if env:
+            full_env.update({k: str(v) for k, v in env.items() if v is not None})
+        self.proc = subprocess.Popen(
+            argv, cwd=SERVERS_DIR, env=full_env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=self._log, start_new_session=True)
+        with _live_lock:
+            _live.add(self)
+        try:
+            self.info = self._read_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        self._drain = threading.Thread(target=self._drain_stdout, daemon=True)
+        self._drain.start()
+
+    def _read_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        buf = b""
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise HarnessError("%s: no READY line within %.0f s; log:\n%s"
+                                       % (self.name, timeout, self.log()))
+                if not sel.select(left):
+                    continue
+                chunk = os.read(self.proc.stdout.fileno(), 65536)
+                if not chunk:
+                    self.proc.wait(5)
+                    raise HarnessError("%s exited with %s before READY; log:\n%s"
+                                       % (self.name, self.proc.returncode, self.log()))
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    text = line.decode("utf-8", "replace").strip()
+                    if text.startswith("READY "):
+                        if buf:
+                            self._log.write(buf)
+                            self._log.flush()
+                        return json.loads(text[len("READY "):])
+                    self._log.write(line + b"\n")
+                    self._log.flush()
+        finally:
+            sel.close()
+
+    def _drain_stdout(self):
+        try:
+            while True:
+                chunk = os.read(self.proc.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                self._log.write(chunk)
+                self._log.flush()
+        except (OSError, ValueError):
+            pass
+
+    def log(self):
+        """The server's stderr (and stray stdout) so far, as text."""
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, keep_workdir=False):
+        """Ends the server's whole process group (SIGTERM, then SIGKILL)."""
+        with _live_lock:
+            if self not in _live:
+                return
+            _live.discard(self)
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            self.proc.stdout.close()
+        except OSError:
+            pass
+        self._log.close()
+        if not keep_workdir and not os.environ.get("XO_TEST_KEEP"):
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def _node():
+    node = shutil.which("node")
+    if not node:
+        raise HarnessError("node is not on PATH")
+    return node
+
+
+class OIDC(Server):
+    """oidc.js. Attributes: issuer, port, token_endpoint,
+    device_authorization_endpoint, authorization_endpoint,
+    introspection_endpoint, revocation_endpoint, verification_uri,
+    access_token_ttl."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        for k, v in self.info.items():
+            setattr(self, k, v)
+
+
+def start_oidc(at_ttl=30, rt_ttl=None, device_ttl=None, device_interval=None,
+               clients=None, port=0, timeout=START_TIMEOUT):
+    """Starts the OpenID provider; returns an OIDC server.
+
+    at_ttl: access token lifetime (s). rt_ttl, device_ttl: refresh token and
+    device code lifetimes (s), provider defaults when None. device_interval:
+    when set, the device authorization reply carries "interval": N
+    (oidc-provider sends none by itself). clients: a list of client metadata
+    dicts replacing the built-in clients.
+    """
+    workdir = tempfile.mkdtemp(prefix="xo-oidc-")
+    argv = [_node(), os.path.join(SERVERS_DIR, "oidc.js"), "--port", str(port)]
+    if clients is not None:
+        path = os.path.join(workdir, "clients.json")
+        with open(path, "w") as f:
+            json.dump(clients, f)
+        argv += ["--clients", path]
+    env = {"XO_TEST_AT_TTL": at_ttl, "XO_TEST_RT_TTL": rt_ttl,
+           "XO_TEST_DEVICE_TTL": device_ttl, "XO_TEST_DEVICE_INTERVAL": device_interval}
+    return OIDC("oidc", argv, env=env, timeout=timeout, workdir=workdir)
+
+
+class SMTP(Server):
+    """smtp.js. Attributes: port (XOAUTH2 and OAUTHBEARER), port_xoauth2_only,
+    maildir."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.port = self.info["port"]
+        self.port_xoauth2_only = self.info["port_xoauth2_only"]
+        self.maildir = self.info["maildir"]
+
+    def messages(self):
+        """Delivered messages, oldest first; see read_messages()."""
+        return read_messages(self.maildir)
+
+    def auth_attempts(self):
+        """Every AUTH attempt, oldest first: dicts with time, listener,
+        mechanism, user, ok, reply, reason, token_sha256."""
+        return read_auth_log(self.maildir)
+
+    def wait_messages(self, n, timeout=10):
+        """Waits until at least n messages were delivered; returns them."""
+        return wait_for(lambda: (lambda m: m if len(m) >= n else None)(self.messages()),
+                        timeout, "%d delivered message(s)" % n)
+
+
+def start_smtp(oidc, maildir=None, auth_reply=None, port=0, port_xoauth2_only=0,
+               client_id=INTROSPECTION_CLIENT[0], client_secret=INTROSPECTION_CLIENT[1],
+               timeout=START_TIMEOUT):
+    """Starts the SMTP server checking tokens against `oidc` (an OIDC or an
+    issuer URL); returns an SMTP server. auth_reply, e.g. "535 5.7.139 ...",
+    makes it answer every AUTH with that reply."""
+    issuer = oidc.issuer if isinstance(oidc, OIDC) else oidc
+    workdir = tempfile.mkdtemp(prefix="xo-smtp-")
+    maildir = maildir or os.path.join(workdir, "mail")
+    argv = [_node(), os.path.join(SERVERS_DIR, "smtp.js"), "--issuer", issuer,
+            "--maildir", maildir, "--port", str(port),
+            "--port-xoauth2-only", str(port_xoauth2_only),
+            "--client-id", client_id, "--client-secret", client_secret]
+    if auth_reply is not None:
+        argv += ["--auth-reply", auth_reply]
+    return SMTP("smtp", argv, timeout=timeout, workdir=workdir)
+
+
+class Faults(Server):
+    """faults.js. Attributes: port, url, token_endpoint (point the agent's
+    token_endpoint here)."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.port = self.info["port"]
+        self.url = self.info["url"]
+        self.token_endpoint = self.info["token_endpoint"]
+
+    def queue(self, kind, count=1, **params):
+        """Queues a fault for the next `count` token requests (-1: all until
+        reset()). kind: "500", "503", "429", "timeout", "malformed",
+        "invalid_grant", "huge", "slow", "close", "custom". params:
+        grant_type, retry_after, seconds, bytes, status, body, headers.
+        Returns the queue."""
+        spec = dict(params, kind=str(kind), count=count)
+        status, _, body = http_request(self.url + "/_fault", method="POST",
+                                       data=json.dumps(spec).encode(),
+                                       headers={"Content-Type": "application/json"})
+        if status != 200:
+            raise HarnessError("faults.js refused %r: %s" % (spec, body))
+        return body["queued"]
+
+    def queued(self):
+        return http_request(self.url + "/_faults")[2]["queued"]
+
+    def requests(self):
+        """Token requests seen, oldest first: dicts with time, done (Unix
+        seconds), grant_type, fault (kind applied or None), status."""
+        return http_request(self.url + "/_log")[2]["requests"]
+
+    def reset(self):
+        """Empties the fault queue and the request log."""
+        http_request(self.url + "/_reset", method="POST", data=b"")
+
+
+def start_faults(upstream, port=0, timeout=START_TIMEOUT):
+    """Starts the fault injector in front of `upstream` (an OIDC, whose token
+    endpoint is used, or a token endpoint URL); returns a Faults server."""
+    url = upstream.token_endpoint if isinstance(upstream, OIDC) else upstream
+    argv = [_node(), os.path.join(SERVERS_DIR, "faults.js"), "--upstream", url,
+            "--port", str(port)]
+    return Faults("faults", argv, timeout=timeout)
+
+
+# --------------------------------------------------------------------------
+# HTTP
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **kw):
+        return None
+
+
+def http_request(url, method="GET", data=None, headers=None, timeout=10, follow=True):
+    """One HTTP request. Returns (status, headers, body) where body is the
+    parsed JSON when the reply is JSON, else text. HTTP errors are returned,
+    not raised; network errors and timeouts raise (URLError, TimeoutError)."""
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    opener = urllib.request.build_opener() if follow else urllib.request.build_opener(_NoRedirect)
+    try:
+        resp = opener.open(req, timeout=timeout)
+    except urllib.error.HTTPError as e:
+        resp = e
+    with resp:
+        raw = resp.read()
+        status = resp.status if hasattr(resp, "status") else resp.code
+        hdrs = resp.headers
+    ctype = hdrs.get("Content-Type", "")
+    body = raw.decode("utf-8", "replace")
+    if "json" in ctype:
+        try:
+            body = json.loads(body)
+        except ValueError:
+            pass
+    return status, hdrs, body
+
+
+def post_form(url, fields, auth=None, timeout=10):
+    """POSTs an application/x-www-form-urlencoded body; auth=(user, secret)
+    adds HTTP Basic. Returns (status, body) as http_request()."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+    if auth:
+        cred = "%s:%s" % (urllib.parse.quote(auth[0], safe=""), urllib.parse.quote(auth[1], safe=""))
+        headers["Authorization"] = "Basic " + base64.b64encode(cred.encode()).decode()
+    data = urllib.parse.urlencode({k: v for k, v in fields.items() if v is not None}).encode()
+    status, _, body = http_request(url, method="POST", data=data, headers=headers, timeout=timeout)
+    return status, body
+
+
+def _token_endpoint(where):
+    return where.token_endpoint if hasattr(where, "token_endpoint") else where
+
+
+# --------------------------------------------------------------------------
+# Tokens straight from the provider (no agent)
+
+def device_authorize(oidc, client_id=CLIENT_ID, scope=SCOPE, client_secret=None):
+    """Starts a device login (RFC 8628). Returns the provider's reply: dict
+    with device_code, user_code, verification_uri, verification_uri_complete,
+    expires_in (and no interval, unless start_oidc(device_interval=...))."""
+    status, body = post_form(oidc.device_authorization_endpoint,
+                             {"client_id": client_id, "scope": scope,
+                              "client_secret": client_secret})
+    if status != 200:
+        raise HarnessError("device authorization failed: %s %s" % (status, body))
+    return body
+
+
+def poll_device_token(where, device_code, client_id=CLIENT_ID, client_secret=None,
+                      interval=0.2, timeout=30):
+    """Polls the token endpoint (an OIDC, a Faults or a URL) until the device
+    login ends. Returns (status, body): 200 and the token reply, or the
+    final error (access_denied, expired_token...)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = post_form(_token_endpoint(where), {
+            "grant_type": DEVICE_CODE_GRANT, "device_code": device_code,
+            "client_id": client_id, "client_secret": client_secret})
+        err = body.get("error") if isinstance(body, dict) else None
+        if err == "slow_down":
+            interval += 5
+        elif err != "authorization_pending":
+            return status, body
+        if time.monotonic() + interval > deadline:
+            return status, body
+        time.sleep(interval)
+
+
+def get_tokens_by_device(oidc, email, scope=SCOPE, client_id=CLIENT_ID, client_secret=None):
+    """A whole device login in Python: authorize, approve as `email`, poll.
+    Returns the token reply (access_token, refresh_token, expires_in, scope,
+    token_type, id_token); raises HarnessError on failure."""
+    dev = device_authorize(oidc, client_id=client_id, scope=scope, client_secret=client_secret)
+    approve_device(dev["verification_uri"], dev["user_code"], email)
+    status, body = poll_device_token(oidc, dev["device_code"], client_id=client_id,
+                                     client_secret=client_secret)
+    if status != 200:
+        raise HarnessError("device token failed: %s %s" % (status, body))
+    return body
+
+
+def refresh_token_grant(where, refresh_token, client_id=CLIENT_ID, client_secret=None, scope=None):
+    """Presents a refresh token at the token endpoint (an OIDC, a Faults or a
+    URL). Returns (status, body). Beware: presenting an already used
+    refresh token makes oidc-provider revoke the whole grant, including the
+    newest refresh token; use is_refresh_token_active() to check an old
+    token without that side effect."""
+    return post_form(_token_endpoint(where), {
+        "grant_type": "refresh_token", "refresh_token": refresh_token,
+        "client_id": client_id, "client_secret": client_secret, "scope": scope})
+
+
+def client_credentials_grant(where, client=APP_CLIENT, scope=MAIL_SCOPE):
+    """Gets an app-only token (client_secret_post). Returns (status, body)."""
+    return post_form(_token_endpoint(where), {
+        "grant_type": "client_credentials", "client_id": client[0],
+        "client_secret": client[1], "scope": scope})
+
+
+def introspect(oidc, token, hint=None, client=INTROSPECTION_CLIENT):
+    """Token introspection (RFC 7662) as the SMTP server does it. Returns the
+    reply dict: {"active": false} or active, sub, email, client_id, scope,
+    exp, iat, token_type ("Bearer" for access tokens, absent for refresh
+    tokens)."""
+    status, body = post_form(oidc.introspection_endpoint,
+                             {"token": token, "token_type_hint": hint}, auth=client)
+    if status != 200:
+        raise HarnessError("introspection failed: %s %s" % (status, body))
+    return body
+
+
+def is_refresh_token_active(oidc, refresh_token):
+    """True while a refresh token is valid: not used (rotated away), not
+    expired, grant not revoked. Side-effect free, unlike presenting it."""
+    info = introspect(oidc, refresh_token, hint="refresh_token")
+    return bool(info.get("active")) and "token_type" not in info
+
+
+def is_access_token_active(oidc, access_token):
+    info = introspect(oidc, access_token, hint="access_token")
+    return bool(info.get("active")) and info.get("token_type") is not None
+
+
+# --------------------------------------------------------------------------
+# Acting as the user on oidc-provider's device-flow pages
+
+class _Forms(html.parser.HTMLParser):
+    """Collects forms (action, method, id, fields) and the submit buttons
+    that name a form with form="...", as oidc-provider's pages use them."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.forms = []
+        self.buttons = []
+        self.title = ""
+        self._in_title = False
+        self._cur = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "title":
+            self._in_title = True
+        elif tag == "form":
+            self._cur = {"id": a.get("id"), "action": a.get("action", ""),
+                         "method": (a.get("method") or "get").lower(), "fields": []}
+            self.forms.append(self._cur)
+        elif tag == "input":
+            field = (a.get("name"), a.get("value") or "", (a.get("type") or "text").lower())
+            if a.get("name") and self._cur is not None:
+                self._cur["fields"].append(field)
+        elif tag == "button":
+            self.buttons.append({"form": a.get("form"), "name": a.get("name"),
+                                 "value": a.get("value") or "", "in": self._cur})
+
+    def handle_endtag(self, tag):
+        if tag == "title":
+            self._in_title = False
+        elif tag == "form":
+            self._cur = None
+
+    def handle_data(self, data):
+        if self._in_title:
+            self.title += data
+
+
+class DeviceLoginError(HarnessError):
+    pass
+
+
+class _Browser:
+    def __init__(self, timeout=10):
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.timeout = timeout
+        self.trail = []
+
+    def open(self, url, fields=None):
+        data = urllib.parse.urlencode(fields).encode() if fields is not None else None
+        req = urllib.request.Request(url, data=data)
+        try:
+            resp = self.opener.open(req, timeout=self.timeout)
+        except urllib.error.HTTPError as e:
+            resp = e
+        with resp:
+            body = resp.read().decode("utf-8", "replace")
+            final = resp.geturl()
+            status = resp.code
+        self.trail.append((status, final))
+        return status, final, body
+
+
+def _device_user(verification_uri, user_code, login_email, approve, password="secret", timeout=10,
+                 deny_at="confirm"):
+    b = _Browser(timeout)
+    parts = urllib.parse.urlsplit(verification_uri)
+    url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    status, url, page = b.open(url)
+    for _ in range(12):
+        p = _Forms()
+        p.feed(page)
+        title = p.title.strip()
+        if status >= 400:
+            raise DeviceLoginError("%s answered %s at %s: %s" % (title, status, url, page[:500]))
+        if "Success" in title:
+            if not approve:
+                raise DeviceLoginError("login succeeded though it was declined")
+            return
+        if not p.forms:
+            text = " ".join(page.split())
+            if not approve and ("abort" in text.lower() or "denied" in text.lower()
+                                or "interrupted" in text.lower()):
+                return
+            raise DeviceLoginError("no form on page %r at %s: %s" % (title, url, text[:500]))
+        form = p.forms[0]
+        fields = dict((n, v) for n, v, _t in form["fields"])
+        names = set(fields)
+        if "incorrect" in page and "user_code" in names:
+            raise DeviceLoginError("the provider refused user code %r" % user_code)
+        if "user_code" in names and "confirm" not in names:
+            fields["user_code"] = user_code
+        elif "confirm" in names:
+            if not approve and deny_at == "confirm":
+                # The confirmation page's "[ Abort ]" button: name=abort value=yes.
+                fields["abort"] = "yes"
+        elif fields.get("prompt") == "login":
+            fields["login"] = login_email or "nobody@example.com"
+            fields["password"] = password
+        elif fields.get("prompt") == "consent":
+            if not approve:
+                # The interaction's abort route (GET /interaction/UID/abort):
+                # the user declines consent.
+                status, url, page = b.open(urllib.parse.urljoin(url, form["action"] + "/abort"))
+                if status < 400:
+                    return
+                raise DeviceLoginError("abort answered %s at %s" % (status, url))
+        else:
+            raise DeviceLoginError("unexpected form %r on %r" % (form, title))
+        action = urllib.parse.urljoin(url, form["action"] or url)
+        status, url, page = b.open(action, fields)
+        if not approve and deny_at == "confirm" and "confirm" in names:
+            # After an abort the provider shows the code input page again with
+            # "The Sign-in request was interrupted".
+            if "interrupted" in page or "abort" in page.lower():
+                return
+    raise DeviceLoginError("device pages did not finish; last page at %s: %s"
+                           % (url, " ".join(page.split())[:500]))
+
+
+def approve_device(verification_uri, user_code, login_email, password="secret", timeout=10):
+    """Acts as the user: opens verification_uri (query dropped), enters
+    user_code, confirms, logs in as login_email (any password does), gives
+    consent. Returns None when the provider shows "Sign-in Success"; raises
+    DeviceLoginError otherwise (wrong or expired code...)."""
+    _device_user(verification_uri, user_code, login_email, True, password, timeout)
+
+
+def deny_device(verification_uri, user_code, login_email=None, at="confirm", timeout=10):
+    """Acts as the user who declines: enters user_code, then presses
+    "[ Abort ]" on the confirmation page (at="confirm"), or confirms, logs
+    in as login_email and declines consent (at="consent"). Either way the
+    device's next token poll gets access_denied. Returns None; raises
+    DeviceLoginError if the pages do not behave so."""
+    if at not in ("confirm", "consent"):
+        raise ValueError("at must be 'confirm' or 'consent'")
+    _device_user(verification_uri, user_code, login_email, False, "secret", timeout, deny_at=at)
+
+
+# --------------------------------------------------------------------------
+# Real mail clients
+
+def _read_text(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+class Result:
+    """Outcome of a client run: returncode, stdout, stderr, log (msmtp's log
+    file, or curl's --trace-ascii file with the auth line still in it: keep
+    it out of reports)."""
+
+    def __init__(self, returncode, stdout, stderr, log=""):
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.log = log
+
+    def __repr__(self):
+        return "Result(rc=%r, stderr=%r, log=%r)" % (self.returncode, self.stderr[-800:],
+                                                       self.log[-800:])
+
+
+def make_message(mail_from, rcpt, subject="xoauth-agent test", body="Hello from the tests.\n"):
+    """A small RFC 5322 message, as text with CRLF line ends."""
+    lines = ["From: <%s>" % mail_from, "To: <%s>" % rcpt, "Subject: %s" % subject,
+             "Date: %s" % time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime()),
+             "Message-ID: <%d.%d@xoauth-test.invalid>" % (time.time_ns(), os.getpid()),
+             "", body]
+    return "\r\n".join(lines)
+
+
+def msmtp_config(port, user, passwordeval, auth="xoauth2", mail_from=None,
+                 host="127.0.0.1", logfile=None, extra=()):
+    """The text of an msmtp configuration with one account "default"."""
+    lines = ["defaults", "logfile %s" % logfile if logfile else "syslog off", "",
+             "account default", "host %s" % host, "port %d" % port, "tls off",
+             "auth %s" % auth, "user %s" % user, "passwordeval %s" % passwordeval,
+             "from %s" % (mail_from or user)]
+    lines += list(extra)
+    return "\n".join(lines) + "\n"
+
+
+def run_msmtp(port, user, passwordeval, auth="xoauth2", rcpt="bob@example.com",
+              mail_from=None, subject="xoauth-agent test", body="Hello from msmtp.\n",
+              env=None, timeout=30, extra_config=(), debug=False):
+    """Sends one message with the real msmtp, using a temporary config:
+    host 127.0.0.1, port, tls off, auth (xoauth2 or oauthbearer), user,
+    passwordeval (the shell command whose output is the token, e.g.
+    "xoauth token work"), from. Returns a Result (returncode 0 = sent; log =
+    msmtp's log file)."""
+    d = tempfile.mkdtemp(prefix="xo-msmtp-")
+    try:
+        logfile = os.path.join(d, "msmtp.log")
+        conf = os.path.join(d, "msmtprc")
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(msmtp_config(port, user, passwordeval, auth, mail_from, logfile=logfile,
+                                 extra=extra_config))
+        msg = make_message(mail_from or user, rcpt, subject, body)
+        argv = ["msmtp", "-C", conf, "-a", "default"] + (["-d"] if debug else []) + ["--", rcpt]
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        try:
+            p = subprocess.run(argv, input=msg.encode(), capture_output=True, env=full_env,
+                               timeout=timeout)
+            rc, out, err = p.returncode, p.stdout, p.stderr
+        except subprocess.TimeoutExpired as e:
+            rc, out, err = None, e.stdout or b"", (e.stderr or b"") + b"\n[harness: timeout]"
+        log = _read_text(logfile)
+        return Result(rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), log)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def run_curl_smtp(port, user, token, rcpt="bob@example.com", mail_from=None,
+                  subject="xoauth-agent test", body="Hello from curl.\n", timeout=30,
+                  extra_args=()):
+    """Sends one message with the real curl: --url smtp://127.0.0.1:PORT
+    --mail-from --mail-rcpt --user USER: --oauth2-bearer TOKEN
+    --upload-file. (Debian 12's curl uses OAUTHBEARER whenever the server
+    offers it, else XOAUTH2.) Returns a Result (returncode 0 = sent; log =
+    the SMTP dialogue from --trace-ascii)."""
+    d = tempfile.mkdtemp(prefix="xo-curl-")
+    try:
+        msgfile = os.path.join(d, "msg.eml")
+        trace = os.path.join(d, "trace.txt")
+        with open(msgfile, "w", newline="") as f:
+            f.write(make_message(mail_from or user, rcpt, subject, body))
+        argv = ["curl", "--silent", "--show-error", "--max-time", str(timeout),
+                "--url", "smtp://127.0.0.1:%d" % port, "--mail-from", mail_from or user,
+                "--mail-rcpt", rcpt, "--user", user + ":", "--oauth2-bearer", token,
+                "--upload-file", msgfile, "--trace-ascii", trace] + list(extra_args)
+        try:
+            p = subprocess.run(argv, capture_output=True, timeout=timeout + 5)
+            rc, out, err = p.returncode, p.stdout, p.stderr
+        except subprocess.TimeoutExpired as e:
+            rc, out, err = None, e.stdout or b"", (e.stderr or b"") + b"\n[harness: timeout]"
+        log = _read_text(trace)
+        return Result(rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), log)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def read_messages(maildir):
+    """Messages the SMTP server accepted, oldest first: dicts with user,
+    mechanism ("XOAUTH2" or "OAUTHBEARER"), listener ("both" or
+    "xoauth2_only"), mail_from, rcpt_to, client_id, scope, time, eml (file
+    name) and data (the message text)."""
+    out = []
+    try:
+        names = sorted(n for n in os.listdir(maildir) if n.startswith("msg-") and n.endswith(".json"))
+    except FileNotFoundError:
+        return out
+    for n in names:
+        with open(os.path.join(maildir, n)) as f:
+            meta = json.load(f)
+        with open(os.path.join(maildir, meta["eml"]), encoding="utf-8", errors="replace") as f:
+            meta["data"] = f.read()
+        out.append(meta)
+    return out
+
+
+def read_auth_log(maildir):
+    path = os.path.join(maildir, "auth.jsonl")
+    try:
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+# --------------------------------------------------------------------------
+# Misc
+
+def wait_for(predicate, timeout=10, what="condition", interval=0.05):
+    """Calls predicate() until it returns something true; returns that.
+    Raises HarnessError after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = predicate()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise HarnessError("timed out after %.1f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def account_config(name, email, oidc, token_endpoint=None, client_id=CLIENT_ID,
+                   scopes=SCOPE, flow="device"):
+    """An [account NAME] section for the agent's config (DESIGN.md keys),
+    pointing at the test provider; token_endpoint overrides the provider's
+    (e.g. a Faults server's)."""
+    lines = ["[account %s]" % name, "provider = generic", "email = %s" % email,
+             "client_id = %s" % client_id, "issuer = %s" % oidc.issuer,
+             "authorization_endpoint = %s" % oidc.authorization_endpoint,
+             "device_authorization_endpoint = %s" % oidc.device_authorization_endpoint,
+             "token_endpoint = %s" % (token_endpoint or oidc.token_endpoint),
+             "scopes = %s" % scopes, "flow = %s" % flow]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,114 @@
+"""Provider faults from our fault-injecting proxy (faults.js) in front of
+the real provider's token endpoint: the agent keeps serving the still-valid
+token, backs off, and says "login needed" only for invalid_grant."""
+
+import time
+import unittest
+
+import harness
+import xoagent
+
+EMAIL = "dave@example.com"
+AT_TTL = 30  # refresh due at 15 s left
+
+
+class ProviderFaults(unittest.TestCase):
+    def setUp(self):
+        self.oidc = harness.start_oidc(at_ttl=AT_TTL)
+        self.faults = harness.start_faults(self.oidc)
+        self.env = xoagent.AgentEnv(xoagent.account_section(
+            "work", self.oidc, token_endpoint=self.faults.token_endpoint,
+            email=EMAIL))
+        self.env.start()
+        tokens = harness.get_tokens_by_device(self.oidc, EMAIL)
+        r = self.env.xoauth("import", "work",
+                            stdin=tokens["refresh_token"].encode())
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        self.token = self.env.token("work")
+
+    def tearDown(self):
+        self.env.cleanup()
+        self.faults.stop()
+        self.oidc.stop()
+
+    def refresh_attempts(self):
+        return [q for q in self.faults.requests()
+                if q.get("grant_type") == "refresh_token"]
+
+    def assert_still_serving(self):
+        token = self.env.token("work")
+        self.assertTrue(harness.is_access_token_active(self.oidc, token))
+        return token
+
+    def check_transient(self, kind, **params):
+        self.faults.queue(kind, count=1, **params)
+        n = len(self.refresh_attempts())
+        r = self.env.xoauth("--wait", "40", "refresh", "work", timeout=90)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertNotIn("login needed", r.stderr)
+        self.assertNotIn("xoauth login", r.stderr)
+        # The still-valid token is served meanwhile...
+        self.assert_still_serving()
+        r = self.env.xoauth("list")
+        self.assertIn("retrying", r.stdout)
+        # ...and after the back-off the agent tries again and recovers.
+        harness.wait_for(lambda: len(self.refresh_attempts()) >= n + 2, 60,
+                         "retry after back-off")
+        harness.wait_for(lambda: "active" in self.env.xoauth("list").stdout,
+                         20, "recovered")
+        return self.refresh_attempts()[n:]
+
+    def test_500_is_retried(self):
+        self.check_transient("500")
+
+    def test_503_is_retried(self):
+        self.check_transient("503")
+
+    def test_malformed_json_is_retried(self):
+        self.check_transient("malformed")
+
+    def test_huge_reply_is_refused_and_retried(self):
+        self.check_transient("huge")
+
+    def test_429_retry_after_is_honoured(self):
+        tries = self.check_transient("429", retry_after=4)
+        self.assertGreaterEqual(tries[1]["time"] - tries[0]["time"], 3.9,
+                                tries)
+
+    def test_invalid_grant_means_login_needed_but_token_still_served(self):
+        self.faults.queue("invalid_grant", count=1)
+        r = self.env.xoauth("refresh", "work")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("login", r.stderr)
+        self.assertIn("xoauth login work", r.stderr)
+        # The access token is still valid, so it is still served.
+        self.assertEqual(self.assert_still_serving(), self.token)
+        self.assertIn("reauth", self.env.xoauth("list").stdout)
+
+
+class ProviderTimeout(unittest.TestCase):
+    def test_timeout_is_transient_and_token_still_served(self):
+        oidc = harness.start_oidc(at_ttl=120)
+        faults = harness.start_faults(oidc)
+        env = xoagent.AgentEnv(xoagent.account_section(
+            "work", oidc, token_endpoint=faults.token_endpoint, email=EMAIL))
+        try:
+            env.start()
+            tokens = harness.get_tokens_by_device(oidc, EMAIL)
+            r = env.xoauth("import", "work",
+                           stdin=tokens["refresh_token"].encode())
+            self.assertEqual(r.returncode, 0, r.stderr)
+            faults.queue("timeout", count=1)
+            r = env.xoauth("--wait", "60", "refresh", "work", timeout=90)
+            self.assertEqual(r.returncode, 1)
+            self.assertNotIn("xoauth login", r.stderr)
+            token = env.token("work")
+            self.assertTrue(harness.is_access_token_active(oidc, token))
+        finally:
+            env.cleanup()
+            faults.stop()
+            oidc.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,14 @@
+# Integration tests: Python (stdlib only) driving the real binaries against
+# real servers on 127.0.0.1 that each test starts itself.
+find_program(PYTHON3 python3 REQUIRED)
+file(GLOB XO_INTEGRATION_TESTS CONFIGURE_DEPENDS
+	${CMAKE_CURRENT_LIST_DIR}/test_*.py)
+foreach(t ${XO_INTEGRATION_TESTS})
+	get_filename_component(name ${t} NAME_WE)
+	add_test(NAME integration.${name}
+		COMMAND ${PYTHON3} -m unittest -v ${name}
+		WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
+	set_tests_properties(integration.${name} PROPERTIES TIMEOUT 300
+		LABELS integration
+		ENVIRONMENT "XO_BUILD_DIR=${PROJECT_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
+endforeach()

@@ -1,0 +1,5 @@
+# The wire codec: round trips, and rejection of truncated, oversized,
+# unknown and malformed frames (see proto/PROTOCOL.md).
+xo_unit_test(test_proto
+	SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_proto.c
+	LIBS xoproto)

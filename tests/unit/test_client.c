@@ -1,0 +1,839 @@
+/*
+ * libxoauth against a fake agent.
+ *
+ * The fake agent is a forked child that listens on a Unix socket in a
+ * temporary directory, accepts one connection and plays a script: it reads
+ * the requests it expects (checking their fields) and writes canned reply
+ * frames, some of them hostile.  A script that sees something it did not
+ * expect exits with a non-zero status, which the test then asserts on, so
+ * the requests libxoauth sends are checked as well as its handling of the
+ * replies.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <xoauth/xo.h>
+
+#include "proto.h"
+
+#define SECRET_TOKEN "secret-access-token-4f1d9c"
+#define SECRET_REFRESH "secret-refresh-token-a83b27"
+#define AGENT_NAME "fake-agent 9.9"
+
+/* Exit statuses of a fake agent's script. */
+#define FAKE_OK 0
+#define FAKE_IO 10
+#define FAKE_WRONG_TYPE 11
+#define FAKE_WRONG_FIELD 12
+
+typedef void (*fake_script_cb)(int fd);
+
+struct fake {
+	char dir[64];
+	char path[108];
+	pid_t pid;
+};
+
+/* ---- free() watch -------------------------------------------------------
+ *
+ * The test binary links with --wrap=free, so every free() in libxoauth comes
+ * here first.  While a watch is on, each buffer about to be released is
+ * searched for the secret: finding it means a copy of a token went back to
+ * the allocator unwiped.
+ */
+struct free_watch {
+	int active;
+	const char *secret;
+	int leaks;
+	const void *expect; /* a pointer we expect to see freed */
+	int expect_seen;
+};
+
+static struct free_watch watch;
+
+void __real_free(void *p);
+void __wrap_free(void *p);
+
+void __wrap_free(void *p)
+{
+	if (watch.active && p != NULL) {
+		size_t n = malloc_usable_size(p);
+
+		if (memmem(p, n, watch.secret, strlen(watch.secret)) != NULL)
+			watch.leaks++;
+		if (p == watch.expect)
+			watch.expect_seen = 1;
+	}
+	__real_free(p);
+}
+
+static void watch_start(const char *secret)
+{
+	memset(&watch, 0, sizeof(watch));
+	watch.secret = secret;
+	watch.active = 1;
+}
+
+static void watch_stop(void)
+{
+	watch.active = 0;
+}
+
+/* ---- The fake agent's side ---------------------------------------------- */
+
+static void fake_send(int fd, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n > 0) {
+		ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			_exit(FAKE_IO);
+		b += w;
+		n -= (size_t)w;
+	}
+}
+
+static void fake_recv_all(int fd, unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t r = recv(fd, p, n, 0);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			_exit(FAKE_IO);
+		p += r;
+		n -= (size_t)r;
+	}
+}
+
+/* Reads one request into buf and checks its type; r reads its payload. */
+static void fake_expect(int fd, uint8_t want, unsigned char *buf, size_t cap,
+			struct proto_reader *r)
+{
+	struct proto_reader hr;
+	size_t len;
+	uint8_t type;
+
+	fake_recv_all(fd, buf, 4);
+	proto_reader_init(&hr, buf, 4);
+	len = proto_get_u32(&hr);
+	/* Our requests are small; anything else is a bug in the client. */
+	if (len == 0 || len > cap - 4)
+		_exit(FAKE_WRONG_FIELD);
+	fake_recv_all(fd, buf + 4, len);
+	len += 4;
+	if (proto_frame_open(buf, len, &type, r) != 0)
+		_exit(FAKE_WRONG_FIELD);
+	if (type != want)
+		_exit(FAKE_WRONG_TYPE);
+}
+
+/* Waits for the client to hang up, so the test ends in a known order. */
+static void fake_drain(int fd)
+{
+	unsigned char b[256];
+
+	while (recv(fd, b, sizeof(b), 0) > 0)
+		;
+}
+
+static void fake_reply_version(int fd, uint32_t version)
+{
+	struct proto_version v = {.version = version,
+				  .agent = proto_str_c(AGENT_NAME),
+				  .caps = proto_str_c("token list login")};
+	unsigned char out[256];
+	struct proto_writer w;
+
+	proto_writer_init(&w, out, sizeof(out));
+	if (proto_enc_version(&w, &v) != 0)
+		_exit(FAKE_IO);
+	fake_send(fd, out, w.len);
+}
+
+/* Answers the QUERY every client sends first. */
+static void fake_hello(int fd, uint32_t version)
+{
+	unsigned char in[256];
+	struct proto_reader r;
+	struct proto_query q;
+
+	fake_expect(fd, PROTO_REQ_QUERY, in, sizeof(in), &r);
+	if (proto_dec_query(&r, &q) != 0 || q.version != PROTO_VERSION)
+		_exit(FAKE_WRONG_FIELD);
+	fake_reply_version(fd, version);
+}
+
+static void fake_reply_failure(int fd, int err, const char *msg)
+{
+	struct proto_failure f = {.status = proto_status_from_err(err),
+				  .message = proto_str_c(msg)};
+	unsigned char out[512];
+	struct proto_writer w;
+
+	proto_writer_init(&w, out, sizeof(out));
+	if (proto_enc_failure(&w, &f) != 0)
+		_exit(FAKE_IO);
+	fake_send(fd, out, w.len);
+}
+
+static void fake_reply_success(int fd)
+{
+	unsigned char out[16];
+	struct proto_writer w;
+
+	proto_writer_init(&w, out, sizeof(out));
+	if (proto_enc_success(&w) != 0)
+		_exit(FAKE_IO);
+	fake_send(fd, out, w.len);
+}
+
+static void fake_start(struct fake *f, fake_script_cb script)
+{
+	struct sockaddr_un sun;
+	int lfd;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/xo-test-client-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/agent.sock", f->dir);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", f->path);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	f->pid = fork();
+	assert_true(f->pid >= 0);
+	if (f->pid == 0) {
+		int fd;
+
+		/* A script that waits for something that never comes must not
+		 * outlive the test. */
+		alarm(20);
+		if ((fd = accept(lfd, NULL, NULL)) < 0)
+			_exit(FAKE_IO);
+		close(lfd);
+		script(fd);
+		close(fd);
+		_exit(FAKE_OK);
+	}
+	close(lfd);
+}
+
+/* Reaps the fake agent and returns its script's exit status. */
+static int fake_finish(struct fake *f)
+{
+	int status = 0;
+
+	assert_int_equal(waitpid(f->pid, &status, 0), f->pid);
+	unlink(f->path);
+	rmdir(f->dir);
+	if (!WIFEXITED(status))
+		return 100 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	return WEXITSTATUS(status);
+}
+
+/* ---- Scripts --------------------------------------------------------------
+ */
+
+static void script_hello(int fd)
+{
+	fake_hello(fd, PROTO_VERSION);
+	fake_drain(fd);
+}
+
+static void script_other_major(int fd)
+{
+	fake_hello(fd, PROTO_VERSION + 1);
+	fake_drain(fd);
+}
+
+static void script_login_needed_then_token(int fd)
+{
+	unsigned char in[512], out[512];
+	struct proto_token_rep t = {.token = proto_str_c(SECRET_TOKEN),
+				    .expires_at = 1,
+				    .email = proto_str_c("a@example.com")};
+	struct proto_writer w;
+	struct proto_reader r;
+
+	fake_hello(fd, PROTO_VERSION);
+	fake_expect(fd, PROTO_REQ_TOKEN, in, sizeof(in), &r);
+	fake_reply_failure(fd, XO_ERR_LOGIN_NEEDED,
+			   "refresh token revoked (invalid_grant): sign in "
+			   "again\x1b[2J");
+	/* A failure reply leaves the connection usable. */
+	fake_expect(fd, PROTO_REQ_TOKEN, in, sizeof(in), &r);
+	proto_writer_init(&w, out, sizeof(out));
+	if (proto_enc_token_rep(&w, &t) != 0)
+		_exit(FAKE_IO);
+	fake_send(fd, out, w.len);
+	fake_drain(fd);
+}
+
+static void script_token(int fd)
+{
+	unsigned char in[512], out[512];
+	struct proto_token_rep t = {.token = proto_str_c(SECRET_TOKEN),
+				    .expires_at = 1700000000,
+				    .email = proto_str_c("alice@example.com")};
+	struct proto_token_req q;
+	struct proto_writer w;
+	struct proto_reader r;
+
+	fake_hello(fd, PROTO_VERSION);
+	fake_expect(fd, PROTO_REQ_TOKEN, in, sizeof(in), &r);
+	if (proto_dec_token_req(&r, &q) != 0 ||
+	    !proto_str_eq(q.account, "work") ||
+	    q.form != PROTO_FORM_OAUTHBEARER ||
+	    !proto_str_eq(q.host, "smtp.example.com") || q.port != 587 ||
+	    q.min_valid != 300 || q.wait_ms != 2500)
+		_exit(FAKE_WRONG_FIELD);
+	proto_writer_init(&w, out, sizeof(out));
+	if (proto_enc_token_rep(&w, &t) != 0)
+		_exit(FAKE_IO);
+	fake_send(fd, out, w.len);
+	fake_drain(fd);
+}
+
+/* Announces a frame one byte over the limit, then sends a little of it. */
+static void send_oversized(int fd, uint32_t len)
+{
+	unsigned char hdr[64];
+
+	memset(hdr, 'A', sizeof(hdr));
+	hdr[0] = (unsigned char)(len >> 24);
+	hdr[1] = (unsigned char)(len >> 16);
+	hdr[2] = (unsigned char)(len >> 8);
+	hdr[3] = (unsigned char)len;
+	hdr[4] = PROTO_REP_LIST;
+	fake_send(fd, hdr, sizeof(hdr));
+}
+
+static void script_oversized_list(int fd)
+{
+	unsigned char in[256];
+	struct proto_reader r;
+
+	fake_hello(fd, PROTO_VERSION);
+	fake_expect(fd, PROTO_REQ_LIST, in, sizeof(in), &r);
+	send_oversized(fd, PROTO_MAX_MSG + 1);
+	fake_drain(fd);
+}
+
+static void script_huge_length(int fd)
+{
+	unsigned char in[256];
+	struct proto_reader r;
+
+	fake_hello(fd, PROTO_VERSION);
+	fake_expect(fd, PROTO_REQ_LIST, in, sizeof(in), &r);
+	send_oversized(fd, UINT32_MAX);
+	fake_drain(fd);
+}
+
+static void script_oversized_version(int fd)
+{
+	unsigned char in[256];
+	struct proto_reader r;
+
+	fake_expect(fd, PROTO_REQ_QUERY, in, sizeof(in), &r);
+	send_oversized(fd, PROTO_MAX_MSG + 1);
+	fake_drain(fd);
+}
+
+static void script_truncated(int fd)
+{
+	unsigned char in[256];
+	unsigned char part[14] = {0, 0, 0, 100, PROTO_REP_LIST};
+	struct proto_reader r;
+
+	fake_hello(fd, PROTO_VERSION);
+	fake_expect(fd, PROTO_REQ_LIST, in, sizeof(in), &r);
+	fake_send(fd, part, sizeof(part));
+	/* Hang up in the middle of the frame. */
+}
+
+static void script_silent(int fd)
+{
+	unsigned char in[256];
+	struct proto_reader r;
+
+	fake_hello(fd, PROTO_VERSION);
+	fake_expect(fd, PROTO_REQ_REFRESH, in, sizeof(in), &r);
+	fake_drain(fd);
+}
+
+static void script_wrong_reply_type(int fd)
+{
+	unsigned char in[256];
+	struct proto_reader r;
+
+	fake_hello(fd, PROTO_VERSION);
+	fake_expect(fd, PROTO_REQ_REMOVE, in, sizeof(in), &r);
+	fake_reply_version(fd, PROTO_VERSION);
+	fake_drain(fd);
+}
+
+static void script_list(int fd)
+{
+	struct proto_account_info e[2] = {
+	    {.name = proto_str_c("work"),
+	     .email = proto_str_c("alice@example.com"),
+	     .provider = proto_str_c("microsoft"),
+	     .flow = proto_str_c("device"),
+	     .state = PROTO_STATE_ACTIVE,
+	     .expires_at = 1700003600,
+	     .refreshed_at = 1700000000,
+	     .next_refresh_at = 1700002700},
+	    {.name = proto_str_c("home"),
+	     .email = proto_str_c("bob@example.org"),
+	     .provider = proto_str_c("google"),
+	     .flow = proto_str_c("browser"),
+	     .state = PROTO_STATE_REAUTH,
+	     .last_error = proto_str_c("invalid_grant")},
+	};
+	unsigned char in[256], out[1024];
+	struct proto_writer w;
+	struct proto_reader r;
+
+	fake_hello(fd, PROTO_VERSION);
+	fake_expect(fd, PROTO_REQ_LIST, in, sizeof(in), &r);
+	if (proto_reader_finish(&r) != 0)
+		_exit(FAKE_WRONG_FIELD);
+	proto_writer_init(&w, out, sizeof(out));
+	proto_enc_list_begin(&w, 2);
+	proto_enc_list_entry(&w, &e[0]);
+	proto_enc_list_entry(&w, &e[1]);
+	if (proto_enc_list_end(&w) != 0)
+		_exit(FAKE_IO);
+	fake_send(fd, out, w.len);
+	fake_drain(fd);
+}
+
+static void script_login(int fd)
+{
+	struct proto_login_rep l = {
+	    .verification_uri = proto_str_c("https://example.com/device"),
+	    .verification_uri_complete =
+		proto_str_c("https://example.com/device?code=ABCD-EFGH"),
+	    .user_code = proto_str_c("ABCD-EFGH"),
+	    .expires_in = 900,
+	    .interval = 5};
+	unsigned char in[256], out[512];
+	struct proto_account_req q;
+	struct proto_writer w;
+	struct proto_reader r;
+
+	fake_hello(fd, PROTO_VERSION);
+	fake_expect(fd, PROTO_REQ_LOGIN_START, in, sizeof(in), &r);
+	if (proto_dec_account_req(&r, &q) != 0 ||
+	    !proto_str_eq(q.account, "work"))
+		_exit(FAKE_WRONG_FIELD);
+	proto_writer_init(&w, out, sizeof(out));
+	if (proto_enc_login_rep(&w, &l) != 0)
+		_exit(FAKE_IO);
+	fake_send(fd, out, w.len);
+
+	fake_expect(fd, PROTO_REQ_LOGIN_WAIT, in, sizeof(in), &r);
+	if (proto_dec_account_req(&r, &q) != 0 ||
+	    !proto_str_eq(q.account, "work") || q.wait_ms != 50)
+		_exit(FAKE_WRONG_FIELD);
+	fake_reply_failure(fd, XO_ERR_LOGIN_PENDING, "waiting for the user");
+	fake_expect(fd, PROTO_REQ_LOGIN_WAIT, in, sizeof(in), &r);
+	fake_reply_success(fd);
+	fake_drain(fd);
+}
+
+static void script_import(int fd)
+{
+	unsigned char in[512];
+	struct proto_import_req q;
+	struct proto_reader r;
+
+	fake_hello(fd, PROTO_VERSION);
+	fake_expect(fd, PROTO_REQ_IMPORT, in, sizeof(in), &r);
+	if (proto_dec_import_req(&r, &q) != 0 ||
+	    !proto_str_eq(q.account, "work") ||
+	    !proto_str_eq(q.refresh_token, SECRET_REFRESH))
+		_exit(FAKE_WRONG_FIELD);
+	fake_reply_success(fd);
+	fake_drain(fd);
+}
+
+/* ---- Tests ----------------------------------------------------------------
+ */
+
+static void client_connects_and_learns_agent_version(void **state)
+{
+	struct xo_client *c = NULL;
+	struct fake f;
+
+	(void)state;
+	fake_start(&f, script_hello);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_non_null(c);
+	assert_string_equal(xo_client_agent_version(c), AGENT_NAME);
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+static void client_uses_socket_from_environment(void **state)
+{
+	struct xo_client *c = NULL;
+	struct fake f;
+
+	(void)state;
+	fake_start(&f, script_hello);
+	assert_int_equal(setenv(XO_AUTH_SOCK_ENV, f.path, 1), 0);
+	assert_int_equal(xo_client_connect(NULL, &c), 0);
+	unsetenv(XO_AUTH_SOCK_ENV);
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+static void client_refuses_agent_with_other_major_version(void **state)
+{
+	struct xo_client *c = NULL;
+	struct fake f;
+
+	(void)state;
+	fake_start(&f, script_other_major);
+	assert_int_equal(xo_client_connect(f.path, &c), XO_ERR_VERSION);
+	assert_null(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+static void client_reports_no_agent_when_socket_is_missing(void **state)
+{
+	char dir[] = "/tmp/xo-test-client-XXXXXX", path[128];
+	struct xo_client *c = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/no-such.sock", dir);
+	assert_int_equal(xo_client_connect(path, &c), XO_ERR_NO_AGENT);
+	assert_null(c);
+	assert_int_equal(errno, ENOENT);
+	rmdir(dir);
+}
+
+static void client_reports_no_agent_when_nobody_listens(void **state)
+{
+	char dir[] = "/tmp/xo-test-client-XXXXXX";
+	struct sockaddr_un sun;
+	struct xo_client *c = NULL;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/stale.sock", dir);
+	/* A socket file left behind by a dead agent: bound, not listening. */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(xo_client_connect(sun.sun_path, &c), XO_ERR_NO_AGENT);
+	assert_null(c);
+	close(fd);
+	unlink(sun.sun_path);
+	rmdir(dir);
+}
+
+static void client_reports_no_agent_when_environment_is_unset(void **state)
+{
+	struct xo_client *c = NULL;
+
+	(void)state;
+	unsetenv(XO_AUTH_SOCK_ENV);
+	assert_int_equal(xo_client_connect(NULL, &c), XO_ERR_NO_AGENT);
+	assert_null(c);
+	assert_int_equal(setenv(XO_AUTH_SOCK_ENV, "", 1), 0);
+	assert_int_equal(xo_client_connect(NULL, &c), XO_ERR_NO_AGENT);
+	unsetenv(XO_AUTH_SOCK_ENV);
+}
+
+static void client_passes_on_agent_failure_message(void **state)
+{
+	struct xo_token t = {0};
+	struct xo_client *c = NULL;
+	struct fake f;
+
+	(void)state;
+	fake_start(&f, script_login_needed_then_token);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_int_equal(xo_token(c, "work", NULL, &t), XO_ERR_LOGIN_NEEDED);
+	assert_null(t.token);
+	/* The escape sequence from the agent does not reach the terminal. */
+	assert_string_equal(xo_client_message(c),
+			    "refresh token revoked (invalid_grant): sign in "
+			    "again?[2J");
+	/* An answered failure keeps the connection in step. */
+	assert_int_equal(xo_token(c, "work", NULL, &t), 0);
+	assert_string_equal(t.token, SECRET_TOKEN);
+	xo_token_free(&t);
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+static void client_token_is_returned_and_wiped_when_freed(void **state)
+{
+	struct xo_token_opts o = {.form = XO_FORM_OAUTHBEARER,
+				  .host = "smtp.example.com",
+				  .port = 587,
+				  .min_valid = 300,
+				  .wait_ms = 2500};
+	struct xo_token t = {0};
+	struct xo_client *c = NULL;
+	struct fake f;
+
+	(void)state;
+	fake_start(&f, script_token);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	watch_start(SECRET_TOKEN);
+	assert_int_equal(xo_token(c, "work", &o, &t), 0);
+	assert_string_equal(t.token, SECRET_TOKEN);
+	assert_string_equal(t.email, "alice@example.com");
+	assert_int_equal(t.expires_at, 1700000000);
+	watch.expect = t.token;
+	xo_token_free(&t);
+	watch_stop();
+	/* The reply frame and the token itself were freed, and wiped first. */
+	assert_int_equal(watch.leaks, 0);
+	assert_true(watch.expect_seen);
+	assert_null(t.token);
+	assert_null(t.email);
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+static void client_wipes_imported_refresh_token(void **state)
+{
+	struct xo_client *c = NULL;
+	struct fake f;
+
+	(void)state;
+	fake_start(&f, script_import);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	watch_start(SECRET_REFRESH);
+	assert_int_equal(xo_import(c, "work", SECRET_REFRESH), 0);
+	watch_stop();
+	assert_int_equal(watch.leaks, 0);
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+static void client_rejects_oversized_reply_frame(void **state)
+{
+	struct xo_account *list = NULL;
+	struct xo_client *c = NULL;
+	size_t n = 0;
+	struct fake f;
+
+	(void)state;
+	fake_start(&f, script_oversized_list);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_int_equal(xo_list(c, &list, &n), XO_ERR_MSG_TOO_LARGE);
+	assert_null(list);
+	assert_int_equal(n, 0);
+	assert_non_null(strstr(xo_client_message(c), "limit"));
+	/* Out of step with the agent, the client hung up. */
+	assert_int_equal(xo_list(c, &list, &n), XO_ERR_IO);
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+static void client_rejects_reply_announcing_four_gigabytes(void **state)
+{
+	struct xo_account *list = NULL;
+	struct xo_client *c = NULL;
+	size_t n = 0;
+	struct fake f;
+
+	(void)state;
+	fake_start(&f, script_huge_length);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_int_equal(xo_list(c, &list, &n), XO_ERR_MSG_TOO_LARGE);
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+static void client_rejects_oversized_version_reply(void **state)
+{
+	struct xo_client *c = NULL;
+	struct fake f;
+
+	(void)state;
+	fake_start(&f, script_oversized_version);
+	assert_int_equal(xo_client_connect(f.path, &c), XO_ERR_MSG_TOO_LARGE);
+	assert_null(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+static void client_reports_io_error_on_truncated_reply(void **state)
+{
+	struct xo_account *list = NULL;
+	struct xo_client *c = NULL;
+	size_t n = 0;
+	struct fake f;
+
+	(void)state;
+	fake_start(&f, script_truncated);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_int_equal(xo_list(c, &list, &n), XO_ERR_IO);
+	assert_non_null(strstr(xo_client_message(c), "closed"));
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+static void client_gives_up_on_silent_agent(void **state)
+{
+	struct timespec a, b;
+	struct xo_client *c = NULL;
+	struct fake f;
+	long ms;
+
+	(void)state;
+	fake_start(&f, script_silent);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	xo_client_set_timeout(c, 100);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	assert_int_equal(xo_refresh(c, "work", 100), XO_ERR_IO);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+	/* The timeout plus the wait asked of the agent, not much more. */
+	assert_true(ms >= 190);
+	assert_true(ms < 5000);
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+static void client_rejects_reply_of_wrong_type(void **state)
+{
+	struct xo_client *c = NULL;
+	struct fake f;
+
+	(void)state;
+	fake_start(&f, script_wrong_reply_type);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_int_equal(xo_remove(c, "work"), XO_ERR_MSG_BAD);
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+static void client_lists_accounts(void **state)
+{
+	struct xo_account *list = NULL;
+	struct xo_client *c = NULL;
+	size_t n = 0;
+	struct fake f;
+
+	(void)state;
+	fake_start(&f, script_list);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_int_equal(xo_list(c, &list, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].name, "work");
+	assert_string_equal(list[0].email, "alice@example.com");
+	assert_string_equal(list[0].provider, "microsoft");
+	assert_string_equal(list[0].state_name, "active");
+	assert_int_equal(list[0].expires_at, 1700003600);
+	assert_int_equal(list[0].next_refresh_at, 1700002700);
+	assert_string_equal(list[0].last_error, "");
+	assert_string_equal(list[1].name, "home");
+	assert_int_equal(list[1].state, PROTO_STATE_REAUTH);
+	assert_string_equal(list[1].last_error, "invalid_grant");
+	xo_accounts_free(list, n);
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+static void client_login_waits_until_agent_says_done(void **state)
+{
+	struct xo_login l = {0};
+	struct xo_client *c = NULL;
+	struct fake f;
+
+	(void)state;
+	fake_start(&f, script_login);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_int_equal(xo_login_start(c, "work", &l), 0);
+	assert_string_equal(l.verification_uri, "https://example.com/device");
+	assert_string_equal(l.user_code, "ABCD-EFGH");
+	assert_int_equal(l.expires_in, 900);
+	assert_int_equal(l.interval, 5);
+	assert_int_equal(xo_login_wait(c, "work", 50), XO_ERR_LOGIN_PENDING);
+	assert_string_equal(xo_client_message(c), "waiting for the user");
+	assert_int_equal(xo_login_wait(c, "work", 50), 0);
+	xo_login_free(&l);
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+static void client_checks_arguments_before_sending(void **state)
+{
+	struct xo_token t = {0};
+	struct xo_client *c = NULL;
+	struct fake f;
+
+	(void)state;
+	fake_start(&f, script_hello);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_int_equal(xo_token(c, "", NULL, &t), XO_ERR_INVALID);
+	assert_int_equal(xo_token(c, NULL, NULL, &t), XO_ERR_INVALID);
+	assert_int_equal(xo_import(c, "work", ""), XO_ERR_INVALID);
+	assert_int_equal(xo_token(NULL, "work", NULL, &t), XO_ERR_INVALID);
+	xo_token_free(NULL);
+	xo_client_free(NULL);
+	xo_client_free(c);
+	/* The fake saw only the QUERY, then the hang-up. */
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(client_connects_and_learns_agent_version),
+	    cmocka_unit_test(client_uses_socket_from_environment),
+	    cmocka_unit_test(client_refuses_agent_with_other_major_version),
+	    cmocka_unit_test(client_reports_no_agent_when_socket_is_missing),
+	    cmocka_unit_test(client_reports_no_agent_when_nobody_listens),
+	    cmocka_unit_test(client_reports_no_agent_when_environment_is_unset),
+	    cmocka_unit_test(client_passes_on_agent_failure_message),
+	    cmocka_unit_test(client_token_is_returned_and_wiped_when_freed),
+	    cmocka_unit_test(client_wipes_imported_refresh_token),
+	    cmocka_unit_test(client_rejects_oversized_reply_frame),
+	    cmocka_unit_test(client_rejects_reply_announcing_four_gigabytes),
+	    cmocka_unit_test(client_rejects_oversized_version_reply),
+	    cmocka_unit_test(client_reports_io_error_on_truncated_reply),
+	    cmocka_unit_test(client_gives_up_on_silent_agent),
+	    cmocka_unit_test(client_rejects_reply_of_wrong_type),
+	    cmocka_unit_test(client_lists_accounts),
+	    cmocka_unit_test(client_login_waits_until_agent_says_done),
+	    cmocka_unit_test(client_checks_arguments_before_sending),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

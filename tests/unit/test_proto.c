@@ -1,0 +1,927 @@
+/*
+ * test_proto.c: the wire codec against PROTOCOL.md.
+ *
+ * Round trips alone would pass a codec that is wrong in the same way on both
+ * sides, so the examples of PROTOCOL.md section 7 are checked byte for byte
+ * as well.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proto.h"
+
+#define BUF_CAP 4096
+
+/* One encoded frame, with room for a byte of garbage after it. */
+struct frame {
+	unsigned char buf[BUF_CAP];
+	size_t len;
+};
+
+static const struct proto_account_info sample_accounts[] = {
+    {
+	.name = {"work", 4},
+	.email = {"alice@example.com", 17},
+	.provider = {"microsoft", 9},
+	.flow = {"device", 6},
+	.state = PROTO_STATE_ACTIVE,
+	.expires_at = 1700000000,
+	.refreshed_at = 1699996400,
+	.next_refresh_at = 1699999400,
+	.last_error = {"", 0},
+    },
+    {
+	.name = {"home", 4},
+	.email = {"bob@example.org", 15},
+	.provider = {"google", 6},
+	.flow = {"browser", 7},
+	.state = PROTO_STATE_IDLE,
+	.expires_at = 0,
+	.refreshed_at = UINT64_MAX,
+	.next_refresh_at = 0x0102030405060708ULL,
+	.last_error = {"invalid_grant: AADSTS70008", 26},
+    },
+};
+
+#define N_ACCOUNTS (sizeof(sample_accounts) / sizeof(sample_accounts[0]))
+
+static void assert_str_eq(struct proto_str got, struct proto_str want)
+{
+	assert_int_equal(got.len, want.len);
+	if (want.len > 0)
+		assert_memory_equal(got.ptr, want.ptr, want.len);
+}
+
+/* ---- Encoding every message ------------------------------------------ */
+
+enum sample {
+	S_QUERY,
+	S_VERSION,
+	S_TOKEN_REQ,
+	S_TOKEN_REP,
+	S_LIST_REQ,
+	S_REFRESH,
+	S_REMOVE,
+	S_LOGIN_START,
+	S_LOGIN_WAIT,
+	S_IMPORT,
+	S_LOGIN_REP,
+	S_FAILURE,
+	S_SUCCESS,
+	S_LIST_REP,
+	S_LIST_REP_EMPTY,
+	S_COUNT,
+};
+
+static const struct proto_query sample_query = {PROTO_VERSION};
+static const struct proto_version sample_version = {
+    1, {"xoauth-agent 0.1.0", 18}, {"token xoauth2 oauthbearer", 25}};
+static const struct proto_token_req sample_token_req = {
+    {"alice@example.com", 17},
+    PROTO_FORM_OAUTHBEARER,
+    {"smtp.example.com", 16},
+    587,
+    600,
+    10000};
+static const struct proto_token_rep sample_token_rep = {
+    {"ya29.secret", 11}, 1700000000, {"alice@example.com", 17}};
+static const struct proto_account_req sample_account_req = {{"work", 4}, 12345};
+static const struct proto_import_req sample_import = {{"work", 4},
+						      {"1//refresh", 10}};
+static const struct proto_login_rep sample_login = {
+    {"https://microsoft.com/devicelogin", 33},
+    {"", 0},
+    {"ABCD-EFGH", 9},
+    900,
+    5};
+static const struct proto_failure sample_failure = {
+    4, {"no such account: nope", 21}};
+
+static uint8_t sample_account_type(enum sample s)
+{
+	switch (s) {
+	case S_LIST_REQ:
+		return PROTO_REQ_LIST;
+	case S_REFRESH:
+		return PROTO_REQ_REFRESH;
+	case S_REMOVE:
+		return PROTO_REQ_REMOVE;
+	case S_LOGIN_START:
+		return PROTO_REQ_LOGIN_START;
+	default:
+		return PROTO_REQ_LOGIN_WAIT;
+	}
+}
+
+static int encode_list(struct proto_writer *w, size_t n)
+{
+	size_t i;
+
+	proto_enc_list_begin(w, (uint32_t)n);
+	for (i = 0; i < n; i++)
+		proto_enc_list_entry(w, &sample_accounts[i]);
+	return proto_enc_list_end(w);
+}
+
+static int encode_sample(struct proto_writer *w, enum sample s)
+{
+	switch (s) {
+	case S_QUERY:
+		return proto_enc_query(w, &sample_query);
+	case S_VERSION:
+		return proto_enc_version(w, &sample_version);
+	case S_TOKEN_REQ:
+		return proto_enc_token_req(w, &sample_token_req);
+	case S_TOKEN_REP:
+		return proto_enc_token_rep(w, &sample_token_rep);
+	case S_LIST_REQ:
+		return proto_enc_account_req(w, PROTO_REQ_LIST, NULL);
+	case S_REFRESH:
+	case S_REMOVE:
+	case S_LOGIN_START:
+	case S_LOGIN_WAIT:
+		return proto_enc_account_req(w, sample_account_type(s),
+					     &sample_account_req);
+	case S_IMPORT:
+		return proto_enc_import_req(w, &sample_import);
+	case S_LOGIN_REP:
+		return proto_enc_login_rep(w, &sample_login);
+	case S_FAILURE:
+		return proto_enc_failure(w, &sample_failure);
+	case S_SUCCESS:
+		return proto_enc_success(w);
+	case S_LIST_REP:
+		return encode_list(w, N_ACCOUNTS);
+	case S_LIST_REP_EMPTY:
+		return encode_list(w, 0);
+	default:
+		return XO_ERR_INTERNAL;
+	}
+}
+
+static uint8_t sample_type(enum sample s)
+{
+	static const uint8_t types[S_COUNT] = {
+	    [S_QUERY] = PROTO_REQ_QUERY,
+	    [S_VERSION] = PROTO_REP_VERSION,
+	    [S_TOKEN_REQ] = PROTO_REQ_TOKEN,
+	    [S_TOKEN_REP] = PROTO_REP_TOKEN,
+	    [S_LIST_REQ] = PROTO_REQ_LIST,
+	    [S_REFRESH] = PROTO_REQ_REFRESH,
+	    [S_REMOVE] = PROTO_REQ_REMOVE,
+	    [S_LOGIN_START] = PROTO_REQ_LOGIN_START,
+	    [S_LOGIN_WAIT] = PROTO_REQ_LOGIN_WAIT,
+	    [S_IMPORT] = PROTO_REQ_IMPORT,
+	    [S_LOGIN_REP] = PROTO_REP_LOGIN,
+	    [S_FAILURE] = PROTO_REP_FAILURE,
+	    [S_SUCCESS] = PROTO_REP_SUCCESS,
+	    [S_LIST_REP] = PROTO_REP_LIST,
+	    [S_LIST_REP_EMPTY] = PROTO_REP_LIST,
+	};
+	return types[s];
+}
+
+static void make_frame(struct frame *f, enum sample s)
+{
+	struct proto_writer w;
+
+	proto_writer_init(&w, f->buf, sizeof(f->buf));
+	assert_int_equal(encode_sample(&w, s), 0);
+	f->len = w.len;
+	assert_true(f->len >= PROTO_HEADER_LEN);
+}
+
+/*
+ * Decodes a payload with the decoder for type, checking the values against
+ * the samples when check is set.  Returns the decoder's result.
+ */
+static int decode_payload(enum sample s, struct proto_reader *r, int check)
+{
+	struct proto_query q;
+	struct proto_version v;
+	struct proto_token_req tq;
+	struct proto_token_rep tp;
+	struct proto_account_req ar;
+	struct proto_import_req ir;
+	struct proto_login_rep lr;
+	struct proto_failure fl;
+	struct proto_account_info e;
+	uint32_t count, i;
+	int err;
+
+	switch (s) {
+	case S_QUERY:
+		if ((err = proto_dec_query(r, &q)) == 0 && check)
+			assert_int_equal(q.version, sample_query.version);
+		return err;
+	case S_VERSION:
+		if ((err = proto_dec_version(r, &v)) == 0 && check) {
+			assert_int_equal(v.version, sample_version.version);
+			assert_str_eq(v.agent, sample_version.agent);
+			assert_str_eq(v.caps, sample_version.caps);
+		}
+		return err;
+	case S_TOKEN_REQ:
+		if ((err = proto_dec_token_req(r, &tq)) == 0 && check) {
+			assert_str_eq(tq.account, sample_token_req.account);
+			assert_int_equal(tq.form, sample_token_req.form);
+			assert_str_eq(tq.host, sample_token_req.host);
+			assert_int_equal(tq.port, sample_token_req.port);
+			assert_int_equal(tq.min_valid,
+					 sample_token_req.min_valid);
+			assert_int_equal(tq.wait_ms, sample_token_req.wait_ms);
+		}
+		return err;
+	case S_TOKEN_REP:
+		if ((err = proto_dec_token_rep(r, &tp)) == 0 && check) {
+			assert_str_eq(tp.token, sample_token_rep.token);
+			assert_true(tp.expires_at ==
+				    sample_token_rep.expires_at);
+			assert_str_eq(tp.email, sample_token_rep.email);
+		}
+		return err;
+	case S_LIST_REQ:
+	case S_SUCCESS:
+		return proto_reader_finish(r);
+	case S_REFRESH:
+	case S_REMOVE:
+	case S_LOGIN_START:
+	case S_LOGIN_WAIT:
+		if ((err = proto_dec_account_req(r, &ar)) == 0 && check) {
+			assert_str_eq(ar.account, sample_account_req.account);
+			assert_int_equal(ar.wait_ms,
+					 sample_account_req.wait_ms);
+		}
+		return err;
+	case S_IMPORT:
+		if ((err = proto_dec_import_req(r, &ir)) == 0 && check) {
+			assert_str_eq(ir.account, sample_import.account);
+			assert_str_eq(ir.refresh_token,
+				      sample_import.refresh_token);
+		}
+		return err;
+	case S_LOGIN_REP:
+		if ((err = proto_dec_login_rep(r, &lr)) == 0 && check) {
+			assert_str_eq(lr.verification_uri,
+				      sample_login.verification_uri);
+			assert_str_eq(lr.verification_uri_complete,
+				      sample_login.verification_uri_complete);
+			assert_str_eq(lr.user_code, sample_login.user_code);
+			assert_int_equal(lr.expires_in,
+					 sample_login.expires_in);
+			assert_int_equal(lr.interval, sample_login.interval);
+		}
+		return err;
+	case S_FAILURE:
+		if ((err = proto_dec_failure(r, &fl)) == 0 && check) {
+			assert_int_equal(fl.status, sample_failure.status);
+			assert_str_eq(fl.message, sample_failure.message);
+		}
+		return err;
+	case S_LIST_REP:
+	case S_LIST_REP_EMPTY:
+		if ((err = proto_dec_list_count(r, &count)) != 0)
+			return err;
+		if (check)
+			assert_int_equal(count,
+					 s == S_LIST_REP ? N_ACCOUNTS : 0);
+		for (i = 0; i < count; i++) {
+			if ((err = proto_dec_list_entry(r, &e)) != 0)
+				return err;
+			if (!check)
+				continue;
+			const struct proto_account_info *want =
+			    &sample_accounts[i];
+			assert_str_eq(e.name, want->name);
+			assert_str_eq(e.email, want->email);
+			assert_str_eq(e.provider, want->provider);
+			assert_str_eq(e.flow, want->flow);
+			assert_int_equal(e.state, want->state);
+			assert_true(e.expires_at == want->expires_at);
+			assert_true(e.refreshed_at == want->refreshed_at);
+			assert_true(e.next_refresh_at == want->next_refresh_at);
+			assert_str_eq(e.last_error, want->last_error);
+		}
+		return proto_reader_finish(r);
+	default:
+		fail_msg("no decoder for sample %d", (int)s);
+		return XO_ERR_INTERNAL;
+	}
+}
+
+/* Appends one byte to the frame's payload and fixes up its length. */
+static void append_garbage(struct frame *f)
+{
+	uint32_t n = (uint32_t)(f->len - 4 + 1);
+
+	f->buf[f->len++] = 0xAA;
+	f->buf[0] = (unsigned char)(n >> 24);
+	f->buf[1] = (unsigned char)(n >> 16);
+	f->buf[2] = (unsigned char)(n >> 8);
+	f->buf[3] = (unsigned char)n;
+}
+
+/* ---- Tests ------------------------------------------------------------ */
+
+static void every_message_round_trips(void **state)
+{
+	struct proto_reader r;
+	struct frame f;
+	size_t flen;
+	uint8_t type;
+	int s;
+
+	(void)state;
+	for (s = 0; s < S_COUNT; s++) {
+		make_frame(&f, (enum sample)s);
+		assert_int_equal(
+		    proto_frame_peek(f.buf, f.len, PROTO_MAX_MSG, &flen), 0);
+		assert_int_equal(flen, f.len);
+		assert_int_equal(proto_frame_open(f.buf, f.len, &type, &r), 0);
+		assert_int_equal(type, sample_type((enum sample)s));
+		assert_int_equal(decode_payload((enum sample)s, &r, 1), 0);
+	}
+}
+
+static void frames_match_protocol_md_examples(void **state)
+{
+	static const unsigned char query[] = {0, 0, 0, 5, 1, 0, 0, 0, 1};
+	static const unsigned char token_req[] = {
+	    0, 0, 0, 0x1a, 2, 0, 0, 0, 4, 'w', 'o',  'r', 'k', 1, 0,
+	    0, 0, 0, 0,	   0, 0, 0, 0, 0, 2,   0x58, 0,	  0,   0, 0};
+	static const unsigned char failure[] = {
+	    0,	 0,   0,   0x18, 0x81, 0,   0,	 0,   4,   0,
+	    0,	 0,   15,  'n',	 'o',  ' ', 's', 'u', 'c', 'h',
+	    ' ', 'a', 'c', 'c',	 'o',  'u', 'n', 't'};
+	const struct proto_token_req tq = {proto_str_c("work"),
+					   PROTO_FORM_XOAUTH2,
+					   proto_str_c(NULL),
+					   0,
+					   600,
+					   0};
+	const struct proto_failure fl = {4, proto_str_c("no such account")};
+	const struct proto_query q = {1};
+	unsigned char buf[64];
+	struct proto_writer w;
+
+	(void)state;
+	proto_writer_init(&w, buf, sizeof(buf));
+	assert_int_equal(proto_enc_query(&w, &q), 0);
+	assert_int_equal(w.len, sizeof(query));
+	assert_memory_equal(buf, query, sizeof(query));
+
+	proto_writer_init(&w, buf, sizeof(buf));
+	assert_int_equal(proto_enc_token_req(&w, &tq), 0);
+	assert_int_equal(w.len, sizeof(token_req));
+	assert_memory_equal(buf, token_req, sizeof(token_req));
+
+	proto_writer_init(&w, buf, sizeof(buf));
+	assert_int_equal(proto_enc_failure(&w, &fl), 0);
+	assert_int_equal(w.len, sizeof(failure));
+	assert_memory_equal(buf, failure, sizeof(failure));
+}
+
+static void integers_are_big_endian(void **state)
+{
+	static const unsigned char want[] = {0x01, 0x01, 0x02, 0x03, 0x04,
+					     0x01, 0x02, 0x03, 0x04, 0x05,
+					     0x06, 0x07, 0x08};
+	unsigned char buf[sizeof(want)];
+	struct proto_writer w;
+	struct proto_reader r;
+
+	(void)state;
+	proto_writer_init(&w, buf, sizeof(buf));
+	proto_put_u8(&w, 0x01);
+	proto_put_u32(&w, 0x01020304);
+	proto_put_u64(&w, 0x0102030405060708ULL);
+	assert_int_equal(w.err, 0);
+	assert_memory_equal(buf, want, sizeof(want));
+
+	proto_reader_init(&r, want, sizeof(want));
+	assert_int_equal(proto_get_u8(&r), 0x01);
+	assert_int_equal(proto_get_u32(&r), 0x01020304);
+	assert_true(proto_get_u64(&r) == 0x0102030405060708ULL);
+	assert_int_equal(proto_reader_finish(&r), 0);
+}
+
+static void every_proper_prefix_is_truncated(void **state)
+{
+	struct proto_reader r;
+	struct frame f;
+	size_t k, flen;
+	uint8_t type;
+	int s;
+
+	(void)state;
+	for (s = 0; s < S_COUNT; s++) {
+		make_frame(&f, (enum sample)s);
+		for (k = 0; k < f.len; k++) {
+			/* A reader of the stream waits for more. */
+			assert_int_equal(
+			    proto_frame_peek(f.buf, k, PROTO_MAX_MSG, &flen),
+			    XO_ERR_MSG_TRUNCATED);
+			assert_int_equal(proto_frame_open(f.buf, k, &type, &r),
+					 XO_ERR_MSG_TRUNCATED);
+		}
+		/* A payload cut short is caught by the decoder itself. */
+		for (k = 0; k < f.len - PROTO_HEADER_LEN; k++) {
+			proto_reader_init(&r, f.buf + PROTO_HEADER_LEN, k);
+			assert_int_equal(decode_payload((enum sample)s, &r, 0),
+					 XO_ERR_MSG_TRUNCATED);
+		}
+	}
+}
+
+static void oversized_announced_length_is_rejected_before_the_body(void **state)
+{
+	unsigned char hdr[PROTO_HEADER_LEN] = {0, 0, 0, 0, PROTO_REQ_LIST};
+	uint32_t n = PROTO_MAX_MSG + 1;
+	struct proto_reader r;
+	size_t flen = 99;
+	uint8_t type;
+
+	(void)state;
+	hdr[0] = (unsigned char)(n >> 24);
+	hdr[1] = (unsigned char)(n >> 16);
+	hdr[2] = (unsigned char)(n >> 8);
+	hdr[3] = (unsigned char)n;
+	/* Only the length is buffered: it must be judged now. */
+	assert_int_equal(proto_frame_peek(hdr, 4, PROTO_MAX_MSG, &flen),
+			 XO_ERR_MSG_TOO_LARGE);
+	assert_int_equal(flen, 0);
+	assert_int_equal(proto_frame_open(hdr, sizeof(hdr), &type, &r),
+			 XO_ERR_MSG_TOO_LARGE);
+
+	memset(hdr, 0xff, 4);
+	assert_int_equal(proto_frame_peek(hdr, 4, PROTO_MAX_MSG, &flen),
+			 XO_ERR_MSG_TOO_LARGE);
+
+	/* Exactly the limit is allowed: it is merely not all here yet. */
+	n = PROTO_MAX_MSG;
+	hdr[0] = (unsigned char)(n >> 24);
+	hdr[1] = (unsigned char)(n >> 16);
+	hdr[2] = (unsigned char)(n >> 8);
+	hdr[3] = (unsigned char)n;
+	assert_int_equal(proto_frame_peek(hdr, 4, PROTO_MAX_MSG, &flen),
+			 XO_ERR_MSG_TRUNCATED);
+	/* The caller's own, smaller limit is honoured. */
+	assert_int_equal(proto_frame_peek(hdr, 4, 1024, &flen),
+			 XO_ERR_MSG_TOO_LARGE);
+}
+
+static void zero_length_frame_is_bad(void **state)
+{
+	static const unsigned char zero[] = {0, 0, 0, 0, 0};
+	struct proto_reader r;
+	size_t flen;
+	uint8_t type;
+
+	(void)state;
+	assert_int_equal(
+	    proto_frame_peek(zero, sizeof(zero), PROTO_MAX_MSG, &flen),
+	    XO_ERR_MSG_BAD);
+	assert_int_equal(proto_frame_open(zero, 4, &type, &r), XO_ERR_MSG_BAD);
+}
+
+static void unknown_type_is_opened_for_the_caller_to_refuse(void **state)
+{
+	static const unsigned char frame[] = {0, 0, 0, 3, 77, 0xde, 0xad};
+	struct proto_reader r;
+	size_t flen;
+	uint8_t type = 0;
+
+	(void)state;
+	assert_int_equal(
+	    proto_frame_peek(frame, sizeof(frame), PROTO_MAX_MSG, &flen), 0);
+	assert_int_equal(flen, sizeof(frame));
+	assert_int_equal(proto_frame_open(frame, flen, &type, &r), 0);
+	assert_int_equal(type, 77);
+	assert_int_equal(r.len, 2);
+	/* The agent answers status 2 for it and keeps the connection. */
+	assert_int_equal(proto_status_from_err(XO_ERR_MSG_UNKNOWN), 2);
+}
+
+static void back_to_back_frames_are_split_one_at_a_time(void **state)
+{
+	struct proto_writer w;
+	struct proto_reader r;
+	unsigned char buf[256];
+	size_t flen, first;
+	uint8_t type;
+
+	(void)state;
+	proto_writer_init(&w, buf, sizeof(buf));
+	assert_int_equal(proto_enc_query(&w, &sample_query), 0);
+	first = w.len;
+	assert_int_equal(proto_enc_import_req(&w, &sample_import), 0);
+
+	assert_int_equal(proto_frame_peek(buf, w.len, PROTO_MAX_MSG, &flen), 0);
+	assert_int_equal(flen, first);
+	/* Open wants exactly one frame, not the whole buffer. */
+	assert_int_equal(proto_frame_open(buf, w.len, &type, &r),
+			 XO_ERR_MSG_BAD);
+	assert_int_equal(proto_frame_open(buf, flen, &type, &r), 0);
+	assert_int_equal(type, PROTO_REQ_QUERY);
+
+	assert_int_equal(
+	    proto_frame_peek(buf + first, w.len - first, PROTO_MAX_MSG, &flen),
+	    0);
+	assert_int_equal(flen, w.len - first);
+	assert_int_equal(proto_frame_open(buf + first, flen, &type, &r), 0);
+	assert_int_equal(type, PROTO_REQ_IMPORT);
+	assert_int_equal(decode_payload(S_IMPORT, &r, 1), 0);
+}
+
+static void trailing_garbage_is_rejected(void **state)
+{
+	struct proto_reader r;
+	struct frame f;
+	uint8_t type;
+	int s;
+
+	(void)state;
+	for (s = 0; s < S_COUNT; s++) {
+		make_frame(&f, (enum sample)s);
+		append_garbage(&f);
+		assert_int_equal(proto_frame_open(f.buf, f.len, &type, &r), 0);
+		assert_int_equal(decode_payload((enum sample)s, &r, 0),
+				 XO_ERR_MSG_BAD);
+	}
+}
+
+static void nul_in_a_text_field_is_rejected(void **state)
+{
+	/* IMPORT: account "work", refresh token "ab\0cd". */
+	static const unsigned char frame[] = {
+	    0,	 0,   0,   18,	PROTO_REQ_IMPORT,
+	    0,	 0,   0,   4,	'w',
+	    'o', 'r', 'k', 0,	0,
+	    0,	 5,   'a', 'b', 0,
+	    'c', 'd'};
+	const struct proto_str bad = {"ab\0cd", 5};
+	struct proto_import_req m;
+	struct proto_writer w;
+	struct proto_reader r;
+	unsigned char buf[64];
+	char *dup = NULL;
+	uint8_t type;
+
+	(void)state;
+	assert_int_equal(proto_frame_open(frame, sizeof(frame), &type, &r), 0);
+	assert_int_equal(proto_dec_import_req(&r, &m), XO_ERR_MSG_BAD);
+	assert_null(m.account.ptr);
+
+	/* Nor does our side ever write one. */
+	proto_writer_init(&w, buf, sizeof(buf));
+	proto_put_str(&w, bad);
+	assert_int_equal(w.err, XO_ERR_INVALID);
+	assert_int_equal(proto_str_dup(bad, &dup), XO_ERR_INVALID);
+	assert_null(dup);
+}
+
+static void string_longer_than_max_is_rejected(void **state)
+{
+	size_t cap = 4 + PROTO_MAX_STR + 1;
+	unsigned char *buf = calloc(1, cap);
+	struct proto_writer w;
+	struct proto_reader r;
+	struct proto_str s;
+
+	(void)state;
+	assert_non_null(buf);
+	memset(buf + 4, 'x', PROTO_MAX_STR + 1);
+
+	/* Exactly the limit is fine. */
+	buf[0] = 0;
+	buf[1] = (PROTO_MAX_STR >> 16) & 0xff;
+	buf[2] = (PROTO_MAX_STR >> 8) & 0xff;
+	buf[3] = PROTO_MAX_STR & 0xff;
+	proto_reader_init(&r, buf, cap - 1);
+	s = proto_get_str(&r);
+	assert_int_equal(proto_reader_finish(&r), 0);
+	assert_int_equal(s.len, PROTO_MAX_STR);
+
+	/* One more byte is malformed, even though the bytes are there. */
+	buf[3] = (PROTO_MAX_STR + 1) & 0xff;
+	proto_reader_init(&r, buf, cap);
+	s = proto_get_str(&r);
+	assert_int_equal(r.err, XO_ERR_MSG_BAD);
+	assert_int_equal(s.len, 0);
+
+	proto_writer_init(&w, buf, cap);
+	proto_put_str(
+	    &w, (struct proto_str){(const char *)buf + 4, PROTO_MAX_STR + 1});
+	assert_int_equal(w.err, XO_ERR_MSG_TOO_LARGE);
+	free(buf);
+}
+
+static void writer_overflow_is_reported_and_sticky(void **state)
+{
+	struct proto_writer w;
+	struct frame f;
+	size_t need, cap;
+	int s;
+
+	(void)state;
+	for (s = 0; s < S_COUNT; s++) {
+		make_frame(&f, (enum sample)s);
+		need = f.len;
+		for (cap = 0; cap < need; cap++) {
+			proto_writer_init(&w, f.buf, cap);
+			assert_int_equal(encode_sample(&w, (enum sample)s),
+					 XO_ERR_MSG_TOO_LARGE);
+			assert_true(w.len <= cap);
+		}
+	}
+
+	/* Once failed, later writes change nothing, even if they would
+	 * fit. */
+	proto_writer_init(&w, f.buf, 6);
+	proto_put_u64(&w, 1);
+	assert_int_equal(w.err, XO_ERR_MSG_TOO_LARGE);
+	proto_put_u8(&w, 1);
+	assert_int_equal(w.len, 0);
+	assert_int_equal(proto_enc_success(&w), XO_ERR_MSG_TOO_LARGE);
+	assert_int_equal(w.len, 0);
+}
+
+static void frame_body_above_max_is_refused_by_the_writer(void **state)
+{
+	size_t cap = PROTO_MAX_MSG + 16;
+	unsigned char *buf = malloc(cap);
+	unsigned char *body = calloc(1, PROTO_MAX_MSG);
+	struct proto_writer w;
+
+	(void)state;
+	assert_non_null(buf);
+	assert_non_null(body);
+	proto_writer_init(&w, buf, cap);
+	proto_frame_begin(&w, PROTO_REP_LIST);
+	/* The type byte counts, so this is one byte over. */
+	proto_put_bytes(&w, body, PROTO_MAX_MSG);
+	assert_int_equal(w.err, 0);
+	assert_int_equal(proto_frame_end(&w), XO_ERR_MSG_TOO_LARGE);
+
+	proto_writer_init(&w, buf, cap);
+	proto_frame_begin(&w, PROTO_REP_LIST);
+	proto_put_bytes(&w, body, PROTO_MAX_MSG - 1);
+	assert_int_equal(proto_frame_end(&w), 0);
+	assert_int_equal(buf[1], (PROTO_MAX_MSG >> 16) & 0xff);
+	free(body);
+	free(buf);
+}
+
+static void frame_end_without_begin_is_refused(void **state)
+{
+	unsigned char buf[16];
+	struct proto_writer w;
+
+	(void)state;
+	proto_writer_init(&w, buf, sizeof(buf));
+	assert_int_equal(proto_frame_end(&w), XO_ERR_INVALID);
+	proto_writer_init(&w, buf, sizeof(buf));
+	assert_int_equal(proto_enc_success(&w), 0);
+	assert_int_equal(proto_frame_end(&w), XO_ERR_INVALID);
+}
+
+static void out_of_range_values_are_bad(void **state)
+{
+	struct proto_token_req tq = sample_token_req;
+	struct proto_account_info e = sample_accounts[0];
+	struct proto_failure fl = sample_failure;
+	struct proto_writer w;
+	struct proto_reader r;
+	struct frame f;
+	uint32_t count;
+	uint8_t type;
+	size_t i;
+
+	(void)state;
+	/* Each case: the writer refuses it, and a hand-made frame is
+	 * refused by the reader. Patch byte offsets follow PROTOCOL.md. */
+	struct {
+		enum sample s;
+		size_t off; /* offset in the payload of the patched byte */
+		unsigned char val;
+	} cases[] = {
+	    /* form is after the 4+17 byte account */
+	    {S_TOKEN_REQ, 21, 3},
+	    /* port's high byte: after account, form and 4+16 byte host */
+	    {S_TOKEN_REQ, 42, 1},
+	    /* first host byte becomes \x01 */
+	    {S_TOKEN_REQ, 26, 0x01},
+	    /* state of the first entry: after count and four strings */
+	    {S_LIST_REP, 4 + 8 + 21 + 13 + 10, 8},
+	    /* status 4 becomes 0 */
+	    {S_FAILURE, 3, 0},
+	    /* count 2 becomes 0x1002 > PROTO_MAX_ACCOUNTS */
+	    {S_LIST_REP, 2, 0x10},
+	};
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		make_frame(&f, cases[i].s);
+		/* The sample must hold a valid value there to begin with. */
+		assert_true(f.buf[PROTO_HEADER_LEN + cases[i].off] !=
+			    cases[i].val);
+		f.buf[PROTO_HEADER_LEN + cases[i].off] = cases[i].val;
+		assert_int_equal(proto_frame_open(f.buf, f.len, &type, &r), 0);
+		assert_int_equal(decode_payload(cases[i].s, &r, 0),
+				 XO_ERR_MSG_BAD);
+	}
+
+	/* The highest port is valid, one more is not. */
+	tq.port = 65535;
+	proto_writer_init(&w, f.buf, sizeof(f.buf));
+	assert_int_equal(proto_enc_token_req(&w, &tq), 0);
+	f.len = w.len;
+	assert_int_equal(proto_frame_open(f.buf, f.len, &type, &r), 0);
+	assert_int_equal(decode_payload(S_TOKEN_REQ, &r, 0), 0);
+	/* port is at payload offset 42, big-endian: 0x00010000 */
+	memcpy(f.buf + PROTO_HEADER_LEN + 42, "\x00\x01\x00\x00", 4);
+	assert_int_equal(proto_frame_open(f.buf, f.len, &type, &r), 0);
+	assert_int_equal(decode_payload(S_TOKEN_REQ, &r, 0), XO_ERR_MSG_BAD);
+
+	/* A refused entry leaves no view into the bad frame behind. */
+	make_frame(&f, S_LIST_REP);
+	f.buf[PROTO_HEADER_LEN + 56] = 8;
+	assert_int_equal(proto_frame_open(f.buf, f.len, &type, &r), 0);
+	assert_int_equal(proto_dec_list_count(&r, &count), 0);
+	assert_int_equal(proto_dec_list_entry(&r, &e), XO_ERR_MSG_BAD);
+	assert_null(e.name.ptr);
+	assert_int_equal(e.name.len, 0);
+	e = sample_accounts[0];
+
+	tq.form = 3;
+	proto_writer_init(&w, f.buf, sizeof(f.buf));
+	assert_int_equal(proto_enc_token_req(&w, &tq), XO_ERR_INVALID);
+	tq = sample_token_req;
+	tq.port = 65536;
+	proto_writer_init(&w, f.buf, sizeof(f.buf));
+	assert_int_equal(proto_enc_token_req(&w, &tq), XO_ERR_INVALID);
+	e.state = PROTO_STATE_IDLE + 1;
+	proto_writer_init(&w, f.buf, sizeof(f.buf));
+	proto_enc_list_begin(&w, 1);
+	proto_enc_list_entry(&w, &e);
+	assert_int_equal(proto_enc_list_end(&w), XO_ERR_INVALID);
+	fl.status = 0;
+	proto_writer_init(&w, f.buf, sizeof(f.buf));
+	assert_int_equal(proto_enc_failure(&w, &fl), XO_ERR_INVALID);
+	proto_writer_init(&w, f.buf, sizeof(f.buf));
+	assert_int_not_equal(proto_enc_list_begin(&w, PROTO_MAX_ACCOUNTS + 1),
+			     0);
+}
+
+static void list_count_beyond_the_entries_is_caught(void **state)
+{
+	unsigned char buf[BUF_CAP];
+	struct proto_writer w;
+	struct proto_reader r;
+	uint32_t count = 99;
+	uint8_t type;
+
+	(void)state;
+	/* The writer checks that the count matches what was written. */
+	proto_writer_init(&w, buf, sizeof(buf));
+	proto_enc_list_begin(&w, 2);
+	proto_enc_list_entry(&w, &sample_accounts[0]);
+	assert_int_equal(proto_enc_list_end(&w), XO_ERR_INVALID);
+	proto_writer_init(&w, buf, sizeof(buf));
+	proto_enc_list_begin(&w, 0);
+	proto_enc_list_entry(&w, &sample_accounts[0]);
+	assert_int_equal(proto_enc_list_end(&w), XO_ERR_INVALID);
+
+	/* A reader refuses a count the payload cannot hold before the caller
+	 * allocates for it. */
+	buf[0] = 0;
+	buf[1] = 0;
+	buf[2] = 0;
+	buf[3] = 5;
+	buf[4] = PROTO_REP_LIST;
+	buf[5] = 0;
+	buf[6] = 0;
+	buf[7] = (PROTO_MAX_ACCOUNTS >> 8) & 0xff;
+	buf[8] = PROTO_MAX_ACCOUNTS & 0xff;
+	assert_int_equal(proto_frame_open(buf, 9, &type, &r), 0);
+	assert_int_equal(proto_dec_list_count(&r, &count),
+			 XO_ERR_MSG_TRUNCATED);
+	assert_int_equal(count, 0);
+}
+
+static void status_and_error_map_round_trip_for_every_status(void **state)
+{
+	uint32_t s;
+
+	(void)state;
+	/* Every status PROTOCOL.md lists has a canonical error that maps
+	 * back to it. */
+	for (s = 0; s <= 16; s++)
+		assert_int_equal(proto_status_from_err(proto_status_to_err(s)),
+				 s);
+	assert_int_equal(proto_status_to_err(0), XO_ERR_OK);
+	assert_int_equal(proto_status_to_err(1), XO_ERR_INTERNAL);
+	assert_int_equal(proto_status_to_err(2), XO_ERR_MSG_UNKNOWN);
+	assert_int_equal(proto_status_to_err(3), XO_ERR_INVALID);
+	assert_int_equal(proto_status_to_err(4), XO_ERR_NO_ACCOUNT);
+	assert_int_equal(proto_status_to_err(6), XO_ERR_REFRESH_FAILED);
+	assert_int_equal(proto_status_to_err(11), XO_ERR_LOGIN_PENDING);
+	assert_int_equal(proto_status_to_err(16), XO_ERR_UNSUPPORTED_FLOW);
+	/* A status from a newer agent is still a failure. */
+	assert_int_equal(proto_status_to_err(17), XO_ERR_INTERNAL);
+	assert_int_equal(proto_status_to_err(UINT32_MAX), XO_ERR_INTERNAL);
+
+	/* Every error keeps its status through the canonical error. */
+#define CHECK_ERR_(name, code, status, msg)                                    \
+	assert_int_equal(proto_status_from_err(code), (status));               \
+	assert_int_equal(proto_status_from_err(proto_status_to_err(status)),   \
+			 (status));                                            \
+	assert_string_equal(proto_err_name(code), #name);                      \
+	assert_string_equal(proto_strerror(code), (msg));
+	XO_ERR_MAP(CHECK_ERR_)
+#undef CHECK_ERR_
+
+	/* An error we do not know is never reported as success. */
+	assert_int_equal(proto_status_from_err(-999), 1);
+	assert_int_equal(proto_status_from_err(5), 1);
+	assert_string_equal(proto_strerror(-999), "unknown error");
+	assert_string_equal(proto_err_name(-999), "UNKNOWN");
+}
+
+static void state_names_match_protocol_md(void **state)
+{
+	(void)state;
+	assert_string_equal(proto_state_name(PROTO_STATE_NEED_LOGIN),
+			    "need-login");
+	assert_string_equal(proto_state_name(PROTO_STATE_ACTIVE), "active");
+	assert_string_equal(proto_state_name(PROTO_STATE_REFRESHING),
+			    "refreshing");
+	assert_string_equal(proto_state_name(PROTO_STATE_LOGIN_PENDING),
+			    "login-pending");
+	assert_string_equal(proto_state_name(PROTO_STATE_RETRYING), "retrying");
+	assert_string_equal(proto_state_name(PROTO_STATE_REAUTH), "reauth");
+	assert_string_equal(proto_state_name(PROTO_STATE_CONFIG_ERROR),
+			    "config-error");
+	assert_string_equal(proto_state_name(PROTO_STATE_IDLE), "idle");
+	assert_string_equal(proto_state_name(8), "unknown");
+	assert_string_equal(proto_state_name(255), "unknown");
+}
+
+static void str_helpers_make_c_strings(void **state)
+{
+	struct proto_str v = proto_str_c(NULL);
+	char *dup = NULL;
+
+	(void)state;
+	assert_int_equal(v.len, 0);
+	assert_non_null(v.ptr);
+	assert_true(proto_str_eq(v, ""));
+	assert_true(proto_str_eq(v, NULL));
+	v = proto_str_c("work");
+	assert_true(proto_str_eq(v, "work"));
+	assert_false(proto_str_eq(v, "wor"));
+	assert_false(proto_str_eq(v, "works"));
+	assert_false(proto_str_eq(v, "home"));
+
+	/* A view into a frame is not NUL-terminated; the copy is. */
+	v.ptr = "workXYZ";
+	v.len = 4;
+	assert_int_equal(proto_str_dup(v, &dup), 0);
+	assert_string_equal(dup, "work");
+	free(dup);
+	assert_int_equal(proto_str_dup(proto_str_c(NULL), &dup), 0);
+	assert_string_equal(dup, "");
+	free(dup);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(every_message_round_trips),
+	    cmocka_unit_test(frames_match_protocol_md_examples),
+	    cmocka_unit_test(integers_are_big_endian),
+	    cmocka_unit_test(every_proper_prefix_is_truncated),
+	    cmocka_unit_test(
+		oversized_announced_length_is_rejected_before_the_body),
+	    cmocka_unit_test(zero_length_frame_is_bad),
+	    cmocka_unit_test(unknown_type_is_opened_for_the_caller_to_refuse),
+	    cmocka_unit_test(back_to_back_frames_are_split_one_at_a_time),
+	    cmocka_unit_test(trailing_garbage_is_rejected),
+	    cmocka_unit_test(nul_in_a_text_field_is_rejected),
+	    cmocka_unit_test(string_longer_than_max_is_rejected),
+	    cmocka_unit_test(writer_overflow_is_reported_and_sticky),
+	    cmocka_unit_test(frame_body_above_max_is_refused_by_the_writer),
+	    cmocka_unit_test(frame_end_without_begin_is_refused),
+	    cmocka_unit_test(out_of_range_values_are_bad),
+	    cmocka_unit_test(list_count_beyond_the_entries_is_caught),
+	    cmocka_unit_test(status_and_error_map_round_trip_for_every_status),
+	    cmocka_unit_test(state_names_match_protocol_md),
+	    cmocka_unit_test(str_helpers_make_c_strings),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
