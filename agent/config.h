@@ -18,7 +18,8 @@ struct agent_account_cfg {
 	char *name;        /* the [account NAME] section name */
 	int line;          /* line of the section header, for messages */
 	char *provider;    /* microsoft, google, yahoo, aol, fastmail,
-			      yandex, generic */
+			      yandex, generic (also microsoft-us-gov,
+			      microsoft-china); never NULL after load */
 	char *email;       /* may be NULL: learned from the id_token */
 	char *client_id;
 	char *client_secret;     /* plain text as read; may be NULL */

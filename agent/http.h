@@ -7,6 +7,11 @@
  * http only to a loopback address; no redirects; a response size cap; a
  * total timeout.  Request bodies may hold secrets: the module keeps them
  * in sodium_malloc memory and wipes them when the transfer ends.
+ *
+ * libcurl must have been initialised with curl_global_init() (the agent's
+ * main does it once, before agent_http_new()); this module keeps no global
+ * state of its own.  Callbacks run from the loop, never from inside
+ * agent_http_start(); agent_http_free() may be called from a callback.
  */
 #ifndef XO_AGENT_HTTP_H
 #define XO_AGENT_HTTP_H
@@ -50,7 +55,9 @@ int agent_http_new(uv_loop_t *loop, struct agent_http **out);
  */
 void agent_http_free(struct agent_http *h);
 
-/* Starts a transfer; on an error return cb is never called. */
+/* Starts a transfer; on an error return cb is never called.  A URL that
+ * agent_http_url_allowed() refuses gives XO_ERR_INVALID.  *xfer (may be
+ * NULL) is valid until cb starts or the transfer is cancelled. */
 int agent_http_start(struct agent_http *h, const struct agent_http_req *req,
 		     agent_http_cb cb, void *arg,
 		     struct agent_http_xfer **xfer);

@@ -94,6 +94,11 @@ struct oauth_client;
 /* Called once per started operation unless cancelled; res is owned by
  * the callee for the duration of the call only (take pointers out by
  * setting them to NULL). */
+/* Both run from the loop, never inside the call that started the
+ * operation, and after the client is idle again: a callback may start the
+ * next operation or free the client.  oauth_device_cb gets dev only when
+ * err is 0 (message is then ""); on failure dev is NULL and message says
+ * what happened and what to do. */
 typedef void (*oauth_token_cb)(void *arg, struct oauth_result *res);
 typedef void (*oauth_device_cb)(void *arg, int err, const char *message,
 				struct oauth_device *dev);

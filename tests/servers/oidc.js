@@ -156,6 +156,9 @@ server.listen(port, '127.0.0.1', () => {
     cookies: { keys: [randomBytes(32).toString('hex')] },
     scopes: ['openid', 'email', 'offline_access', MAIL_SCOPE],
     claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+    // Put the scope's claims (email) into the id_token, as Microsoft and
+    // Google do: the agent learns the account's address from it.
+    conformIdTokenClaims: false,
     async findAccount(ctx, id) {
       return {
         accountId: id,

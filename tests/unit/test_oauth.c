@@ -1060,8 +1060,8 @@ static void run_cancel(int free_instead)
 	assert_int_equal(uv_timer_init(&loop, &c.t), 0);
 	c.t.data = &c;
 	assert_int_equal(uv_timer_start(&c.t, on_cancel_timer, 200, 0), 0);
-	/* With the transfer gone the loop has nothing left to wait for
-	   except, after a cancel, the multi handle's own idle timer. */
+	/* After a cancel the loop runs dry by itself; after a free,
+	   close_loop() flushes the close callbacks. */
 	if (!free_instead) {
 		uv_run(&loop, UV_RUN_DEFAULT);
 		agent_http_free(c.h);
@@ -1080,6 +1080,46 @@ static void http_free_with_a_transfer_running_closes_cleanly(void **state)
 {
 	(void)state;
 	run_cancel(1);
+}
+
+struct free_in_cb {
+	struct agent_http *h;
+	int calls;
+};
+
+static void on_resp_free(void *arg, const struct agent_http_resp *r)
+{
+	struct free_in_cb *f = arg;
+
+	(void)r;
+	f->calls++;
+	agent_http_free(f->h);
+}
+
+static void http_free_from_a_callback_is_safe(void **state)
+{
+	uv_loop_t loop;
+	struct agent_http_req req, req2;
+	struct free_in_cb f = {0};
+	struct got g = {0};
+	char url[128], url2[128];
+
+	(void)state;
+	memset(&req, 0, sizeof(req));
+	memset(&req2, 0, sizeof(req2));
+	url_for(url, sizeof(url), "/ok");
+	url_for(url2, sizeof(url2), "/slow");
+	req.url = url;
+	req2.url = url2;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(agent_http_new(&loop, &f.h), 0);
+	assert_int_equal(agent_http_start(f.h, &req, on_resp_free, &f, NULL),
+			 0);
+	/* Still running when the first one's callback frees everything. */
+	assert_int_equal(agent_http_start(f.h, &req2, on_resp, &g, NULL), 0);
+	close_loop(&loop);
+	assert_int_equal(f.calls, 1);
+	assert_int_equal(g.calls, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1414,6 +1454,7 @@ int main(void)
 	    cmocka_unit_test(http_refuses_plain_http_to_other_hosts),
 	    cmocka_unit_test(http_cancel_suppresses_the_callback),
 	    cmocka_unit_test(http_free_with_a_transfer_running_closes_cleanly),
+	    cmocka_unit_test(http_free_from_a_callback_is_safe),
 	    cmocka_unit_test(refresh_discovers_then_gets_a_token),
 	    cmocka_unit_test(discovery_falls_back_to_rfc8414),
 	    cmocka_unit_test(discovery_for_another_issuer_is_refused),
@@ -1432,7 +1473,6 @@ int main(void)
 	oauth_json_init();
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return 1;
-	/* A proxy from the environment must not matter for loopback. */
 	fails = cmocka_run_group_tests_name("oauth_parse", pure, NULL, NULL);
 	fails += cmocka_run_group_tests_name("oauth_http", net, start_fake,
 					     stop_fake);
