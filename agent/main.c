@@ -237,6 +237,8 @@ int main(int argc, char **argv)
 	memset(&a, 0, sizeof(a));
 	getrlimit(RLIMIT_CORE, &saved_core);
 	agent_harden();
+	/* Before anything parses JSON: jansson then wipes what it frees. */
+	oauth_json_init();
 	signal(SIGPIPE, SIG_IGN);
 
 	while ((ch = getopt(argc, argv, "+a:cDdf:hksV")) != -1) {
