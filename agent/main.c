@@ -294,24 +294,24 @@ int main(int argc, char **argv)
 	} else if (agent_config_default_path(cfgpath, sizeof(cfgpath)) == 0) {
 		a.config_path = strdup(cfgpath);
 	}
-	if ((r = agent_config_load(a.config_path, a.config_must_exist,
-				   &a.config, err, sizeof(err))) != 0) {
+	r = 1;
+	if (agent_config_load(a.config_path, a.config_must_exist, &a.config,
+			      err, sizeof(err)) != 0) {
 		fprintf(stderr, "xoauth-agent: %s\n", err);
-		return 1;
+		goto out;
 	}
 	if (bind_path != NULL) {
 		a.socket_path = strdup(bind_path);
-	} else if ((r = agent_socket_path(&a.socket_path, &a.socket_dir, err,
-					  sizeof(err))) != 0) {
+	} else if (agent_socket_path(&a.socket_path, &a.socket_dir, err,
+				     sizeof(err)) != 0) {
 		fprintf(stderr, "xoauth-agent: %s\n", err);
-		return 1;
+		goto out;
 	}
-	if ((r = agent_socket_bind(a.socket_path, &fd, err, sizeof(err))) !=
-	    0) {
+	if (agent_socket_bind(a.socket_path, &fd, err, sizeof(err)) != 0) {
 		fprintf(stderr, "xoauth-agent: %s\n", err);
 		if (a.socket_dir != NULL)
 			rmdir(a.socket_dir);
-		return 1;
+		goto out;
 	}
 
 	if (a.opts.foreground) {
@@ -326,7 +326,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	if ((pid = fork()) < 0) {
 		fprintf(stderr, "xoauth-agent: fork: %s\n", strerror(errno));
-		return 1;
+		goto out;
 	}
 	if (pid != 0) {
 		/* The parent: hand the variables to the shell or command. */
@@ -338,6 +338,7 @@ int main(int argc, char **argv)
 			setenv(SOCK_ENV, a.socket_path, 1);
 			setenv(PID_ENV, pidbuf, 1);
 			agent_config_free(a.config);
+			a.config = NULL;
 			setrlimit(RLIMIT_CORE, &saved_core);
 			execvp(argv[0], argv);
 			fprintf(stderr, "xoauth-agent: %s: %s\n", argv[0],
@@ -348,17 +349,21 @@ int main(int argc, char **argv)
 		print_env(csh, SOCK_ENV, a.socket_path);
 		print_env(csh, PID_ENV, pidbuf);
 		printf("echo Agent pid %s;\n", pidbuf);
-		return 0;
+		r = 0;
+		goto out;
 	}
 
 	/* The child: the agent. */
 	setsid();
 	if (chdir("/") != 0)
-		return 1;
+		goto out;
 	agent_detach_stdio();
 	agent_log_init("xoauth-agent", LOG_LEVEL_INFO, 0);
 	r = run_agent(&a, fd, argc > 0);
 out:
+	/* run_agent() frees the config of the process that ran the agent. */
+	if (a.loop == NULL)
+		agent_config_free(a.config);
 	free(a.config_path);
 	free(a.socket_path);
 	free(a.socket_dir);
