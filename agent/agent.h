@@ -124,7 +124,8 @@ void agent_scheduler_tick(uv_timer_t *t);
 /* ---- login.c ---- */
 /* Starts a device-flow login; the conn gets the LOGIN reply when the
    provider has answered. */
-int agent_login_start(struct account *acct, struct conn *c);
+int agent_login_start(struct account *acct, struct conn *c,
+		      const char *flow);
 void agent_login_cancel(struct account *acct);
 /* Sends the LOGIN reply for the account's pending login; 0 or XO_ERR_*. */
 int agent_login_reply(struct account *acct, struct conn *c);

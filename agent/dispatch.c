@@ -186,12 +186,32 @@ static void do_login_wait(struct conn *c, struct account *acct,
 	}
 }
 
+static void do_login_start(struct conn *c, struct proto_reader *r)
+{
+	struct proto_login_start_req q;
+	struct account *acct;
+	char flow[32];
+	int rc;
+
+	if (proto_dec_login_start_req(r, &q) != 0 ||
+	    q.flow.len >= sizeof(flow)) {
+		agent_conn_reply_failure(c, XO_ERR_MSG_BAD, NULL);
+		return;
+	}
+	if ((acct = account_or_fail(c, q.account)) == NULL)
+		return;
+	memcpy(flow, q.flow.ptr, q.flow.len);
+	flow[q.flow.len] = '\0';
+	rc = agent_login_start(acct, c, flow[0] != '\0' ? flow : NULL);
+	if (rc != 0)
+		agent_conn_reply_failure(c, rc, acct->login_error);
+}
+
 static void do_account_req(struct conn *c, uint8_t type,
 			   struct proto_reader *r)
 {
 	struct proto_account_req q;
 	struct account *acct;
-	int rc;
 
 	if (proto_dec_account_req(r, &q) != 0) {
 		agent_conn_reply_failure(c, XO_ERR_MSG_BAD, NULL);
@@ -212,10 +232,6 @@ static void do_account_req(struct conn *c, uint8_t type,
 		log_info("%s: tokens removed", acct->cfg.name);
 		agent_schedule(acct->agent);
 		agent_conn_reply_success(c);
-		break;
-	case PROTO_REQ_LOGIN_START:
-		if ((rc = agent_login_start(acct, c)) != 0)
-			agent_conn_reply_failure(c, rc, acct->login_error);
 		break;
 	case PROTO_REQ_LOGIN_WAIT:
 		do_login_wait(c, acct, q.wait_ms);
@@ -250,9 +266,11 @@ void agent_dispatch(struct conn *c, const unsigned char *frame, size_t len)
 		break;
 	case PROTO_REQ_REFRESH:
 	case PROTO_REQ_REMOVE:
-	case PROTO_REQ_LOGIN_START:
 	case PROTO_REQ_LOGIN_WAIT:
 		do_account_req(c, type, &r);
+		break;
+	case PROTO_REQ_LOGIN_START:
+		do_login_start(c, &r);
 		break;
 	default:
 		log_debug("unknown message type %u", type);

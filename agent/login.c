@@ -148,7 +148,8 @@ static void on_device(void *arg, int err, const char *message,
 	agent_waiters_wake(acct, 0);
 }
 
-int agent_login_start(struct account *acct, struct conn *c)
+int agent_login_start(struct account *acct, struct conn *c,
+		      const char *flow)
 {
 	struct agent *a = acct->agent;
 	struct agent_plain *secret = NULL;
@@ -166,11 +167,13 @@ int agent_login_start(struct account *acct, struct conn *c)
 			 acct->cfg.name);
 		return XO_ERR_BUSY;
 	}
-	if (acct->cfg.flow != NULL && strcmp(acct->cfg.flow, "device") != 0) {
+	if (flow == NULL)
+		flow = acct->cfg.flow;
+	if (flow != NULL && strcmp(flow, "device") != 0) {
 		snprintf(acct->login_error, sizeof(acct->login_error),
 			 "%s: the '%s' flow is not supported yet; use "
 			 "flow = device or 'xoauth import'",
-			 acct->cfg.name, acct->cfg.flow);
+			 acct->cfg.name, flow);
 		return XO_ERR_UNSUPPORTED_FLOW;
 	}
 	if ((l = calloc(1, sizeof(*l))) == NULL)
@@ -231,6 +234,7 @@ int agent_login_reply(struct account *acct, struct conn *c)
 	rep.expires_in = (uint32_t)((l->expires_boot - agent_now_boot()) /
 				    1000);
 	rep.interval = (uint32_t)l->interval_s;
+	rep.flow = proto_str_c("device");
 	if (agent_reply_buf(4096, &w) != 0)
 		return XO_ERR_NOMEM;
 	if (proto_enc_login_rep(&w, &rep) != 0) {

@@ -10,10 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec_internal.h"
 #include "proto.h"
-
-/* No frame is open: frame_end() without frame_begin() is a caller bug. */
-#define NO_FRAME SIZE_MAX
 
 /* The smallest LIST entry: four empty strings, the state byte, three u64
  * times and an empty last_error. */
@@ -84,7 +82,7 @@ void proto_writer_init(struct proto_writer *w, void *buf, size_t cap)
 	w->err = 0;
 }
 
-static void writer_fail(struct proto_writer *w, int err)
+void proto_writer_fail(struct proto_writer *w, int err)
 {
 	if (w->err == 0)
 		w->err = err;
@@ -99,7 +97,7 @@ static unsigned char *writer_reserve(struct proto_writer *w, size_t n)
 	if (w->err != 0)
 		return NULL;
 	if (n > w->cap - w->len) {
-		writer_fail(w, XO_ERR_MSG_TOO_LARGE);
+		proto_writer_fail(w, XO_ERR_MSG_TOO_LARGE);
 		return NULL;
 	}
 	p = w->buf + w->len;
@@ -130,7 +128,7 @@ void proto_frame_begin(struct proto_writer *w, uint8_t type)
 	if (w->frame_start != NO_FRAME) {
 		/* Frames do not nest; the length of the outer one would be
 		 * patched over the inner one's bytes. */
-		writer_fail(w, XO_ERR_INVALID);
+		proto_writer_fail(w, XO_ERR_INVALID);
 		return;
 	}
 	proto_put_u32(w, 0); /* patched by proto_frame_end() */
@@ -144,13 +142,13 @@ int proto_frame_end(struct proto_writer *w)
 	size_t body;
 
 	if (w->err == 0 && w->frame_start == NO_FRAME)
-		writer_fail(w, XO_ERR_INVALID);
+		proto_writer_fail(w, XO_ERR_INVALID);
 	if (w->err != 0)
 		return w->err;
 	body = w->len - w->frame_start - 4;
 	if (body > PROTO_MAX_MSG) {
 		/* The peer would close the connection on it. */
-		writer_fail(w, XO_ERR_MSG_TOO_LARGE);
+		proto_writer_fail(w, XO_ERR_MSG_TOO_LARGE);
 		return w->err;
 	}
 	be32_store(w->buf + w->frame_start, (uint32_t)body);
@@ -189,7 +187,7 @@ void proto_put_bytes(struct proto_writer *w, const void *src, size_t n)
 	unsigned char *p;
 
 	if (n > 0 && src == NULL) {
-		writer_fail(w, XO_ERR_INVALID);
+		proto_writer_fail(w, XO_ERR_INVALID);
 		return;
 	}
 	if ((p = writer_reserve(w, n)) != NULL && n > 0)
@@ -204,12 +202,12 @@ void proto_put_str(struct proto_writer *w, struct proto_str s)
 	 * that a bad value fails here, with a clear error, and not as a
 	 * FAILURE from the peer. */
 	if (s.len > PROTO_MAX_STR) {
-		writer_fail(w, XO_ERR_MSG_TOO_LARGE);
+		proto_writer_fail(w, XO_ERR_MSG_TOO_LARGE);
 		return;
 	}
 	if (s.len > 0 &&
 	    (s.ptr == NULL || memchr(s.ptr, '\0', s.len) != NULL)) {
-		writer_fail(w, XO_ERR_INVALID);
+		proto_writer_fail(w, XO_ERR_INVALID);
 		return;
 	}
 	proto_put_u32(w, s.len);
@@ -226,7 +224,7 @@ void proto_reader_init(struct proto_reader *r, const void *p, size_t len)
 	r->err = 0;
 }
 
-static void reader_fail(struct proto_reader *r, int err)
+void proto_reader_fail(struct proto_reader *r, int err)
 {
 	if (r->err == 0)
 		r->err = err;
@@ -241,7 +239,7 @@ static const unsigned char *reader_take(struct proto_reader *r, size_t n)
 	if (r->err != 0)
 		return NULL;
 	if (n > r->len - r->off) {
-		reader_fail(r, XO_ERR_MSG_TRUNCATED);
+		proto_reader_fail(r, XO_ERR_MSG_TRUNCATED);
 		return NULL;
 	}
 	p = r->p + r->off;
@@ -281,14 +279,14 @@ struct proto_str proto_get_str(struct proto_reader *r)
 	/* Checked before the bytes are looked for, so a huge announced length
 	 * is malformed rather than merely "truncated". */
 	if (n > PROTO_MAX_STR) {
-		reader_fail(r, XO_ERR_MSG_BAD);
+		proto_reader_fail(r, XO_ERR_MSG_BAD);
 		return s;
 	}
 	if ((p = reader_take(r, n)) == NULL)
 		return s;
 	if (n > 0 && memchr(p, '\0', n) != NULL) {
 		/* A C string made from it would silently lose the rest. */
-		reader_fail(r, XO_ERR_MSG_BAD);
+		proto_reader_fail(r, XO_ERR_MSG_BAD);
 		return s;
 	}
 	if (n > 0) {
@@ -301,7 +299,7 @@ struct proto_str proto_get_str(struct proto_reader *r)
 int proto_reader_finish(struct proto_reader *r)
 {
 	if (r->err == 0 && r->off != r->len)
-		reader_fail(r, XO_ERR_MSG_BAD);
+		proto_reader_fail(r, XO_ERR_MSG_BAD);
 	return r->err;
 }
 
@@ -371,7 +369,7 @@ out:
  * failure they clear the message so that no view into a bad frame leaks.
  */
 
-static int dec_done(struct proto_reader *r, void *m, size_t size)
+int proto_dec_done(struct proto_reader *r, void *m, size_t size)
 {
 	int err = proto_reader_finish(r);
 
@@ -390,7 +388,7 @@ int proto_enc_query(struct proto_writer *w, const struct proto_query *m)
 int proto_dec_query(struct proto_reader *r, struct proto_query *m)
 {
 	m->version = proto_get_u32(r);
-	return dec_done(r, m, sizeof(*m));
+	return proto_dec_done(r, m, sizeof(*m));
 }
 
 int proto_enc_version(struct proto_writer *w, const struct proto_version *m)
@@ -407,7 +405,7 @@ int proto_dec_version(struct proto_reader *r, struct proto_version *m)
 	m->version = proto_get_u32(r);
 	m->agent = proto_get_str(r);
 	m->caps = proto_get_str(r);
-	return dec_done(r, m, sizeof(*m));
+	return proto_dec_done(r, m, sizeof(*m));
 }
 
 /* OAUTHBEARER separates its key/value pairs with \x01, so a host holding
@@ -422,7 +420,7 @@ int proto_enc_token_req(struct proto_writer *w, const struct proto_token_req *m)
 	proto_frame_begin(w, PROTO_REQ_TOKEN);
 	if (m->form > PROTO_FORM_OAUTHBEARER || m->port > PORT_MAX ||
 	    !host_ok(m->host))
-		writer_fail(w, XO_ERR_INVALID);
+		proto_writer_fail(w, XO_ERR_INVALID);
 	proto_put_str(w, m->account);
 	proto_put_u8(w, m->form);
 	proto_put_str(w, m->host);
@@ -442,8 +440,8 @@ int proto_dec_token_req(struct proto_reader *r, struct proto_token_req *m)
 	m->wait_ms = proto_get_u32(r);
 	if (r->err == 0 && (m->form > PROTO_FORM_OAUTHBEARER ||
 			    m->port > PORT_MAX || !host_ok(m->host)))
-		reader_fail(r, XO_ERR_MSG_BAD);
-	return dec_done(r, m, sizeof(*m));
+		proto_reader_fail(r, XO_ERR_MSG_BAD);
+	return proto_dec_done(r, m, sizeof(*m));
 }
 
 int proto_enc_token_rep(struct proto_writer *w, const struct proto_token_rep *m)
@@ -460,7 +458,7 @@ int proto_dec_token_rep(struct proto_reader *r, struct proto_token_rep *m)
 	m->token = proto_get_str(r);
 	m->expires_at = proto_get_u64(r);
 	m->email = proto_get_str(r);
-	return dec_done(r, m, sizeof(*m));
+	return proto_dec_done(r, m, sizeof(*m));
 }
 
 int proto_enc_account_req(struct proto_writer *w, uint8_t type,
@@ -473,17 +471,17 @@ int proto_enc_account_req(struct proto_writer *w, uint8_t type,
 		break;
 	case PROTO_REQ_REFRESH:
 	case PROTO_REQ_REMOVE:
-	case PROTO_REQ_LOGIN_START:
 	case PROTO_REQ_LOGIN_WAIT:
+	case PROTO_REQ_DELETE:
 		if (m == NULL) {
-			writer_fail(w, XO_ERR_INVALID);
+			proto_writer_fail(w, XO_ERR_INVALID);
 			break;
 		}
 		proto_put_str(w, m->account);
 		proto_put_u32(w, m->wait_ms);
 		break;
 	default:
-		writer_fail(w, XO_ERR_INVALID);
+		proto_writer_fail(w, XO_ERR_INVALID);
 		break;
 	}
 	return proto_frame_end(w);
@@ -493,7 +491,7 @@ int proto_dec_account_req(struct proto_reader *r, struct proto_account_req *m)
 {
 	m->account = proto_get_str(r);
 	m->wait_ms = proto_get_u32(r);
-	return dec_done(r, m, sizeof(*m));
+	return proto_dec_done(r, m, sizeof(*m));
 }
 
 int proto_enc_import_req(struct proto_writer *w,
@@ -509,7 +507,7 @@ int proto_dec_import_req(struct proto_reader *r, struct proto_import_req *m)
 {
 	m->account = proto_get_str(r);
 	m->refresh_token = proto_get_str(r);
-	return dec_done(r, m, sizeof(*m));
+	return proto_dec_done(r, m, sizeof(*m));
 }
 
 int proto_enc_login_rep(struct proto_writer *w, const struct proto_login_rep *m)
@@ -520,6 +518,7 @@ int proto_enc_login_rep(struct proto_writer *w, const struct proto_login_rep *m)
 	proto_put_str(w, m->user_code);
 	proto_put_u32(w, m->expires_in);
 	proto_put_u32(w, m->interval);
+	proto_put_str(w, m->flow);
 	return proto_frame_end(w);
 }
 
@@ -530,7 +529,8 @@ int proto_dec_login_rep(struct proto_reader *r, struct proto_login_rep *m)
 	m->user_code = proto_get_str(r);
 	m->expires_in = proto_get_u32(r);
 	m->interval = proto_get_u32(r);
-	return dec_done(r, m, sizeof(*m));
+	m->flow = proto_get_str(r);
+	return proto_dec_done(r, m, sizeof(*m));
 }
 
 int proto_enc_failure(struct proto_writer *w, const struct proto_failure *m)
@@ -539,7 +539,7 @@ int proto_enc_failure(struct proto_writer *w, const struct proto_failure *m)
 	/* Status 0 means success: a FAILURE carrying it would let a client
 	 * take a failure for a success. */
 	if (m->status == 0)
-		writer_fail(w, XO_ERR_INVALID);
+		proto_writer_fail(w, XO_ERR_INVALID);
 	proto_put_u32(w, m->status);
 	proto_put_str(w, m->message);
 	return proto_frame_end(w);
@@ -550,8 +550,8 @@ int proto_dec_failure(struct proto_reader *r, struct proto_failure *m)
 	m->status = proto_get_u32(r);
 	m->message = proto_get_str(r);
 	if (r->err == 0 && m->status == 0)
-		reader_fail(r, XO_ERR_MSG_BAD);
-	return dec_done(r, m, sizeof(*m));
+		proto_reader_fail(r, XO_ERR_MSG_BAD);
+	return proto_dec_done(r, m, sizeof(*m));
 }
 
 int proto_enc_success(struct proto_writer *w)
@@ -564,7 +564,7 @@ int proto_enc_list_begin(struct proto_writer *w, uint32_t count)
 {
 	proto_frame_begin(w, PROTO_REP_LIST);
 	if (count > PROTO_MAX_ACCOUNTS)
-		writer_fail(w, XO_ERR_MSG_TOO_LARGE);
+		proto_writer_fail(w, XO_ERR_MSG_TOO_LARGE);
 	proto_put_u32(w, count);
 	return w->err;
 }
@@ -592,7 +592,7 @@ int proto_enc_list_end(struct proto_writer *w)
 	uint32_t count, i;
 
 	if (w->err == 0 && w->frame_start == NO_FRAME)
-		writer_fail(w, XO_ERR_INVALID);
+		proto_writer_fail(w, XO_ERR_INVALID);
 	if (w->err != 0)
 		goto out;
 	/* The count was written before the entries; read the body back so
@@ -604,7 +604,7 @@ int proto_enc_list_end(struct proto_writer *w)
 		for (i = 0; i < count && r.err == 0; i++)
 			proto_dec_list_entry(&r, &e);
 	if (proto_reader_finish(&r) != 0) {
-		writer_fail(w, XO_ERR_INVALID);
+		proto_writer_fail(w, XO_ERR_INVALID);
 		goto out;
 	}
 	proto_frame_end(w);
@@ -618,11 +618,11 @@ int proto_dec_list_count(struct proto_reader *r, uint32_t *count)
 
 	*count = proto_get_u32(r);
 	if (r->err == 0 && *count > PROTO_MAX_ACCOUNTS)
-		reader_fail(r, XO_ERR_MSG_BAD);
+		proto_reader_fail(r, XO_ERR_MSG_BAD);
 	/* Fail before the caller allocates room for entries that cannot be
 	 * there. */
 	if (r->err == 0 && (size_t)*count * LIST_ENTRY_MIN > r->len - r->off)
-		reader_fail(r, XO_ERR_MSG_TRUNCATED);
+		proto_reader_fail(r, XO_ERR_MSG_TRUNCATED);
 	if ((err = r->err) != 0)
 		*count = 0;
 	return err;
@@ -640,7 +640,7 @@ int proto_dec_list_entry(struct proto_reader *r, struct proto_account_info *e)
 	e->next_refresh_at = proto_get_u64(r);
 	e->last_error = proto_get_str(r);
 	if (r->err == 0 && e->state > PROTO_STATE_IDLE)
-		reader_fail(r, XO_ERR_MSG_BAD);
+		proto_reader_fail(r, XO_ERR_MSG_BAD);
 	if (r->err != 0)
 		memset(e, 0, sizeof(*e));
 	return r->err;

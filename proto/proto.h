@@ -28,6 +28,10 @@
 #define PROTO_MAX_STR (64 * 1024)
 /* Largest number of accounts in one LIST reply. */
 #define PROTO_MAX_ACCOUNTS 4096
+/* Largest number of settings in one ADD request. */
+#define PROTO_MAX_SETTINGS 64
+/* Largest number of findings in one DOCTOR reply. */
+#define PROTO_MAX_FINDINGS 256
 /* Bytes of the frame header: length and type. */
 #define PROTO_HEADER_LEN 5
 
@@ -41,6 +45,10 @@ enum proto_type {
 	PROTO_REQ_IMPORT = 6,
 	PROTO_REQ_LOGIN_START = 7,
 	PROTO_REQ_LOGIN_WAIT = 8,
+	PROTO_REQ_LOGIN_CODE = 9,
+	PROTO_REQ_ADD = 10,
+	PROTO_REQ_DELETE = 11,
+	PROTO_REQ_DOCTOR = 12,
 
 	PROTO_REP_SUCCESS = 128,
 	PROTO_REP_FAILURE = 129,
@@ -48,6 +56,7 @@ enum proto_type {
 	PROTO_REP_TOKEN = 131,
 	PROTO_REP_LIST = 132,
 	PROTO_REP_LOGIN = 133,
+	PROTO_REP_DOCTOR = 134,
 };
 
 /* What a TOKEN request asks for. */
@@ -67,6 +76,14 @@ enum proto_state {
 	PROTO_STATE_REAUTH = 5,      /* refresh token rejected: log in again */
 	PROTO_STATE_CONFIG_ERROR = 6, /* provider rejected the client config */
 	PROTO_STATE_IDLE = 7,        /* refresh token held, no access token */
+};
+
+/* How much a DOCTOR finding matters. */
+enum proto_level {
+	PROTO_LEVEL_OK = 0,      /* checked, and fine */
+	PROTO_LEVEL_INFO = 1,    /* a fact worth showing */
+	PROTO_LEVEL_WARNING = 2, /* may cause trouble */
+	PROTO_LEVEL_PROBLEM = 3, /* is wrong; the fix says what to do */
 };
 
 /* A borrowed view of bytes inside a frame. */
@@ -169,7 +186,7 @@ struct proto_token_rep {
 	struct proto_str email;
 };
 
-/* REFRESH, REMOVE, LOGIN_START and LOGIN_WAIT all name one account. */
+/* REFRESH, REMOVE, LOGIN_WAIT and DELETE all name one account. */
 struct proto_account_req {
 	struct proto_str account;
 	uint32_t wait_ms;
@@ -180,12 +197,54 @@ struct proto_import_req {
 	struct proto_str refresh_token; /* the secret: wipe after use */
 };
 
+struct proto_login_start_req {
+	struct proto_str account;
+	struct proto_str flow; /* "" for the account's own flow */
+	uint32_t wait_ms;
+};
+
+/* LOGIN_CODE: what the provider's redirect brought back, for the paste
+ * flow. */
+struct proto_login_code_req {
+	struct proto_str account;
+	struct proto_str response; /* redirect URL or bare code: a secret */
+	uint32_t wait_ms;
+};
+
 struct proto_login_rep {
+	/* device: where to enter user_code; browser and paste: the
+	 * authorization URL to open. */
 	struct proto_str verification_uri;
 	struct proto_str verification_uri_complete; /* may be empty */
-	struct proto_str user_code;
-	uint32_t expires_in; /* seconds until the code expires */
-	uint32_t interval;   /* seconds between polls */
+	struct proto_str user_code;                 /* device flow only */
+	uint32_t expires_in; /* seconds until the login expires */
+	uint32_t interval;   /* seconds between polls (device flow) */
+	struct proto_str flow; /* "device", "browser", "paste", ... */
+};
+
+/* ADD: a runtime account, as the key = value lines of a config section. */
+struct proto_setting {
+	struct proto_str key;
+	struct proto_str value;
+};
+
+struct proto_add_req {
+	struct proto_str name;
+	uint32_t count; /* at most PROTO_MAX_SETTINGS */
+	struct proto_setting settings[PROTO_MAX_SETTINGS];
+};
+
+struct proto_doctor_req {
+	struct proto_str account;
+	struct proto_str smtp; /* "host[:port]" to try a login on, or "" */
+	struct proto_str imap; /* the same for IMAP */
+	uint32_t wait_ms;
+};
+
+struct proto_finding {
+	uint8_t level;        /* enum proto_level */
+	struct proto_str text; /* what was found */
+	struct proto_str fix;  /* what to do about it, may be empty */
 };
 
 struct proto_failure {
@@ -221,8 +280,8 @@ int proto_dec_token_req(struct proto_reader *r, struct proto_token_req *m);
 int proto_enc_token_rep(struct proto_writer *w,
 			const struct proto_token_rep *m);
 int proto_dec_token_rep(struct proto_reader *r, struct proto_token_rep *m);
-/* type is one of REFRESH, REMOVE, LOGIN_START, LOGIN_WAIT, LIST (no body
- * for LIST: pass m == NULL). */
+/* type is one of REFRESH, REMOVE, LOGIN_WAIT, DELETE, LIST (no body for
+ * LIST: pass m == NULL). */
 int proto_enc_account_req(struct proto_writer *w, uint8_t type,
 			  const struct proto_account_req *m);
 int proto_dec_account_req(struct proto_reader *r,
@@ -233,6 +292,20 @@ int proto_dec_import_req(struct proto_reader *r, struct proto_import_req *m);
 int proto_enc_login_rep(struct proto_writer *w,
 			const struct proto_login_rep *m);
 int proto_dec_login_rep(struct proto_reader *r, struct proto_login_rep *m);
+int proto_enc_login_start_req(struct proto_writer *w,
+			      const struct proto_login_start_req *m);
+int proto_dec_login_start_req(struct proto_reader *r,
+			      struct proto_login_start_req *m);
+int proto_enc_login_code_req(struct proto_writer *w,
+			     const struct proto_login_code_req *m);
+int proto_dec_login_code_req(struct proto_reader *r,
+			     struct proto_login_code_req *m);
+/* ADD: keys are non-empty; values may be empty. */
+int proto_enc_add_req(struct proto_writer *w, const struct proto_add_req *m);
+int proto_dec_add_req(struct proto_reader *r, struct proto_add_req *m);
+int proto_enc_doctor_req(struct proto_writer *w,
+			 const struct proto_doctor_req *m);
+int proto_dec_doctor_req(struct proto_reader *r, struct proto_doctor_req *m);
 int proto_enc_failure(struct proto_writer *w, const struct proto_failure *m);
 int proto_dec_failure(struct proto_reader *r, struct proto_failure *m);
 int proto_enc_success(struct proto_writer *w);
@@ -245,6 +318,14 @@ int proto_enc_list_end(struct proto_writer *w);
 int proto_dec_list_count(struct proto_reader *r, uint32_t *count);
 int proto_dec_list_entry(struct proto_reader *r,
 			 struct proto_account_info *e);
+
+/* DOCTOR reply: a count, then that many findings (as LIST). */
+int proto_enc_doctor_begin(struct proto_writer *w, uint32_t count);
+void proto_enc_doctor_entry(struct proto_writer *w,
+			    const struct proto_finding *f);
+int proto_enc_doctor_end(struct proto_writer *w);
+int proto_dec_doctor_count(struct proto_reader *r, uint32_t *count);
+int proto_dec_doctor_entry(struct proto_reader *r, struct proto_finding *f);
 
 /* ---- Errors ---------------------------------------------------------- */
 

@@ -11,7 +11,10 @@ endif()
 add_executable(fuzz_proto
 	${CMAKE_CURRENT_LIST_DIR}/fuzz_proto.c
 	${PROJECT_SOURCE_DIR}/proto/codec.c
-	${PROJECT_SOURCE_DIR}/proto/errors.c)
+	${PROJECT_SOURCE_DIR}/proto/errors.c
+	${PROJECT_SOURCE_DIR}/proto/msg_login.c
+	${PROJECT_SOURCE_DIR}/proto/msg_add.c
+	${PROJECT_SOURCE_DIR}/proto/msg_doctor.c)
 target_include_directories(fuzz_proto PRIVATE
 	${PROJECT_SOURCE_DIR}/proto
 	${PROJECT_SOURCE_DIR}/client/include)

@@ -58,6 +58,85 @@ static int list_round_trip(struct proto_reader *r, struct proto_writer *w)
 	return 0;
 }
 
+/* Decodes a DOCTOR reply and writes it again into w. */
+static int doctor_round_trip(struct proto_reader *r, struct proto_writer *w)
+{
+	struct proto_finding f;
+	uint32_t count, i;
+	int err;
+
+	if ((err = proto_dec_doctor_count(r, &count)) != 0)
+		return err;
+	proto_enc_doctor_begin(w, count);
+	for (i = 0; i < count; i++) {
+		if ((err = proto_dec_doctor_entry(r, &f)) != 0)
+			return err;
+		check_str(f.text);
+		check_str(f.fix);
+		proto_enc_doctor_entry(w, &f);
+	}
+	if ((err = proto_reader_finish(r)) != 0)
+		return err;
+	if (proto_enc_doctor_end(w) != 0)
+		abort();
+	return 0;
+}
+
+/* The messages of logins, runtime accounts and the doctor. */
+static int round_trip_more(uint8_t type, struct proto_reader *r,
+			   struct proto_writer *w)
+{
+	union {
+		struct proto_login_start_req ls;
+		struct proto_login_code_req lc;
+		struct proto_add_req ad;
+		struct proto_doctor_req dq;
+	} m;
+	uint32_t i;
+	int err = 1;
+
+	switch (type) {
+	case PROTO_REQ_LOGIN_START:
+		if ((err = proto_dec_login_start_req(r, &m.ls)) == 0) {
+			check_str(m.ls.account);
+			check_str(m.ls.flow);
+			proto_enc_login_start_req(w, &m.ls);
+		}
+		break;
+	case PROTO_REQ_LOGIN_CODE:
+		if ((err = proto_dec_login_code_req(r, &m.lc)) == 0) {
+			check_str(m.lc.account);
+			check_str(m.lc.response);
+			proto_enc_login_code_req(w, &m.lc);
+		}
+		break;
+	case PROTO_REQ_ADD:
+		if ((err = proto_dec_add_req(r, &m.ad)) == 0) {
+			check_str(m.ad.name);
+			for (i = 0; i < m.ad.count; i++) {
+				check_str(m.ad.settings[i].key);
+				check_str(m.ad.settings[i].value);
+			}
+			proto_enc_add_req(w, &m.ad);
+		}
+		break;
+	case PROTO_REQ_DOCTOR:
+		if ((err = proto_dec_doctor_req(r, &m.dq)) == 0) {
+			check_str(m.dq.account);
+			check_str(m.dq.smtp);
+			check_str(m.dq.imap);
+			proto_enc_doctor_req(w, &m.dq);
+		}
+		break;
+	case PROTO_REP_DOCTOR:
+		err = doctor_round_trip(r, w);
+		break;
+	default:
+		break;
+	}
+	return err;
+}
+
 /*
  * Decodes a payload as message type and, when it decodes, encodes it again
  * into w.  Returns the decoder's result; 1 for a type with no decoder.
@@ -105,8 +184,8 @@ static int round_trip(uint8_t type, struct proto_reader *r,
 		break;
 	case PROTO_REQ_REFRESH:
 	case PROTO_REQ_REMOVE:
-	case PROTO_REQ_LOGIN_START:
 	case PROTO_REQ_LOGIN_WAIT:
+	case PROTO_REQ_DELETE:
 		if ((err = proto_dec_account_req(r, &m.ar)) == 0) {
 			check_str(m.ar.account);
 			proto_enc_account_req(w, type, &m.ar);
@@ -146,6 +225,7 @@ static int round_trip(uint8_t type, struct proto_reader *r,
 		err = list_round_trip(r, w);
 		break;
 	default:
+		err = round_trip_more(type, r, w);
 		break;
 	}
 	if (err != 0 && err != 1 && err != XO_ERR_MSG_BAD &&

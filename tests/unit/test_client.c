@@ -440,16 +440,18 @@ static void script_login(int fd)
 		proto_str_c("https://example.com/device?code=ABCD-EFGH"),
 	    .user_code = proto_str_c("ABCD-EFGH"),
 	    .expires_in = 900,
-	    .interval = 5};
+	    .interval = 5,
+	    .flow = proto_str_c("device")};
 	unsigned char in[256], out[512];
+	struct proto_login_start_req ls;
 	struct proto_account_req q;
 	struct proto_writer w;
 	struct proto_reader r;
 
 	fake_hello(fd, PROTO_VERSION);
 	fake_expect(fd, PROTO_REQ_LOGIN_START, in, sizeof(in), &r);
-	if (proto_dec_account_req(&r, &q) != 0 ||
-	    !proto_str_eq(q.account, "work"))
+	if (proto_dec_login_start_req(&r, &ls) != 0 ||
+	    !proto_str_eq(ls.account, "work") || ls.flow.len != 0)
 		_exit(FAKE_WRONG_FIELD);
 	proto_writer_init(&w, out, sizeof(out));
 	if (proto_enc_login_rep(&w, &l) != 0)
@@ -479,6 +481,59 @@ static void script_import(int fd)
 	    !proto_str_eq(q.refresh_token, SECRET_REFRESH))
 		_exit(FAKE_WRONG_FIELD);
 	fake_reply_success(fd);
+	fake_drain(fd);
+}
+
+/* add, delete, login_code and doctor, in that order. */
+static void script_manage(int fd)
+{
+	static const struct proto_finding found[] = {
+	    {PROTO_LEVEL_OK, {"the token is accepted", 21}, {"", 0}},
+	    {PROTO_LEVEL_PROBLEM, {"SMTP AUTH is off", 16}, {"turn it on", 10}},
+	};
+	unsigned char in[1024], out[512];
+	struct proto_add_req a;
+	struct proto_account_req d;
+	struct proto_login_code_req lc;
+	struct proto_doctor_req dq;
+	struct proto_writer w;
+	struct proto_reader r;
+	size_t i;
+
+	fake_hello(fd, PROTO_VERSION);
+	fake_expect(fd, PROTO_REQ_ADD, in, sizeof(in), &r);
+	if (proto_dec_add_req(&r, &a) != 0 || !proto_str_eq(a.name, "shop") ||
+	    a.count != 2 || !proto_str_eq(a.settings[0].key, "provider") ||
+	    !proto_str_eq(a.settings[0].value, "microsoft") ||
+	    !proto_str_eq(a.settings[1].key, "client_id") ||
+	    !proto_str_eq(a.settings[1].value, "abc"))
+		_exit(FAKE_WRONG_FIELD);
+	fake_reply_success(fd);
+	fake_expect(fd, PROTO_REQ_DELETE, in, sizeof(in), &r);
+	if (proto_dec_account_req(&r, &d) != 0 ||
+	    !proto_str_eq(d.account, "work"))
+		_exit(FAKE_WRONG_FIELD);
+	fake_reply_failure(fd, XO_ERR_CONFIGURED, "work is in the config");
+	fake_expect(fd, PROTO_REQ_LOGIN_CODE, in, sizeof(in), &r);
+	if (proto_dec_login_code_req(&r, &lc) != 0 ||
+	    !proto_str_eq(lc.account, "shop") ||
+	    !proto_str_eq(lc.response, "http://localhost/?code=" SECRET_TOKEN
+					"&state=s") ||
+	    lc.wait_ms != 70)
+		_exit(FAKE_WRONG_FIELD);
+	fake_reply_failure(fd, XO_ERR_LOGIN_MISMATCH, "state differs");
+	fake_expect(fd, PROTO_REQ_DOCTOR, in, sizeof(in), &r);
+	if (proto_dec_doctor_req(&r, &dq) != 0 ||
+	    !proto_str_eq(dq.account, "shop") ||
+	    !proto_str_eq(dq.smtp, "smtp.example.com:587") || dq.imap.len != 0)
+		_exit(FAKE_WRONG_FIELD);
+	proto_writer_init(&w, out, sizeof(out));
+	proto_enc_doctor_begin(&w, 2);
+	for (i = 0; i < 2; i++)
+		proto_enc_doctor_entry(&w, &found[i]);
+	if (proto_enc_doctor_end(&w) != 0)
+		_exit(FAKE_IO);
+	fake_send(fd, out, w.len);
 	fake_drain(fd);
 }
 
@@ -784,12 +839,65 @@ static void client_login_waits_until_agent_says_done(void **state)
 	assert_string_equal(l.user_code, "ABCD-EFGH");
 	assert_int_equal(l.expires_in, 900);
 	assert_int_equal(l.interval, 5);
+	assert_string_equal(l.flow, "device");
 	assert_int_equal(xo_login_wait(c, "work", 50), XO_ERR_LOGIN_PENDING);
 	assert_string_equal(xo_client_message(c), "waiting for the user");
+	assert_true(xo_client_agent_failed(c));
 	assert_int_equal(xo_login_wait(c, "work", 50), 0);
 	xo_login_free(&l);
 	xo_client_free(c);
 	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+static void client_manages_runtime_accounts_and_asks_the_doctor(void **state)
+{
+	const struct xo_setting set[] = {{"provider", "microsoft"},
+					 {"client_id", "abc"}};
+	struct xo_finding *found = NULL;
+	struct xo_client *c = NULL;
+	size_t n = 0;
+	struct fake f;
+
+	(void)state;
+	fake_start(&f, script_manage);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_int_equal(xo_add(c, "shop", set, 2), 0);
+	assert_int_equal(xo_delete(c, "work"), XO_ERR_CONFIGURED);
+	assert_string_equal(xo_client_message(c), "work is in the config");
+	watch_start(SECRET_TOKEN);
+	assert_int_equal(xo_login_code(c, "shop",
+				       "http://localhost/?code=" SECRET_TOKEN
+				       "&state=s",
+				       70),
+			 XO_ERR_LOGIN_MISMATCH);
+	watch_stop();
+	/* The code in the pasted response is a secret too. */
+	assert_int_equal(watch.leaks, 0);
+	assert_int_equal(
+	    xo_doctor(c, "shop", "smtp.example.com:587", NULL, &found, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(found[0].level, XO_LEVEL_OK);
+	assert_string_equal(found[1].text, "SMTP AUTH is off");
+	assert_string_equal(found[1].fix, "turn it on");
+	xo_findings_free(found, n);
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+static void client_open_keeps_the_reason_it_failed(void **state)
+{
+	char dir[] = "/tmp/xo-test-client-XXXXXX", path[128];
+	struct xo_client *c = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/no-such.sock", dir);
+	assert_int_equal(xo_client_open(path, &c), XO_ERR_NO_AGENT);
+	assert_non_null(c);
+	assert_non_null(strstr(xo_client_message(c), "no agent socket at"));
+	assert_false(xo_client_agent_failed(c));
+	xo_client_free(c);
+	rmdir(dir);
 }
 
 static void client_checks_arguments_before_sending(void **state)
@@ -833,6 +941,9 @@ int main(void)
 	    cmocka_unit_test(client_lists_accounts),
 	    cmocka_unit_test(client_login_waits_until_agent_says_done),
 	    cmocka_unit_test(client_checks_arguments_before_sending),
+	    cmocka_unit_test(
+		client_manages_runtime_accounts_and_asks_the_doctor),
+	    cmocka_unit_test(client_open_keeps_the_reason_it_failed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -76,6 +76,11 @@ enum sample {
 	S_SUCCESS,
 	S_LIST_REP,
 	S_LIST_REP_EMPTY,
+	S_LOGIN_CODE,
+	S_ADD,
+	S_DELETE,
+	S_DOCTOR_REQ,
+	S_DOCTOR_REP,
 	S_COUNT,
 };
 
@@ -99,7 +104,27 @@ static const struct proto_login_rep sample_login = {
     {"", 0},
     {"ABCD-EFGH", 9},
     900,
-    5};
+    5,
+    {"device", 6}};
+static const struct proto_login_start_req sample_login_start = {
+    {"work", 4}, {"paste", 5}, 60000};
+static const struct proto_login_code_req sample_login_code = {
+    {"work", 4}, {"http://localhost/?code=abc&state=xyz", 36}, 30000};
+static const struct proto_add_req sample_add = {
+    {"shop", 4},
+    3,
+    {{{"provider", 8}, {"microsoft", 9}},
+     {{"client_id", 9}, {"0000-1111", 9}},
+     {{"email", 5}, {"", 0}}}};
+static const struct proto_doctor_req sample_doctor_req = {
+    {"work", 4}, {"smtp.office365.com:587", 22}, {"", 0}, 20000};
+static const struct proto_finding sample_findings[] = {
+    {PROTO_LEVEL_OK, {"the token is accepted", 21}, {"", 0}},
+    {PROTO_LEVEL_PROBLEM,
+     {"SMTP AUTH is disabled", 21},
+     {"Set-CASMailbox -SmtpClientAuthenticationDisabled $false", 55}},
+};
+#define N_FINDINGS (sizeof(sample_findings) / sizeof(sample_findings[0]))
 static const struct proto_failure sample_failure = {
     4, {"no such account: nope", 21}};
 
@@ -112,8 +137,8 @@ static uint8_t sample_account_type(enum sample s)
 		return PROTO_REQ_REFRESH;
 	case S_REMOVE:
 		return PROTO_REQ_REMOVE;
-	case S_LOGIN_START:
-		return PROTO_REQ_LOGIN_START;
+	case S_DELETE:
+		return PROTO_REQ_DELETE;
 	default:
 		return PROTO_REQ_LOGIN_WAIT;
 	}
@@ -127,6 +152,16 @@ static int encode_list(struct proto_writer *w, size_t n)
 	for (i = 0; i < n; i++)
 		proto_enc_list_entry(w, &sample_accounts[i]);
 	return proto_enc_list_end(w);
+}
+
+static int encode_findings(struct proto_writer *w)
+{
+	size_t i;
+
+	proto_enc_doctor_begin(w, (uint32_t)N_FINDINGS);
+	for (i = 0; i < N_FINDINGS; i++)
+		proto_enc_doctor_entry(w, &sample_findings[i]);
+	return proto_enc_doctor_end(w);
 }
 
 static int encode_sample(struct proto_writer *w, enum sample s)
@@ -144,10 +179,20 @@ static int encode_sample(struct proto_writer *w, enum sample s)
 		return proto_enc_account_req(w, PROTO_REQ_LIST, NULL);
 	case S_REFRESH:
 	case S_REMOVE:
-	case S_LOGIN_START:
 	case S_LOGIN_WAIT:
+	case S_DELETE:
 		return proto_enc_account_req(w, sample_account_type(s),
 					     &sample_account_req);
+	case S_LOGIN_START:
+		return proto_enc_login_start_req(w, &sample_login_start);
+	case S_LOGIN_CODE:
+		return proto_enc_login_code_req(w, &sample_login_code);
+	case S_ADD:
+		return proto_enc_add_req(w, &sample_add);
+	case S_DOCTOR_REQ:
+		return proto_enc_doctor_req(w, &sample_doctor_req);
+	case S_DOCTOR_REP:
+		return encode_findings(w);
 	case S_IMPORT:
 		return proto_enc_import_req(w, &sample_import);
 	case S_LOGIN_REP:
@@ -183,6 +228,11 @@ static uint8_t sample_type(enum sample s)
 	    [S_SUCCESS] = PROTO_REP_SUCCESS,
 	    [S_LIST_REP] = PROTO_REP_LIST,
 	    [S_LIST_REP_EMPTY] = PROTO_REP_LIST,
+	    [S_LOGIN_CODE] = PROTO_REQ_LOGIN_CODE,
+	    [S_ADD] = PROTO_REQ_ADD,
+	    [S_DELETE] = PROTO_REQ_DELETE,
+	    [S_DOCTOR_REQ] = PROTO_REQ_DOCTOR,
+	    [S_DOCTOR_REP] = PROTO_REP_DOCTOR,
 	};
 	return types[s];
 }
@@ -195,6 +245,81 @@ static void make_frame(struct frame *f, enum sample s)
 	assert_int_equal(encode_sample(&w, s), 0);
 	f->len = w.len;
 	assert_true(f->len >= PROTO_HEADER_LEN);
+}
+
+/* The decoders of the messages added for logins, runtime accounts and the
+ * doctor (PROTOCOL.md 4.7 to 4.9). */
+static int decode_payload_more(enum sample s, struct proto_reader *r,
+			       int check)
+{
+	struct proto_login_start_req ls;
+	struct proto_login_code_req lc;
+	struct proto_add_req ad;
+	struct proto_account_req ar;
+	struct proto_doctor_req dq;
+	struct proto_finding f;
+	uint32_t count, i;
+	int err;
+
+	switch (s) {
+	case S_LOGIN_START:
+		if ((err = proto_dec_login_start_req(r, &ls)) == 0 && check) {
+			assert_str_eq(ls.account, sample_login_start.account);
+			assert_str_eq(ls.flow, sample_login_start.flow);
+			assert_int_equal(ls.wait_ms,
+					 sample_login_start.wait_ms);
+		}
+		return err;
+	case S_LOGIN_CODE:
+		if ((err = proto_dec_login_code_req(r, &lc)) == 0 && check) {
+			assert_str_eq(lc.account, sample_login_code.account);
+			assert_str_eq(lc.response, sample_login_code.response);
+			assert_int_equal(lc.wait_ms, sample_login_code.wait_ms);
+		}
+		return err;
+	case S_ADD:
+		if ((err = proto_dec_add_req(r, &ad)) == 0 && check) {
+			assert_str_eq(ad.name, sample_add.name);
+			assert_int_equal(ad.count, sample_add.count);
+			for (i = 0; i < ad.count; i++) {
+				assert_str_eq(ad.settings[i].key,
+					      sample_add.settings[i].key);
+				assert_str_eq(ad.settings[i].value,
+					      sample_add.settings[i].value);
+			}
+		}
+		return err;
+	case S_DELETE:
+		if ((err = proto_dec_account_req(r, &ar)) == 0 && check)
+			assert_str_eq(ar.account, sample_account_req.account);
+		return err;
+	case S_DOCTOR_REQ:
+		if ((err = proto_dec_doctor_req(r, &dq)) == 0 && check) {
+			assert_str_eq(dq.account, sample_doctor_req.account);
+			assert_str_eq(dq.smtp, sample_doctor_req.smtp);
+			assert_str_eq(dq.imap, sample_doctor_req.imap);
+			assert_int_equal(dq.wait_ms, sample_doctor_req.wait_ms);
+		}
+		return err;
+	case S_DOCTOR_REP:
+		if ((err = proto_dec_doctor_count(r, &count)) != 0)
+			return err;
+		if (check)
+			assert_int_equal(count, N_FINDINGS);
+		for (i = 0; i < count; i++) {
+			if ((err = proto_dec_doctor_entry(r, &f)) != 0)
+				return err;
+			if (!check)
+				continue;
+			assert_int_equal(f.level, sample_findings[i].level);
+			assert_str_eq(f.text, sample_findings[i].text);
+			assert_str_eq(f.fix, sample_findings[i].fix);
+		}
+		return proto_reader_finish(r);
+	default:
+		fail_msg("no decoder for sample %d", (int)s);
+		return XO_ERR_INTERNAL;
+	}
 }
 
 /*
@@ -214,6 +339,9 @@ static int decode_payload(enum sample s, struct proto_reader *r, int check)
 	struct proto_account_info e;
 	uint32_t count, i;
 	int err;
+
+	if (s >= S_LOGIN_CODE || s == S_LOGIN_START)
+		return decode_payload_more(s, r, check);
 
 	switch (s) {
 	case S_QUERY:
@@ -251,7 +379,6 @@ static int decode_payload(enum sample s, struct proto_reader *r, int check)
 		return proto_reader_finish(r);
 	case S_REFRESH:
 	case S_REMOVE:
-	case S_LOGIN_START:
 	case S_LOGIN_WAIT:
 		if ((err = proto_dec_account_req(r, &ar)) == 0 && check) {
 			assert_str_eq(ar.account, sample_account_req.account);
@@ -276,6 +403,7 @@ static int decode_payload(enum sample s, struct proto_reader *r, int check)
 			assert_int_equal(lr.expires_in,
 					 sample_login.expires_in);
 			assert_int_equal(lr.interval, sample_login.interval);
+			assert_str_eq(lr.flow, sample_login.flow);
 		}
 		return err;
 	case S_FAILURE:
@@ -723,6 +851,15 @@ static void out_of_range_values_are_bad(void **state)
 	    {S_FAILURE, 3, 0},
 	    /* count 2 becomes 0x1002 > PROTO_MAX_ACCOUNTS */
 	    {S_LIST_REP, 2, 0x10},
+	    /* ADD: count 3 becomes 0x43 > PROTO_MAX_SETTINGS (after the
+	     * 4+4 byte name) */
+	    {S_ADD, 8 + 3, 0x43},
+	    /* ADD: the first key's length becomes 0 (after name, count) */
+	    {S_ADD, 8 + 4 + 3, 0},
+	    /* DOCTOR: the first finding's level becomes 4 */
+	    {S_DOCTOR_REP, 4, 4},
+	    /* DOCTOR: count 2 becomes 0x102 > PROTO_MAX_FINDINGS */
+	    {S_DOCTOR_REP, 2, 0x01},
 	};
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		make_frame(&f, cases[i].s);
@@ -820,7 +957,7 @@ static void status_and_error_map_round_trip_for_every_status(void **state)
 	(void)state;
 	/* Every status PROTOCOL.md lists has a canonical error that maps
 	 * back to it. */
-	for (s = 0; s <= 16; s++)
+	for (s = 0; s <= 19; s++)
 		assert_int_equal(proto_status_from_err(proto_status_to_err(s)),
 				 s);
 	assert_int_equal(proto_status_to_err(0), XO_ERR_OK);
@@ -832,7 +969,8 @@ static void status_and_error_map_round_trip_for_every_status(void **state)
 	assert_int_equal(proto_status_to_err(11), XO_ERR_LOGIN_PENDING);
 	assert_int_equal(proto_status_to_err(16), XO_ERR_UNSUPPORTED_FLOW);
 	/* A status from a newer agent is still a failure. */
-	assert_int_equal(proto_status_to_err(17), XO_ERR_INTERNAL);
+	assert_int_equal(proto_status_to_err(17), XO_ERR_LOGIN_MISMATCH);
+	assert_int_equal(proto_status_to_err(20), XO_ERR_INTERNAL);
 	assert_int_equal(proto_status_to_err(UINT32_MAX), XO_ERR_INTERNAL);
 
 	/* Every error keeps its status through the canonical error. */

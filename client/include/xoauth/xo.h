@@ -67,11 +67,34 @@ struct xo_account {
 };
 
 struct xo_login {
+	/* device flow: where the user enters user_code; browser and paste
+	 * flows: the authorization URL to open. */
 	char *verification_uri;
 	char *verification_uri_complete; /* may be "" */
-	char *user_code;
+	char *user_code;                 /* device flow; "" otherwise */
 	unsigned expires_in;
 	unsigned interval;
+	char *flow; /* "device", "browser", "paste", "client_credentials" */
+};
+
+/* One key = value line of an account, as in xoauth.conf(5). */
+struct xo_setting {
+	const char *key;
+	const char *value;
+};
+
+/* How much a finding of xo_doctor() matters. */
+enum xo_level {
+	XO_LEVEL_OK = 0,
+	XO_LEVEL_INFO = 1,
+	XO_LEVEL_WARNING = 2,
+	XO_LEVEL_PROBLEM = 3,
+};
+
+struct xo_finding {
+	int level;  /* enum xo_level */
+	char *text; /* what was found */
+	char *fix;  /* what to do about it; may be "" */
 };
 
 /*
@@ -80,14 +103,26 @@ struct xo_login {
  * named or nothing listens there.  *out is freed with xo_client_free().
  */
 XO_EXTERN int xo_client_connect(const char *path, struct xo_client **out);
+/*
+ * As xo_client_connect(), but on failure *out is still a client (not
+ * connected) whose xo_client_message() says why, for callers that show
+ * it; free it with xo_client_free() either way.  *out is NULL only when
+ * memory ran out.
+ */
+XO_EXTERN int xo_client_open(const char *path, struct xo_client **out);
 XO_EXTERN void xo_client_free(struct xo_client *c);
 /* Sets the per-call I/O timeout in milliseconds (default 30000); waits
  * requested from the agent are added to it. */
 XO_EXTERN void xo_client_set_timeout(struct xo_client *c, unsigned ms);
 /* The agent's message for the last failure, or a local one; never NULL. */
 XO_EXTERN const char *xo_client_message(const struct xo_client *c);
+/* 1 when the last failure was the agent's answer (a FAILURE reply), 0
+ * when it happened on this side (no agent, broken connection, bad reply). */
+XO_EXTERN int xo_client_agent_failed(const struct xo_client *c);
 /* The agent's version string, e.g. "xoauth-agent 0.1.0". */
 XO_EXTERN const char *xo_client_agent_version(const struct xo_client *c);
+/* 1 when the agent announced the capability word (PROTOCOL.md 3.1). */
+XO_EXTERN int xo_client_has_cap(const struct xo_client *c, const char *word);
 
 XO_EXTERN int xo_token(struct xo_client *c, const char *account,
 		       const struct xo_token_opts *opts, struct xo_token *out);
@@ -106,15 +141,45 @@ XO_EXTERN int xo_import(struct xo_client *c, const char *account,
 			const char *refresh_token);
 
 /*
- * Starts a login (the account's flow; device flow for now) and returns
- * what the user must do.  Then call xo_login_wait() until it returns
- * something other than XO_ERR_LOGIN_PENDING.
+ * Adds an account at run time, with the settings of a config section
+ * (provider, client_id, email, ...); the agent checks them as it checks its
+ * config file.  XO_ERR_EXISTS if the name is taken.
+ */
+XO_EXTERN int xo_add(struct xo_client *c, const char *name,
+		     const struct xo_setting *settings, size_t count);
+/* Deletes an account added with xo_add(), tokens and all.  Accounts of the
+ * config file are refused (XO_ERR_CONFIGURED). */
+XO_EXTERN int xo_delete(struct xo_client *c, const char *account);
+
+/*
+ * Starts a login with the account's flow and returns what the user must
+ * do: for the device flow, open verification_uri and enter user_code; for
+ * the browser and paste flows, open verification_uri (the authorization
+ * URL).  Then call xo_login_wait() until it returns something other than
+ * XO_ERR_LOGIN_PENDING; in the paste flow, first hand the redirect URL (or
+ * the bare code) the user copied to xo_login_code().
  */
 XO_EXTERN int xo_login_start(struct xo_client *c, const char *account,
 			     struct xo_login *out);
+/* The same with a flow named by the caller ("device", "browser", "paste";
+ * NULL for the account's own). */
+XO_EXTERN int xo_login_start_flow(struct xo_client *c, const char *account,
+				  const char *flow, struct xo_login *out);
 XO_EXTERN void xo_login_free(struct xo_login *l);
+XO_EXTERN int xo_login_code(struct xo_client *c, const char *account,
+			    const char *response, unsigned wait_ms);
 XO_EXTERN int xo_login_wait(struct xo_client *c, const char *account,
 			    unsigned wait_ms);
+
+/*
+ * Diagnoses an account: the agent checks its settings, its last errors and
+ * its token, and with smtp / imap ("host[:port]", NULL for none) tries a
+ * real XOAUTH2 login there.  *findings is freed with xo_findings_free().
+ */
+XO_EXTERN int xo_doctor(struct xo_client *c, const char *account,
+			const char *smtp, const char *imap,
+			struct xo_finding **findings, size_t *count);
+XO_EXTERN void xo_findings_free(struct xo_finding *findings, size_t count);
 
 XO_EXTERN const char *xo_strerror(int err);
 XO_EXTERN const char *xo_err_name(int err);

@@ -42,7 +42,12 @@
 	XX(NO_AGENT, -21, 1, "no agent is reachable")                         \
 	XX(IO, -22, 1, "I/O error talking to the agent")                      \
 	XX(HTTP, -23, 6, "HTTP request failed")                               \
-	XX(PROVIDER_REPLY, -24, 6, "the provider sent an unusable reply")
+	XX(PROVIDER_REPLY, -24, 6, "the provider sent an unusable reply")     \
+	XX(LOGIN_MISMATCH, -25, 17,                                           \
+	   "the response does not belong to this login")                      \
+	XX(EXISTS, -26, 18, "an account of that name already exists")        \
+	XX(CONFIGURED, -27, 19,                                               \
+	   "the account is defined in the config file")
 
 enum xo_err {
 #define XO_ERR_ENUM_(name, code, status, msg) XO_ERR_##name = (code),

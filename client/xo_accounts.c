@@ -1,0 +1,230 @@
+/*
+ * xo_accounts.c: listing and managing accounts: list, refresh, remove,
+ * import, and the runtime accounts of add and delete.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "xo_internal.h"
+
+static int enc_list(struct proto_writer *w, const void *m)
+{
+	(void)m;
+	return proto_enc_account_req(w, PROTO_REQ_LIST, NULL);
+}
+
+static int enc_import(struct proto_writer *w, const void *m)
+{
+	return proto_enc_import_req(w, m);
+}
+
+static int enc_add(struct proto_writer *w, const void *m)
+{
+	return proto_enc_add_req(w, m);
+}
+
+/* REFRESH, REMOVE and DELETE share a payload; the type travels with it. */
+struct typed_account_req {
+	uint8_t type;
+	struct proto_account_req q;
+};
+
+static int enc_account(struct proto_writer *w, const void *m)
+{
+	const struct typed_account_req *t = m;
+
+	return proto_enc_account_req(w, t->type, &t->q);
+}
+
+static void account_cleanup(struct xo_account *a)
+{
+	free(a->name);
+	free(a->email);
+	free(a->provider);
+	free(a->flow);
+	free(a->last_error);
+	memset(a, 0, sizeof(*a));
+}
+
+XO_EXTERN int xo_list(struct xo_client *c, struct xo_account **accounts,
+		      size_t *count)
+{
+	struct xo_account *list = NULL;
+	struct reply rep;
+	uint32_t n = 0, i;
+	int r = XO_ERR_INTERNAL;
+
+	memset(&rep, 0, sizeof(rep));
+	if (accounts != NULL)
+		*accounts = NULL;
+	if (count != NULL)
+		*count = 0;
+	if (c == NULL || accounts == NULL || count == NULL)
+		return XO_ERR_INVALID;
+	xoc_begin(c);
+	if ((r = xoc_call(c, enc_list, NULL, 0, 0, PROTO_REP_LIST, &rep)) != 0)
+		goto out;
+	if (proto_dec_list_count(&rep.r, &n) != 0 || n > PROTO_MAX_ACCOUNTS) {
+		r = xoc_finish(c, &rep, XO_ERR_MSG_BAD);
+		goto out;
+	}
+	/* n is bounded by PROTO_MAX_ACCOUNTS, and each entry takes several
+	 * bytes of the (bounded) frame, so this allocation is bounded too. */
+	if ((list = calloc(n > 0 ? n : 1, sizeof(*list))) == NULL) {
+		r = xoc_fail(c, XO_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct proto_account_info e;
+		struct xo_account *a = &list[i];
+
+		if (proto_dec_list_entry(&rep.r, &e) != 0) {
+			r = xoc_finish(c, &rep, XO_ERR_MSG_BAD);
+			goto out;
+		}
+		if ((r = xoc_dup_str(c, e.name, &a->name)) != 0 ||
+		    (r = xoc_dup_str(c, e.email, &a->email)) != 0 ||
+		    (r = xoc_dup_str(c, e.provider, &a->provider)) != 0 ||
+		    (r = xoc_dup_str(c, e.flow, &a->flow)) != 0 ||
+		    (r = xoc_dup_str(c, e.last_error, &a->last_error)) != 0)
+			goto out;
+		a->state = e.state;
+		a->state_name = proto_state_name(e.state);
+		a->expires_at = e.expires_at;
+		a->refreshed_at = e.refreshed_at;
+		a->next_refresh_at = e.next_refresh_at;
+	}
+	if ((r = xoc_finish(c, &rep, 0)) != 0)
+		goto out;
+	*accounts = list;
+	*count = n;
+	list = NULL; /* transferred */
+	r = 0;
+out:
+	xo_accounts_free(list, n);
+	xoc_reply_cleanup(&rep);
+	return r;
+}
+
+XO_EXTERN void xo_accounts_free(struct xo_account *accounts, size_t count)
+{
+	size_t i;
+
+	if (accounts == NULL)
+		return;
+	for (i = 0; i < count; i++)
+		account_cleanup(&accounts[i]);
+	free(accounts);
+}
+
+int xoc_simple_request(struct xo_client *c, uint8_t type,
+		       const char *account, unsigned wait_ms)
+{
+	struct typed_account_req t;
+	struct reply rep;
+	int r = XO_ERR_INTERNAL;
+
+	if (c == NULL)
+		return XO_ERR_INVALID;
+	xoc_begin(c);
+	if ((r = xoc_check_text(c, account, "account")) != 0)
+		return r;
+	t.type = type;
+	t.q.account = proto_str_c(account);
+	t.q.wait_ms = wait_ms;
+	if ((r = xoc_call(c, enc_account, &t, t.q.account.len, wait_ms,
+			  PROTO_REP_SUCCESS, &rep)) != 0 ||
+	    (r = xoc_finish(c, &rep, 0)) != 0)
+		goto out;
+	r = 0;
+out:
+	xoc_reply_cleanup(&rep);
+	return r;
+}
+
+XO_EXTERN int xo_refresh(struct xo_client *c, const char *account,
+			 unsigned wait_ms)
+{
+	return xoc_simple_request(c, PROTO_REQ_REFRESH, account, wait_ms);
+}
+
+XO_EXTERN int xo_remove(struct xo_client *c, const char *account)
+{
+	return xoc_simple_request(c, PROTO_REQ_REMOVE, account, 0);
+}
+
+XO_EXTERN int xo_delete(struct xo_client *c, const char *account)
+{
+	return xoc_simple_request(c, PROTO_REQ_DELETE, account, 0);
+}
+
+XO_EXTERN int xo_import(struct xo_client *c, const char *account,
+			const char *refresh_token)
+{
+	struct proto_import_req q;
+	struct reply rep;
+	int r = XO_ERR_INTERNAL;
+
+	if (c == NULL)
+		return XO_ERR_INVALID;
+	xoc_begin(c);
+	if ((r = xoc_check_text(c, account, "account")) != 0 ||
+	    (r = xoc_check_text(c, refresh_token, "refresh token")) != 0)
+		return r;
+	q.account = proto_str_c(account);
+	q.refresh_token = proto_str_c(refresh_token);
+	if ((r = xoc_call(c, enc_import, &q,
+			  q.account.len + q.refresh_token.len, 0,
+			  PROTO_REP_SUCCESS, &rep)) != 0 ||
+	    (r = xoc_finish(c, &rep, 0)) != 0)
+		goto out;
+	r = 0;
+out:
+	xoc_reply_cleanup(&rep);
+	return r;
+}
+
+XO_EXTERN int xo_add(struct xo_client *c, const char *name,
+		     const struct xo_setting *settings, size_t count)
+{
+	struct proto_add_req q;
+	struct reply rep;
+	size_t i, strings;
+	int r = XO_ERR_INTERNAL;
+
+	if (c == NULL || (settings == NULL && count > 0))
+		return XO_ERR_INVALID;
+	xoc_begin(c);
+	if ((r = xoc_check_text(c, name, "account name")) != 0)
+		return r;
+	if (count > PROTO_MAX_SETTINGS)
+		return xoc_fail(c, XO_ERR_INVALID,
+				"more than %d settings", PROTO_MAX_SETTINGS);
+	memset(&q, 0, sizeof(q));
+	q.name = proto_str_c(name);
+	q.count = (uint32_t)count;
+	strings = q.name.len + 8 * count;
+	for (i = 0; i < count; i++) {
+		if ((r = xoc_check_text(c, settings[i].key, "setting name")) !=
+		    0)
+			return r;
+		if (settings[i].value != NULL &&
+		    strlen(settings[i].value) > PROTO_MAX_STR)
+			return xoc_fail(c, XO_ERR_INVALID,
+					"the value of %s is too long",
+					settings[i].key);
+		q.settings[i].key = proto_str_c(settings[i].key);
+		q.settings[i].value = proto_str_c(settings[i].value);
+		strings += q.settings[i].key.len + q.settings[i].value.len;
+	}
+	if (strings > PROTO_MAX_MSG)
+		return xoc_fail(c, XO_ERR_INVALID, "the settings are too long");
+	if ((r = xoc_call(c, enc_add, &q, strings, 0, PROTO_REP_SUCCESS,
+			  &rep)) != 0 ||
+	    (r = xoc_finish(c, &rep, 0)) != 0)
+		goto out;
+	r = 0;
+out:
+	xoc_reply_cleanup(&rep);
+	return r;
+}

@@ -1,0 +1,334 @@
+/*
+ * xo_transport.c: one request and its reply over the agent's socket.
+ *
+ * Blocking request/reply over a Unix stream socket, one reply per request,
+ * in order (proto/PROTOCOL.md).  Every exchange is bounded by a deadline:
+ * the client's timeout plus whatever wait the caller asked of the agent, so
+ * a stuck agent never hangs msmtp.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xo_internal.h"
+
+/* Room for a request's fixed fields and frame header, on top of its
+ * strings. */
+#define REQ_OVERHEAD 64
+
+int xoc_fail(struct xo_client *c, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+	va_end(ap);
+	c->last_err = err;
+	c->agent_said = 0;
+	return err;
+}
+
+/*
+ * Keeps the agent's explanation.  Control characters are replaced: the
+ * text may quote a provider's error_description, and it ends up on a
+ * terminal.
+ */
+static void set_agent_msg(struct xo_client *c, struct proto_str s)
+{
+	size_t n = s.len < sizeof(c->msg) - 1 ? s.len : sizeof(c->msg) - 1;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s.ptr[i];
+
+		c->msg[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+	}
+	c->msg[n] = '\0';
+}
+
+const char *xoc_errno_str(int e, char *buf, size_t n)
+{
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+	return strerror_r(e, buf, n);
+#else
+	if (strerror_r(e, buf, n) != 0)
+		snprintf(buf, n, "error %d", e);
+	return buf;
+#endif
+}
+
+void xoc_begin(struct xo_client *c)
+{
+	c->msg[0] = '\0';
+	c->last_err = 0;
+	c->agent_said = 0;
+}
+
+void xoc_drop_connection(struct xo_client *c)
+{
+	if (c->fd >= 0) {
+		close(c->fd);
+		c->fd = -1;
+	}
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void xoc_wipe_free(void *p, size_t n)
+{
+	if (p != NULL) {
+		explicit_bzero(p, n);
+		free(p);
+	}
+}
+
+void xoc_reply_cleanup(struct reply *rep)
+{
+	xoc_wipe_free(rep->frame, rep->len);
+	memset(rep, 0, sizeof(*rep));
+}
+
+/* Waits until fd is ready for events or the deadline passes. */
+static int wait_fd(struct xo_client *c, short events, uint64_t deadline)
+{
+	struct pollfd pfd;
+	char eb[128];
+
+	for (;;) {
+		uint64_t now = now_ms();
+		int ms, n;
+
+		if (now >= deadline)
+			return xoc_fail(c, XO_ERR_IO,
+					"the agent at %s did not answer in time",
+					c->path);
+		ms = deadline - now > INT_MAX ? INT_MAX : (int)(deadline - now);
+		pfd.fd = c->fd;
+		pfd.events = events;
+		pfd.revents = 0;
+		n = poll(&pfd, 1, ms);
+		if (n > 0)
+			return 0; /* POLLHUP/POLLERR show up in send/recv. */
+		if (n < 0 && errno != EINTR)
+			return xoc_fail(c, XO_ERR_IO, "poll: %s",
+					xoc_errno_str(errno, eb, sizeof(eb)));
+	}
+}
+
+/* Moves exactly len bytes to (sending) or from the agent by the deadline. */
+static int transfer_all(struct xo_client *c, int sending, unsigned char *p,
+			size_t len, uint64_t deadline)
+{
+	char eb[128];
+	int r;
+
+	while (len > 0) {
+		ssize_t n;
+
+		if ((r = wait_fd(c, sending ? POLLOUT : POLLIN, deadline)) != 0)
+			return r;
+		/* MSG_NOSIGNAL: a dead agent must not kill the caller with
+		 * SIGPIPE. */
+		n = sending ? send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT)
+			    : recv(c->fd, p, len, MSG_DONTWAIT);
+		if (n == 0 && !sending)
+			return xoc_fail(c, XO_ERR_IO,
+					"the agent at %s closed the connection",
+					c->path);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN ||
+			    errno == EWOULDBLOCK)
+				continue;
+			return xoc_fail(c, XO_ERR_IO, "cannot %s the agent at %s: %s",
+					sending ? "send to" : "read from",
+					c->path, xoc_errno_str(errno, eb, sizeof(eb)));
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Reads one frame.  The length is checked against PROTO_MAX_MSG before
+ * anything is allocated, so a hostile or confused agent cannot make us
+ * buffer more than that.
+ */
+static int read_frame(struct xo_client *c, uint64_t deadline, struct reply *rep)
+{
+	unsigned char hdr[4];
+	struct proto_reader hr;
+	unsigned char *frame = NULL;
+	size_t total = 0, flen = 0;
+	uint32_t len;
+	int r = XO_ERR_INTERNAL;
+
+	if ((r = transfer_all(c, 0, hdr, sizeof(hdr), deadline)) != 0)
+		goto out;
+	proto_reader_init(&hr, hdr, sizeof(hdr));
+	len = proto_get_u32(&hr);
+	if (len == 0) {
+		r = xoc_fail(c, XO_ERR_MSG_BAD, "the agent sent an empty frame");
+		goto out;
+	}
+	if (len > PROTO_MAX_MSG) {
+		r = xoc_fail(c, XO_ERR_MSG_TOO_LARGE,
+			     "the agent sent a %lu-byte reply (the limit is %d)",
+			     (unsigned long)len, PROTO_MAX_MSG);
+		goto out;
+	}
+	total = sizeof(hdr) + (size_t)len;
+	if ((frame = malloc(total)) == NULL) {
+		r = xoc_fail(c, XO_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(frame, hdr, sizeof(hdr));
+	if ((r = transfer_all(c, 0, frame + sizeof(hdr), len, deadline)) != 0)
+		goto out;
+	if ((r = proto_frame_peek(frame, total, PROTO_MAX_MSG, &flen)) != 0 ||
+	    flen != total ||
+	    (r = proto_frame_open(frame, total, &rep->type, &rep->r)) != 0) {
+		r = xoc_fail(c, r != 0 ? r : XO_ERR_MSG_BAD,
+			     "the agent sent a malformed frame");
+		goto out;
+	}
+	rep->frame = frame;
+	rep->len = total;
+	frame = NULL; /* transferred */
+	r = 0;
+out:
+	xoc_wipe_free(frame, total);
+	return r;
+}
+
+/* Sends one request frame and reads its reply. */
+static int transact(struct xo_client *c, unsigned char *req, size_t req_len,
+		    unsigned extra_ms, struct reply *rep)
+{
+	uint64_t deadline;
+	int r = XO_ERR_INTERNAL;
+
+	if (c->fd < 0) {
+		r = xoc_fail(c, XO_ERR_IO,
+			     "the connection to the agent at %s was closed "
+			     "after an earlier error",
+			     c->path);
+		goto out;
+	}
+	deadline = now_ms() + c->timeout_ms + extra_ms;
+	if ((r = transfer_all(c, 1, req, req_len, deadline)) != 0 ||
+	    (r = read_frame(c, deadline, rep)) != 0)
+		goto out;
+	r = 0;
+out:
+	if (r != 0)
+		xoc_drop_connection(c);
+	return r;
+}
+
+/* Turns a FAILURE reply into its error code and keeps its message. */
+static int failure_reply(struct xo_client *c, struct reply *rep)
+{
+	struct proto_failure f;
+	int err;
+
+	if (proto_dec_failure(&rep->r, &f) != 0 ||
+	    proto_reader_finish(&rep->r) != 0) {
+		xoc_drop_connection(c);
+		return xoc_fail(c, XO_ERR_MSG_BAD,
+				"the agent sent a malformed failure reply");
+	}
+	err = proto_status_to_err(f.status);
+	/* A failure must never read as success, whatever its status. */
+	if (err == 0)
+		err = XO_ERR_INTERNAL;
+	set_agent_msg(c, f.message);
+	if (c->msg[0] == '\0')
+		snprintf(c->msg, sizeof(c->msg), "%s", proto_strerror(err));
+	c->last_err = err;
+	c->agent_said = 1;
+	return err;
+}
+
+/* Checks that the reply is of the expected type, or decodes a failure. */
+static int expect(struct xo_client *c, struct reply *rep, uint8_t type)
+{
+	if (rep->type == type)
+		return 0;
+	if (rep->type == PROTO_REP_FAILURE)
+		return failure_reply(c, rep);
+	/* Replies come in order; an unexpected one means we are out of step
+	 * with the agent, so nothing after it can be trusted. */
+	xoc_drop_connection(c);
+	return xoc_fail(c, XO_ERR_MSG_BAD,
+			"the agent sent reply type %u where %u was expected",
+			(unsigned)rep->type, (unsigned)type);
+}
+
+int xoc_call(struct xo_client *c, xoc_encoder enc, const void *msg,
+	     size_t strings, unsigned extra_ms, uint8_t want,
+	     struct reply *rep)
+{
+	struct proto_writer w;
+	unsigned char *buf = NULL;
+	size_t cap = REQ_OVERHEAD + strings;
+	int r = XO_ERR_INTERNAL;
+
+	memset(rep, 0, sizeof(*rep));
+	if ((buf = malloc(cap)) == NULL) {
+		r = xoc_fail(c, XO_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	proto_writer_init(&w, buf, cap);
+	if ((r = enc(&w, msg)) != 0) {
+		r = xoc_fail(c, r, "cannot encode the request: %s",
+			     proto_strerror(r));
+		goto out;
+	}
+	if ((r = transact(c, buf, w.len, extra_ms, rep)) != 0 ||
+	    (r = expect(c, rep, want)) != 0)
+		goto out;
+	r = 0;
+out:
+	xoc_wipe_free(buf, cap);
+	if (r != 0)
+		xoc_reply_cleanup(rep);
+	return r;
+}
+
+int xoc_finish(struct xo_client *c, struct reply *rep, int dec)
+{
+	if (dec == 0 && proto_reader_finish(&rep->r) == 0)
+		return 0;
+	xoc_drop_connection(c);
+	return xoc_fail(c, XO_ERR_MSG_BAD, "the agent sent a malformed reply");
+}
+
+int xoc_check_text(struct xo_client *c, const char *s, const char *what)
+{
+	if (s == NULL || s[0] == '\0')
+		return xoc_fail(c, XO_ERR_INVALID, "no %s given", what);
+	if (strlen(s) > PROTO_MAX_STR)
+		return xoc_fail(c, XO_ERR_INVALID, "the %s is too long", what);
+	return 0;
+}
+
+int xoc_dup_str(struct xo_client *c, struct proto_str s, char **out)
+{
+	if (proto_str_dup(s, out) != 0)
+		return xoc_fail(c, XO_ERR_NOMEM, "out of memory");
+	return 0;
+}
