@@ -957,7 +957,7 @@ static void status_and_error_map_round_trip_for_every_status(void **state)
 	(void)state;
 	/* Every status PROTOCOL.md lists has a canonical error that maps
 	 * back to it. */
-	for (s = 0; s <= 19; s++)
+	for (s = 0; s <= 21; s++)
 		assert_int_equal(proto_status_from_err(proto_status_to_err(s)),
 				 s);
 	assert_int_equal(proto_status_to_err(0), XO_ERR_OK);
@@ -970,7 +970,8 @@ static void status_and_error_map_round_trip_for_every_status(void **state)
 	assert_int_equal(proto_status_to_err(16), XO_ERR_UNSUPPORTED_FLOW);
 	/* A status from a newer agent is still a failure. */
 	assert_int_equal(proto_status_to_err(17), XO_ERR_LOGIN_MISMATCH);
-	assert_int_equal(proto_status_to_err(20), XO_ERR_INTERNAL);
+	assert_int_equal(proto_status_to_err(20), XO_ERR_WRONG_PASSPHRASE);
+	assert_int_equal(proto_status_to_err(22), XO_ERR_INTERNAL);
 	assert_int_equal(proto_status_to_err(UINT32_MAX), XO_ERR_INTERNAL);
 
 	/* Every error keeps its status through the canonical error. */

@@ -47,7 +47,13 @@
 	   "the response does not belong to this login")                      \
 	XX(EXISTS, -26, 18, "an account of that name already exists")        \
 	XX(CONFIGURED, -27, 19,                                               \
-	   "the account is defined in the config file")
+	   "the account is defined in the config file")                       \
+	XX(WRONG_PASSPHRASE, -28, 20, "wrong passphrase or key")              \
+	XX(VAULT_CORRUPT, -29, 21, "the vault file is damaged")               \
+	XX(VAULT_FOREIGN, -30, 21, "the file is not an xoauth-agent vault")   \
+	XX(VAULT_NEWER, -31, 21,                                              \
+	   "the vault was written by a newer xoauth-agent")                   \
+	XX(VAULT_IN_USE, -32, 21, "another agent is using the vault")
 
 enum xo_err {
 #define XO_ERR_ENUM_(name, code, status, msg) XO_ERR_##name = (code),

@@ -1,0 +1,36 @@
+/*
+ * vault_io.h: the vault's files on disk: reading an image, replacing it
+ * atomically (the previous good copy kept as PATH.bak), and the lock that
+ * keeps two agents from writing one vault.  Blocking calls: the agent runs
+ * them off its event loop or where a short wait is acceptable.
+ */
+#ifndef XO_AGENT_VAULT_IO_H
+#define XO_AGENT_VAULT_IO_H
+
+#include <stddef.h>
+
+/*
+ * Reads the image at path (malloc).  Returns 0, 1 when there is no file,
+ * or XO_ERR_* with msg filled: not a regular file, owned by another user,
+ * readable by others, too large, unreadable.
+ */
+int vault_read_file(const char *path, unsigned char **img, size_t *len,
+		    char *msg, size_t msg_len);
+/*
+ * Replaces the file at path with img: a temporary file in the same
+ * directory, written and fsync()ed, the current file kept as PATH.bak, a
+ * rename(), and an fsync() of the directory, so that after a crash at any
+ * point the vault holds either the old or the new image, whole.
+ */
+int vault_write_file(const char *path, const unsigned char *img, size_t len,
+		     char *msg, size_t msg_len);
+/*
+ * Takes the vault's lock (PATH.lock, flock) for the life of the process;
+ * XO_ERR_VAULT_IN_USE naming the other agent's pid if it is held.  *fd is
+ * kept open; closing it releases the lock.
+ */
+int vault_lock(const char *path, int *fd, char *msg, size_t msg_len);
+/* Creates the vault's directory (0700) and its parents as needed. */
+int vault_make_dir(const char *path, char *msg, size_t msg_len);
+
+#endif
