@@ -89,6 +89,7 @@ struct agent {
 	unsigned n_conns;
 	unsigned long next_conn_id; /* for log lines */
 	int stopping;
+	int socket_from_systemd; /* socket activation: systemd owns it */
 };
 
 /* ---- clock.c ---- */

@@ -24,6 +24,7 @@
 
 #include "agent.h"
 #include "log.h"
+#include "systemd.h"
 
 #define SOCK_ENV "XOAUTH_AUTH_SOCK"
 #define PID_ENV "XOAUTH_AGENT_PID"
@@ -141,6 +142,7 @@ static void agent_stop(struct agent *a)
 		return;
 	a->stopping = 1;
 	log_info("stopping");
+	agent_systemd_notify("STOPPING=1");
 	uv_close((uv_handle_t *)&a->listener, NULL);
 	uv_close((uv_handle_t *)&a->sig_term, NULL);
 	uv_close((uv_handle_t *)&a->sig_int, NULL);
@@ -151,7 +153,8 @@ static void agent_stop(struct agent *a)
 	agent_accounts_free(a);
 	agent_http_free(a->http);
 	a->http = NULL;
-	if (a->socket_path != NULL)
+	/* A socket systemd made stays for the next activation. */
+	if (a->socket_path != NULL && !a->socket_from_systemd)
 		unlink(a->socket_path);
 	if (a->socket_dir != NULL)
 		rmdir(a->socket_dir);
@@ -164,7 +167,9 @@ static void on_signal(uv_signal_t *s, int signum)
 	if (signum == SIGHUP) {
 		log_info("SIGHUP: reloading %s",
 			 a->config_path ? a->config_path : "(no file)");
+		agent_systemd_notify("RELOADING=1");
 		agent_reload(a);
+		agent_systemd_notify("READY=1");
 		return;
 	}
 	agent_stop(a);
@@ -211,8 +216,10 @@ static int run_agent(struct agent *a, int listen_fd, int command_mode)
 	if (command_mode)
 		uv_timer_start(&a->parent_check, on_parent_check, 1000, 1000);
 	agent_schedule(a);
-	log_info("listening on %s with %zu accounts", a->socket_path,
-		 a->config->n_accounts);
+	log_info("listening on %s with %zu accounts%s", a->socket_path,
+		 a->config->n_accounts,
+		 a->socket_from_systemd ? " (socket from systemd)" : "");
+	agent_systemd_notify("READY=1");
 
 	uv_run(a->loop, UV_RUN_DEFAULT);
 	/* Flush the close callbacks of everything stopped above. */
@@ -300,14 +307,24 @@ int main(int argc, char **argv)
 		fprintf(stderr, "xoauth-agent: %s\n", err);
 		goto out;
 	}
-	if (bind_path != NULL) {
+	if ((fd = agent_systemd_listen_fd(&a.socket_path, err, sizeof(err))) ==
+	    -2) {
+		fprintf(stderr, "xoauth-agent: %s\n", err);
+		goto out;
+	}
+	if (fd >= 0) {
+		/* systemd supervises us: stay in the foreground. */
+		a.socket_from_systemd = 1;
+		a.opts.foreground = 1;
+	} else if (bind_path != NULL) {
 		a.socket_path = strdup(bind_path);
 	} else if (agent_socket_path(&a.socket_path, &a.socket_dir, err,
 				     sizeof(err)) != 0) {
 		fprintf(stderr, "xoauth-agent: %s\n", err);
 		goto out;
 	}
-	if (agent_socket_bind(a.socket_path, &fd, err, sizeof(err)) != 0) {
+	if (fd < 0 &&
+	    agent_socket_bind(a.socket_path, &fd, err, sizeof(err)) != 0) {
 		fprintf(stderr, "xoauth-agent: %s\n", err);
 		if (a.socket_dir != NULL)
 			rmdir(a.socket_dir);
