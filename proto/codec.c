@@ -467,7 +467,8 @@ int proto_enc_account_req(struct proto_writer *w, uint8_t type,
 	proto_frame_begin(w, type);
 	switch (type) {
 	case PROTO_REQ_LIST:
-		/* LIST has an empty payload; m is ignored. */
+	case PROTO_REQ_LOCK:
+		/* LIST and LOCK have an empty payload; m is ignored. */
 		break;
 	case PROTO_REQ_REFRESH:
 	case PROTO_REQ_REMOVE:

@@ -32,6 +32,8 @@
 #define PROTO_MAX_SETTINGS 64
 /* Largest number of findings in one DOCTOR reply. */
 #define PROTO_MAX_FINDINGS 256
+/* Largest number of pieces of an exported vault (EXPORT, RESTORE). */
+#define PROTO_MAX_CHUNKS 4
 /* Bytes of the frame header: length and type. */
 #define PROTO_HEADER_LEN 5
 
@@ -49,6 +51,10 @@ enum proto_type {
 	PROTO_REQ_ADD = 10,
 	PROTO_REQ_DELETE = 11,
 	PROTO_REQ_DOCTOR = 12,
+	PROTO_REQ_LOCK = 13,
+	PROTO_REQ_UNLOCK = 14,
+	PROTO_REQ_EXPORT = 15,
+	PROTO_REQ_RESTORE = 16,
 
 	PROTO_REP_SUCCESS = 128,
 	PROTO_REP_FAILURE = 129,
@@ -57,6 +63,7 @@ enum proto_type {
 	PROTO_REP_LIST = 132,
 	PROTO_REP_LOGIN = 133,
 	PROTO_REP_DOCTOR = 134,
+	PROTO_REP_EXPORT = 135,
 };
 
 /* What a TOKEN request asks for. */
@@ -241,6 +248,23 @@ struct proto_doctor_req {
 	uint32_t wait_ms;
 };
 
+/* UNLOCK and EXPORT: a passphrase (a secret). */
+struct proto_passphrase_req {
+	struct proto_str passphrase;
+};
+
+/* An exported vault: base64 text in up to PROTO_MAX_CHUNKS strings, to
+ * be joined in order (one string holds at most PROTO_MAX_STR bytes). */
+struct proto_export {
+	uint32_t count;
+	struct proto_str chunks[PROTO_MAX_CHUNKS];
+};
+
+struct proto_restore_req {
+	struct proto_export data;
+	struct proto_str passphrase; /* the export's passphrase */
+};
+
 struct proto_finding {
 	uint8_t level;        /* enum proto_level */
 	struct proto_str text; /* what was found */
@@ -280,8 +304,8 @@ int proto_dec_token_req(struct proto_reader *r, struct proto_token_req *m);
 int proto_enc_token_rep(struct proto_writer *w,
 			const struct proto_token_rep *m);
 int proto_dec_token_rep(struct proto_reader *r, struct proto_token_rep *m);
-/* type is one of REFRESH, REMOVE, LOGIN_WAIT, DELETE, LIST (no body for
- * LIST: pass m == NULL). */
+/* type is one of REFRESH, REMOVE, LOGIN_WAIT, DELETE, LIST or LOCK (no
+ * body for LIST and LOCK: pass m == NULL). */
 int proto_enc_account_req(struct proto_writer *w, uint8_t type,
 			  const struct proto_account_req *m);
 int proto_dec_account_req(struct proto_reader *r,
@@ -306,6 +330,16 @@ int proto_dec_add_req(struct proto_reader *r, struct proto_add_req *m);
 int proto_enc_doctor_req(struct proto_writer *w,
 			 const struct proto_doctor_req *m);
 int proto_dec_doctor_req(struct proto_reader *r, struct proto_doctor_req *m);
+/* type is UNLOCK or EXPORT. */
+int proto_enc_passphrase_req(struct proto_writer *w, uint8_t type,
+			     const struct proto_passphrase_req *m);
+int proto_dec_passphrase_req(struct proto_reader *r,
+			     struct proto_passphrase_req *m);
+int proto_enc_export_rep(struct proto_writer *w, const struct proto_export *m);
+int proto_dec_export_rep(struct proto_reader *r, struct proto_export *m);
+int proto_enc_restore_req(struct proto_writer *w,
+			  const struct proto_restore_req *m);
+int proto_dec_restore_req(struct proto_reader *r, struct proto_restore_req *m);
 int proto_enc_failure(struct proto_writer *w, const struct proto_failure *m);
 int proto_dec_failure(struct proto_reader *r, struct proto_failure *m);
 int proto_enc_success(struct proto_writer *w);

@@ -14,7 +14,8 @@ add_executable(fuzz_proto
 	${PROJECT_SOURCE_DIR}/proto/errors.c
 	${PROJECT_SOURCE_DIR}/proto/msg_login.c
 	${PROJECT_SOURCE_DIR}/proto/msg_add.c
-	${PROJECT_SOURCE_DIR}/proto/msg_doctor.c)
+	${PROJECT_SOURCE_DIR}/proto/msg_doctor.c
+	${PROJECT_SOURCE_DIR}/proto/msg_vault.c)
 target_include_directories(fuzz_proto PRIVATE
 	${PROJECT_SOURCE_DIR}/proto
 	${PROJECT_SOURCE_DIR}/client/include)
