@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "proto.h"
 
 #define BUF_CAP 4096
@@ -898,7 +900,7 @@ static void str_helpers_make_c_strings(void **state)
 	free(dup);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(every_message_round_trips),
@@ -922,6 +924,9 @@ int main(void)
 	    cmocka_unit_test(state_names_match_protocol_md),
 	    cmocka_unit_test(str_helpers_make_c_strings),
 	};
+	const struct unit_group groups[] = {
+	    UNIT_GROUP("proto", tests, NULL, NULL),
+	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return unit_run(argc, argv, groups, 1);
 }
