@@ -99,12 +99,12 @@ static void write_config(struct fixture *f, const char *const *names,
 	FILE *fp = fopen(f->path, "w");
 
 	assert_non_null(fp);
-	for (; *names != NULL; names++)
-		fputs(section(*names, changed != NULL &&
-					      strcmp(*names, changed) == 0
-					  ? "other"
-					  : "mail"),
-		      fp);
+	for (; *names != NULL; names++) {
+		int is_changed =
+		    changed != NULL && strcmp(*names, changed) == 0;
+
+		fputs(section(*names, is_changed ? "other" : "mail"), fp);
+	}
 	assert_int_equal(fclose(fp), 0);
 }
 
@@ -118,12 +118,12 @@ static void give_tokens(struct fixture *f, const char *name)
 	struct account *acct = find(f, name);
 
 	assert_non_null(acct);
-	assert_int_equal(agent_secret_seal(f->a.shield, "access", 6,
-					   &acct->access_token),
-			 0);
-	assert_int_equal(agent_secret_seal(f->a.shield, "refresh", 7,
-					   &acct->refresh_token),
-			 0);
+	assert_int_equal(
+	    agent_secret_seal(f->a.shield, "access", 6, &acct->access_token),
+	    0);
+	assert_int_equal(
+	    agent_secret_seal(f->a.shield, "refresh", 7, &acct->refresh_token),
+	    0);
 	acct->state = PROTO_STATE_ACTIVE;
 }
 
@@ -150,9 +150,8 @@ static int setup(void **state)
 	f->a.scheduler.data = &f->a;
 	assert_int_equal(agent_shield_new(&f->a.shield), 0);
 	assert_int_equal(agent_http_new(&f->loop, &f->a.http), 0);
-	assert_int_equal(agent_config_load(f->path, 1, &f->a.config, err,
-					   sizeof(err)),
-			 0);
+	assert_int_equal(
+	    agent_config_load(f->path, 1, &f->a.config, err, sizeof(err)), 0);
 	assert_int_equal(agent_accounts_load(&f->a, f->a.config), 0);
 	give_tokens(f, "busy");
 	give_tokens(f, "keep");
@@ -229,8 +228,7 @@ static void assert_unchanged(struct fixture *f, const struct snapshot *s)
 static const char *const next_names[] = {"busy", "keep", "changed", "new",
 					 NULL};
 
-static void reload_keeps_busy_account_and_tokens_of_unchanged_ones(
-    void **state)
+static void reload_keeps_busy_account_and_tokens_of_unchanged_ones(void **state)
 {
 	struct fixture *f = *state;
 	struct account *busy = find(f, "busy"), *keep = find(f, "keep");
@@ -254,8 +252,8 @@ static void reload_keeps_busy_account_and_tokens_of_unchanged_ones(
 	find(f, "busy")->refreshing = 0;
 }
 
-static void reload_failing_at_any_allocation_leaves_accounts_as_they_were(
-    void **state)
+static void
+reload_failing_at_any_allocation_leaves_accounts_as_they_were(void **state)
 {
 	struct fixture *f = *state;
 	struct snapshot before;
