@@ -17,6 +17,7 @@
 #include "unit.h"
 
 #include "proto.h"
+#include "proto_any.h"
 
 #define BUF_CAP 4096
 
@@ -199,122 +200,106 @@ static void make_frame(struct frame *f, enum sample s)
 	assert_true(f->len >= PROTO_HEADER_LEN);
 }
 
-/*
- * Decodes a payload with the decoder for type, checking the values against
- * the samples when check is set.  Returns the decoder's result.
- */
-static int decode_payload(enum sample s, struct proto_reader *r, int check)
+/* Checks a decoded message against the sample it was encoded from. */
+static void check_sample(enum sample s, const struct proto_any *m)
 {
-	struct proto_query q;
-	struct proto_version v;
-	struct proto_token_req tq;
-	struct proto_token_rep tp;
-	struct proto_account_req ar;
-	struct proto_import_req ir;
-	struct proto_login_rep lr;
-	struct proto_failure fl;
-	struct proto_account_info e;
-	uint32_t count, i;
-	int err;
+	const struct proto_token_req *tq = &m->u.token_req;
+	const struct proto_login_rep *lr = &m->u.login;
+	uint32_t i;
 
 	switch (s) {
 	case S_QUERY:
-		if ((err = proto_dec_query(r, &q)) == 0 && check)
-			assert_int_equal(q.version, sample_query.version);
-		return err;
+		assert_int_equal(m->u.query.version, sample_query.version);
+		break;
 	case S_VERSION:
-		if ((err = proto_dec_version(r, &v)) == 0 && check) {
-			assert_int_equal(v.version, sample_version.version);
-			assert_str_eq(v.agent, sample_version.agent);
-			assert_str_eq(v.caps, sample_version.caps);
-		}
-		return err;
+		assert_int_equal(m->u.version.version, sample_version.version);
+		assert_str_eq(m->u.version.agent, sample_version.agent);
+		assert_str_eq(m->u.version.caps, sample_version.caps);
+		break;
 	case S_TOKEN_REQ:
-		if ((err = proto_dec_token_req(r, &tq)) == 0 && check) {
-			assert_str_eq(tq.account, sample_token_req.account);
-			assert_int_equal(tq.form, sample_token_req.form);
-			assert_str_eq(tq.host, sample_token_req.host);
-			assert_int_equal(tq.port, sample_token_req.port);
-			assert_int_equal(tq.min_valid,
-					 sample_token_req.min_valid);
-			assert_int_equal(tq.wait_ms, sample_token_req.wait_ms);
-		}
-		return err;
+		assert_str_eq(tq->account, sample_token_req.account);
+		assert_int_equal(tq->form, sample_token_req.form);
+		assert_str_eq(tq->host, sample_token_req.host);
+		assert_int_equal(tq->port, sample_token_req.port);
+		assert_int_equal(tq->min_valid, sample_token_req.min_valid);
+		assert_int_equal(tq->wait_ms, sample_token_req.wait_ms);
+		break;
 	case S_TOKEN_REP:
-		if ((err = proto_dec_token_rep(r, &tp)) == 0 && check) {
-			assert_str_eq(tp.token, sample_token_rep.token);
-			assert_true(tp.expires_at ==
-				    sample_token_rep.expires_at);
-			assert_str_eq(tp.email, sample_token_rep.email);
-		}
-		return err;
+		assert_str_eq(m->u.token_rep.token, sample_token_rep.token);
+		assert_true(m->u.token_rep.expires_at ==
+			    sample_token_rep.expires_at);
+		assert_str_eq(m->u.token_rep.email, sample_token_rep.email);
+		break;
 	case S_LIST_REQ:
 	case S_SUCCESS:
-		return proto_reader_finish(r);
+		break;
 	case S_REFRESH:
 	case S_REMOVE:
 	case S_LOGIN_START:
 	case S_LOGIN_WAIT:
-		if ((err = proto_dec_account_req(r, &ar)) == 0 && check) {
-			assert_str_eq(ar.account, sample_account_req.account);
-			assert_int_equal(ar.wait_ms,
-					 sample_account_req.wait_ms);
-		}
-		return err;
+		assert_str_eq(m->u.account_req.account,
+			      sample_account_req.account);
+		assert_int_equal(m->u.account_req.wait_ms,
+				 sample_account_req.wait_ms);
+		break;
 	case S_IMPORT:
-		if ((err = proto_dec_import_req(r, &ir)) == 0 && check) {
-			assert_str_eq(ir.account, sample_import.account);
-			assert_str_eq(ir.refresh_token,
-				      sample_import.refresh_token);
-		}
-		return err;
+		assert_str_eq(m->u.import.account, sample_import.account);
+		assert_str_eq(m->u.import.refresh_token,
+			      sample_import.refresh_token);
+		break;
 	case S_LOGIN_REP:
-		if ((err = proto_dec_login_rep(r, &lr)) == 0 && check) {
-			assert_str_eq(lr.verification_uri,
-				      sample_login.verification_uri);
-			assert_str_eq(lr.verification_uri_complete,
-				      sample_login.verification_uri_complete);
-			assert_str_eq(lr.user_code, sample_login.user_code);
-			assert_int_equal(lr.expires_in,
-					 sample_login.expires_in);
-			assert_int_equal(lr.interval, sample_login.interval);
-		}
-		return err;
+		assert_str_eq(lr->verification_uri,
+			      sample_login.verification_uri);
+		assert_str_eq(lr->verification_uri_complete,
+			      sample_login.verification_uri_complete);
+		assert_str_eq(lr->user_code, sample_login.user_code);
+		assert_int_equal(lr->expires_in, sample_login.expires_in);
+		assert_int_equal(lr->interval, sample_login.interval);
+		break;
 	case S_FAILURE:
-		if ((err = proto_dec_failure(r, &fl)) == 0 && check) {
-			assert_int_equal(fl.status, sample_failure.status);
-			assert_str_eq(fl.message, sample_failure.message);
-		}
-		return err;
+		assert_int_equal(m->u.failure.status, sample_failure.status);
+		assert_str_eq(m->u.failure.message, sample_failure.message);
+		break;
 	case S_LIST_REP:
 	case S_LIST_REP_EMPTY:
-		if ((err = proto_dec_list_count(r, &count)) != 0)
-			return err;
-		if (check)
-			assert_int_equal(count,
-					 s == S_LIST_REP ? N_ACCOUNTS : 0);
-		for (i = 0; i < count; i++) {
-			if ((err = proto_dec_list_entry(r, &e)) != 0)
-				return err;
-			if (!check)
-				continue;
+		assert_int_equal(m->n_entries,
+				 s == S_LIST_REP ? N_ACCOUNTS : 0);
+		for (i = 0; i < m->n_entries; i++) {
+			const struct proto_account_info *e = &m->entries[i];
 			const struct proto_account_info *want =
 			    &sample_accounts[i];
-			assert_str_eq(e.name, want->name);
-			assert_str_eq(e.email, want->email);
-			assert_str_eq(e.provider, want->provider);
-			assert_str_eq(e.flow, want->flow);
-			assert_int_equal(e.state, want->state);
-			assert_true(e.expires_at == want->expires_at);
-			assert_true(e.refreshed_at == want->refreshed_at);
-			assert_true(e.next_refresh_at == want->next_refresh_at);
-			assert_str_eq(e.last_error, want->last_error);
+
+			assert_str_eq(e->name, want->name);
+			assert_str_eq(e->email, want->email);
+			assert_str_eq(e->provider, want->provider);
+			assert_str_eq(e->flow, want->flow);
+			assert_int_equal(e->state, want->state);
+			assert_true(e->expires_at == want->expires_at);
+			assert_true(e->refreshed_at == want->refreshed_at);
+			assert_true(e->next_refresh_at ==
+				    want->next_refresh_at);
+			assert_str_eq(e->last_error, want->last_error);
 		}
-		return proto_reader_finish(r);
+		break;
 	default:
-		fail_msg("no decoder for sample %d", (int)s);
-		return XO_ERR_INTERNAL;
+		fail_msg("no sample %d", (int)s);
 	}
+}
+
+/*
+ * Decodes a payload with the decoder for the sample's type, checking the
+ * values against the sample when check is set.  Returns the decoder's
+ * result.
+ */
+static int decode_payload(enum sample s, struct proto_reader *r, int check)
+{
+	struct proto_any m;
+	int err;
+
+	if ((err = proto_any_decode(sample_type(s), r, &m)) == 0 && check)
+		check_sample(s, &m);
+	proto_any_cleanup(&m);
+	return err;
 }
 
 /* Appends one byte to the frame's payload and fixes up its length. */
