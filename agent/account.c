@@ -264,34 +264,68 @@ static void keep_tokens(struct account *from, struct account *to)
 }
 
 /*
- * 1 when the account's settings equal the section's.  The client secret
- * is kept only sealed, so it is compared by opening it.
+ * 1 when the account's settings equal the section's, 0 when they differ,
+ * or an XO_ERR_* when that cannot be told: the client secret is kept only
+ * sealed, so it is compared by opening it, which needs memory.
  */
 static int same_settings(struct agent *a, const struct account *acct,
 			 const struct agent_account_cfg *c)
 {
 	struct agent_account_cfg shallow = *c;
 	struct agent_plain *secret = NULL;
-	int same;
+	int r;
 
 	shallow.client_secret = NULL;
 	if (!agent_account_cfg_equal(&acct->cfg, &shallow))
 		return 0;
 	if (acct->client_secret == NULL || c->client_secret == NULL)
 		return acct->client_secret == NULL && c->client_secret == NULL;
-	if (agent_secret_open(a->shield, acct->client_secret, &secret) != 0)
-		return 0;
-	same = strcmp(secret->data, c->client_secret) == 0;
+	if ((r = agent_secret_open(a->shield, acct->client_secret, &secret)) !=
+	    0)
+		return r;
+	r = strcmp(secret->data, c->client_secret) == 0;
 	agent_plain_free(secret);
-	return same;
+	return r;
 }
 
+/* An operation with the provider, or a request waiting on one, holds
+   pointers into the account. */
+static int busy(const struct account *acct)
+{
+	return acct->refreshing || acct->login != NULL || acct->waiters != NULL;
+}
+
+/* What a reload does with one section of the new config. */
+struct reload_step {
+	struct account *old;   /* the account of that name today, or NULL */
+	struct account *fresh; /* its successor; NULL: old stays as it is */
+	int same;	       /* old has the section's settings */
+};
+
+static void unlink_account(struct agent *a, struct account *acct)
+{
+	struct account **pp;
+
+	for (pp = &a->accounts; *pp != acct; pp = &(*pp)->next)
+		;
+	*pp = acct->next;
+	acct->next = NULL;
+}
+
+/*
+ * A reload first does everything that can fail (reading the config,
+ * comparing settings, making the new accounts) without touching an
+ * account, then swaps the new set in, which cannot fail.  So a failure,
+ * for lack of memory too, leaves every account as it was: a busy one is
+ * still where its operation expects it, and no tokens have moved.
+ */
 int agent_reload(struct agent *a)
 {
 	struct agent_config *cfg = NULL;
-	struct account *old, *fresh = NULL, **tail = &fresh, *acct;
+	struct reload_step *steps = NULL;
+	struct account *fresh = NULL, **tail = &fresh, *acct;
 	char err[512];
-	size_t i;
+	size_t i, n;
 	int r;
 
 	if ((r = agent_config_load(a->config_path, a->config_must_exist, &cfg,
@@ -300,45 +334,57 @@ int agent_reload(struct agent *a)
 			  err);
 		return r;
 	}
-	for (i = 0; i < cfg->n_accounts; i++) {
+	n = cfg->n_accounts;
+	if (n > 0 && (steps = calloc(n, sizeof(*steps))) == NULL) {
+		r = XO_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
 		const struct agent_account_cfg *c = &cfg->accounts[i];
+		struct reload_step *s = &steps[i];
 
-		old = agent_account_find(a, c->name, strlen(c->name));
-		/* An account busy with the provider, and unchanged, stays
-		   as it is: its operation holds pointers into it. */
-		if (old != NULL && same_settings(a, old, c) &&
-		    (old->refreshing || old->login != NULL ||
-		     old->waiters != NULL)) {
-			struct account **pp;
-
-			for (pp = &a->accounts; *pp != old; pp = &(*pp)->next)
-				;
-			*pp = old->next;
-			old->next = NULL;
-			*tail = old;
-			tail = &old->next;
+		s->old = agent_account_find(a, c->name, strlen(c->name));
+		if (s->old != NULL && (r = same_settings(a, s->old, c)) < 0)
+			goto out;
+		s->same = s->old != NULL && r == 1;
+		/* A busy account, unchanged, stays itself. */
+		if (s->same && busy(s->old))
 			continue;
+		if ((r = account_new(a, c, &s->fresh)) != 0)
+			goto out;
+	}
+
+	for (i = 0; i < n; i++) {
+		struct reload_step *s = &steps[i];
+
+		if (s->fresh == NULL) {
+			acct = s->old;
+			unlink_account(a, acct);
+		} else {
+			acct = s->fresh;
+			s->fresh = NULL; /* transferred */
+			if (s->same)
+				keep_tokens(s->old, acct);
 		}
-		if ((r = account_new(a, c, &acct)) != 0)
-			goto fail;
-		if (old != NULL && same_settings(a, old, c))
-			keep_tokens(old, acct);
 		*tail = acct;
 		tail = &acct->next;
 	}
+	/* What is left are the accounts removed or changed. */
 	agent_accounts_free(a);
 	a->accounts = fresh;
 	agent_config_free(a->config);
 	a->config = cfg;
-	log_info("configuration reloaded: %zu accounts", cfg->n_accounts);
+	cfg = NULL; /* transferred */
+	log_info("configuration reloaded: %zu accounts", n);
 	agent_schedule(a);
-	return 0;
-fail:
-	while ((acct = fresh) != NULL) {
-		fresh = acct->next;
-		agent_account_free(acct);
-	}
+	r = 0;
+out:
+	if (r != 0)
+		log_error("reload failed, keeping the old accounts: %s",
+			  proto_strerror(r));
+	for (i = 0; steps != NULL && i < n; i++)
+		agent_account_free(steps[i].fresh);
+	free(steps);
 	agent_config_free(cfg);
-	log_error("reload failed: %s", proto_strerror(r));
 	return r;
 }

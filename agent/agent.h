@@ -103,7 +103,8 @@ struct account *agent_account_find(struct agent *a, const char *name,
 void agent_account_free(struct account *acct);
 void agent_accounts_free(struct agent *a);
 /* Re-reads the config: accounts whose settings did not change keep their
-   tokens; 0 or XO_ERR_CONFIG (and the old config stays). */
+   tokens; 0, or XO_ERR_CONFIG or XO_ERR_NOMEM, and then the old config and
+   accounts stay exactly as they were. */
 int agent_reload(struct agent *a);
 /* Replaces the account's tokens after a successful grant. */
 int agent_account_store_tokens(struct account *acct, struct oauth_result *res);

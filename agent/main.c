@@ -24,7 +24,11 @@
 
 #include "agent.h"
 #include "log.h"
+
 #include "systemd.h"
+
+#include "wipe_alloc.h"
+
 
 #define SOCK_ENV "XOAUTH_AUTH_SOCK"
 #define PID_ENV "XOAUTH_AGENT_PID"
@@ -190,8 +194,11 @@ static int run_agent(struct agent *a, int listen_fd, int command_mode)
 	int r;
 
 	a->loop = uv_default_loop();
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		log_error("cannot initialise libcurl");
+	/* Before anything uses OpenSSL or libcurl: from here on both wipe
+	   what they free (their buffers hold the tokens). */
+	if (agent_wipe_alloc_install() != 0) {
+		log_error("cannot initialise libcurl and OpenSSL with a wiping "
+			  "allocator");
 		return 1;
 	}
 	if ((r = agent_shield_new(&a->shield)) != 0 ||

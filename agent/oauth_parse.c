@@ -21,6 +21,7 @@
 #include <xoauth/xo_errors.h>
 
 #include "oauth.h"
+#include "wipe_alloc.h"
 
 /* RFC 6749 gives no default for a missing expires_in; an hour is what
    every mail provider issues. */
@@ -72,41 +73,11 @@ void oauth_device_cleanup(struct oauth_device *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/*
- * jansson allocator that wipes every block it frees: parsed replies hold
- * tokens in jansson's strings and in its lexer buffer.  The size is kept
- * in a header aligned like malloc's own result.
- */
-#define WIPE_HDR sizeof(max_align_t)
-
-static void *wipe_malloc(size_t n)
-{
-	unsigned char *p;
-
-	if (n > SIZE_MAX - WIPE_HDR)
-		return NULL;
-	if ((p = malloc(n + WIPE_HDR)) == NULL)
-		return NULL;
-	memcpy(p, &n, sizeof(n));
-	return p + WIPE_HDR;
-}
-
-static void wipe_free(void *q)
-{
-	unsigned char *p;
-	size_t n;
-
-	if (q == NULL)
-		return;
-	p = (unsigned char *)q - WIPE_HDR;
-	memcpy(&n, p, sizeof(n));
-	sodium_memzero(p, n + WIPE_HDR);
-	free(p);
-}
-
+/* jansson's strings and lexer buffer hold the tokens of parsed replies:
+   it allocates with the agent's wiping allocator. */
 void oauth_json_init(void)
 {
-	json_set_alloc_funcs(wipe_malloc, wipe_free);
+	json_set_alloc_funcs(agent_wipe_malloc, agent_wipe_free);
 }
 
 static int tokenish(int c)

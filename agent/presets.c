@@ -18,6 +18,17 @@
    paste works depends on the app registration (providers.md 2.3, 2.4). */
 #define MS_AUTHORITY(host) "https://" host "/" TENANT "/oauth2/v2.0/"
 
+/* A Microsoft cloud's three endpoints, all under its authority. */
+#define MS_ENDPOINTS(host)                                                     \
+	.authorization_endpoint = MS_AUTHORITY(host) "authorize",              \
+	.token_endpoint = MS_AUTHORITY(host) "token",                          \
+	.device_authorization_endpoint = MS_AUTHORITY(host) "devicecode"
+
+/* Yahoo's OAuth platform, which AOL runs under its own host. */
+#define YAHOO_ENDPOINTS(host)                                                  \
+	.authorization_endpoint = "https://" host "/oauth2/request_auth",      \
+	.token_endpoint = "https://" host "/oauth2/get_token"
+
 /*
  * The Exchange Online scopes (providers.md 2.2): IMAP, POP and SMTP share
  * one resource, so one token serves all three.  The resource scopes come
@@ -46,11 +57,7 @@ static const struct agent_preset presets[] = {
 	   mutt_oauth2.py's paste flow also uses: the page stays blank
 	   and its address holds the code (peers-mail-tools.md). */
 	.name = "microsoft",
-	.authorization_endpoint =
-	    MS_AUTHORITY("login.microsoftonline.com") "authorize",
-	.token_endpoint = MS_AUTHORITY("login.microsoftonline.com") "token",
-	.device_authorization_endpoint =
-	    MS_AUTHORITY("login.microsoftonline.com") "devicecode",
+	MS_ENDPOINTS("login.microsoftonline.com"),
 	.scopes = MS_SCOPES("https://outlook.office.com"),
 	.app_scopes = "https://outlook.office365.com/.default",
 	.redirect_uri = "https://login.microsoftonline.com/common/oauth2/"
@@ -65,11 +72,7 @@ static const struct agent_preset presets[] = {
 	   site.  No paste redirect: which one such apps register is
 	   not known, so paste needs an explicit redirect_uri. */
 	.name = "microsoft-us-gov",
-	.authorization_endpoint =
-	    MS_AUTHORITY("login.microsoftonline.us") "authorize",
-	.token_endpoint = MS_AUTHORITY("login.microsoftonline.us") "token",
-	.device_authorization_endpoint =
-	    MS_AUTHORITY("login.microsoftonline.us") "devicecode",
+	MS_ENDPOINTS("login.microsoftonline.us"),
 	.scopes = MS_SCOPES("https://outlook.office365.us"),
 	.app_scopes = "https://outlook.office365.us/.default",
 	.default_tenant = "common",
@@ -82,12 +85,7 @@ static const struct agent_preset presets[] = {
 	   .default scope may be needed there (providers.md 2.2): set
 	   `scopes` if the per-protocol ones are refused. */
 	.name = "microsoft-china",
-	.authorization_endpoint =
-	    MS_AUTHORITY("login.partner.microsoftonline.cn") "authorize",
-	.token_endpoint =
-	    MS_AUTHORITY("login.partner.microsoftonline.cn") "token",
-	.device_authorization_endpoint =
-	    MS_AUTHORITY("login.partner.microsoftonline.cn") "devicecode",
+	MS_ENDPOINTS("login.partner.microsoftonline.cn"),
 	.scopes = MS_SCOPES("https://partner.outlook.cn"),
 	.app_scopes = "https://partner.outlook.cn/.default",
 	.default_tenant = "common",
@@ -133,9 +131,7 @@ static const struct agent_preset presets[] = {
 	   reported not to register new clients for the mail scope.
 	   No openid scope: set `email`. */
 	.name = "yahoo",
-	.authorization_endpoint =
-	    "https://api.login.yahoo.com/oauth2/request_auth",
-	.token_endpoint = "https://api.login.yahoo.com/oauth2/get_token",
+	YAHOO_ENDPOINTS("api.login.yahoo.com"),
 	.scopes = "mail-w",
 	.default_flow = AGENT_FLOW_BROWSER,
 	.refused = {[AGENT_FLOW_CLIENT_CREDENTIALS] = only_microsoft_app_only},
@@ -144,9 +140,7 @@ static const struct agent_preset presets[] = {
 	/* AOL: Yahoo's platform under another host (providers.md 4);
 	   the same caveats apply. */
 	.name = "aol",
-	.authorization_endpoint =
-	    "https://api.login.aol.com/oauth2/request_auth",
-	.token_endpoint = "https://api.login.aol.com/oauth2/get_token",
+	YAHOO_ENDPOINTS("api.login.aol.com"),
 	.scopes = "mail-w",
 	.default_flow = AGENT_FLOW_BROWSER,
 	.refused = {[AGENT_FLOW_CLIENT_CREDENTIALS] = only_microsoft_app_only},

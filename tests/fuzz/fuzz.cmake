@@ -10,6 +10,7 @@ endif()
 # xoproto, so that libFuzzer's coverage instrumentation reaches them.
 add_executable(fuzz_proto
 	${CMAKE_CURRENT_LIST_DIR}/fuzz_proto.c
+	${PROJECT_SOURCE_DIR}/tests/common/proto_any.c
 	${PROJECT_SOURCE_DIR}/proto/codec.c
 	${PROJECT_SOURCE_DIR}/proto/errors.c
 	${PROJECT_SOURCE_DIR}/proto/msg_login.c
@@ -17,6 +18,7 @@ add_executable(fuzz_proto
 	${PROJECT_SOURCE_DIR}/proto/msg_doctor.c
 	${PROJECT_SOURCE_DIR}/proto/msg_vault.c)
 target_include_directories(fuzz_proto PRIVATE
+	${PROJECT_SOURCE_DIR}/tests/common
 	${PROJECT_SOURCE_DIR}/proto
 	${PROJECT_SOURCE_DIR}/client/include)
 # The top-level warning list may name GCC-only options; clang must not

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "proto_any.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,111 +31,171 @@ static void check_str(struct proto_str s)
 	free(copy);
 }
 
-/* Decodes a LIST reply and writes it again into w. */
-static int list_round_trip(struct proto_reader *r, struct proto_writer *w)
+/* Writes a decoded LIST reply again into w. */
+static void list_encode(const struct proto_any *m, struct proto_writer *w)
 {
-	struct proto_account_info e;
-	uint32_t count, i;
-	int err;
+	uint32_t i;
 
-	if ((err = proto_dec_list_count(r, &count)) != 0)
-		return err;
-	proto_enc_list_begin(w, count);
-	for (i = 0; i < count; i++) {
-		if ((err = proto_dec_list_entry(r, &e)) != 0)
-			return err;
-		check_str(e.name);
-		check_str(e.email);
-		check_str(e.provider);
-		check_str(e.flow);
-		check_str(e.last_error);
-		(void)proto_state_name(e.state);
-		proto_enc_list_entry(w, &e);
+	proto_enc_list_begin(w, m->n_entries);
+	for (i = 0; i < m->n_entries; i++) {
+		const struct proto_account_info *e = &m->entries[i];
+
+		check_str(e->name);
+		check_str(e->email);
+		check_str(e->provider);
+		check_str(e->flow);
+		check_str(e->last_error);
+		(void)proto_state_name(e->state);
+		proto_enc_list_entry(w, e);
 	}
-	if ((err = proto_reader_finish(r)) != 0)
-		return err;
 	if (proto_enc_list_end(w) != 0)
 		abort();
-	return 0;
 }
 
-/* Decodes a DOCTOR reply and writes it again into w. */
-static int doctor_round_trip(struct proto_reader *r, struct proto_writer *w)
+/* Writes a decoded DOCTOR reply again into w. */
+static void findings_encode(const struct proto_any *m, struct proto_writer *w)
 {
-	struct proto_finding f;
-	uint32_t count, i;
-	int err;
+	uint32_t i;
 
-	if ((err = proto_dec_doctor_count(r, &count)) != 0)
-		return err;
-	proto_enc_doctor_begin(w, count);
-	for (i = 0; i < count; i++) {
-		if ((err = proto_dec_doctor_entry(r, &f)) != 0)
-			return err;
-		check_str(f.text);
-		check_str(f.fix);
-		proto_enc_doctor_entry(w, &f);
+	proto_enc_doctor_begin(w, m->n_findings);
+	for (i = 0; i < m->n_findings; i++) {
+		check_str(m->findings[i].text);
+		check_str(m->findings[i].fix);
+		proto_enc_doctor_entry(w, &m->findings[i]);
 	}
-	if ((err = proto_reader_finish(r)) != 0)
-		return err;
 	if (proto_enc_doctor_end(w) != 0)
 		abort();
-	return 0;
 }
 
-/* The messages of logins, runtime accounts and the doctor. */
-static int round_trip_more(uint8_t type, struct proto_reader *r,
-			   struct proto_writer *w)
+static void export_check(const struct proto_export *e)
 {
-	union {
-		struct proto_login_start_req ls;
-		struct proto_login_code_req lc;
-		struct proto_add_req ad;
-		struct proto_doctor_req dq;
-	} m;
 	uint32_t i;
-	int err = 1;
 
-	switch (type) {
+	for (i = 0; i < e->count; i++)
+		check_str(e->chunks[i]);
+}
+
+/* The messages of logins, runtime accounts, the doctor and the vault. */
+static int encode_more(const struct proto_any *m, struct proto_writer *w)
+{
+	const struct proto_add_req *ad = &m->u.add;
+	uint32_t i;
+
+	switch (m->type) {
 	case PROTO_REQ_LOGIN_START:
-		if ((err = proto_dec_login_start_req(r, &m.ls)) == 0) {
-			check_str(m.ls.account);
-			check_str(m.ls.flow);
-			proto_enc_login_start_req(w, &m.ls);
-		}
-		break;
+		check_str(m->u.login_start.account);
+		check_str(m->u.login_start.flow);
+		proto_enc_login_start_req(w, &m->u.login_start);
+		return 1;
 	case PROTO_REQ_LOGIN_CODE:
-		if ((err = proto_dec_login_code_req(r, &m.lc)) == 0) {
-			check_str(m.lc.account);
-			check_str(m.lc.response);
-			proto_enc_login_code_req(w, &m.lc);
-		}
-		break;
+		check_str(m->u.login_code.account);
+		check_str(m->u.login_code.response);
+		proto_enc_login_code_req(w, &m->u.login_code);
+		return 1;
 	case PROTO_REQ_ADD:
-		if ((err = proto_dec_add_req(r, &m.ad)) == 0) {
-			check_str(m.ad.name);
-			for (i = 0; i < m.ad.count; i++) {
-				check_str(m.ad.settings[i].key);
-				check_str(m.ad.settings[i].value);
-			}
-			proto_enc_add_req(w, &m.ad);
+		check_str(ad->name);
+		for (i = 0; i < ad->count; i++) {
+			check_str(ad->settings[i].key);
+			check_str(ad->settings[i].value);
 		}
-		break;
+		proto_enc_add_req(w, ad);
+		return 1;
 	case PROTO_REQ_DOCTOR:
-		if ((err = proto_dec_doctor_req(r, &m.dq)) == 0) {
-			check_str(m.dq.account);
-			check_str(m.dq.smtp);
-			check_str(m.dq.imap);
-			proto_enc_doctor_req(w, &m.dq);
-		}
-		break;
+		check_str(m->u.doctor_req.account);
+		check_str(m->u.doctor_req.smtp);
+		check_str(m->u.doctor_req.imap);
+		proto_enc_doctor_req(w, &m->u.doctor_req);
+		return 1;
 	case PROTO_REP_DOCTOR:
-		err = doctor_round_trip(r, w);
+		findings_encode(m, w);
+		return 1;
+	case PROTO_REQ_DELETE:
+		check_str(m->u.account_req.account);
+		proto_enc_account_req(w, m->type, &m->u.account_req);
+		return 1;
+	case PROTO_REQ_LOCK:
+		proto_enc_account_req(w, m->type, NULL);
+		return 1;
+	case PROTO_REQ_UNLOCK:
+	case PROTO_REQ_EXPORT:
+		check_str(m->u.passphrase.passphrase);
+		proto_enc_passphrase_req(w, m->type, &m->u.passphrase);
+		return 1;
+	case PROTO_REP_EXPORT:
+		export_check(&m->u.export_rep);
+		proto_enc_export_rep(w, &m->u.export_rep);
+		return 1;
+	case PROTO_REQ_RESTORE:
+		export_check(&m->u.restore.data);
+		check_str(m->u.restore.passphrase);
+		proto_enc_restore_req(w, &m->u.restore);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Encodes a decoded message again into w, checking its text fields. */
+static void encode(const struct proto_any *m, struct proto_writer *w)
+{
+	const struct proto_login_rep *lr = &m->u.login;
+
+	switch (m->type) {
+	case PROTO_REQ_QUERY:
+		proto_enc_query(w, &m->u.query);
+		break;
+	case PROTO_REP_VERSION:
+		check_str(m->u.version.agent);
+		check_str(m->u.version.caps);
+		proto_enc_version(w, &m->u.version);
+		break;
+	case PROTO_REQ_TOKEN:
+		check_str(m->u.token_req.account);
+		check_str(m->u.token_req.host);
+		proto_enc_token_req(w, &m->u.token_req);
+		break;
+	case PROTO_REP_TOKEN:
+		check_str(m->u.token_rep.token);
+		check_str(m->u.token_rep.email);
+		proto_enc_token_rep(w, &m->u.token_rep);
+		break;
+	case PROTO_REQ_REFRESH:
+	case PROTO_REQ_REMOVE:
+	case PROTO_REQ_LOGIN_WAIT:
+		check_str(m->u.account_req.account);
+		proto_enc_account_req(w, m->type, &m->u.account_req);
+		break;
+	case PROTO_REQ_IMPORT:
+		check_str(m->u.import.account);
+		check_str(m->u.import.refresh_token);
+		proto_enc_import_req(w, &m->u.import);
+		break;
+	case PROTO_REP_LOGIN:
+		check_str(lr->verification_uri);
+		check_str(lr->verification_uri_complete);
+		check_str(lr->user_code);
+		check_str(lr->flow);
+		proto_enc_login_rep(w, lr);
+		break;
+	case PROTO_REP_FAILURE:
+		check_str(m->u.failure.message);
+		(void)proto_strerror(proto_status_to_err(m->u.failure.status));
+		proto_enc_failure(w, &m->u.failure);
+		break;
+	case PROTO_REQ_LIST:
+		proto_enc_account_req(w, m->type, NULL);
+		break;
+	case PROTO_REP_SUCCESS:
+		proto_enc_success(w);
+		break;
+	case PROTO_REP_LIST:
+		list_encode(m, w);
 		break;
 	default:
-		break;
+		if (!encode_more(m, w))
+			abort(); /* proto_any_decode() decoded a type that
+				    has no encoder here */
 	}
-	return err;
 }
 
 /*
@@ -144,90 +205,12 @@ static int round_trip_more(uint8_t type, struct proto_reader *r,
 static int round_trip(uint8_t type, struct proto_reader *r,
 		      struct proto_writer *w)
 {
-	union {
-		struct proto_query q;
-		struct proto_version v;
-		struct proto_token_req tq;
-		struct proto_token_rep tp;
-		struct proto_account_req ar;
-		struct proto_import_req ir;
-		struct proto_login_rep lr;
-		struct proto_failure fl;
-	} m;
-	int err = 1;
+	struct proto_any m;
+	int err;
 
-	switch (type) {
-	case PROTO_REQ_QUERY:
-		if ((err = proto_dec_query(r, &m.q)) == 0)
-			proto_enc_query(w, &m.q);
-		break;
-	case PROTO_REP_VERSION:
-		if ((err = proto_dec_version(r, &m.v)) == 0) {
-			check_str(m.v.agent);
-			check_str(m.v.caps);
-			proto_enc_version(w, &m.v);
-		}
-		break;
-	case PROTO_REQ_TOKEN:
-		if ((err = proto_dec_token_req(r, &m.tq)) == 0) {
-			check_str(m.tq.account);
-			check_str(m.tq.host);
-			proto_enc_token_req(w, &m.tq);
-		}
-		break;
-	case PROTO_REP_TOKEN:
-		if ((err = proto_dec_token_rep(r, &m.tp)) == 0) {
-			check_str(m.tp.token);
-			check_str(m.tp.email);
-			proto_enc_token_rep(w, &m.tp);
-		}
-		break;
-	case PROTO_REQ_REFRESH:
-	case PROTO_REQ_REMOVE:
-	case PROTO_REQ_LOGIN_WAIT:
-	case PROTO_REQ_DELETE:
-		if ((err = proto_dec_account_req(r, &m.ar)) == 0) {
-			check_str(m.ar.account);
-			proto_enc_account_req(w, type, &m.ar);
-		}
-		break;
-	case PROTO_REQ_IMPORT:
-		if ((err = proto_dec_import_req(r, &m.ir)) == 0) {
-			check_str(m.ir.account);
-			check_str(m.ir.refresh_token);
-			proto_enc_import_req(w, &m.ir);
-		}
-		break;
-	case PROTO_REP_LOGIN:
-		if ((err = proto_dec_login_rep(r, &m.lr)) == 0) {
-			check_str(m.lr.verification_uri);
-			check_str(m.lr.verification_uri_complete);
-			check_str(m.lr.user_code);
-			proto_enc_login_rep(w, &m.lr);
-		}
-		break;
-	case PROTO_REP_FAILURE:
-		if ((err = proto_dec_failure(r, &m.fl)) == 0) {
-			check_str(m.fl.message);
-			(void)proto_strerror(proto_status_to_err(m.fl.status));
-			proto_enc_failure(w, &m.fl);
-		}
-		break;
-	case PROTO_REQ_LIST:
-		if ((err = proto_reader_finish(r)) == 0)
-			proto_enc_account_req(w, type, NULL);
-		break;
-	case PROTO_REP_SUCCESS:
-		if ((err = proto_reader_finish(r)) == 0)
-			proto_enc_success(w);
-		break;
-	case PROTO_REP_LIST:
-		err = list_round_trip(r, w);
-		break;
-	default:
-		err = round_trip_more(type, r, w);
-		break;
-	}
+	if ((err = proto_any_decode(type, r, &m)) == 0)
+		encode(&m, w);
+	proto_any_cleanup(&m);
 	if (err != 0 && err != 1 && err != XO_ERR_MSG_BAD &&
 	    err != XO_ERR_MSG_TRUNCATED)
 		abort();

@@ -664,6 +664,29 @@ def msmtp_config(port, user, passwordeval, auth="xoauth2", mail_from=None,
     return "\n".join(lines) + "\n"
 
 
+def _run_client(prefix, prepare, stdin=None, env=None, timeout=30):
+    """Runs a client program in a temporary directory of its own, removed
+    afterwards. prepare(d) writes what the program needs into d and returns
+    (argv, log_path); env adds to the environment. Returns a Result whose
+    log is the text of log_path; a run that outlives timeout seconds is
+    killed and has returncode None."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    try:
+        argv, log_path = prepare(d)
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        try:
+            p = subprocess.run(argv, input=stdin, capture_output=True, env=full_env,
+                               timeout=timeout)
+            rc, out, err = p.returncode, p.stdout, p.stderr
+        except subprocess.TimeoutExpired as e:
+            rc, out, err = None, e.stdout or b"", (e.stderr or b"") + b"\n[harness: timeout]"
+        return Result(rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"),
+                      _read_text(log_path))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def run_msmtp(port, user, passwordeval, auth="xoauth2", rcpt="bob@example.com",
               mail_from=None, subject="xoauth-agent test", body="Hello from msmtp.\n",
               env=None, timeout=30, extra_config=(), debug=False):
@@ -672,28 +695,18 @@ def run_msmtp(port, user, passwordeval, auth="xoauth2", rcpt="bob@example.com",
     passwordeval (the shell command whose output is the token, e.g.
     "xoauth token work"), from. Returns a Result (returncode 0 = sent; log =
     msmtp's log file)."""
-    d = tempfile.mkdtemp(prefix="xo-msmtp-")
-    try:
+    def prepare(d):
         logfile = os.path.join(d, "msmtp.log")
         conf = os.path.join(d, "msmtprc")
         fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(msmtp_config(port, user, passwordeval, auth, mail_from, logfile=logfile,
                                  extra=extra_config))
-        msg = make_message(mail_from or user, rcpt, subject, body)
         argv = ["msmtp", "-C", conf, "-a", "default"] + (["-d"] if debug else []) + ["--", rcpt]
-        full_env = dict(os.environ)
-        full_env.update(env or {})
-        try:
-            p = subprocess.run(argv, input=msg.encode(), capture_output=True, env=full_env,
-                               timeout=timeout)
-            rc, out, err = p.returncode, p.stdout, p.stderr
-        except subprocess.TimeoutExpired as e:
-            rc, out, err = None, e.stdout or b"", (e.stderr or b"") + b"\n[harness: timeout]"
-        log = _read_text(logfile)
-        return Result(rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), log)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+        return argv, logfile
+
+    msg = make_message(mail_from or user, rcpt, subject, body)
+    return _run_client("xo-msmtp-", prepare, stdin=msg.encode(), env=env, timeout=timeout)
 
 
 def run_curl_smtp(port, user, token, rcpt="bob@example.com", mail_from=None,
@@ -704,8 +717,7 @@ def run_curl_smtp(port, user, token, rcpt="bob@example.com", mail_from=None,
     --upload-file. (Debian 12's curl uses OAUTHBEARER whenever the server
     offers it, else XOAUTH2.) Returns a Result (returncode 0 = sent; log =
     the SMTP dialogue from --trace-ascii)."""
-    d = tempfile.mkdtemp(prefix="xo-curl-")
-    try:
+    def prepare(d):
         msgfile = os.path.join(d, "msg.eml")
         trace = os.path.join(d, "trace.txt")
         with open(msgfile, "w", newline="") as f:
@@ -714,15 +726,10 @@ def run_curl_smtp(port, user, token, rcpt="bob@example.com", mail_from=None,
                 "--url", "smtp://127.0.0.1:%d" % port, "--mail-from", mail_from or user,
                 "--mail-rcpt", rcpt, "--user", user + ":", "--oauth2-bearer", token,
                 "--upload-file", msgfile, "--trace-ascii", trace] + list(extra_args)
-        try:
-            p = subprocess.run(argv, capture_output=True, timeout=timeout + 5)
-            rc, out, err = p.returncode, p.stdout, p.stderr
-        except subprocess.TimeoutExpired as e:
-            rc, out, err = None, e.stdout or b"", (e.stderr or b"") + b"\n[harness: timeout]"
-        log = _read_text(trace)
-        return Result(rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), log)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+        return argv, trace
+
+    # curl stops itself at --max-time; the harness waits a little longer.
+    return _run_client("xo-curl-", prepare, timeout=timeout + 5)
 
 
 def read_messages(maildir):

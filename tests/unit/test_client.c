@@ -26,6 +26,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include <xoauth/xo.h>
 
 #include "proto.h"
@@ -920,7 +922,7 @@ static void client_checks_arguments_before_sending(void **state)
 	assert_int_equal(fake_finish(&f), FAKE_OK);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(client_connects_and_learns_agent_version),
@@ -945,6 +947,9 @@ int main(void)
 		client_manages_runtime_accounts_and_asks_the_doctor),
 	    cmocka_unit_test(client_open_keeps_the_reason_it_failed),
 	};
+	const struct unit_group groups[] = {
+	    UNIT_GROUP("client", tests, NULL, NULL),
+	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return unit_run(argc, argv, groups, 1);
 }

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -839,7 +841,7 @@ static void mutated_input_never_crashes(void **state)
 			 XO_ERR_CONFIG);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(presets_fill_endpoints_scopes_and_flow),
@@ -865,5 +867,9 @@ int main(void)
 	    cmocka_unit_test(load_without_path_reads_the_default_file),
 	    cmocka_unit_test(mutated_input_never_crashes),
 	};
-	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+	const struct unit_group groups[] = {
+	    UNIT_GROUP("config", tests, make_tmpdir, remove_tmpdir),
+	};
+
+	return unit_run(argc, argv, groups, 1);
 }

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -1428,7 +1430,7 @@ static void client_refuses_plain_http_endpoints(void **state)
 	close_loop(&loop);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest pure[] = {
 	    cmocka_unit_test(odd_but_valid_token_replies_are_accepted),
@@ -1465,7 +1467,11 @@ int main(void)
 	    cmocka_unit_test(unreachable_token_endpoint_is_transient),
 	    cmocka_unit_test(client_refuses_plain_http_endpoints),
 	};
-	int fails;
+	const struct unit_group groups[] = {
+	    UNIT_GROUP("oauth_parse", pure, NULL, NULL),
+	    UNIT_GROUP("oauth_http", net, start_fake, stop_fake),
+	};
+	int status;
 
 	if (sodium_init() < 0)
 		return 1;
@@ -1473,9 +1479,7 @@ int main(void)
 	oauth_json_init();
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return 1;
-	fails = cmocka_run_group_tests_name("oauth_parse", pure, NULL, NULL);
-	fails += cmocka_run_group_tests_name("oauth_http", net, start_fake,
-					     stop_fake);
+	status = unit_run(argc, argv, groups, 2);
 	curl_global_cleanup();
-	return fails != 0;
+	return status;
 }

@@ -6,6 +6,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "policy.h"
 
 #define S 1000
@@ -80,18 +82,22 @@ static void default_min_valid_fits_short_tokens(void **state)
 	assert_int_equal(policy_min_valid(20 * S), 5 * S);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(margin_is_ten_minutes_for_an_hour_token),
-		cmocka_unit_test(margin_never_exceeds_half_the_lifetime),
-		cmocka_unit_test(margin_is_a_quarter_for_long_tokens),
-		cmocka_unit_test(
-			jitter_moves_refresh_earlier_by_at_most_ten_percent),
-		cmocka_unit_test(backoff_doubles_up_to_five_minutes),
-		cmocka_unit_test(backoff_spread_stays_within_twenty_percent),
-		cmocka_unit_test(retry_after_wins_when_longer_and_is_capped),
-		cmocka_unit_test(default_min_valid_fits_short_tokens),
+	    cmocka_unit_test(margin_is_ten_minutes_for_an_hour_token),
+	    cmocka_unit_test(margin_never_exceeds_half_the_lifetime),
+	    cmocka_unit_test(margin_is_a_quarter_for_long_tokens),
+	    cmocka_unit_test(
+		jitter_moves_refresh_earlier_by_at_most_ten_percent),
+	    cmocka_unit_test(backoff_doubles_up_to_five_minutes),
+	    cmocka_unit_test(backoff_spread_stays_within_twenty_percent),
+	    cmocka_unit_test(retry_after_wins_when_longer_and_is_capped),
+	    cmocka_unit_test(default_min_valid_fits_short_tokens),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct unit_group groups[] = {
+	    UNIT_GROUP("policy", tests, NULL, NULL),
+	};
+
+	return unit_run(argc, argv, groups, 1);
 }

@@ -13,8 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cmocka.h>
 #include <sodium.h>
+
+#include "unit.h"
 
 #include <xoauth/xo_errors.h>
 
@@ -299,7 +300,7 @@ static void second_lock_names_the_holder(void **state)
 	tmpdir_remove(&t);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(passphrase_vault_round_trips),
@@ -313,7 +314,11 @@ int main(void)
 	    cmocka_unit_test(second_lock_names_the_holder),
 	};
 
+	const struct unit_group groups[] = {
+	    UNIT_GROUP("vault", tests, NULL, NULL),
+	};
+
 	if (sodium_init() < 0)
 		return 1;
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return unit_run(argc, argv, groups, 1);
 }

@@ -1,0 +1,9 @@
+# Benchmarks against ssh-agent (see bench/README.md).  ctest runs a short
+# version that only checks that every number was produced: timing on a
+# shared machine never fails a build.
+add_executable(bench_conn ${CMAKE_CURRENT_LIST_DIR}/bench_conn.c)
+target_link_libraries(bench_conn PRIVATE xoauth_static)
+add_test(NAME bench.short
+	COMMAND ${PYTHON3} ${CMAKE_CURRENT_LIST_DIR}/bench.py --short --check)
+set_tests_properties(bench.short PROPERTIES TIMEOUT 300 LABELS bench
+	ENVIRONMENT "XO_BUILD_DIR=${PROJECT_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")

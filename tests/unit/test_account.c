@@ -1,0 +1,307 @@
+/*
+ * The account store's reload (SIGHUP): a new config replaces the accounts,
+ * unchanged accounts keep their tokens, a busy unchanged account stays
+ * itself, and a reload that fails, for lack of memory at any allocation,
+ * leaves every account exactly as it was.
+ *
+ * malloc, calloc, realloc and strdup are wrapped (see account.cmake) so
+ * that the test can make any one allocation of the agent's code fail.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "unit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include <xoauth/xo_errors.h>
+
+#include "agent.h"
+#include "log.h"
+
+/* ---- allocation failures on demand ---- */
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t nmemb, size_t size);
+void *__real_realloc(void *p, size_t n);
+char *__real_strdup(const char *s);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t nmemb, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+char *__wrap_strdup(const char *s);
+
+static long fail_at = -1; /* the allocation to fail, from 0; -1: none */
+static long allocations;  /* counted while fail_at >= 0 */
+
+static int fail_this_one(void)
+{
+	return fail_at >= 0 && allocations++ == fail_at;
+}
+
+void *__wrap_malloc(size_t n)
+{
+	return fail_this_one() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t nmemb, size_t size)
+{
+	return fail_this_one() ? NULL : __real_calloc(nmemb, size);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+	return fail_this_one() ? NULL : __real_realloc(p, n);
+}
+
+char *__wrap_strdup(const char *s)
+{
+	return fail_this_one() ? NULL : __real_strdup(s);
+}
+
+/* ---- an agent with accounts, without a listener ---- */
+
+struct fixture {
+	uv_loop_t loop;
+	struct agent a;
+	char dir[64];
+	char path[96];
+};
+
+static const char *section(const char *name, const char *scopes)
+{
+	static char buf[512];
+
+	snprintf(buf, sizeof(buf),
+		 "[account %s]\n"
+		 "provider = generic\n"
+		 "client_id = cid-%s\n"
+		 "token_endpoint = http://127.0.0.1:9/token\n"
+		 "device_authorization_endpoint = http://127.0.0.1:9/device\n"
+		 "scopes = %s\n"
+		 "flow = device\n",
+		 name, name, scopes);
+	return buf;
+}
+
+static void write_config(struct fixture *f, const char *const *names,
+			 const char *changed)
+{
+	FILE *fp = fopen(f->path, "w");
+
+	assert_non_null(fp);
+	for (; *names != NULL; names++) {
+		int is_changed =
+		    changed != NULL && strcmp(*names, changed) == 0;
+
+		fputs(section(*names, is_changed ? "other" : "mail"), fp);
+	}
+	assert_int_equal(fclose(fp), 0);
+}
+
+static struct account *find(struct fixture *f, const char *name)
+{
+	return agent_account_find(&f->a, name, strlen(name));
+}
+
+static void give_tokens(struct fixture *f, const char *name)
+{
+	struct account *acct = find(f, name);
+
+	assert_non_null(acct);
+	assert_int_equal(
+	    agent_secret_seal(f->a.shield, "access", 6, &acct->access_token),
+	    0);
+	assert_int_equal(
+	    agent_secret_seal(f->a.shield, "refresh", 7, &acct->refresh_token),
+	    0);
+	acct->state = PROTO_STATE_ACTIVE;
+}
+
+static int setup(void **state)
+{
+	static const char *const names[] = {"busy", "keep", "changed", "gone",
+					    NULL};
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[256];
+
+	if (f == NULL || sodium_init() < 0)
+		return -1;
+	agent_log_init("test_account", LOG_LEVEL_ERROR, 1);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/xo-account-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/config", f->dir);
+	write_config(f, names, NULL);
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	f->a.loop = &f->loop;
+	f->a.config_path = f->path;
+	f->a.config_must_exist = 1;
+	assert_int_equal(uv_timer_init(&f->loop, &f->a.scheduler), 0);
+	f->a.scheduler.data = &f->a;
+	assert_int_equal(agent_shield_new(&f->a.shield), 0);
+	assert_int_equal(agent_http_new(&f->loop, &f->a.http), 0);
+	assert_int_equal(
+	    agent_config_load(f->path, 1, &f->a.config, err, sizeof(err)), 0);
+	assert_int_equal(agent_accounts_load(&f->a, f->a.config), 0);
+	give_tokens(f, "busy");
+	give_tokens(f, "keep");
+	give_tokens(f, "changed");
+	/* As if a refresh were in flight: its operation points into the
+	   account, so the account itself must survive a reload. */
+	find(f, "busy")->refreshing = 1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	fail_at = -1;
+	agent_accounts_free(&f->a);
+	agent_http_free(f->a.http);
+	uv_close((uv_handle_t *)&f->a.scheduler, NULL);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	agent_shield_free(f->a.shield);
+	agent_config_free(f->a.config);
+	unlink(f->path);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* What a failed reload must leave untouched. */
+struct snapshot {
+	struct agent_config *config;
+	struct account *accounts[8];
+	struct agent_secret *access[8], *refresh[8];
+	int refreshing[8];
+	size_t n;
+};
+
+static void take(struct fixture *f, struct snapshot *s)
+{
+	struct account *acct;
+
+	memset(s, 0, sizeof(*s));
+	s->config = f->a.config;
+	for (acct = f->a.accounts; acct != NULL; acct = acct->next) {
+		assert_true(s->n < 8);
+		s->accounts[s->n] = acct;
+		s->access[s->n] = acct->access_token;
+		s->refresh[s->n] = acct->refresh_token;
+		s->refreshing[s->n] = acct->refreshing;
+		s->n++;
+	}
+}
+
+static void assert_unchanged(struct fixture *f, const struct snapshot *s)
+{
+	struct snapshot now;
+	size_t i;
+
+	take(f, &now);
+	assert_ptr_equal(now.config, s->config);
+	assert_int_equal(now.n, s->n);
+	for (i = 0; i < s->n; i++) {
+		assert_ptr_equal(now.accounts[i], s->accounts[i]);
+		assert_ptr_equal(now.access[i], s->access[i]);
+		assert_ptr_equal(now.refresh[i], s->refresh[i]);
+		assert_int_equal(now.refreshing[i], s->refreshing[i]);
+	}
+}
+
+/* The new config: "busy" and "keep" unchanged, "changed" changed, "gone"
+   removed, "new" added; busy first, so that a reload that moved it early
+   and failed later would lose it. */
+static const char *const next_names[] = {"busy", "keep", "changed", "new",
+					 NULL};
+
+static void reload_keeps_busy_account_and_tokens_of_unchanged_ones(void **state)
+{
+	struct fixture *f = *state;
+	struct account *busy = find(f, "busy"), *keep = find(f, "keep");
+	struct agent_secret *keep_access = keep->access_token;
+
+	write_config(f, next_names, "changed");
+	assert_int_equal(agent_reload(&f->a), 0);
+	assert_ptr_equal(find(f, "busy"), busy);
+	assert_int_equal(busy->refreshing, 1);
+	assert_non_null(busy->access_token);
+	/* An unchanged account is a new one holding the same tokens. */
+	assert_non_null(find(f, "keep"));
+	assert_ptr_equal(find(f, "keep")->access_token, keep_access);
+	assert_null(find(f, "changed")->access_token);
+	assert_null(find(f, "gone"));
+	assert_non_null(find(f, "new"));
+	/* In the config's order. */
+	assert_string_equal(f->a.accounts->cfg.name, "busy");
+	assert_string_equal(f->a.accounts->next->next->next->cfg.name, "new");
+	assert_null(f->a.accounts->next->next->next->next);
+	find(f, "busy")->refreshing = 0;
+}
+
+static void
+reload_failing_at_any_allocation_leaves_accounts_as_they_were(void **state)
+{
+	struct fixture *f = *state;
+	struct snapshot before;
+	long k;
+	int r;
+
+	write_config(f, next_names, "changed");
+	take(f, &before);
+	for (k = 0;; k++) {
+		allocations = 0;
+		fail_at = k;
+		r = agent_reload(&f->a);
+		fail_at = -1;
+		if (allocations <= k) {
+			/* Every allocation of the reload failed in turn;
+			   this one ran with none failing. */
+			assert_int_equal(r, 0);
+			break;
+		}
+		assert_int_not_equal(r, 0);
+		assert_unchanged(f, &before);
+	}
+	/* Reading the config and making four accounts allocate a lot: the
+	   loop above really made many different allocations fail. */
+	assert_true(k > 20);
+	assert_ptr_equal(find(f, "busy"), before.accounts[0]);
+	assert_non_null(find(f, "new"));
+	find(f, "busy")->refreshing = 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+		reload_keeps_busy_account_and_tokens_of_unchanged_ones, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		reload_failing_at_any_allocation_leaves_accounts_as_they_were,
+		setup, teardown),
+	};
+	const struct unit_group groups[] = {
+	    UNIT_GROUP("account", tests, NULL, NULL),
+	};
+	int status;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return 1;
+	status = unit_run(argc, argv, groups, 1);
+	curl_global_cleanup();
+	return status;
+}
