@@ -10,16 +10,22 @@ int proto_enc_passphrase_req(struct proto_writer *w, uint8_t type,
 			     const struct proto_passphrase_req *m)
 {
 	proto_frame_begin(w, type);
-	if (type != PROTO_REQ_UNLOCK && type != PROTO_REQ_EXPORT)
+	if ((type != PROTO_REQ_UNLOCK && type != PROTO_REQ_EXPORT) ||
+	    m->create > 1 || (type == PROTO_REQ_EXPORT && m->create != 0))
 		proto_writer_fail(w, XO_ERR_INVALID);
 	proto_put_str(w, m->passphrase);
+	if (type == PROTO_REQ_UNLOCK)
+		proto_put_u8(w, m->create);
 	return proto_frame_end(w);
 }
 
-int proto_dec_passphrase_req(struct proto_reader *r,
+int proto_dec_passphrase_req(struct proto_reader *r, uint8_t type,
 			     struct proto_passphrase_req *m)
 {
 	m->passphrase = proto_get_str(r);
+	m->create = type == PROTO_REQ_UNLOCK ? proto_get_u8(r) : 0;
+	if (r->err == 0 && m->create > 1)
+		proto_reader_fail(r, XO_ERR_MSG_BAD);
 	return proto_dec_done(r, m, sizeof(*m));
 }
 

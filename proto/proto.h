@@ -248,9 +248,11 @@ struct proto_doctor_req {
 	uint32_t wait_ms;
 };
 
-/* UNLOCK and EXPORT: a passphrase (a secret). */
+/* UNLOCK and EXPORT: a passphrase (a secret); for UNLOCK, whether a vault
+ * may be created when there is none. */
 struct proto_passphrase_req {
 	struct proto_str passphrase;
+	uint8_t create; /* UNLOCK only: 0 or 1 */
 };
 
 /* An exported vault: base64 text in up to PROTO_MAX_CHUNKS strings, to
@@ -333,7 +335,7 @@ int proto_dec_doctor_req(struct proto_reader *r, struct proto_doctor_req *m);
 /* type is UNLOCK or EXPORT. */
 int proto_enc_passphrase_req(struct proto_writer *w, uint8_t type,
 			     const struct proto_passphrase_req *m);
-int proto_dec_passphrase_req(struct proto_reader *r,
+int proto_dec_passphrase_req(struct proto_reader *r, uint8_t type,
 			     struct proto_passphrase_req *m);
 int proto_enc_export_rep(struct proto_writer *w, const struct proto_export *m);
 int proto_dec_export_rep(struct proto_reader *r, struct proto_export *m);

@@ -73,7 +73,7 @@ int proto_any_decode(uint8_t type, struct proto_reader *r, struct proto_any *m)
 		return decode_findings(r, m);
 	case PROTO_REQ_UNLOCK:
 	case PROTO_REQ_EXPORT:
-		return proto_dec_passphrase_req(r, &m->u.passphrase);
+		return proto_dec_passphrase_req(r, type, &m->u.passphrase);
 	case PROTO_REP_EXPORT:
 		return proto_dec_export_rep(r, &m->u.export_rep);
 	case PROTO_REQ_RESTORE:

@@ -133,8 +133,10 @@ static const struct proto_finding sample_findings[] = {
      {"Set-CASMailbox -SmtpClientAuthenticationDisabled $false", 55}},
 };
 #define N_FINDINGS (sizeof(sample_findings) / sizeof(sample_findings[0]))
-static const struct proto_passphrase_req sample_passphrase = {
-    {"correct horse", 13}};
+static const struct proto_passphrase_req sample_unlock = {
+    {"correct horse", 13}, 1};
+static const struct proto_passphrase_req sample_export_req = {
+    {"export pass", 11}, 0};
 static const struct proto_export sample_export = {
     2, {{"WE9BVVRIVlQ", 11}, {"AAAAAQ==", 8}}};
 static const struct proto_restore_req sample_restore = {
@@ -201,10 +203,10 @@ static int encode_sample_more(struct proto_writer *w, enum sample s)
 		return proto_enc_account_req(w, PROTO_REQ_LOCK, NULL);
 	case S_UNLOCK:
 		return proto_enc_passphrase_req(w, PROTO_REQ_UNLOCK,
-						&sample_passphrase);
+						&sample_unlock);
 	case S_EXPORT_REQ:
 		return proto_enc_passphrase_req(w, PROTO_REQ_EXPORT,
-						&sample_passphrase);
+						&sample_export_req);
 	case S_EXPORT_REP:
 		return proto_enc_export_rep(w, &sample_export);
 	case S_RESTORE:
@@ -359,9 +361,14 @@ static void check_sample_more(enum sample s, const struct proto_any *m)
 	case S_LOCK:
 		break;
 	case S_UNLOCK:
+		assert_str_eq(m->u.passphrase.passphrase,
+			      sample_unlock.passphrase);
+		assert_int_equal(m->u.passphrase.create, 1);
+		break;
 	case S_EXPORT_REQ:
 		assert_str_eq(m->u.passphrase.passphrase,
-			      sample_passphrase.passphrase);
+			      sample_export_req.passphrase);
+		assert_int_equal(m->u.passphrase.create, 0);
 		break;
 	case S_EXPORT_REP:
 		check_export(&m->u.export_rep, &sample_export);
@@ -897,6 +904,8 @@ static void out_of_range_values_are_bad(void **state)
 	    {S_EXPORT_REP, 3, 5},
 	    /* EXPORT: count 2 becomes 0 */
 	    {S_EXPORT_REP, 3, 0},
+	    /* UNLOCK: create 1 becomes 2 (after the 4+13 byte passphrase) */
+	    {S_UNLOCK, 17, 2},
 	};
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		make_frame(&f, cases[i].s);
@@ -994,7 +1003,7 @@ static void status_and_error_map_round_trip_for_every_status(void **state)
 	(void)state;
 	/* Every status PROTOCOL.md lists has a canonical error that maps
 	 * back to it. */
-	for (s = 0; s <= 21; s++)
+	for (s = 0; s <= 22; s++)
 		assert_int_equal(proto_status_from_err(proto_status_to_err(s)),
 				 s);
 	assert_int_equal(proto_status_to_err(0), XO_ERR_OK);
@@ -1008,7 +1017,7 @@ static void status_and_error_map_round_trip_for_every_status(void **state)
 	/* A status from a newer agent is still a failure. */
 	assert_int_equal(proto_status_to_err(17), XO_ERR_LOGIN_MISMATCH);
 	assert_int_equal(proto_status_to_err(20), XO_ERR_WRONG_PASSPHRASE);
-	assert_int_equal(proto_status_to_err(22), XO_ERR_INTERNAL);
+	assert_int_equal(proto_status_to_err(23), XO_ERR_INTERNAL);
 	assert_int_equal(proto_status_to_err(UINT32_MAX), XO_ERR_INTERNAL);
 
 	/* Every error keeps its status through the canonical error. */

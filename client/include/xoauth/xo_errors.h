@@ -53,7 +53,8 @@
 	XX(VAULT_FOREIGN, -30, 21, "the file is not an xoauth-agent vault")   \
 	XX(VAULT_NEWER, -31, 21,                                              \
 	   "the vault was written by a newer xoauth-agent")                   \
-	XX(VAULT_IN_USE, -32, 21, "another agent is using the vault")
+	XX(VAULT_IN_USE, -32, 21, "another agent is using the vault")        \
+	XX(NO_VAULT, -33, 22, "there is no vault yet")
 
 enum xo_err {
 #define XO_ERR_ENUM_(name, code, status, msg) XO_ERR_##name = (code),
