@@ -181,6 +181,27 @@ XO_EXTERN int xo_doctor(struct xo_client *c, const char *account,
 			struct xo_finding **findings, size_t *count);
 XO_EXTERN void xo_findings_free(struct xo_finding *findings, size_t count);
 
+/*
+ * Locks the agent: it wipes its decrypted secrets and keys and refuses
+ * token requests (XO_ERR_LOCKED) until unlocked.
+ */
+XO_EXTERN int xo_lock(struct xo_client *c);
+/*
+ * Unlocks the agent's vault with passphrase.  With no vault yet, create
+ * says whether to make one with it (else XO_ERR_NO_VAULT, so that the
+ * caller can have a new passphrase confirmed first).  XO_ERR_WRONG_PASSPHRASE
+ * when it does not open the vault.
+ */
+XO_EXTERN int xo_unlock(struct xo_client *c, const char *passphrase,
+			int create);
+/* The agent's accounts and tokens, sealed under passphrase (chosen for
+ * the export), as base64 text in *data (a secret: wipe and free it). */
+XO_EXTERN int xo_export(struct xo_client *c, const char *passphrase,
+			char **data);
+/* Adds the accounts of an export made by xo_export(). */
+XO_EXTERN int xo_restore(struct xo_client *c, const char *data,
+			 const char *passphrase);
+
 XO_EXTERN const char *xo_strerror(int err);
 XO_EXTERN const char *xo_err_name(int err);
 
