@@ -818,9 +818,10 @@ static int on_key(void *user, const char *section, const char *name,
 		return 0;
 	if (name[0] == '\0') {
 		fail(x, x->line, current_label(x, label, sizeof(label)), NULL,
-		     "%s", x->pairs ? "a setting has an empty key"
-				    : "a line starts with '=' or ':' (expected "
-				      "'key = value')");
+		     "%s",
+		     x->pairs ? "a setting has an empty key"
+			      : "a line starts with '=' or ':' (expected "
+				"'key = value')");
 		return 0;
 	}
 	switch (x->sec) {
@@ -1357,8 +1358,9 @@ int agent_config_account(const char *name, const struct agent_setting *settings,
 		char nm[96];
 
 		escape_n(nm, sizeof(nm), name, len, 70);
-		fail(&x, 0, NULL, "name", "bad account name '%s' (" NAME_EXPECT ")",
-		     nm, ACCOUNT_NAME_MAX);
+		fail(&x, 0, NULL, "name",
+		     "bad account name '%s' (" NAME_EXPECT ")", nm,
+		     ACCOUNT_NAME_MAX);
 		r = x.r;
 		goto out;
 	}

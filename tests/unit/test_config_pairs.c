@@ -38,10 +38,8 @@ static void pairs_give_the_same_account_as_the_file(void **state)
 				   "email = alice@contoso.com\n"
 				   "scopes = a  b\n";
 	static const struct agent_setting s[] = {
-	    {"provider", "microsoft"},
-	    {"tenant", "organizations"},
-	    {"client_id", MS_APP},
-	    {"email", "alice@contoso.com"},
+	    {"provider", "microsoft"}, {"tenant", "organizations"},
+	    {"client_id", MS_APP},     {"email", "alice@contoso.com"},
 	    {"scopes", "a  b"},
 	};
 	struct agent_account_cfg a;
@@ -50,9 +48,9 @@ static void pairs_give_the_same_account_as_the_file(void **state)
 	int r;
 
 	(void)state;
-	assert_int_equal(agent_config_parse("f", text, strlen(text), &c, err,
-					    sizeof(err)),
-			 0);
+	assert_int_equal(
+	    agent_config_parse("f", text, strlen(text), &c, err, sizeof(err)),
+	    0);
 	r = agent_config_account("work", s, N(s), &a, err, sizeof(err));
 	if (r != 0)
 		print_error("%s\n", err);
@@ -112,40 +110,73 @@ struct pair_case {
 	const char *says; /* the whole message starts with this */
 };
 
-#define MSID {"provider", "microsoft"}, {"client_id", MS_APP}
+#define MSID                                                                   \
+	{"provider", "microsoft"},                                             \
+	{                                                                      \
+		"client_id", MS_APP                                            \
+	}
 
 static const struct pair_case cases[] = {
-    {"unknown_key_suggests_near_miss", "a", {MSID, {"tennant", "x.com"}}, 3,
+    {"unknown_key_suggests_near_miss",
+     "a",
+     {MSID, {"tennant", "x.com"}},
+     3,
      "tennant: unknown key (did you mean 'tenant'?)"},
     {"unknown_key_names_our_key_for_another_tools",
      "a",
      {MSID, {"token_url", "https://x.example/t"}},
      3,
      "token_url: unknown key (did you mean 'token_endpoint'?)"},
-    {"missing_client_id", "a", {{"provider", "google"}}, 1,
+    {"missing_client_id",
+     "a",
+     {{"provider", "google"}},
+     1,
      "client_id: missing (expected the application (client) id"},
     {"no_settings_at_all", "a", {{NULL, NULL}}, 0, "client_id: missing"},
-    {"unknown_provider_lists_valid_ones", "a",
-     {{"provider", "hotmail"}, {"client_id", "x"}}, 2,
+    {"unknown_provider_lists_valid_ones",
+     "a",
+     {{"provider", "hotmail"}, {"client_id", "x"}},
+     2,
      "provider: unknown provider 'hotmail' (expected one of microsoft, "},
-    {"empty_value", "a", {MSID, {"email", ""}}, 3,
+    {"empty_value",
+     "a",
+     {MSID, {"email", ""}},
+     3,
      "email: value missing (expected an e-mail address"},
-    {"key_set_twice", "a", {MSID, {"client_id", "other"}}, 3,
+    {"key_set_twice",
+     "a",
+     {MSID, {"client_id", "other"}},
+     3,
      "client_id: set twice; keep one"},
-    {"bad_email", "a", {MSID, {"email", "alice"}}, 3,
+    {"bad_email",
+     "a",
+     {MSID, {"email", "alice"}},
+     3,
      "email: 'alice' is not an e-mail address"},
-    {"control_character", "a", {MSID, {"scopes", "a\nb"}}, 3,
+    {"control_character",
+     "a",
+     {MSID, {"scopes", "a\nb"}},
+     3,
      "scopes: value contains the control character 0x0a"},
-    {"google_refuses_device_flow", "a",
-     {{"provider", "google"}, {"client_id", "x"}, {"flow", "device"}}, 3,
+    {"google_refuses_device_flow",
+     "a",
+     {{"provider", "google"}, {"client_id", "x"}, {"flow", "device"}},
+     3,
      "flow: Google refuses the device flow"},
-    {"secret_and_secret_cmd", "a",
-     {MSID, {"client_secret", "s3cr3t"}, {"client_secret_cmd", "pass x"}}, 4,
+    {"secret_and_secret_cmd",
+     "a",
+     {MSID, {"client_secret", "s3cr3t"}, {"client_secret_cmd", "pass x"}},
+     4,
      "client_secret_cmd: client_secret and client_secret_cmd are both set"},
-    {"generic_without_endpoint", "a", {{"client_id", "x"}}, 1,
+    {"generic_without_endpoint",
+     "a",
+     {{"client_id", "x"}},
+     1,
      "token_endpoint: neither token_endpoint nor issuer is set"},
-    {"plain_http_to_a_remote_host", "a",
-     {{"client_id", "x"}, {"issuer", "http://id.example.com"}}, 2,
+    {"plain_http_to_a_remote_host",
+     "a",
+     {{"client_id", "x"}, {"issuer", "http://id.example.com"}},
+     2,
      "issuer: 'http://id.example.com' uses plain http:// to a host that "
      "is not a loopback address"},
     {"empty_key", "a", {MSID, {"", "x"}}, 3, "a setting has an empty key"},
