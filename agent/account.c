@@ -32,6 +32,7 @@ static const size_t cfg_strings[] = {
 	offsetof(struct agent_account_cfg, scopes),
 	offsetof(struct agent_account_cfg, flow),
 	offsetof(struct agent_account_cfg, ca_file),
+	offsetof(struct agent_account_cfg, redirect_uri),
 };
 
 #define CFG_STR(cfg, off) ((char **)((char *)(cfg) + (off)))
@@ -72,8 +73,8 @@ static int cfg_copy(struct agent_account_cfg *dst,
 	return 0;
 }
 
-static int account_new(struct agent *a, const struct agent_account_cfg *cfg,
-		       struct account **out)
+int agent_account_new(struct agent *a, const struct agent_account_cfg *cfg,
+		      struct account **out)
 {
 	struct account *acct;
 	int r;
@@ -147,7 +148,7 @@ int agent_accounts_load(struct agent *a, const struct agent_config *cfg)
 	int r;
 
 	for (i = 0; i < cfg->n_accounts; i++) {
-		if ((r = account_new(a, &cfg->accounts[i], &acct)) != 0)
+		if ((r = agent_account_new(a, &cfg->accounts[i], &acct)) != 0)
 			return r;
 		*tail = acct;
 		tail = &acct->next;
@@ -245,6 +246,15 @@ void agent_account_info(const struct account *acct,
 	info->last_error = proto_str_c(acct->last_error);
 }
 
+static size_t count(const struct account *acct)
+{
+	size_t n = 0;
+
+	for (; acct != NULL; acct = acct->next)
+		n++;
+	return n;
+}
+
 /* Moves the tokens of an unchanged account into its successor. */
 static void keep_tokens(struct account *from, struct account *to)
 {
@@ -286,18 +296,63 @@ static int same_settings(struct agent *a, const struct account *acct,
 	return same;
 }
 
+/*
+ * A section of the new file may not take the name or address of an account
+ * added at run time: which of the two a client means would depend on the
+ * order of a list.  Refusing the whole reload, as for any other mistake in
+ * the file, keeps both accounts and their tokens; the message says how to
+ * settle it.
+ */
+static int runtime_clash(struct agent *a, const struct agent_config *cfg,
+			 char *err, size_t errlen)
+{
+	const struct agent_account_cfg *c;
+	const struct account *rt;
+	int by_email;
+	size_t i;
+
+	for (i = 0; i < cfg->n_accounts; i++) {
+		c = &cfg->accounts[i];
+		rt = agent_account_clash(a, NULL, c->name, c->email, 1,
+					 &by_email);
+		if (rt == NULL)
+			continue;
+		if (by_email)
+			snprintf(err, errlen,
+				 "%s:%d: [account %s] takes the address %s of "
+				 "the account '%s' added at run time: run "
+				 "'xoauth delete %s' first, or change the "
+				 "section",
+				 cfg->path, c->line, c->name,
+				 rt->email != NULL ? rt->email : c->name,
+				 rt->cfg.name, rt->cfg.name);
+		else
+			snprintf(
+			    err, errlen,
+			    "%s:%d: [account %s] is also an account added "
+			    "at run time: run 'xoauth delete %s' first, or "
+			    "rename the section",
+			    cfg->path, c->line, c->name, rt->cfg.name);
+		return XO_ERR_CONFIG;
+	}
+	return 0;
+}
+
 int agent_reload(struct agent *a)
 {
 	struct agent_config *cfg = NULL;
-	struct account *old, *fresh = NULL, **tail = &fresh, *acct;
-	char err[512];
+	struct account *old, *fresh = NULL, **tail = &fresh, *acct, **pp;
+	struct account *runtime = NULL, **rtail = &runtime;
+	char err[768];
 	size_t i;
 	int r;
 
 	if ((r = agent_config_load(a->config_path, a->config_must_exist, &cfg,
-				   err, sizeof(err))) != 0) {
+				   err, sizeof(err))) != 0 ||
+	    (r = runtime_clash(a, cfg, err, sizeof(err))) != 0) {
 		log_error("reload refused, keeping the old configuration: %s",
 			  err);
+		agent_config_free(cfg);
 		return r;
 	}
 	for (i = 0; i < cfg->n_accounts; i++) {
@@ -309,8 +364,6 @@ int agent_reload(struct agent *a)
 		if (old != NULL && same_settings(a, old, c) &&
 		    (old->refreshing || old->login != NULL ||
 		     old->waiters != NULL)) {
-			struct account **pp;
-
 			for (pp = &a->accounts; *pp != old; pp = &(*pp)->next)
 				;
 			*pp = old->next;
@@ -319,18 +372,33 @@ int agent_reload(struct agent *a)
 			tail = &old->next;
 			continue;
 		}
-		if ((r = account_new(a, c, &acct)) != 0)
+		if ((r = agent_account_new(a, c, &acct)) != 0)
 			goto fail;
 		if (old != NULL && same_settings(a, old, c))
 			keep_tokens(old, acct);
 		*tail = acct;
 		tail = &acct->next;
 	}
+	/* Runtime accounts are in no file: they stay, in their order, after
+	   the file's. */
+	for (pp = &a->accounts; (acct = *pp) != NULL;) {
+		if (!acct->runtime) {
+			pp = &acct->next;
+			continue;
+		}
+		*pp = acct->next;
+		acct->next = NULL;
+		*rtail = acct;
+		rtail = &acct->next;
+	}
+	*tail = runtime;
 	agent_accounts_free(a);
 	a->accounts = fresh;
 	agent_config_free(a->config);
 	a->config = cfg;
-	log_info("configuration reloaded: %zu accounts", cfg->n_accounts);
+	log_info("configuration reloaded: %zu accounts, and %zu added at run "
+		 "time",
+		 cfg->n_accounts, count(runtime));
 	agent_schedule(a);
 	return 0;
 fail:
