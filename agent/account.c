@@ -32,6 +32,7 @@ static const size_t cfg_strings[] = {
 	offsetof(struct agent_account_cfg, scopes),
 	offsetof(struct agent_account_cfg, flow),
 	offsetof(struct agent_account_cfg, ca_file),
+	offsetof(struct agent_account_cfg, redirect_uri),
 };
 
 #define CFG_STR(cfg, off) ((char **)((char *)(cfg) + (off)))
@@ -72,8 +73,8 @@ static int cfg_copy(struct agent_account_cfg *dst,
 	return 0;
 }
 
-static int account_new(struct agent *a, const struct agent_account_cfg *cfg,
-		       struct account **out)
+int agent_account_new(struct agent *a, const struct agent_account_cfg *cfg,
+		      struct account **out)
 {
 	struct account *acct;
 	int r;
@@ -147,7 +148,7 @@ int agent_accounts_load(struct agent *a, const struct agent_config *cfg)
 	int r;
 
 	for (i = 0; i < cfg->n_accounts; i++) {
-		if ((r = account_new(a, &cfg->accounts[i], &acct)) != 0)
+		if ((r = agent_account_new(a, &cfg->accounts[i], &acct)) != 0)
 			return r;
 		*tail = acct;
 		tail = &acct->next;
@@ -313,6 +314,69 @@ static void unlink_account(struct agent *a, struct account *acct)
 }
 
 /*
+ * A section of the new file may not take the name or address of an account
+ * added at run time: which of the two a client means would depend on the
+ * order of a list.  Refusing the whole reload, as for any other mistake in
+ * the file, keeps both accounts and their tokens; the message says how to
+ * settle it.
+ */
+static int runtime_clash(struct agent *a, const struct agent_config *cfg,
+			 char *err, size_t errlen)
+{
+	const struct agent_account_cfg *c;
+	const struct account *rt;
+	int by_email;
+	size_t i;
+
+	for (i = 0; i < cfg->n_accounts; i++) {
+		c = &cfg->accounts[i];
+		rt = agent_account_clash(a, NULL, c->name, c->email, 1,
+					 &by_email);
+		if (rt == NULL)
+			continue;
+		if (by_email)
+			snprintf(err, errlen,
+				 "%s:%d: [account %s] takes the address %s of "
+				 "the account '%s' added at run time: run "
+				 "'xoauth delete %s' first, or change the "
+				 "section",
+				 cfg->path, c->line, c->name,
+				 rt->email != NULL ? rt->email : c->name,
+				 rt->cfg.name, rt->cfg.name);
+		else
+			snprintf(
+			    err, errlen,
+			    "%s:%d: [account %s] is also an account added "
+			    "at run time: run 'xoauth delete %s' first, or "
+			    "rename the section",
+			    cfg->path, c->line, c->name, rt->cfg.name);
+		return XO_ERR_CONFIG;
+	}
+	return 0;
+}
+
+/* Moves the runtime accounts, in their order, to *tail: they are in no
+   file, so a reload keeps them as they are. */
+static size_t move_runtime(struct agent *a, struct account **tail)
+{
+	struct account **pp, *acct;
+	size_t n = 0;
+
+	for (pp = &a->accounts; (acct = *pp) != NULL;) {
+		if (!acct->runtime) {
+			pp = &acct->next;
+			continue;
+		}
+		*pp = acct->next;
+		acct->next = NULL;
+		*tail = acct;
+		tail = &acct->next;
+		n++;
+	}
+	return n;
+}
+
+/*
  * A reload first does everything that can fail (reading the config,
  * comparing settings, making the new accounts) without touching an
  * account, then swaps the new set in, which cannot fail.  So a failure,
@@ -324,14 +388,16 @@ int agent_reload(struct agent *a)
 	struct agent_config *cfg = NULL;
 	struct reload_step *steps = NULL;
 	struct account *fresh = NULL, **tail = &fresh, *acct;
-	char err[512];
-	size_t i, n;
+	char err[768];
+	size_t i, n, n_runtime;
 	int r;
 
 	if ((r = agent_config_load(a->config_path, a->config_must_exist, &cfg,
-				   err, sizeof(err))) != 0) {
+				   err, sizeof(err))) != 0 ||
+	    (r = runtime_clash(a, cfg, err, sizeof(err))) != 0) {
 		log_error("reload refused, keeping the old configuration: %s",
 			  err);
+		agent_config_free(cfg);
 		return r;
 	}
 	n = cfg->n_accounts;
@@ -350,7 +416,7 @@ int agent_reload(struct agent *a)
 		/* A busy account, unchanged, stays itself. */
 		if (s->same && busy(s->old))
 			continue;
-		if ((r = account_new(a, c, &s->fresh)) != 0)
+		if ((r = agent_account_new(a, c, &s->fresh)) != 0)
 			goto out;
 	}
 
@@ -369,13 +435,16 @@ int agent_reload(struct agent *a)
 		*tail = acct;
 		tail = &acct->next;
 	}
+	n_runtime = move_runtime(a, tail);
 	/* What is left are the accounts removed or changed. */
 	agent_accounts_free(a);
 	a->accounts = fresh;
 	agent_config_free(a->config);
 	a->config = cfg;
 	cfg = NULL; /* transferred */
-	log_info("configuration reloaded: %zu accounts", n);
+	log_info("configuration reloaded: %zu accounts, and %zu added at run "
+		 "time",
+		 n, n_runtime);
 	agent_schedule(a);
 	r = 0;
 out:

@@ -42,6 +42,7 @@ struct account {
 	struct agent *agent;
 	struct agent_account_cfg cfg; /* private copy; see account.c */
 	struct oauth_client *oauth;
+	int runtime;             /* added with ADD, not in the config file */
 
 	struct agent_secret *refresh_token;
 	struct agent_secret *access_token;
@@ -98,13 +99,19 @@ int64_t agent_now_boot(void);
 
 /* ---- account.c ---- */
 int agent_accounts_load(struct agent *a, const struct agent_config *cfg);
+/* A new account (need-login) for the section cfg, which stays the
+   caller's; the client secret is sealed, not copied.  0 or XO_ERR_*. */
+int agent_account_new(struct agent *a, const struct agent_account_cfg *cfg,
+		      struct account **out);
 struct account *agent_account_find(struct agent *a, const char *name,
 				   size_t len);
 void agent_account_free(struct account *acct);
 void agent_accounts_free(struct agent *a);
 /* Re-reads the config: accounts whose settings did not change keep their
-   tokens; 0, or XO_ERR_CONFIG or XO_ERR_NOMEM, and then the old config and
-   accounts stay exactly as they were. */
+   tokens, runtime accounts stay as they are; 0, or XO_ERR_CONFIG (also
+   when a section of the file now takes the name or address of a runtime
+   account) or XO_ERR_NOMEM, and then the old config and accounts stay
+   exactly as they were. */
 int agent_reload(struct agent *a);
 /* Replaces the account's tokens after a successful grant. */
 int agent_account_store_tokens(struct account *acct, struct oauth_result *res);
@@ -115,6 +122,24 @@ int agent_account_token_ok(const struct account *acct, int64_t min_ms);
 /* Fills a LIST entry; strings point into acct. */
 void agent_account_info(const struct account *acct,
 			struct proto_account_info *info);
+
+/* ---- runtime.c: accounts added and deleted at run time ---- */
+/* ADD: checks the settings as the config file's (XO_ERR_CONFIG, msg
+   "KEY: problem"), refuses a name or address in use (XO_ERR_EXISTS), and
+   appends the account.  The request's strings need no NUL. */
+int agent_runtime_add(struct agent *a, const struct proto_add_req *q,
+		      char *msg, size_t msglen);
+/* DELETE: cancels the account's login or refresh, fails its waiters and
+   frees it with its secrets; an account of the file gets
+   XO_ERR_CONFIGURED and stays. */
+int agent_runtime_delete(struct agent *a, struct account *acct, char *msg,
+			 size_t msglen);
+/* The account other than self whose name or address equals name or email
+   (either may be NULL), looking at runtime accounts only when
+   runtime_only; NULL when none.  *by_email says which matched. */
+struct account *agent_account_clash(struct agent *a, const struct account *self,
+				    const char *name, const char *email,
+				    int runtime_only, int *by_email);
 
 /* ---- refresh.c ---- */
 /* Starts a refresh now unless one is in flight; 0 or an XO_ERR_*. */

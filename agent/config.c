@@ -207,6 +207,10 @@ struct parse_ctx {
 	int err_line;		     /* its line */
 	char *err;
 	size_t errlen;
+	/* Checking one section given as key/value pairs (the ADD request)
+	   rather than a file: `line` counts the pairs, and messages read
+	   "KEY: problem", as there is no file or line to name. */
+	int pairs;
 };
 
 /*
@@ -272,6 +276,15 @@ static void fail(struct parse_ctx *x, int line, const char *sect,
 	va_end(ap);
 	if (x->err == NULL || x->errlen == 0)
 		return;
+	if (x->pairs) {
+		if (key != NULL) {
+			escape(k, sizeof(k), key, 48);
+			snprintf(x->err, x->errlen, "%s: %s", k, msg);
+		} else {
+			snprintf(x->err, x->errlen, "%s", msg);
+		}
+		return;
+	}
 	escape(file, sizeof(file), x->file, 200);
 	if (key != NULL) {
 		escape(k, sizeof(k), key, 48);
@@ -623,8 +636,12 @@ static int account_key(struct parse_ctx *x, const char *name, const char *value)
 	}
 	i = (size_t)(k - account_keys);
 	if (kl->at[i] != 0) {
-		fail(x, x->line, label, name,
-		     "set twice (first at line %d); keep one", kl->at[i]);
+		if (x->pairs)
+			fail(x, x->line, label, name, "set twice; keep one");
+		else
+			fail(x, x->line, label, name,
+			     "set twice (first at line %d); keep one",
+			     kl->at[i]);
 		return 0;
 	}
 	if (value[0] == '\0') {
@@ -801,7 +818,10 @@ static int on_key(void *user, const char *section, const char *name,
 		return 0;
 	if (name[0] == '\0') {
 		fail(x, x->line, current_label(x, label, sizeof(label)), NULL,
-		     "a line starts with '=' or ':' (expected 'key = value')");
+		     "%s",
+		     x->pairs ? "a setting has an empty key"
+			      : "a line starts with '=' or ':' (expected "
+				"'key = value')");
 		return 0;
 	}
 	switch (x->sec) {
@@ -823,6 +843,20 @@ static int is_name_char(char c)
 	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '@' ||
 	       c == '+' || c == '-';
 }
+
+static int is_account_name(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > ACCOUNT_NAME_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!is_name_char(s[i]))
+			return 0;
+	return 1;
+}
+
+#define NAME_EXPECT "expected 1 to %d of A-Z a-z 0-9 . _ @ + -"
 
 static int add_account(struct parse_ctx *x, const char *name, size_t len)
 {
@@ -920,16 +954,13 @@ static int open_section(struct parse_ctx *x, const char *s, const char *e)
 			     "the section needs a name: [account NAME]");
 			return XO_ERR_CONFIG;
 		}
-		for (in = p; in < in_end && is_name_char(*in); in++)
-			;
-		if (in < in_end || len > ACCOUNT_NAME_MAX) {
+		if (!is_account_name(p, len)) {
 			char nm[96];
 
 			escape_n(nm, sizeof(nm), p, len, 70);
 			fail(x, x->line, NULL, NULL,
-			     "bad account name '%s' (expected 1 to %d of "
-			     "A-Z a-z 0-9 . _ @ + -)",
-			     nm, ACCOUNT_NAME_MAX);
+			     "bad account name '%s' (" NAME_EXPECT ")", nm,
+			     ACCOUNT_NAME_MAX);
 			return XO_ERR_CONFIG;
 		}
 		return add_account(x, p, len);
@@ -1160,8 +1191,10 @@ static int resolve_account(struct parse_ctx *x, struct agent_account_cfg *a,
 	return 0;
 }
 
-static void account_cleanup(struct agent_account_cfg *a)
+void agent_account_cfg_cleanup(struct agent_account_cfg *a)
 {
+	if (a == NULL)
+		return;
 	if (a->client_secret != NULL)
 		sodium_memzero(a->client_secret, strlen(a->client_secret));
 	free(a->name);
@@ -1179,6 +1212,7 @@ static void account_cleanup(struct agent_account_cfg *a)
 	free(a->flow);
 	free(a->ca_file);
 	free(a->redirect_uri);
+	memset(a, 0, sizeof(*a));
 }
 
 void agent_config_free(struct agent_config *c)
@@ -1188,7 +1222,7 @@ void agent_config_free(struct agent_config *c)
 	if (c == NULL)
 		return;
 	for (i = 0; i < c->n_accounts; i++)
-		account_cleanup(&c->accounts[i]);
+		agent_account_cfg_cleanup(&c->accounts[i]);
 	free(c->accounts);
 	free(c->path);
 	free(c);
@@ -1290,6 +1324,66 @@ int agent_config_parse(const char *name, const char *data, size_t len,
 out:
 	if (r == XO_ERR_NOMEM)
 		set_err(err, errlen, "out of memory reading the configuration");
+	agent_config_free(x.cfg);
+	free(x.lines);
+	return r;
+}
+
+int agent_config_account(const char *name, const struct agent_setting *settings,
+			 size_t n, struct agent_account_cfg *out, char *err,
+			 size_t errlen)
+{
+	struct parse_ctx x;
+	size_t i, len;
+	int r = XO_ERR_INTERNAL;
+
+	memset(&x, 0, sizeof(x));
+	if (out == NULL)
+		return XO_ERR_INVALID;
+	memset(out, 0, sizeof(*out));
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (name == NULL || (settings == NULL && n > 0))
+		return XO_ERR_INVALID;
+	x.file = "";
+	x.pairs = 1;
+	x.err = err;
+	x.errlen = errlen;
+	if ((x.cfg = config_new()) == NULL) {
+		r = XO_ERR_NOMEM;
+		goto out;
+	}
+	len = strlen(name);
+	if (!is_account_name(name, len)) {
+		char nm[96];
+
+		escape_n(nm, sizeof(nm), name, len, 70);
+		fail(&x, 0, NULL, "name",
+		     "bad account name '%s' (" NAME_EXPECT ")", nm,
+		     ACCOUNT_NAME_MAX);
+		r = x.r;
+		goto out;
+	}
+	if ((r = add_account(&x, name, len)) != 0)
+		goto out;
+	/* The very handler inih calls for the file, one pair at a time;
+	   `line` counts pairs, so "set twice" and the order of
+	   client_secret and client_secret_cmd still work. */
+	for (i = 0; i < n && x.r == 0; i++) {
+		x.line = (int)i + 1;
+		on_key(&x, NULL, settings[i].key != NULL ? settings[i].key : "",
+		       settings[i].value != NULL ? settings[i].value : "");
+	}
+	if ((r = x.r) != 0)
+		goto out;
+	if ((r = resolve_account(&x, &x.cfg->accounts[0], &x.lines[0])) != 0)
+		goto out;
+	*out = x.cfg->accounts[0];
+	x.cfg->n_accounts = 0; /* transferred */
+	r = 0;
+out:
+	if (r == XO_ERR_NOMEM)
+		set_err(err, errlen, "out of memory");
 	agent_config_free(x.cfg);
 	free(x.lines);
 	return r;

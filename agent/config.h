@@ -70,6 +70,28 @@ void agent_config_free(struct agent_config *c);
 int agent_config_parse(const char *name, const char *data, size_t len,
 		       struct agent_config **out, char *err, size_t errlen);
 
+/* One key = value line of an [account NAME] section. */
+struct agent_setting {
+	const char *key;
+	const char *value; /* NULL reads as "" */
+};
+
+/*
+ * Builds the account called name from the settings of its section given
+ * as key/value pairs (the ADD request, PROTOCOL.md 4.8), checked and
+ * completed from its preset by the same code as a section of the file.
+ * On success *out is filled and the caller frees it with
+ * agent_account_cfg_cleanup(); out->line is 0.  On error *out is zeroed
+ * and err reads "KEY: problem" (no file or line: there is none), never
+ * quoting a client_secret.  Pure, like agent_config_parse().
+ */
+int agent_config_account(const char *name, const struct agent_setting *settings,
+			 size_t n, struct agent_account_cfg *out, char *err,
+			 size_t errlen);
+
+/* Frees the strings of a, wiping the client secret, and zeroes it. */
+void agent_account_cfg_cleanup(struct agent_account_cfg *a);
+
 /* Looks an account up by section name, then by e-mail address. */
 const struct agent_account_cfg *
 agent_config_find(const struct agent_config *c, const char *name);

@@ -11,7 +11,8 @@
 #include "log.h"
 
 #define CAPABILITIES                                                          \
-	"token xoauth2 oauthbearer list refresh remove import login-device"
+	"token xoauth2 oauthbearer list refresh remove import login-device "   \
+	"add delete"
 
 int agent_reply_buf(size_t cap, struct proto_writer *w)
 {
@@ -207,11 +208,30 @@ static void do_login_start(struct conn *c, struct proto_reader *r)
 		agent_conn_reply_failure(c, rc, acct->login_error);
 }
 
+static void do_add(struct conn *c, struct proto_reader *r)
+{
+	struct proto_add_req q;
+	char msg[900];
+	int rc;
+
+	if (proto_dec_add_req(r, &q) != 0) {
+		agent_conn_reply_failure(c, XO_ERR_MSG_BAD, NULL);
+		return;
+	}
+	rc = agent_runtime_add(agent_conn_agent(c), &q, msg, sizeof(msg));
+	if (rc != 0)
+		agent_conn_reply_failure(c, rc, msg[0] != '\0' ? msg : NULL);
+	else
+		agent_conn_reply_success(c);
+}
+
 static void do_account_req(struct conn *c, uint8_t type,
 			   struct proto_reader *r)
 {
 	struct proto_account_req q;
 	struct account *acct;
+	char msg[700];
+	int rc;
 
 	if (proto_dec_account_req(r, &q) != 0) {
 		agent_conn_reply_failure(c, XO_ERR_MSG_BAD, NULL);
@@ -235,6 +255,14 @@ static void do_account_req(struct conn *c, uint8_t type,
 		break;
 	case PROTO_REQ_LOGIN_WAIT:
 		do_login_wait(c, acct, q.wait_ms);
+		break;
+	case PROTO_REQ_DELETE:
+		rc = agent_runtime_delete(agent_conn_agent(c), acct, msg,
+					  sizeof(msg));
+		if (rc != 0)
+			agent_conn_reply_failure(c, rc, msg);
+		else
+			agent_conn_reply_success(c);
 		break;
 	}
 }
@@ -267,7 +295,11 @@ void agent_dispatch(struct conn *c, const unsigned char *frame, size_t len)
 	case PROTO_REQ_REFRESH:
 	case PROTO_REQ_REMOVE:
 	case PROTO_REQ_LOGIN_WAIT:
+	case PROTO_REQ_DELETE:
 		do_account_req(c, type, &r);
+		break;
+	case PROTO_REQ_ADD:
+		do_add(c, &r);
 		break;
 	case PROTO_REQ_LOGIN_START:
 		do_login_start(c, &r);

@@ -291,6 +291,47 @@ static int take_endpoint(const json_t *doc, const char *key, char **dst,
 	return 0;
 }
 
+/*
+ * An account with only an issuer names no scopes, and a generic provider
+ * has no preset to fill them in.  Asking for nothing gets no refresh token
+ * and no address, so ask for the standard scopes that give those:
+ * offline_access (a refresh token), openid and email (an id_token with the
+ * address; OpenID Connect Core 5.4), but only those the document lists in
+ * scopes_supported, as a provider may refuse a scope it does not know.  A
+ * provider's mail scope is not standard: it goes in `scopes`.
+ */
+static int default_scopes(struct oauth_client *c, const json_t *doc)
+{
+	static const char *const wanted[] = {"openid", "email",
+					     "offline_access"};
+	const json_t *supported = json_object_get(doc, "scopes_supported");
+	char buf[64] = "";
+	size_t i, j, w = 0;
+
+	if (c->scopes != NULL || !json_is_array(supported))
+		return 0;
+	for (i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
+		for (j = 0; j < json_array_size(supported); j++) {
+			const char *s =
+			    json_string_value(json_array_get(supported, j));
+
+			if (s == NULL || strcmp(s, wanted[i]) != 0)
+				continue;
+			w += (size_t)snprintf(buf + w, sizeof(buf) - w, "%s%s",
+					      w > 0 ? " " : "", wanted[i]);
+			break;
+		}
+	}
+	if (w == 0)
+		return 0;
+	if ((c->scopes = strdup(buf)) == NULL)
+		return XO_ERR_NOMEM;
+	log_info("%s: no scopes set; asking for '%s' from the discovery "
+		 "document",
+		 c->name, c->scopes);
+	return 0;
+}
+
 static int apply_discovery(struct oauth_client *c, const char *body, size_t len,
 			   char *why, size_t whylen)
 {
@@ -321,6 +362,10 @@ static int apply_discovery(struct oauth_client *c, const char *body, size_t len,
 	    (r = take_endpoint(doc, "authorization_endpoint", &c->authz_ep, 0,
 			       why, whylen)) != 0)
 		goto out;
+	if ((r = default_scopes(c, doc)) != 0) {
+		snprintf(why, whylen, "out of memory");
+		goto out;
+	}
 	c->need_discovery = 0;
 	r = 0;
 out:
@@ -328,12 +373,35 @@ out:
 	return r;
 }
 
+/* Adds the scopes found by discovery to the form built before it. */
+static int append_scope(struct oauth_client *c)
+{
+	struct agent_plain *p = NULL;
+	char *esc = curl_easy_escape(NULL, c->scopes, 0);
+	size_t n;
+	int r;
+
+	if (esc == NULL)
+		return XO_ERR_NOMEM;
+	n = c->form->len + strlen("&scope=") + strlen(esc);
+	if ((r = agent_plain_new(n, &p)) != 0) {
+		curl_free(esc);
+		return r;
+	}
+	snprintf(p->data, n + 1, "%s&scope=%s", c->form->data, esc);
+	p->len = strlen(p->data);
+	curl_free(esc);
+	agent_plain_free(c->form);
+	c->form = p;
+	return 0;
+}
+
 static void on_discovery_done(void *arg, const struct agent_http_resp *resp)
 {
 	struct oauth_client *c = arg;
 	char why[384];
 	char url[MAX_URL];
-	int r;
+	int r, had_scopes;
 
 	c->xfer = NULL;
 	if (resp->err != 0) {
@@ -364,10 +432,17 @@ static void on_discovery_done(void *arg, const struct agent_http_resp *resp)
 		op_fail(c, OAUTH_CONFIG, XO_ERR_PROVIDER_CONFIG, why, -1);
 		return;
 	}
+	had_scopes = c->scopes != NULL;
 	if ((r = apply_discovery(c, resp->body, resp->body_len, why,
 				 sizeof(why))) != 0) {
 		op_fail(c, r == XO_ERR_NOMEM ? OAUTH_TRANSIENT : OAUTH_CONFIG,
 			r, why, -1);
+		return;
+	}
+	/* A device poll names no scope; the other requests do. */
+	if (!had_scopes && c->scopes != NULL && c->op != OP_DEVICE_POLL &&
+	    (r = append_scope(c)) != 0) {
+		op_fail(c, OAUTH_TRANSIENT, r, "out of memory", -1);
 		return;
 	}
 	log_debug("oauth %s: discovery: ok", c->name);

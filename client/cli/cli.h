@@ -86,5 +86,12 @@ int cmd_remove(const struct cli *cli, int argc, char *argv[]);
 int cmd_status(const struct cli *cli, int argc, char *argv[]);
 int cmd_import(const struct cli *cli, int argc, char *argv[]);
 int cmd_login(const struct cli *cli, int argc, char *argv[]);
+int cmd_add(const struct cli *cli, int argc, char *argv[]);
+int cmd_delete(const struct cli *cli, int argc, char *argv[]);
+
+/* login.c: signs account in over the connection c, showing the user what
+ * to do and waiting until the agent says it is done; returns the exit
+ * status.  `xoauth login` and `xoauth add --login` share it. */
+int login_run(const struct cli *cli, struct xo_client *c, const char *account);
 
 #endif

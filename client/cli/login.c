@@ -38,19 +38,12 @@ static void sleep_ms(uint64_t ms)
 		;
 }
 
-int cmd_login(const struct cli *cli, int argc, char *argv[])
+int login_run(const struct cli *cli, struct xo_client *c, const char *account)
 {
 	struct xo_login l = {0};
-	struct xo_client *c = NULL;
-	const char *account;
 	uint64_t deadline;
 	int r = EXIT_AGENT_FAILED, err;
 
-	if (argc != 2 || argv[1][0] == '-')
-		return usage(argv[0]);
-	account = argv[1];
-	if ((r = connect_agent(cli, &c)) != 0)
-		goto out;
 	if ((err = xo_login_start(c, account, &l)) != 0) {
 		r = report(cli, c, account, err);
 		goto out;
@@ -108,6 +101,18 @@ int cmd_login(const struct cli *cli, int argc, char *argv[])
 	r = 0;
 out:
 	xo_login_free(&l);
+	return r;
+}
+
+int cmd_login(const struct cli *cli, int argc, char *argv[])
+{
+	struct xo_client *c = NULL;
+	int r;
+
+	if (argc != 2 || argv[1][0] == '-')
+		return usage(argv[0]);
+	if ((r = connect_agent(cli, &c)) == 0)
+		r = login_run(cli, c, argv[1]);
 	xo_client_free(c);
 	return r;
 }

@@ -38,6 +38,13 @@ static const struct command commands[] = {
     {"import", cmd_import, "ACCOUNT",
      "hand the agent a refresh token read from stdin"},
     {"login", cmd_login, "ACCOUNT", "sign in (device flow) and wait"},
+    {"add", cmd_add,
+     "NAME --provider P --client-id ID [--email ADDR] [--tenant T] "
+     "[--scopes S] [--flow F] [--issuer URL] [--set KEY=VALUE ...] "
+     "[--client-secret-stdin] [--login]",
+     "add an account to the running agent (kept until it stops)"},
+    {"delete", cmd_delete, "NAME",
+     "delete an account added with 'add', tokens and all"},
     {"status", cmd_status, "", "show the agent's version and socket"},
     {"help", cmd_help, "[COMMAND]", "show this help"},
 };

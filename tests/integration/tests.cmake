@@ -12,3 +12,9 @@ foreach(t ${XO_INTEGRATION_TESTS})
 		LABELS integration
 		ENVIRONMENT "XO_BUILD_DIR=${PROJECT_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
 endforeach()
+
+# add_login: a small program on libxoauth (test_runtime_accounts.py), so
+# that runtime accounts are tested through the library as applications
+# use it.
+add_executable(add_login ${CMAKE_CURRENT_LIST_DIR}/add_login.c)
+target_link_libraries(add_login PRIVATE xoauth_shared)
