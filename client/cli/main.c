@@ -45,6 +45,12 @@ static const struct command commands[] = {
      "add an account to the running agent (kept until it stops)"},
     {"delete", cmd_delete, "NAME",
      "delete an account added with 'add', tokens and all"},
+    {"lock", cmd_lock, "", "wipe the agent's secrets from memory until unlocked"},
+    {"unlock", cmd_unlock, "",
+     "unlock the agent's vault (the first unlock creates it)"},
+    {"export", cmd_export, "[FILE]",
+     "write the accounts and tokens, sealed with a new passphrase"},
+    {"restore", cmd_restore, "FILE", "add the accounts of an export"},
     {"status", cmd_status, "", "show the agent's version and socket"},
     {"help", cmd_help, "[COMMAND]", "show this help"},
 };
