@@ -149,6 +149,9 @@ static void agent_stop(struct agent *a)
 	uv_close((uv_handle_t *)&a->parent_check, NULL);
 	agent_conns_close_all(a);
 	agent_accounts_free(a);
+	/* A hanging secret or notify command must not keep the loop (and
+	   so the agent) alive. */
+	agent_spawns_kill_all(&a->spawns);
 	agent_http_free(a->http);
 	a->http = NULL;
 	if (a->socket_path != NULL)
@@ -185,6 +188,10 @@ static int run_agent(struct agent *a, int listen_fd, int command_mode)
 	int r;
 
 	a->loop = uv_default_loop();
+	/* Commands at once, all accounts together: enough for every
+	   account's hook to fire, few enough that a storm cannot fork-bomb
+	   the user. */
+	agent_spawns_init(&a->spawns, a->loop, 32);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("cannot initialise libcurl");
 		return 1;

@@ -645,6 +645,10 @@ static int cmd_login(const struct cli *cli, int argc, char *argv[])
 	sanitize(l.verification_uri);
 	sanitize(l.verification_uri_complete);
 	sanitize(l.user_code);
+	/* No URL: nothing for the user to do (an app account got its token
+	   with the client's credentials); LOGIN_WAIT confirms at once. */
+	if (l.verification_uri[0] == '\0')
+		goto wait;
 	fprintf(stderr, "To sign in to %s, open %s and enter the code %s\n",
 		account, l.verification_uri, l.user_code);
 	if (l.verification_uri_complete[0] != '\0')
@@ -655,6 +659,7 @@ static int cmd_login(const struct cli *cli, int argc, char *argv[])
 			"Waiting for you to sign in; the code expires in %u "
 			"minutes.\n",
 			(l.expires_in + 59) / 60);
+wait:
 	/* The agent ends the login when the code expires; this bound only
 	 * guards against an agent that never says so. */
 	deadline = now_s() + (l.expires_in > 0 ? l.expires_in : 900) + 60;
