@@ -13,11 +13,15 @@
  * while something of the group still holds the pipe open: a process group
  * id stays in use (and is not handed out again) while any member lives.
  */
+/* close_range() needs _GNU_SOURCE, which the build defines. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -213,6 +217,40 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	maybe_finish(s);
 }
 
+/*
+ * Marks every descriptor from 3 up close-on-exec, so that a command
+ * inherits none of the agent's: libuv opens its own with O_CLOEXEC, but
+ * libcurl's sockets to the providers (kept alive in its connection cache)
+ * and its wake-up socketpair are left inheritable.  Harmless for the agent,
+ * which execs nothing else.
+ */
+static void cloexec_all(void)
+{
+	DIR *d;
+	struct dirent *e;
+	long fd;
+	char *end;
+	int flags;
+
+#ifdef CLOSE_RANGE_CLOEXEC
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+#endif
+	/* Kernels before 5.11. */
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		fd = strtol(e->d_name, &end, 10);
+		if (*end != '\0' || end == e->d_name || fd < 3 ||
+		    fd == dirfd(d))
+			continue;
+		if ((flags = fcntl((int)fd, F_GETFD)) >= 0 &&
+		    !(flags & FD_CLOEXEC))
+			fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC);
+	}
+	closedir(d);
+}
+
 /* environ without the names in extra, then extra; NULL-terminated.  The
    strings are not copied: they only need to live through uv_spawn(). */
 static char **build_env(const char *const *extra)
@@ -311,6 +349,7 @@ int agent_spawn(struct agent_spawns *set, const struct agent_spawn_opts *opts,
 	po.flags = UV_PROCESS_DETACHED;
 	po.stdio_count = 3;
 	po.stdio = stdio;
+	cloexec_all();
 	uvr = uv_spawn(set->loop, &s->proc, &po);
 	free(env);
 	/* Since libuv 1.24 the process handle must be closed even when

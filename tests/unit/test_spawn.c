@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -172,6 +173,25 @@ static void extra_environment_is_added_and_replaces(void **state)
 	run_cmd("printf '%s|%s|%s' \"$XO_TEST_A\" \"$HOME\" \"${PATH:+path}\"",
 		1024, 5000, env, &r, NULL);
 	assert_string_equal(r.out, "one two|/nonexistent-home|path");
+}
+
+static void agent_descriptors_are_not_inherited(void **state)
+{
+	char cmd[256];
+	struct run r;
+	int sv[2];
+
+	(void)state;
+	/* As libcurl leaves its sockets: without close-on-exec. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	snprintf(cmd, sizeof(cmd),
+		 "for fd in %d %d; do test -e /proc/$$/fd/$fd && echo leaked; "
+		 "done; echo checked",
+		 sv[0], sv[1]);
+	run_cmd(cmd, 1024, 5000, NULL, &r, NULL);
+	close(sv[0]);
+	close(sv[1]);
+	assert_string_equal(r.out, "checked\n");
 }
 
 static void deadline_ends_the_whole_process_group(void **state)
@@ -362,6 +382,7 @@ int main(void)
 	    cmocka_unit_test(discarded_stdout_gives_no_buffer),
 	    cmocka_unit_test(stdin_is_dev_null_and_stderr_is_not_captured),
 	    cmocka_unit_test(extra_environment_is_added_and_replaces),
+	    cmocka_unit_test(agent_descriptors_are_not_inherited),
 	    cmocka_unit_test(deadline_ends_the_whole_process_group),
 	    cmocka_unit_test(term_ignored_is_followed_by_kill),
 	    cmocka_unit_test(describe_names_status_signal_or_start_failure),
