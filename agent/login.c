@@ -144,7 +144,8 @@ static void on_device(void *arg, int err, const char *message,
 			  (l->dev.expires_in > 0 ? l->dev.expires_in : 900) *
 				  1000;
 	l->ready = 1;
-	snprintf(msg, sizeof(msg), "%s: login pending: open %s and enter the code %s",
+	snprintf(msg, sizeof(msg),
+		 "%s: login pending: open %s and enter the code %s",
 		 acct->cfg.name, l->dev.verification_uri, l->dev.user_code);
 	log_info("%s", msg);
 	agent_notify(acct, NOTIFY_LOGIN_PENDING, msg, l->dev.verification_uri,

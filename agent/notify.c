@@ -74,8 +74,7 @@ void agent_notify(struct account *acct, enum agent_notify_reason why,
 		return;
 	env[n++] = agent_notify_env(e_account, sizeof(e_account),
 				    "XOAUTH_ACCOUNT", acct->cfg.name);
-	env[n++] = agent_notify_env(e_reason, sizeof(e_reason),
-				    "XOAUTH_REASON",
+	env[n++] = agent_notify_env(e_reason, sizeof(e_reason), "XOAUTH_REASON",
 				    agent_notify_reason_name(why));
 	env[n++] = agent_notify_env(e_message, sizeof(e_message),
 				    "XOAUTH_MESSAGE", message);
@@ -83,8 +82,8 @@ void agent_notify(struct account *acct, enum agent_notify_reason why,
 		env[n++] = agent_notify_env(e_email, sizeof(e_email),
 					    "XOAUTH_EMAIL", acct->email);
 	if (url != NULL)
-		env[n++] = agent_notify_env(e_url, sizeof(e_url), "XOAUTH_URL",
-					    url);
+		env[n++] =
+		    agent_notify_env(e_url, sizeof(e_url), "XOAUTH_URL", url);
 	if (user_code != NULL)
 		env[n++] = agent_notify_env(e_code, sizeof(e_code),
 					    "XOAUTH_USER_CODE", user_code);
@@ -97,8 +96,7 @@ void agent_notify(struct account *acct, enum agent_notify_reason why,
 	opts.env = env;
 	opts.timeout_ms = a->config->notify_timeout_ms;
 	if ((r = agent_spawn(&a->spawns, &opts, on_done, NULL, NULL)) != 0)
-		log_error("%s: could not be run: %s", label,
-			  proto_strerror(r));
+		log_error("%s: could not be run: %s", label, proto_strerror(r));
 	else
 		log_info("%s: started", label);
 }

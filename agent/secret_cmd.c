@@ -20,8 +20,7 @@ static int is_blank(char c)
 	return c == ' ' || c == '\t' || c == '\r';
 }
 
-size_t agent_secret_cmd_first_line(const char *out, size_t len,
-				   size_t *start)
+size_t agent_secret_cmd_first_line(const char *out, size_t len, size_t *start)
 {
 	const char *nl = memchr(out, '\n', len);
 	size_t b = 0, e = nl != NULL ? (size_t)(nl - out) : len;
@@ -90,8 +89,8 @@ static int take_secret(struct account *acct,
 			 name);
 		return XO_ERR_CONFIG;
 	}
-	if ((r = agent_secret_seal(acct->agent->shield,
-				   res->out->data + start, n, &sec)) != 0) {
+	if ((r = agent_secret_seal(acct->agent->shield, res->out->data + start,
+				   n, &sec)) != 0) {
 		snprintf(acct->last_error, sizeof(acct->last_error),
 			 "%s: cannot keep the client secret: %s", name,
 			 proto_strerror(r));

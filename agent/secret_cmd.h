@@ -47,7 +47,6 @@ void agent_secret_cmd_cancel(struct account *acct);
  * the secret's length, 0 when the first line is empty.  Writes nothing;
  * the caller seals out[start, start + len).
  */
-size_t agent_secret_cmd_first_line(const char *out, size_t len,
-				   size_t *start);
+size_t agent_secret_cmd_first_line(const char *out, size_t len, size_t *start);
 
 #endif

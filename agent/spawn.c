@@ -48,20 +48,19 @@ struct agent_spawn {
 	uv_process_t proc;
 	uv_pipe_t pipe;
 	uv_timer_t timer;
-	int handles;	 /* initialised and not yet closed */
-	int pipe_open;	 /* stdout is read and the pipe not closing */
-	int reaped;	 /* the exit callback has run */
-	int finished;	 /* over: the timer is closing, cb ran if set */
-	int killed;	 /* SIGKILL was sent */
-	int term_sent;	 /* SIGTERM was sent */
+	int handles;   /* initialised and not yet closed */
+	int pipe_open; /* stdout is read and the pipe not closing */
+	int reaped;    /* the exit callback has run */
+	int finished;  /* over: the timer is closing, cb ran if set */
+	int killed;    /* SIGKILL was sent */
+	int term_sent; /* SIGTERM was sent */
 
 	struct agent_spawn_result res;
 	size_t out_cap, out_len;
 	char scratch[SCRATCH]; /* stdout beyond the cap, thrown away */
 };
 
-void agent_spawns_init(struct agent_spawns *set, uv_loop_t *loop,
-		       unsigned max)
+void agent_spawns_init(struct agent_spawns *set, uv_loop_t *loop, unsigned max)
 {
 	memset(set, 0, sizeof(*set));
 	set->loop = loop;
@@ -295,7 +294,8 @@ int agent_spawn(struct agent_spawns *set, const struct agent_spawn_opts *opts,
 		return XO_ERR_INVALID;
 	if (set->n >= set->max) {
 		log_error("%s: not run: %u commands are already running",
-			  opts->label != NULL ? opts->label : "command", set->n);
+			  opts->label != NULL ? opts->label : "command",
+			  set->n);
 		return XO_ERR_BUSY;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL)
@@ -303,13 +303,13 @@ int agent_spawn(struct agent_spawns *set, const struct agent_spawn_opts *opts,
 	s->set = set;
 	s->cb = cb;
 	s->arg = arg;
-	s->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms
-					     : DEFAULT_TIMEOUT_MS;
+	s->timeout_ms =
+	    opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
 	s->out_cap = opts->out_cap;
 	s->res.timeout_ms = s->timeout_ms;
 	r = XO_ERR_NOMEM;
-	if ((s->label = strdup(opts->label != NULL ? opts->label
-						    : "command")) == NULL)
+	if ((s->label =
+		 strdup(opts->label != NULL ? opts->label : "command")) == NULL)
 		goto fail_early;
 	s->res.label = s->label;
 	if (s->out_cap > 0 && agent_plain_new(s->out_cap, &s->res.out) != 0)
@@ -367,9 +367,8 @@ int agent_spawn(struct agent_spawns *set, const struct agent_spawn_opts *opts,
 	}
 	s->res.started = 1;
 	log_debug("%s: started (pid %d)", s->label, s->proc.pid);
-	if (s->pipe_open &&
-	    (uvr = uv_read_start((uv_stream_t *)&s->pipe, on_alloc,
-				 on_read)) != 0) {
+	if (s->pipe_open && (uvr = uv_read_start((uv_stream_t *)&s->pipe,
+						 on_alloc, on_read)) != 0) {
 		log_error("%s: cannot read its output: %s", s->label,
 			  uv_strerror(uvr));
 		close_pipe(s);

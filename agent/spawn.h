@@ -31,8 +31,8 @@ struct agent_spawn;
 struct agent_spawns {
 	uv_loop_t *loop;
 	struct agent_spawn *head;
-	unsigned n;	/* runs not yet reaped, cancelled ones included */
-	unsigned max;	/* agent_spawn() refuses more than this many */
+	unsigned n;   /* runs not yet reaped, cancelled ones included */
+	unsigned max; /* agent_spawn() refuses more than this many */
 };
 
 struct agent_spawn_opts {
@@ -42,19 +42,19 @@ struct agent_spawn_opts {
 	   (replacing a variable of the same name); NULL-terminated, may be
 	   NULL.  Copied. */
 	const char *const *env;
-	size_t out_cap;	   /* bytes of stdout kept; 0: stdout discarded */
+	size_t out_cap;	     /* bytes of stdout kept; 0: stdout discarded */
 	uint64_t timeout_ms; /* then SIGTERM to the group; 0: 10 s */
 };
 
 struct agent_spawn_result {
-	const char *label; /* opts->label, for log lines */
+	const char *label;   /* opts->label, for log lines */
 	uint64_t timeout_ms; /* the deadline it had */
-	int started;	/* 0 when the command could not be started */
-	int exited;	/* 1: exited on its own; status holds its code */
-	int status;	/* exit status, when exited */
-	int term_signal; /* the signal that ended it, 0 if none */
-	int timed_out;	/* it ran into its deadline and was killed */
-	int truncated;	/* it printed more than out_cap bytes */
+	int started;	     /* 0 when the command could not be started */
+	int exited;	     /* 1: exited on its own; status holds its code */
+	int status;	     /* exit status, when exited */
+	int term_signal;     /* the signal that ended it, 0 if none */
+	int timed_out;	     /* it ran into its deadline and was killed */
+	int truncated;	     /* it printed more than out_cap bytes */
 	/* What it printed on stdout, up to out_cap bytes (NUL-terminated),
 	   or NULL when out_cap is 0.  Owned by the result: take it by
 	   setting the pointer to NULL, else it is wiped after the
@@ -65,8 +65,7 @@ struct agent_spawn_result {
 /* Called once when the run has ended and its stdout is drained. */
 typedef void (*agent_spawn_cb)(void *arg, struct agent_spawn_result *res);
 
-void agent_spawns_init(struct agent_spawns *set, uv_loop_t *loop,
-		       unsigned max);
+void agent_spawns_init(struct agent_spawns *set, uv_loop_t *loop, unsigned max);
 
 /*
  * Starts opts->cmd.  0, XO_ERR_BUSY (set->max runs already), XO_ERR_NOMEM,
