@@ -155,6 +155,47 @@ class AppTokens(unittest.TestCase):
         finally:
             faults.stop()
 
+    def test_transient_failures_back_off_and_keep_serving(self):
+        faults = harness.start_faults(self.oidc)
+        try:
+            self.start(app_section("relay", self.oidc, self.secret_cmd,
+                                   token_endpoint=faults.token_endpoint))
+            token = self.env.token("relay")
+            faults.queue("503", count=1)
+            r = self.env.xoauth("refresh", "relay")
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertNotIn("config", r.stderr)
+            # The still-valid token is served meanwhile, and the agent
+            # tries again after its back-off and recovers.
+            self.assertEqual(self.env.token("relay"), token)
+            self.assertIn("retrying", self.list_line("relay"))
+            harness.wait_for(lambda: "active" in self.list_line("relay"),
+                             30, "recovered after back-off")
+            self.assertNotEqual(self.env.token("relay"), token)
+            # A provider outage is not the secret's fault: no new run.
+            self.assertEqual(self.secret_runs(), 1)
+        finally:
+            faults.stop()
+
+    def test_account_removed_while_its_command_runs(self):
+        marker = "sleep 62.75"
+        # Its own deadline is far: only the removal can end it in time.
+        config = "[agent]\nsecret_cmd_timeout = 120\n\n"
+        config += app_section("good", self.oidc, self.secret_cmd)
+        self.start(config + app_section("slow", self.oidc, marker,
+                                        email="slow@example.com"))
+        harness.wait_for(lambda: processes_running(marker), 10,
+                         "the slow command running")
+        self.env.write_config(config)
+        self.env.proc.send_signal(signal.SIGHUP)
+        harness.wait_for(lambda: "slow" not in self.env.xoauth("list").stdout,
+                         10, "the account removed")
+        harness.wait_for(lambda: not processes_running(marker), 5,
+                         "its command ended")
+        self.assertTrue(harness.is_access_token_active(
+            self.oidc, self.env.token("good")))
+        self.assertEqual(self.env.proc.poll(), None)
+
     def test_wrong_secret_is_a_config_error_until_fixed(self):
         self.write_secret("not-the-secret")
         self.start(app_section("relay", self.oidc, self.secret_cmd))
