@@ -15,6 +15,8 @@
 
 #include "agent.h"
 #include "log.h"
+#include "notify.h"
+#include "secret_cmd.h"
 
 /* The string fields of struct agent_account_cfg, for copying and freeing. */
 static const size_t cfg_strings[] = {
@@ -33,6 +35,7 @@ static const size_t cfg_strings[] = {
 	offsetof(struct agent_account_cfg, flow),
 	offsetof(struct agent_account_cfg, ca_file),
 	offsetof(struct agent_account_cfg, redirect_uri),
+	offsetof(struct agent_account_cfg, notify_cmd),
 };
 
 #define CFG_STR(cfg, off) ((char **)((char *)(cfg) + (off)))
@@ -97,6 +100,12 @@ int agent_account_new(struct agent *a, const struct agent_account_cfg *cfg,
 	}
 	if ((r = oauth_client_new(a->http, &acct->cfg, &acct->oauth)) != 0)
 		goto fail;
+	if (agent_account_is_app(acct)) {
+		/* No user to wait for: the first token is fetched as soon as
+		   the scheduler runs. */
+		acct->state = PROTO_STATE_IDLE;
+		acct->next_refresh_boot = agent_now_boot();
+	}
 	*out = acct;
 	return 0;
 fail:
@@ -121,6 +130,7 @@ void agent_account_free(struct account *acct)
 	if (acct == NULL)
 		return;
 	agent_login_cancel(acct);
+	agent_secret_cmd_cancel(acct);
 	agent_waiters_fail(acct, XO_ERR_NO_ACCOUNT,
 			   "the account was removed from the configuration");
 	oauth_client_free(acct->oauth);
@@ -171,6 +181,35 @@ struct account *agent_account_find(struct agent *a, const char *name,
 		    strncasecmp(acct->email, name, len) == 0)
 			return acct;
 	return NULL;
+}
+
+int agent_account_is_app(const struct account *acct)
+{
+	return acct->cfg.flow != NULL &&
+	       strcmp(acct->cfg.flow, "client_credentials") == 0;
+}
+
+int agent_account_can_refresh(const struct account *acct)
+{
+	return acct->refresh_token != NULL || agent_account_is_app(acct);
+}
+
+void agent_account_config_error(struct account *acct, int err,
+				const char *msg)
+{
+	int was = acct->state == PROTO_STATE_CONFIG_ERROR;
+
+	acct->state = PROTO_STATE_CONFIG_ERROR;
+	acct->next_refresh_boot = 0;
+	acct->last_err = err;
+	if (msg != acct->last_error)
+		snprintf(acct->last_error, sizeof(acct->last_error), "%s", msg);
+	log_error("%s", acct->last_error);
+	/* One notification per event: a request that finds the account
+	   still broken is not a new one. */
+	if (!was)
+		agent_notify(acct, NOTIFY_CONFIG_ERROR, acct->last_error, NULL,
+			     NULL);
 }
 
 int agent_account_token_ok(const struct account *acct, int64_t min_ms)
@@ -258,6 +297,14 @@ static void keep_tokens(struct account *from, struct account *to)
 	to->refreshed_wall = from->refreshed_wall;
 	to->next_refresh_boot = from->next_refresh_boot;
 	to->state = from->state;
+	/* A reload is how a user fixes a config error (or a secret command
+	   that failed): try again at once instead of keeping the verdict. */
+	if (to->state == PROTO_STATE_CONFIG_ERROR) {
+		to->state = to->access_token != NULL ? PROTO_STATE_ACTIVE
+						     : PROTO_STATE_IDLE;
+		if (agent_account_can_refresh(to))
+			to->next_refresh_boot = agent_now_boot();
+	}
 	if (from->email != NULL && to->email == NULL) {
 		to->email = from->email;
 		from->email = NULL; /* transferred */
@@ -301,6 +348,7 @@ struct reload_step {
 	struct account *old;   /* the account of that name today, or NULL */
 	struct account *fresh; /* its successor; NULL: old stays as it is */
 	int same;	       /* old has the section's settings */
+	char *notify_cmd;      /* old stays: its new notify_cmd */
 };
 
 static void unlink_account(struct agent *a, struct account *acct)
@@ -413,9 +461,17 @@ int agent_reload(struct agent *a)
 		if (s->old != NULL && (r = same_settings(a, s->old, c)) < 0)
 			goto out;
 		s->same = s->old != NULL && r == 1;
-		/* A busy account, unchanged, stays itself. */
-		if (s->same && busy(s->old))
+		/* A busy account, unchanged, stays itself; a new notify_cmd
+		   applies to it at once (copied now, while failing is still
+		   harmless). */
+		if (s->same && busy(s->old)) {
+			if (c->notify_cmd != NULL &&
+			    (s->notify_cmd = strdup(c->notify_cmd)) == NULL) {
+				r = XO_ERR_NOMEM;
+				goto out;
+			}
 			continue;
+		}
 		if ((r = agent_account_new(a, c, &s->fresh)) != 0)
 			goto out;
 	}
@@ -426,6 +482,12 @@ int agent_reload(struct agent *a)
 		if (s->fresh == NULL) {
 			acct = s->old;
 			unlink_account(a, acct);
+			/* Its secret command runs again with the new config
+			   (the grant in flight has its own copy). */
+			agent_secret_cmd_forget(acct);
+			free(acct->cfg.notify_cmd);
+			acct->cfg.notify_cmd = s->notify_cmd;
+			s->notify_cmd = NULL; /* transferred */
 		} else {
 			acct = s->fresh;
 			s->fresh = NULL; /* transferred */
@@ -451,8 +513,10 @@ out:
 	if (r != 0)
 		log_error("reload failed, keeping the old accounts: %s",
 			  proto_strerror(r));
-	for (i = 0; steps != NULL && i < n; i++)
+	for (i = 0; steps != NULL && i < n; i++) {
 		agent_account_free(steps[i].fresh);
+		free(steps[i].notify_cmd);
+	}
 	free(steps);
 	agent_config_free(cfg);
 	return r;

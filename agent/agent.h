@@ -17,9 +17,15 @@
 #include "oauth.h"
 #include "proto.h"
 #include "secret.h"
+#include "spawn.h"
 
+struct account;
 struct conn;
 struct waiter;
+
+/* secret_cmd.c: told when client_secret_cmd has run; err 0 means
+   acct->client_secret now holds the secret. */
+typedef void (*agent_secret_ready_cb)(struct account *acct, int err);
 
 struct agent_options {
 	const char *config_path; /* -f, or NULL for the default */
@@ -46,8 +52,15 @@ struct account {
 
 	struct agent_secret *refresh_token;
 	struct agent_secret *access_token;
-	struct agent_secret *client_secret;
+	struct agent_secret *client_secret; /* from the config, or from
+					       client_secret_cmd once run */
 	char *email;             /* from config or learned from id_token */
+
+	/* client_secret_cmd (secret_cmd.c) */
+	struct agent_spawn *secret_run; /* the command, while it runs */
+	agent_secret_ready_cb secret_cb; /* who waits for it */
+	int secret_fresh;        /* the secret was fetched for the grant in
+				    flight, so a rejection is final */
 
 	int64_t expires_boot;    /* CLOCK_BOOTTIME ms; 0: no access token */
 	int64_t lifetime_ms;     /* lifetime of the current access token */
@@ -85,6 +98,7 @@ struct agent {
 	uv_timer_t parent_check; /* command mode: exit when parent is gone */
 	pid_t parent_pid;
 
+	struct agent_spawns spawns; /* client_secret_cmd, notify_cmd runs */
 	struct account *accounts;
 	struct conn *conns;
 	unsigned n_conns;
@@ -117,6 +131,12 @@ int agent_reload(struct agent *a);
 int agent_account_store_tokens(struct account *acct, struct oauth_result *res);
 /* Forgets every token of the account. */
 void agent_account_forget(struct account *acct);
+/* 1 for a client_credentials account: no user, no refresh token; the
+   agent asks for access tokens with the client's secret alone. */
+int agent_account_is_app(const struct account *acct);
+/* 1 when the agent can get a new access token by itself: it holds a
+   refresh token, or the account is an app (client_credentials). */
+int agent_account_can_refresh(const struct account *acct);
 /* 1 when the access token stays valid for at least min_ms more. */
 int agent_account_token_ok(const struct account *acct, int64_t min_ms);
 /* Fills a LIST entry; strings point into acct. */
@@ -148,6 +168,11 @@ int agent_refresh_start(struct account *acct);
 void agent_schedule(struct agent *a);
 void agent_scheduler_tick(uv_timer_t *t);
 
+/* Puts the account in config-error with msg (as last_error, logged) and
+   runs the notify hook if it was not in config-error already. */
+void agent_account_config_error(struct account *acct, int err,
+				const char *msg);
+
 /* ---- login.c ---- */
 /* Starts a device-flow login; the conn gets the LOGIN reply when the
    provider has answered. */
@@ -156,6 +181,12 @@ int agent_login_start(struct account *acct, struct conn *c,
 void agent_login_cancel(struct account *acct);
 /* Sends the LOGIN reply for the account's pending login; 0 or XO_ERR_*. */
 int agent_login_reply(struct account *acct, struct conn *c);
+
+/* ---- app.c ---- */
+/* LOGIN_START for a client_credentials account: gets a token now and
+   answers with an empty LOGIN reply (no URL, no code) when it has one. */
+int agent_app_login_start(struct account *acct, struct conn *c);
+int agent_app_login_reply(struct conn *c);
 
 /* ---- sasl.c ---- */
 /* Builds the reply token for a form into a new plain buffer. */
@@ -169,6 +200,7 @@ enum waiter_kind {
 	WAIT_REFRESH, /* REFRESH or IMPORT: answer when a refresh finishes */
 	WAIT_LOGIN,   /* LOGIN_WAIT: answer when the login finishes */
 	WAIT_LOGIN_START, /* LOGIN_START: answer when the code is known */
+	WAIT_APP_LOGIN, /* LOGIN_START of an app: answer after the grant */
 };
 /* Parks the connection's current request on the account until it can be
    answered or wait_ms passes. */

@@ -76,6 +76,7 @@ enum account_key {
 	K_FLOW,
 	K_CA_FILE,
 	K_REDIRECT_URI,
+	K_NOTIFY_CMD,
 	K_COUNT
 };
 
@@ -121,16 +122,28 @@ static const struct key_info account_keys[K_COUNT] = {
     [K_CA_FILE] = {"ca_file", ACC(ca_file), V_PATH,
 		   "the absolute path of a PEM file of CA certificates"},
     [K_REDIRECT_URI] = {"redirect_uri", ACC(redirect_uri), V_URL, url_expect},
+    [K_NOTIFY_CMD] = {"notify_cmd", ACC(notify_cmd), V_TEXT,
+		      "a shell command to run when the account needs you"},
 };
 
-enum agent_key { A_WAIT, A_MAX_CONNECTIONS, A_IDLE_TIMEOUT, A_COUNT };
+enum agent_key {
+	A_WAIT,
+	A_MAX_CONNECTIONS,
+	A_IDLE_TIMEOUT,
+	A_SECRET_CMD_TIMEOUT,
+	A_NOTIFY_CMD,
+	A_NOTIFY_TIMEOUT,
+	A_COUNT
+};
 
 struct agent_key_info {
 	const char *name;
-	size_t offset; /* of the unsigned in struct agent_config */
+	size_t offset; /* of the unsigned (or, if text, the char *) in
+			  struct agent_config */
 	unsigned long min, max;
 	unsigned scale; /* seconds to milliseconds, or 1 */
 	const char *expect;
+	int text;	/* a string, stored as given */
 };
 
 static const struct agent_key_info agent_keys[A_COUNT] = {
@@ -143,6 +156,18 @@ static const struct agent_key_info agent_keys[A_COUNT] = {
 			offsetof(struct agent_config, idle_timeout_ms), 1,
 			86400, 1000,
 			"a whole number of seconds from 1 to 86400"},
+    [A_SECRET_CMD_TIMEOUT] = {"secret_cmd_timeout",
+			      offsetof(struct agent_config,
+				       secret_cmd_timeout_ms),
+			      1, 3600, 1000,
+			      "a whole number of seconds from 1 to 3600"},
+    [A_NOTIFY_CMD] = {"notify_cmd", offsetof(struct agent_config, notify_cmd),
+		      0, 0, 1,
+		      "a shell command to run when an account needs you", 1},
+    [A_NOTIFY_TIMEOUT] = {"notify_timeout",
+			  offsetof(struct agent_config, notify_timeout_ms), 1,
+			  3600, 1000,
+			  "a whole number of seconds from 1 to 3600"},
 };
 
 /*
@@ -751,9 +776,10 @@ static int account_key(struct parse_ctx *x, const char *name, const char *value)
 static int agent_key(struct parse_ctx *x, const char *name, const char *value)
 {
 	const struct agent_key_info *k = NULL;
-	const char *known[A_COUNT], *hint;
+	const char *known[A_COUNT], *hint, *bad;
 	unsigned long v = 0;
 	size_t i, len;
+	char *copy;
 	int ok;
 
 	for (i = 0; i < A_COUNT; i++) {
@@ -768,7 +794,8 @@ static int agent_key(struct parse_ctx *x, const char *name, const char *value)
 		else
 			fail(x, x->line, "[agent]", name,
 			     "unknown key (known keys: wait, max_connections, "
-			     "idle_timeout)");
+			     "idle_timeout, secret_cmd_timeout, notify_cmd, "
+			     "notify_timeout)");
 		return 0;
 	}
 	i = (size_t)(k - agent_keys);
@@ -782,6 +809,22 @@ static int agent_key(struct parse_ctx *x, const char *name, const char *value)
 		fail(x, x->line, "[agent]", name, "value missing (expected %s)",
 		     k->expect);
 		return 0;
+	}
+	if (k->text) {
+		if ((bad = find_control(value)) != NULL) {
+			fail(x, x->line, "[agent]", name,
+			     "value contains the control character 0x%02x "
+			     "(expected printable text)",
+			     (unsigned char)*bad);
+			return 0;
+		}
+		if ((copy = strdup(value)) == NULL) {
+			x->r = XO_ERR_NOMEM;
+			return 0;
+		}
+		*(char **)((char *)x->cfg + k->offset) = copy;
+		x->agent_key_line[i] = x->line;
+		return 1;
 	}
 	/* strtoul accepts blanks and a sign, so only digits reach it, and
 	   nine of them cannot overflow. */
@@ -1180,6 +1223,15 @@ static int resolve_account(struct parse_ctx *x, struct agent_account_cfg *a,
 			      "(its id or domain) in `tenant`: Microsoft "
 			      "refuses app-only tokens on common, "
 			      "organizations and consumers (AADSTS9001023)";
+		else if (a->email == NULL) {
+			/* No user signs in, so no ID token can tell the
+			   address; mail programs need it as the user name. */
+			fail(x, flow_line, label, "email",
+			     "missing: flow 'client_credentials' needs the "
+			     "address of the mailbox to send as (expected %s)",
+			     account_keys[K_EMAIL].expect);
+			return XO_ERR_CONFIG;
+		}
 		break;
 	case AGENT_FLOW_COUNT:
 		return XO_ERR_INTERNAL;
@@ -1212,6 +1264,7 @@ void agent_account_cfg_cleanup(struct agent_account_cfg *a)
 	free(a->flow);
 	free(a->ca_file);
 	free(a->redirect_uri);
+	free(a->notify_cmd);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -1225,6 +1278,7 @@ void agent_config_free(struct agent_config *c)
 		agent_account_cfg_cleanup(&c->accounts[i]);
 	free(c->accounts);
 	free(c->path);
+	free(c->notify_cmd);
 	free(c);
 }
 
@@ -1237,6 +1291,8 @@ static struct agent_config *config_new(void)
 	c->wait_default_ms = 10000;
 	c->max_connections = 64;
 	c->idle_timeout_ms = 60000;
+	c->secret_cmd_timeout_ms = 10000;
+	c->notify_timeout_ms = 30000;
 	return c;
 }
 

@@ -35,6 +35,9 @@ struct agent_account_cfg {
 	int needs_discovery; /* issuer set, token endpoint unknown */
 	char *redirect_uri; /* paste flow: the URI registered for the app;
 			       NULL unless set or given by the preset */
+	char *notify_cmd;  /* overrides [agent] notify_cmd; may be NULL.
+			      Not compared by agent_account_cfg_equal():
+			      changing it keeps the tokens. */
 };
 
 struct agent_config {
@@ -45,6 +48,10 @@ struct agent_config {
 	unsigned wait_default_ms;  /* default refresh wait, 10000 */
 	unsigned max_connections;  /* default 64 */
 	unsigned idle_timeout_ms;  /* per-connection idle timeout, 60000 */
+	unsigned secret_cmd_timeout_ms; /* client_secret_cmd deadline, 10000 */
+	char *notify_cmd;          /* run when an account needs the user;
+				      may be NULL */
+	unsigned notify_timeout_ms; /* notify_cmd deadline, 30000 */
 };
 
 /*

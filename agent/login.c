@@ -12,7 +12,9 @@
 
 #include "agent.h"
 #include "log.h"
+#include "notify.h"
 #include "policy.h"
+#include "secret_cmd.h"
 
 static void on_login_closed(uv_handle_t *h)
 {
@@ -142,21 +144,59 @@ static void on_device(void *arg, int err, const char *message,
 			  (l->dev.expires_in > 0 ? l->dev.expires_in : 900) *
 				  1000;
 	l->ready = 1;
-	log_info("%s: login pending: open %s and enter the code %s",
+	snprintf(msg, sizeof(msg),
+		 "%s: login pending: open %s and enter the code %s",
 		 acct->cfg.name, l->dev.verification_uri, l->dev.user_code);
+	log_info("%s", msg);
+	agent_notify(acct, NOTIFY_LOGIN_PENDING, msg, l->dev.verification_uri,
+		     l->dev.user_code);
 	poll_later(l);
 	agent_waiters_wake(acct, 0);
 }
+
+/* Asks the provider for a device code; 0 or XO_ERR_*. */
+static int device_begin(struct login *l)
+{
+	struct account *acct = l->acct;
+	struct agent_plain *secret = NULL;
+	int r;
+
+	if (acct->client_secret != NULL &&
+	    (r = agent_secret_open(acct->agent->shield, acct->client_secret,
+				   &secret)) != 0)
+		return r;
+	r = oauth_device_start(acct->oauth, secret, on_device, l);
+	agent_plain_free(secret);
+	if (r != 0)
+		snprintf(acct->login_error, sizeof(acct->login_error),
+			 "%s: cannot start the login: %s", acct->cfg.name,
+			 proto_strerror(r));
+	return r;
+}
+
+/* client_secret_cmd has run for a login. */
+static void on_login_secret(struct account *acct, int err)
+{
+	if (acct->login == NULL)
+		return;
+	if (err == 0 && (err = device_begin(acct->login)) == 0)
+		return;
+	login_finish(acct, err,
+		     acct->login_error[0] != '\0' ? acct->login_error
+						  : acct->last_error);
+}
+
 
 int agent_login_start(struct account *acct, struct conn *c,
 		      const char *flow)
 {
 	struct agent *a = acct->agent;
-	struct agent_plain *secret = NULL;
 	struct login *l;
 	int r;
 
 	acct->login_error[0] = '\0';
+	if (agent_account_is_app(acct))
+		return agent_app_login_start(acct, c);
 	if (acct->login != NULL && acct->login->ready)
 		return agent_login_reply(acct, c);
 	if (acct->login != NULL)
@@ -181,18 +221,15 @@ int agent_login_start(struct account *acct, struct conn *c,
 	l->acct = acct;
 	uv_timer_init(a->loop, &l->timer);
 	l->timer.data = l;
-	if (acct->client_secret != NULL &&
-	    (r = agent_secret_open(a->shield, acct->client_secret, &secret)) !=
-		    0)
-		goto fail;
-	r = oauth_device_start(acct->oauth, secret, on_device, l);
-	agent_plain_free(secret);
-	if (r != 0) {
-		snprintf(acct->login_error, sizeof(acct->login_error),
-			 "%s: cannot start the login: %s", acct->cfg.name,
-			 proto_strerror(r));
+	/* A confidential client's secret may first have to come from its
+	   command; the device request follows in on_login_secret(). */
+	if ((r = agent_secret_cmd_fetch(acct, on_login_secret)) < 0) {
+		snprintf(acct->login_error, sizeof(acct->login_error), "%s",
+			 acct->last_error);
 		goto fail;
 	}
+	if (r == 0 && (r = device_begin(l)) != 0)
+		goto fail;
 	acct->login = l;
 	acct->login_err = 0;
 	if ((r = agent_waiter_add(acct, c, WAIT_LOGIN_START, NULL, 0)) != 0) {
@@ -212,6 +249,8 @@ void agent_login_cancel(struct account *acct)
 	if (l == NULL)
 		return;
 	oauth_cancel(acct->oauth);
+	if (acct->secret_cb == on_login_secret)
+		agent_secret_cmd_cancel(acct);
 	acct->login = NULL;
 	l->acct = NULL;
 	uv_timer_stop(&l->timer);

@@ -155,6 +155,9 @@ static void agent_stop(struct agent *a)
 	uv_close((uv_handle_t *)&a->parent_check, NULL);
 	agent_conns_close_all(a);
 	agent_accounts_free(a);
+	/* A hanging secret or notify command must not keep the loop (and
+	   so the agent) alive. */
+	agent_spawns_kill_all(&a->spawns);
 	agent_http_free(a->http);
 	a->http = NULL;
 	/* A socket systemd made stays for the next activation. */
@@ -194,6 +197,10 @@ static int run_agent(struct agent *a, int listen_fd, int command_mode)
 	int r;
 
 	a->loop = uv_default_loop();
+	/* Commands at once, all accounts together: enough for every
+	   account's hook to fire, few enough that a storm cannot fork-bomb
+	   the user. */
+	agent_spawns_init(&a->spawns, a->loop, 32);
 	/* Before anything uses OpenSSL or libcurl: from here on both wipe
 	   what they free (their buffers hold the tokens). */
 	if (agent_wipe_alloc_install() != 0) {

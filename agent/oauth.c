@@ -31,6 +31,7 @@ enum op {
 	OP_REFRESH,
 	OP_DEVICE_START,
 	OP_DEVICE_POLL,
+	OP_CLIENT_CREDENTIALS,
 };
 
 enum phase {
@@ -78,6 +79,8 @@ static const char *op_name(enum op op)
 		return "device authorization";
 	case OP_DEVICE_POLL:
 		return "device poll";
+	case OP_CLIENT_CREDENTIALS:
+		return "client credentials";
 	case OP_NONE:
 		break;
 	}
@@ -607,6 +610,37 @@ int oauth_refresh(struct oauth_client *c, const struct agent_plain *refresh,
 	    (r = form_build(&f, &form)) != 0)
 		goto out;
 	r = op_start(c, OP_REFRESH, form, cb, NULL, arg);
+	form = NULL; /* transferred */
+out:
+	form_clear(&f);
+	agent_plain_free(form);
+	return r;
+}
+
+int oauth_client_credentials(struct oauth_client *c,
+			     const struct agent_plain *client_secret,
+			     oauth_token_cb cb, void *arg)
+{
+	struct form f = {0};
+	struct agent_plain *form = NULL;
+	int r = XO_ERR_INVALID;
+
+	if (c == NULL || client_secret == NULL || client_secret->len == 0 ||
+	    cb == NULL)
+		goto out;
+	if (c->op != OP_NONE) {
+		r = XO_ERR_BUSY;
+		goto out;
+	}
+	/* RFC 6749 4.4.2; client_secret_post (2.3.1), which Microsoft's
+	   token endpoint takes for app-only tokens. */
+	if ((r = add_str(&f, "grant_type", "client_credentials")) != 0 ||
+	    (r = add_str(&f, "client_id", c->client_id)) != 0 ||
+	    (r = add_secret(&f, "client_secret", client_secret)) != 0 ||
+	    (r = add_str(&f, "scope", c->scopes)) != 0 ||
+	    (r = form_build(&f, &form)) != 0)
+		goto out;
+	r = op_start(c, OP_CLIENT_CREDENTIALS, form, cb, NULL, arg);
 	form = NULL; /* transferred */
 out:
 	form_clear(&f);

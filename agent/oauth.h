@@ -36,6 +36,11 @@ struct oauth_result {
 	char message[512];  /* for people: what happened and what to do;
 			       never holds a secret */
 	long retry_after;   /* seconds, -1 when the reply gave none */
+	/* The provider refused the client's own credentials (invalid_client,
+	   AADSTS 7000215/7000222, or a bare 401): a secret from
+	   client_secret_cmd may have changed, so it is worth fetching again
+	   before calling the config wrong. */
+	int client_rejected;
 	/* Owned by the result; NULL when absent.  Freed by
 	   oauth_result_cleanup() unless taken (set to NULL). */
 	struct agent_plain *access_token;
@@ -113,6 +118,12 @@ void oauth_client_free(struct oauth_client *c);
 int oauth_refresh(struct oauth_client *c, const struct agent_plain *refresh,
 		  const struct agent_plain *client_secret, oauth_token_cb cb,
 		  void *arg);
+/* RFC 6749 4.4: grant_type=client_credentials, the secret sent in the
+ * form (client_secret_post), with the configured scopes.  No user and no
+ * refresh token: the reply carries only an access token. */
+int oauth_client_credentials(struct oauth_client *c,
+			     const struct agent_plain *client_secret,
+			     oauth_token_cb cb, void *arg);
 /* RFC 8628 3.1: asks for a device code. */
 int oauth_device_start(struct oauth_client *c,
 		       const struct agent_plain *client_secret,

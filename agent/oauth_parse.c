@@ -573,6 +573,16 @@ static void classify_error(long status, const json_t *root,
 	   (65001 and 50076 arrive as invalid_grant, 700025 as
 	   invalid_client), so it decides first. */
 	n = aadsts_codes(root, desc, codes);
+	/* Worth a fresh secret: invalid_client and Microsoft's "wrong" or
+	   "expired secret"; not a public client told to send none. */
+	out->client_rejected =
+		error != NULL && strcmp(error, "invalid_client") == 0;
+	for (i = 0; i < n; i++) {
+		if (codes[i] == 7000215 || codes[i] == 7000222)
+			out->client_rejected = 1;
+		else if (codes[i] == 700025 || codes[i] == 7000218)
+			out->client_rejected = 0;
+	}
 	for (i = 0; i < n; i++) {
 		for (k = 0; k < sizeof(aadsts_rules) / sizeof(aadsts_rules[0]);
 		     k++) {
@@ -648,6 +658,7 @@ void oauth_parse_token_reply(long http_status, const char *body, size_t len,
 		   the client's credentials; retrying cannot fix it. */
 		out->cls = OAUTH_CONFIG;
 		out->err = XO_ERR_PROVIDER_CONFIG;
+		out->client_rejected = 1;
 		snprintf(out->message, sizeof(out->message),
 			 "the endpoint refused the client (HTTP 401): check "
 			 "client_id and client_secret");

@@ -5,6 +5,15 @@
  * CLOCK_BOOTTIME; the timer wakes at the earliest deadline but at least
  * every 30 s, so that after a suspend a due refresh starts within 30 s
  * rather than when the monotonic clock catches up.
+ *
+ * A refresh is a refresh_token grant, or for an app account
+ * (client_credentials) a client_credentials grant; both follow the same
+ * policy.  When the secret comes from client_secret_cmd and is not held,
+ * the command runs first (secret_cmd.h) while the account already counts
+ * as refreshing, so requests wait on it as on any refresh.  If the
+ * provider then refuses the client, a secret the command gave earlier may
+ * simply be stale: it runs once more and the grant is retried before the
+ * account is put in config-error.
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +22,9 @@
 
 #include "agent.h"
 #include "log.h"
+#include "notify.h"
 #include "policy.h"
+#include "secret_cmd.h"
 
 #define WAKE_MAX_MS 30000
 
@@ -22,13 +33,64 @@ static double jitter(void)
 	return (double)randombytes_uniform(1000000) / 1000000.0;
 }
 
+static int start_grant(struct account *acct);
+static void on_secret(struct account *acct, int err);
+
+/* Ends a refresh that never reached the provider (its secret command
+   failed, or the grant could not start); the reason is in last_error. */
+static void refresh_aborted(struct account *acct, int err)
+{
+	int64_t now = agent_now_boot();
+
+	acct->refreshing = 0;
+	acct->secret_fresh = 0;
+	if (err == XO_ERR_CONFIG) {
+		agent_account_config_error(acct, err, acct->last_error);
+	} else if (err == XO_ERR_LOGIN_NEEDED) {
+		acct->last_err = err;
+		acct->next_refresh_boot = 0;
+	} else {
+		/* Out of memory or too many commands at once: back off as
+		   after a network failure rather than retry at once. */
+		acct->failures++;
+		acct->state = PROTO_STATE_RETRYING;
+		acct->last_err = XO_ERR_REFRESH_FAILED;
+		acct->next_refresh_boot =
+			now + policy_backoff(acct->failures, -1, jitter());
+		log_error("%s", acct->last_error);
+	}
+	agent_waiters_wake(acct, 1);
+	agent_schedule(acct->agent);
+}
+
 static void on_refreshed(void *arg, struct oauth_result *res)
 {
 	struct account *acct = arg;
 	struct agent *a = acct->agent;
 	int64_t now = agent_now_boot();
-	int r;
+	char msg[sizeof(acct->last_error)];
+	int r, fresh = acct->secret_fresh;
 
+	acct->secret_fresh = 0;
+	if (res->cls == OAUTH_CONFIG && res->client_rejected && !fresh &&
+	    agent_secret_cmd_used(acct)) {
+		log_info("%s: the provider refused the client; running "
+			 "client_secret_cmd again",
+			 acct->cfg.name);
+		agent_secret_cmd_forget(acct);
+		if ((r = agent_secret_cmd_fetch(acct, on_secret)) == 1)
+			return; /* still refreshing */
+		if (r == 0)
+			r = start_grant(acct);
+		if (r == 0)
+			return;
+		refresh_aborted(acct, r);
+		return;
+	}
+	/* An app has no user who could log in again: a refused grant is the
+	   configuration's fault. */
+	if (res->cls == OAUTH_REAUTH && agent_account_is_app(acct))
+		res->cls = OAUTH_CONFIG;
 	acct->refreshing = 0;
 	switch (res->cls) {
 	case OAUTH_OK:
@@ -57,14 +119,22 @@ static void on_refreshed(void *arg, struct oauth_result *res)
 		snprintf(acct->last_error, sizeof(acct->last_error),
 			 "%s: login needed: %s", acct->cfg.name, res->message);
 		log_error("%s", acct->last_error);
+		/* The refresh token is gone, so this runs once per grant
+		   lost, not once per request. */
+		snprintf(msg, sizeof(msg), "%s; run 'xoauth login %s'",
+			 acct->last_error, acct->cfg.name);
+		agent_notify(acct, NOTIFY_REAUTH, msg, NULL, NULL);
 		break;
 	case OAUTH_CONFIG:
-		acct->state = PROTO_STATE_CONFIG_ERROR;
-		acct->next_refresh_boot = 0;
-		acct->last_err = XO_ERR_PROVIDER_CONFIG;
-		snprintf(acct->last_error, sizeof(acct->last_error), "%s: %s",
-			 acct->cfg.name, res->message);
-		log_error("%s", acct->last_error);
+		snprintf(msg, sizeof(msg), "%s: %s%s", acct->cfg.name,
+			 res->message,
+			 res->client_rejected && agent_secret_cmd_used(acct)
+				 ? " (the secret came from client_secret_cmd)"
+				 : "");
+		/* The next attempt asks the command again. */
+		if (res->client_rejected)
+			agent_secret_cmd_forget(acct);
+		agent_account_config_error(acct, XO_ERR_PROVIDER_CONFIG, msg);
 		break;
 	default:
 		/* Transient (or a reply we could not use): back off and
@@ -93,43 +163,85 @@ static void on_refreshed(void *arg, struct oauth_result *res)
 	agent_schedule(a);
 }
 
-int agent_refresh_start(struct account *acct)
+/* Starts the grant itself, the secret being at hand; 0 or XO_ERR_*. */
+static int start_grant(struct account *acct)
 {
 	struct agent *a = acct->agent;
 	struct agent_plain *refresh = NULL, *secret = NULL;
+	int r;
+
+	if (acct->client_secret != NULL &&
+	    (r = agent_secret_open(a->shield, acct->client_secret,
+				   &secret)) != 0)
+		goto out;
+	if (agent_account_is_app(acct)) {
+		if (secret == NULL) { /* config.c requires a source */
+			r = XO_ERR_INTERNAL;
+			goto out;
+		}
+		r = oauth_client_credentials(acct->oauth, secret, on_refreshed,
+					     acct);
+	} else {
+		if (acct->refresh_token == NULL) {
+			/* Dropped while the secret command ran. */
+			r = XO_ERR_LOGIN_NEEDED;
+			snprintf(acct->last_error, sizeof(acct->last_error),
+				 "%s: login needed: run 'xoauth login %s'",
+				 acct->cfg.name, acct->cfg.name);
+			goto out;
+		}
+		if ((r = agent_secret_open(a->shield, acct->refresh_token,
+					   &refresh)) != 0)
+			goto out;
+		r = oauth_refresh(acct->oauth, refresh, secret, on_refreshed,
+				  acct);
+	}
+	if (r != 0) {
+		snprintf(acct->last_error, sizeof(acct->last_error),
+			 "%s: cannot start a refresh: %s", acct->cfg.name,
+			 proto_strerror(r));
+		goto out;
+	}
+	log_debug("%s: %s", acct->cfg.name,
+		  agent_account_is_app(acct) ? "asking for an app token"
+					     : "refreshing");
+out:
+	agent_plain_free(refresh);
+	agent_plain_free(secret);
+	return r;
+}
+
+/* client_secret_cmd has run for a refresh. */
+static void on_secret(struct account *acct, int err)
+{
+	if (err == 0 && (err = start_grant(acct)) == 0)
+		return;
+	refresh_aborted(acct, err);
+}
+
+int agent_refresh_start(struct account *acct)
+{
 	int r;
 
 	if (acct->refreshing)
 		return 0;
 	if (acct->login != NULL)
 		return XO_ERR_BUSY;
-	if (acct->refresh_token == NULL) {
+	if (!agent_account_can_refresh(acct)) {
 		snprintf(acct->last_error, sizeof(acct->last_error),
 			 "%s: login needed: run 'xoauth login %s'",
 			 acct->cfg.name, acct->cfg.name);
 		return XO_ERR_LOGIN_NEEDED;
 	}
-	if ((r = agent_secret_open(a->shield, acct->refresh_token,
-				   &refresh)) != 0)
-		goto out;
-	if (acct->client_secret != NULL &&
-	    (r = agent_secret_open(a->shield, acct->client_secret,
-				   &secret)) != 0)
-		goto out;
-	if ((r = oauth_refresh(acct->oauth, refresh, secret, on_refreshed,
-			       acct)) != 0) {
-		snprintf(acct->last_error, sizeof(acct->last_error),
-			 "%s: cannot start a refresh: %s", acct->cfg.name,
-			 proto_strerror(r));
-		goto out;
+	if ((r = agent_secret_cmd_fetch(acct, on_secret)) < 0) {
+		if (r == XO_ERR_CONFIG)
+			agent_account_config_error(acct, r, acct->last_error);
+		return r;
 	}
+	if (r == 0 && (r = start_grant(acct)) != 0)
+		return r;
 	acct->refreshing = 1;
-	log_debug("%s: refreshing", acct->cfg.name);
-	r = 0;
-out:
-	agent_plain_free(refresh);
-	agent_plain_free(secret);
-	return r;
+	return 0;
 }
 
 void agent_scheduler_tick(uv_timer_t *t)

@@ -119,10 +119,11 @@ int agent_token_try(struct account *acct, struct conn *c,
 	if (agent_account_token_ok(acct, min_ms))
 		return token_reply(acct, c, req, msg, msglen);
 
-	if (acct->refresh_token == NULL) {
+	if (!agent_account_can_refresh(acct)) {
 		if (acct->state == PROTO_STATE_CONFIG_ERROR) {
 			snprintf(msg, msglen, "%s", acct->last_error);
-			return XO_ERR_PROVIDER_CONFIG;
+			return acct->last_err ? acct->last_err
+					      : XO_ERR_PROVIDER_CONFIG;
 		}
 		if (acct->login != NULL)
 			snprintf(msg, msglen,
@@ -141,7 +142,7 @@ int agent_token_try(struct account *acct, struct conn *c,
 	}
 	if (acct->state == PROTO_STATE_CONFIG_ERROR && !acct->refreshing) {
 		snprintf(msg, msglen, "%s", acct->last_error);
-		return XO_ERR_PROVIDER_CONFIG;
+		return acct->last_err ? acct->last_err : XO_ERR_PROVIDER_CONFIG;
 	}
 	if (acct->refreshing)
 		return 1;
@@ -192,6 +193,7 @@ static void on_wait_timeout(uv_timer_t *t)
 		return;
 	case WAIT_TOKEN:
 	case WAIT_REFRESH:
+	case WAIT_APP_LOGIN:
 		if (acct->last_err != 0)
 			snprintf(msg, sizeof(msg),
 				 "%s: timed out waiting for a refresh; last "
@@ -262,13 +264,16 @@ static int wake_one(struct waiter *w, int refresh_done)
 			agent_conn_reply_failure(w->conn, r, msg);
 		return 0;
 	case WAIT_REFRESH:
+	case WAIT_APP_LOGIN:
 		if (!refresh_done)
 			return 1;
-		if (acct->last_err == 0)
-			agent_conn_reply_success(w->conn);
-		else
+		if (acct->last_err != 0)
 			agent_conn_reply_failure(w->conn, acct->last_err,
 						 acct->last_error);
+		else if (w->kind == WAIT_REFRESH)
+			agent_conn_reply_success(w->conn);
+		else if ((r = agent_app_login_reply(w->conn)) != 0)
+			agent_conn_reply_failure(w->conn, r, NULL);
 		return 0;
 	case WAIT_LOGIN_START:
 		if (acct->login != NULL && !acct->login->ready)

@@ -51,8 +51,12 @@ int login_run(const struct cli *cli, struct xo_client *c, const char *account)
 	sanitize(l.verification_uri);
 	sanitize(l.verification_uri_complete);
 	sanitize(l.user_code);
-	fprintf(stderr, "To sign in to %s, open %s and enter the code %s\n",
-		account, l.verification_uri, l.user_code);
+	/* No URL: nothing for the user to do (an app account got its token
+	   with the client's credentials); LOGIN_WAIT confirms at once. */
+	if (l.verification_uri[0] != '\0')
+		fprintf(stderr,
+			"To sign in to %s, open %s and enter the code %s\n",
+			account, l.verification_uri, l.user_code);
 	if (l.verification_uri_complete[0] != '\0')
 		fprintf(stderr, "(or open %s, which has the code filled in)\n",
 			l.verification_uri_complete);

@@ -344,6 +344,51 @@ static void agent_section_sets_limits_and_defaults_apply(void **state)
 	assert_int_equal(c->wait_default_ms, 10000);
 	assert_int_equal(c->max_connections, 64);
 	assert_int_equal(c->idle_timeout_ms, 60000);
+	assert_int_equal(c->secret_cmd_timeout_ms, 10000);
+	assert_int_equal(c->notify_timeout_ms, 30000);
+	assert_null(c->notify_cmd);
+	agent_config_free(c);
+}
+
+static void command_keys_are_kept_as_written(void **state)
+{
+	struct agent_config *c;
+
+	(void)state;
+	c = load_ok("[agent]\n"
+		    "notify_cmd = notify-send \"xoauth $XOAUTH_ACCOUNT\" "
+		    "\"$XOAUTH_MESSAGE\"\n"
+		    "notify_timeout = 5\n"
+		    "secret_cmd_timeout = 3\n"
+		    "[account a]\nprovider = microsoft\nclient_id = x\n"
+		    "[account b]\nprovider = microsoft\nclient_id = y\n"
+		    "notify_cmd = logger -t xoauth \"$XOAUTH_REASON\"\n");
+	assert_string_equal(c->notify_cmd,
+			    "notify-send \"xoauth $XOAUTH_ACCOUNT\" "
+			    "\"$XOAUTH_MESSAGE\"");
+	assert_int_equal(c->notify_timeout_ms, 5000);
+	assert_int_equal(c->secret_cmd_timeout_ms, 3000);
+	assert_null(account(c, "a")->notify_cmd);
+	assert_string_equal(account(c, "b")->notify_cmd,
+			    "logger -t xoauth \"$XOAUTH_REASON\"");
+	agent_config_free(c);
+}
+
+static void client_credentials_on_generic_needs_no_tenant(void **state)
+{
+	struct agent_config *c;
+	const struct agent_account_cfg *a;
+
+	(void)state;
+	c = load_ok("[account app]\nprovider = generic\nclient_id = app\n"
+		    "token_endpoint = http://127.0.0.1:9/token\n"
+		    "scopes = mail.send\nflow = client_credentials\n"
+		    "client_secret_cmd = cat /run/secret\n"
+		    "email = relay@example.com\n");
+	a = account(c, "app");
+	assert_string_equal(a->flow, "client_credentials");
+	assert_string_equal(a->client_secret_cmd, "cat /run/secret");
+	assert_string_equal(a->email, "relay@example.com");
 	agent_config_free(c);
 }
 
@@ -509,6 +554,30 @@ static const struct error_case error_cases[] = {
      GEN "token_endpoint = https://id.example/t\n"
 	 "flow = client_credentials\n",
      5, "flow", "needs client_secret_cmd"},
+    {"client_credentials_without_email",
+     "[account a]\nprovider = microsoft\ntenant = contoso.com\n"
+     "client_id = x\nclient_secret_cmd = c\nflow = client_credentials\n",
+     6, "email", "needs the address of the mailbox to send as"},
+    {"client_credentials_without_secret_even_with_email",
+     GEN "token_endpoint = https://id.example/t\nemail = a@example.com\n"
+	 "flow = client_credentials\n",
+     6, "flow", "needs client_secret_cmd"},
+    {"empty_notify_cmd", MS "notify_cmd =\n", 4, "notify_cmd",
+     "value missing (expected a shell command"},
+    {"agent_empty_notify_cmd", "[agent]\nnotify_cmd =\n", 2, "notify_cmd",
+     "value missing"},
+    {"agent_notify_cmd_with_control_character",
+     "[agent]\nnotify_cmd = a\001b\n", 2, "notify_cmd",
+     "control character 0x01"},
+    {"agent_notify_cmd_twice", "[agent]\nnotify_cmd = a\nnotify_cmd = b\n",
+     3, "notify_cmd", "set twice (first at line 2)"},
+    {"agent_notify_timeout_zero", "[agent]\nnotify_timeout = 0\n", 2,
+     "notify_timeout", "from 1 to 3600"},
+    {"agent_secret_cmd_timeout_too_long",
+     "[agent]\nsecret_cmd_timeout = 3601\n", 2, "secret_cmd_timeout",
+     "from 1 to 3600"},
+    {"agent_near_miss_of_notify_timeout", "[agent]\nnotify_timout = 5\n", 2,
+     "notify_timout", "did you mean 'notify_timeout'?"},
     {"client_credentials_on_a_shared_microsoft_tenant",
      MS "client_secret_cmd = c\nflow = client_credentials\n", 5, "flow",
      "AADSTS9001023"},
@@ -741,6 +810,12 @@ static void account_equality_covers_every_setting(void **state)
 		    agent_account_cfg_equal(&a->accounts[0], &b->accounts[0]));
 		agent_config_free(b);
 	}
+	/* The notification hook is not a setting of the grant: changing it
+	   must not cost the account its tokens on SIGHUP. */
+	snprintf(text, sizeof(text), "%snotify_cmd = true\n", base);
+	b = load_ok(text);
+	assert_true(agent_account_cfg_equal(&a->accounts[0], &b->accounts[0]));
+	agent_config_free(b);
 	b = load_ok("[account b]\nprovider = microsoft\nclient_id = x\n");
 	assert_false(agent_account_cfg_equal(&a->accounts[0], &b->accounts[0]));
 	agent_config_free(b);
@@ -852,6 +927,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(
 		client_credentials_on_microsoft_gets_the_app_scope),
 	    cmocka_unit_test(paste_flow_gets_the_preset_redirect),
+	    cmocka_unit_test(command_keys_are_kept_as_written),
+	    cmocka_unit_test(client_credentials_on_generic_needs_no_tenant),
 	    cmocka_unit_test(agent_section_sets_limits_and_defaults_apply),
 	    cmocka_unit_test(layout_variants_are_accepted),
 	    cmocka_unit_test(long_account_names_are_not_cut),

@@ -603,6 +603,9 @@ static int fake_port;
 	"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&"   \
 	"device_code=DCX&client_id=cid"
 #define DEVICE_FORM "client_id=cid&scope=openid%20offline_access"
+#define APP_FORM                                                               \
+	"grant_type=client_credentials&client_id=cid&client_secret=s%26x&"     \
+	"scope=openid%20offline_access"
 
 static void write_all(int fd, const char *p, size_t n)
 {
@@ -758,6 +761,11 @@ static void serve_one(int fd, int *held, size_t *nheld)
 				   "\"refresh_token\":\"RT2\","
 				   "\"expires_in\":\"60\","
 				   "\"token_type\":\"bearer\"}");
+		else if (strcmp(body, APP_FORM) == 0)
+			reply_json(fd, 200,
+				   "{\"access_token\":\"APP\","
+				   "\"expires_in\":3599,"
+				   "\"token_type\":\"Bearer\"}");
 		else if (strcmp(body, PENDING_FORM) == 0)
 			reply_json(fd, 400,
 				   "{\"error\":\"authorization_pending\"}");
@@ -1334,6 +1342,72 @@ static void device_flow_start_pending_then_token(void **state)
 	fixture_done(&f);
 }
 
+static void client_credentials_posts_the_secret_and_gets_a_token(void **state)
+{
+	struct fixture f;
+	struct tok t = {0};
+	struct agent_plain *secret;
+
+	(void)state;
+	fixture_init(&f, NULL);
+	/* No secret, no grant: the call refuses without a callback. */
+	assert_int_equal(oauth_client_credentials(f.c, NULL, on_token, &t),
+			 XO_ERR_INVALID);
+	assert_int_equal(agent_plain_dup("s&x", 3, &secret), 0);
+	assert_int_equal(oauth_client_credentials(f.c, secret, on_token, &t),
+			 0);
+	agent_plain_free(secret);
+	uv_run(&f.loop, UV_RUN_DEFAULT);
+	assert_int_equal(t.calls, 1);
+	if (t.cls != OAUTH_OK) {
+		print_error("%s\n", t.message);
+		fail();
+	}
+	assert_string_equal(t.access->data, "APP");
+	assert_null(t.refresh);
+	assert_int_equal(t.expires_in, 3599);
+	tok_cleanup(&t);
+	fixture_done(&f);
+}
+
+static void rejected_client_credentials_are_flagged(void **state)
+{
+	static const struct {
+		long status;
+		const char *body;
+		int rejected;
+	} cases[] = {
+	    {400, ERR_BODY("invalid_client"), 1},
+	    {401, ERR_BODY("invalid_client"), 1},
+	    {401, "", 1},
+	    {401, "{\"error\":\"invalid_request\",\"error_codes\":[7000215]}",
+	     1},
+	    {401, "{\"error\":\"invalid_client\",\"error_codes\":[7000222]}",
+	     1},
+	    /* A public client that sent a secret: a new secret won't help. */
+	    {401, "{\"error\":\"invalid_client\",\"error_codes\":[700025]}",
+	     0},
+	    {400, "{\"error\":\"invalid_client\",\"error_codes\":[7000218]}",
+	     0},
+	    {400, ERR_BODY("invalid_grant"), 0},
+	    {400, ERR_BODY("unauthorized_client"), 0},
+	    {500, "", 0},
+	};
+	struct oauth_result res;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N(cases); i++) {
+		oauth_parse_token_reply(cases[i].status, cases[i].body,
+					strlen(cases[i].body), -1, &res);
+		if (res.client_rejected != cases[i].rejected)
+			print_error("case %zu: %ld %s\n", i, cases[i].status,
+				    cases[i].body);
+		assert_int_equal(res.client_rejected, cases[i].rejected);
+		oauth_result_cleanup(&res);
+	}
+}
+
 static void second_operation_while_one_runs_is_busy(void **state)
 {
 	struct fixture f;
@@ -1462,6 +1536,9 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(discovery_for_another_issuer_is_refused),
 	    cmocka_unit_test(missing_discovery_document_is_config),
 	    cmocka_unit_test(device_flow_start_pending_then_token),
+	    cmocka_unit_test(
+		client_credentials_posts_the_secret_and_gets_a_token),
+	    cmocka_unit_test(rejected_client_credentials_are_flagged),
 	    cmocka_unit_test(second_operation_while_one_runs_is_busy),
 	    cmocka_unit_test(freeing_the_client_mid_operation_fires_nothing),
 	    cmocka_unit_test(unreachable_token_endpoint_is_transient),
