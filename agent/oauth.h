@@ -36,6 +36,8 @@ struct oauth_result {
 	char message[512];  /* for people: what happened and what to do;
 			       never holds a secret */
 	long retry_after;   /* seconds, -1 when the reply gave none */
+	long aadsts;        /* the first AADSTS number of an error, 0: none */
+	char error[48];     /* the error reply's "error" name, "": none */
 	/* Owned by the result; NULL when absent.  Freed by
 	   oauth_result_cleanup() unless taken (set to NULL). */
 	struct agent_plain *access_token;

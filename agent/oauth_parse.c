@@ -602,6 +602,9 @@ static void classify_error(long status, const json_t *root,
 	   (65001 and 50076 arrive as invalid_grant, 700025 as
 	   invalid_client), so it decides first. */
 	n = aadsts_codes(root, desc, codes);
+	/* Kept raw for `xoauth doctor`, which explains them at length. */
+	out->aadsts = n > 0 ? codes[0] : 0;
+	snprintf(out->error, sizeof(out->error), "%s", qerr);
 	for (i = 0; i < n; i++) {
 		for (k = 0; k < sizeof(aadsts_rules) / sizeof(aadsts_rules[0]);
 		     k++) {

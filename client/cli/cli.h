@@ -86,5 +86,6 @@ int cmd_remove(const struct cli *cli, int argc, char *argv[]);
 int cmd_status(const struct cli *cli, int argc, char *argv[]);
 int cmd_import(const struct cli *cli, int argc, char *argv[]);
 int cmd_login(const struct cli *cli, int argc, char *argv[]);
+int cmd_doctor(const struct cli *cli, int argc, char *argv[]);
 
 #endif

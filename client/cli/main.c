@@ -39,6 +39,9 @@ static const struct command commands[] = {
      "hand the agent a refresh token read from stdin"},
     {"login", cmd_login, "ACCOUNT", "sign in (device flow) and wait"},
     {"status", cmd_status, "", "show the agent's version and socket"},
+    {"doctor", cmd_doctor, "ACCOUNT [--smtp HOST[:PORT]] [--imap HOST[:PORT]]",
+     "explain what is wrong with an account, with the fix; with --smtp or "
+     "--imap, try a real login there"},
     {"help", cmd_help, "[COMMAND]", "show this help"},
 };
 
