@@ -6,6 +6,7 @@ and the checks of settings that need no network."""
 import os
 import socket
 import struct
+import subprocess
 import threading
 import time
 import unittest
@@ -201,6 +202,60 @@ class DoctorWithMailServers(unittest.TestCase):
         self.assertLess(elapsed, 6)
 
 
+class DoctorAndRefresh(unittest.TestCase):
+    """The doctor when the token is being refreshed, and after the provider
+    refused the grant (faults.js in front of the token endpoint)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.oidc = harness.start_oidc(at_ttl=120)
+        cls.faults = harness.start_faults(cls.oidc)
+        cls.smtp = harness.start_smtp(cls.oidc)
+        cls.env = xoagent.AgentEnv(xoagent.account_section(
+            "work", cls.oidc, token_endpoint=cls.faults.token_endpoint, email=EMAIL))
+        cls.env.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.cleanup()
+        for s in (cls.smtp, cls.faults, cls.oidc):
+            s.stop()
+
+    def test_doctor_waits_for_a_refresh_in_flight_then_logs_in(self):
+        tokens = harness.get_tokens_by_device(self.oidc, EMAIL)
+        self.faults.queue("slow", seconds=2, grant_type="refresh_token")
+        # IMPORT drops the old tokens and refreshes with the new one,
+        # slowly; the doctor arrives while that refresh is in flight.
+        imp = subprocess.Popen([xoagent.CLI, "import", "work"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=self.env.env)
+        imp.stdin.write(tokens["refresh_token"].encode() + b"\n")
+        imp.stdin.close()
+        harness.wait_for(lambda: any(r.get("fault") == "slow" for r in self.faults.requests()),
+                         10, "the slow refresh")
+        t0 = time.monotonic()
+        r = self.env.xoauth("doctor", "work", "--smtp", "127.0.0.1:%d" % self.smtp.port)
+        self.assertEqual(imp.wait(20), 0, imp.stderr.read())
+        imp.stdout.close()
+        imp.stderr.close()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr + self.env.log())
+        self.assertGreater(time.monotonic() - t0, 0.5)  # it did wait
+        self.assertRegex(r.stdout, r"(?m)^ok +\[account work\] holds a valid access token")
+        self.assertIn("works", r.stdout)
+
+    def test_refused_grant_is_explained_with_the_remedy(self):
+        tokens = harness.get_tokens_by_device(self.oidc, EMAIL)
+        r = self.env.xoauth("import", "work", stdin=tokens["refresh_token"].encode() + b"\n")
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        self.faults.queue("invalid_grant", grant_type="refresh_token")
+        self.env.xoauth("refresh", "work")
+        r = self.env.xoauth("doctor", "work", "--smtp", "127.0.0.1:%d" % self.smtp.port)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^problem +The provider no longer accepts the grant "
+                                   r"\(invalid_grant\)")
+        self.assertRegex(r.stdout, r"(?m)^ +fix: Log in again: xoauth login work")
+
+
 class DoctorSettings(unittest.TestCase):
     """Checks that need no network: the accounts point at Microsoft but the
     agent never logs them in."""
@@ -259,7 +314,6 @@ class DoctorSettings(unittest.TestCase):
     def test_no_agent_exits_2(self):
         env = dict(self.env.env)
         env["XOAUTH_AUTH_SOCK"] = os.path.join(self.env.home, "nope")
-        import subprocess
         p = subprocess.run([xoagent.CLI, "doctor", "secret"], env=env, capture_output=True)
         self.assertEqual(p.returncode, 2)
 
