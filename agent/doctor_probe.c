@@ -41,11 +41,12 @@ struct doctor_probe {
 
 	/* What the server said. */
 	int greeted;
-	int auth_ok;		    /* SMTP 235 */
-	int preauth;		    /* IMAP PREAUTH greeting */
-	char offer[LINE_MAX_LEN];   /* EHLO AUTH line, IMAP CAPABILITY */
-	char refusal[LINE_MAX_LEN]; /* the first 4xx/5xx, or tagged NO/BAD */
-	char success[LINE_MAX_LEN]; /* SMTP 235 line */
+	char greeting[LINE_MAX_LEN]; /* the server's first line */
+	int auth_ok;		     /* SMTP 235 */
+	int preauth;		     /* IMAP PREAUTH greeting */
+	char offer[LINE_MAX_LEN];    /* EHLO AUTH line, IMAP CAPABILITY */
+	char refusal[LINE_MAX_LEN];  /* the first 4xx/5xx, or tagged NO/BAD */
+	char success[LINE_MAX_LEN];  /* SMTP 235 line */
 };
 
 static const char *proto_name(const struct doctor_probe *p)
@@ -79,6 +80,7 @@ static void server_line(struct doctor_probe *p, const char *line)
 
 	if (!p->greeted) {
 		p->greeted = 1;
+		keep(p->greeting, line);
 		if (p->imap && starts(line, "* PREAUTH"))
 			p->preauth = 1;
 	}
@@ -346,6 +348,15 @@ void doctor_probe_report(const struct doctor_probe *p, struct doctor_report *r)
 			    "store.",
 			    "TLS with the %s server at %s failed: %s", name, at,
 			    why);
+		return;
+	}
+	if (p->rc == CURLE_OPERATION_TIMEDOUT && p->greeted) {
+		doctor_addf(r, PROTO_LEVEL_PROBLEM,
+			    "Check the port: is it the server's SMTP "
+			    "submission or IMAP port?",
+			    "%s server at %s did not finish the login in time "
+			    "(its first line: %s)",
+			    name, at, p->greeting);
 		return;
 	}
 	if (unreachable(p->rc)) {
