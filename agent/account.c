@@ -123,6 +123,8 @@ void agent_account_forget(struct account *acct)
 	acct->failures = 0;
 	acct->last_err = 0;
 	acct->last_error[0] = '\0';
+	acct->last_aadsts = 0;
+	acct->last_oauth_error[0] = '\0';
 }
 
 void agent_account_free(struct account *acct)
@@ -257,6 +259,8 @@ int agent_account_store_tokens(struct account *acct, struct oauth_result *res)
 	acct->failures = 0;
 	acct->last_err = 0;
 	acct->last_error[0] = '\0';
+	acct->last_aadsts = 0;
+	acct->last_oauth_error[0] = '\0';
 	return 0;
 }
 

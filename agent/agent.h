@@ -73,6 +73,8 @@ struct account {
 	unsigned failures;       /* consecutive transient failures */
 	int last_err;            /* XO_ERR_* of the last failure, 0 if none */
 	char last_error[512];
+	long last_aadsts;        /* the provider's AADSTS number, 0: none */
+	char last_oauth_error[48]; /* the provider's "error", "": none */
 
 	struct login *login;     /* device flow in progress, or NULL */
 	int login_err;           /* result of the last finished login */
@@ -230,6 +232,11 @@ void agent_conn_reply_failure(struct conn *c, int err, const char *msg);
 void agent_conn_reply_success(struct conn *c);
 /* Marks the current request as parked on waiter w. */
 void agent_conn_park(struct conn *c, struct waiter *w);
+/* Marks the current request as held by a job of another module (the
+   doctor), which replies later; if the connection closes first, cancel(arg)
+   runs instead, and the job must not touch c again. */
+typedef void (*agent_conn_cancel_cb)(void *arg);
+void agent_conn_hold(struct conn *c, agent_conn_cancel_cb cancel, void *arg);
 struct agent *agent_conn_agent(struct conn *c);
 void agent_conns_close_all(struct agent *a);
 
@@ -239,6 +246,13 @@ void agent_conns_close_all(struct agent *a);
 void agent_dispatch(struct conn *c, const unsigned char *frame, size_t len);
 /* A buffer for one reply frame: malloc'd, wiped by the writer. */
 int agent_reply_buf(size_t cap, struct proto_writer *w);
+
+/* ---- doctor_job.c ---- */
+/* Diagnoses acct for a DOCTOR request (PROTOCOL.md 4.9) and replies to c,
+   now or after a refresh and the SMTP/IMAP logins asked for.  0, or an
+   XO_ERR_* for the caller to answer with. */
+int agent_doctor_start(struct account *acct, struct conn *c,
+		       const struct proto_doctor_req *req);
 
 /* ---- listener.c / sockdir.c ---- */
 int agent_listen_fd(struct agent *a, int fd);

@@ -36,6 +36,8 @@ struct conn {
 	int closing;
 	int handles_open;
 	struct waiter *waiter;
+	agent_conn_cancel_cb hold_cancel; /* a job answers later */
+	void *hold_arg;
 	unsigned long id;
 };
 
@@ -74,6 +76,12 @@ static void conn_close(struct conn *c, const char *why)
 	if (c->waiter != NULL) {
 		agent_waiter_cancel(c->waiter);
 		c->waiter = NULL;
+	}
+	if (c->hold_cancel != NULL) {
+		agent_conn_cancel_cb cancel = c->hold_cancel;
+
+		c->hold_cancel = NULL;
+		cancel(c->hold_arg);
 	}
 	*c->prevp = c->next;
 	if (c->next != NULL)
@@ -224,6 +232,7 @@ void agent_conn_reply(struct conn *c, unsigned char *frame, size_t len)
 
 	c->busy = 0;
 	c->waiter = NULL;
+	c->hold_cancel = NULL;
 	if (c->closing || (w = malloc(sizeof(*w))) == NULL) {
 		sodium_memzero(frame, len);
 		free(frame);
@@ -286,6 +295,12 @@ void agent_conn_reply_success(struct conn *c)
 void agent_conn_park(struct conn *c, struct waiter *w)
 {
 	c->waiter = w;
+}
+
+void agent_conn_hold(struct conn *c, agent_conn_cancel_cb cancel, void *arg)
+{
+	c->hold_cancel = cancel;
+	c->hold_arg = arg;
 }
 
 void agent_conn_accept(struct agent *a, uv_stream_t *server)

@@ -12,7 +12,7 @@
 
 #define CAPABILITIES                                                          \
 	"token xoauth2 oauthbearer list refresh remove import login-device "   \
-	"add delete"
+	"add delete doctor"
 
 int agent_reply_buf(size_t cap, struct proto_writer *w)
 {
@@ -225,6 +225,22 @@ static void do_add(struct conn *c, struct proto_reader *r)
 		agent_conn_reply_success(c);
 }
 
+static void do_doctor(struct conn *c, struct proto_reader *r)
+{
+	struct proto_doctor_req q;
+	struct account *acct;
+	int rc;
+
+	if (proto_dec_doctor_req(r, &q) != 0) {
+		agent_conn_reply_failure(c, XO_ERR_MSG_BAD, NULL);
+		return;
+	}
+	if ((acct = account_or_fail(c, q.account)) == NULL)
+		return;
+	if ((rc = agent_doctor_start(acct, c, &q)) != 0)
+		agent_conn_reply_failure(c, rc, NULL);
+}
+
 static void do_account_req(struct conn *c, uint8_t type,
 			   struct proto_reader *r)
 {
@@ -303,6 +319,9 @@ void agent_dispatch(struct conn *c, const unsigned char *frame, size_t len)
 		break;
 	case PROTO_REQ_LOGIN_START:
 		do_login_start(c, &r);
+		break;
+	case PROTO_REQ_DOCTOR:
+		do_doctor(c, &r);
 		break;
 	default:
 		log_debug("unknown message type %u", type);

@@ -58,6 +58,8 @@ struct agent_http_xfer {
 	int done; /* the callback is running: cancel is a no-op */
 	long retry_after;
 	agent_http_cb cb;
+	agent_http_easy_cb easy_cb; /* agent_http_start_easy(): the caller
+				       owns easy */
 	void *arg;
 	char errbuf[CURL_ERROR_SIZE];
 	struct agent_http_xfer *prev, *next;
@@ -92,7 +94,7 @@ static void xfer_free(struct agent_http_xfer *x)
 {
 	if (x == NULL)
 		return;
-	if (x->easy != NULL)
+	if (x->easy != NULL && x->easy_cb == NULL)
 		curl_easy_cleanup(x->easy);
 	curl_url_cleanup(x->url);
 	agent_plain_free(x->form); /* wipes the form, which may hold secrets */
@@ -220,6 +222,12 @@ static void finish(struct agent_http *h, CURL *easy, CURLcode rc)
 		return;
 	}
 	xfer_unlink(h, x);
+	if (x->easy_cb != NULL) {
+		x->done = 1;
+		x->easy_cb(x->arg, easy, rc);
+		xfer_free(x);
+		return;
+	}
 
 	memset(&resp, 0, sizeof(resp));
 	resp.retry_after = x->retry_after;
@@ -613,6 +621,36 @@ int agent_http_start(struct agent_http *h, const struct agent_http_req *req,
 out:
 	xfer_free(x);
 	return r;
+}
+
+int agent_http_start_easy(struct agent_http *h, CURL *easy,
+			  agent_http_easy_cb cb, void *arg,
+			  struct agent_http_xfer **xfer)
+{
+	struct agent_http_xfer *x;
+
+	if (xfer != NULL)
+		*xfer = NULL;
+	if (h == NULL || easy == NULL || cb == NULL || h->free_pending)
+		return XO_ERR_INVALID;
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		return XO_ERR_NOMEM;
+	x->h = h;
+	x->easy = easy;
+	x->easy_cb = cb;
+	x->arg = arg;
+	if (curl_easy_setopt(easy, CURLOPT_PRIVATE, x) != CURLE_OK ||
+	    curl_multi_add_handle(h->multi, easy) != CURLM_OK) {
+		free(x);
+		return XO_ERR_INTERNAL;
+	}
+	x->next = h->xfers;
+	if (h->xfers != NULL)
+		h->xfers->prev = x;
+	h->xfers = x;
+	if (xfer != NULL)
+		*xfer = x;
+	return 0;
 }
 
 void agent_http_cancel(struct agent_http *h, struct agent_http_xfer *xfer)

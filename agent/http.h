@@ -17,6 +17,8 @@
 #define XO_AGENT_HTTP_H
 
 #include <stddef.h>
+
+#include <curl/curl.h>
 #include <uv.h>
 
 struct agent_http;
@@ -61,6 +63,19 @@ void agent_http_free(struct agent_http *h);
 int agent_http_start(struct agent_http *h, const struct agent_http_req *req,
 		     agent_http_cb cb, void *arg,
 		     struct agent_http_xfer **xfer);
+/*
+ * A transfer of another protocol on the same loop (the doctor's SMTP or
+ * IMAP login).  The caller sets easy up completely (URL, protocols, TLS,
+ * timeouts) except CURLOPT_PRIVATE, which this module uses, and keeps
+ * owning it: it cleans easy up after cb ran, or after agent_http_cancel().
+ * None of the HTTP policy above applies; cb gets curl's result code.  On
+ * an error return cb is never called.
+ */
+typedef void (*agent_http_easy_cb)(void *arg, CURL *easy, CURLcode rc);
+int agent_http_start_easy(struct agent_http *h, CURL *easy,
+			  agent_http_easy_cb cb, void *arg,
+			  struct agent_http_xfer **xfer);
+
 /* Stops a transfer; its callback will not be called. */
 void agent_http_cancel(struct agent_http *h, struct agent_http_xfer *xfer);
 

@@ -79,6 +79,9 @@ static void on_poll(void *arg, struct oauth_result *res)
 			 acct->cfg.name, res->message);
 		break;
 	default:
+		acct->last_aadsts = res->aadsts;
+		snprintf(acct->last_oauth_error,
+			 sizeof(acct->last_oauth_error), "%s", res->error);
 		snprintf(msg, sizeof(msg), "%s: %s", acct->cfg.name,
 			 res->message);
 		login_finish(acct, res->err != 0 ? res->err

@@ -41,6 +41,8 @@ struct oauth_result {
 	   client_secret_cmd may have changed, so it is worth fetching again
 	   before calling the config wrong. */
 	int client_rejected;
+	long aadsts;        /* the first AADSTS number of an error, 0: none */
+	char error[48];     /* the error reply's "error" name, "": none */
 	/* Owned by the result; NULL when absent.  Freed by
 	   oauth_result_cleanup() unless taken (set to NULL). */
 	struct agent_plain *access_token;

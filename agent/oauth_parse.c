@@ -583,6 +583,9 @@ static void classify_error(long status, const json_t *root,
 		else if (codes[i] == 700025 || codes[i] == 7000218)
 			out->client_rejected = 0;
 	}
+	/* Kept raw for `xoauth doctor`, which explains them at length. */
+	out->aadsts = n > 0 ? codes[0] : 0;
+	snprintf(out->error, sizeof(out->error), "%s", qerr);
 	for (i = 0; i < n; i++) {
 		for (k = 0; k < sizeof(aadsts_rules) / sizeof(aadsts_rules[0]);
 		     k++) {

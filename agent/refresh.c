@@ -92,6 +92,9 @@ static void on_refreshed(void *arg, struct oauth_result *res)
 	if (res->cls == OAUTH_REAUTH && agent_account_is_app(acct))
 		res->cls = OAUTH_CONFIG;
 	acct->refreshing = 0;
+	acct->last_aadsts = res->aadsts;
+	snprintf(acct->last_oauth_error, sizeof(acct->last_oauth_error), "%s",
+		 res->error);
 	switch (res->cls) {
 	case OAUTH_OK:
 		if ((r = agent_account_store_tokens(acct, res)) != 0) {

@@ -92,6 +92,7 @@ int cmd_lock(const struct cli *cli, int argc, char *argv[]);
 int cmd_unlock(const struct cli *cli, int argc, char *argv[]);
 int cmd_export(const struct cli *cli, int argc, char *argv[]);
 int cmd_restore(const struct cli *cli, int argc, char *argv[]);
+int cmd_doctor(const struct cli *cli, int argc, char *argv[]);
 
 /* login.c: signs account in over the connection c, showing the user what
  * to do and waiting until the agent says it is done; returns the exit

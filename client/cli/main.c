@@ -52,6 +52,9 @@ static const struct command commands[] = {
      "write the accounts and tokens, sealed with a new passphrase"},
     {"restore", cmd_restore, "FILE", "add the accounts of an export"},
     {"status", cmd_status, "", "show the agent's version and socket"},
+    {"doctor", cmd_doctor, "ACCOUNT [--smtp HOST[:PORT]] [--imap HOST[:PORT]]",
+     "explain what is wrong with an account, with the fix; with --smtp or "
+     "--imap, try a real login there"},
     {"help", cmd_help, "[COMMAND]", "show this help"},
 };
 

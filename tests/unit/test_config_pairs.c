@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
+#include "unit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,7 +229,7 @@ static void file_messages_keep_file_line_and_section(void **state)
 				 "twice (first at line 2); keep one");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(pairs_give_the_same_account_as_the_file),
@@ -238,5 +238,9 @@ int main(void)
 	    cmocka_unit_test(bad_pairs_get_key_and_problem),
 	    cmocka_unit_test(file_messages_keep_file_line_and_section),
 	};
-	return cmocka_run_group_tests(tests, quiet, NULL);
+	const struct unit_group groups[] = {
+	    UNIT_GROUP("config_pairs", tests, quiet, NULL),
+	};
+
+	return unit_run(argc, argv, groups, 1);
 }
