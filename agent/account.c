@@ -32,6 +32,7 @@ static const size_t cfg_strings[] = {
 	offsetof(struct agent_account_cfg, scopes),
 	offsetof(struct agent_account_cfg, flow),
 	offsetof(struct agent_account_cfg, ca_file),
+	offsetof(struct agent_account_cfg, redirect_uri),
 };
 
 #define CFG_STR(cfg, off) ((char **)((char *)(cfg) + (off)))

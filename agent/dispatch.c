@@ -11,7 +11,8 @@
 #include "log.h"
 
 #define CAPABILITIES                                                          \
-	"token xoauth2 oauthbearer list refresh remove import login-device"
+	"token xoauth2 oauthbearer list refresh remove import login-device "   \
+	"login-browser login-paste"
 
 int agent_reply_buf(size_t cap, struct proto_writer *w)
 {
@@ -207,6 +208,26 @@ static void do_login_start(struct conn *c, struct proto_reader *r)
 		agent_conn_reply_failure(c, rc, acct->login_error);
 }
 
+static void do_login_code(struct conn *c, struct proto_reader *r)
+{
+	struct proto_login_code_req q;
+	struct account *acct;
+	char msg[700] = "";
+	int rc;
+
+	if (proto_dec_login_code_req(r, &q) != 0) {
+		agent_conn_reply_failure(c, XO_ERR_MSG_BAD, NULL);
+		return;
+	}
+	if ((acct = account_or_fail(c, q.account)) == NULL)
+		return;
+	/* q.response points into the frame, which conn.c wipes. */
+	rc = agent_login_code(acct, c, q.response.ptr, q.response.len,
+			      q.wait_ms, msg, sizeof(msg));
+	if (rc != 0)
+		agent_conn_reply_failure(c, rc, msg);
+}
+
 static void do_account_req(struct conn *c, uint8_t type,
 			   struct proto_reader *r)
 {
@@ -271,6 +292,9 @@ void agent_dispatch(struct conn *c, const unsigned char *frame, size_t len)
 		break;
 	case PROTO_REQ_LOGIN_START:
 		do_login_start(c, &r);
+		break;
+	case PROTO_REQ_LOGIN_CODE:
+		do_login_code(c, &r);
 		break;
 	default:
 		log_debug("unknown message type %u", type);

@@ -76,6 +76,10 @@ void sanitize(char *s);
  */
 long read_secret_line(const char *prompt, char *buf, size_t cap);
 
+/* browser.c: starts $BROWSER, or xdg-open when there is a display, on
+ * url without waiting for it; 1 when one was started. */
+int open_browser(const char *url);
+
 /* The commands. */
 int cmd_token(const struct cli *cli, int argc, char *argv[]);
 int cmd_xoauth2(const struct cli *cli, int argc, char *argv[]);

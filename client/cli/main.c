@@ -37,7 +37,9 @@ static const struct command commands[] = {
     {"remove", cmd_remove, "ACCOUNT", "forget an account's tokens"},
     {"import", cmd_import, "ACCOUNT",
      "hand the agent a refresh token read from stdin"},
-    {"login", cmd_login, "ACCOUNT", "sign in (device flow) and wait"},
+    {"login", cmd_login,
+     "ACCOUNT [--flow device|browser|paste] [--no-browser]",
+     "sign in (the account's flow, or the one named) and wait"},
     {"status", cmd_status, "", "show the agent's version and socket"},
     {"help", cmd_help, "[COMMAND]", "show this help"},
 };
