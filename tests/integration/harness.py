@@ -688,6 +688,37 @@ def authorize(auth_url, login_email, approve=True, password="secret", timeout=10
                          % (url, " ".join(page.split())[:500]))
 
 
+def chromium_present():
+    """True when a headless browser and playwright-core are installed."""
+    exe = os.environ.get("XO_TEST_CHROMIUM", "/usr/bin/chromium")
+    return os.access(exe, os.X_OK) and \
+        os.path.isdir(os.path.join(SERVERS_DIR, "node_modules", "playwright-core"))
+
+
+def browse(auth_url, login_email, decline=False, timeout=60):
+    """Acts as the user with a real browser (headless chromium driven by
+    tests/servers/browser.js): opens auth_url, signs in as login_email,
+    approves (or declines) consent and follows the provider's redirect.
+    Returns a dict: final_url, status, title, text (the page the browser
+    ended on) and callback_url (the redirect it followed, with the code).
+    Raises HarnessError when the pages did not behave."""
+    argv = [_node(), os.path.join(SERVERS_DIR, "browser.js"), "--url", auth_url,
+            "--login", login_email, "--timeout", str(max(5, timeout - 10))]
+    if decline:
+        argv.append("--decline")
+    p = subprocess.run(argv, cwd=SERVERS_DIR, capture_output=True, timeout=timeout,
+                       env=dict(os.environ, NODE_NO_WARNINGS="1"))
+    lines = p.stdout.decode("utf-8", "replace").strip().splitlines()
+    try:
+        out = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        raise HarnessError("browser.js said nothing usable (rc %s): %s %s"
+                           % (p.returncode, p.stdout[-500:], p.stderr[-2000:]))
+    if not out.get("ok"):
+        raise HarnessError("browser.js failed: %s\n%s" % (out.get("error"), p.stderr[-2000:]))
+    return out
+
+
 # --------------------------------------------------------------------------
 # Real mail clients
 
