@@ -402,7 +402,8 @@ int authz_parse_pasted(const char *input, size_t len,
 		say(why, whylen, "what was pasted holds a NUL byte");
 		return XO_ERR_INVALID;
 	}
-	if (is_bare_code(s, n)) {
+	/* A URL, even one without a query, is never taken for a code. */
+	if (memmem(s, n, "://", 3) == NULL && is_bare_code(s, n)) {
 		if ((out->code = strndup(s, n)) == NULL)
 			return XO_ERR_NOMEM;
 		out->bare = 1;
