@@ -40,8 +40,9 @@ static int append_param(CURLU *u, const char *name, const char *value)
 	uc = curl_url_set(u, CURLUPART_QUERY, pair,
 			  CURLU_APPENDQUERY | CURLU_URLENCODE);
 	free(pair);
-	return uc == CURLUE_OK ? 0 : uc == CURLUE_OUT_OF_MEMORY ? XO_ERR_NOMEM
-								: XO_ERR_INVALID;
+	return uc == CURLUE_OK		    ? 0
+	       : uc == CURLUE_OUT_OF_MEMORY ? XO_ERR_NOMEM
+					    : XO_ERR_INVALID;
 }
 
 /* Appends the preset's "k=v&k=v", which needs no encoding. */
@@ -295,7 +296,8 @@ int authz_parse_query(const char *query, size_t len, struct authz_response *out,
 			continue;
 		}
 		if (++n > MAX_PARAMS) {
-			say(why, whylen, "the redirect has too many parameters");
+			say(why, whylen,
+			    "the redirect has too many parameters");
 			r = XO_ERR_INVALID;
 			goto fail;
 		}
@@ -369,8 +371,9 @@ static int is_bare_code(const char *s, size_t len)
 	if (len == 0 || len > AUTHZ_MAX_CODE)
 		return 0;
 	for (i = 0; i < len; i++)
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f ||
-		    s[i] == '?' || s[i] == '&' || s[i] == '=' || s[i] == '#')
+		if ((unsigned char)s[i] <= 0x20 ||
+		    (unsigned char)s[i] >= 0x7f || s[i] == '?' || s[i] == '&' ||
+		    s[i] == '=' || s[i] == '#')
 			return 0;
 	return 1;
 }

@@ -20,13 +20,13 @@
 #define AUTHZ_MAX_CODE 4096
 
 struct authz_request {
-	const char *endpoint;     /* the authorization endpoint */
+	const char *endpoint; /* the authorization endpoint */
 	const char *client_id;
 	const char *redirect_uri;
-	const char *scope;        /* may be NULL */
+	const char *scope; /* may be NULL */
 	const char *state;
-	const char *challenge;    /* S256 code_challenge */
-	const char *login_hint;   /* may be NULL */
+	const char *challenge;	/* S256 code_challenge */
+	const char *login_hint; /* may be NULL */
 	/* Extra parameters from the provider preset, "k=v&k=v" with values
 	   needing no encoding; may be NULL. */
 	const char *extra;
@@ -48,10 +48,10 @@ int authz_scope_wants_consent(const char *scope);
 
 /* Where the browser flow listens and which redirect_uri it sends. */
 struct authz_loopback {
-	int ipv6;       /* bind ::1 rather than 127.0.0.1 */
-	unsigned port;  /* 0: any free port */
-	char *host;     /* as the redirect_uri spells it: "127.0.0.1", ... */
-	char *path;     /* the path the provider redirects to, "/..." */
+	int ipv6;      /* bind ::1 rather than 127.0.0.1 */
+	unsigned port; /* 0: any free port */
+	char *host;    /* as the redirect_uri spells it: "127.0.0.1", ... */
+	char *path;    /* the path the provider redirects to, "/..." */
 };
 
 /*
@@ -69,11 +69,11 @@ int authz_loopback_uri(const struct authz_loopback *lb, unsigned port,
 
 /* What a redirect carried (RFC 6749 4.1.2 and 4.1.2.1). */
 struct authz_response {
-	char *code;              /* a secret: cleanup wipes it; or NULL */
-	char *state;             /* NULL when absent */
-	char *error;             /* NULL when absent */
+	char *code;		 /* a secret: cleanup wipes it; or NULL */
+	char *state;		 /* NULL when absent */
+	char *error;		 /* NULL when absent */
 	char *error_description; /* NULL when absent; printable ASCII */
-	int bare;                /* the input was a bare code, no URL */
+	int bare;		 /* the input was a bare code, no URL */
 };
 
 void authz_response_cleanup(struct authz_response *r);

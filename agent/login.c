@@ -106,8 +106,7 @@ static const char *flow_lacks(const struct account *acct, enum agent_flow f)
 }
 
 /* "device, browser" ... for the flows this account can log in with. */
-static void flows_that_work(const struct account *acct, char *buf,
-			    size_t len)
+static void flows_that_work(const struct account *acct, char *buf, size_t len)
 {
 	static const enum agent_flow user_flows[] = {
 	    AGENT_FLOW_DEVICE, AGENT_FLOW_BROWSER, AGENT_FLOW_PASTE};
@@ -145,8 +144,8 @@ static int check_flow(struct account *acct, const char *flow_name,
 		return 0;
 	flows_that_work(acct, works, sizeof(works));
 	snprintf(acct->login_error, sizeof(acct->login_error),
-		 "%s: cannot log in with the %s flow: %s%s%s%s",
-		 acct->cfg.name, flow_name, why,
+		 "%s: cannot log in with the %s flow: %s%s%s%s", acct->cfg.name,
+		 flow_name, why,
 		 works[0] != '\0' ? " (flows that work for this account: "
 				  : " (no login flow works for this account "
 				    "as configured",
@@ -174,8 +173,8 @@ int agent_login_start(struct account *acct, struct conn *c,
 		if (!explicit_flow || acct->login->flow == flow) {
 			if (acct->login->ready)
 				return agent_login_reply(acct, c);
-			return agent_waiter_add(acct, c, WAIT_LOGIN_START,
-						NULL, 0);
+			return agent_waiter_add(acct, c, WAIT_LOGIN_START, NULL,
+						0);
 		}
 		agent_login_cancel(acct);
 		agent_waiters_wake(acct, 0);
@@ -242,9 +241,9 @@ int agent_login_reply(struct account *acct, struct conn *c)
 	}
 	rep.expires_in = left > 0 ? (uint32_t)(left / 1000) : 0;
 	rep.flow = proto_str_c(agent_flow_name(l->flow));
-	if (agent_reply_buf(4096 + (l->auth_url != NULL ? strlen(l->auth_url)
-							: 0),
-			    &w) != 0)
+	if (agent_reply_buf(
+		4096 + (l->auth_url != NULL ? strlen(l->auth_url) : 0), &w) !=
+	    0)
 		return XO_ERR_NOMEM;
 	if (proto_enc_login_rep(&w, &rep) != 0) {
 		free(w.buf);

@@ -92,8 +92,8 @@ static void on_exchange(void *arg, struct oauth_result *res)
 		/* The code may still be good: let it be tried again. */
 		if (l->n_tried > 0)
 			l->n_tried--;
-		l->exchange_err = res->err != 0 ? res->err
-						: XO_ERR_REFRESH_FAILED;
+		l->exchange_err =
+		    res->err != 0 ? res->err : XO_ERR_REFRESH_FAILED;
 		snprintf(l->exchange_error, sizeof(l->exchange_error),
 			 "%s: the code could not be exchanged yet: %s; try "
 			 "again",
@@ -245,8 +245,7 @@ static int http_status_for(int err)
 }
 
 /* redirect_cb: the provider sent the browser back to us. */
-static void on_redirect(void *arg, struct redirect_conn *rc,
-			const char *query)
+static void on_redirect(void *arg, struct redirect_conn *rc, const char *query)
 {
 	struct login *l = arg;
 	struct account *acct = l->acct;
@@ -286,9 +285,8 @@ static void on_redirect(void *arg, struct redirect_conn *rc,
 		       msg);
 }
 
-int agent_login_code(struct account *acct, struct conn *c,
-		     const char *response, size_t len, uint32_t wait_ms,
-		     char *msg, size_t msglen)
+int agent_login_code(struct account *acct, struct conn *c, const char *response,
+		     size_t len, uint32_t wait_ms, char *msg, size_t msglen)
 {
 	struct login *l = acct->login;
 	struct authz_response resp;
@@ -361,9 +359,9 @@ static int open_listener(struct account *acct, struct login *l, char *why,
 	if ((r = authz_loopback_plan(acct->cfg.redirect_uri,
 				     acct->cfg.redirect_port, &lb)) != 0)
 		return r;
-	r = redirect_listen(acct->agent->loop, acct->cfg.name, lb.ipv6,
-			    lb.port, lb.path, on_redirect, l, &l->redirect,
-			    &port, why, whylen);
+	r = redirect_listen(acct->agent->loop, acct->cfg.name, lb.ipv6, lb.port,
+			    lb.path, on_redirect, l, &l->redirect, &port, why,
+			    whylen);
 	if (r == 0)
 		r = authz_loopback_uri(&lb, port, &l->redirect_uri);
 	authz_loopback_cleanup(&lb);
@@ -438,8 +436,7 @@ static void on_discovered(void *arg, struct oauth_result *res)
 	if (res->cls != OAUTH_OK) {
 		snprintf(msg, sizeof(msg), "%s: %s", acct->cfg.name,
 			 res->message);
-		login_finish(acct, res->err != 0 ? res->err : XO_ERR_HTTP,
-			     msg);
+		login_finish(acct, res->err != 0 ? res->err : XO_ERR_HTTP, msg);
 		return;
 	}
 	why[0] = '\0';

@@ -42,9 +42,8 @@ static void on_poll(void *arg, struct oauth_result *res)
 	default:
 		snprintf(msg, sizeof(msg), "%s: %s", acct->cfg.name,
 			 res->message);
-		login_finish(acct,
-			     res->err != 0 ? res->err : XO_ERR_LOGIN_DENIED,
-			     msg);
+		login_finish(
+		    acct, res->err != 0 ? res->err : XO_ERR_LOGIN_DENIED, msg);
 		return;
 	}
 	poll_later(l);
@@ -72,8 +71,8 @@ static void on_poll_timer(uv_timer_t *t)
 		login_finish(acct, XO_ERR_INTERNAL, "cannot open the secret");
 		return;
 	}
-	r = oauth_device_poll(acct->oauth, l->dev.device_code, secret,
-			      on_poll, l);
+	r = oauth_device_poll(acct->oauth, l->dev.device_code, secret, on_poll,
+			      l);
 	agent_plain_free(secret);
 	if (r != 0)
 		poll_later(l);
@@ -81,8 +80,8 @@ static void on_poll_timer(uv_timer_t *t)
 
 static void poll_later(struct login *l)
 {
-	uv_timer_start(&l->timer, on_poll_timer,
-		       (uint64_t)l->interval_s * 1000, 0);
+	uv_timer_start(&l->timer, on_poll_timer, (uint64_t)l->interval_s * 1000,
+		       0);
 }
 
 static void on_device(void *arg, int err, const char *message,
@@ -101,9 +100,9 @@ static void on_device(void *arg, int err, const char *message,
 	l->dev = *dev;
 	memset(dev, 0, sizeof(*dev)); /* transferred */
 	l->interval_s = l->dev.interval > 0 ? l->dev.interval : 5;
-	l->expires_boot = agent_now_boot() +
-			  (l->dev.expires_in > 0 ? l->dev.expires_in : 900) *
-				  1000;
+	l->expires_boot =
+	    agent_now_boot() +
+	    (l->dev.expires_in > 0 ? l->dev.expires_in : 900) * 1000;
 	l->ready = 1;
 	log_info("%s: login pending: open %s and enter the code %s",
 		 acct->cfg.name, l->dev.verification_uri, l->dev.user_code);

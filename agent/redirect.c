@@ -22,7 +22,7 @@
 enum conn_state {
 	C_READING,  /* gathering the request */
 	C_HANDLING, /* inside the callback */
-	C_HELD,     /* waiting for redirect_reply_held() */
+	C_HELD,	    /* waiting for redirect_reply_held() */
 	C_WRITING,  /* answer on its way, then close */
 	C_CLOSING,
 };
@@ -115,11 +115,21 @@ static size_t put_escaped(char *b, size_t at, size_t cap, const char *s)
 		const char *e = NULL;
 
 		switch (*s) {
-		case '&': e = "&amp;"; break;
-		case '<': e = "&lt;"; break;
-		case '>': e = "&gt;"; break;
-		case '"': e = "&quot;"; break;
-		case '\'': e = "&#39;"; break;
+		case '&':
+			e = "&amp;";
+			break;
+		case '<':
+			e = "&lt;";
+			break;
+		case '>':
+			e = "&gt;";
+			break;
+		case '"':
+			e = "&quot;";
+			break;
+		case '\'':
+			e = "&#39;";
+			break;
 		default:
 			if ((unsigned char)*s >= 0x20 && *s != 0x7f)
 				b[at++] = *s;
@@ -146,16 +156,26 @@ static size_t put_raw(char *b, size_t at, size_t cap, const char *s)
 static const char *reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 431: return "Request Header Fields Too Large";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 410:
+		return "Gone";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
 	}
 	return "Internal Server Error";
 }
@@ -241,8 +261,7 @@ static void on_timeout(uv_timer_t *t)
 
 int redirect_hold(struct redirect_conn *rc)
 {
-	if (rc->srv->closing ||
-	    (rc->srv->held != NULL && rc->srv->held != rc))
+	if (rc->srv->closing || (rc->srv->held != NULL && rc->srv->held != rc))
 		return -1;
 	rc->srv->held = rc;
 	rc->state = C_HELD;
@@ -427,10 +446,10 @@ static void on_connection(uv_stream_t *server, int status)
 		conn_close(rc);
 }
 
-int redirect_listen(uv_loop_t *loop, const char *name, int ipv6,
-		    unsigned port, const char *path, redirect_cb cb, void *arg,
-		    struct redirect_server **out, unsigned *port_out,
-		    char *why, size_t whylen)
+int redirect_listen(uv_loop_t *loop, const char *name, int ipv6, unsigned port,
+		    const char *path, redirect_cb cb, void *arg,
+		    struct redirect_server **out, unsigned *port_out, char *why,
+		    size_t whylen)
 {
 	struct redirect_server *s;
 	struct sockaddr_storage ss;

@@ -38,10 +38,10 @@ typedef void (*redirect_cb)(void *arg, struct redirect_conn *rc,
  * the server and *port_out the port bound.  On failure (0 is not
  * returned) why says what went wrong, e.g. a port in use.
  */
-int redirect_listen(uv_loop_t *loop, const char *name, int ipv6,
-		    unsigned port, const char *path, redirect_cb cb, void *arg,
-		    struct redirect_server **out, unsigned *port_out,
-		    char *why, size_t whylen);
+int redirect_listen(uv_loop_t *loop, const char *name, int ipv6, unsigned port,
+		    const char *path, redirect_cb cb, void *arg,
+		    struct redirect_server **out, unsigned *port_out, char *why,
+		    size_t whylen);
 
 /* Answers the request with a small HTML page (title and text are escaped
    here) and closes the connection. */

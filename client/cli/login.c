@@ -20,7 +20,7 @@
 
 struct login_args {
 	const char *account;
-	const char *flow;  /* NULL: the account's own */
+	const char *flow; /* NULL: the account's own */
 	int no_browser;
 };
 
@@ -100,8 +100,9 @@ static void show_device(const char *account, const struct xo_login *l)
 static void show_address(const char *account, const struct xo_login *l,
 			 int no_browser)
 {
-	fprintf(stderr, "To sign in to %s, open this address in a browser:\n\n"
-			"  %s\n\n",
+	fprintf(stderr,
+		"To sign in to %s, open this address in a browser:\n\n"
+		"  %s\n\n",
 		account, l->verification_uri);
 	if (!no_browser && open_browser(l->verification_uri))
 		fprintf(stderr, "(a browser is being opened with it)\n");
@@ -130,8 +131,9 @@ static int paste_code(const struct cli *cli, struct xo_client *c,
 		if (n < 0)
 			goto out;
 		if (n == 0) {
-			fprintf(stderr, "xoauth: %s: nothing was pasted; the "
-					"sign-in was not finished\n",
+			fprintf(stderr,
+				"xoauth: %s: nothing was pasted; the "
+				"sign-in was not finished\n",
 				account);
 			goto out;
 		}
@@ -178,8 +180,9 @@ static int wait_login(const struct cli *cli, struct xo_client *c,
 		if (err == 0)
 			return 0;
 		if (err == XO_ERR_LOGIN_DENIED || err == XO_ERR_LOGIN_EXPIRED) {
-			fprintf(stderr, "xoauth: %s (run 'xoauth login %s' to "
-					"try again)\n",
+			fprintf(stderr,
+				"xoauth: %s (run 'xoauth login %s' to "
+				"try again)\n",
 				xo_client_message(c), account);
 			return EXIT_AGENT_FAILED;
 		}

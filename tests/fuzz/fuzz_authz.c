@@ -51,8 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			       sizeof(why)) == 0)
 		check(&r);
 	authz_response_cleanup(&r);
-	if (authz_parse_query((const char *)data, size, &r, why,
-			      sizeof(why)) == 0)
+	if (authz_parse_query((const char *)data, size, &r, why, sizeof(why)) ==
+	    0)
 		check(&r);
 	authz_response_cleanup(&r);
 	return 0;

@@ -205,9 +205,8 @@ static void redirect_query_gives_code_state_and_error(void **state)
 	authz_response_cleanup(&r);
 	/* Odd but valid: order, empty pairs, unknown and value-less
 	   parameters, encoded characters, Google's slash in the code. */
-	assert_int_equal(parse_q("&&state=s%2Fx&foo&code=4%2F0Ab-_.~&scope=a+b&",
-				 &r),
-			 0);
+	assert_int_equal(
+	    parse_q("&&state=s%2Fx&foo&code=4%2F0Ab-_.~&scope=a+b&", &r), 0);
 	assert_string_equal(r.code, "4/0Ab-_.~");
 	assert_string_equal(r.state, "s/x");
 	authz_response_cleanup(&r);
@@ -218,21 +217,22 @@ static void redirect_query_gives_code_state_and_error(void **state)
 	    0);
 	assert_null(r.code);
 	assert_string_equal(r.error, "access_denied");
-	assert_string_equal(r.error_description, "End-User aborted interaction");
+	assert_string_equal(r.error_description,
+			    "End-User aborted interaction");
 	authz_response_cleanup(&r);
 }
 
 static void hostile_redirect_queries_are_refused(void **state)
 {
 	static const char *const bad[] = {
-	    "",				       /* nothing */
-	    "state=xyz",		       /* neither code nor error */
-	    "code=&state=x",		       /* empty code */
-	    "code=a&code=b&state=x",	       /* code twice */
-	    "code=a&state=x&state=y",	       /* state twice */
-	    "code=a%00b&state=x",	       /* a smuggled NUL */
+	    "",					/* nothing */
+	    "state=xyz",			/* neither code nor error */
+	    "code=&state=x",			/* empty code */
+	    "code=a&code=b&state=x",		/* code twice */
+	    "code=a&state=x&state=y",		/* state twice */
+	    "code=a%00b&state=x",		/* a smuggled NUL */
 	    "code=a%0d%0aSet-Cookie:x&state=x", /* a line break */
-	    "error=access_denied%1b[31m",      /* a terminal escape */
+	    "error=access_denied%1b[31m",	/* a terminal escape */
 	};
 	struct authz_response r;
 	char q[AUTHZ_MAX_INPUT + 100];
@@ -297,8 +297,8 @@ static void pasted_url_query_or_bare_code_are_read(void **state)
 	assert_string_equal(r.state, "s3");
 	authz_response_cleanup(&r);
 	/* A bare code, blanks around it. */
-	assert_int_equal(paste(" \t4/0AbCd-ef_gh.ij~\r\n", &r, why, sizeof(why)),
-			 0);
+	assert_int_equal(
+	    paste(" \t4/0AbCd-ef_gh.ij~\r\n", &r, why, sizeof(why)), 0);
 	assert_string_equal(r.code, "4/0AbCd-ef_gh.ij~");
 	assert_true(r.bare);
 	assert_null(r.state);
@@ -335,8 +335,9 @@ static void bad_pastes_get_a_reason(void **state)
 		assert_non_null(strstr(why, bad[i].says));
 	}
 	/* A NUL in the middle is not cut off there. */
-	assert_int_equal(authz_parse_pasted("abc\0def", 7, &r, why, sizeof(why)),
-			 XO_ERR_INVALID);
+	assert_int_equal(
+	    authz_parse_pasted("abc\0def", 7, &r, why, sizeof(why)),
+	    XO_ERR_INVALID);
 }
 
 /* Every prefix and a few byte flips of a real redirect: no crash, and
