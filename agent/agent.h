@@ -15,6 +15,7 @@
 #include "config.h"
 #include "http.h"
 #include "oauth.h"
+#include "presets.h"
 #include "proto.h"
 #include "secret.h"
 #include "spawn.h"
@@ -33,14 +34,37 @@ struct agent_options {
 	int debug;               /* -d */
 };
 
-/* A device-flow login in progress. */
+struct redirect_server;
+
+/* How many codes one login remembers, to refuse a replayed one. */
+#define LOGIN_MAX_CODES 8
+
+/* A login in progress (login.c, login_device.c, login_code.c). */
 struct login {
-	struct oauth_device dev;
-	int64_t expires_boot;    /* CLOCK_BOOTTIME ms when the code dies */
-	long interval_s;
-	uv_timer_t timer;        /* next poll; freed in its close callback */
-	int ready;               /* the provider answered with a code */
+	enum agent_flow flow;
+	int64_t expires_boot;    /* CLOCK_BOOTTIME ms when the login dies */
+	uv_timer_t timer;        /* device: next poll; others: expiry; the
+				    login is freed in its close callback */
+	int ready;               /* the LOGIN reply can be sent */
 	struct account *acct;    /* NULL once the account let go of it */
+
+	/* device flow */
+	struct oauth_device dev;
+	long interval_s;
+
+	/* browser and paste flows: authorization code with PKCE */
+	char *auth_url;          /* what the user opens */
+	char *redirect_uri;      /* sent again with the code */
+	char *state;             /* LOGIN_STATE_LEN characters */
+	struct agent_secret *verifier; /* PKCE code_verifier, sealed */
+	struct redirect_server *redirect; /* browser flow's listener */
+	int exchanging;          /* a code is at the token endpoint */
+	int exchange_err;        /* last failed exchange that did not end
+				    the login; 0 when none */
+	char exchange_error[512];
+	/* SHA-256 of every code tried, so a replay is refused here. */
+	unsigned char tried[LOGIN_MAX_CODES][32];
+	unsigned n_tried;
 };
 
 struct account {
@@ -76,7 +100,7 @@ struct account {
 	long last_aadsts;        /* the provider's AADSTS number, 0: none */
 	char last_oauth_error[48]; /* the provider's "error", "": none */
 
-	struct login *login;     /* device flow in progress, or NULL */
+	struct login *login;     /* login in progress, or NULL */
 	int login_err;           /* result of the last finished login */
 	char login_error[512];
 
@@ -176,13 +200,29 @@ void agent_account_config_error(struct account *acct, int err,
 				const char *msg);
 
 /* ---- login.c ---- */
-/* Starts a device-flow login; the conn gets the LOGIN reply when the
-   provider has answered. */
+/*
+ * Starts a login with the named flow ("device", "browser", "paste"; NULL:
+ * the account's own), or joins the one in progress; the conn gets the
+ * LOGIN reply when the flow is ready.  An error return leaves the reason in
+ * acct->login_error (XO_ERR_UNSUPPORTED_FLOW names the flows that work).
+ */
 int agent_login_start(struct account *acct, struct conn *c,
 		      const char *flow);
 void agent_login_cancel(struct account *acct);
 /* Sends the LOGIN reply for the account's pending login; 0 or XO_ERR_*. */
 int agent_login_reply(struct account *acct, struct conn *c);
+/*
+ * LOGIN_CODE: takes what the paste flow brought back (len bytes, a secret
+ * the caller wipes).  0 when the exchange has started (the conn waits for
+ * it), else an XO_ERR_* with the reason in msg.
+ */
+int agent_login_code(struct account *acct, struct conn *c,
+		     const char *response, size_t len, uint32_t wait_ms,
+		     char *msg, size_t msglen);
+/* For a parked LOGIN_CODE: 1 while the exchange runs, else its outcome
+   (0 or an XO_ERR_* with the reason in msg). */
+int agent_login_code_outcome(const struct account *acct, char *msg,
+			     size_t msglen);
 
 /* ---- app.c ---- */
 /* LOGIN_START for a client_credentials account: gets a token now and
@@ -203,6 +243,7 @@ enum waiter_kind {
 	WAIT_LOGIN,   /* LOGIN_WAIT: answer when the login finishes */
 	WAIT_LOGIN_START, /* LOGIN_START: answer when the code is known */
 	WAIT_APP_LOGIN, /* LOGIN_START of an app: answer after the grant */
+	WAIT_LOGIN_CODE,  /* LOGIN_CODE: answer when the exchange ends */
 };
 /* Parks the connection's current request on the account until it can be
    answered or wait_ms passes. */

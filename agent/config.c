@@ -59,6 +59,7 @@ enum value_kind {
 	V_SCOPES,
 	V_FLOW,
 	V_PATH,
+	V_PORT,
 };
 
 enum account_key {
@@ -77,12 +78,14 @@ enum account_key {
 	K_CA_FILE,
 	K_REDIRECT_URI,
 	K_NOTIFY_CMD,
+	K_REDIRECT_PORT,
 	K_COUNT
 };
 
 struct key_info {
 	const char *name;
-	size_t offset; /* of the char * in struct agent_account_cfg */
+	size_t offset; /* of the char * in struct agent_account_cfg (of the
+			  unsigned for V_PORT) */
 	enum value_kind kind;
 	const char *expect; /* what a good value looks like */
 };
@@ -124,6 +127,9 @@ static const struct key_info account_keys[K_COUNT] = {
     [K_REDIRECT_URI] = {"redirect_uri", ACC(redirect_uri), V_URL, url_expect},
     [K_NOTIFY_CMD] = {"notify_cmd", ACC(notify_cmd), V_TEXT,
 		      "a shell command to run when the account needs you"},
+    [K_REDIRECT_PORT] = {"redirect_port", ACC(redirect_port), V_PORT,
+			 "a TCP port from 1 to 65535 for the browser flow's "
+			 "loopback redirect"},
 };
 
 enum agent_key {
@@ -760,6 +766,23 @@ static int account_key(struct parse_ctx *x, const char *name, const char *value)
 			return 0;
 		}
 		break;
+	case V_PORT: {
+		unsigned long port = 0;
+		size_t len = strlen(value);
+
+		/* Digits only: strtoul would take a sign or blanks. */
+		if (len <= 5 && strspn(value, "0123456789") == len)
+			port = strtoul(value, NULL, 10);
+		if (port < 1 || port > 65535) {
+			fail(x, x->line, label, name,
+			     "'%s' is not a port (expected %s)", shown,
+			     k->expect);
+			return 0;
+		}
+		*(unsigned *)((char *)a + k->offset) = (unsigned)port;
+		kl->at[i] = x->line;
+		return 1;
+	}
 	case V_TEXT:
 		break;
 	}
@@ -1697,5 +1720,6 @@ int agent_account_cfg_equal(const struct agent_account_cfg *a,
 	       str_equal(a->scopes, b->scopes) && str_equal(a->flow, b->flow) &&
 	       str_equal(a->ca_file, b->ca_file) &&
 	       str_equal(a->redirect_uri, b->redirect_uri) &&
+	       a->redirect_port == b->redirect_port &&
 	       a->needs_discovery == b->needs_discovery;
 }

@@ -34,7 +34,11 @@ struct agent_account_cfg {
 	char *ca_file;     /* may be NULL: system store */
 	int needs_discovery; /* issuer set, token endpoint unknown */
 	char *redirect_uri; /* paste flow: the URI registered for the app;
-			       NULL unless set or given by the preset */
+			       NULL unless set or given by the preset.  The
+			       browser flow uses it too when it is http to
+			       a loopback address */
+	unsigned redirect_port; /* browser flow: fixed loopback port (for
+				   ssh -L); 0: any free port */
 	char *notify_cmd;  /* overrides [agent] notify_cmd; may be NULL.
 			      Not compared by agent_account_cfg_equal():
 			      changing it keeps the tokens. */

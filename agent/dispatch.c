@@ -12,7 +12,7 @@
 
 #define CAPABILITIES                                                          \
 	"token xoauth2 oauthbearer list refresh remove import login-device "   \
-	"add delete doctor"
+	"login-browser login-paste client-credentials add delete doctor"
 
 int agent_reply_buf(size_t cap, struct proto_writer *w)
 {
@@ -241,6 +241,26 @@ static void do_doctor(struct conn *c, struct proto_reader *r)
 		agent_conn_reply_failure(c, rc, NULL);
 }
 
+static void do_login_code(struct conn *c, struct proto_reader *r)
+{
+	struct proto_login_code_req q;
+	struct account *acct;
+	char msg[700] = "";
+	int rc;
+
+	if (proto_dec_login_code_req(r, &q) != 0) {
+		agent_conn_reply_failure(c, XO_ERR_MSG_BAD, NULL);
+		return;
+	}
+	if ((acct = account_or_fail(c, q.account)) == NULL)
+		return;
+	/* q.response points into the frame, which conn.c wipes. */
+	rc = agent_login_code(acct, c, q.response.ptr, q.response.len,
+			      q.wait_ms, msg, sizeof(msg));
+	if (rc != 0)
+		agent_conn_reply_failure(c, rc, msg);
+}
+
 static void do_account_req(struct conn *c, uint8_t type,
 			   struct proto_reader *r)
 {
@@ -322,6 +342,9 @@ void agent_dispatch(struct conn *c, const unsigned char *frame, size_t len)
 		break;
 	case PROTO_REQ_DOCTOR:
 		do_doctor(c, &r);
+		break;
+	case PROTO_REQ_LOGIN_CODE:
+		do_login_code(c, &r);
 		break;
 	default:
 		log_debug("unknown message type %u", type);

@@ -1,10 +1,13 @@
 /*
- * login.c: the device flow (RFC 8628), driven by the agent; the CLI or an
- * application only shows the user what to do and waits (LOGIN_WAIT).
+ * login.c: starting, joining, cancelling and ending a login, whatever its
+ * flow.  The agent runs the flow; the CLI or an application only shows the
+ * user what to do and waits (LOGIN_WAIT).  The flows themselves are in
+ * login_device.c (RFC 8628) and login_code.c (browser and paste, RFC 6749
+ * 4.1 with PKCE).
  *
- * Polling follows 3.5: every `interval` seconds (5 when the provider gives
- * none, as oidc-provider does), 5 s more after each slow_down, until the
- * code expires.
+ * Which flows an account may use is the provider preset's business
+ * (presets.c): a flow the provider refuses, or one the account lacks the
+ * endpoints for, gets XO_ERR_UNSUPPORTED_FLOW with the flows that do work.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +15,7 @@
 
 #include "agent.h"
 #include "log.h"
-#include "notify.h"
+#include "login.h"
 #include "policy.h"
 #include "secret_cmd.h"
 
@@ -21,18 +24,31 @@ static void on_login_closed(uv_handle_t *h)
 	struct login *l = h->data;
 
 	oauth_device_cleanup(&l->dev);
+	login_code_cleanup(l);
 	free(l);
 }
 
-/* Ends the login with err (0: logged in) and tells whoever waits. */
-static void login_finish(struct account *acct, int err, const char *msg)
+static void on_login_secret(struct account *acct, int err);
+
+/* Detaches the login from its account and frees it from the loop. */
+static void login_release(struct account *acct)
 {
 	struct login *l = acct->login;
 
+	if (acct->secret_cb == on_login_secret)
+		agent_secret_cmd_cancel(acct);
 	acct->login = NULL;
 	l->acct = NULL;
+	/* The listener goes now, not with the login's memory: nothing may
+	   reach a login that has ended. */
+	login_code_close_listener(l);
 	uv_timer_stop(&l->timer);
 	uv_close((uv_handle_t *)&l->timer, on_login_closed);
+}
+
+void login_finish(struct account *acct, int err, const char *msg)
+{
+	login_release(acct);
 	acct->login_err = err;
 	snprintf(acct->login_error, sizeof(acct->login_error), "%s",
 		 msg != NULL ? msg : "");
@@ -45,219 +61,200 @@ static void login_finish(struct account *acct, int err, const char *msg)
 	agent_schedule(acct->agent);
 }
 
-static void poll_later(struct login *l);
-
-static void on_poll(void *arg, struct oauth_result *res)
+int login_store_tokens(struct account *acct, struct oauth_result *res)
 {
-	struct login *l = arg;
-	struct account *acct = l->acct;
-	char msg[600];
 	int r;
 
-	switch (res->cls) {
-	case OAUTH_OK:
-		if ((r = agent_account_store_tokens(acct, res)) != 0) {
-			login_finish(acct, r, "cannot store the tokens");
-			return;
-		}
-		if (acct->refresh_token == NULL)
-			log_error("%s: the provider sent no refresh token; "
-				  "ask for the offline_access scope",
-				  acct->cfg.name);
-		acct->next_refresh_boot = policy_refresh_at(
-			agent_now_boot(), acct->lifetime_ms, 0.5);
-		login_finish(acct, 0, NULL);
-		return;
-	case OAUTH_PENDING:
-		break;
-	case OAUTH_SLOW_DOWN:
-		l->interval_s += 5;
-		break;
-	case OAUTH_TRANSIENT:
-		/* A network hiccup does not end the user's login. */
-		log_info("%s: login poll failed, will retry: %s",
-			 acct->cfg.name, res->message);
-		break;
-	default:
-		acct->last_aadsts = res->aadsts;
-		snprintf(acct->last_oauth_error,
-			 sizeof(acct->last_oauth_error), "%s", res->error);
-		snprintf(msg, sizeof(msg), "%s: %s", acct->cfg.name,
-			 res->message);
-		login_finish(acct, res->err != 0 ? res->err
-						 : XO_ERR_LOGIN_DENIED,
-			     msg);
-		return;
-	}
-	poll_later(l);
-}
-
-static void on_poll_timer(uv_timer_t *t)
-{
-	struct login *l = t->data;
-	struct account *acct = l->acct;
-	struct agent_plain *secret = NULL;
-	char msg[200];
-	int r;
-
-	if (agent_now_boot() >= l->expires_boot) {
-		snprintf(msg, sizeof(msg),
-			 "%s: the login code expired; run 'xoauth login %s' "
-			 "again",
-			 acct->cfg.name, acct->cfg.name);
-		login_finish(acct, XO_ERR_LOGIN_EXPIRED, msg);
-		return;
-	}
-	if (acct->client_secret != NULL &&
-	    agent_secret_open(acct->agent->shield, acct->client_secret,
-			      &secret) != 0) {
-		login_finish(acct, XO_ERR_INTERNAL, "cannot open the secret");
-		return;
-	}
-	r = oauth_device_poll(acct->oauth, l->dev.device_code, secret,
-			      on_poll, l);
-	agent_plain_free(secret);
-	if (r != 0)
-		poll_later(l);
-}
-
-static void poll_later(struct login *l)
-{
-	uv_timer_start(&l->timer, on_poll_timer,
-		       (uint64_t)l->interval_s * 1000, 0);
-}
-
-static void on_device(void *arg, int err, const char *message,
-		      struct oauth_device *dev)
-{
-	struct login *l = arg;
-	struct account *acct = l->acct;
-	char msg[600];
-
-	if (err != 0) {
-		snprintf(msg, sizeof(msg), "%s: %s", acct->cfg.name,
-			 message != NULL ? message : proto_strerror(err));
-		login_finish(acct, err, msg);
-		return;
-	}
-	l->dev = *dev;
-	memset(dev, 0, sizeof(*dev)); /* transferred */
-	l->interval_s = l->dev.interval > 0 ? l->dev.interval : 5;
-	l->expires_boot = agent_now_boot() +
-			  (l->dev.expires_in > 0 ? l->dev.expires_in : 900) *
-				  1000;
-	l->ready = 1;
-	snprintf(msg, sizeof(msg),
-		 "%s: login pending: open %s and enter the code %s",
-		 acct->cfg.name, l->dev.verification_uri, l->dev.user_code);
-	log_info("%s", msg);
-	agent_notify(acct, NOTIFY_LOGIN_PENDING, msg, l->dev.verification_uri,
-		     l->dev.user_code);
-	poll_later(l);
-	agent_waiters_wake(acct, 0);
-}
-
-/* Asks the provider for a device code; 0 or XO_ERR_*. */
-static int device_begin(struct login *l)
-{
-	struct account *acct = l->acct;
-	struct agent_plain *secret = NULL;
-	int r;
-
-	if (acct->client_secret != NULL &&
-	    (r = agent_secret_open(acct->agent->shield, acct->client_secret,
-				   &secret)) != 0)
+	if ((r = agent_account_store_tokens(acct, res)) != 0)
 		return r;
-	r = oauth_device_start(acct->oauth, secret, on_device, l);
-	agent_plain_free(secret);
-	if (r != 0)
-		snprintf(acct->login_error, sizeof(acct->login_error),
-			 "%s: cannot start the login: %s", acct->cfg.name,
-			 proto_strerror(r));
-	return r;
+	if (acct->refresh_token == NULL)
+		log_error("%s: the provider sent no refresh token; ask for the "
+			  "offline_access scope",
+			  acct->cfg.name);
+	acct->next_refresh_boot =
+	    policy_refresh_at(agent_now_boot(), acct->lifetime_ms, 0.5);
+	return 0;
 }
 
-/* client_secret_cmd has run for a login. */
+/* Whether the account has what flow f needs; NULL, or why not. */
+static const char *flow_lacks(const struct account *acct, enum agent_flow f)
+{
+	const struct agent_account_cfg *cfg = &acct->cfg;
+	const struct agent_preset *p = agent_preset_find(cfg->provider);
+
+	if (p != NULL && p->refused[f] != NULL)
+		return p->refused[f];
+	switch (f) {
+	case AGENT_FLOW_DEVICE:
+		if (cfg->device_authorization_endpoint == NULL &&
+		    !cfg->needs_discovery)
+			return "the device flow needs "
+			       "device_authorization_endpoint";
+		return NULL;
+	case AGENT_FLOW_BROWSER:
+	case AGENT_FLOW_PASTE:
+		if (cfg->authorization_endpoint == NULL &&
+		    !cfg->needs_discovery)
+			return "the browser and paste flows need "
+			       "authorization_endpoint";
+		if (f == AGENT_FLOW_PASTE && cfg->redirect_uri == NULL)
+			return "the paste flow needs redirect_uri, the "
+			       "redirect URI registered for the app";
+		return NULL;
+	case AGENT_FLOW_CLIENT_CREDENTIALS:
+		return "client_credentials has no user login: the agent "
+		       "fetches its token by itself";
+	case AGENT_FLOW_COUNT:
+		break;
+	}
+	return "unknown flow";
+}
+
+/* "device, browser" ... for the flows this account can log in with. */
+static void flows_that_work(const struct account *acct, char *buf, size_t len)
+{
+	static const enum agent_flow user_flows[] = {
+	    AGENT_FLOW_DEVICE, AGENT_FLOW_BROWSER, AGENT_FLOW_PASTE};
+	size_t i, w = 0;
+	int n;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(user_flows) / sizeof(user_flows[0]); i++) {
+		if (flow_lacks(acct, user_flows[i]) != NULL)
+			continue;
+		n = snprintf(buf + w, len - w, "%s%s", w > 0 ? ", " : "",
+			     agent_flow_name(user_flows[i]));
+		if (n < 0 || (size_t)n >= len - w)
+			break;
+		w += (size_t)n;
+	}
+}
+
+/* Checks that flow_name can run for the account; 0 or an error whose
+   reason is in acct->login_error. */
+static int check_flow(struct account *acct, const char *flow_name,
+		      enum agent_flow *flow)
+{
+	char works[64];
+	const char *why;
+
+	if (agent_flow_parse(flow_name, flow) != 0) {
+		snprintf(acct->login_error, sizeof(acct->login_error),
+			 "%s: unknown flow '%.32s' (expected device, browser "
+			 "or paste)",
+			 acct->cfg.name, flow_name);
+		return XO_ERR_UNSUPPORTED_FLOW;
+	}
+	if ((why = flow_lacks(acct, *flow)) == NULL)
+		return 0;
+	flows_that_work(acct, works, sizeof(works));
+	snprintf(acct->login_error, sizeof(acct->login_error),
+		 "%s: cannot log in with the %s flow: %s%s%s%s", acct->cfg.name,
+		 flow_name, why,
+		 works[0] != '\0' ? " (flows that work for this account: "
+				  : " (no login flow works for this account "
+				    "as configured",
+		 works, ")");
+	return XO_ERR_UNSUPPORTED_FLOW;
+}
+
+/* Asks the provider for what the login's flow starts with. */
+static int login_begin(struct account *acct, struct login *l)
+{
+	if (l->flow == AGENT_FLOW_DEVICE)
+		return login_device_start(acct, l);
+	return login_code_start(acct, l);
+}
+
+/* client_secret_cmd has run for a login: the flow can begin. */
 static void on_login_secret(struct account *acct, int err)
 {
 	if (acct->login == NULL)
 		return;
-	if (err == 0 && (err = device_begin(acct->login)) == 0)
+	if (err == 0 && (err = login_begin(acct, acct->login)) == 0) {
+		/* The browser and paste flows may be ready at once. */
+		if (acct->login->ready)
+			agent_waiters_wake(acct, 0);
 		return;
+	}
 	login_finish(acct, err,
 		     acct->login_error[0] != '\0' ? acct->login_error
 						  : acct->last_error);
 }
 
-
 int agent_login_start(struct account *acct, struct conn *c,
-		      const char *flow)
+		      const char *flow_name)
 {
 	struct agent *a = acct->agent;
+	enum agent_flow flow;
 	struct login *l;
-	int r;
+	int explicit_flow = flow_name != NULL, r;
 
 	acct->login_error[0] = '\0';
+	/* An app account has no user to log in: it fetches its token. */
 	if (agent_account_is_app(acct))
 		return agent_app_login_start(acct, c);
-	if (acct->login != NULL && acct->login->ready)
-		return agent_login_reply(acct, c);
-	if (acct->login != NULL)
-		return agent_waiter_add(acct, c, WAIT_LOGIN_START, NULL, 0);
+	if (flow_name == NULL)
+		flow_name = acct->cfg.flow;
+	if ((r = check_flow(acct, flow_name, &flow)) != 0)
+		return r;
+	if (acct->login != NULL) {
+		/* Join the login in progress, so that a second `xoauth
+		   login` shows the same code or address; a different flow
+		   asked for by name replaces it. */
+		if (!explicit_flow || acct->login->flow == flow) {
+			if (acct->login->ready)
+				return agent_login_reply(acct, c);
+			return agent_waiter_add(acct, c, WAIT_LOGIN_START, NULL,
+						0);
+		}
+		agent_login_cancel(acct);
+		agent_waiters_wake(acct, 0);
+		acct->login_error[0] = '\0';
+	}
 	if (acct->refreshing) {
 		snprintf(acct->login_error, sizeof(acct->login_error),
 			 "%s: a refresh is in flight; try again in a moment",
 			 acct->cfg.name);
 		return XO_ERR_BUSY;
 	}
-	if (flow == NULL)
-		flow = acct->cfg.flow;
-	if (flow != NULL && strcmp(flow, "device") != 0) {
-		snprintf(acct->login_error, sizeof(acct->login_error),
-			 "%s: the '%s' flow is not supported yet; use "
-			 "flow = device or 'xoauth import'",
-			 acct->cfg.name, flow);
-		return XO_ERR_UNSUPPORTED_FLOW;
-	}
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return XO_ERR_NOMEM;
 	l->acct = acct;
+	l->flow = flow;
 	uv_timer_init(a->loop, &l->timer);
 	l->timer.data = l;
-	/* A confidential client's secret may first have to come from its
-	   command; the device request follows in on_login_secret(). */
-	if ((r = agent_secret_cmd_fetch(acct, on_login_secret)) < 0) {
-		snprintf(acct->login_error, sizeof(acct->login_error), "%s",
-			 acct->last_error);
-		goto fail;
-	}
-	if (r == 0 && (r = device_begin(l)) != 0)
-		goto fail;
 	acct->login = l;
 	acct->login_err = 0;
-	if ((r = agent_waiter_add(acct, c, WAIT_LOGIN_START, NULL, 0)) != 0) {
-		agent_login_cancel(acct);
+	/* A confidential client's secret may first have to come from its
+	   command; the flow then begins in on_login_secret(). */
+	if ((r = agent_secret_cmd_fetch(acct, on_login_secret)) < 0)
+		snprintf(acct->login_error, sizeof(acct->login_error), "%s",
+			 acct->last_error);
+	else if (r == 0)
+		r = login_begin(acct, l);
+	else
+		r = 0;
+	if (r != 0) {
+		/* Keep the reason the start left; finishing would log it. */
+		login_release(acct);
 		return r;
 	}
-	return 0;
-fail:
-	uv_close((uv_handle_t *)&l->timer, on_login_closed);
+	if (l->ready)
+		r = agent_login_reply(acct, c);
+	else
+		r = agent_waiter_add(acct, c, WAIT_LOGIN_START, NULL, 0);
+	if (r != 0)
+		agent_login_cancel(acct);
 	return r;
 }
 
 void agent_login_cancel(struct account *acct)
 {
-	struct login *l = acct->login;
-
-	if (l == NULL)
+	if (acct->login == NULL)
 		return;
 	oauth_cancel(acct->oauth);
-	if (acct->secret_cb == on_login_secret)
-		agent_secret_cmd_cancel(acct);
-	acct->login = NULL;
-	l->acct = NULL;
-	uv_timer_stop(&l->timer);
-	uv_close((uv_handle_t *)&l->timer, on_login_closed);
+	login_release(acct);
 	acct->login_err = XO_ERR_LOGIN_NEEDED;
 	snprintf(acct->login_error, sizeof(acct->login_error),
 		 "%s: the login was cancelled", acct->cfg.name);
@@ -268,16 +265,22 @@ int agent_login_reply(struct account *acct, struct conn *c)
 	struct login *l = acct->login;
 	struct proto_login_rep rep;
 	struct proto_writer w;
+	int64_t left = l->expires_boot - agent_now_boot();
 
-	rep.verification_uri = proto_str_c(l->dev.verification_uri);
-	rep.verification_uri_complete =
-		proto_str_c(l->dev.verification_uri_complete);
-	rep.user_code = proto_str_c(l->dev.user_code);
-	rep.expires_in = (uint32_t)((l->expires_boot - agent_now_boot()) /
-				    1000);
-	rep.interval = (uint32_t)l->interval_s;
-	rep.flow = proto_str_c("device");
-	if (agent_reply_buf(4096, &w) != 0)
+	memset(&rep, 0, sizeof(rep));
+	if (l->flow == AGENT_FLOW_DEVICE) {
+		login_device_reply(l, &rep);
+	} else {
+		rep.verification_uri = proto_str_c(l->auth_url);
+		rep.verification_uri_complete = proto_str_c("");
+		rep.user_code = proto_str_c("");
+		rep.interval = 0;
+	}
+	rep.expires_in = left > 0 ? (uint32_t)(left / 1000) : 0;
+	rep.flow = proto_str_c(agent_flow_name(l->flow));
+	if (agent_reply_buf(
+		4096 + (l->auth_url != NULL ? strlen(l->auth_url) : 0), &w) !=
+	    0)
 		return XO_ERR_NOMEM;
 	if (proto_enc_login_rep(&w, &rep) != 0) {
 		free(w.buf);

@@ -32,6 +32,8 @@ enum op {
 	OP_DEVICE_START,
 	OP_DEVICE_POLL,
 	OP_CLIENT_CREDENTIALS,
+	OP_CODE,     /* authorization code exchange */
+	OP_DISCOVER, /* discovery alone, before an authorization URL */
 };
 
 enum phase {
@@ -81,6 +83,10 @@ static const char *op_name(enum op op)
 		return "device poll";
 	case OP_CLIENT_CREDENTIALS:
 		return "client credentials";
+	case OP_CODE:
+		return "code exchange";
+	case OP_DISCOVER:
+		return "discovery";
 	case OP_NONE:
 		break;
 	}
@@ -399,6 +405,20 @@ static int append_scope(struct oauth_client *c)
 	return 0;
 }
 
+/* OP_DISCOVER has what it came for: an empty OAUTH_OK result. */
+static void discover_done(struct oauth_client *c)
+{
+	struct oauth_result res;
+	oauth_token_cb cb = c->token_cb;
+	void *arg = c->arg;
+
+	op_reset(c);
+	oauth_result_init(&res);
+	res.cls = OAUTH_OK;
+	cb(arg, &res);
+	oauth_result_cleanup(&res);
+}
+
 static void on_discovery_done(void *arg, const struct agent_http_resp *resp)
 {
 	struct oauth_client *c = arg;
@@ -449,6 +469,10 @@ static void on_discovery_done(void *arg, const struct agent_http_resp *resp)
 		return;
 	}
 	log_debug("oauth %s: discovery: ok", c->name);
+	if (c->op == OP_DISCOVER) {
+		discover_done(c);
+		return;
+	}
 	if ((r = start_main(c)) != 0) {
 		if (r == XO_ERR_UNSUPPORTED_FLOW)
 			snprintf(why, sizeof(why),
@@ -709,6 +733,61 @@ out:
 	form_clear(&f);
 	agent_plain_free(form);
 	return r;
+}
+
+int oauth_code_exchange(struct oauth_client *c, const struct agent_plain *code,
+			const struct agent_plain *verifier,
+			const char *redirect_uri,
+			const struct agent_plain *client_secret,
+			oauth_token_cb cb, void *arg)
+{
+	struct form f = {0};
+	struct agent_plain *form = NULL;
+	int r = XO_ERR_INVALID;
+
+	if (c == NULL || code == NULL || code->len == 0 || verifier == NULL ||
+	    redirect_uri == NULL || cb == NULL)
+		goto out;
+	if (c->op != OP_NONE) {
+		r = XO_ERR_BUSY;
+		goto out;
+	}
+	/* RFC 6749 4.1.3: redirect_uri again, identical to the one in the
+	   authorization request; RFC 7636 4.5: the verifier. */
+	if ((r = add_str(&f, "grant_type", "authorization_code")) != 0 ||
+	    (r = add_secret(&f, "code", code)) != 0 ||
+	    (r = add_str(&f, "redirect_uri", redirect_uri)) != 0 ||
+	    (r = add_str(&f, "client_id", c->client_id)) != 0 ||
+	    (r = add_secret(&f, "code_verifier", verifier)) != 0 ||
+	    (r = add_secret(&f, "client_secret", client_secret)) != 0 ||
+	    (r = form_build(&f, &form)) != 0)
+		goto out;
+	r = op_start(c, OP_CODE, form, cb, NULL, arg);
+	form = NULL; /* transferred */
+out:
+	form_clear(&f);
+	agent_plain_free(form);
+	return r;
+}
+
+int oauth_client_needs_discovery(const struct oauth_client *c)
+{
+	return c != NULL && c->need_discovery;
+}
+
+int oauth_discover(struct oauth_client *c, oauth_token_cb cb, void *arg)
+{
+	struct agent_plain *form = NULL;
+	int r;
+
+	if (c == NULL || cb == NULL || !c->need_discovery)
+		return XO_ERR_INVALID;
+	if (c->op != OP_NONE)
+		return XO_ERR_BUSY;
+	/* op_start wants a form; an empty one is never sent. */
+	if ((r = agent_plain_new(0, &form)) != 0)
+		return r;
+	return op_start(c, OP_DISCOVER, form, cb, NULL, arg);
 }
 
 void oauth_cancel(struct oauth_client *c)

@@ -134,6 +134,23 @@ int oauth_device_start(struct oauth_client *c,
 int oauth_device_poll(struct oauth_client *c, const struct agent_plain *code,
 		      const struct agent_plain *client_secret,
 		      oauth_token_cb cb, void *arg);
+/*
+ * RFC 6749 4.1.3 with PKCE (RFC 7636 4.5): trades an authorization code
+ * for tokens; redirect_uri must be the one the authorization URL carried.
+ * client_secret may be NULL.  invalid_grant (a code that is wrong, used or
+ * expired) comes back as OAUTH_REAUTH.
+ */
+int oauth_code_exchange(struct oauth_client *c, const struct agent_plain *code,
+			const struct agent_plain *verifier,
+			const char *redirect_uri,
+			const struct agent_plain *client_secret,
+			oauth_token_cb cb, void *arg);
+/* 1 while the endpoints wait for discovery from `issuer`. */
+int oauth_client_needs_discovery(const struct oauth_client *c);
+/* Fetches the discovery document only (for the authorization endpoint);
+ * cb gets OAUTH_OK with no tokens, or the failure.  XO_ERR_INVALID when
+ * no discovery is needed. */
+int oauth_discover(struct oauth_client *c, oauth_token_cb cb, void *arg);
 /* Cancels the running operation, if any; its callback is not called. */
 void oauth_cancel(struct oauth_client *c);
 

@@ -63,6 +63,9 @@ static const struct agent_preset presets[] = {
 	.redirect_uri = "https://login.microsoftonline.com/common/oauth2/"
 			"nativeclient",
 	.default_tenant = "common",
+	/* offline_access alone yields a refresh token here; prompt=consent
+	   would only show the consent page at every login. */
+	.authz_extra = "",
 	.default_flow = AGENT_FLOW_DEVICE,
     },
     {
@@ -76,6 +79,9 @@ static const struct agent_preset presets[] = {
 	.scopes = MS_SCOPES("https://outlook.office365.us"),
 	.app_scopes = "https://outlook.office365.us/.default",
 	.default_tenant = "common",
+	/* offline_access alone yields a refresh token here; prompt=consent
+	   would only show the consent page at every login. */
+	.authz_extra = "",
 	.default_flow = AGENT_FLOW_DEVICE,
     },
     {
@@ -89,6 +95,9 @@ static const struct agent_preset presets[] = {
 	.scopes = MS_SCOPES("https://partner.outlook.cn"),
 	.app_scopes = "https://partner.outlook.cn/.default",
 	.default_tenant = "common",
+	/* offline_access alone yields a refresh token here; prompt=consent
+	   would only show the consent page at every login. */
+	.authz_extra = "",
 	.default_flow = AGENT_FLOW_DEVICE,
     },
     {
@@ -108,6 +117,10 @@ static const struct agent_preset presets[] = {
 	    "https://oauth2.googleapis.com/device/code",
 	.scopes = "https://mail.google.com/ openid email",
 	.redirect_uri = "http://127.0.0.1",
+	/* A refresh token comes only with access_type=offline, and again
+	   after the first grant only with prompt=consent (providers.md 3,
+	   secondary). */
+	.authz_extra = "access_type=offline&prompt=consent",
 	.default_flow = AGENT_FLOW_BROWSER,
 	.refused =
 	    {

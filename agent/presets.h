@@ -27,6 +27,10 @@ struct agent_preset {
 	const char *app_scopes;	  /* client_credentials */
 	const char *redirect_uri; /* for the paste flow; may be NULL */
 	const char *default_tenant; /* NULL: the provider takes no tenant */
+	/* Extra authorization request parameters ("k=v&k=v", no encoding
+	   needed) for the browser and paste flows.  NULL: OpenID Connect's
+	   rule, prompt=consent when the scopes ask for offline_access. */
+	const char *authz_extra;
 	enum agent_flow default_flow;
 	/* Why the provider refuses a flow, NULL where it does not. */
 	const char *refused[AGENT_FLOW_COUNT];

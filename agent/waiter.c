@@ -185,6 +185,14 @@ static void on_wait_timeout(uv_timer_t *t)
 		waiter_drop(w);
 		agent_conn_reply_failure(c, XO_ERR_TIMEOUT, msg);
 		return;
+	case WAIT_LOGIN_CODE:
+		snprintf(msg, sizeof(msg),
+			 "%s: the provider has not answered the code exchange "
+			 "yet; 'xoauth login' tells when it has",
+			 acct->cfg.name);
+		waiter_drop(w);
+		agent_conn_reply_failure(c, XO_ERR_TIMEOUT, msg);
+		return;
 	case WAIT_LOGIN:
 		snprintf(msg, sizeof(msg), "%s: still waiting for the user",
 			 acct->cfg.name);
@@ -288,6 +296,14 @@ static int wake_one(struct waiter *w, int refresh_done)
 						: XO_ERR_LOGIN_NEEDED,
 				acct->login_error);
 		}
+		return 0;
+	case WAIT_LOGIN_CODE:
+		if ((r = agent_login_code_outcome(acct, msg, sizeof(msg))) == 1)
+			return 1;
+		if (r == 0)
+			agent_conn_reply_success(w->conn);
+		else
+			agent_conn_reply_failure(w->conn, r, msg);
 		return 0;
 	case WAIT_LOGIN:
 		if (acct->login != NULL)

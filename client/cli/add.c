@@ -187,7 +187,7 @@ int cmd_add(const struct cli *cli, int argc, char *argv[])
 		"%s: added; the agent keeps it until it stops ('xoauth "
 		"delete %s' removes it)\n",
 		a.name, a.name);
-	r = a.login ? login_run(cli, c, a.name) : 0;
+	r = a.login ? login_run(cli, c, a.name, NULL, 0) : 0;
 out:
 	if (secret != NULL) {
 		explicit_bzero(secret, SECRET_MAX + 2);

@@ -76,6 +76,10 @@ void sanitize(char *s);
  */
 long read_secret_line(const char *prompt, char *buf, size_t cap);
 
+/* browser.c: starts $BROWSER, or xdg-open when there is a display, on
+ * url without waiting for it; 1 when one was started. */
+int open_browser(const char *url);
+
 /* The commands. */
 int cmd_token(const struct cli *cli, int argc, char *argv[]);
 int cmd_xoauth2(const struct cli *cli, int argc, char *argv[]);
@@ -94,9 +98,11 @@ int cmd_export(const struct cli *cli, int argc, char *argv[]);
 int cmd_restore(const struct cli *cli, int argc, char *argv[]);
 int cmd_doctor(const struct cli *cli, int argc, char *argv[]);
 
-/* login.c: signs account in over the connection c, showing the user what
- * to do and waiting until the agent says it is done; returns the exit
- * status.  `xoauth login` and `xoauth add --login` share it. */
-int login_run(const struct cli *cli, struct xo_client *c, const char *account);
+/* login.c: signs account in over the connection c with flow (NULL: the
+ * account's own), showing the user what to do and waiting until the agent
+ * says it is done; returns the exit status.  `xoauth login` and `xoauth
+ * add --login` share it. */
+int login_run(const struct cli *cli, struct xo_client *c, const char *account,
+	      const char *flow, int no_browser);
 
 #endif

@@ -37,7 +37,9 @@ static const struct command commands[] = {
     {"remove", cmd_remove, "ACCOUNT", "forget an account's tokens"},
     {"import", cmd_import, "ACCOUNT",
      "hand the agent a refresh token read from stdin"},
-    {"login", cmd_login, "ACCOUNT", "sign in (device flow) and wait"},
+    {"login", cmd_login,
+     "ACCOUNT [--flow device|browser|paste] [--no-browser]",
+     "sign in (the account's flow, or the one named) and wait"},
     {"add", cmd_add,
      "NAME --provider P --client-id ID [--email ADDR] [--tenant T] "
      "[--scopes S] [--flow F] [--issuer URL] [--set KEY=VALUE ...] "

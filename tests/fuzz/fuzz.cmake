@@ -26,3 +26,15 @@ target_include_directories(fuzz_proto PRIVATE
 target_compile_options(fuzz_proto PRIVATE -fsanitize=fuzzer,address
 	-fno-omit-frame-pointer -Wno-unknown-warning-option)
 target_link_options(fuzz_proto PRIVATE -fsanitize=fuzzer,address)
+
+# The browser and paste flows' redirect parsing (agent/authz.c).
+add_executable(fuzz_authz
+	${CMAKE_CURRENT_LIST_DIR}/fuzz_authz.c
+	${PROJECT_SOURCE_DIR}/agent/authz.c)
+target_include_directories(fuzz_authz PRIVATE
+	${PROJECT_SOURCE_DIR}/agent
+	${PROJECT_SOURCE_DIR}/client/include)
+target_link_libraries(fuzz_authz PRIVATE PkgConfig::LIBCURL PkgConfig::SODIUM)
+target_compile_options(fuzz_authz PRIVATE -fsanitize=fuzzer,address
+	-fno-omit-frame-pointer -Wno-unknown-warning-option)
+target_link_options(fuzz_authz PRIVATE -fsanitize=fuzzer,address)

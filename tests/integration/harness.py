@@ -618,6 +618,108 @@ def deny_device(verification_uri, user_code, login_email=None, at="confirm", tim
 
 
 # --------------------------------------------------------------------------
+# Acting as the user on the authorization code flow's pages
+
+class AuthorizeError(HarnessError):
+    pass
+
+
+class _StopRedirect(urllib.request.HTTPRedirectHandler):
+    """Follows redirects inside the provider, stops at the first one that
+    leaves it (the client's redirect_uri), recording its Location."""
+
+    def __init__(self, issuer):
+        self.issuer = issuer
+        self.left_to = None
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if not newurl.startswith(self.issuer + "/"):
+            self.left_to = newurl
+            return None
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def authorize(auth_url, login_email, approve=True, password="secret", timeout=10):
+    """Acts as the user in a browser, without one: opens the authorization
+    URL at oidc-provider, logs in as login_email, and gives (approve=True)
+    or declines consent. Returns the address the provider sends the browser
+    to (the client's redirect_uri with ?code=...&state=... or ?error=...),
+    without going there."""
+    parts = urllib.parse.urlsplit(auth_url)
+    issuer = "%s://%s" % (parts.scheme, parts.netloc)
+    stop = _StopRedirect(issuer)
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), stop)
+
+    def fetch(url, fields=None):
+        data = urllib.parse.urlencode(fields).encode() if fields is not None else None
+        try:
+            resp = opener.open(urllib.request.Request(url, data=data), timeout=timeout)
+        except urllib.error.HTTPError as e:
+            if stop.left_to is not None:
+                return None, None
+            resp = e
+        with resp:
+            return resp.geturl(), resp.read().decode("utf-8", "replace")
+
+    url, page = fetch(auth_url)
+    for _ in range(8):
+        if stop.left_to is not None:
+            return stop.left_to
+        p = _Forms()
+        p.feed(page)
+        if not p.forms:
+            raise AuthorizeError("no form at %s: %s" % (url, " ".join(page.split())[:500]))
+        form = p.forms[0]
+        fields = dict((n, v) for n, v, _t in form["fields"])
+        action = urllib.parse.urljoin(url, form["action"] or url)
+        if fields.get("prompt") == "login":
+            fields["login"] = login_email
+            fields["password"] = password
+        elif fields.get("prompt") == "consent" and not approve:
+            url, page = fetch(action + "/abort")
+            continue
+        elif fields.get("prompt") != "consent":
+            raise AuthorizeError("unexpected form %r at %s" % (form, url))
+        url, page = fetch(action, fields)
+    if stop.left_to is not None:
+        return stop.left_to
+    raise AuthorizeError("the provider never redirected; last page at %s: %s"
+                         % (url, " ".join(page.split())[:500]))
+
+
+def chromium_present():
+    """True when a headless browser and playwright-core are installed."""
+    exe = os.environ.get("XO_TEST_CHROMIUM", "/usr/bin/chromium")
+    return os.access(exe, os.X_OK) and \
+        os.path.isdir(os.path.join(SERVERS_DIR, "node_modules", "playwright-core"))
+
+
+def browse(auth_url, login_email, decline=False, timeout=60):
+    """Acts as the user with a real browser (headless chromium driven by
+    tests/servers/browser.js): opens auth_url, signs in as login_email,
+    approves (or declines) consent and follows the provider's redirect.
+    Returns a dict: final_url, status, title, text (the page the browser
+    ended on) and callback_url (the redirect it followed, with the code).
+    Raises HarnessError when the pages did not behave."""
+    argv = [_node(), os.path.join(SERVERS_DIR, "browser.js"), "--url", auth_url,
+            "--login", login_email, "--timeout", str(max(5, timeout - 10))]
+    if decline:
+        argv.append("--decline")
+    p = subprocess.run(argv, cwd=SERVERS_DIR, capture_output=True, timeout=timeout,
+                       env=dict(os.environ, NODE_NO_WARNINGS="1"))
+    lines = p.stdout.decode("utf-8", "replace").strip().splitlines()
+    try:
+        out = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        raise HarnessError("browser.js said nothing usable (rc %s): %s %s"
+                           % (p.returncode, p.stdout[-500:], p.stderr[-2000:]))
+    if not out.get("ok"):
+        raise HarnessError("browser.js failed: %s\n%s" % (out.get("error"), p.stderr[-2000:]))
+    return out
+
+
+# --------------------------------------------------------------------------
 # Real mail clients
 
 def _read_text(path):

@@ -67,6 +67,9 @@ const DEVICE_INTERVAL = process.env.XO_TEST_DEVICE_INTERVAL
 // https://outlook.office.com/SMTP.Send or Google's https://mail.google.com/.
 const MAIL_SCOPE = 'mail.send';
 
+// The paste flow's registered redirect URI (a name that never resolves).
+const PASTE_REDIRECT_URI = 'https://xoauth-paste.invalid/done';
+
 const BUILTIN_CLIENTS = [
   {
     // What xoauth-agent is: a public (native) client, no secret, device flow,
@@ -81,7 +84,16 @@ const BUILTIN_CLIENTS = [
       'authorization_code',
     ],
     response_types: ['code'],
-    redirect_uris: ['http://127.0.0.1/callback'],
+    // Loopback redirects for the browser flow: as a native client, any
+    // port is accepted for these (RFC 8252 7.3; oidc-provider compares
+    // them without the port). The https one is the paste flow's fixed
+    // redirect "elsewhere": nothing listens there, the tests stop at the
+    // redirect and paste its address back.
+    redirect_uris: [
+      'http://127.0.0.1/',
+      'http://127.0.0.1/callback',
+      PASTE_REDIRECT_URI,
+    ],
   },
   {
     // A public client that may not refresh: it gets no refresh token.
@@ -229,6 +241,7 @@ server.listen(port, '127.0.0.1', () => {
     introspection_endpoint: `${issuer}/token/introspection`,
     revocation_endpoint: `${issuer}/token/revocation`,
     verification_uri: `${issuer}/device`,
+    paste_redirect_uri: PASTE_REDIRECT_URI,
     access_token_ttl: AT_TTL,
   };
   process.stdout.write(`READY ${JSON.stringify(ready)}\n`);

@@ -513,6 +513,14 @@ static const struct error_case error_cases[] = {
      "unknown provider 'hotmail' (expected one of microsoft, "
      "microsoft-us-gov, microsoft-china, google, yahoo, aol, fastmail, "
      "yandex, generic)"},
+    {"redirect_port_not_a_number", MS "redirect_port = 80a\n", 4,
+     "redirect_port", "'80a' is not a port"},
+    {"redirect_port_zero", MS "redirect_port = 0\n", 4, "redirect_port",
+     "is not a port (expected a TCP port from 1 to 65535"},
+    {"redirect_port_too_large", MS "redirect_port = 65536\n", 4,
+     "redirect_port", "is not a port"},
+    {"redirect_port_signed", MS "redirect_port = +80\n", 4, "redirect_port",
+     "is not a port"},
     {"unknown_flow", MS "flow = magic\n", 4, "flow",
      "unknown flow 'magic' (expected device, browser, paste or "
      "client_credentials)"},
@@ -771,6 +779,20 @@ static void accounts_are_found_by_name_then_email(void **state)
 	agent_config_free(c);
 }
 
+static void redirect_port_is_read_for_the_browser_flow(void **state)
+{
+	struct agent_config *c;
+
+	(void)state;
+	c = load_ok("[account a]\nprovider = google\nclient_id = x\n"
+		    "redirect_port = 8765\n"
+		    "[account b]\nprovider = google\nclient_id = y\n");
+	assert_int_equal(c->accounts[0].redirect_port, 8765);
+	assert_string_equal(c->accounts[0].flow, "browser");
+	assert_int_equal(c->accounts[1].redirect_port, 0);
+	agent_config_free(c);
+}
+
 static void account_equality_covers_every_setting(void **state)
 {
 	static const char base[] =
@@ -789,6 +811,7 @@ static void account_equality_covers_every_setting(void **state)
 	    "flow = browser\n",
 	    "ca_file = /etc/ca.pem\n",
 	    "redirect_uri = https://x.example/r\n",
+	    "redirect_port = 8765\n",
 	};
 	struct agent_config *a, *b;
 	char text[512];
@@ -939,6 +962,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(missing_file_is_empty_unless_required),
 	    cmocka_unit_test(unreadable_or_unsafe_files_are_refused),
 	    cmocka_unit_test(accounts_are_found_by_name_then_email),
+	    cmocka_unit_test(redirect_port_is_read_for_the_browser_flow),
 	    cmocka_unit_test(account_equality_covers_every_setting),
 	    cmocka_unit_test(default_path_follows_xdg_then_home),
 	    cmocka_unit_test(load_without_path_reads_the_default_file),
