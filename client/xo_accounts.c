@@ -117,11 +117,10 @@ XO_EXTERN void xo_accounts_free(struct xo_account *accounts, size_t count)
 	free(accounts);
 }
 
-int xoc_simple_request(struct xo_client *c, uint8_t type,
-		       const char *account, unsigned wait_ms)
+int xoc_simple_request(struct xo_client *c, uint8_t type, const char *account,
+		       unsigned wait_ms)
 {
 	struct typed_account_req t;
-	struct reply rep;
 	int r = XO_ERR_INTERNAL;
 
 	if (c == NULL)
@@ -132,14 +131,7 @@ int xoc_simple_request(struct xo_client *c, uint8_t type,
 	t.type = type;
 	t.q.account = proto_str_c(account);
 	t.q.wait_ms = wait_ms;
-	if ((r = xoc_call(c, enc_account, &t, t.q.account.len, wait_ms,
-			  PROTO_REP_SUCCESS, &rep)) != 0 ||
-	    (r = xoc_finish(c, &rep, 0)) != 0)
-		goto out;
-	r = 0;
-out:
-	xoc_reply_cleanup(&rep);
-	return r;
+	return xoc_call_ok(c, enc_account, &t, t.q.account.len, wait_ms);
 }
 
 XO_EXTERN int xo_refresh(struct xo_client *c, const char *account,
@@ -162,7 +154,6 @@ XO_EXTERN int xo_import(struct xo_client *c, const char *account,
 			const char *refresh_token)
 {
 	struct proto_import_req q;
-	struct reply rep;
 	int r = XO_ERR_INTERNAL;
 
 	if (c == NULL)
@@ -173,22 +164,14 @@ XO_EXTERN int xo_import(struct xo_client *c, const char *account,
 		return r;
 	q.account = proto_str_c(account);
 	q.refresh_token = proto_str_c(refresh_token);
-	if ((r = xoc_call(c, enc_import, &q,
-			  q.account.len + q.refresh_token.len, 0,
-			  PROTO_REP_SUCCESS, &rep)) != 0 ||
-	    (r = xoc_finish(c, &rep, 0)) != 0)
-		goto out;
-	r = 0;
-out:
-	xoc_reply_cleanup(&rep);
-	return r;
+	return xoc_call_ok(c, enc_import, &q,
+			   q.account.len + q.refresh_token.len, 0);
 }
 
 XO_EXTERN int xo_add(struct xo_client *c, const char *name,
 		     const struct xo_setting *settings, size_t count)
 {
 	struct proto_add_req q;
-	struct reply rep;
 	size_t i, strings;
 	int r = XO_ERR_INTERNAL;
 
@@ -198,8 +181,8 @@ XO_EXTERN int xo_add(struct xo_client *c, const char *name,
 	if ((r = xoc_check_text(c, name, "account name")) != 0)
 		return r;
 	if (count > PROTO_MAX_SETTINGS)
-		return xoc_fail(c, XO_ERR_INVALID,
-				"more than %d settings", PROTO_MAX_SETTINGS);
+		return xoc_fail(c, XO_ERR_INVALID, "more than %d settings",
+				PROTO_MAX_SETTINGS);
 	memset(&q, 0, sizeof(q));
 	q.name = proto_str_c(name);
 	q.count = (uint32_t)count;
@@ -219,12 +202,5 @@ XO_EXTERN int xo_add(struct xo_client *c, const char *name,
 	}
 	if (strings > PROTO_MAX_MSG)
 		return xoc_fail(c, XO_ERR_INVALID, "the settings are too long");
-	if ((r = xoc_call(c, enc_add, &q, strings, 0, PROTO_REP_SUCCESS,
-			  &rep)) != 0 ||
-	    (r = xoc_finish(c, &rep, 0)) != 0)
-		goto out;
-	r = 0;
-out:
-	xoc_reply_cleanup(&rep);
-	return r;
+	return xoc_call_ok(c, enc_add, &q, strings, 0);
 }

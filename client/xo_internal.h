@@ -49,8 +49,8 @@ struct reply {
 typedef int (*xoc_encoder)(struct proto_writer *w, const void *msg);
 
 /* Records a local failure and its message; returns err. */
-__attribute__((format(printf, 3, 4))) int
-xoc_fail(struct xo_client *c, int err, const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) int xoc_fail(struct xo_client *c, int err,
+						   const char *fmt, ...);
 /* strerror_r(), whichever flavour libc has. */
 const char *xoc_errno_str(int e, char *buf, size_t n);
 /* Clears the last error at the start of a public call. */
@@ -72,8 +72,11 @@ int xoc_call(struct xo_client *c, xoc_encoder enc, const void *msg,
 	     struct reply *rep);
 /* Sends REFRESH, REMOVE, LOGIN_WAIT or DELETE for an account and expects a
  * bare SUCCESS. */
-int xoc_simple_request(struct xo_client *c, uint8_t type,
-		       const char *account, unsigned wait_ms);
+int xoc_simple_request(struct xo_client *c, uint8_t type, const char *account,
+		       unsigned wait_ms);
+/* xoc_call() for a request answered by a bare SUCCESS. */
+int xoc_call_ok(struct xo_client *c, xoc_encoder enc, const void *msg,
+		size_t strings, unsigned extra_ms);
 /* Checks that a decoder (result dec) used the whole reply. */
 int xoc_finish(struct xo_client *c, struct reply *rep, int dec);
 /* Fails with XO_ERR_INVALID unless s is a non-empty text field. */

@@ -81,7 +81,6 @@ XO_EXTERN int xo_login_code(struct xo_client *c, const char *account,
 			    const char *response, unsigned wait_ms)
 {
 	struct proto_login_code_req q;
-	struct reply rep;
 	int r = XO_ERR_INTERNAL;
 
 	if (c == NULL)
@@ -93,14 +92,8 @@ XO_EXTERN int xo_login_code(struct xo_client *c, const char *account,
 	q.account = proto_str_c(account);
 	q.response = proto_str_c(response);
 	q.wait_ms = wait_ms;
-	if ((r = xoc_call(c, enc_code, &q, q.account.len + q.response.len,
-			  wait_ms, PROTO_REP_SUCCESS, &rep)) != 0 ||
-	    (r = xoc_finish(c, &rep, 0)) != 0)
-		goto out;
-	r = 0;
-out:
-	xoc_reply_cleanup(&rep);
-	return r;
+	return xoc_call_ok(c, enc_code, &q, q.account.len + q.response.len,
+			   wait_ms);
 }
 
 XO_EXTERN int xo_login_wait(struct xo_client *c, const char *account,

@@ -112,9 +112,9 @@ static int wait_fd(struct xo_client *c, short events, uint64_t deadline)
 		int ms, n;
 
 		if (now >= deadline)
-			return xoc_fail(c, XO_ERR_IO,
-					"the agent at %s did not answer in time",
-					c->path);
+			return xoc_fail(
+			    c, XO_ERR_IO,
+			    "the agent at %s did not answer in time", c->path);
 		ms = deadline - now > INT_MAX ? INT_MAX : (int)(deadline - now);
 		pfd.fd = c->fd;
 		pfd.events = events;
@@ -152,9 +152,10 @@ static int transfer_all(struct xo_client *c, int sending, unsigned char *p,
 			if (errno == EINTR || errno == EAGAIN ||
 			    errno == EWOULDBLOCK)
 				continue;
-			return xoc_fail(c, XO_ERR_IO, "cannot %s the agent at %s: %s",
-					sending ? "send to" : "read from",
-					c->path, xoc_errno_str(errno, eb, sizeof(eb)));
+			return xoc_fail(
+			    c, XO_ERR_IO, "cannot %s the agent at %s: %s",
+			    sending ? "send to" : "read from", c->path,
+			    xoc_errno_str(errno, eb, sizeof(eb)));
 		}
 		p += n;
 		len -= (size_t)n;
@@ -181,13 +182,15 @@ static int read_frame(struct xo_client *c, uint64_t deadline, struct reply *rep)
 	proto_reader_init(&hr, hdr, sizeof(hdr));
 	len = proto_get_u32(&hr);
 	if (len == 0) {
-		r = xoc_fail(c, XO_ERR_MSG_BAD, "the agent sent an empty frame");
+		r = xoc_fail(c, XO_ERR_MSG_BAD,
+			     "the agent sent an empty frame");
 		goto out;
 	}
 	if (len > PROTO_MAX_MSG) {
-		r = xoc_fail(c, XO_ERR_MSG_TOO_LARGE,
-			     "the agent sent a %lu-byte reply (the limit is %d)",
-			     (unsigned long)len, PROTO_MAX_MSG);
+		r = xoc_fail(
+		    c, XO_ERR_MSG_TOO_LARGE,
+		    "the agent sent a %lu-byte reply (the limit is %d)",
+		    (unsigned long)len, PROTO_MAX_MSG);
 		goto out;
 	}
 	total = sizeof(hdr) + (size_t)len;
@@ -279,8 +282,7 @@ static int expect(struct xo_client *c, struct reply *rep, uint8_t type)
 }
 
 int xoc_call(struct xo_client *c, xoc_encoder enc, const void *msg,
-	     size_t strings, unsigned extra_ms, uint8_t want,
-	     struct reply *rep)
+	     size_t strings, unsigned extra_ms, uint8_t want, struct reply *rep)
 {
 	struct proto_writer w;
 	unsigned char *buf = NULL;
@@ -306,6 +308,19 @@ out:
 	xoc_wipe_free(buf, cap);
 	if (r != 0)
 		xoc_reply_cleanup(rep);
+	return r;
+}
+
+int xoc_call_ok(struct xo_client *c, xoc_encoder enc, const void *msg,
+		size_t strings, unsigned extra_ms)
+{
+	struct reply rep;
+	int r;
+
+	if ((r = xoc_call(c, enc, msg, strings, extra_ms, PROTO_REP_SUCCESS,
+			  &rep)) == 0)
+		r = xoc_finish(c, &rep, 0);
+	xoc_reply_cleanup(&rep);
 	return r;
 }
 

@@ -36,39 +36,27 @@ static int enc_restore(struct proto_writer *w, const void *m)
 
 XO_EXTERN int xo_lock(struct xo_client *c)
 {
-	struct reply rep;
-	int r;
-
 	if (c == NULL)
 		return XO_ERR_INVALID;
 	xoc_begin(c);
-	if ((r = xoc_call(c, enc_lock, NULL, 0, 0, PROTO_REP_SUCCESS, &rep)) ==
-	    0)
-		r = xoc_finish(c, &rep, 0);
-	xoc_reply_cleanup(&rep);
-	return r;
+	return xoc_call_ok(c, enc_lock, NULL, 0, 0);
 }
 
-XO_EXTERN int xo_unlock(struct xo_client *c, const char *passphrase,
-			int create)
+XO_EXTERN int xo_unlock(struct xo_client *c, const char *passphrase, int create)
 {
 	struct typed_passphrase t;
-	struct reply rep;
-	int r;
 
 	if (c == NULL || passphrase == NULL)
 		return XO_ERR_INVALID;
 	xoc_begin(c);
 	if (strlen(passphrase) > PROTO_MAX_STR)
-		return xoc_fail(c, XO_ERR_INVALID, "the passphrase is too long");
+		return xoc_fail(c, XO_ERR_INVALID,
+				"the passphrase is too long");
 	t.type = PROTO_REQ_UNLOCK;
 	t.q.passphrase = proto_str_c(passphrase);
 	t.q.create = create ? 1 : 0;
-	if ((r = xoc_call(c, enc_passphrase, &t, t.q.passphrase.len,
-			  UNLOCK_WAIT_MS, PROTO_REP_SUCCESS, &rep)) == 0)
-		r = xoc_finish(c, &rep, 0);
-	xoc_reply_cleanup(&rep);
-	return r;
+	return xoc_call_ok(c, enc_passphrase, &t, t.q.passphrase.len,
+			   UNLOCK_WAIT_MS);
 }
 
 /* Joins the export's pieces into one C string. */
@@ -123,7 +111,6 @@ XO_EXTERN int xo_restore(struct xo_client *c, const char *data,
 			 const char *passphrase)
 {
 	struct proto_restore_req q;
-	struct reply rep;
 	size_t len, i;
 	int r;
 
@@ -146,9 +133,6 @@ XO_EXTERN int xo_restore(struct xo_client *c, const char *data,
 		q.data.count++;
 	}
 	q.passphrase = proto_str_c(passphrase);
-	if ((r = xoc_call(c, enc_restore, &q, len + 16 + q.passphrase.len,
-			  UNLOCK_WAIT_MS, PROTO_REP_SUCCESS, &rep)) == 0)
-		r = xoc_finish(c, &rep, 0);
-	xoc_reply_cleanup(&rep);
-	return r;
+	return xoc_call_ok(c, enc_restore, &q, len + 16 + q.passphrase.len,
+			   UNLOCK_WAIT_MS);
 }

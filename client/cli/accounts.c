@@ -30,22 +30,35 @@ static int width(const char *s, int w)
 	return n > (size_t)w ? (n > 200 ? 200 : (int)n) : w;
 }
 
+/*
+ * What list and status start with: no arguments, a connection, the
+ * accounts.  Returns 0, or the exit status after explaining the failure.
+ */
+static int fetch_accounts(const struct cli *cli, int argc, char *argv[],
+			  struct xo_client **c, struct xo_account **list,
+			  size_t *count)
+{
+	int r, err;
+
+	if (argc != 1)
+		return usage(argv[0]);
+	if ((r = connect_agent(cli, c)) != 0)
+		return r;
+	if ((err = xo_list(*c, list, count)) != 0)
+		return report(cli, *c, NULL, err);
+	return 0;
+}
+
 int cmd_list(const struct cli *cli, int argc, char *argv[])
 {
 	struct xo_account *list = NULL;
 	struct xo_client *c = NULL;
 	size_t count = 0, i;
-	int wn = 4, we = 5, ws = 5, r = EXIT_AGENT_FAILED, err;
+	int wn = 4, we = 5, ws = 5, r;
 	char when[32];
 
-	if (argc != 1)
-		return usage(argv[0]);
-	if ((r = connect_agent(cli, &c)) != 0)
+	if ((r = fetch_accounts(cli, argc, argv, &c, &list, &count)) != 0)
 		goto out;
-	if ((err = xo_list(c, &list, &count)) != 0) {
-		r = report(cli, c, NULL, err);
-		goto out;
-	}
 	if (count == 0) {
 		fprintf(
 		    stderr,
@@ -119,16 +132,10 @@ int cmd_status(const struct cli *cli, int argc, char *argv[])
 	struct xo_account *list = NULL;
 	struct xo_client *c = NULL;
 	size_t count = 0, i, attention = 0;
-	int r = EXIT_AGENT_FAILED, err;
+	int r;
 
-	if (argc != 1)
-		return usage(argv[0]);
-	if ((r = connect_agent(cli, &c)) != 0)
+	if ((r = fetch_accounts(cli, argc, argv, &c, &list, &count)) != 0)
 		goto out;
-	if ((err = xo_list(c, &list, &count)) != 0) {
-		r = report(cli, c, NULL, err);
-		goto out;
-	}
 	for (i = 0; i < count; i++)
 		if (list[i].state == STATE_NEED_LOGIN ||
 		    list[i].state == STATE_REAUTH ||
