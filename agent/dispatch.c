@@ -148,6 +148,14 @@ static void do_import(struct conn *c, struct proto_reader *r)
 	}
 	if ((acct = account_or_fail(c, q.account)) == NULL)
 		return;
+	if (agent_account_is_app(acct)) {
+		agent_conn_reply_failure(
+		    c, XO_ERR_UNSUPPORTED_FLOW,
+		    "this account uses flow = client_credentials: it has no "
+		    "refresh token, and gets its tokens with the client's own "
+		    "credentials");
+		return;
+	}
 	if (acct->refreshing || acct->login != NULL) {
 		agent_conn_reply_failure(c, XO_ERR_BUSY,
 					 "a refresh or login is in progress; "

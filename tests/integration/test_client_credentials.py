@@ -134,6 +134,18 @@ class AppTokens(unittest.TestCase):
         self.assertNotEqual(before, after)
         self.assertTrue(harness.is_access_token_active(self.oidc, after))
 
+    def test_import_into_an_app_account_is_refused(self):
+        self.start(app_section("relay", self.oidc, self.secret_cmd))
+        harness.wait_for(lambda: "active" in self.list_line("relay"), 10,
+                         "first app token")
+        before = self.env.token("relay")
+        r = self.env.xoauth("import", "relay", stdin=b"1//some-refresh\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("client_credentials", r.stderr)
+        # The account goes on with its own token.
+        self.assertEqual(self.env.token("relay"), before)
+        self.assertIn("active", self.list_line("relay"))
+
     def test_provider_refusing_the_client_reruns_the_command(self):
         faults = harness.start_faults(self.oidc)
         try:
