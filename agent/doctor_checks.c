@@ -723,8 +723,11 @@ void doctor_check_state(const struct doctor_account *a, struct doctor_report *r)
 	if (a->has_access_token && a->valid_s > 0)
 		doctor_addf(r, PROTO_LEVEL_OK, NULL,
 			    "[account %s] holds a valid access token (for "
-			    "another %ld min)",
-			    a->name, (a->valid_s + 59) / 60);
+			    "another %ld %s)",
+			    a->name,
+			    a->valid_s < 120 ? a->valid_s
+					     : (a->valid_s + 59) / 60,
+			    a->valid_s < 120 ? "s" : "min");
 	else if (a->has_refresh_token && !state_said)
 		doctor_addf(r, PROTO_LEVEL_INFO, NULL,
 			    "[account %s] holds a refresh token but no valid "

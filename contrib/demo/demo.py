@@ -82,6 +82,10 @@ def main():
         print("msmtp exit %s; messages delivered: %d" %
               (r.returncode, len(smtp.messages())))
 
+        say("Asking the doctor about the account and the SMTP server")
+        show(env, "doctor", "demo", "--smtp",
+             "127.0.0.1:%d" % smtp.port_xoauth2_only)
+
         say("xoauth-agent -k")
         k = subprocess.run([xoagent.AGENT, "-k"], env=env.env,
                            capture_output=True, text=True)
