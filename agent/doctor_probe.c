@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <sodium.h>
 
 #include <xoauth/xo_errors.h>
 
@@ -41,12 +42,13 @@ struct doctor_probe {
 
 	/* What the server said. */
 	int greeted;
-	char greeting[LINE_MAX_LEN]; /* the server's first line */
-	int auth_ok;		     /* SMTP 235 */
-	int preauth;		     /* IMAP PREAUTH greeting */
-	char offer[LINE_MAX_LEN];    /* EHLO AUTH line, IMAP CAPABILITY */
-	char refusal[LINE_MAX_LEN];  /* the first 4xx/5xx, or tagged NO/BAD */
-	char success[LINE_MAX_LEN];  /* SMTP 235 line */
+	char greeting[LINE_MAX_LEN];  /* the server's first line */
+	int auth_ok;		      /* SMTP 235 */
+	int preauth;		      /* IMAP PREAUTH greeting */
+	char offer[LINE_MAX_LEN];     /* EHLO AUTH line, IMAP CAPABILITY */
+	char refusal[LINE_MAX_LEN];   /* 4xx/5xx, or "NO ..." minus its tag */
+	char success[LINE_MAX_LEN];   /* SMTP 235 line */
+	char challenge[LINE_MAX_LEN]; /* IMAP error challenge, decoded */
 };
 
 static const char *proto_name(const struct doctor_probe *p)
@@ -71,6 +73,28 @@ static void keep(char *dst, const char *line)
 static int starts(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static int ends_with_stop(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && s[n - 1] == '.';
+}
+
+/* The JSON of a base64 error challenge into dst (LINE_MAX_LEN), control
+   characters replaced; left empty when line is not base64. */
+static void decode_challenge(const char *b64, char *dst)
+{
+	unsigned char bin[LINE_MAX_LEN];
+	size_t len = 0, i;
+
+	if (sodium_base642bin(bin, sizeof(bin) - 1, b64, strlen(b64), NULL,
+			      &len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
+		return;
+	for (i = 0; i < len; i++)
+		dst[i] = bin[i] < 0x20 || bin[i] == 0x7f ? ' ' : (char)bin[i];
+	dst[len] = '\0';
 }
 
 /* One line the server sent, control characters already replaced. */
@@ -101,12 +125,23 @@ static void server_line(struct doctor_probe *p, const char *line)
 		keep(p->offer, line + 2);
 		return;
 	}
-	/* A tagged reply: "A002 NO ...". */
+	/* The token went with AUTHENTICATE (SASL-IR) or after a bare "+",
+	   so a "+ BASE64" now is the server's error challenge (RFC 7628
+	   3.2.2; Gmail and Dovecot send one for XOAUTH2 too), to be answered
+	   before the tagged NO comes.  libcurl 7.88 ends an XOAUTH2 login
+	   there instead (CURLE_LOGIN_DENIED), so this may be all the server
+	   says about the token. */
+	if (starts(line, "+ ") && p->challenge[0] == '\0') {
+		decode_challenge(line + 2, p->challenge);
+		return;
+	}
+	/* A tagged reply: "A002 NO ...", kept without curl's tag, which
+	   means nothing to the user. */
 	if (line[0] != '*' && line[0] != '+' &&
 	    (sp = strchr(line, ' ')) != NULL &&
 	    (starts(sp + 1, "NO") || starts(sp + 1, "BAD")) &&
 	    p->refusal[0] == '\0')
-		keep(p->refusal, line);
+		keep(p->refusal, sp + 1);
 }
 
 static int on_debug(CURL *easy, curl_infotype type, char *data, size_t size,
@@ -315,10 +350,21 @@ void doctor_probe_report(const struct doctor_probe *p, struct doctor_report *r)
 			doctor_imap_reply_cause(p->refusal, p->email, &c);
 		else
 			doctor_smtp_reply_cause(p->refusal, p->email, &c);
+		/* IMAP replies end in a full stop already ("NO
+		   [AUTHENTICATIONFAILED] Authentication failed."). */
 		doctor_addf(r, c.level, c.fix,
 			    "%s login as %s at %s refused: "
-			    "%s. %s",
-			    name, p->email, at, p->refusal, c.text);
+			    "%s%s %s",
+			    name, p->email, at, p->refusal,
+			    ends_with_stop(p->refusal) ? "" : ".", c.text);
+		return;
+	}
+	if (p->imap && p->challenge[0] != '\0' && p->rc == CURLE_LOGIN_DENIED) {
+		doctor_imap_reply_cause(p->challenge, p->email, &c);
+		doctor_addf(r, c.level, c.fix,
+			    "%s login as %s at %s refused: the server answered "
+			    "the token with the error %s. %s",
+			    name, p->email, at, p->challenge, c.text);
 		return;
 	}
 	if (p->rc == CURLE_LOGIN_DENIED) {

@@ -359,12 +359,38 @@ void doctor_imap_reply_cause(const char *reply, const char *email,
 		    fix);
 		return;
 	}
-	snprintf(text, sizeof(text), "The server rejected the token: %s%s",
-		 reply,
-		 has(reply, "Invalid credentials")
-		     ? " (Gmail's words: the token lacks "
-		       "https://mail.google.com/ or belongs to another user)"
-		     : "");
+	if (has(reply, "Invalid credentials")) {
+		/* Gmail's words, after [AUTHENTICATIONFAILED]. */
+		set(out, PROTO_LEVEL_PROBLEM,
+		    "The server rejected the token (Gmail's words: Invalid "
+		    "credentials): it lacks https://mail.google.com/ or "
+		    "belongs to another user",
+		    "Ask for https://mail.google.com/ in scopes, set email to "
+		    "the Google account's address, then log in again.");
+		return;
+	}
+	if (has(reply, "[AUTHENTICATIONFAILED]") ||
+	    (reply[0] == '{' && has(reply, "\"status\""))) {
+		/* RFC 5530's code for credentials the server does not take,
+		   or the JSON of an error challenge before it (RFC 7628
+		   3.2.2, Google's XOAUTH2): Dovecot's oauth2 passdb answers
+		   so when the provider's introspection calls the token
+		   inactive (revoked, expired) or names another user. */
+		snprintf(text, sizeof(text),
+			 "The server rejected the token: the provider no "
+			 "longer accepts it (revoked or expired early), it "
+			 "belongs to another user than %s, or it lacks the "
+			 "scope the server asks for",
+			 who);
+		set(out, PROTO_LEVEL_PROBLEM, text,
+		    "Log in again ('xoauth login') as the mailbox's user; if "
+		    "the new token is refused too, check the email setting "
+		    "and the scopes, and run 'xoauth doctor' without --imap "
+		    "to see the token's claims.");
+		return;
+	}
+	snprintf(text, sizeof(text), "The server rejected the token: %s",
+		 reply);
 	set(out, PROTO_LEVEL_PROBLEM, text,
 	    "Check the scopes and the email setting, log in again, and run "
 	    "'xoauth doctor' without --imap to see the token's claims.");

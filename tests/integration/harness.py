@@ -8,11 +8,15 @@ Servers (tests/servers/, npm packages pinned by package-lock.json; run
                                           # rotating refresh tokens, introspection
     smtp = start_smtp(oidc)               # smtp-server checking bearer tokens
     faults = start_faults(oidc)           # our fault injector for the token endpoint
+    imap = start_imap(oidc)               # a private Dovecot (dovecot.conf.in)
+                                          # checking bearer tokens likewise
 
-Each runs as its own process group, on a free port it picks itself, and is
-ready when start_* returns (its READY line parsed). stop() ends it; every
-server still running is also killed when the Python process exits. Servers
-are context managers too.
+Each runs as its own process group, on a free port, and is ready when
+start_* returns (its READY line parsed; Dovecot's greeting read). stop()
+ends it; every server still running is also killed when the Python
+process exits. Servers are context managers too. Dovecot (dovecot-core,
+dovecot-imapd) runs from the system's binaries with a configuration of its
+own in a temporary directory; see start_imap().
 
 Acting as the user: approve_device() / deny_device() drive oidc-provider's
 device-flow pages over HTTP. get_tokens_by_device() does a whole device
@@ -24,12 +28,16 @@ Clients: run_msmtp() and run_curl_smtp() run the real msmtp and curl.
 import atexit
 import base64
 import html.parser
+import grp
 import http.cookiejar
 import json
 import os
+import pwd
+import re
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -333,6 +341,249 @@ def start_faults(upstream, port=0, timeout=START_TIMEOUT):
     argv = [_node(), os.path.join(SERVERS_DIR, "faults.js"), "--upstream", url,
             "--port", str(port)]
     return Faults("faults", argv, timeout=timeout)
+
+
+# --------------------------------------------------------------------------
+# IMAP: a private Dovecot
+
+DOVECOT = os.environ.get("XO_TEST_DOVECOT", "/usr/sbin/dovecot")
+DOVECOT_IMAP = "/usr/lib/dovecot/imap"      # Debian's dovecot-imapd
+
+
+def _dovecot_users():
+    """(internal user, its group, login user, mail uid, mail gid) for a
+    private Dovecot: as root Debian's dovecot and dovenull users, else the
+    user running the tests for all of them. Raises KeyError when root lacks
+    those users."""
+    if os.geteuid() == 0:
+        dovecot = pwd.getpwnam("dovecot")
+        dovenull = pwd.getpwnam("dovenull")
+        return (dovecot.pw_name, grp.getgrgid(dovecot.pw_gid).gr_name, dovenull.pw_name,
+                dovecot.pw_uid, dovecot.pw_gid)
+    me = pwd.getpwuid(os.getuid())
+    return me.pw_name, grp.getgrgid(os.getgid()).gr_name, me.pw_name, me.pw_uid, os.getgid()
+
+
+def dovecot_present():
+    """True when Dovecot's IMAP server is installed (dovecot-core and
+    dovecot-imapd) and, when running as root, its dovecot and dovenull users
+    exist. As another user the tests run Dovecot as that user."""
+    if not (os.access(DOVECOT, os.X_OK) and os.access(DOVECOT_IMAP, os.X_OK)):
+        return False
+    try:
+        _dovecot_users()
+    except KeyError:
+        return False
+    return True
+
+
+def _free_port():
+    """A TCP port on 127.0.0.1 free a moment ago (Dovecot takes no port 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _fill(template, values):
+    with open(os.path.join(SERVERS_DIR, template)) as f:
+        text = f.read()
+    for k, v in values.items():
+        text = text.replace("@%s@" % k, str(v))
+    left = re.findall(r"@[A-Z_]+@", text)
+    if left:
+        raise HarnessError("%s: no value for %s" % (template, ", ".join(sorted(set(left)))))
+    return text
+
+
+class Dovecot(Server):
+    """One `dovecot -F` process; start_imap() makes them. Ready once its port
+    answers with the greeting of this instance. Attributes: port, greeting
+    and those of Server (its log is Dovecot's log file)."""
+
+    def __init__(self, name, argv, port, greeting, **kw):
+        self.port = port
+        self.greeting = greeting
+        super().__init__(name, argv, **kw)
+
+    def _read_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise HarnessError("%s exited with %s before greeting; log:\n%s"
+                                   % (self.name, self.proc.returncode, self.log()))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+                    line = s.makefile("rb").readline().decode("utf-8", "replace")
+                # Another program may have taken the port in the meantime.
+                if line.startswith("* OK") and self.greeting in line:
+                    return {"port": self.port, "greeting": line.strip()}
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise HarnessError("%s: no IMAP greeting on port %d within %.0f s; log:\n%s"
+                                   % (self.name, self.port, timeout, self.log()))
+            time.sleep(0.05)
+
+
+class IMAP(Dovecot):
+    """A private Dovecot IMAP server (start_imap()). Attributes: port
+    (offers XOAUTH2 and OAUTHBEARER), port_xoauth2_only (a second Dovecot on
+    the same mailboxes offering only XOAUTH2), maildir (the mailboxes: a
+    Maildir++ per user under maildir/USER), refuse, xoauth2_only (the second
+    Dovecot)."""
+
+    xoauth2_only = None
+    top = None
+
+    def deliver(self, user, message):
+        """Puts a message (text or bytes) into user's INBOX, as a local
+        delivery agent does (tmp/, then rename into new/). Returns its file
+        name."""
+        data = message.encode() if isinstance(message, str) else message
+        box = os.path.join(self.maildir, user)
+        for sub in ("tmp", "new", "cur"):
+            os.makedirs(os.path.join(box, sub), exist_ok=True)
+        name = "%d.P%dQ%d.xoauth-test" % (time.time(), os.getpid(), time.monotonic_ns())
+        tmp = os.path.join(box, "tmp", name)
+        with open(tmp, "wb") as f:
+            f.write(data)
+        uid, gid = self.mail_owner
+        for path in (box, os.path.join(box, "tmp"), os.path.join(box, "new"),
+                     os.path.join(box, "cur"), tmp):
+            os.chown(path, uid, gid)
+        os.rename(tmp, os.path.join(box, "new", name))
+        return name
+
+    def logins(self, listener="both"):
+        """Every IMAP login that got an answer at one of the two Dovecots
+        (listener "both": self.port, "xoauth2_only": self.port_xoauth2_only),
+        oldest first: dicts with user, method ("XOAUTH2", "OAUTHBEARER") and
+        ok (True when logged in), read from its log. Dovecot logs a refusal
+        once the client has gone: see wait_logins(). user is "" when the
+        client hung up on the error challenge (Debian 12's curl does so
+        with XOAUTH2) instead of waiting for the refusal."""
+        server = {"both": self, "xoauth2_only": self.xoauth2_only}[listener]
+        out = []
+        for line in server.log().splitlines():
+            m = re.search(r" imap-login: Info: (Login|Disconnected): .*"
+                          r"user=<([^>]*)>, method=([A-Z0-9-]+)", line)
+            if not m:
+                continue
+            if m.group(1) == "Login":
+                ok = True
+            elif re.search(r"\((auth failed|auth service reported temporary failure|"
+                           r"internal failure|client didn't finish SASL auth)", line):
+                ok = False
+            else:
+                continue
+            out.append({"user": m.group(2), "method": m.group(3), "ok": ok})
+        return out
+
+    def wait_logins(self, n, listener="both", timeout=10):
+        """Waits until logins(listener) holds at least n; returns them."""
+        return wait_for(lambda: (lambda l: l if len(l) >= n else None)(self.logins(listener)),
+                        timeout, "%d IMAP login(s) at %s" % (n, listener))
+
+    def stop(self, keep_workdir=False):
+        """Ends both Dovecots and removes their directory and the
+        mailboxes."""
+        if self.xoauth2_only is not None:
+            self.xoauth2_only.stop(keep_workdir)
+        super().stop(keep_workdir)
+        if self.top and not keep_workdir and not os.environ.get("XO_TEST_KEEP"):
+            shutil.rmtree(self.top, ignore_errors=True)
+
+
+def _start_dovecot(cls, name, workdir, top, oidc, mechanisms, refuse, debug, introspection,
+                   timeout):
+    """Runs one Dovecot with its files in workdir and the mailboxes and
+    homes under top; returns a cls (a Dovecot)."""
+    internal, group, login, mail_uid, mail_gid = _dovecot_users()
+    greeting = "xoauth-agent test IMAP server %s ready" % name
+    pass_attrs = "pass_attrs = nologin=y reason=%{env:XO_IMAP_REFUSE}" if refuse is not None else ""
+    client_id, secret = introspection
+    endpoint = oidc.introspection_endpoint if isinstance(oidc, OIDC) else oidc
+    parts = urllib.parse.urlsplit(endpoint)
+    url = "%s://%s:%s@%s%s" % (parts.scheme, urllib.parse.quote(client_id, safe=""),
+                               urllib.parse.quote(secret, safe=""), parts.netloc, parts.path)
+    last = None
+    # Dovecot cannot pick a free port itself: take one that was free, and
+    # try again should another program take it first.
+    for _ in range(3):
+        # (Again after a failed start: Server removes its workdir then.)
+        os.makedirs(workdir, exist_ok=True)
+        with open(os.path.join(workdir, "dovecot-oauth2.conf.ext"), "w") as f:
+            f.write(_fill("dovecot-oauth2.conf.ext.in",
+                          {"INTROSPECTION_URL": url, "PASS_ATTRS": pass_attrs}))
+        port = _free_port()
+        conf = os.path.join(workdir, "dovecot.conf")
+        with open(conf, "w") as f:
+            f.write(_fill("dovecot.conf.in", {
+                "DIR": workdir, "NAME": name, "LOG": os.path.join(workdir, "%s.log" % name),
+                "DEBUG": "yes" if debug else "no", "MECHANISMS": mechanisms,
+                "INTERNAL_USER": internal, "INTERNAL_GROUP": group, "LOGIN_USER": login,
+                "MAIL_UID": mail_uid, "MAIL_GID": mail_gid, "PORT": port, "GREETING": greeting,
+                "MAILDIR": os.path.join(top, "mail"), "HOME": os.path.join(top, "home")}))
+        try:
+            return cls(name, [DOVECOT, "-F", "-c", conf], port, greeting,
+                       env={"XO_IMAP_REFUSE": refuse}, timeout=timeout, workdir=workdir)
+        except HarnessError as e:
+            if "Address already in use" not in str(e):
+                raise
+            last = e
+    raise last
+
+
+def start_imap(oidc, refuse=None, debug=False, client_id=INTROSPECTION_CLIENT[0],
+               client_secret=INTROSPECTION_CLIENT[1], timeout=START_TIMEOUT):
+    """Starts a private Dovecot IMAP server (tests/servers/dovecot.conf.in)
+    checking bearer tokens against `oidc` (an OIDC, or an introspection
+    endpoint URL) by introspection, as the resource server client_id;
+    returns an IMAP server. Two Dovecots share the mailboxes: one on
+    imap.port offering XOAUTH2 and OAUTHBEARER, one on
+    imap.port_xoauth2_only offering XOAUTH2 (Debian 12's curl takes
+    OAUTHBEARER whenever it is offered). A token logs in as the user whose
+    email the provider reports for it; the user's INBOX starts empty.
+
+    refuse: a text, e.g. "AUTHENTICATE failed." (Exchange Online's words):
+    a login with a good token is then refused with "TAG NO [CONTACTADMIN]
+    TEXT" (Dovecot's nologin and reason fields); a bad token still gets
+    "NO [AUTHENTICATIONFAILED] Authentication failed.". debug: Dovecot's
+    auth_debug, whose log holds the tokens.
+
+    Runs as root (CI) with Debian's dovecot and dovenull users, and as any
+    other user as that user; see dovecot_present()."""
+    try:
+        _, _, _, mail_uid, mail_gid = _dovecot_users()
+    except KeyError as e:
+        raise HarnessError("no user for Dovecot: %s" % e)
+    top = tempfile.mkdtemp(prefix="xo-imap-")
+    # As root, Dovecot's login and mail processes run as other users, and
+    # reach their sockets and mailboxes by paths through here.
+    os.chmod(top, 0o755)
+    for d in ("mail", "home"):
+        os.mkdir(os.path.join(top, d))
+        os.chown(os.path.join(top, d), mail_uid, mail_gid)
+    args = dict(top=top, oidc=oidc, refuse=refuse, debug=debug,
+                introspection=(client_id, client_secret), timeout=timeout)
+    imap = None
+    try:
+        imap = _start_dovecot(IMAP, "imap", os.path.join(top, "both"),
+                              mechanisms="xoauth2 oauthbearer", **args)
+        imap.top = top
+        imap.xoauth2_only = _start_dovecot(Dovecot, "imap-xoauth2-only",
+                                           os.path.join(top, "xoauth2-only"),
+                                           mechanisms="xoauth2", **args)
+    except BaseException:
+        if imap is not None:
+            imap.stop()
+        shutil.rmtree(top, ignore_errors=True)
+        raise
+    imap.maildir = os.path.join(top, "mail")
+    imap.mail_owner = (mail_uid, mail_gid)
+    imap.refuse = refuse
+    imap.port_xoauth2_only = imap.xoauth2_only.port
+    return imap
 
 
 # --------------------------------------------------------------------------
