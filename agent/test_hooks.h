@@ -11,7 +11,9 @@
  * "after_reply" (the provider's new tokens have arrived, nothing written
  * yet), "during_write" (the new vault image is in its temporary file, not
  * renamed yet), "after_write" (the new image is the vault; nothing served
- * from it yet).
+ * from it yet).  "STEP#N" kills at the Nth time the step is reached: a
+ * refresh writes the vault twice, first the "sent" mark, then the rotated
+ * token.
  */
 #ifndef XO_AGENT_TEST_HOOKS_H
 #define XO_AGENT_TEST_HOOKS_H
