@@ -373,13 +373,17 @@ int agent_vault_start(struct agent *a, char *msg, size_t msglen)
 		r = start_with_key(a, v->exists ? img : NULL, len, msg, msglen);
 	} else {
 		v->state = v->exists ? VAULT_LOCKED : VAULT_NONE;
-		if (v->exists)
+		if (v->exists) {
+			/* Locked from the start, as after LOCK: the client
+			   secrets of the config come back at unlock. */
+			vault_wipe_secrets(a);
 			log_info("vault %s: locked; 'xoauth unlock' opens it",
 				 v->path);
-		else
+		} else {
 			log_info("vault %s: none yet; tokens are kept in "
 				 "memory until 'xoauth unlock' makes one",
 				 v->path);
+		}
 		r = 0;
 	}
 	free(img);

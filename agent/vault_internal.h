@@ -158,7 +158,8 @@ void vault_kdf_free(struct vault_kdf_job *job);
 void vault_reply_when_written(struct conn *c, uint64_t seq, int strict);
 
 /* ---- vault_unlock.c ---- */
-/* LOCK's work: every secret out of memory. */
+/* LOCK's work (and a locked start's): every secret out of memory.  The
+   caller re-plans the scheduler. */
 void vault_wipe_secrets(struct agent *a);
 
 #endif

@@ -68,7 +68,6 @@ void vault_wipe_secrets(struct agent *a)
 	agent_secret_free(v->kept);
 	v->key = NULL;
 	v->kept = NULL;
-	agent_schedule(a);
 }
 
 /* After an unlock: client secrets written in the config come back from
@@ -122,6 +121,7 @@ void agent_vault_lock_req(struct conn *c)
 	if (v->state == VAULT_OPEN) {
 		vault_wipe_secrets(a);
 		v->state = VAULT_LOCKED;
+		agent_schedule(a);
 		log_info("locked: every token is out of memory until 'xoauth "
 			 "unlock'");
 	}
