@@ -62,8 +62,13 @@ static void no_dumps(void)
 /* Cuts the child off from the login application's files and terminal. */
 static void detach(int keep_fd)
 {
-	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int fd;
 
+	/* The application's syslog connection goes with its other files;
+	   closed through closelog, so that a later syslog() opens its own
+	   instead of writing to whatever file took over the number. */
+	closelog();
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (fd >= 0) {
 		(void)dup2(fd, STDIN_FILENO);
 		(void)dup2(fd, STDOUT_FILENO);

@@ -53,6 +53,14 @@ def sanitizer_preload_env():
                            capture_output=True, text=True).stdout.strip()
         if os.path.isabs(p):
             libs.append(p)
+    # ASan intercepts crypt_r; with libcrypt loaded only later, by
+    # pam_unix, the interceptor finds no real crypt_r and calls NULL.
+    for d in ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64",
+              "/usr/lib64", "/lib", "/usr/lib"):
+        crypt = os.path.join(d, "libcrypt.so.1")
+        if os.path.exists(crypt):
+            libs.append(crypt)
+            break
     # pamtester and libpam leak by design; that is not ours to report.
     return {"LD_PRELOAD": " ".join(libs),
             "ASAN_OPTIONS": "detect_leaks=0"}
