@@ -17,6 +17,7 @@
 #include "log.h"
 #include "notify.h"
 #include "secret_cmd.h"
+#include "vault.h"
 
 /* The string fields of struct agent_account_cfg, for copying and freeing. */
 static const size_t cfg_strings[] = {
@@ -113,11 +114,28 @@ fail:
 	return r;
 }
 
+void agent_account_unstage(struct account *acct)
+{
+	agent_secret_free(acct->prev_refresh);
+	agent_secret_free(acct->staged_access);
+	acct->prev_refresh = acct->staged_access = NULL;
+	/* A refresh that waited for the vault has nothing left to finish. */
+	if (acct->on_durable != NULL) {
+		acct->on_durable = NULL;
+		acct->durable_seq = 0;
+		acct->refreshing = 0;
+	}
+}
+
 void agent_account_forget(struct account *acct)
 {
+	agent_account_unstage(acct);
 	agent_secret_free(acct->refresh_token);
 	agent_secret_free(acct->access_token);
 	acct->refresh_token = acct->access_token = NULL;
+	acct->presented = acct->interrupted = 0;
+	acct->obtained_wall = 0;
+	acct->drop_boot = 0;
 	acct->expires_boot = acct->expires_wall = 0;
 	acct->next_refresh_boot = 0;
 	acct->failures = 0;
@@ -138,6 +156,7 @@ void agent_account_free(struct account *acct)
 	oauth_client_free(acct->oauth);
 	agent_account_forget(acct);
 	agent_secret_free(acct->client_secret);
+	agent_secret_free(acct->settings);
 	free(acct->email);
 	cfg_cleanup(&acct->cfg);
 	free(acct);
@@ -220,47 +239,110 @@ int agent_account_token_ok(const struct account *acct, int64_t min_ms)
 	       acct->expires_boot - agent_now_boot() >= min_ms;
 }
 
-int agent_account_store_tokens(struct account *acct, struct oauth_result *res)
+void agent_account_set_obtained(struct account *acct, time_t obtained)
+{
+	unsigned long life = acct->cfg.lifetime_s != 0
+				 ? acct->cfg.lifetime_s
+				 : acct->agent->opts.lifetime_s;
+	time_t now = time(NULL);
+	int64_t age;
+
+	acct->obtained_wall = obtained;
+	acct->drop_boot = 0;
+	if (life == 0)
+		return;
+	/* The deadline runs on CLOCK_BOOTTIME like every other; the wall
+	   clock only says how much of the lifetime a token from the vault
+	   has used.  A clock set back cannot lengthen it (age counts as 0),
+	   one set forward only shortens it. */
+	age = obtained > 0 && now > obtained ? (int64_t)(now - obtained) : 0;
+	if (age > (int64_t)life)
+		age = (int64_t)life;
+	acct->drop_boot = agent_now_boot() + ((int64_t)life - age) * 1000;
+	if (acct->drop_boot == 0)
+		acct->drop_boot = 1;
+}
+
+/* 1 when p holds the same bytes as the sealed s. */
+static int same_secret(struct agent *a, const struct agent_secret *s,
+		       const struct agent_plain *p)
+{
+	struct agent_plain *old = NULL;
+	int same;
+
+	if (s == NULL || agent_secret_open(a->shield, s, &old) != 0)
+		return 0;
+	same = old->len == p->len && sodium_memcmp(old->data, p->data,
+						   p->len) == 0;
+	agent_plain_free(old);
+	return same;
+}
+
+int agent_account_stage_tokens(struct account *acct, struct oauth_result *res)
 {
 	struct agent *a = acct->agent;
 	struct agent_secret *access = NULL, *refresh = NULL;
 	char fp[9];
 	int r;
 
+	agent_account_unstage(acct);
 	if ((r = agent_secret_seal(a->shield, res->access_token->data,
 				   res->access_token->len, &access)) != 0)
 		return r;
-	/* A reply without a refresh token means: keep the old one. */
+	/* A reply without a refresh token means: keep the old one; so does
+	   one that sends the same token again. */
 	if (res->refresh_token != NULL &&
+	    !same_secret(a, acct->refresh_token, res->refresh_token) &&
 	    (r = agent_secret_seal(a->shield, res->refresh_token->data,
 				   res->refresh_token->len, &refresh)) != 0) {
 		agent_secret_free(access);
 		return r;
 	}
-	if (refresh != NULL) {
-		/* Rotation: the old token is dropped here and never sent
-		   again.  (With a vault, the new one is on disk first.) */
-		agent_secret_free(acct->refresh_token);
-		acct->refresh_token = refresh;
-		agent_secret_fingerprint(refresh, fp);
-		log_info("%s: new refresh token %s", acct->cfg.name, fp);
-	}
-	agent_secret_free(acct->access_token);
-	acct->access_token = access;
-	acct->lifetime_ms = (int64_t)res->expires_in * 1000;
-	acct->expires_boot = agent_now_boot() + acct->lifetime_ms;
-	acct->refreshed_wall = time(NULL);
-	acct->expires_wall = acct->refreshed_wall + res->expires_in;
+	acct->staged_access = access;
+	acct->staged_expires_in = res->expires_in;
 	if (res->email != NULL && acct->email == NULL) {
 		acct->email = res->email;
 		res->email = NULL; /* transferred */
 	}
+	if (refresh == NULL)
+		return 0;
+	/* Rotation: the old token is never sent again, but it is dropped
+	   only in commit, once the vault holds the new one. */
+	acct->prev_refresh = acct->refresh_token;
+	acct->refresh_token = refresh;
+	agent_secret_fingerprint(refresh, fp);
+	log_info("%s: new refresh token %s", acct->cfg.name, fp);
+	return 1;
+}
+
+void agent_account_commit_tokens(struct account *acct)
+{
+	agent_secret_free(acct->prev_refresh);
+	acct->prev_refresh = NULL;
+	if (acct->staged_access == NULL)
+		return;
+	agent_secret_free(acct->access_token);
+	acct->access_token = acct->staged_access;
+	acct->staged_access = NULL; /* transferred */
+	acct->lifetime_ms = (int64_t)acct->staged_expires_in * 1000;
+	acct->expires_boot = agent_now_boot() + acct->lifetime_ms;
+	acct->refreshed_wall = time(NULL);
+	acct->expires_wall = acct->refreshed_wall + acct->staged_expires_in;
 	acct->state = PROTO_STATE_ACTIVE;
 	acct->failures = 0;
 	acct->last_err = 0;
 	acct->last_error[0] = '\0';
 	acct->last_aadsts = 0;
 	acct->last_oauth_error[0] = '\0';
+}
+
+int agent_account_store_tokens(struct account *acct, struct oauth_result *res)
+{
+	int r;
+
+	if ((r = agent_account_stage_tokens(acct, res)) < 0)
+		return r;
+	agent_account_commit_tokens(acct);
 	return 0;
 }
 
@@ -287,6 +369,11 @@ void agent_account_info(const struct account *acct,
 			(uint64_t)(time(NULL) +
 				   (acct->next_refresh_boot - now) / 1000);
 	info->last_error = proto_str_c(acct->last_error);
+	/* The vault's troubles concern every account: a locked agent, or
+	   tokens the vault could not take. */
+	if (acct->last_error[0] == '\0' &&
+	    agent_vault_problem(acct->agent) != NULL)
+		info->last_error = proto_str_c(agent_vault_problem(acct->agent));
 }
 
 /* Moves the tokens of an unchanged account into its successor. */
@@ -301,6 +388,11 @@ static void keep_tokens(struct account *from, struct account *to)
 	to->refreshed_wall = from->refreshed_wall;
 	to->next_refresh_boot = from->next_refresh_boot;
 	to->state = from->state;
+	to->presented = from->presented;
+	to->interrupted = from->interrupted;
+	/* A new lifetime applies from the same start. */
+	if (from->obtained_wall != 0)
+		agent_account_set_obtained(to, from->obtained_wall);
 	/* A reload is how a user fixes a config error (or a secret command
 	   that failed): try again at once instead of keeping the verdict. */
 	if (to->state == PROTO_STATE_CONFIG_ERROR) {
@@ -511,6 +603,9 @@ int agent_reload(struct agent *a)
 	log_info("configuration reloaded: %zu accounts, and %zu added at run "
 		 "time",
 		 n, n_runtime);
+	/* Tokens the vault kept for an account the file lacked go to it
+	   now, and those of accounts gone stay in the vault. */
+	agent_vault_reloaded(a);
 	agent_schedule(a);
 	r = 0;
 out:

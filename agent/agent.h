@@ -32,7 +32,14 @@ struct agent_options {
 	const char *config_path; /* -f, or NULL for the default */
 	int foreground;          /* -D or -d */
 	int debug;               /* -d */
+	unsigned long lifetime_s; /* -t: default account lifetime, 0: none */
 };
+
+struct agent_vault;
+
+/* Called once the vault holds what the account waited to see written
+   (or the write failed, which is reported elsewhere). */
+typedef void (*agent_durable_cb)(struct account *acct);
 
 struct redirect_server;
 
@@ -47,6 +54,8 @@ struct login {
 				    login is freed in its close callback */
 	int ready;               /* the LOGIN reply can be sent */
 	struct account *acct;    /* NULL once the account let go of it */
+	agent_durable_cb stored; /* the flow's end, once the vault holds the
+				    tokens (login_store_tokens()) */
 
 	/* device flow */
 	struct oauth_device dev;
@@ -73,9 +82,29 @@ struct account {
 	struct agent_account_cfg cfg; /* private copy; see account.c */
 	struct oauth_client *oauth;
 	int runtime;             /* added with ADD, not in the config file */
+	struct agent_secret *settings; /* runtime: its ADD settings as a
+					  JSON object, sealed (they may hold
+					  client_secret), for the vault */
 
 	struct agent_secret *refresh_token;
 	struct agent_secret *access_token;
+	/* Rotation with a vault (DESIGN.md, "Refresh policy"): the new
+	   refresh token is already refresh_token, but until the vault holds
+	   it the old one stays here and the new access token waits. */
+	struct agent_secret *prev_refresh;
+	struct agent_secret *staged_access;
+	long staged_expires_in;
+	int presented;           /* refresh_token went to the provider and no
+				    answer came back yet (kept in the vault) */
+	int interrupted;         /* loaded with presented set: the agent
+				    stopped mid-refresh, so the provider may
+				    have rotated the token; it is sent again
+				    only on an explicit REFRESH */
+	uint64_t durable_seq;    /* vault write this account waits for */
+	agent_durable_cb on_durable;
+	time_t obtained_wall;    /* when the refresh token came by login,
+				    import or restore (lifetime) */
+	int64_t drop_boot;       /* lifetime: forget the tokens then; 0 */
 	struct agent_secret *client_secret; /* from the config, or from
 					       client_secret_cmd once run */
 	char *email;             /* from config or learned from id_token */
@@ -131,6 +160,7 @@ struct agent {
 	unsigned long next_conn_id; /* for log lines */
 	int stopping;
 	int socket_from_systemd; /* socket activation: systemd owns it */
+	struct agent_vault *vault; /* vault.h */
 };
 
 /* ---- clock.c ---- */
@@ -155,6 +185,20 @@ void agent_accounts_free(struct agent *a);
 int agent_reload(struct agent *a);
 /* Replaces the account's tokens after a successful grant. */
 int agent_account_store_tokens(struct account *acct, struct oauth_result *res);
+/* The two halves of agent_account_store_tokens(): stage seals the new
+   tokens, makes a new refresh token the account's (keeping the old one
+   in prev_refresh) and holds the access token back; it returns 1 when the
+   refresh token changed, so that the vault must hold it before commit
+   serves the access token and drops the old refresh token. */
+int agent_account_stage_tokens(struct account *acct, struct oauth_result *res);
+void agent_account_commit_tokens(struct account *acct);
+/* Sets the account's lifetime clock from obtained (Unix time): its
+   tokens are forgotten lifetime seconds after it (xoauth-agent -t,
+   `lifetime`). */
+void agent_account_set_obtained(struct account *acct, time_t obtained);
+/* Drops what waits for a vault write (lock, removal): the staged tokens
+   and the previous refresh token, wiped. */
+void agent_account_unstage(struct account *acct);
 /* Forgets every token of the account. */
 void agent_account_forget(struct account *acct);
 /* 1 for a client_credentials account: no user, no refresh token; the
@@ -180,6 +224,13 @@ int agent_runtime_add(struct agent *a, const struct proto_add_req *q,
    XO_ERR_CONFIGURED and stays. */
 int agent_runtime_delete(struct agent *a, struct account *acct, char *msg,
 			 size_t msglen);
+/* Creates the runtime account name from settings (as ADD does; the vault
+   and RESTORE bring them back this way); *out is the new account, already
+   in the list.  0, XO_ERR_CONFIG or XO_ERR_EXISTS with msg, or
+   XO_ERR_NOMEM. */
+int agent_runtime_create(struct agent *a, const char *name,
+			 const struct agent_setting *settings, size_t n,
+			 struct account **out, char *msg, size_t msglen);
 /* The account other than self whose name or address equals name or email
    (either may be NULL), looking at runtime accounts only when
    runtime_only; NULL when none.  *by_email says which matched. */

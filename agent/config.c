@@ -60,6 +60,7 @@ enum value_kind {
 	V_FLOW,
 	V_PATH,
 	V_PORT,
+	V_DURATION,
 };
 
 enum account_key {
@@ -79,6 +80,7 @@ enum account_key {
 	K_REDIRECT_URI,
 	K_NOTIFY_CMD,
 	K_REDIRECT_PORT,
+	K_LIFETIME,
 	K_COUNT
 };
 
@@ -130,6 +132,8 @@ static const struct key_info account_keys[K_COUNT] = {
     [K_REDIRECT_PORT] = {"redirect_port", ACC(redirect_port), V_PORT,
 			 "a TCP port from 1 to 65535 for the browser flow's "
 			 "loopback redirect"},
+    [K_LIFETIME] = {"lifetime", ACC(lifetime_s), V_DURATION,
+		    "a time such as 3600, 90m, 12h or 7d (at most 3650d)"},
 };
 
 enum agent_key {
@@ -139,6 +143,8 @@ enum agent_key {
 	A_SECRET_CMD_TIMEOUT,
 	A_NOTIFY_CMD,
 	A_NOTIFY_TIMEOUT,
+	A_VAULT,
+	A_VAULT_KEY_FILE,
 	A_COUNT
 };
 
@@ -150,6 +156,7 @@ struct agent_key_info {
 	unsigned scale; /* seconds to milliseconds, or 1 */
 	const char *expect;
 	int text;	/* a string, stored as given */
+	int path;	/* a text that must be an absolute path */
 };
 
 static const struct agent_key_info agent_keys[A_COUNT] = {
@@ -174,6 +181,14 @@ static const struct agent_key_info agent_keys[A_COUNT] = {
 			  offsetof(struct agent_config, notify_timeout_ms), 1,
 			  3600, 1000,
 			  "a whole number of seconds from 1 to 3600"},
+    [A_VAULT] = {"vault", offsetof(struct agent_config, vault_path), 0, 0, 1,
+		 "the absolute path of the vault file", 1, 1},
+    [A_VAULT_KEY_FILE] = {"vault_key_file",
+			  offsetof(struct agent_config, vault_key_file), 0, 0,
+			  1,
+			  "the absolute path of a file of 32 random bytes "
+			  "(head -c 32 /dev/urandom)",
+			  1, 1},
 };
 
 /*
@@ -783,6 +798,19 @@ static int account_key(struct parse_ctx *x, const char *name, const char *value)
 		kl->at[i] = x->line;
 		return 1;
 	}
+	case V_DURATION: {
+		unsigned long secs;
+
+		if (agent_duration_parse(value, &secs) != 0) {
+			fail(x, x->line, label, name,
+			     "'%s' is not a time (expected %s)", shown,
+			     k->expect);
+			return 0;
+		}
+		*(unsigned *)((char *)a + k->offset) = (unsigned)secs;
+		kl->at[i] = x->line;
+		return 1;
+	}
 	case V_TEXT:
 		break;
 	}
@@ -818,7 +846,7 @@ static int agent_key(struct parse_ctx *x, const char *name, const char *value)
 			fail(x, x->line, "[agent]", name,
 			     "unknown key (known keys: wait, max_connections, "
 			     "idle_timeout, secret_cmd_timeout, notify_cmd, "
-			     "notify_timeout)");
+			     "notify_timeout, vault, vault_key_file)");
 		return 0;
 	}
 	i = (size_t)(k - agent_keys);
@@ -839,6 +867,15 @@ static int agent_key(struct parse_ctx *x, const char *name, const char *value)
 			     "value contains the control character 0x%02x "
 			     "(expected printable text)",
 			     (unsigned char)*bad);
+			return 0;
+		}
+		if (k->path && value[0] != '/') {
+			char shown[80];
+
+			escape(shown, sizeof(shown), value, 64);
+			fail(x, x->line, "[agent]", name,
+			     "'%s' is not an absolute path (expected %s)",
+			     shown, k->expect);
 			return 0;
 		}
 		if ((copy = strdup(value)) == NULL) {
@@ -1121,6 +1158,36 @@ static char *read_line(char *buf, int num, void *stream)
 	return buf;
 }
 
+int agent_duration_parse(const char *s, unsigned long *out)
+{
+	static const struct {
+		char suffix;
+		unsigned long scale;
+	} units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+	unsigned long v, scale = 1;
+	size_t len = strlen(s), digits = strspn(s, "0123456789"), i;
+
+	*out = 0;
+	if (digits == 0 || digits > 9)
+		return XO_ERR_INVALID;
+	if (digits + 1 == len) {
+		for (i = 0, scale = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (s[digits] == units[i].suffix)
+				scale = units[i].scale;
+		if (scale == 0)
+			return XO_ERR_INVALID;
+	} else if (digits != len) {
+		return XO_ERR_INVALID;
+	}
+	/* Nine digits cannot overflow strtoul, nor times 86400 an unsigned
+	   long of 64 bits; the cap keeps the result in an unsigned. */
+	v = strtoul(s, NULL, 10) * scale;
+	if (v == 0 || v > AGENT_DURATION_MAX)
+		return XO_ERR_INVALID;
+	*out = v;
+	return 0;
+}
+
 static int dup_into(char **slot, const char *v, const char *tenant)
 {
 	if (*slot != NULL || v == NULL)
@@ -1302,6 +1369,8 @@ void agent_config_free(struct agent_config *c)
 	free(c->accounts);
 	free(c->path);
 	free(c->notify_cmd);
+	free(c->vault_path);
+	free(c->vault_key_file);
 	free(c);
 }
 

@@ -42,6 +42,9 @@ struct agent_account_cfg {
 	char *notify_cmd;  /* overrides [agent] notify_cmd; may be NULL.
 			      Not compared by agent_account_cfg_equal():
 			      changing it keeps the tokens. */
+	unsigned lifetime_s; /* forget the tokens this long after login or
+				import; 0: xoauth-agent -t, or never.  Not
+				compared either. */
 };
 
 struct agent_config {
@@ -56,7 +59,19 @@ struct agent_config {
 	char *notify_cmd;          /* run when an account needs the user;
 				      may be NULL */
 	unsigned notify_timeout_ms; /* notify_cmd deadline, 30000 */
+	char *vault_path;          /* [agent] vault; NULL: the default */
+	char *vault_key_file;      /* [agent] vault_key_file; may be NULL */
 };
+
+/* The longest lifetime (xoauth-agent -t, lifetime =): ten years. */
+#define AGENT_DURATION_MAX (3650ul * 86400)
+
+/*
+ * Parses a time as xoauth-agent -t and `lifetime` take it: a whole number
+ * of seconds, or one followed by s, m, h or d; from 1 s to
+ * AGENT_DURATION_MAX.  0 and *out in seconds, or XO_ERR_INVALID.
+ */
+int agent_duration_parse(const char *s, unsigned long *out);
 
 /*
  * The default path: $XDG_CONFIG_HOME/xoauth/config, else

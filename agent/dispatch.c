@@ -9,10 +9,12 @@
 
 #include "agent.h"
 #include "log.h"
+#include "vault.h"
 
 #define CAPABILITIES                                                          \
 	"token xoauth2 oauthbearer list refresh remove import login-device "   \
-	"login-browser login-paste client-credentials add delete doctor"
+	"login-browser login-paste client-credentials add delete doctor "      \
+	"vault"
 
 int agent_reply_buf(size_t cap, struct proto_writer *w)
 {
@@ -124,6 +126,9 @@ static void do_refresh(struct conn *c, struct account *acct,
 {
 	int rc;
 
+	/* Asked by name: a token the agent would not send again by itself
+	   (an interrupted refresh, refresh.c) is tried now. */
+	acct->interrupted = 0;
 	if ((rc = agent_refresh_start(acct)) != 0) {
 		agent_conn_reply_failure(c, rc, acct->last_error);
 		return;
@@ -165,6 +170,8 @@ static void do_import(struct conn *c, struct proto_reader *r)
 	agent_secret_fingerprint(acct->refresh_token, fp);
 	log_info("%s: refresh token imported (%s)", acct->cfg.name, fp);
 	acct->state = PROTO_STATE_IDLE;
+	agent_account_set_obtained(acct, time(NULL));
+	/* With a vault, the refresh writes the token before sending it. */
 	do_refresh(c, acct, 0);
 }
 
@@ -222,7 +229,8 @@ static void do_add(struct conn *c, struct proto_reader *r)
 	if (rc != 0)
 		agent_conn_reply_failure(c, rc, msg[0] != '\0' ? msg : NULL);
 	else
-		agent_conn_reply_success(c);
+		agent_vault_reply_when_written(
+		    c, agent_vault_persist(agent_conn_agent(c)));
 }
 
 static void do_doctor(struct conn *c, struct proto_reader *r)
@@ -287,7 +295,8 @@ static void do_account_req(struct conn *c, uint8_t type,
 				   "the account's tokens were removed");
 		log_info("%s: tokens removed", acct->cfg.name);
 		agent_schedule(acct->agent);
-		agent_conn_reply_success(c);
+		agent_vault_reply_when_written(
+		    c, agent_vault_persist(acct->agent));
 		break;
 	case PROTO_REQ_LOGIN_WAIT:
 		do_login_wait(c, acct, q.wait_ms);
@@ -298,9 +307,49 @@ static void do_account_req(struct conn *c, uint8_t type,
 		if (rc != 0)
 			agent_conn_reply_failure(c, rc, msg);
 		else
-			agent_conn_reply_success(c);
+			agent_vault_reply_when_written(
+			    c, agent_vault_persist(agent_conn_agent(c)));
 		break;
 	}
+}
+
+static void do_vault(struct conn *c, uint8_t type, struct proto_reader *r)
+{
+	struct proto_passphrase_req pq;
+	struct proto_restore_req rq;
+
+	switch (type) {
+	case PROTO_REQ_LOCK:
+		if (proto_reader_finish(r) != 0)
+			agent_conn_reply_failure(c, XO_ERR_MSG_BAD, NULL);
+		else
+			agent_vault_lock_req(c);
+		return;
+	case PROTO_REQ_UNLOCK:
+	case PROTO_REQ_EXPORT:
+		/* The passphrase points into the frame, which conn.c
+		   wipes; the vault copies it into wiped memory. */
+		if (proto_dec_passphrase_req(r, type, &pq) != 0)
+			agent_conn_reply_failure(c, XO_ERR_MSG_BAD, NULL);
+		else if (type == PROTO_REQ_UNLOCK)
+			agent_vault_unlock_req(c, &pq);
+		else
+			agent_vault_export_req(c, &pq);
+		return;
+	case PROTO_REQ_RESTORE:
+		if (proto_dec_restore_req(r, &rq) != 0)
+			agent_conn_reply_failure(c, XO_ERR_MSG_BAD, NULL);
+		else
+			agent_vault_restore_req(c, &rq);
+		return;
+	}
+}
+
+/* What a locked agent still answers: nothing that needs a secret. */
+static int works_locked(uint8_t type)
+{
+	return type == PROTO_REQ_QUERY || type == PROTO_REQ_LIST ||
+	       type == PROTO_REQ_LOCK || type == PROTO_REQ_UNLOCK;
 }
 
 void agent_dispatch(struct conn *c, const unsigned char *frame, size_t len)
@@ -312,7 +361,20 @@ void agent_dispatch(struct conn *c, const unsigned char *frame, size_t len)
 		agent_conn_reply_failure(c, XO_ERR_MSG_BAD, NULL);
 		return;
 	}
+	if (agent_vault_locked(agent_conn_agent(c)) && !works_locked(type) &&
+	    type <= PROTO_REQ_RESTORE) {
+		agent_conn_reply_failure(c, XO_ERR_LOCKED,
+					 "the agent is locked: run 'xoauth "
+					 "unlock'");
+		return;
+	}
 	switch (type) {
+	case PROTO_REQ_LOCK:
+	case PROTO_REQ_UNLOCK:
+	case PROTO_REQ_EXPORT:
+	case PROTO_REQ_RESTORE:
+		do_vault(c, type, &r);
+		break;
 	case PROTO_REQ_QUERY:
 		do_query(c, &r);
 		break;

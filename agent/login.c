@@ -18,6 +18,7 @@
 #include "login.h"
 #include "policy.h"
 #include "secret_cmd.h"
+#include "vault.h"
 
 static void on_login_closed(uv_handle_t *h)
 {
@@ -61,18 +62,43 @@ void login_finish(struct account *acct, int err, const char *msg)
 	agent_schedule(acct->agent);
 }
 
-int login_store_tokens(struct account *acct, struct oauth_result *res)
+/* The login's tokens are the account's now. */
+static void login_commit(struct account *acct)
 {
+	agent_account_commit_tokens(acct);
+	acct->next_refresh_boot =
+	    policy_refresh_at(agent_now_boot(), acct->lifetime_ms, 0.5);
+}
+
+static void login_durable(struct account *acct)
+{
+	login_commit(acct);
+	if (acct->login != NULL && acct->login->stored != NULL)
+		acct->login->stored(acct);
+	else
+		agent_waiters_wake(acct, 0);
+}
+
+int login_store_tokens(struct account *acct, struct oauth_result *res,
+		       agent_durable_cb stored)
+{
+	uint64_t seq;
 	int r;
 
-	if ((r = agent_account_store_tokens(acct, res)) != 0)
+	if ((r = agent_account_stage_tokens(acct, res)) < 0)
 		return r;
 	if (acct->refresh_token == NULL)
 		log_error("%s: the provider sent no refresh token; ask for the "
 			  "offline_access scope",
 			  acct->cfg.name);
-	acct->next_refresh_boot =
-	    policy_refresh_at(agent_now_boot(), acct->lifetime_ms, 0.5);
+	/* The lifetime (-t, `lifetime`) counts from the login. */
+	agent_account_set_obtained(acct, time(NULL));
+	if (r == 1 && (seq = agent_vault_persist(acct->agent)) != 0) {
+		acct->login->stored = stored;
+		agent_vault_wait(acct, seq, login_durable);
+		return 1;
+	}
+	login_commit(acct);
 	return 0;
 }
 

@@ -32,7 +32,14 @@ void login_code_close_listener(struct login *l);
 /* Frees what the browser and paste flows hold in l. */
 void login_code_cleanup(struct login *l);
 
-/* Stores a grant's tokens and plans the first refresh; 0 or XO_ERR_*. */
-int login_store_tokens(struct account *acct, struct oauth_result *res);
+/*
+ * Stores a grant's tokens, starts the account's lifetime and plans the
+ * first refresh.  With a vault the refresh token is written first: then
+ * it returns 1, and stored(acct) runs once the vault holds it (the tokens
+ * are the account's by then).  0 when the tokens are stored already, or
+ * an XO_ERR_*.
+ */
+int login_store_tokens(struct account *acct, struct oauth_result *res,
+		       agent_durable_cb stored);
 
 #endif

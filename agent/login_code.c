@@ -65,11 +65,25 @@ static void end_login(struct account *acct, struct login *l, int err,
 	login_finish(acct, err, msg);
 }
 
+/* The account holds the tokens (and the vault too, if there is one). */
+static void code_stored(struct account *acct)
+{
+	struct login *l = acct->login;
+	char page[700];
+
+	snprintf(page, sizeof(page),
+		 "xoauth-agent now holds the tokens for %s. You can close "
+		 "this window.",
+		 acct->cfg.name);
+	redirect_reply_held(l->redirect, 200, "Signed in", page);
+	login_finish(acct, 0, NULL);
+}
+
 static void on_exchange(void *arg, struct oauth_result *res)
 {
 	struct login *l = arg;
 	struct account *acct = l->acct;
-	char msg[700], page[700];
+	char msg[700];
 	int r;
 
 	l->exchanging = 0;
@@ -77,16 +91,12 @@ static void on_exchange(void *arg, struct oauth_result *res)
 		return;
 	switch (res->cls) {
 	case OAUTH_OK:
-		if ((r = login_store_tokens(acct, res)) != 0) {
+		if ((r = login_store_tokens(acct, res, code_stored)) < 0) {
 			end_login(acct, l, r, "cannot store the tokens");
 			return;
 		}
-		snprintf(page, sizeof(page),
-			 "xoauth-agent now holds the tokens for %s. You can "
-			 "close this window.",
-			 acct->cfg.name);
-		redirect_reply_held(l->redirect, 200, "Signed in", page);
-		login_finish(acct, 0, NULL);
+		if (r == 0)
+			code_stored(acct);
 		return;
 	case OAUTH_TRANSIENT:
 		/* The code may still be good: let it be tried again. */

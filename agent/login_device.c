@@ -15,6 +15,12 @@
 
 static void poll_later(struct login *l);
 
+/* The vault holds the login's tokens. */
+static void device_stored(struct account *acct)
+{
+	login_finish(acct, 0, NULL);
+}
+
 static void on_poll(void *arg, struct oauth_result *res)
 {
 	struct login *l = arg;
@@ -24,11 +30,12 @@ static void on_poll(void *arg, struct oauth_result *res)
 
 	switch (res->cls) {
 	case OAUTH_OK:
-		if ((r = login_store_tokens(acct, res)) != 0) {
+		if ((r = login_store_tokens(acct, res, device_stored)) < 0) {
 			login_finish(acct, r, "cannot store the tokens");
 			return;
 		}
-		login_finish(acct, 0, NULL);
+		if (r == 0)
+			device_stored(acct);
 		return;
 	case OAUTH_PENDING:
 		break;

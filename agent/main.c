@@ -1,8 +1,8 @@
 /*
  * main.c: xoauth-agent's command line, after ssh-agent(1):
  *
- *   xoauth-agent [-c | -s] [-Dd] [-a SOCKET] [-f CONFIG]
- *   xoauth-agent [-a SOCKET] [-f CONFIG] COMMAND [ARG ...]
+ *   xoauth-agent [-c | -s] [-Dd] [-a SOCKET] [-f CONFIG] [-t LIFE]
+ *   xoauth-agent [-a SOCKET] [-f CONFIG] [-t LIFE] COMMAND [ARG ...]
  *   xoauth-agent [-c | -s] -k
  *   xoauth-agent -V
  *
@@ -26,7 +26,7 @@
 #include "log.h"
 
 #include "systemd.h"
-
+#include "vault.h"
 #include "wipe_alloc.h"
 
 
@@ -36,8 +36,10 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: xoauth-agent [-c | -s] [-Dd] [-a SOCKET] [-f CONFIG]\n"
-		"       xoauth-agent [-a SOCKET] [-f CONFIG] COMMAND [ARG ...]\n"
+		"usage: xoauth-agent [-c | -s] [-Dd] [-a SOCKET] [-f CONFIG] "
+		"[-t LIFE]\n"
+		"       xoauth-agent [-a SOCKET] [-f CONFIG] [-t LIFE] COMMAND "
+		"[ARG ...]\n"
 		"       xoauth-agent [-c | -s] -k\n"
 		"       xoauth-agent -V\n");
 }
@@ -154,6 +156,9 @@ static void agent_stop(struct agent *a)
 	uv_close((uv_handle_t *)&a->scheduler, NULL);
 	uv_close((uv_handle_t *)&a->parent_check, NULL);
 	agent_conns_close_all(a);
+	/* What the vault has not written yet is sealed while the accounts
+	   are still there. */
+	agent_vault_stop(a);
 	agent_accounts_free(a);
 	/* A hanging secret or notify command must not keep the loop (and
 	   so the agent) alive. */
@@ -194,6 +199,7 @@ static void on_parent_check(uv_timer_t *t)
 
 static int run_agent(struct agent *a, int listen_fd, int command_mode)
 {
+	char err[1024] = "";
 	int r;
 
 	a->loop = uv_default_loop();
@@ -211,8 +217,10 @@ static int run_agent(struct agent *a, int listen_fd, int command_mode)
 	if ((r = agent_shield_new(&a->shield)) != 0 ||
 	    (r = agent_http_new(a->loop, &a->http)) != 0 ||
 	    (r = agent_accounts_load(a, a->config)) != 0 ||
+	    (r = agent_vault_start(a, err, sizeof(err))) != 0 ||
 	    (r = agent_listen_fd(a, listen_fd)) != 0) {
-		log_error("cannot start: %s", proto_strerror(r));
+		log_error("cannot start: %s",
+			  err[0] != '\0' ? err : proto_strerror(r));
 		return 1;
 	}
 	uv_signal_init(a->loop, &a->sig_term);
@@ -240,6 +248,7 @@ static int run_agent(struct agent *a, int listen_fd, int command_mode)
 	uv_run(a->loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(a->loop) != 0)
 		log_debug("loop closed with handles still open");
+	agent_vault_free(a);
 	agent_shield_free(a->shield);
 	agent_config_free(a->config);
 	curl_global_cleanup();
@@ -262,7 +271,7 @@ int main(int argc, char **argv)
 	oauth_json_init();
 	signal(SIGPIPE, SIG_IGN);
 
-	while ((ch = getopt(argc, argv, "+a:cDdf:hksV")) != -1) {
+	while ((ch = getopt(argc, argv, "+a:cDdf:hkst:V")) != -1) {
 		switch (ch) {
 		case 'a':
 			bind_path = optarg;
@@ -284,6 +293,17 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			k_flag = 1;
+			break;
+		case 't':
+			if (agent_duration_parse(optarg,
+						 &a.opts.lifetime_s) != 0) {
+				fprintf(stderr,
+					"xoauth-agent: -t: '%s' is not a time "
+					"(seconds, or with s, m, h or d: 90m, "
+					"12h, 7d)\n",
+					optarg);
+				return 1;
+			}
 			break;
 		case 'V':
 			printf("xoauth-agent %s\n", XO_VERSION);
@@ -321,6 +341,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "xoauth-agent: %s\n", err);
 		goto out;
 	}
+
 	if ((fd = agent_systemd_listen_fd(&a.socket_path, err, sizeof(err))) ==
 	    -2) {
 		fprintf(stderr, "xoauth-agent: %s\n", err);
@@ -340,6 +361,21 @@ int main(int argc, char **argv)
 	if (fd < 0 &&
 	    agent_socket_bind(a.socket_path, &fd, err, sizeof(err)) != 0) {
 		fprintf(stderr, "xoauth-agent: %s\n", err);
+		if (a.socket_dir != NULL)
+			rmdir(a.socket_dir);
+		goto out;
+	}
+
+	/* The vault's lock and a look at the file, before the fork: a
+	   vault that cannot be used stops the start where the user sees
+	   it. */
+	err[0] = '\0';
+	if (agent_vault_prepare(&a, err, sizeof(err)) != 0) {
+		fprintf(stderr, "xoauth-agent: %s\n",
+			err[0] != '\0' ? err : "cannot prepare the vault");
+		close(fd);
+		if (!a.socket_from_systemd)
+			unlink(a.socket_path);
 		if (a.socket_dir != NULL)
 			rmdir(a.socket_dir);
 		goto out;
@@ -395,6 +431,8 @@ out:
 	/* run_agent() frees the config of the process that ran the agent. */
 	if (a.loop == NULL)
 		agent_config_free(a.config);
+	/* The parent lets go of its copy of the lock; the agent keeps it. */
+	agent_vault_free(&a);
 	free(a.config_path);
 	free(a.socket_path);
 	free(a.socket_dir);

@@ -25,6 +25,8 @@
 #include "notify.h"
 #include "policy.h"
 #include "secret_cmd.h"
+#include "test_hooks.h"
+#include "vault.h"
 
 #define WAKE_MAX_MS 30000
 
@@ -35,6 +37,7 @@ static double jitter(void)
 
 static int start_grant(struct account *acct);
 static void on_secret(struct account *acct, int err);
+static void refresh_aborted(struct account *acct, int err);
 
 /* Ends a refresh that never reached the provider (its secret command
    failed, or the grant could not start); the reason is in last_error. */
@@ -63,13 +66,31 @@ static void refresh_aborted(struct account *acct, int err)
 	agent_schedule(acct->agent);
 }
 
+/* The new tokens are staged (and, if the refresh token changed, in the
+   vault): they are the account's now. */
+static void refreshed(struct account *acct)
+{
+	int64_t now = agent_now_boot();
+
+	acct->refreshing = 0;
+	agent_account_commit_tokens(acct);
+	acct->next_refresh_boot =
+	    policy_refresh_at(now, acct->lifetime_ms, jitter());
+	log_info("%s: token refreshed, valid %lld s, next refresh in %lld s",
+		 acct->cfg.name, (long long)(acct->lifetime_ms / 1000),
+		 (long long)((acct->next_refresh_boot - now) / 1000));
+	agent_waiters_wake(acct, 1);
+	agent_schedule(acct->agent);
+}
+
 static void on_refreshed(void *arg, struct oauth_result *res)
 {
 	struct account *acct = arg;
 	struct agent *a = acct->agent;
 	int64_t now = agent_now_boot();
 	char msg[sizeof(acct->last_error)];
-	int r, fresh = acct->secret_fresh;
+	int r, fresh = acct->secret_fresh, was_presented;
+	uint64_t seq;
 
 	acct->secret_fresh = 0;
 	if (res->cls == OAUTH_CONFIG && res->client_rejected && !fresh &&
@@ -95,27 +116,38 @@ static void on_refreshed(void *arg, struct oauth_result *res)
 	acct->last_aadsts = res->aadsts;
 	snprintf(acct->last_oauth_error, sizeof(acct->last_oauth_error), "%s",
 		 res->error);
+	was_presented = acct->presented;
+	if (res->cls == OAUTH_OK || res->cls == OAUTH_REAUTH ||
+	    res->cls == OAUTH_CONFIG)
+		acct->presented = 0;
 	switch (res->cls) {
 	case OAUTH_OK:
-		if ((r = agent_account_store_tokens(acct, res)) != 0) {
+		agent_test_crash("after_reply");
+		if ((r = agent_account_stage_tokens(acct, res)) < 0) {
 			acct->last_err = r;
 			snprintf(acct->last_error, sizeof(acct->last_error),
 				 "%s: cannot store the new tokens: %s",
 				 acct->cfg.name, proto_strerror(r));
 			break;
 		}
-		acct->next_refresh_boot =
-			policy_refresh_at(now, acct->lifetime_ms, jitter());
-		log_info("%s: token refreshed, valid %ld s, next refresh in "
-			 "%lld s",
-			 acct->cfg.name, res->expires_in,
-			 (long long)((acct->next_refresh_boot - now) / 1000));
-		break;
+		/* A new refresh token reaches the vault before anything
+		   else happens: requests keep waiting (or get the old,
+		   still valid access token). */
+		if (r == 1 && (seq = agent_vault_persist(a)) != 0) {
+			acct->refreshing = 1;
+			agent_vault_wait(acct, seq, refreshed);
+			return;
+		}
+		if (r == 0 && was_presented)
+			agent_vault_persist(a); /* the mark goes */
+		refreshed(acct);
+		return;
 	case OAUTH_REAUTH:
 		/* The refresh token is dead; a still-valid access token
 		   keeps serving until it expires. */
 		agent_secret_free(acct->refresh_token);
 		acct->refresh_token = NULL;
+		agent_vault_persist(a);
 		acct->state = PROTO_STATE_REAUTH;
 		acct->next_refresh_boot = 0;
 		acct->last_err = XO_ERR_LOGIN_NEEDED;
@@ -140,6 +172,7 @@ static void on_refreshed(void *arg, struct oauth_result *res)
 		agent_account_config_error(acct, XO_ERR_PROVIDER_CONFIG, msg);
 		break;
 	default:
+		(void)was_presented;
 		/* Transient (or a reply we could not use): back off and
 		   keep serving the token we have. */
 		acct->failures++;
@@ -166,8 +199,8 @@ static void on_refreshed(void *arg, struct oauth_result *res)
 	agent_schedule(a);
 }
 
-/* Starts the grant itself, the secret being at hand; 0 or XO_ERR_*. */
-static int start_grant(struct account *acct)
+/* Sends the grant, the secret being at hand; 0 or XO_ERR_*. */
+static int send_grant(struct account *acct)
 {
 	struct agent *a = acct->agent;
 	struct agent_plain *refresh = NULL, *secret = NULL;
@@ -196,6 +229,7 @@ static int start_grant(struct account *acct)
 		if ((r = agent_secret_open(a->shield, acct->refresh_token,
 					   &refresh)) != 0)
 			goto out;
+		agent_test_crash("before_send");
 		r = oauth_refresh(acct->oauth, refresh, secret, on_refreshed,
 				  acct);
 	}
@@ -214,6 +248,32 @@ out:
 	return r;
 }
 
+/* The vault holds the "sent" mark: the token may go. */
+static void on_marked(struct account *acct)
+{
+	int r;
+
+	if ((r = send_grant(acct)) != 0)
+		refresh_aborted(acct, r);
+}
+
+/* Starts the grant; with a vault, a refresh token goes only once the
+   vault says it was sent (see the top). */
+static int start_grant(struct account *acct)
+{
+	uint64_t seq;
+
+	if (!agent_account_is_app(acct) && acct->refresh_token != NULL &&
+	    !acct->presented) {
+		acct->presented = 1;
+		if ((seq = agent_vault_persist(acct->agent)) != 0) {
+			agent_vault_wait(acct, seq, on_marked);
+			return 0;
+		}
+	}
+	return send_grant(acct);
+}
+
 /* client_secret_cmd has run for a refresh. */
 static void on_secret(struct account *acct, int err)
 {
@@ -228,8 +288,16 @@ int agent_refresh_start(struct account *acct)
 
 	if (acct->refreshing)
 		return 0;
+	if (agent_vault_locked(acct->agent)) {
+		snprintf(acct->last_error, sizeof(acct->last_error),
+			 "the agent is locked: run 'xoauth unlock'");
+		return XO_ERR_LOCKED;
+	}
 	if (acct->login != NULL)
 		return XO_ERR_BUSY;
+	if (acct->interrupted)
+		/* last_error says why (vault_store.c). */
+		return XO_ERR_LOGIN_NEEDED;
 	if (!agent_account_can_refresh(acct)) {
 		snprintf(acct->last_error, sizeof(acct->last_error),
 			 "%s: login needed: run 'xoauth login %s'",
@@ -247,12 +315,35 @@ int agent_refresh_start(struct account *acct)
 	return 0;
 }
 
+/* xoauth-agent -t, `lifetime`: the account's tokens are forgotten, in
+   memory and in the vault, as `xoauth remove` would. */
+static void lifetime_over(struct account *acct)
+{
+	log_info("%s: lifetime over: tokens forgotten", acct->cfg.name);
+	agent_account_forget(acct);
+	acct->state = PROTO_STATE_NEED_LOGIN;
+	snprintf(acct->last_error, sizeof(acct->last_error),
+		 "%s: the tokens' lifetime is over: run 'xoauth login %s'",
+		 acct->cfg.name, acct->cfg.name);
+	acct->last_err = XO_ERR_LOGIN_NEEDED;
+	agent_waiters_fail(acct, XO_ERR_LOGIN_NEEDED, acct->last_error);
+	agent_vault_persist(acct->agent);
+}
+
 void agent_scheduler_tick(uv_timer_t *t)
 {
 	struct agent *a = t->data;
 	struct account *acct;
 	int64_t now = agent_now_boot();
 
+	for (acct = a->accounts; acct != NULL; acct = acct->next)
+		if (acct->drop_boot != 0 && acct->drop_boot <= now &&
+		    !acct->refreshing && acct->login == NULL)
+			lifetime_over(acct);
+	if (agent_vault_locked(a)) {
+		agent_schedule(a);
+		return;
+	}
 	for (acct = a->accounts; acct != NULL; acct = acct->next) {
 		if (acct->refreshing || acct->login != NULL ||
 		    acct->next_refresh_boot == 0 ||
@@ -271,10 +362,13 @@ void agent_schedule(struct agent *a)
 
 	if (a->stopping)
 		return;
-	for (acct = a->accounts; acct != NULL; acct = acct->next)
+	for (acct = a->accounts; acct != NULL; acct = acct->next) {
 		if (!acct->refreshing && acct->next_refresh_boot > 0 &&
 		    acct->next_refresh_boot < next)
 			next = acct->next_refresh_boot;
+		if (acct->drop_boot > 0 && acct->drop_boot < next)
+			next = acct->drop_boot;
+	}
 	uv_timer_start(&a->scheduler, agent_scheduler_tick,
 		       next > now ? (uint64_t)(next - now) : 1, 0);
 }

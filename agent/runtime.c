@@ -5,15 +5,17 @@
  * A runtime account is an ordinary struct account with `runtime` set: it
  * refreshes, logs in and answers like one from the file.  Its settings are
  * checked by the very code that checks the file (agent_config_account()),
- * so a mistake gets the same words, as "KEY: problem".  Until the agent
- * keeps a vault it lives as long as the agent; SIGHUP keeps it
- * (account.c).
+ * so a mistake gets the same words, as "KEY: problem".  SIGHUP keeps it
+ * (account.c); the vault keeps its settings (sealed on the account as
+ * `settings`) and creates it again at start and unlock.  Without a vault
+ * it lives as long as the agent.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "agent.h"
@@ -99,20 +101,53 @@ static void settings_free(struct settings *st)
 	memset(st, 0, sizeof(*st));
 }
 
-int agent_runtime_add(struct agent *a, const struct proto_add_req *q, char *msg,
-		      size_t msglen)
+/* The settings as a JSON object, sealed: the vault keeps them to create
+   the account again (jansson wipes what it frees, and the text is dumped
+   into wiped memory). */
+static int seal_settings(struct agent *a, const struct agent_setting *s,
+			 size_t n, struct agent_secret **out)
+{
+	struct agent_plain *text = NULL;
+	json_t *obj;
+	size_t i, len;
+	int r = XO_ERR_NOMEM;
+
+	*out = NULL;
+	if ((obj = json_object()) == NULL)
+		return r;
+	for (i = 0; i < n; i++)
+		if (json_object_set_new(obj, s[i].key,
+					json_string(s[i].value != NULL
+							? s[i].value
+							: "")) != 0)
+			goto out;
+	len = json_dumpb(obj, NULL, 0, JSON_COMPACT);
+	if (len == 0 || (r = agent_plain_new(len, &text)) != 0)
+		goto out;
+	if (json_dumpb(obj, text->data, len, JSON_COMPACT) != len) {
+		r = XO_ERR_INTERNAL;
+		goto out;
+	}
+	r = agent_secret_seal(a->shield, text->data, len, out);
+out:
+	agent_plain_free(text);
+	json_decref(obj);
+	return r;
+}
+
+int agent_runtime_create(struct agent *a, const char *name,
+			 const struct agent_setting *settings, size_t n,
+			 struct account **out, char *msg, size_t msglen)
 {
 	struct agent_account_cfg cfg;
-	struct settings st;
 	struct account *acct = NULL, **tail;
 	int r, by_email;
 
 	memset(&cfg, 0, sizeof(cfg));
+	*out = NULL;
 	msg[0] = '\0';
-	if ((r = settings_init(&st, q)) != 0)
-		goto out;
-	if ((r = agent_config_account(st.name, st.s, q->count, &cfg, msg,
-				      msglen)) != 0)
+	if ((r = agent_config_account(name, settings, n, &cfg, msg, msglen)) !=
+	    0)
 		goto out;
 	if ((acct = agent_account_clash(a, NULL, cfg.name, cfg.email, 0,
 					&by_email)) != NULL) {
@@ -129,21 +164,42 @@ int agent_runtime_add(struct agent *a, const struct proto_add_req *q, char *msg,
 		r = XO_ERR_EXISTS;
 		goto out;
 	}
-	if ((r = agent_account_new(a, &cfg, &acct)) != 0) {
+	if ((r = agent_account_new(a, &cfg, &acct)) != 0 ||
+	    (r = seal_settings(a, settings, n, &acct->settings)) != 0) {
 		snprintf(msg, msglen, "%s: cannot set the account up: %s",
 			 cfg.name, proto_strerror(r));
+		agent_account_free(acct);
 		goto out;
 	}
 	acct->runtime = 1;
 	for (tail = &a->accounts; *tail != NULL; tail = &(*tail)->next)
 		;
 	*tail = acct;
+	*out = acct;
+	r = 0;
+out:
+	agent_account_cfg_cleanup(&cfg);
+	return r;
+}
+
+int agent_runtime_add(struct agent *a, const struct proto_add_req *q, char *msg,
+		      size_t msglen)
+{
+	struct settings st;
+	struct account *acct = NULL;
+	int r;
+
+	msg[0] = '\0';
+	if ((r = settings_init(&st, q)) != 0)
+		goto out;
+	if ((r = agent_runtime_create(a, st.name, st.s, q->count, &acct, msg,
+				      msglen)) != 0)
+		goto out;
 	/* The settings are not logged: one may be a client_secret. */
 	log_info("%s: account added at run time (provider %s, flow %s)",
 		 acct->cfg.name, acct->cfg.provider, acct->cfg.flow);
 	r = 0;
 out:
-	agent_account_cfg_cleanup(&cfg);
 	settings_free(&st);
 	return r;
 }

@@ -13,6 +13,7 @@
 
 #include <xoauth/xo_errors.h>
 
+#include "test_hooks.h"
 #include "vault_file.h"
 #include "vault_io.h"
 
@@ -155,6 +156,7 @@ int vault_write_file(const char *path, const unsigned char *img, size_t len,
 		goto fail;
 	}
 	fd = -1;
+	agent_test_crash("during_write");
 	/* The current image becomes the backup: a hard link, so that the
 	 * vault's own name never points at nothing. */
 	if (unlink(bak) != 0 && errno != ENOENT) {

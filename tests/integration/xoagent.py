@@ -49,11 +49,19 @@ class AgentEnv:
         os.makedirs(cfgdir)
         self.config_path = os.path.join(cfgdir, "config")
         self.write_config(config_text)
+        # The vault's place comes from XDG_DATA_HOME, and a systemd
+        # credential from CREDENTIALS_DIRECTORY: neither may leak in from
+        # the environment the tests run in.
         self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith("XOAUTH_")}
+                    if not k.startswith("XOAUTH_")
+                    and k != "CREDENTIALS_DIRECTORY"}
         self.env.update({"HOME": self.home, "XDG_RUNTIME_DIR": self.runtime,
                          "XDG_CONFIG_HOME": os.path.join(self.home, ".config"),
+                         "XDG_DATA_HOME": os.path.join(self.home, ".local",
+                                                       "share"),
                          "SHELL": "/bin/sh"})
+        self.vault_path = os.path.join(self.home, ".local", "share", "xoauth",
+                                       "vault")
         self.pid = None
         self.proc = None
         self.logfile = os.path.join(self.home, "agent.log")

@@ -1,0 +1,27 @@
+/*
+ * test_hooks.h: crash points for the tests of what survives a kill -9
+ * (tests/integration/test_vault_crash.py).
+ *
+ * Only a build configured with -DXO_TEST_HOOKS=ON has them: there,
+ * agent_test_crash(STEP) kills the agent with SIGKILL when the environment
+ * variable XOAUTH_AGENT_TEST_CRASH_AT names STEP.  In every other build the
+ * call is nothing at all, and the variable means nothing.
+ *
+ * Steps: "before_send" (a refresh token is about to go to the provider),
+ * "after_reply" (the provider's new tokens have arrived, nothing written
+ * yet), "during_write" (the new vault image is in its temporary file, not
+ * renamed yet), "after_write" (the new image is the vault; nothing served
+ * from it yet).  "STEP#N" kills at the Nth time the step is reached: a
+ * refresh writes the vault twice, first the "sent" mark, then the rotated
+ * token.
+ */
+#ifndef XO_AGENT_TEST_HOOKS_H
+#define XO_AGENT_TEST_HOOKS_H
+
+#ifdef XO_TEST_HOOKS
+void agent_test_crash(const char *step);
+#else
+#define agent_test_crash(step) ((void)0)
+#endif
+
+#endif
