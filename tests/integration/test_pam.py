@@ -62,7 +62,6 @@ class PamCase(unittest.TestCase):
         cls.user.makedirs(cls.runtime)
         cls.sock = os.path.join(cls.runtime, "xoauth-agent", "socket")
         cls.oidc = None
-        cls.vault_missing = cls.probe_unlock()
 
     @classmethod
     def tearDownClass(cls):
@@ -82,31 +81,6 @@ class PamCase(unittest.TestCase):
             cls.oidc.stop()
         cls.log.close()
         cls.box.cleanup()
-
-    @classmethod
-    def probe_unlock(cls):
-        """None when the agent can UNLOCK, else why not (the vault side of
-        the agent is another branch's work)."""
-        data = cls.box.path("probe")
-        cls.user.makedirs(data)
-        sock = cls.box.path("probe", "socket")
-        env = cls.user.env(XDG_DATA_HOME=data, XOAUTH_AUTH_SOCK=sock)
-        agent = cls.user.popen([cls.box.agent, "-D", "-a", sock], env=env,
-                               stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-        try:
-            sysuser.wait_for(lambda: os.path.exists(sock))
-            r = cls.user.run([cls.box.cli, "unlock"], env=env,
-                             input="probe passphrase\n")
-        finally:
-            agent.terminate()
-            agent.wait(10)
-            shutil.rmtree(data, ignore_errors=True)
-        if r.returncode == 0:
-            return None
-        return ("the agent cannot UNLOCK yet (xoauth unlock: %s); the "
-                "agent side of the vault (branch vault) is missing"
-                % r.stderr.strip())
 
     def setUp(self):
         self.user.end_processes()
@@ -131,10 +105,6 @@ class PamCase(unittest.TestCase):
         if not self.log.available:
             self.skipTest("a syslog daemon owns /dev/log: the module's "
                           "log cannot be read here")
-
-    def need_vault(self):
-        if self.vault_missing:
-            self.skipTest(self.vault_missing)
 
     def write_config(self, text):
         cfg = os.path.join(self.user.home, ".config", "xoauth")
@@ -222,14 +192,14 @@ class PamCase(unittest.TestCase):
         if not harness.node_modules_present():
             self.skipTest("the test servers' npm packages are missing "
                           "(run scripts/setup)")
-        if PamCase.oidc is None:
-            PamCase.oidc = harness.start_oidc(at_ttl=600)
-        return PamCase.oidc
+        cls = type(self)
+        if cls.oidc is None:
+            cls.oidc = harness.start_oidc(at_ttl=600)
+        return cls.oidc
 
     def locked_vault_with_account(self, passphrase):
         """The user's running agent with account "mail" (a real refresh
         token) in a vault sealed with passphrase, locked."""
-        self.need_vault()
         oidc = self.need_provider()
         self.write_config(harness.account_config("mail", EMAIL, oidc))
         self.start_agent()
@@ -449,7 +419,6 @@ class WithVault(PamCase):
             self.assertTrue(self.log.wait_for("(started it)"), self.log.text())
 
     def test_create_makes_the_vault_at_the_first_login(self):
-        self.need_vault()
         vault = os.path.join(self.user.home, ".local", "share", "xoauth",
                              "vault")
         self.start_agent()

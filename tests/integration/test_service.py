@@ -265,34 +265,6 @@ class ServiceUnits(unittest.TestCase):
         finally:
             other.remove()
 
-    def need_vault(self):
-        """Skips unless this agent opens a vault with a key file."""
-        data = self.box.path("probe")
-        self.user.makedirs(data)
-        key = os.path.join(data, "key")
-        with open(key, "wb") as f:
-            f.write(os.urandom(32))
-        os.chown(key, self.user.uid, self.user.gid)
-        os.chmod(key, 0o600)
-        sock = os.path.join(data, "socket")
-        env = self.user.env(XDG_DATA_HOME=data, XOAUTH_AUTH_SOCK=sock,
-                            CREDENTIALS_DIRECTORY=data)
-        os.rename(key, os.path.join(data, "vault-key"))
-        a = self.user.popen([self.box.agent, "-D", "-a", sock], env=env,
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-        try:
-            sysuser.wait_for(lambda: os.path.exists(sock))
-            r = self.user.run([self.box.cli, "lock"], env=env)
-        finally:
-            a.terminate()
-            a.wait(10)
-            shutil.rmtree(data, ignore_errors=True)
-        if r.returncode != 0:
-            self.skipTest("the agent has no vault opened by a key file yet "
-                          "(xoauth lock: %s); the agent side of the vault "
-                          "(branch vault) is missing" % r.stderr.strip())
-
     def need_provider(self):
         if not harness.node_modules_present():
             self.skipTest("the test servers' npm packages are missing "
@@ -334,7 +306,6 @@ class ServiceUnits(unittest.TestCase):
             p.stderr.close()
 
     def test_the_vault_key_credential_unlocks_the_agent_at_start(self):
-        self.need_vault()
         oidc = self.need_provider()
         # The key file, root's alone: only the service's copy is the user's.
         with open(self.key, "wb") as f:
