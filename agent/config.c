@@ -1171,7 +1171,8 @@ int agent_duration_parse(const char *s, unsigned long *out)
 	if (digits == 0 || digits > 9)
 		return XO_ERR_INVALID;
 	if (digits + 1 == len) {
-		for (i = 0, scale = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		for (i = 0, scale = 0; i < sizeof(units) / sizeof(units[0]);
+		     i++)
 			if (s[digits] == units[i].suffix)
 				scale = units[i].scale;
 		if (scale == 0)

@@ -321,10 +321,10 @@ static void lifetime_over(struct account *acct)
 {
 	log_info("%s: lifetime over: tokens forgotten", acct->cfg.name);
 	agent_account_forget(acct);
-	acct->state = PROTO_STATE_NEED_LOGIN;
+	/* "log in again", as after a refused refresh token */
+	acct->state = PROTO_STATE_REAUTH;
 	snprintf(acct->last_error, sizeof(acct->last_error),
-		 "%s: the tokens' lifetime is over: run 'xoauth login %s'",
-		 acct->cfg.name, acct->cfg.name);
+		 "%s: the tokens' lifetime is over", acct->cfg.name);
 	acct->last_err = XO_ERR_LOGIN_NEEDED;
 	agent_waiters_fail(acct, XO_ERR_LOGIN_NEEDED, acct->last_error);
 	agent_vault_persist(acct->agent);

@@ -116,10 +116,9 @@ static int seal_settings(struct agent *a, const struct agent_setting *s,
 	if ((obj = json_object()) == NULL)
 		return r;
 	for (i = 0; i < n; i++)
-		if (json_object_set_new(obj, s[i].key,
-					json_string(s[i].value != NULL
-							? s[i].value
-							: "")) != 0)
+		if (json_object_set_new(
+			obj, s[i].key,
+			json_string(s[i].value != NULL ? s[i].value : "")) != 0)
 			goto out;
 	len = json_dumpb(obj, NULL, 0, JSON_COMPACT);
 	if (len == 0 || (r = agent_plain_new(len, &text)) != 0)

@@ -78,7 +78,6 @@ void agent_vault_unlock_req(struct conn *c,
 			    const struct proto_passphrase_req *q);
 void agent_vault_export_req(struct conn *c,
 			    const struct proto_passphrase_req *q);
-void agent_vault_restore_req(struct conn *c,
-			     const struct proto_restore_req *q);
+void agent_vault_restore_req(struct conn *c, const struct proto_restore_req *q);
 
 #endif

@@ -149,8 +149,7 @@ int vault_open_image(struct agent *a, const struct vault_key *k,
 				   sizeof(why))) != 0) {
 		agent_plain_free(plain);
 		vault_describe_error(v->path, r, msg, msglen);
-		snprintf(msg + strlen(msg), msglen - strlen(msg), " (%s)",
-			 why);
+		snprintf(msg + strlen(msg), msglen - strlen(msg), " (%s)", why);
 		return r;
 	}
 	agent_plain_free(plain);
@@ -244,8 +243,8 @@ out:
 }
 
 /* With a key file: load the vault, or be ready to make it. */
-static int start_with_key(struct agent *a, const unsigned char *img,
-			  size_t len, char *msg, size_t msglen)
+static int start_with_key(struct agent *a, const unsigned char *img, size_t len,
+			  char *msg, size_t msglen)
 {
 	struct agent_vault *v = a->vault;
 	struct vault_key *k = NULL;
@@ -303,8 +302,7 @@ static int check_image(struct agent_vault *v, char *msg, size_t msglen)
 			 "vault_key_file",
 			 v->path);
 		r = XO_ERR_CONFIG;
-	} else if (k != NULL &&
-		   (r = vault_unseal(k, img, len, &plain)) != 0) {
+	} else if (k != NULL && (r = vault_unseal(k, img, len, &plain)) != 0) {
 		if (r == XO_ERR_WRONG_PASSPHRASE)
 			snprintf(msg, msglen,
 				 "the key file %s does not open the vault %s",
@@ -332,9 +330,8 @@ int agent_vault_prepare(struct agent *a, char *msg, size_t msglen)
 	v->state = VAULT_NONE;
 	if ((r = find_key_file(a, &v->key_file)) != 0)
 		return r;
-	v->path = a->config->vault_path != NULL
-		      ? strdup(a->config->vault_path)
-		      : default_path();
+	v->path = a->config->vault_path != NULL ? strdup(a->config->vault_path)
+						: default_path();
 	if (v->path == NULL) {
 		if (v->key_file == NULL)
 			return 0;
@@ -373,8 +370,7 @@ int agent_vault_start(struct agent *a, char *msg, size_t msglen)
 		return r;
 	v->exists = r == 0;
 	if (v->key_file != NULL) {
-		r = start_with_key(a, v->exists ? img : NULL, len, msg,
-				   msglen);
+		r = start_with_key(a, v->exists ? img : NULL, len, msg, msglen);
 	} else {
 		v->state = v->exists ? VAULT_LOCKED : VAULT_NONE;
 		if (v->exists)

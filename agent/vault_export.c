@@ -20,8 +20,7 @@
 
 #define B64 sodium_base64_VARIANT_ORIGINAL
 
-static void reply_and_free(struct vault_kdf_job *job, int err,
-			   const char *msg)
+static void reply_and_free(struct vault_kdf_job *job, int err, const char *msg)
 {
 	if (job->conn != NULL)
 		agent_conn_reply_failure(job->conn, err, msg);
@@ -44,8 +43,8 @@ static int send_export(struct conn *c, const unsigned char *img, size_t len)
 	n = strlen(b64);
 	memset(&rep, 0, sizeof(rep));
 	for (off = 0; off < n && rep.count < PROTO_MAX_CHUNKS; rep.count++) {
-		size_t piece = n - off > PROTO_MAX_STR ? PROTO_MAX_STR
-						       : n - off;
+		size_t piece =
+		    n - off > PROTO_MAX_STR ? PROTO_MAX_STR : n - off;
 
 		rep.chunks[rep.count].ptr = b64 + off;
 		rep.chunks[rep.count].len = (uint32_t)piece;
@@ -113,8 +112,7 @@ void agent_vault_export_req(struct conn *c,
 	}
 	/* A salt of its own: the export's key is not the vault's. */
 	vault_params_new(VAULT_KDF_ARGON2ID, &p);
-	if ((r = vault_kdf_start(a, c, q->passphrase, &p, exported, &job)) !=
-	    0)
+	if ((r = vault_kdf_start(a, c, q->passphrase, &p, exported, &job)) != 0)
 		agent_conn_reply_failure(c, r, NULL);
 }
 
@@ -195,8 +193,7 @@ static int decode(const struct proto_export *data, unsigned char **img,
 	return r;
 }
 
-void agent_vault_restore_req(struct conn *c,
-			     const struct proto_restore_req *q)
+void agent_vault_restore_req(struct conn *c, const struct proto_restore_req *q)
 {
 	struct agent *a = agent_conn_agent(c);
 	struct vault_kdf_job *job = NULL;

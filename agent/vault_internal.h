@@ -29,7 +29,7 @@ struct vault_reply_wait {
 	struct vault_reply_wait *next;
 	struct conn *conn; /* NULL once the connection went away */
 	uint64_t seq;
-	int strict;        /* a failed write is answered as a failure */
+	int strict; /* a failed write is answered as a failure */
 };
 
 /* Argon2id in libuv's thread pool, for a request (vault_kdf.c). */
@@ -37,29 +37,29 @@ struct vault_kdf_job;
 typedef void (*vault_kdf_cb)(struct vault_kdf_job *job);
 struct vault_kdf_job {
 	uv_work_t work;
-	uv_timer_t delay;        /* a failed UNLOCK's answer waits on it */
+	uv_timer_t delay; /* a failed UNLOCK's answer waits on it */
 	struct agent *agent;
-	struct conn *conn;       /* NULL once the connection went away */
+	struct conn *conn; /* NULL once the connection went away */
 	struct agent_plain *pass;
 	struct vault_params params;
-	struct vault_key *key;   /* the result, NULL when err */
+	struct vault_key *key; /* the result, NULL when err */
 	int err;
 	vault_kdf_cb done;
 	/* For the caller. */
 	int create;
-	unsigned char *img;      /* an image to open with the key */
+	unsigned char *img; /* an image to open with the key */
 	size_t len;
-	int late_err;            /* vault_kdf_fail_later()'s answer */
+	int late_err; /* vault_kdf_fail_later()'s answer */
 	char late_msg[600];
 };
 
 struct agent_vault {
 	struct agent *agent;
-	char *path;      /* the vault file; NULL: no place for one */
-	char *key_file;  /* NULL: the key comes from a passphrase */
-	int lock_fd;     /* flock on PATH.lock, -1 when not held */
+	char *path;	/* the vault file; NULL: no place for one */
+	char *key_file; /* NULL: the key comes from a passphrase */
+	int lock_fd;	/* flock on PATH.lock, -1 when not held */
 	enum vault_state state;
-	int exists;      /* a vault file is on disk */
+	int exists; /* a vault file is on disk */
 
 	/* The key, sealed under the shield like every secret, and the
 	   parameters it was made with (for the image header). */
@@ -71,23 +71,23 @@ struct agent_vault {
 	struct agent_secret *kept;
 
 	/* The write queue (vault_write.c). */
-	uint64_t seq;          /* changes asked for */
-	uint64_t written_seq;  /* the newest write that has ended */
-	int in_flight;         /* a write runs in the thread pool */
+	uint64_t seq;			 /* changes asked for */
+	uint64_t written_seq;		 /* the newest write that has ended */
+	int in_flight;			 /* a write runs in the thread pool */
 	const unsigned char *flight_img; /* its image (the job's) */
 	size_t flight_len;
 	unsigned char *next_img; /* sealed, to be written next; NULL: none */
 	size_t next_len;
-	uint64_t next_seq;     /* the change it holds */
-	uv_timer_t retry;      /* after a failed write */
-	unsigned failures;     /* consecutive failed writes */
+	uint64_t next_seq;	  /* the change it holds */
+	uv_timer_t retry;	  /* after a failed write */
+	unsigned failures;	  /* consecutive failed writes */
 	unsigned char *final_img; /* sealed at stop, written at free */
 	size_t final_len;
 	struct vault_reply_wait *reply_waits;
-	char problem[600];     /* for LIST; "" when all is well */
+	char problem[600]; /* for LIST; "" when all is well */
 
 	/* UNLOCK (vault_unlock.c) */
-	int unlocking;         /* an Argon2id job runs */
+	int unlocking; /* an Argon2id job runs */
 	unsigned failed_unlocks;
 };
 
@@ -107,8 +107,7 @@ int vault_keep_key(struct agent *a, const struct vault_key *k);
 int vault_key_borrow(struct agent *a, struct vault_key *k,
 		     struct agent_plain **bytes);
 /* A message for an image that cannot be used. */
-void vault_describe_error(const char *path, int err, char *msg,
-			  size_t msglen);
+void vault_describe_error(const char *path, int err, char *msg, size_t msglen);
 
 /* ---- vault_write.c ---- */
 void vault_write_init(struct agent *a);
@@ -151,8 +150,8 @@ int vault_kdf_start(struct agent *a, struct conn *c, struct proto_str pass,
 /* Answers the job's connection (if still there) with a failure after
    delay_ms, then frees the job.  Otherwise the done callback answers the
    connection itself before vault_kdf_free(). */
-void vault_kdf_fail_later(struct vault_kdf_job *job, int err,
-			  const char *msg, uint64_t delay_ms);
+void vault_kdf_fail_later(struct vault_kdf_job *job, int err, const char *msg,
+			  uint64_t delay_ms);
 void vault_kdf_free(struct vault_kdf_job *job);
 /* Answers SUCCESS when write seq has ended, or, strict, a failure if it
    failed. */

@@ -98,8 +98,8 @@ static void on_delay(uv_timer_t *t)
 	vault_kdf_free(job);
 }
 
-void vault_kdf_fail_later(struct vault_kdf_job *job, int err,
-			  const char *msg, uint64_t delay_ms)
+void vault_kdf_fail_later(struct vault_kdf_job *job, int err, const char *msg,
+			  uint64_t delay_ms)
 {
 	job->late_err = err;
 	snprintf(job->late_msg, sizeof(job->late_msg), "%s",

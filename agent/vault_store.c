@@ -119,10 +119,9 @@ static int account_record(struct agent *a, const struct account *acct,
 		if (json_object_set_new(
 			rec, "obtained",
 			json_integer((json_int_t)acct->obtained_wall)) != 0 ||
-		    json_object_set_new(
-			rec, "presented",
-			json_boolean(acct->presented || acct->interrupted)) !=
-			0)
+		    json_object_set_new(rec, "presented",
+					json_boolean(acct->presented ||
+						     acct->interrupted)) != 0)
 			goto fail;
 	}
 	if (acct->runtime && acct->settings != NULL &&
@@ -158,7 +157,8 @@ int vault_store_snapshot(struct agent *a, struct agent_plain **out)
 		r = XO_ERR_INTERNAL;
 		goto out;
 	}
-	json_array_foreach(kept, i, rec) {
+	json_array_foreach(kept, i, rec)
+	{
 		name = json_object_get(rec, "name");
 		/* An account that has appeared since has its own record. */
 		if (json_is_string(name) &&
@@ -208,7 +208,8 @@ static int check_document(const json_t *root, char *msg, size_t msglen)
 		snprintf(msg, msglen, "its contents list no accounts");
 		return XO_ERR_VAULT_CORRUPT;
 	}
-	json_array_foreach(list, i, rec) {
+	json_array_foreach(list, i, rec)
+	{
 		v = json_object_get(rec, "name");
 		if (!json_is_object(rec) || !json_is_string(v) ||
 		    json_string_length(v) == 0 ||
@@ -240,7 +241,8 @@ static struct account *create_runtime(struct agent *a, const char *name,
 	char msg[900];
 	size_t n = 0;
 
-	json_object_foreach((json_t *)settings, key, v) {
+	json_object_foreach((json_t *)settings, key, v)
+	{
 		if (n == PROTO_MAX_SETTINGS || !json_is_string(v)) {
 			log_error("vault: the account '%s' has settings this "
 				  "agent cannot read; kept in the vault",
@@ -251,8 +253,7 @@ static struct account *create_runtime(struct agent *a, const char *name,
 		s[n].value = json_string_value(v);
 		n++;
 	}
-	if (agent_runtime_create(a, name, s, n, &acct, msg, sizeof(msg)) !=
-	    0) {
+	if (agent_runtime_create(a, name, s, n, &acct, msg, sizeof(msg)) != 0) {
 		log_error("vault: the account '%s' added at run time cannot "
 			  "come back (%s); kept in the vault",
 			  name, msg);
@@ -282,10 +283,10 @@ static int give_token(struct agent *a, struct account *acct, const json_t *rec,
 	acct->refresh_token = sec;
 	if (email != NULL && acct->email == NULL)
 		acct->email = strdup(json_string_value(email));
-	agent_account_set_obtained(
-	    acct, json_is_integer(obtained)
-		      ? (time_t)json_integer_value(obtained)
-		      : time(NULL));
+	agent_account_set_obtained(acct,
+				   json_is_integer(obtained)
+				       ? (time_t)json_integer_value(obtained)
+				       : time(NULL));
 	agent_secret_fingerprint(sec, fp);
 	if (mode == VAULT_APPLY_LOAD &&
 	    json_is_true(json_object_get(rec, "presented"))) {
@@ -319,17 +320,19 @@ static int merge_kept(struct agent *a, json_t *list, const json_t *old)
 	size_t i, j;
 	int dup;
 
-	json_array_foreach(old, i, rec) {
+	json_array_foreach(old, i, rec)
+	{
 		name = json_string_value(json_object_get(rec, "name"));
 		if (name == NULL || find_named(a, name) != NULL)
 			continue;
 		dup = 0;
-		json_array_foreach(list, j, other)
-			if (strcmp(name, json_string_value(json_object_get(
-					     other, "name"))) == 0)
-				dup = 1;
-		if (!dup && json_array_append((json_t *)list, (json_t *)rec) !=
-				0)
+		json_array_foreach(
+		    list, j,
+		    other) if (strcmp(name,
+				      json_string_value(json_object_get(
+					  other, "name"))) == 0) dup = 1;
+		if (!dup &&
+		    json_array_append((json_t *)list, (json_t *)rec) != 0)
 			return XO_ERR_NOMEM;
 	}
 	return 0;
@@ -355,7 +358,8 @@ static int apply_document(struct agent *a, json_t *root,
 	    (old = open_json(a, a->vault->kept)) == NULL)
 		goto out;
 	list = json_object_get(root, "accounts");
-	json_array_foreach(list, i, rec) {
+	json_array_foreach(list, i, rec)
+	{
 		name = json_string_value(json_object_get(rec, "name"));
 		settings = json_object_get(rec, "settings");
 		acct = find_named(a, name);

@@ -80,7 +80,8 @@ static void after_unlock(struct agent *a)
 
 	for (acct = a->accounts; acct != NULL; acct = acct->next) {
 		if (!acct->runtime && acct->client_secret == NULL &&
-		    (c = agent_config_find(a->config, acct->cfg.name)) != NULL &&
+		    (c = agent_config_find(a->config, acct->cfg.name)) !=
+			NULL &&
 		    c->client_secret != NULL &&
 		    agent_secret_seal(a->shield, c->client_secret,
 				      strlen(c->client_secret),
@@ -149,8 +150,7 @@ static void wrong_key(struct vault_kdf_job *job, const char *msg)
 	vault_kdf_fail_later(job, XO_ERR_WRONG_PASSPHRASE, msg, delay);
 }
 
-static void reply_and_free(struct vault_kdf_job *job, int err,
-			   const char *msg)
+static void reply_and_free(struct vault_kdf_job *job, int err, const char *msg)
 {
 	if (job->conn != NULL) {
 		if (err == 0)
@@ -173,18 +173,15 @@ static void opened(struct vault_kdf_job *job)
 	int r;
 
 	v->unlocking = 0;
-	if (a->stopping)
-		{
+	if (a->stopping) {
 		reply_and_free(job, XO_ERR_BUSY, "the agent is stopping");
 		return;
 	}
-	if (job->err != 0)
-		{
+	if (job->err != 0) {
 		reply_and_free(job, job->err, NULL);
 		return;
 	}
-	if (v->state != VAULT_LOCKED)
-		{
+	if (v->state != VAULT_LOCKED) {
 		reply_and_free(job, 0, NULL);
 		return;
 	}
@@ -198,16 +195,16 @@ static void opened(struct vault_kdf_job *job)
 	if (r == XO_ERR_WRONG_PASSPHRASE) {
 		v->unlocking = 1;
 		{
-		wrong_key(job, msg);
-		return;
-	}
+			wrong_key(job, msg);
+			return;
+		}
 	}
 	if (r != 0) {
 		log_error("unlock failed: %s", msg);
 		{
-		reply_and_free(job, r, msg);
-		return;
-	}
+			reply_and_free(job, r, msg);
+			return;
+		}
 	}
 	after_unlock(a);
 	log_info("unlocked");
@@ -224,8 +221,7 @@ static void checked(struct vault_kdf_job *job)
 	int same;
 
 	v->unlocking = 0;
-	if (job->err != 0)
-		{
+	if (job->err != 0) {
 		reply_and_free(job, job->err, NULL);
 		return;
 	}
@@ -237,9 +233,9 @@ static void checked(struct vault_kdf_job *job)
 	if (!same) {
 		v->unlocking = 1;
 		{
-		wrong_key(job, "wrong passphrase for the vault");
-		return;
-	}
+			wrong_key(job, "wrong passphrase for the vault");
+			return;
+		}
 	}
 	v->failed_unlocks = 0;
 	reply_and_free(job, 0, NULL);
@@ -254,21 +250,18 @@ static void created(struct vault_kdf_job *job)
 	uint64_t seq;
 
 	v->unlocking = 0;
-	if (a->stopping)
-		{
+	if (a->stopping) {
 		reply_and_free(job, XO_ERR_BUSY, "the agent is stopping");
 		return;
 	}
-	if (job->err != 0)
-		{
+	if (job->err != 0) {
 		reply_and_free(job, job->err, NULL);
 		return;
 	}
 	if (v->state != VAULT_NONE)
 		return reply_and_free(job, XO_ERR_BUSY,
 				      "the vault changed state; try again");
-	if (vault_keep_key(a, job->key) != 0)
-		{
+	if (vault_keep_key(a, job->key) != 0) {
 		reply_and_free(job, XO_ERR_NOMEM, NULL);
 		return;
 	}

@@ -88,7 +88,8 @@ void vault_writes_ended(struct agent *a)
 	   the start after each. */
 again:
 	for (acct = a->accounts; acct != NULL; acct = acct->next) {
-		if (acct->on_durable == NULL || acct->durable_seq > v->written_seq)
+		if (acct->on_durable == NULL ||
+		    acct->durable_seq > v->written_seq)
 			continue;
 		cb = acct->on_durable;
 		acct->on_durable = NULL;
@@ -123,9 +124,8 @@ static void after_write(uv_work_t *req, int status)
 		job->err = XO_ERR_INTERNAL;
 	if (job->err != 0) {
 		v->failures++;
-		delay = (uint64_t)RETRY_FIRST_MS << (v->failures < 8
-							 ? v->failures - 1
-							 : 7);
+		delay = (uint64_t)RETRY_FIRST_MS
+			<< (v->failures < 8 ? v->failures - 1 : 7);
 		if (delay > RETRY_MAX_MS)
 			delay = RETRY_MAX_MS;
 		vault_set_problem(v,
@@ -240,8 +240,7 @@ const unsigned char *vault_newest_image(const struct agent *a, size_t *len)
 	return v->in_flight ? v->flight_img : NULL;
 }
 
-void agent_vault_wait(struct account *acct, uint64_t seq,
-		      agent_durable_cb done)
+void agent_vault_wait(struct account *acct, uint64_t seq, agent_durable_cb done)
 {
 	acct->durable_seq = seq;
 	acct->on_durable = done;

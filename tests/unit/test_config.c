@@ -350,6 +350,57 @@ static void agent_section_sets_limits_and_defaults_apply(void **state)
 	agent_config_free(c);
 }
 
+static void vault_keys_and_lifetime_are_read(void **state)
+{
+	struct agent_config *c;
+
+	(void)state;
+	c = load_ok("[agent]\nvault = /srv/mail/vault\n"
+		    "vault_key_file = /run/credentials/x/vault-key\n"
+		    "[account a]\nprovider = microsoft\nclient_id = x\n"
+		    "lifetime = 12h\n"
+		    "[account b]\nprovider = microsoft\nclient_id = y\n");
+	assert_string_equal(c->vault_path, "/srv/mail/vault");
+	assert_string_equal(c->vault_key_file, "/run/credentials/x/vault-key");
+	assert_int_equal(account(c, "a")->lifetime_s, 12 * 3600);
+	assert_int_equal(account(c, "b")->lifetime_s, 0);
+	agent_config_free(c);
+	c = load_ok("");
+	assert_null(c->vault_path);
+	assert_null(c->vault_key_file);
+	agent_config_free(c);
+}
+
+static void durations_take_a_unit_or_seconds(void **state)
+{
+	static const struct {
+		const char *text;
+		unsigned long secs; /* 0: refused */
+	} cases[] = {
+	    {"1", 1},	      {"3600", 3600},	{"90m", 5400},
+	    {"12h", 43200},   {"7d", 604800},	{"45s", 45},
+	    {"3650d", 3650ul * 86400},
+	    {"3651d", 0},     {"0", 0},		{"0h", 0},
+	    {"", 0},	      {"h", 0},		{"5 h", 0},
+	    {"-5", 0},	      {"+5", 0},	{"5w", 0},
+	    {"1hh", 0},	      {"9999999999", 0}, {" 5", 0},
+	};
+	unsigned long v;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = agent_duration_parse(cases[i].text, &v);
+
+		if (cases[i].secs == 0) {
+			assert_int_equal(r, XO_ERR_INVALID);
+		} else {
+			assert_int_equal(r, 0);
+			assert_int_equal(v, cases[i].secs);
+		}
+	}
+}
+
 static void command_keys_are_kept_as_written(void **state)
 {
 	struct agent_config *c;
@@ -586,6 +637,12 @@ static const struct error_case error_cases[] = {
      "from 1 to 3600"},
     {"agent_near_miss_of_notify_timeout", "[agent]\nnotify_timout = 5\n", 2,
      "notify_timout", "did you mean 'notify_timeout'?"},
+    {"agent_relative_vault", "[agent]\nvault = vault\n", 2, "vault",
+     "not an absolute path"},
+    {"agent_relative_vault_key_file", "[agent]\nvault_key_file = ~/k\n", 2,
+     "vault_key_file", "not an absolute path"},
+    {"lifetime_not_a_time", MS "lifetime = 2 weeks\n", 4, "lifetime",
+     "'2 weeks' is not a time"},
     {"client_credentials_on_a_shared_microsoft_tenant",
      MS "client_secret_cmd = c\nflow = client_credentials\n", 5, "flow",
      "AADSTS9001023"},
@@ -967,6 +1024,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(default_path_follows_xdg_then_home),
 	    cmocka_unit_test(load_without_path_reads_the_default_file),
 	    cmocka_unit_test(mutated_input_never_crashes),
+	    cmocka_unit_test(vault_keys_and_lifetime_are_read),
+	    cmocka_unit_test(durations_take_a_unit_or_seconds),
 	};
 	const struct unit_group groups[] = {
 	    UNIT_GROUP("config", tests, make_tmpdir, remove_tmpdir),
