@@ -1,7 +1,8 @@
 #!/bin/sh
 # cmake --install puts both binaries, libxoauth (shared and static), its
-# header, xoauth.pc and the man pages in place, and a program builds and
-# links against the installed library through pkg-config alone.
+# header, xoauth.pc, the man pages, the systemd units and the PAM module in
+# place, all under the prefix it is given, and a program builds and links
+# against the installed library through pkg-config alone.
 set -eu
 build=$1
 extra_cflags=${2:-}
@@ -10,9 +11,25 @@ trap 'rm -rf "$dest"' EXIT
 cmake --install "$build" --prefix "$dest" >/dev/null
 for f in bin/xoauth-agent bin/xoauth include/xoauth/xo.h \
 	include/xoauth/xo_errors.h share/man/man1/xoauth-agent.1 \
-	share/man/man1/xoauth.1 share/man/man5/xoauth.conf.5; do
+	share/man/man1/xoauth.1 share/man/man5/xoauth.conf.5 \
+	lib/systemd/user/xoauth-agent.socket \
+	lib/systemd/user/xoauth-agent.service \
+	lib/systemd/system/xoauth-agent@.socket \
+	lib/systemd/system/xoauth-agent@.service \
+	lib/environment.d/60-xoauth-agent.conf; do
 	test -f "$dest/$f" || { echo "missing $f"; exit 1; }
 done
+# The PAM module and its page, where libpam's headers let it be built.
+if [ -n "$(find "$build" -name pam_xoauth.so)" ]; then
+	find "$dest" -path '*/security/pam_xoauth.so' | grep -q . ||
+		{ echo "missing security/pam_xoauth.so"; exit 1; }
+	test -f "$dest/share/man/man8/pam_xoauth.8" ||
+		{ echo "missing share/man/man8/pam_xoauth.8"; exit 1; }
+fi
+# The user unit runs the agent by its configured absolute path.
+grep -q "^ExecStart=/.*/bin/xoauth-agent -D" \
+	"$dest/lib/systemd/user/xoauth-agent.service" ||
+	{ echo "xoauth-agent.service names no xoauth-agent"; exit 1; }
 pc=$(dirname "$(find "$dest" -name xoauth.pc)")
 ls "$pc"/../libxoauth.a "$pc"/../libxoauth.so >/dev/null
 cat >"$dest/use.c" <<'C'
