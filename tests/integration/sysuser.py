@@ -37,7 +37,11 @@ def sanitized_build():
     """True when the build under test was made with XO_SANITIZE=ON."""
     try:
         with open(os.path.join(BUILD_DIR, "CMakeCache.txt")) as f:
-            return any(l.strip() == "XO_SANITIZE:BOOL=ON" for l in f)
+            # CMake's true values, as -DXO_SANITIZE=1 (scripts/build) or
+            # =ON leave them in the cache.
+            return any(l.strip().split("=", 1)[-1].upper() in
+                       ("ON", "1", "TRUE", "YES", "Y")
+                       for l in f if l.startswith("XO_SANITIZE:"))
     except OSError:
         return False
 
