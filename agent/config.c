@@ -20,19 +20,12 @@
  * longer than inih's buffer and NUL or control bytes are rejected rather
  * than cut, and anything echoed back in a message is escaped.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <ini.h>
 #include <sodium.h>
@@ -40,13 +33,12 @@
 #include <xoauth/xo_errors.h>
 
 #include "config.h"
+#include "config_internal.h"
 #include "log.h"
 #include "presets.h"
 
-#define CONFIG_MAX_SIZE (1024 * 1024)
 #define CONFIG_MAX_ACCOUNTS 1000
 #define ACCOUNT_NAME_MAX 64
-#define EMAIL_MAX 254
 #define MSG_MAX 768
 
 enum value_kind {
@@ -155,8 +147,8 @@ struct agent_key_info {
 	unsigned long min, max;
 	unsigned scale; /* seconds to milliseconds, or 1 */
 	const char *expect;
-	int text;	/* a string, stored as given */
-	int path;	/* a text that must be an absolute path */
+	int text; /* a string, stored as given */
+	int path; /* a text that must be an absolute path */
 };
 
 static const struct agent_key_info agent_keys[A_COUNT] = {
@@ -191,47 +183,6 @@ static const struct agent_key_info agent_keys[A_COUNT] = {
 			  1, 1},
 };
 
-/*
- * Names other tools (pizauth, oama, email-oauth2-proxy, mutt_oauth2.py) use
- * for our keys, so that a migrating user is told the name we use.
- */
-static const struct {
-	const char *alias, *key;
-} key_aliases[] = {
-    {"auth_uri", "authorization_endpoint"},
-    {"auth_url", "authorization_endpoint"},
-    {"auth_endpoint", "authorization_endpoint"},
-    {"authorize_url", "authorization_endpoint"},
-    {"authorization_url", "authorization_endpoint"},
-    {"token_uri", "token_endpoint"},
-    {"token_url", "token_endpoint"},
-    {"device_url", "device_authorization_endpoint"},
-    {"device_uri", "device_authorization_endpoint"},
-    {"device_endpoint", "device_authorization_endpoint"},
-    {"device_code_url", "device_authorization_endpoint"},
-    {"devicecode_endpoint", "device_authorization_endpoint"},
-    {"redirect_url", "redirect_uri"},
-    {"secret", "client_secret"},
-    {"secret_cmd", "client_secret_cmd"},
-    {"passwordeval", "client_secret_cmd"},
-    {"client_secret_command", "client_secret_cmd"},
-    {"user", "email"},
-    {"username", "email"},
-    {"address", "email"},
-    {"login", "email"},
-    {"tenant_id", "tenant"},
-    {"tenantid", "tenant"},
-    {"cafile", "ca_file"},
-    {"ca_cert", "ca_file"},
-    {"cacert", "ca_file"},
-    {"ca_bundle", "ca_file"},
-    {"grant_type", "flow"},
-    {"discovery_url", "issuer"},
-    {"authority", "issuer"},
-    {"app_id", "client_id"},
-    {"application_id", "client_id"},
-};
-
 /* Where each key of one account was set; 0 when it was not. */
 struct key_lines {
 	int at[K_COUNT];
@@ -260,45 +211,6 @@ struct parse_ctx {
 };
 
 /*
- * Copies len bytes of s (at most max of them, then "...") to dst, with
- * anything but printable ASCII written as \xNN, so that a message never
- * carries a terminal escape or a byte that breaks a log line.
- */
-static void escape_n(char *dst, size_t dstlen, const char *s, size_t len,
-		     size_t max)
-{
-	size_t i, w = 0;
-	int n;
-
-	if (dstlen == 0)
-		return;
-	for (i = 0; i < len && w + 1 < dstlen; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (i == max) {
-			n = snprintf(dst + w, dstlen - w, "...");
-			w = n < 0 || (size_t)n >= dstlen - w ? dstlen - 1
-							     : w + (size_t)n;
-			break;
-		}
-		if (c >= 0x20 && c < 0x7f) {
-			dst[w++] = (char)c;
-			continue;
-		}
-		n = snprintf(dst + w, dstlen - w, "\\x%02x", c);
-		if (n < 0 || (size_t)n >= dstlen - w)
-			break;
-		w += (size_t)n;
-	}
-	dst[w] = '\0';
-}
-
-static void escape(char *dst, size_t dstlen, const char *s, size_t max)
-{
-	escape_n(dst, dstlen, s, strlen(s), max);
-}
-
-/*
  * Records the first error as "FILE:LINE: [section] key 'K': message".
  * sect and key may be NULL; key is escaped, sect must already be safe.
  * Later errors are dropped: one precise message beats a cascade.
@@ -324,16 +236,16 @@ static void fail(struct parse_ctx *x, int line, const char *sect,
 		return;
 	if (x->pairs) {
 		if (key != NULL) {
-			escape(k, sizeof(k), key, 48);
+			config_escape(k, sizeof(k), key, 48);
 			snprintf(x->err, x->errlen, "%s: %s", k, msg);
 		} else {
 			snprintf(x->err, x->errlen, "%s", msg);
 		}
 		return;
 	}
-	escape(file, sizeof(file), x->file, 200);
+	config_escape(file, sizeof(file), x->file, 200);
 	if (key != NULL) {
-		escape(k, sizeof(k), key, 48);
+		config_escape(k, sizeof(k), key, 48);
 		snprintf(x->err, x->errlen, "%s:%d: %s%skey '%s': %s", file,
 			 line, sect != NULL ? sect : "",
 			 sect != NULL ? " " : "", k, msg);
@@ -361,264 +273,6 @@ static const char *current_label(struct parse_ctx *x, char *buf, size_t len)
 		return account_label(&x->cfg->accounts[x->cfg->n_accounts - 1],
 				     buf, len);
 	return NULL;
-}
-
-static int is_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* Levenshtein distance, ignoring case and counting '-' as '_'; names
-   longer than 63 bytes are never near misses. */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), i, j;
-	size_t row[64], prev, tmp;
-
-	if (la >= 64 || lb >= 64)
-		return SIZE_MAX;
-	for (j = 0; j <= lb; j++)
-		row[j] = j;
-	for (i = 1; i <= la; i++) {
-		prev = row[0];
-		row[0] = i;
-		for (j = 1; j <= lb; j++) {
-			char ca = (char)(a[i - 1] == '-' ? '_' : a[i - 1]);
-			char cb = (char)(b[j - 1] == '-' ? '_' : b[j - 1]);
-			size_t cost = ((ca | 0x20) == (cb | 0x20)) ? 0 : 1;
-
-			tmp = row[j];
-			row[j] = prev + cost;
-			if (row[j - 1] + 1 < row[j])
-				row[j] = row[j - 1] + 1;
-			if (tmp + 1 < row[j])
-				row[j] = tmp + 1;
-			prev = tmp;
-		}
-	}
-	return row[lb];
-}
-
-/* The known key closest to name, if it is close enough to be a typo. */
-static const char *suggest(const char *name, const char *const *known, size_t n)
-{
-	const char *best = NULL;
-	size_t i, d, best_d = SIZE_MAX;
-
-	for (i = 0; i < sizeof(key_aliases) / sizeof(key_aliases[0]); i++)
-		if (strcasecmp(name, key_aliases[i].alias) == 0)
-			for (d = 0; d < n; d++)
-				if (strcmp(known[d], key_aliases[i].key) == 0)
-					return known[d];
-	for (i = 0; i < n; i++) {
-		d = edit_distance(name, known[i]);
-		if (d < best_d) {
-			best_d = d;
-			best = known[i];
-		}
-	}
-	/* Two edits, or a third of the word: catches "tennant", "scope",
-	   "client-id" and "client_secret_command" without proposing
-	   unrelated keys. */
-	if (best != NULL && (best_d <= 2 || best_d * 3 <= strlen(best)))
-		return best;
-	return NULL;
-}
-
-/* First control byte of s (tab included), or NULL. */
-static const char *find_control(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return s;
-	return NULL;
-}
-
-static int is_loopback_host(const char *host, size_t len, int bracketed)
-{
-	char buf[64];
-	unsigned char addr[sizeof(struct in6_addr)];
-
-	if (len == 0 || len >= sizeof(buf))
-		return 0;
-	memcpy(buf, host, len);
-	buf[len] = '\0';
-	if (bracketed)
-		return inet_pton(AF_INET6, buf, addr) == 1 &&
-		       IN6_IS_ADDR_LOOPBACK((struct in6_addr *)addr);
-	if (strcasecmp(buf, "localhost") == 0)
-		return 1;
-	return inet_pton(AF_INET, buf, addr) == 1 && addr[0] == 127;
-}
-
-/*
- * Checks an endpoint URL.  Returns NULL when it is acceptable, else what is
- * wrong.  Tokens and secrets travel to these URLs, so they must be https;
- * plain http is allowed only to loopback addresses (tests, local
- * providers), as DESIGN.md's "Secrets" says.
- */
-static const char *check_url(const char *u)
-{
-	const char *p, *auth_end, *host, *host_end, *q;
-	size_t host_len;
-	int https, bracketed = 0;
-	unsigned long port;
-
-	if (strncasecmp(u, "https://", 8) == 0) {
-		https = 1;
-		p = u + 8;
-	} else if (strncasecmp(u, "http://", 7) == 0) {
-		https = 0;
-		p = u + 7;
-	} else {
-		return "is not an https:// URL";
-	}
-	if (strchr(u, ' ') != NULL)
-		return "contains a space";
-	if (strchr(u, '#') != NULL)
-		return "has a fragment ('#'), which OAuth endpoints must not "
-		       "have";
-	auth_end = p + strcspn(p, "/?");
-	if (memchr(p, '@', (size_t)(auth_end - p)) != NULL)
-		return "carries a user name or password before the host";
-	if (*p == '[') {
-		bracketed = 1;
-		host = p + 1;
-		host_end = memchr(host, ']', (size_t)(auth_end - host));
-		if (host_end == NULL)
-			return "has an IPv6 address without its closing ']'";
-		q = host_end + 1;
-	} else {
-		host = p;
-		host_end = p + strcspn(p, ":/?");
-		for (q = host; q < host_end; q++)
-			if (!((*q >= 'a' && *q <= 'z') ||
-			      (*q >= 'A' && *q <= 'Z') ||
-			      (*q >= '0' && *q <= '9') || *q == '-' ||
-			      *q == '.' || *q == '_'))
-				return "has an invalid host name (write "
-				       "international names in punycode)";
-		q = host_end;
-	}
-	host_len = (size_t)(host_end - host);
-	if (host_len == 0)
-		return "has no host";
-	if (q < auth_end) {
-		char *e;
-
-		if (*q != ':' || q + 1 == auth_end || q[1] < '0' ||
-		    q[1] > '9' || auth_end - q > 6)
-			return "has an invalid port";
-		errno = 0;
-		port = strtoul(q + 1, &e, 10);
-		if (errno != 0 || e != auth_end || port == 0 || port > 65535)
-			return "has an invalid port";
-	}
-	if (!https && !is_loopback_host(host, host_len, bracketed))
-		return "uses plain http:// to a host that is not a loopback "
-		       "address";
-	return NULL;
-}
-
-static int is_guid(const char *s)
-{
-	static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-	size_t i;
-
-	if (strlen(s) != sizeof(shape) - 1)
-		return 0;
-	for (i = 0; shape[i] != '\0'; i++) {
-		char c = s[i];
-
-		if (shape[i] == '-'
-			? c != '-'
-			: !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-			    (c >= 'A' && c <= 'F')))
-			return 0;
-	}
-	return 1;
-}
-
-/* The tenant goes into the endpoint's path, so it must be one of the forms
-   Microsoft documents and can carry no '/', '?' or '%'. */
-static int is_tenant(const char *s)
-{
-	size_t len = strlen(s), i;
-	int dots = 0;
-
-	if (strcmp(s, "common") == 0 || strcmp(s, "organizations") == 0 ||
-	    strcmp(s, "consumers") == 0 || is_guid(s))
-		return 1;
-	if (len == 0 || len > 253 || s[0] == '.' || s[0] == '-' ||
-	    s[len - 1] == '.' || s[len - 1] == '-' || strstr(s, "..") != NULL)
-		return 0;
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (c == '.')
-			dots++;
-		else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			   (c >= '0' && c <= '9') || c == '-'))
-			return 0;
-	}
-	return dots > 0;
-}
-
-static int is_shared_tenant(const char *t)
-{
-	return strcmp(t, "common") == 0 || strcmp(t, "organizations") == 0 ||
-	       strcmp(t, "consumers") == 0;
-}
-
-static int is_email(const char *s)
-{
-	const char *at = strrchr(s, '@');
-	size_t len = strlen(s);
-
-	return len <= EMAIL_MAX && at != NULL && at != s && at[1] != '\0' &&
-	       strchr(s, ' ') == NULL;
-}
-
-/*
- * Checks the scope tokens (RFC 6749 section 3.3: %x21 / %x23-5B / %x5D-7E,
- * separated by spaces) and returns them joined by single spaces in *out.
- * On a bad token *out is NULL and *bad points at it.
- */
-static int normalise_scopes(const char *v, char **out, const char **bad)
-{
-	size_t len = strlen(v), w = 0;
-	const char *p = v;
-	char *s;
-
-	*out = NULL;
-	*bad = NULL;
-	if ((s = malloc(len + 1)) == NULL)
-		return XO_ERR_NOMEM;
-	while (*p != '\0') {
-		const char *tok;
-
-		while (*p == ' ')
-			p++;
-		if (*p == '\0')
-			break;
-		tok = p;
-		for (; *p != '\0' && *p != ' '; p++) {
-			unsigned char c = (unsigned char)*p;
-
-			if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') {
-				*bad = tok;
-				free(s);
-				return XO_ERR_CONFIG;
-			}
-		}
-		if (w > 0)
-			s[w++] = ' ';
-		memcpy(s + w, tok, (size_t)(p - tok));
-		w += (size_t)(p - tok);
-	}
-	s[w] = '\0';
-	*out = s;
-	return 0;
 }
 
 static void provider_list(char *buf, size_t len)
@@ -670,7 +324,7 @@ static int account_key(struct parse_ctx *x, const char *name, const char *value)
 			k = &account_keys[i];
 	}
 	if (k == NULL) {
-		if ((hint = suggest(name, known, K_COUNT)) != NULL) {
+		if ((hint = config_suggest(name, known, K_COUNT)) != NULL) {
 			fail(x, x->line, label, name,
 			     "unknown key (did you mean '%s'?)", hint);
 		} else {
@@ -701,14 +355,14 @@ static int account_key(struct parse_ctx *x, const char *name, const char *value)
 		}
 		return 0;
 	}
-	if ((bad = find_control(value)) != NULL) {
+	if ((bad = config_find_control(value)) != NULL) {
 		fail(x, x->line, label, name,
 		     "value contains the control character 0x%02x (expected "
 		     "printable text)",
 		     (unsigned char)*bad);
 		return 0;
 	}
-	escape(shown, sizeof(shown), value, 64);
+	config_escape(shown, sizeof(shown), value, 64);
 	switch (k->kind) {
 	case V_PROVIDER:
 		if (agent_preset_find(value) == NULL) {
@@ -728,7 +382,7 @@ static int account_key(struct parse_ctx *x, const char *name, const char *value)
 		}
 		break;
 	case V_EMAIL:
-		if (!is_email(value)) {
+		if (!config_is_email(value)) {
 			fail(x, x->line, label, name,
 			     "'%s' is not an e-mail address (expected %s)",
 			     shown, k->expect);
@@ -743,7 +397,7 @@ static int account_key(struct parse_ctx *x, const char *name, const char *value)
 		}
 		break;
 	case V_TENANT:
-		if (!is_tenant(value)) {
+		if (!config_is_tenant(value)) {
 			fail(x, x->line, label, name,
 			     "'%s' is not a tenant (expected %s)", shown,
 			     k->expect);
@@ -751,7 +405,7 @@ static int account_key(struct parse_ctx *x, const char *name, const char *value)
 		}
 		break;
 	case V_URL:
-		if ((bad = check_url(value)) != NULL) {
+		if ((bad = config_check_url(value)) != NULL) {
 			fail(x, x->line, label, name, "'%s' %s (expected %s)",
 			     shown, bad, k->expect);
 			return 0;
@@ -767,13 +421,14 @@ static int account_key(struct parse_ctx *x, const char *name, const char *value)
 		}
 		break;
 	case V_SCOPES:
-		if (normalise_scopes(value, &copy, &bad) == XO_ERR_NOMEM) {
+		if (config_normalise_scopes(value, &copy, &bad) ==
+		    XO_ERR_NOMEM) {
 			x->r = XO_ERR_NOMEM;
 			return 0;
 		}
 		if (copy == NULL) {
-			escape_n(shown, sizeof(shown), bad, strcspn(bad, " "),
-				 64);
+			config_escape_n(shown, sizeof(shown), bad,
+					strcspn(bad, " "), 64);
 			fail(x, x->line, label, name,
 			     "the scope '%s' has a character OAuth does not "
 			     "allow in a scope (expected %s)",
@@ -839,7 +494,7 @@ static int agent_key(struct parse_ctx *x, const char *name, const char *value)
 			k = &agent_keys[i];
 	}
 	if (k == NULL) {
-		if ((hint = suggest(name, known, A_COUNT)) != NULL)
+		if ((hint = config_suggest(name, known, A_COUNT)) != NULL)
 			fail(x, x->line, "[agent]", name,
 			     "unknown key (did you mean '%s'?)", hint);
 		else
@@ -862,7 +517,7 @@ static int agent_key(struct parse_ctx *x, const char *name, const char *value)
 		return 0;
 	}
 	if (k->text) {
-		if ((bad = find_control(value)) != NULL) {
+		if ((bad = config_find_control(value)) != NULL) {
 			fail(x, x->line, "[agent]", name,
 			     "value contains the control character 0x%02x "
 			     "(expected printable text)",
@@ -872,7 +527,7 @@ static int agent_key(struct parse_ctx *x, const char *name, const char *value)
 		if (k->path && value[0] != '/') {
 			char shown[80];
 
-			escape(shown, sizeof(shown), value, 64);
+			config_escape(shown, sizeof(shown), value, 64);
 			fail(x, x->line, "[agent]", name,
 			     "'%s' is not an absolute path (expected %s)",
 			     shown, k->expect);
@@ -897,7 +552,7 @@ static int agent_key(struct parse_ctx *x, const char *name, const char *value)
 	if (!ok) {
 		char shown[80];
 
-		escape(shown, sizeof(shown), value, 64);
+		config_escape(shown, sizeof(shown), value, 64);
 		fail(x, x->line, "[agent]", name,
 		     "'%s' is out of range "
 		     "or not a number (expected %s)",
@@ -1023,7 +678,7 @@ static int open_section(struct parse_ctx *x, const char *s, const char *e)
 		     "section header without its closing ']'");
 		return XO_ERR_CONFIG;
 	}
-	for (p = close + 1; p < e && is_blank(*p); p++)
+	for (p = close + 1; p < e && config_is_blank(*p); p++)
 		;
 	if (p < e && *p != ';' && *p != '#') {
 		fail(x, x->line, NULL, NULL,
@@ -1031,9 +686,10 @@ static int open_section(struct parse_ctx *x, const char *s, const char *e)
 		     "may follow)");
 		return XO_ERR_CONFIG;
 	}
-	for (in = s + 1; in < close && is_blank(*in); in++)
+	for (in = s + 1; in < close && config_is_blank(*in); in++)
 		;
-	for (in_end = close; in_end > in && is_blank(in_end[-1]); in_end--)
+	for (in_end = close; in_end > in && config_is_blank(in_end[-1]);
+	     in_end--)
 		;
 	len = (size_t)(in_end - in);
 	if (len == 5 && memcmp(in, "agent", 5) == 0) {
@@ -1048,8 +704,8 @@ static int open_section(struct parse_ctx *x, const char *s, const char *e)
 		return 0;
 	}
 	if (len >= 7 && memcmp(in, "account", 7) == 0 &&
-	    (len == 7 || is_blank(in[7]))) {
-		for (p = in + 7; p < in_end && is_blank(*p); p++)
+	    (len == 7 || config_is_blank(in[7]))) {
+		for (p = in + 7; p < in_end && config_is_blank(*p); p++)
 			;
 		len = (size_t)(in_end - p);
 		if (len == 0) {
@@ -1060,7 +716,7 @@ static int open_section(struct parse_ctx *x, const char *s, const char *e)
 		if (!is_account_name(p, len)) {
 			char nm[96];
 
-			escape_n(nm, sizeof(nm), p, len, 70);
+			config_escape_n(nm, sizeof(nm), p, len, 70);
 			fail(x, x->line, NULL, NULL,
 			     "bad account name '%s' (" NAME_EXPECT ")", nm,
 			     ACCOUNT_NAME_MAX);
@@ -1068,7 +724,7 @@ static int open_section(struct parse_ctx *x, const char *s, const char *e)
 		}
 		return add_account(x, p, len);
 	}
-	escape_n(shown, sizeof(shown), s, (size_t)(close - s) + 1, 70);
+	config_escape_n(shown, sizeof(shown), s, (size_t)(close - s) + 1, 70);
 	{
 		static const char *const words[] = {"agent", "account"};
 		char word[16];
@@ -1078,7 +734,7 @@ static int open_section(struct parse_ctx *x, const char *s, const char *e)
 		if (len < sizeof(word)) {
 			memcpy(word, in, len);
 			word[len] = '\0';
-			hint = suggest(word, words, 2);
+			hint = config_suggest(word, words, 2);
 		}
 		fail(x, x->line, NULL, NULL,
 		     "unknown section %s (expected [agent] or [account "
@@ -1122,7 +778,7 @@ static char *read_line(char *buf, int num, void *stream)
 	}
 	if (e > s && e[-1] == '\r')
 		e--;
-	while (s < e && is_blank(*s))
+	while (s < e && config_is_blank(*s))
 		s++;
 	buf[0] = '\n';
 	buf[1] = '\0';
@@ -1139,7 +795,7 @@ static char *read_line(char *buf, int num, void *stream)
 
 		while (s + klen < e && s[klen] != '=' && s[klen] != ':')
 			klen++;
-		while (klen > 0 && is_blank(s[klen - 1]))
+		while (klen > 0 && config_is_blank(s[klen - 1]))
 			klen--;
 		if (klen >= sizeof(key) || klen >= len)
 			klen = 0;
@@ -1156,37 +812,6 @@ static char *read_line(char *buf, int num, void *stream)
 	buf[len] = '\n';
 	buf[len + 1] = '\0';
 	return buf;
-}
-
-int agent_duration_parse(const char *s, unsigned long *out)
-{
-	static const struct {
-		char suffix;
-		unsigned long scale;
-	} units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
-	unsigned long v, scale = 1;
-	size_t len = strlen(s), digits = strspn(s, "0123456789"), i;
-
-	*out = 0;
-	if (digits == 0 || digits > 9)
-		return XO_ERR_INVALID;
-	if (digits + 1 == len) {
-		for (i = 0, scale = 0; i < sizeof(units) / sizeof(units[0]);
-		     i++)
-			if (s[digits] == units[i].suffix)
-				scale = units[i].scale;
-		if (scale == 0)
-			return XO_ERR_INVALID;
-	} else if (digits != len) {
-		return XO_ERR_INVALID;
-	}
-	/* Nine digits cannot overflow strtoul, nor times 86400 an unsigned
-	   long of 64 bits; the cap keeps the result in an unsigned. */
-	v = strtoul(s, NULL, 10) * scale;
-	if (v == 0 || v > AGENT_DURATION_MAX)
-		return XO_ERR_INVALID;
-	*out = v;
-	return 0;
 }
 
 static int dup_into(char **slot, const char *v, const char *tenant)
@@ -1309,7 +934,7 @@ static int resolve_account(struct parse_ctx *x, struct agent_account_cfg *a,
 			why = "flow 'client_credentials' needs "
 			      "client_secret_cmd (or client_secret)";
 		else if (agent_preset_is_microsoft(p) &&
-			 is_shared_tenant(a->tenant))
+			 config_is_shared_tenant(a->tenant))
 			why = "flow 'client_credentials' needs your own tenant "
 			      "(its id or domain) in `tenant`: Microsoft "
 			      "refuses app-only tokens on common, "
@@ -1375,7 +1000,7 @@ void agent_config_free(struct agent_config *c)
 	free(c);
 }
 
-static struct agent_config *config_new(void)
+struct agent_config *config_new(void)
 {
 	struct agent_config *c = calloc(1, sizeof(*c));
 
@@ -1387,20 +1012,6 @@ static struct agent_config *config_new(void)
 	c->secret_cmd_timeout_ms = 10000;
 	c->notify_timeout_ms = 30000;
 	return c;
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 }
 
 int agent_config_parse(const char *name, const char *data, size_t len,
@@ -1423,9 +1034,9 @@ int agent_config_parse(const char *name, const char *data, size_t len,
 	if (len > CONFIG_MAX_SIZE) {
 		char file[256];
 
-		escape(file, sizeof(file), name, 200);
-		set_err(err, errlen, "%s: larger than %d bytes", file,
-			CONFIG_MAX_SIZE);
+		config_escape(file, sizeof(file), name, 200);
+		config_set_err(err, errlen, "%s: larger than %d bytes", file,
+			       CONFIG_MAX_SIZE);
 		r = XO_ERR_CONFIG;
 		goto out;
 	}
@@ -1472,7 +1083,8 @@ int agent_config_parse(const char *name, const char *data, size_t len,
 	r = 0;
 out:
 	if (r == XO_ERR_NOMEM)
-		set_err(err, errlen, "out of memory reading the configuration");
+		config_set_err(err, errlen,
+			       "out of memory reading the configuration");
 	agent_config_free(x.cfg);
 	free(x.lines);
 	return r;
@@ -1506,7 +1118,7 @@ int agent_config_account(const char *name, const struct agent_setting *settings,
 	if (!is_account_name(name, len)) {
 		char nm[96];
 
-		escape_n(nm, sizeof(nm), name, len, 70);
+		config_escape_n(nm, sizeof(nm), name, len, 70);
 		fail(&x, 0, NULL, "name",
 		     "bad account name '%s' (" NAME_EXPECT ")", nm,
 		     ACCOUNT_NAME_MAX);
@@ -1532,215 +1144,10 @@ int agent_config_account(const char *name, const struct agent_setting *settings,
 	r = 0;
 out:
 	if (r == XO_ERR_NOMEM)
-		set_err(err, errlen, "out of memory");
+		config_set_err(err, errlen, "out of memory");
 	agent_config_free(x.cfg);
 	free(x.lines);
 	return r;
-}
-
-/* Reads all of fd into a new buffer, at most CONFIG_MAX_SIZE bytes. */
-static int read_all(int fd, char **out, size_t *outlen)
-{
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap), *nb;
-	ssize_t n;
-	int r = XO_ERR_NOMEM;
-
-	*out = NULL;
-	*outlen = 0;
-	if (buf == NULL)
-		goto out;
-	for (;;) {
-		if (len == cap) {
-			if (cap > CONFIG_MAX_SIZE) {
-				r = XO_ERR_CONFIG;
-				errno = EFBIG;
-				goto out;
-			}
-			/* Growing in place would leave copies of a
-			   client_secret in freed memory. */
-			if ((nb = malloc(cap * 2)) == NULL) {
-				r = XO_ERR_NOMEM;
-				goto out;
-			}
-			memcpy(nb, buf, len);
-			sodium_memzero(buf, len);
-			free(buf);
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = XO_ERR_IO;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	*out = buf;
-	*outlen = len;
-	buf = NULL; /* transferred */
-	r = 0;
-out:
-	if (buf != NULL) {
-		sodium_memzero(buf, len);
-		free(buf);
-	}
-	return r;
-}
-
-/* Warnings that do not stop the agent; see xoauth.conf(5), SECURITY. */
-static void warn_weak_settings(const struct agent_config *c,
-			       const struct stat *st)
-{
-	size_t i;
-
-	if (st->st_mode & S_IWGRP)
-		log_info("warning: %s is writable by its group; anyone in it "
-			 "can make the agent run commands as you "
-			 "(chmod g-w)",
-			 c->path);
-	for (i = 0; i < c->n_accounts; i++) {
-		const struct agent_account_cfg *a = &c->accounts[i];
-
-		if (a->client_secret != NULL && (st->st_mode & S_IROTH))
-			log_info("warning: [account %s] has a client_secret "
-				 "in %s, which others can read (chmod 600, or "
-				 "use client_secret_cmd)",
-				 a->name, c->path);
-		if ((a->client_secret != NULL ||
-		     a->client_secret_cmd != NULL) &&
-		    agent_preset_is_microsoft(agent_preset_find(a->provider)) &&
-		    strcmp(a->flow, "client_credentials") != 0)
-			log_info("warning: [account %s] sends a client secret "
-				 "with a delegated flow: Microsoft public "
-				 "clients must send none (AADSTS700025), and "
-				 "Outlook.com refuses SMTP tokens from "
-				 "confidential clients",
-				 a->name);
-	}
-}
-
-int agent_config_load(const char *path, int must_exist,
-		      struct agent_config **out, char *err, size_t errlen)
-{
-	char def[4096], file[256], *data = NULL;
-	struct stat st;
-	size_t len = 0;
-	int fd = -1, r = XO_ERR_INTERNAL;
-
-	if (out == NULL)
-		return XO_ERR_INVALID;
-	*out = NULL;
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
-	if (path == NULL) {
-		if ((r = agent_config_default_path(def, sizeof(def))) != 0) {
-			set_err(err, errlen,
-				"cannot find the configuration: "
-				"neither XDG_CONFIG_HOME nor HOME "
-				"names a directory");
-			goto out;
-		}
-		path = def;
-	}
-	escape(file, sizeof(file), path, 200);
-	/* O_NONBLOCK so that a FIFO cannot hang the agent at open(). */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		if (errno == ENOENT && !must_exist) {
-			if ((*out = config_new()) == NULL) {
-				r = XO_ERR_NOMEM;
-				goto out;
-			}
-			r = 0;
-			goto out;
-		}
-		set_err(err, errlen, "%s: %s", file, strerror(errno));
-		r = XO_ERR_CONFIG;
-		goto out;
-	}
-	if (fstat(fd, &st) != 0) {
-		set_err(err, errlen, "%s: %s", file, strerror(errno));
-		r = XO_ERR_CONFIG;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		set_err(err, errlen, "%s: not a regular file", file);
-		r = XO_ERR_CONFIG;
-		goto out;
-	}
-	/* The agent runs client_secret_cmd from this file, so whoever can
-	   write it can run commands as us: the same rule as ssh's config. */
-	if (st.st_uid != geteuid() && st.st_uid != 0) {
-		set_err(err, errlen,
-			"%s: owned by uid %u, not by you (uid %u) or root; the "
-			"agent runs commands from it",
-			file, (unsigned)st.st_uid, (unsigned)geteuid());
-		r = XO_ERR_CONFIG;
-		goto out;
-	}
-	if (st.st_mode & S_IWOTH) {
-		set_err(err, errlen,
-			"%s: writable by everyone, and the agent runs commands "
-			"from it (chmod o-w %s)",
-			file, file);
-		r = XO_ERR_CONFIG;
-		goto out;
-	}
-	if ((r = read_all(fd, &data, &len)) != 0) {
-		if (r == XO_ERR_NOMEM)
-			set_err(err, errlen, "out of memory reading %s", file);
-		else if (r == XO_ERR_CONFIG)
-			set_err(err, errlen, "%s: larger than %d bytes", file,
-				CONFIG_MAX_SIZE);
-		else
-			set_err(err, errlen, "%s: %s", file, strerror(errno));
-		r = r == XO_ERR_NOMEM ? r : XO_ERR_CONFIG;
-		goto out;
-	}
-	if ((r = agent_config_parse(path, data, len, out, err, errlen)) != 0)
-		goto out;
-	warn_weak_settings(*out, &st);
-	r = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (data != NULL) {
-		sodium_memzero(data, len);
-		free(data);
-	}
-	return r;
-}
-
-int agent_config_default_path(char *buf, size_t len)
-{
-	const char *base, *suffix;
-	struct passwd pw, *res = NULL;
-	char pwbuf[4096];
-	int n;
-
-	/* The XDG spec says to ignore a relative XDG_CONFIG_HOME. */
-	base = getenv("XDG_CONFIG_HOME");
-	suffix = "/xoauth/config";
-	if (base == NULL || base[0] != '/') {
-		base = getenv("HOME");
-		suffix = "/.config/xoauth/config";
-		if ((base == NULL || base[0] != '/') &&
-		    getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &res) ==
-			0 &&
-		    res != NULL)
-			base = res->pw_dir;
-		if (base == NULL || base[0] != '/')
-			return XO_ERR_CONFIG;
-	}
-	n = snprintf(buf, len, "%s%s", base, suffix);
-	if (n < 0 || (size_t)n >= len)
-		return XO_ERR_CONFIG;
-	return 0;
 }
 
 const struct agent_account_cfg *agent_config_find(const struct agent_config *c,

@@ -38,3 +38,19 @@ target_link_libraries(fuzz_authz PRIVATE PkgConfig::LIBCURL PkgConfig::SODIUM)
 target_compile_options(fuzz_authz PRIVATE -fsanitize=fuzzer,address
 	-fno-omit-frame-pointer -Wno-unknown-warning-option)
 target_link_options(fuzz_authz PRIVATE -fsanitize=fuzzer,address)
+
+# The config parser (agent/config*.c with the presets): the file is
+# untrusted text.
+add_executable(fuzz_config
+	${CMAKE_CURRENT_LIST_DIR}/fuzz_config.c
+	${PROJECT_SOURCE_DIR}/agent/config.c
+	${PROJECT_SOURCE_DIR}/agent/config_values.c
+	${PROJECT_SOURCE_DIR}/agent/presets.c
+	${PROJECT_SOURCE_DIR}/agent/log.c)
+target_include_directories(fuzz_config PRIVATE
+	${PROJECT_SOURCE_DIR}/agent
+	${PROJECT_SOURCE_DIR}/client/include)
+target_link_libraries(fuzz_config PRIVATE PkgConfig::INIH PkgConfig::SODIUM)
+target_compile_options(fuzz_config PRIVATE -fsanitize=fuzzer,address
+	-fno-omit-frame-pointer -Wno-unknown-warning-option)
+target_link_options(fuzz_config PRIVATE -fsanitize=fuzzer,address)
