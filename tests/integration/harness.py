@@ -1119,6 +1119,22 @@ def read_auth_log(maildir):
 # --------------------------------------------------------------------------
 # Misc
 
+def processes_running(marker):
+    """Our processes whose command line contains marker."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if marker in cmd and "python" not in cmd:
+            found.append((int(pid), cmd))
+    return found
+
+
 def wait_for(predicate, timeout=10, what="condition", interval=0.05):
     """Calls predicate() until it returns something true; returns that.
     Raises HarnessError after timeout seconds."""

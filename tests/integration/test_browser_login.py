@@ -83,7 +83,7 @@ class BrowserLogin:
 # CI, where a missing browser must fail the run.
 @unittest.skipUnless(harness.chromium_present() or os.environ.get("CI"),
                      "needs /usr/bin/chromium and playwright-core (scripts/setup)")
-class BrowserFlow(unittest.TestCase):
+class BrowserFlow(xoagent.ClassWithServers):
     @classmethod
     def setUpClass(cls):
         cls.oidc = harness.start_oidc(at_ttl=60)
@@ -100,18 +100,6 @@ class BrowserFlow(unittest.TestCase):
             browser_section("hostile", cls.oidc) +
             browser_section("denied", cls.oidc))
         cls.env.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.env.cleanup()
-        cls.smtp.stop()
-        cls.oidc.stop()
-
-    def assert_logged_in(self, name, r):
-        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
-        self.assertIn("logged in", r.stderr)
-        token = self.env.token(name)
-        self.assertTrue(harness.is_access_token_active(self.oidc, token))
 
     def test_browser_login_then_msmtp_delivers(self):
         # The account's own flow is device; --flow picks the browser.

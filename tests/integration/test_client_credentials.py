@@ -34,22 +34,6 @@ def app_section(name, oidc, secret_cmd, email=MAILBOX, token_endpoint=None):
     ]) + "\n"
 
 
-def processes_running(marker):
-    """Our processes whose command line contains marker."""
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
-        except OSError:
-            continue
-        if marker in cmd and "python" not in cmd:
-            found.append((int(pid), cmd))
-    return found
-
-
 class AppTokens(unittest.TestCase):
     AT_TTL = 30
 
@@ -196,13 +180,13 @@ class AppTokens(unittest.TestCase):
         config += app_section("good", self.oidc, self.secret_cmd)
         self.start(config + app_section("slow", self.oidc, marker,
                                         email="slow@example.com"))
-        harness.wait_for(lambda: processes_running(marker), 10,
+        harness.wait_for(lambda: harness.processes_running(marker), 10,
                          "the slow command running")
         self.env.write_config(config)
         self.env.proc.send_signal(signal.SIGHUP)
         harness.wait_for(lambda: "slow" not in self.env.xoauth("list").stdout,
                          10, "the account removed")
-        harness.wait_for(lambda: not processes_running(marker), 5,
+        harness.wait_for(lambda: not harness.processes_running(marker), 5,
                          "its command ended")
         self.assertTrue(harness.is_access_token_active(
             self.oidc, self.env.token("good")))
@@ -263,7 +247,7 @@ class AppTokens(unittest.TestCase):
             self.assertIn(says, r.stderr)
         self.assertLess(time.monotonic() - started, 20)
         # The hanging command's whole process group is gone.
-        harness.wait_for(lambda: not processes_running(hang_marker), 10,
+        harness.wait_for(lambda: not harness.processes_running(hang_marker), 10,
                          "the hanging secret command killed")
         # What the commands printed reached neither the user nor the log.
         log = self.env.log()

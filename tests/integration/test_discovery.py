@@ -29,19 +29,13 @@ def free_port():
     return port
 
 
-class Discovery(unittest.TestCase):
+class Discovery(xoagent.ClassWithServers):
     @classmethod
     def setUpClass(cls):
         cls.oidc = harness.start_oidc(at_ttl=60)
         cls.smtp = harness.start_smtp(cls.oidc)
         cls.env = xoagent.AgentEnv(issuer_only("disco", cls.oidc.issuer))
         cls.env.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.env.cleanup()
-        cls.smtp.stop()
-        cls.oidc.stop()
 
     def send(self, account, user):
         before = len(self.smtp.messages())

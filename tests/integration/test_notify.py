@@ -39,21 +39,6 @@ def hook_runs(directory):
     return runs
 
 
-def processes_running(marker):
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
-        except OSError:
-            continue
-        if marker in cmd and "python" not in cmd:
-            found.append((int(pid), cmd))
-    return found
-
-
 class NotifyHook(unittest.TestCase):
     def setUp(self):
         self.oidc = harness.start_oidc(at_ttl=30)
@@ -212,14 +197,14 @@ class NotifyHook(unittest.TestCase):
         self.start_login("work")
         harness.wait_for(lambda: os.path.exists(
             os.path.join(self.hooks, "started")), 10, "the hook started")
-        self.assertTrue(processes_running(marker))
+        self.assertTrue(harness.processes_running(marker))
         # While it hangs, the agent answers.
         t0 = time.monotonic()
         token = self.env.token("other")
         self.assertLess(time.monotonic() - t0, 2)
         self.assertTrue(harness.is_access_token_active(self.oidc, token))
         # 2 s, then SIGTERM (ignored), then SIGKILL after the grace.
-        harness.wait_for(lambda: not processes_running(marker), 15,
+        harness.wait_for(lambda: not harness.processes_running(marker), 15,
                          "the hanging hook killed")
         # The agent logs it once it has reaped the process, a moment after
         # the process is gone.
@@ -233,12 +218,12 @@ class NotifyHook(unittest.TestCase):
                    % marker
                    + xoagent.account_section("work", self.oidc, email=EMAIL))
         self.start_login("work")
-        harness.wait_for(lambda: processes_running(marker), 10,
+        harness.wait_for(lambda: harness.processes_running(marker), 10,
                          "the hook running")
         t0 = time.monotonic()
         self.env.stop()
         self.assertLess(time.monotonic() - t0, 5)
-        harness.wait_for(lambda: not processes_running(marker), 5,
+        harness.wait_for(lambda: not harness.processes_running(marker), 5,
                          "the hook ended with the agent")
 
 

@@ -55,7 +55,7 @@ class PasteLogin:
                               "".join(self.err) + err.decode(), "")
 
 
-class PasteFlow(unittest.TestCase):
+class PasteFlow(xoagent.ClassWithServers):
     @classmethod
     def setUpClass(cls):
         cls.oidc = harness.start_oidc(at_ttl=60)
@@ -65,18 +65,6 @@ class PasteFlow(unittest.TestCase):
             paste_section("mismatch", cls.oidc) + paste_section("denied", cls.oidc) +
             xoagent.account_section("device", cls.oidc))
         cls.env.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.env.cleanup()
-        cls.smtp.stop()
-        cls.oidc.stop()
-
-    def assert_logged_in(self, name, r):
-        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
-        self.assertIn("logged in", r.stderr)
-        token = self.env.token(name)
-        self.assertTrue(harness.is_access_token_active(self.oidc, token))
 
     def test_login_url_asks_for_pkce_state_and_the_registered_redirect(self):
         login = PasteLogin(self.env, "url")

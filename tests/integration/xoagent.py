@@ -10,6 +10,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import unittest
 
 import harness
 
@@ -165,3 +166,23 @@ def parse_login_prompt(line, uri=None, code=None):
         if tail:
             code = code or tail[0].strip(".'\"():")
     return uri, code
+
+
+class ClassWithServers(unittest.TestCase):
+    """A provider (cls.oidc), an SMTP server (cls.smtp) and one agent
+    (cls.env) shared by a class's tests: the subclass starts them in
+    setUpClass; they are stopped here."""
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.cleanup()
+        cls.smtp.stop()
+        cls.oidc.stop()
+
+    def assert_logged_in(self, name, r):
+        """`xoauth login NAME` (result r) succeeded and the account's
+        token is active at the provider."""
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        self.assertIn("logged in", r.stderr)
+        token = self.env.token(name)
+        self.assertTrue(harness.is_access_token_active(self.oidc, token))
