@@ -20,14 +20,6 @@
 
 #define B64 sodium_base64_VARIANT_ORIGINAL
 
-static void reply_and_free(struct vault_kdf_job *job, int err, const char *msg)
-{
-	if (job->conn != NULL)
-		agent_conn_reply_failure(job->conn, err, msg);
-	job->conn = NULL;
-	vault_kdf_free(job);
-}
-
 /* Sends the image as base64 pieces. */
 static int send_export(struct conn *c, const unsigned char *img, size_t len)
 {
@@ -70,7 +62,7 @@ static void exported(struct vault_kdf_job *job)
 	int r;
 
 	if (a->stopping || job->conn == NULL) {
-		reply_and_free(job, XO_ERR_BUSY, "the agent is stopping");
+		vault_kdf_reply(job, XO_ERR_BUSY, "the agent is stopping");
 		return;
 	}
 	if ((r = job->err) != 0 ||
@@ -79,17 +71,17 @@ static void exported(struct vault_kdf_job *job)
 	    (r = vault_seal(job->key, plain->data, plain->len, &img, &len)) !=
 		0) {
 		agent_plain_free(plain);
-		reply_and_free(job, r, NULL);
+		vault_kdf_reply(job, r, NULL);
 		return;
 	}
 	agent_plain_free(plain);
 	if ((r = send_export(job->conn, img, len)) != 0) {
 		free(img);
-		reply_and_free(job, r,
-			       r == XO_ERR_MSG_TOO_LARGE
-				   ? "the export does not fit in one reply: "
-				     "too many accounts"
-				   : NULL);
+		vault_kdf_reply(job, r,
+				r == XO_ERR_MSG_TOO_LARGE
+				    ? "the export does not fit in one reply: "
+				      "too many accounts"
+				    : NULL);
 		return;
 	}
 	free(img);
@@ -127,17 +119,17 @@ static void restored(struct vault_kdf_job *job)
 	int r;
 
 	if (a->stopping || c == NULL) {
-		reply_and_free(job, XO_ERR_BUSY, "the agent is stopping");
+		vault_kdf_reply(job, XO_ERR_BUSY, "the agent is stopping");
 		return;
 	}
 	if ((r = job->err) != 0 ||
 	    (agent_vault_locked(a) && (r = XO_ERR_LOCKED) != 0)) {
-		reply_and_free(job, r, NULL);
+		vault_kdf_reply(job, r, NULL);
 		return;
 	}
 	r = vault_unseal(job->key, job->img, job->len, &plain);
 	if (r == XO_ERR_WRONG_PASSPHRASE) {
-		reply_and_free(job, r, "wrong passphrase for this export");
+		vault_kdf_reply(job, r, "wrong passphrase for this export");
 		return;
 	}
 	if (r == 0)
@@ -147,7 +139,7 @@ static void restored(struct vault_kdf_job *job)
 	if (r != 0) {
 		snprintf(msg, sizeof(msg), "not a usable export: %s",
 			 why[0] != '\0' ? why : proto_strerror(r));
-		reply_and_free(job, r, msg);
+		vault_kdf_reply(job, r, msg);
 		return;
 	}
 	log_info("restore: %u accounts added or given a refresh token", n);

@@ -153,6 +153,9 @@ int vault_kdf_start(struct agent *a, struct conn *c, struct proto_str pass,
 void vault_kdf_fail_later(struct vault_kdf_job *job, int err, const char *msg,
 			  uint64_t delay_ms);
 void vault_kdf_free(struct vault_kdf_job *job);
+/* Answers the job's connection, if still there (SUCCESS when err is 0),
+   and frees the job. */
+void vault_kdf_reply(struct vault_kdf_job *job, int err, const char *msg);
 /* Answers SUCCESS when write seq has ended, or, strict, a failure if it
    failed. */
 void vault_reply_when_written(struct conn *c, uint64_t seq, int strict);

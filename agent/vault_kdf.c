@@ -84,6 +84,18 @@ void vault_kdf_free(struct vault_kdf_job *job)
 	uv_close((uv_handle_t *)&job->delay, on_closed);
 }
 
+void vault_kdf_reply(struct vault_kdf_job *job, int err, const char *msg)
+{
+	if (job->conn != NULL) {
+		if (err == 0)
+			agent_conn_reply_success(job->conn);
+		else
+			agent_conn_reply_failure(job->conn, err, msg);
+	}
+	job->conn = NULL;
+	vault_kdf_free(job);
+}
+
 static void on_delay(uv_timer_t *t)
 {
 	struct vault_kdf_job *job = t->data;
@@ -91,11 +103,7 @@ static void on_delay(uv_timer_t *t)
 	/* Only a failed UNLOCK waits: the next may begin. */
 	if (job->agent->vault != NULL)
 		job->agent->vault->unlocking = 0;
-	if (job->conn != NULL)
-		agent_conn_reply_failure(job->conn, job->late_err,
-					 job->late_msg);
-	job->conn = NULL;
-	vault_kdf_free(job);
+	vault_kdf_reply(job, job->late_err, job->late_msg);
 }
 
 void vault_kdf_fail_later(struct vault_kdf_job *job, int err, const char *msg,

@@ -150,16 +150,21 @@ static void wrong_key(struct vault_kdf_job *job, const char *msg)
 	vault_kdf_fail_later(job, XO_ERR_WRONG_PASSPHRASE, msg, delay);
 }
 
-static void reply_and_free(struct vault_kdf_job *job, int err, const char *msg)
+/* The start of UNLOCK's callbacks: the next UNLOCK may begin, and a
+   derivation that failed, or ended as the agent stops, is answered here.
+   Returns 1 when the job is answered and freed. */
+static int kdf_ended_badly(struct vault_kdf_job *job)
 {
-	if (job->conn != NULL) {
-		if (err == 0)
-			agent_conn_reply_success(job->conn);
-		else
-			agent_conn_reply_failure(job->conn, err, msg);
+	job->agent->vault->unlocking = 0;
+	if (job->agent->stopping) {
+		vault_kdf_reply(job, XO_ERR_BUSY, "the agent is stopping");
+		return 1;
 	}
-	job->conn = NULL;
-	vault_kdf_free(job);
+	if (job->err != 0) {
+		vault_kdf_reply(job, job->err, NULL);
+		return 1;
+	}
+	return 0;
 }
 
 /* UNLOCK of a locked agent: the key is derived. */
@@ -172,17 +177,10 @@ static void opened(struct vault_kdf_job *job)
 	size_t len;
 	int r;
 
-	v->unlocking = 0;
-	if (a->stopping) {
-		reply_and_free(job, XO_ERR_BUSY, "the agent is stopping");
+	if (kdf_ended_badly(job))
 		return;
-	}
-	if (job->err != 0) {
-		reply_and_free(job, job->err, NULL);
-		return;
-	}
 	if (v->state != VAULT_LOCKED) {
-		reply_and_free(job, 0, NULL);
+		vault_kdf_reply(job, 0, NULL);
 		return;
 	}
 	/* The newest image: one a LOCK left to be written is newer than
@@ -202,13 +200,13 @@ static void opened(struct vault_kdf_job *job)
 	if (r != 0) {
 		log_error("unlock failed: %s", msg);
 		{
-			reply_and_free(job, r, msg);
+			vault_kdf_reply(job, r, msg);
 			return;
 		}
 	}
 	after_unlock(a);
 	log_info("unlocked");
-	reply_and_free(job, 0, NULL);
+	vault_kdf_reply(job, 0, NULL);
 }
 
 /* UNLOCK of an open agent: the passphrase must still be the vault's. */
@@ -222,12 +220,12 @@ static void checked(struct vault_kdf_job *job)
 
 	v->unlocking = 0;
 	if (job->err != 0) {
-		reply_and_free(job, job->err, NULL);
+		vault_kdf_reply(job, job->err, NULL);
 		return;
 	}
 	if (v->state != VAULT_OPEN || vault_key_borrow(a, &k, &held) != 0)
-		return reply_and_free(job, XO_ERR_BUSY,
-				      "the vault changed state; try again");
+		return vault_kdf_reply(job, XO_ERR_BUSY,
+				       "the vault changed state; try again");
 	same = sodium_memcmp(k.key, job->key->key, VAULT_KEY_LEN) == 0;
 	agent_plain_free(held);
 	if (!same) {
@@ -238,7 +236,7 @@ static void checked(struct vault_kdf_job *job)
 		}
 	}
 	v->failed_unlocks = 0;
-	reply_and_free(job, 0, NULL);
+	vault_kdf_reply(job, 0, NULL);
 }
 
 /* UNLOCK with create: the new vault's key is derived. */
@@ -249,20 +247,13 @@ static void created(struct vault_kdf_job *job)
 	struct conn *c = job->conn;
 	uint64_t seq;
 
-	v->unlocking = 0;
-	if (a->stopping) {
-		reply_and_free(job, XO_ERR_BUSY, "the agent is stopping");
+	if (kdf_ended_badly(job))
 		return;
-	}
-	if (job->err != 0) {
-		reply_and_free(job, job->err, NULL);
-		return;
-	}
 	if (v->state != VAULT_NONE)
-		return reply_and_free(job, XO_ERR_BUSY,
-				      "the vault changed state; try again");
+		return vault_kdf_reply(job, XO_ERR_BUSY,
+				       "the vault changed state; try again");
 	if (vault_keep_key(a, job->key) != 0) {
-		reply_and_free(job, XO_ERR_NOMEM, NULL);
+		vault_kdf_reply(job, XO_ERR_NOMEM, NULL);
 		return;
 	}
 	v->state = VAULT_OPEN;
