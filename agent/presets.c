@@ -42,6 +42,17 @@
 	res "/IMAP.AccessAsUser.All " res "/POP.AccessAsUser.All " res         \
 	    "/SMTP.Send offline_access openid email"
 
+/*
+ * What every Microsoft cloud shares but its login host and the resources
+ * its scopes are on.  offline_access alone yields a refresh token there;
+ * prompt=consent would only show the consent page at every login.
+ */
+#define MS_CLOUD(host, res, app_res)                                           \
+	MS_ENDPOINTS(host), .scopes = MS_SCOPES(res),                          \
+			    .app_scopes = app_res "/.default",                 \
+			    .default_tenant = "common", .authz_extra = "",     \
+			    .default_flow = AGENT_FLOW_DEVICE
+
 static const char only_microsoft_app_only[] =
     "only Microsoft 365 is known to offer app-only (client_credentials) "
     "access to mail; use browser or paste";
@@ -57,16 +68,10 @@ static const struct agent_preset presets[] = {
 	   mutt_oauth2.py's paste flow also uses: the page stays blank
 	   and its address holds the code (peers-mail-tools.md). */
 	.name = "microsoft",
-	MS_ENDPOINTS("login.microsoftonline.com"),
-	.scopes = MS_SCOPES("https://outlook.office.com"),
-	.app_scopes = "https://outlook.office365.com/.default",
+	MS_CLOUD("login.microsoftonline.com", "https://outlook.office.com",
+		 "https://outlook.office365.com"),
 	.redirect_uri = "https://login.microsoftonline.com/common/oauth2/"
 			"nativeclient",
-	.default_tenant = "common",
-	/* offline_access alone yields a refresh token here; prompt=consent
-	   would only show the consent page at every login. */
-	.authz_extra = "",
-	.default_flow = AGENT_FLOW_DEVICE,
     },
     {
 	/* US Government cloud.  Secondary source only (sasl-xoauth2's
@@ -75,14 +80,8 @@ static const struct agent_preset presets[] = {
 	   site.  No paste redirect: which one such apps register is
 	   not known, so paste needs an explicit redirect_uri. */
 	.name = "microsoft-us-gov",
-	MS_ENDPOINTS("login.microsoftonline.us"),
-	.scopes = MS_SCOPES("https://outlook.office365.us"),
-	.app_scopes = "https://outlook.office365.us/.default",
-	.default_tenant = "common",
-	/* offline_access alone yields a refresh token here; prompt=consent
-	   would only show the consent page at every login. */
-	.authz_extra = "",
-	.default_flow = AGENT_FLOW_DEVICE,
+	MS_CLOUD("login.microsoftonline.us", "https://outlook.office365.us",
+		 "https://outlook.office365.us"),
     },
     {
 	/* China (21Vianet).  Secondary, as above: the authority is
@@ -91,14 +90,8 @@ static const struct agent_preset presets[] = {
 	   .default scope may be needed there (providers.md 2.2): set
 	   `scopes` if the per-protocol ones are refused. */
 	.name = "microsoft-china",
-	MS_ENDPOINTS("login.partner.microsoftonline.cn"),
-	.scopes = MS_SCOPES("https://partner.outlook.cn"),
-	.app_scopes = "https://partner.outlook.cn/.default",
-	.default_tenant = "common",
-	/* offline_access alone yields a refresh token here; prompt=consent
-	   would only show the consent page at every login. */
-	.authz_extra = "",
-	.default_flow = AGENT_FLOW_DEVICE,
+	MS_CLOUD("login.partner.microsoftonline.cn",
+		 "https://partner.outlook.cn", "https://partner.outlook.cn"),
     },
     {
 	/* Gmail (providers.md 3).  The device endpoint exists, but
