@@ -44,7 +44,7 @@ static const struct command commands[] = {
      "NAME --provider P --client-id ID [--email ADDR] [--tenant T] "
      "[--scopes S] [--flow F] [--issuer URL] [--set KEY=VALUE ...] "
      "[--client-secret-stdin] [--login]",
-     "add an account to the running agent (kept until it stops)"},
+     "add an account to the running agent (kept in its vault, if any)"},
     {"delete", cmd_delete, "NAME",
      "delete an account added with 'add', tokens and all"},
     {"lock", cmd_lock, "", "wipe the agent's secrets from memory until unlocked"},
