@@ -27,10 +27,10 @@ target_compile_options(fuzz_proto PRIVATE -fsanitize=fuzzer,address
 	-fno-omit-frame-pointer -Wno-unknown-warning-option)
 target_link_options(fuzz_proto PRIVATE -fsanitize=fuzzer,address)
 
-# The browser and paste flows' redirect parsing (agent/authz.c).
+# The browser and paste flows' redirect parsing (agent/login/pure/authz.c).
 add_executable(fuzz_authz
 	${CMAKE_CURRENT_LIST_DIR}/fuzz_authz.c
-	${PROJECT_SOURCE_DIR}/agent/authz.c)
+	${PROJECT_SOURCE_DIR}/agent/login/pure/authz.c)
 target_include_directories(fuzz_authz PRIVATE
 	${PROJECT_SOURCE_DIR}/agent
 	${PROJECT_SOURCE_DIR}/client/include)
@@ -39,14 +39,14 @@ target_compile_options(fuzz_authz PRIVATE -fsanitize=fuzzer,address
 	-fno-omit-frame-pointer -Wno-unknown-warning-option)
 target_link_options(fuzz_authz PRIVATE -fsanitize=fuzzer,address)
 
-# The config parser (agent/config*.c with the presets): the file is
+# The config parser (agent/config/pure/ with the presets): the file is
 # untrusted text.
 add_executable(fuzz_config
 	${CMAKE_CURRENT_LIST_DIR}/fuzz_config.c
-	${PROJECT_SOURCE_DIR}/agent/config.c
-	${PROJECT_SOURCE_DIR}/agent/config_values.c
-	${PROJECT_SOURCE_DIR}/agent/presets.c
-	${PROJECT_SOURCE_DIR}/agent/log.c)
+	${PROJECT_SOURCE_DIR}/agent/config/pure/parse.c
+	${PROJECT_SOURCE_DIR}/agent/config/pure/values.c
+	${PROJECT_SOURCE_DIR}/agent/config/pure/presets.c
+	${PROJECT_SOURCE_DIR}/agent/core/log.c)
 target_include_directories(fuzz_config PRIVATE
 	${PROJECT_SOURCE_DIR}/agent
 	${PROJECT_SOURCE_DIR}/client/include)

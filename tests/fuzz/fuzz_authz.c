@@ -12,7 +12,7 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
-#include "authz.h"
+#include "login/pure/authz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -26,8 +26,8 @@
 
 #include <xoauth/xo_errors.h>
 
-#include "agent.h"
-#include "log.h"
+#include "core/agent.h"
+#include "core/log.h"
 
 /* ---- allocation failures on demand ---- */
 

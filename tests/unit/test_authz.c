@@ -19,8 +19,8 @@
 
 #include <xoauth/xo_errors.h>
 
-#include "authz.h"
-#include "pkce.h"
+#include "login/pure/authz.h"
+#include "secret/pkce.h"
 
 static int setup(void **state)
 {

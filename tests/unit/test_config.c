@@ -21,8 +21,8 @@
 
 #include <xoauth/xo_errors.h>
 
-#include "config.h"
-#include "log.h"
+#include "config/config.h"
+#include "core/log.h"
 
 #define MS_APP "00000000-1111-2222-3333-444444444444"
 #define MS_SCOPES                                                              \

@@ -18,7 +18,7 @@
 
 #include <xoauth/xo_errors.h>
 
-#include "doctor.h"
+#include "doctor/pure/doctor.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -32,9 +32,9 @@
 
 #include <xoauth/xo_errors.h>
 
-#include "http.h"
-#include "oauth.h"
-#include "secret.h"
+#include "oauth/http.h"
+#include "oauth/oauth.h"
+#include "secret/secret.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

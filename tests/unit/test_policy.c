@@ -8,7 +8,7 @@
 
 #include "unit.h"
 
-#include "policy.h"
+#include "account/pure/policy.h"
 
 #define S 1000
 #define MIN (60 * S)

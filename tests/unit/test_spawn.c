@@ -26,10 +26,10 @@
 
 #include <xoauth/xo_errors.h>
 
-#include "log.h"
-#include "notify.h"
-#include "secret_cmd.h"
-#include "spawn.h"
+#include "core/log.h"
+#include "account/notify.h"
+#include "account/secret_cmd.h"
+#include "account/spawn.h"
 
 struct run {
 	int calls;

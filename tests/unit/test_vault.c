@@ -19,8 +19,8 @@
 
 #include <xoauth/xo_errors.h>
 
-#include "vault_file.h"
-#include "vault_io.h"
+#include "vault/pure/image.h"
+#include "vault/io.h"
 
 static const char plain_text[] =
     "{\"accounts\":[{\"name\":\"work\",\"refresh_token\":\"1//secret\"}]}";

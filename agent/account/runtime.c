@@ -1,0 +1,237 @@
+/*
+ * runtime.c: accounts added and deleted at run time (ADD and DELETE,
+ * PROTOCOL.md 4.5 and 4.8).
+ *
+ * A runtime account is an ordinary struct account with `runtime` set: it
+ * refreshes, logs in and answers like one from the file.  Its settings are
+ * checked by the very code that checks the file (agent_config_account()),
+ * so a mistake gets the same words, as "KEY: problem".  SIGHUP keeps it
+ * (account.c); the vault keeps its settings (sealed on the account as
+ * `settings`) and creates it again at start and unlock.  Without a vault
+ * it lives as long as the agent.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "core/agent.h"
+#include "core/log.h"
+
+struct account *agent_account_clash(struct agent *a, const struct account *self,
+				    const char *name, const char *email,
+				    int runtime_only, int *by_email)
+{
+	struct account *acct;
+
+	/* An account is named by its name or its address (PROTOCOL.md 4),
+	   so each of the two must not be either of another account's.
+	   Addresses compare without case, as agent_account_find() does. */
+	for (acct = a->accounts; acct != NULL; acct = acct->next) {
+		if (acct == self || (runtime_only && !acct->runtime))
+			continue;
+		*by_email = 0;
+		if (name != NULL && strcmp(acct->cfg.name, name) == 0)
+			return acct;
+		*by_email = 1;
+		if (acct->email != NULL &&
+		    ((name != NULL && strcasecmp(acct->email, name) == 0) ||
+		     (email != NULL && strcasecmp(acct->email, email) == 0)))
+			return acct;
+		if (email != NULL && strcasecmp(acct->cfg.name, email) == 0)
+			return acct;
+	}
+	return NULL;
+}
+
+/*
+ * The request's strings as C strings, in one buffer: values may be a
+ * client_secret, so the buffer is wiped when freed (settings_free).
+ */
+struct settings {
+	struct agent_setting s[PROTO_MAX_SETTINGS];
+	char *name;
+	char *buf;
+	size_t len;
+};
+
+static char *take(char **w, struct proto_str str)
+{
+	char *s = *w;
+
+	memcpy(s, str.ptr, str.len);
+	s[str.len] = '\0';
+	*w += str.len + 1;
+	return s;
+}
+
+static int settings_init(struct settings *st, const struct proto_add_req *q)
+{
+	size_t i, len = q->name.len + 1;
+	char *w;
+
+	memset(st, 0, sizeof(*st));
+	if (q->count > PROTO_MAX_SETTINGS)
+		return XO_ERR_MSG_BAD;
+	/* Each string is at most PROTO_MAX_STR long and there are at most
+	   129 of them, so the sum cannot overflow. */
+	for (i = 0; i < q->count; i++)
+		len += q->settings[i].key.len + q->settings[i].value.len + 2;
+	if ((st->buf = malloc(len)) == NULL)
+		return XO_ERR_NOMEM;
+	st->len = len;
+	w = st->buf;
+	st->name = take(&w, q->name);
+	for (i = 0; i < q->count; i++) {
+		st->s[i].key = take(&w, q->settings[i].key);
+		st->s[i].value = take(&w, q->settings[i].value);
+	}
+	return 0;
+}
+
+static void settings_free(struct settings *st)
+{
+	if (st->buf != NULL) {
+		sodium_memzero(st->buf, st->len);
+		free(st->buf);
+	}
+	memset(st, 0, sizeof(*st));
+}
+
+/* The settings as a JSON object, sealed: the vault keeps them to create
+   the account again (jansson wipes what it frees, and the text is dumped
+   into wiped memory). */
+static int seal_settings(struct agent *a, const struct agent_setting *s,
+			 size_t n, struct agent_secret **out)
+{
+	struct agent_plain *text = NULL;
+	json_t *obj;
+	size_t i, len;
+	int r = XO_ERR_NOMEM;
+
+	*out = NULL;
+	if ((obj = json_object()) == NULL)
+		return r;
+	for (i = 0; i < n; i++)
+		if (json_object_set_new(
+			obj, s[i].key,
+			json_string(s[i].value != NULL ? s[i].value : "")) != 0)
+			goto out;
+	len = json_dumpb(obj, NULL, 0, JSON_COMPACT);
+	if (len == 0 || (r = agent_plain_new(len, &text)) != 0)
+		goto out;
+	if (json_dumpb(obj, text->data, len, JSON_COMPACT) != len) {
+		r = XO_ERR_INTERNAL;
+		goto out;
+	}
+	r = agent_secret_seal(a->shield, text->data, len, out);
+out:
+	agent_plain_free(text);
+	json_decref(obj);
+	return r;
+}
+
+int agent_runtime_create(struct agent *a, const char *name,
+			 const struct agent_setting *settings, size_t n,
+			 struct account **out, char *msg, size_t msglen)
+{
+	struct agent_account_cfg cfg;
+	struct account *acct = NULL, **tail;
+	int r, by_email;
+
+	memset(&cfg, 0, sizeof(cfg));
+	*out = NULL;
+	msg[0] = '\0';
+	if ((r = agent_config_account(name, settings, n, &cfg, msg, msglen)) !=
+	    0)
+		goto out;
+	if ((acct = agent_account_clash(a, NULL, cfg.name, cfg.email, 0,
+					&by_email)) != NULL) {
+		if (by_email)
+			snprintf(msg, msglen,
+				 "the address %s is already the account '%s'",
+				 acct->email != NULL ? acct->email : cfg.name,
+				 acct->cfg.name);
+		else
+			snprintf(msg, msglen,
+				 "an account '%s' already exists%s", cfg.name,
+				 acct->runtime ? "" : " in the config file");
+		acct = NULL;
+		r = XO_ERR_EXISTS;
+		goto out;
+	}
+	if ((r = agent_account_new(a, &cfg, &acct)) != 0 ||
+	    (r = seal_settings(a, settings, n, &acct->settings)) != 0) {
+		snprintf(msg, msglen, "%s: cannot set the account up: %s",
+			 cfg.name, proto_strerror(r));
+		agent_account_free(acct);
+		goto out;
+	}
+	acct->runtime = 1;
+	for (tail = &a->accounts; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = acct;
+	*out = acct;
+	r = 0;
+out:
+	agent_account_cfg_cleanup(&cfg);
+	return r;
+}
+
+int agent_runtime_add(struct agent *a, const struct proto_add_req *q, char *msg,
+		      size_t msglen)
+{
+	struct settings st;
+	struct account *acct = NULL;
+	int r;
+
+	msg[0] = '\0';
+	if ((r = settings_init(&st, q)) != 0)
+		goto out;
+	if ((r = agent_runtime_create(a, st.name, st.s, q->count, &acct, msg,
+				      msglen)) != 0)
+		goto out;
+	/* The settings are not logged: one may be a client_secret. */
+	log_info("%s: account added at run time (provider %s, flow %s)",
+		 acct->cfg.name, acct->cfg.provider, acct->cfg.flow);
+	r = 0;
+out:
+	settings_free(&st);
+	return r;
+}
+
+int agent_runtime_delete(struct agent *a, struct account *acct, char *msg,
+			 size_t msglen)
+{
+	struct account **pp;
+	char name[80];
+
+	if (!acct->runtime) {
+		snprintf(msg, msglen,
+			 "%s is defined in %s (line %d): remove its section "
+			 "there and reload the agent (kill -HUP), or forget "
+			 "only its tokens with 'xoauth remove %s'",
+			 acct->cfg.name,
+			 a->config->path != NULL ? a->config->path
+						 : "the config file",
+			 acct->cfg.line, acct->cfg.name);
+		return XO_ERR_CONFIGURED;
+	}
+	for (pp = &a->accounts; *pp != acct; pp = &(*pp)->next)
+		;
+	*pp = acct->next;
+	acct->next = NULL;
+	snprintf(name, sizeof(name), "%s", acct->cfg.name);
+	/* Nothing may wait on an account that is gone: a pending login or
+	   refresh is cancelled without its callback, the requests parked
+	   on it are answered, and its tokens and secret are wiped. */
+	agent_login_cancel(acct);
+	agent_waiters_fail(acct, XO_ERR_NO_ACCOUNT, "the account was deleted");
+	agent_account_free(acct);
+	log_info("%s: account deleted", name);
+	agent_schedule(a);
+	return 0;
+}

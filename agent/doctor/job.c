@@ -1,0 +1,348 @@
+/*
+ * doctor_job.c: one DOCTOR request (PROTOCOL.md 4.9) from start to reply.
+ *
+ *   1. the settings are checked (client type, scopes against the hosts);
+ *   2. when the account has a refresh token but no valid access token, a
+ *      refresh is started (or joined) and awaited, within the request's
+ *      wait, so that the diagnosis sees a fresh token or a fresh error;
+ *   3. the state and the last error are explained, the token's claims
+ *      shown where it is a JWT;
+ *   4. with --smtp / --imap, real logins run on the loop;
+ *   5. the findings go back as one DOCTOR reply.
+ *
+ * The job never keeps a pointer to the account across the loop: a reload
+ * or a DELETE may free it.  While it waits for the refresh it looks the
+ * account up by name on each tick of a short timer; the logins get copies
+ * of what they need.  The connection holds the job (agent_conn_hold), so
+ * a client that hangs up cancels it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/agent.h"
+#include "doctor/pure/doctor.h"
+#include "doctor/probe.h"
+#include "core/log.h"
+
+/* How often the job looks whether the refresh it waits for has ended. */
+#define REFRESH_POLL_MS 50
+/* The reply must reach the client before the client's own wait ends. */
+#define REPLY_MARGIN_MS 1500
+#define MIN_LOGIN_MS 1000
+/* A token closer to its end than this is refreshed first. */
+#define MIN_VALID_MS 5000
+
+struct doctor_job {
+	struct agent *agent;
+	struct conn *conn;
+	char *name;
+	struct doctor_report *report;
+	int want_smtp, want_imap; /* asked for, and parsed */
+	struct doctor_target smtp, imap;
+	const char *smtp_host, *imap_host; /* into smtp/imap, or NULL */
+	int64_t deadline;		   /* CLOCK_BOOTTIME ms */
+	uv_timer_t timer;		   /* closed when the job ends */
+	struct doctor_probe *probe_smtp, *probe_imap;
+	int pending; /* logins still running */
+	int held;    /* the connection holds the job */
+};
+
+static void on_job_closed(uv_handle_t *h)
+{
+	struct doctor_job *job = h->data;
+
+	free(job->report);
+	free(job->name);
+	free(job);
+}
+
+static void job_free(struct doctor_job *job)
+{
+	doctor_probe_free(job->probe_smtp);
+	doctor_probe_free(job->probe_imap);
+	job->probe_smtp = job->probe_imap = NULL;
+	uv_timer_stop(&job->timer);
+	uv_close((uv_handle_t *)&job->timer, on_job_closed);
+}
+
+/* The connection closed before the reply: drop everything. */
+static void job_cancel(void *arg)
+{
+	struct doctor_job *job = arg;
+
+	log_debug("doctor: %s: the client went away", job->name);
+	job->conn = NULL;
+	job_free(job);
+}
+
+static void job_finish(struct doctor_job *job)
+{
+	struct proto_writer w;
+	int r;
+
+	if ((r = agent_reply_buf(PROTO_MAX_MSG + PROTO_HEADER_LEN, &w)) != 0 ||
+	    (r = doctor_report_encode(job->report, &w)) != 0) {
+		free(w.buf);
+		agent_conn_reply_failure(job->conn, r, NULL);
+	} else {
+		agent_conn_reply(job->conn, w.buf, w.len);
+	}
+	job->conn = NULL;
+	job_free(job);
+}
+
+static void hold(struct doctor_job *job)
+{
+	if (!job->held) {
+		agent_conn_hold(job->conn, job_cancel, job);
+		job->held = 1;
+	}
+}
+
+/* What the pure checks look at; strings point into acct. */
+static void snapshot(const struct account *acct, struct doctor_account *a)
+{
+	int64_t left = acct->expires_boot - agent_now_boot();
+
+	memset(a, 0, sizeof(*a));
+	a->name = acct->cfg.name;
+	a->provider = acct->cfg.provider != NULL ? acct->cfg.provider : "";
+	a->email = acct->email;
+	a->client_id = acct->cfg.client_id;
+	a->tenant = acct->cfg.tenant;
+	a->scopes = acct->cfg.scopes;
+	a->flow = acct->cfg.flow;
+	a->token_endpoint = acct->cfg.token_endpoint;
+	a->has_client_secret =
+	    acct->client_secret != NULL || acct->cfg.client_secret_cmd != NULL;
+	a->state = acct->state;
+	if (acct->login != NULL)
+		a->state = PROTO_STATE_LOGIN_PENDING;
+	a->has_refresh_token = acct->refresh_token != NULL;
+	a->has_access_token = acct->access_token != NULL && left > 0;
+	a->valid_s = left > 0 ? (long)(left / 1000) : 0;
+	a->last_err = acct->last_err;
+	a->last_error = acct->last_error;
+	if (acct->last_error[0] == '\0' && acct->login_err != 0) {
+		a->last_err = acct->login_err;
+		a->last_error = acct->login_error;
+	}
+	a->last_aadsts = acct->last_aadsts;
+	a->last_oauth_error =
+	    acct->last_oauth_error[0] != '\0' ? acct->last_oauth_error : NULL;
+}
+
+static void on_probe_done(void *arg, struct doctor_probe *p)
+{
+	struct doctor_job *job = arg;
+
+	doctor_probe_report(p, job->report);
+	if (--job->pending == 0)
+		job_finish(job);
+}
+
+static long login_budget(const struct doctor_job *job)
+{
+	int64_t left = job->deadline - agent_now_boot() - REPLY_MARGIN_MS;
+
+	return left > MIN_LOGIN_MS ? (long)left : MIN_LOGIN_MS;
+}
+
+static void start_login(struct doctor_job *job, int imap,
+			const struct account *acct,
+			const struct agent_plain *token)
+{
+	struct doctor_probe **slot = imap ? &job->probe_imap : &job->probe_smtp;
+	const struct doctor_target *t = imap ? &job->imap : &job->smtp;
+	int r;
+
+	r = doctor_probe_start(job->agent->http, imap, t, acct->email, token,
+			       login_budget(job), on_probe_done, job, slot);
+	if (r != 0)
+		doctor_addf(job->report, PROTO_LEVEL_PROBLEM, NULL,
+			    "%s login not tried: %s", imap ? "IMAP" : "SMTP",
+			    proto_strerror(r));
+	else
+		job->pending++;
+}
+
+static void not_tried(struct doctor_job *job, const char *why)
+{
+	if (job->want_smtp)
+		doctor_addf(job->report, PROTO_LEVEL_INFO, NULL,
+			    "SMTP login not tried: %s", why);
+	if (job->want_imap)
+		doctor_addf(job->report, PROTO_LEVEL_INFO, NULL,
+			    "IMAP login not tried: %s", why);
+}
+
+/* Steps 3 to 5, with the account as it is now. */
+static void diagnose(struct doctor_job *job, struct account *acct)
+{
+	struct agent *a = job->agent;
+	struct agent_plain *token = NULL;
+	struct doctor_account snap;
+	struct doctor_claims claims;
+	int r;
+
+	snapshot(acct, &snap);
+	doctor_check_state(&snap, job->report);
+	if (!snap.has_access_token) {
+		not_tried(job, "the agent holds no valid access token");
+		goto done;
+	}
+	if ((r = agent_secret_open(a->shield, acct->access_token, &token)) !=
+	    0) {
+		doctor_addf(job->report, PROTO_LEVEL_PROBLEM, NULL,
+			    "The access token cannot be read: %s",
+			    proto_strerror(r));
+		goto done;
+	}
+	switch (doctor_jwt_claims(token->data, token->len, &claims)) {
+	case DOCTOR_JWT_OK:
+		doctor_check_claims(&claims, &snap, job->smtp_host,
+				    job->imap_host, time(NULL), job->report);
+		break;
+	case DOCTOR_JWT_NOT_JWT:
+		doctor_add(job->report, PROTO_LEVEL_INFO,
+			   "The access token is not a JWT (it is opaque, as "
+			   "Google's and Outlook.com's are), so its claims "
+			   "cannot be inspected; only a login (--smtp, "
+			   "--imap) tells whether a server accepts it",
+			   NULL);
+		break;
+	default:
+		doctor_add(job->report, PROTO_LEVEL_INFO,
+			   "The access token looks like a JWT but its payload "
+			   "cannot be read, so its claims cannot be inspected",
+			   NULL);
+		break;
+	}
+	if ((job->want_smtp || job->want_imap) &&
+	    (acct->email == NULL || acct->email[0] == '\0')) {
+		not_tried(job, "no e-mail address for the XOAUTH2 user name");
+		goto done;
+	}
+	if (job->want_smtp)
+		start_login(job, 0, acct, token);
+	if (job->want_imap)
+		start_login(job, 1, acct, token);
+done:
+	agent_plain_free(token);
+	if (job->pending > 0)
+		hold(job);
+	else
+		job_finish(job);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct doctor_job *job = t->data;
+	struct account *acct;
+
+	acct = agent_account_find(job->agent, job->name, strlen(job->name));
+	if (acct == NULL) {
+		doctor_addf(job->report, PROTO_LEVEL_PROBLEM, NULL,
+			    "[account %s] was removed during the diagnosis",
+			    job->name);
+		job_finish(job);
+		return;
+	}
+	if (acct->refreshing && agent_now_boot() < job->deadline) {
+		uv_timer_start(&job->timer, on_tick, REFRESH_POLL_MS, 0);
+		return;
+	}
+	if (acct->refreshing)
+		doctor_addf(job->report, PROTO_LEVEL_WARNING, NULL,
+			    "The refresh of [account %s] did not end within "
+			    "the wait",
+			    job->name);
+	diagnose(job, acct);
+}
+
+/* Parses --smtp / --imap; a bad one becomes a finding. */
+static void parse_target(struct doctor_job *job, struct proto_str spec,
+			 int imap)
+{
+	struct doctor_target *t = imap ? &job->imap : &job->smtp;
+	char buf[300], why[160];
+
+	if (spec.len == 0)
+		return;
+	if (spec.len >= sizeof(buf) || memchr(spec.ptr, '\0', spec.len)) {
+		snprintf(why, sizeof(why), "it is too long");
+		snprintf(buf, sizeof(buf), "(%u bytes)", (unsigned)spec.len);
+	} else {
+		memcpy(buf, spec.ptr, spec.len);
+		buf[spec.len] = '\0';
+		if (doctor_target_parse(buf, imap, t, why, sizeof(why)) == 0) {
+			if (imap) {
+				job->want_imap = 1;
+				job->imap_host = t->host;
+			} else {
+				job->want_smtp = 1;
+				job->smtp_host = t->host;
+			}
+			return;
+		}
+	}
+	doctor_addf(job->report, PROTO_LEVEL_PROBLEM,
+		    "Give the server as HOST or HOST:PORT, e.g. "
+		    "smtp.office365.com:587 or outlook.office365.com:993.",
+		    "--%s '%s' is not HOST[:PORT]: %s", imap ? "imap" : "smtp",
+		    buf, why);
+}
+
+int agent_doctor_start(struct account *acct, struct conn *c,
+		       const struct proto_doctor_req *req)
+{
+	struct agent *a = acct->agent;
+	struct doctor_job *job;
+	struct doctor_account snap;
+	uint32_t wait_ms =
+	    req->wait_ms ? req->wait_ms : a->config->wait_default_ms;
+	int r;
+
+	if ((job = calloc(1, sizeof(*job))) == NULL ||
+	    (job->report = calloc(1, sizeof(*job->report))) == NULL ||
+	    (job->name = strdup(acct->cfg.name)) == NULL) {
+		if (job != NULL) {
+			free(job->report);
+			free(job);
+		}
+		return XO_ERR_NOMEM;
+	}
+	job->agent = a;
+	job->conn = c;
+	job->deadline = agent_now_boot() + wait_ms;
+	uv_timer_init(a->loop, &job->timer);
+	job->timer.data = job;
+	log_info("%s: doctor%s%s", acct->cfg.name,
+		 req->smtp.len ? " with an SMTP login" : "",
+		 req->imap.len ? " with an IMAP login" : "");
+
+	parse_target(job, req->smtp, 0);
+	parse_target(job, req->imap, 1);
+	snapshot(acct, &snap);
+	doctor_check_client(&snap, job->report);
+	doctor_check_scopes(&snap, job->smtp_host, job->imap_host, job->report);
+
+	/* Step 2: a fresh token, if one can be had. */
+	if (acct->refresh_token != NULL && acct->login == NULL &&
+	    acct->state != PROTO_STATE_CONFIG_ERROR &&
+	    !agent_account_token_ok(acct, MIN_VALID_MS)) {
+		if ((r = agent_refresh_start(acct)) == 0) {
+			hold(job);
+			uv_timer_start(&job->timer, on_tick, REFRESH_POLL_MS,
+				       0);
+			return 0;
+		}
+		doctor_addf(job->report, PROTO_LEVEL_WARNING, NULL,
+			    "A refresh of [account %s] could not start: %s",
+			    acct->cfg.name, proto_strerror(r));
+	}
+	diagnose(job, acct);
+	return 0;
+}

@@ -1,0 +1,517 @@
+/*
+ * redirect.c: the browser flow's loopback HTTP listener (see redirect.h).
+ *
+ * Lifetimes follow libuv's rule: memory goes in the close callbacks.  The
+ * server counts its open handles (the listener, and a TCP handle and a
+ * timer per connection) and frees itself when the count reaches zero after
+ * redirect_close().  A connection is freed when both of its handles have
+ * closed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include <xoauth/xo_errors.h>
+
+#include "core/log.h"
+#include "login/redirect.h"
+
+enum conn_state {
+	C_READING,  /* gathering the request */
+	C_HANDLING, /* inside the callback */
+	C_HELD,	    /* waiting for redirect_reply_held() */
+	C_WRITING,  /* answer on its way, then close */
+	C_CLOSING,
+};
+
+struct redirect_conn {
+	struct redirect_conn *next;
+	struct redirect_server *srv;
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	uv_write_t wr;
+	enum conn_state state;
+	int open_handles;
+	size_t len;
+	char *out; /* the answer being written */
+	size_t out_len;
+	/* The request can carry an authorization code: wiped on free. */
+	char buf[REDIRECT_MAX_REQUEST + 1];
+};
+
+struct redirect_server {
+	uv_tcp_t tcp;
+	int open_handles;
+	int closing;
+	char *name;
+	char *path;
+	redirect_cb cb;
+	void *arg;
+	struct redirect_conn *conns;
+	unsigned n_conns;
+	struct redirect_conn *held;
+};
+
+static void server_maybe_free(struct redirect_server *s)
+{
+	if (!s->closing || s->open_handles > 0)
+		return;
+	free(s->name);
+	free(s->path);
+	free(s);
+}
+
+static void on_server_handle_closed(uv_handle_t *h)
+{
+	struct redirect_server *s = h->data;
+
+	s->open_handles--;
+	server_maybe_free(s);
+}
+
+static void on_conn_handle_closed(uv_handle_t *h)
+{
+	struct redirect_conn *rc = h->data;
+	struct redirect_server *s = rc->srv;
+
+	if (--rc->open_handles > 0)
+		return;
+	sodium_memzero(rc->buf, sizeof(rc->buf));
+	free(rc->out);
+	free(rc);
+	s->open_handles -= 2;
+	server_maybe_free(s);
+}
+
+static void conn_close(struct redirect_conn *rc)
+{
+	struct redirect_server *s = rc->srv;
+	struct redirect_conn **pp;
+
+	if (rc->state == C_CLOSING)
+		return;
+	rc->state = C_CLOSING;
+	if (s->held == rc)
+		s->held = NULL;
+	for (pp = &s->conns; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == rc) {
+			*pp = rc->next;
+			s->n_conns--;
+			break;
+		}
+	}
+	uv_timer_stop(&rc->timer);
+	uv_close((uv_handle_t *)&rc->timer, on_conn_handle_closed);
+	uv_close((uv_handle_t *)&rc->tcp, on_conn_handle_closed);
+}
+
+/* Appends s HTML-escaped to b (cap bytes, NUL kept); cuts when full. */
+static size_t put_escaped(char *b, size_t at, size_t cap, const char *s)
+{
+	for (; s != NULL && *s != '\0' && at + 7 < cap; s++) {
+		const char *e = NULL;
+
+		switch (*s) {
+		case '&':
+			e = "&amp;";
+			break;
+		case '<':
+			e = "&lt;";
+			break;
+		case '>':
+			e = "&gt;";
+			break;
+		case '"':
+			e = "&quot;";
+			break;
+		case '\'':
+			e = "&#39;";
+			break;
+		default:
+			if ((unsigned char)*s >= 0x20 && *s != 0x7f)
+				b[at++] = *s;
+			continue;
+		}
+		memcpy(b + at, e, strlen(e));
+		at += strlen(e);
+	}
+	b[at] = '\0';
+	return at;
+}
+
+static size_t put_raw(char *b, size_t at, size_t cap, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (at + n >= cap)
+		n = cap - at - 1;
+	memcpy(b + at, s, n);
+	b[at + n] = '\0';
+	return at + n;
+}
+
+static const char *reason(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 410:
+		return "Gone";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	}
+	return "Internal Server Error";
+}
+
+static void on_written(uv_write_t *wr, int status)
+{
+	struct redirect_conn *rc = wr->data;
+
+	(void)status;
+	conn_close(rc);
+}
+
+void redirect_reply(struct redirect_conn *rc, int status, const char *title,
+		    const char *text)
+{
+	char body[2048];
+	size_t n = 0, cap;
+	uv_buf_t b;
+	int len;
+
+	if (rc->state == C_WRITING || rc->state == C_CLOSING)
+		return;
+	if (rc->srv->held == rc)
+		rc->srv->held = NULL;
+	n = put_raw(body, n, sizeof(body),
+		    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+		    "<title>");
+	n = put_escaped(body, n, sizeof(body), title);
+	n = put_raw(body, n, sizeof(body),
+		    "</title></head>\n<body style=\"font-family:sans-serif\">"
+		    "<h1>");
+	n = put_escaped(body, n, sizeof(body), title);
+	n = put_raw(body, n, sizeof(body), "</h1>\n<p>");
+	n = put_escaped(body, n, sizeof(body), text);
+	n = put_raw(body, n, sizeof(body), "</p>\n</body></html>\n");
+	cap = n + 512;
+	if ((rc->out = malloc(cap)) == NULL) {
+		conn_close(rc);
+		return;
+	}
+	/* No caching, no referrer (the address holds the code), nothing
+	   loaded from anywhere. */
+	len = snprintf(rc->out, cap,
+		       "HTTP/1.1 %d %s\r\n"
+		       "Content-Type: text/html; charset=utf-8\r\n"
+		       "Content-Length: %zu\r\n"
+		       "Cache-Control: no-store\r\n"
+		       "Referrer-Policy: no-referrer\r\n"
+		       "X-Content-Type-Options: nosniff\r\n"
+		       "Content-Security-Policy: default-src 'none'\r\n"
+		       "%s"
+		       "Connection: close\r\n\r\n%s",
+		       status, reason(status), n,
+		       status == 405 ? "Allow: GET\r\n" : "", body);
+	if (len < 0 || (size_t)len >= cap) {
+		conn_close(rc);
+		return;
+	}
+	rc->out_len = (size_t)len;
+	rc->state = C_WRITING;
+	uv_timer_stop(&rc->timer);
+	b = uv_buf_init(rc->out, (unsigned)rc->out_len);
+	rc->wr.data = rc;
+	if (uv_write(&rc->wr, (uv_stream_t *)&rc->tcp, &b, 1, on_written) != 0)
+		conn_close(rc);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	struct redirect_conn *rc = t->data;
+
+	if (rc->state == C_HELD) {
+		redirect_reply(rc, 504, "Still working",
+			       "xoauth-agent has not finished the sign-in yet; "
+			       "look at the terminal where you ran xoauth "
+			       "login.");
+		return;
+	}
+	log_debug("redirect %s: a connection sent no request in time",
+		  rc->srv->name);
+	conn_close(rc);
+}
+
+int redirect_hold(struct redirect_conn *rc)
+{
+	if (rc->srv->closing || (rc->srv->held != NULL && rc->srv->held != rc))
+		return -1;
+	rc->srv->held = rc;
+	rc->state = C_HELD;
+	uv_timer_start(&rc->timer, on_timeout, REDIRECT_HOLD_MS, 0);
+	return 0;
+}
+
+void redirect_reply_held(struct redirect_server *s, int status,
+			 const char *title, const char *text)
+{
+	if (s != NULL && s->held != NULL)
+		redirect_reply(s->held, status, title, text);
+}
+
+int redirect_holding(const struct redirect_server *s)
+{
+	return s != NULL && s->held != NULL;
+}
+
+/* Splits the request line; 0 with method and target NUL-terminated in
+   place, or -1 when it is no HTTP/1.x request line. */
+static int request_line(char *line, char **method, char **target)
+{
+	char *sp1 = strchr(line, ' '), *sp2;
+
+	if (sp1 == NULL || (sp2 = strchr(sp1 + 1, ' ')) == NULL)
+		return -1;
+	*sp1 = '\0';
+	*sp2 = '\0';
+	if (strncmp(sp2 + 1, "HTTP/1.", 7) != 0)
+		return -1;
+	*method = line;
+	*target = sp1 + 1;
+	return 0;
+}
+
+/* Path and query of an origin-form target ("/path?query"). */
+static int split_target(const char *target, char **path, char **query)
+{
+	char url[REDIRECT_MAX_REQUEST + 32];
+	CURLU *u;
+	CURLUcode uc;
+	int r = -1;
+
+	*path = NULL;
+	*query = NULL;
+	if (target[0] != '/' || target[1] == '/')
+		return -1;
+	snprintf(url, sizeof(url), "http://127.0.0.1%s", target);
+	if ((u = curl_url()) == NULL)
+		return -1;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PATH, path, 0) == CURLUE_OK) {
+		uc = curl_url_get(u, CURLUPART_QUERY, query, 0);
+		r = uc == CURLUE_OK || uc == CURLUE_NO_QUERY ? 0 : -1;
+	}
+	sodium_memzero(url, sizeof(url));
+	curl_url_cleanup(u);
+	return r;
+}
+
+static void handle_request(struct redirect_conn *rc)
+{
+	struct redirect_server *s = rc->srv;
+	char *method, *target, *path = NULL, *query = NULL;
+
+	rc->buf[strcspn(rc->buf, "\r\n")] = '\0';
+	if (request_line(rc->buf, &method, &target) != 0) {
+		redirect_reply(rc, 400, "Bad request",
+			       "This is not an HTTP request.");
+		return;
+	}
+	if (strcmp(method, "GET") != 0) {
+		redirect_reply(rc, 405, "Method not allowed",
+			       "Only GET is served here.");
+		return;
+	}
+	if (split_target(target, &path, &query) != 0) {
+		redirect_reply(rc, 400, "Bad request",
+			       "The address is not understood.");
+		goto out;
+	}
+	if (strcmp(path, s->path) != 0) {
+		redirect_reply(rc, 404, "Not found",
+			       "xoauth-agent serves only its sign-in address "
+			       "here.");
+		goto out;
+	}
+	rc->state = C_HANDLING;
+	s->cb(s->arg, rc, query != NULL ? query : "");
+	if (rc->state == C_HANDLING)
+		redirect_reply(rc, 500, "Internal error",
+			       "xoauth-agent could not handle the request.");
+out:
+	curl_free(path);
+	if (query != NULL) {
+		sodium_memzero(query, strlen(query));
+		curl_free(query);
+	}
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct redirect_conn *rc = h->data;
+
+	(void)suggested;
+	*buf = uv_buf_init(rc->buf + rc->len,
+			   (unsigned)(REDIRECT_MAX_REQUEST - rc->len));
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct redirect_conn *rc = st->data;
+
+	(void)buf;
+	if (rc->state != C_READING) {
+		if (nread < 0 && rc->state != C_WRITING)
+			conn_close(rc);
+		return;
+	}
+	if (nread < 0) {
+		conn_close(rc);
+		return;
+	}
+	rc->len += (size_t)nread;
+	rc->buf[rc->len] = '\0';
+	if (memchr(rc->buf, '\0', rc->len) != NULL) {
+		uv_read_stop(st);
+		redirect_reply(rc, 400, "Bad request",
+			       "The request holds a NUL byte.");
+		return;
+	}
+	if (strstr(rc->buf, "\r\n\r\n") != NULL ||
+	    strstr(rc->buf, "\n\n") != NULL) {
+		uv_read_stop(st);
+		handle_request(rc);
+		return;
+	}
+	if (rc->len >= REDIRECT_MAX_REQUEST) {
+		uv_read_stop(st);
+		log_info("redirect %s: a request larger than %d bytes was "
+			 "refused",
+			 rc->srv->name, REDIRECT_MAX_REQUEST);
+		redirect_reply(rc, 431, "Request too large",
+			       "The request is larger than xoauth-agent "
+			       "accepts.");
+	}
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct redirect_server *s = server->data;
+	struct redirect_conn *rc;
+
+	if (status < 0 || s->closing)
+		return;
+	if ((rc = calloc(1, sizeof(*rc))) == NULL)
+		return;
+	rc->srv = s;
+	uv_tcp_init(server->loop, &rc->tcp);
+	uv_timer_init(server->loop, &rc->timer);
+	rc->tcp.data = rc;
+	rc->timer.data = rc;
+	rc->open_handles = 2;
+	s->open_handles += 2;
+	rc->next = s->conns;
+	s->conns = rc;
+	s->n_conns++;
+	if (uv_accept(server, (uv_stream_t *)&rc->tcp) != 0) {
+		conn_close(rc);
+		return;
+	}
+	/* Over the limit: drop the newcomer, keep those already talking. */
+	if (s->n_conns > REDIRECT_MAX_CONNS) {
+		log_info("redirect %s: more than %d connections; one dropped",
+			 s->name, REDIRECT_MAX_CONNS);
+		conn_close(rc);
+		return;
+	}
+	uv_timer_start(&rc->timer, on_timeout, REDIRECT_READ_MS, 0);
+	if (uv_read_start((uv_stream_t *)&rc->tcp, on_alloc, on_read) != 0)
+		conn_close(rc);
+}
+
+int redirect_listen(uv_loop_t *loop, const char *name, int ipv6, unsigned port,
+		    const char *path, redirect_cb cb, void *arg,
+		    struct redirect_server **out, unsigned *port_out, char *why,
+		    size_t whylen)
+{
+	struct redirect_server *s;
+	struct sockaddr_storage ss;
+	int len = sizeof(ss), r;
+	const char *host = ipv6 ? "::1" : "127.0.0.1";
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->name = strdup(name)) == NULL ||
+	    (s->path = strdup(path)) == NULL) {
+		if (s != NULL) {
+			free(s->name);
+			free(s);
+		}
+		snprintf(why, whylen, "out of memory");
+		return XO_ERR_NOMEM;
+	}
+	s->cb = cb;
+	s->arg = arg;
+	uv_tcp_init(loop, &s->tcp);
+	s->tcp.data = s;
+	s->open_handles = 1;
+	if (ipv6)
+		r = uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)&ss);
+	else
+		r = uv_ip4_addr(host, (int)port, (struct sockaddr_in *)&ss);
+	/* Binding can fail late, at listen() (EADDRINUSE on Linux). */
+	if (r == 0)
+		r = uv_tcp_bind(&s->tcp, (const struct sockaddr *)&ss, 0);
+	if (r == 0)
+		r = uv_listen((uv_stream_t *)&s->tcp, REDIRECT_MAX_CONNS,
+			      on_connection);
+	if (r == 0)
+		r = uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&ss, &len);
+	if (r != 0) {
+		snprintf(why, whylen, "cannot listen on %s port %u: %s", host,
+			 port, uv_strerror(r));
+		redirect_close(s);
+		return XO_ERR_BUSY;
+	}
+	*port_out = ntohs(ipv6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+			       : ((struct sockaddr_in *)&ss)->sin_port);
+	log_debug("redirect %s: listening on %s port %u", name, host,
+		  *port_out);
+	*out = s;
+	return 0;
+}
+
+void redirect_close(struct redirect_server *s)
+{
+	struct redirect_conn *rc, *next;
+
+	if (s == NULL || s->closing)
+		return;
+	s->closing = 1;
+	for (rc = s->conns; rc != NULL; rc = next) {
+		next = rc->next;
+		/* One in the callback is answered when the callback
+		   returns; one writing closes when written. */
+		if (rc->state != C_WRITING && rc->state != C_HANDLING)
+			conn_close(rc);
+	}
+	s->held = NULL;
+	uv_close((uv_handle_t *)&s->tcp, on_server_handle_closed);
+}

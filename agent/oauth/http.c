@@ -1,0 +1,663 @@
+/*
+ * http.c: libcurl's multi_socket interface on the agent's libuv loop.
+ *
+ * The wiring follows curl's docs/examples/multi-uv.c with the fixes listed
+ * in STYLE.md rule 10 and reference/style-study.md section 2: completed
+ * transfers are drained after every curl_multi_socket_action(), a 0 ms
+ * timeout is run from a 1 ms timer (libcurl must not be re-entered from
+ * its own timer callback), -1 stops the timer, poll contexts are freed in
+ * their close callback, and a poll error is passed on as CURL_CSELECT_ERR.
+ *
+ * libcurl must have been initialised with curl_global_init() before
+ * agent_http_new() (the agent's main does it once, single-threaded).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include <xoauth/xo_errors.h>
+
+#include "oauth/http.h"
+#include "core/log.h"
+#include "secret/secret.h"
+
+#ifndef XO_VERSION
+#define XO_VERSION "unknown"
+#endif
+
+#define DEFAULT_TIMEOUT_MS 30000L
+/* A Retry-After further out than this is treated as this: a provider's
+   typo must not silence an account for weeks. */
+#define MAX_RETRY_AFTER (24L * 3600L)
+#define BODY_INITIAL 4096
+
+struct sock_ctx {
+	uv_poll_t poll;
+	curl_socket_t fd;
+	struct agent_http *h;
+	struct sock_ctx *prev, *next; /* live (not closing) contexts */
+};
+
+struct agent_http_xfer {
+	struct agent_http *h;
+	CURL *easy;
+	CURLU *url;
+	struct agent_plain *form; /* request body, sodium_malloc */
+	char *body;		  /* response, wiped before free */
+	size_t body_len, body_cap;
+	int too_large;
+	int done; /* the callback is running: cancel is a no-op */
+	long retry_after;
+	agent_http_cb cb;
+	agent_http_easy_cb easy_cb; /* agent_http_start_easy(): the caller
+				       owns easy */
+	void *arg;
+	char errbuf[CURL_ERROR_SIZE];
+	struct agent_http_xfer *prev, *next;
+};
+
+struct agent_http {
+	uv_loop_t *loop;
+	CURLM *multi;
+	uv_timer_t timer;
+	struct curl_slist *headers;
+	struct agent_http_xfer *xfers;
+	struct sock_ctx *socks;
+	int dispatching;  /* inside check_multi_info() */
+	int free_pending; /* agent_http_free() was called from a callback */
+};
+
+static void free_now(struct agent_http *h);
+
+static void body_wipe_free(struct agent_http_xfer *x)
+{
+	if (x->body != NULL) {
+		sodium_memzero(x->body, x->body_cap);
+		free(x->body);
+	}
+	x->body = NULL;
+	x->body_len = x->body_cap = 0;
+}
+
+/* Releases everything a transfer holds; the easy handle must already be
+   out of the multi handle. */
+static void xfer_free(struct agent_http_xfer *x)
+{
+	if (x == NULL)
+		return;
+	if (x->easy != NULL && x->easy_cb == NULL)
+		curl_easy_cleanup(x->easy);
+	curl_url_cleanup(x->url);
+	agent_plain_free(x->form); /* wipes the form, which may hold secrets */
+	body_wipe_free(x);
+	free(x);
+}
+
+static void xfer_unlink(struct agent_http *h, struct agent_http_xfer *x)
+{
+	if (x->prev != NULL)
+		x->prev->next = x->next;
+	else if (h->xfers == x)
+		h->xfers = x->next;
+	if (x->next != NULL)
+		x->next->prev = x->prev;
+	x->prev = x->next = NULL;
+}
+
+/*
+ * The body grows by doubling up to AGENT_HTTP_MAX_RESPONSE.  realloc() is
+ * not used because it may leave an unwiped copy of the old block (the body
+ * holds tokens) in the heap.
+ */
+static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct agent_http_xfer *x = userp;
+	size_t n = size * nmemb;
+	size_t cap, len;
+	char *nb;
+
+	if (n > AGENT_HTTP_MAX_RESPONSE - x->body_len) {
+		x->too_large = 1;
+		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+	}
+	if (x->body_len + n + 1 > x->body_cap) {
+		cap = x->body_cap ? x->body_cap : BODY_INITIAL;
+		while (cap < x->body_len + n + 1)
+			cap *= 2;
+		if (cap > AGENT_HTTP_MAX_RESPONSE + 1)
+			cap = AGENT_HTTP_MAX_RESPONSE + 1;
+		if ((nb = malloc(cap)) == NULL)
+			return 0;
+		len = x->body_len;
+		if (len > 0)
+			memcpy(nb, x->body, len);
+		body_wipe_free(x);
+		x->body = nb;
+		x->body_len = len;
+		x->body_cap = cap;
+	}
+	memcpy(x->body + x->body_len, data, n);
+	x->body_len += n;
+	x->body[x->body_len] = '\0';
+	return n;
+}
+
+/* Retry-After (RFC 9110 10.2.3): delay-seconds or an HTTP-date. */
+static long parse_retry_after(const char *v, size_t len)
+{
+	char buf[80];
+	char *end;
+	long secs;
+	time_t when, now;
+
+	while (len > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		len--;
+	}
+	while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n' ||
+			   v[len - 1] == ' ' || v[len - 1] == '\t'))
+		len--;
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	if (buf[0] >= '0' && buf[0] <= '9') {
+		errno = 0;
+		secs = strtol(buf, &end, 10);
+		if (*end != '\0')
+			return -1;
+		if (errno == ERANGE || secs > MAX_RETRY_AFTER)
+			return MAX_RETRY_AFTER;
+		return secs;
+	}
+	/* curl_getdate() understands the RFC 9110 date formats. */
+	if ((when = curl_getdate(buf, NULL)) == (time_t)-1)
+		return -1;
+	now = time(NULL);
+	if (when <= now)
+		return 0;
+	if (when - now > MAX_RETRY_AFTER)
+		return MAX_RETRY_AFTER;
+	return (long)(when - now);
+}
+
+static size_t on_header(char *data, size_t size, size_t nitems, void *userp)
+{
+	struct agent_http_xfer *x = userp;
+	size_t n = size * nitems;
+	static const char name[] = "retry-after:";
+
+	/* A new status line starts a new response (after a 100 Continue, for
+	   example): only the final response's headers count. */
+	if (n >= 5 && memcmp(data, "HTTP/", 5) == 0)
+		x->retry_after = -1;
+	else if (n > sizeof(name) - 1 &&
+		 strncasecmp(data, name, sizeof(name) - 1) == 0)
+		x->retry_after = parse_retry_after(data + sizeof(name) - 1,
+						   n - (sizeof(name) - 1));
+	return n;
+}
+
+static void finish(struct agent_http *h, CURL *easy, CURLcode rc)
+{
+	struct agent_http_xfer *x = NULL;
+	struct agent_http_resp resp;
+	char *priv = NULL;
+
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+	x = (struct agent_http_xfer *)priv;
+	/* The CURLMsg that brought us here does not survive this call. */
+	curl_multi_remove_handle(h->multi, easy);
+	if (x == NULL) {
+		/* Not ours; libcurl documents no such case. */
+		return;
+	}
+	xfer_unlink(h, x);
+	if (x->easy_cb != NULL) {
+		x->done = 1;
+		x->easy_cb(x->arg, easy, rc);
+		xfer_free(x);
+		return;
+	}
+
+	memset(&resp, 0, sizeof(resp));
+	resp.retry_after = x->retry_after;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp.status);
+	if (rc == CURLE_OK) {
+		resp.err = 0;
+	} else if (x->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+		resp.err = XO_ERR_PROVIDER_REPLY;
+		snprintf(resp.error, sizeof(resp.error),
+			 "the reply is larger than %d bytes",
+			 AGENT_HTTP_MAX_RESPONSE);
+	} else {
+		resp.err = rc == CURLE_OPERATION_TIMEDOUT ? XO_ERR_TIMEOUT
+							  : XO_ERR_HTTP;
+		snprintf(resp.error, sizeof(resp.error), "%s",
+			 x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+	}
+	resp.body = x->body != NULL ? x->body : "";
+	resp.body_len = x->body_len;
+
+	/* The form is no longer needed: wipe it before running user code. */
+	agent_plain_free(x->form);
+	x->form = NULL;
+	x->done = 1;
+	x->cb(x->arg, &resp);
+	xfer_free(x);
+}
+
+/* Reads every finished transfer; called after each socket_action. */
+static void check_multi_info(struct agent_http *h)
+{
+	CURLMsg *msg;
+	int left;
+
+	h->dispatching = 1;
+	while (!h->free_pending &&
+	       (msg = curl_multi_info_read(h->multi, &left)) != NULL) {
+		if (msg->msg == CURLMSG_DONE)
+			finish(h, msg->easy_handle, msg->data.result);
+	}
+	h->dispatching = 0;
+	if (h->free_pending)
+		free_now(h);
+}
+
+static void socket_action(struct agent_http *h, curl_socket_t fd, int flags)
+{
+	int running = 0;
+	CURLMcode mc;
+
+	mc = curl_multi_socket_action(h->multi, fd, flags, &running);
+	if (mc != CURLM_OK)
+		log_error("http: curl_multi_socket_action: %s",
+			  curl_multi_strerror(mc));
+	check_multi_info(h);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+	struct sock_ctx *ctx = p->data;
+	int flags = 0;
+
+	if (status < 0)
+		flags = CURL_CSELECT_ERR;
+	if (events & UV_READABLE)
+		flags |= CURL_CSELECT_IN;
+	if (events & UV_WRITABLE)
+		flags |= CURL_CSELECT_OUT;
+	socket_action(ctx->h, ctx->fd, flags);
+}
+
+static void on_poll_close(uv_handle_t *handle)
+{
+	free(handle->data);
+}
+
+static void sock_ctx_close(struct agent_http *h, struct sock_ctx *ctx)
+{
+	if (ctx->prev != NULL)
+		ctx->prev->next = ctx->next;
+	else if (h->socks == ctx)
+		h->socks = ctx->next;
+	if (ctx->next != NULL)
+		ctx->next->prev = ctx->prev;
+	ctx->prev = ctx->next = NULL;
+	uv_poll_stop(&ctx->poll);
+	uv_close((uv_handle_t *)&ctx->poll, on_poll_close);
+}
+
+/* CURLMOPT_SOCKETFUNCTION.  Returning -1 makes libcurl fail the transfers
+   that use this socket, which is what an unwatchable socket deserves. */
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int action, void *userp,
+			  void *socketp)
+{
+	struct agent_http *h = userp;
+	struct sock_ctx *ctx = socketp;
+	int events = 0;
+
+	(void)easy;
+	switch (action) {
+	case CURL_POLL_IN:
+	case CURL_POLL_OUT:
+	case CURL_POLL_INOUT:
+		if (ctx == NULL) {
+			if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
+				return -1;
+			if (uv_poll_init_socket(h->loop, &ctx->poll, fd) != 0) {
+				free(ctx);
+				return -1;
+			}
+			ctx->fd = fd;
+			ctx->h = h;
+			ctx->poll.data = ctx;
+			ctx->next = h->socks;
+			if (h->socks != NULL)
+				h->socks->prev = ctx;
+			h->socks = ctx;
+			curl_multi_assign(h->multi, fd, ctx);
+		}
+		if (action != CURL_POLL_IN)
+			events |= UV_WRITABLE;
+		if (action != CURL_POLL_OUT)
+			events |= UV_READABLE;
+		if (uv_poll_start(&ctx->poll, events, on_poll) != 0)
+			return -1;
+		break;
+	case CURL_POLL_REMOVE:
+		if (ctx != NULL) {
+			sock_ctx_close(h, ctx);
+			curl_multi_assign(h->multi, fd, NULL);
+		}
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	socket_action(t->data, CURL_SOCKET_TIMEOUT, 0);
+}
+
+/* CURLMOPT_TIMERFUNCTION.  Its doc: "do not call libcurl directly from
+   within the callback itself when timeout_ms is zero". */
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct agent_http *h = userp;
+
+	(void)multi;
+	if (timeout_ms < 0) {
+		uv_timer_stop(&h->timer);
+		return 0;
+	}
+	if (timeout_ms == 0)
+		timeout_ms = 1;
+	if (uv_timer_start(&h->timer, on_timeout, (uint64_t)timeout_ms, 0) != 0)
+		return -1;
+	return 0;
+}
+
+int agent_http_new(uv_loop_t *loop, struct agent_http **out)
+{
+	struct agent_http *h = NULL;
+	struct curl_slist *l;
+	int r = XO_ERR_INTERNAL;
+
+	*out = NULL;
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		r = XO_ERR_NOMEM;
+		goto out;
+	}
+	h->loop = loop;
+	if ((h->multi = curl_multi_init()) == NULL)
+		goto out;
+	/* Token endpoints want JSON back; "Expect:" turns off curl's
+	   100-continue round trip, which buys nothing for small forms. */
+	if ((l = curl_slist_append(NULL, "Accept: application/json")) == NULL)
+		goto out;
+	h->headers = l;
+	if ((l = curl_slist_append(h->headers, "Expect:")) == NULL)
+		goto out;
+	h->headers = l;
+	if (uv_timer_init(loop, &h->timer) != 0)
+		goto out;
+	h->timer.data = h;
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	*out = h;
+	h = NULL; /* transferred */
+	r = 0;
+out:
+	if (h != NULL) {
+		/* The timer was not initialised, or failed: nothing to close.
+		 */
+		if (h->multi != NULL)
+			curl_multi_cleanup(h->multi);
+		curl_slist_free_all(h->headers);
+		free(h);
+	}
+	return r;
+}
+
+static void on_timer_close(uv_handle_t *handle)
+{
+	free(handle->data);
+}
+
+static void free_now(struct agent_http *h)
+{
+	struct agent_http_xfer *x;
+
+	while ((x = h->xfers) != NULL) {
+		xfer_unlink(h, x);
+		curl_multi_remove_handle(h->multi, x->easy);
+		xfer_free(x);
+	}
+	/* The socket callback may run during curl_multi_cleanup() (it closes
+	   cached connections), so the loop and contexts must still exist. */
+	curl_multi_cleanup(h->multi);
+	h->multi = NULL;
+	/* Whatever libcurl did not remove is closed here, so no poll handle
+	   outlives h. */
+	while (h->socks != NULL)
+		sock_ctx_close(h, h->socks);
+	curl_slist_free_all(h->headers);
+	h->headers = NULL;
+	uv_timer_stop(&h->timer);
+	uv_close((uv_handle_t *)&h->timer, on_timer_close);
+}
+
+void agent_http_free(struct agent_http *h)
+{
+	if (h == NULL)
+		return;
+	if (h->dispatching) {
+		/* Called from a transfer callback: finish after it returns. */
+		h->free_pending = 1;
+		return;
+	}
+	free_now(h);
+}
+
+/* 0 refused, 1 https, 2 plain http to loopback.  *out keeps the parsed URL
+   when non-NULL, so the transfer uses exactly what was checked. */
+static int url_kind(const char *url, CURLU **out)
+{
+	CURLU *u = NULL;
+	char *scheme = NULL, *host = NULL;
+	unsigned char addr[sizeof(struct in6_addr)];
+	char inner[INET6_ADDRSTRLEN + 1];
+	size_t hl;
+	int kind = 0;
+
+	if (out != NULL)
+		*out = NULL;
+	if (url == NULL || (u = curl_url()) == NULL)
+		goto out;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		goto out;
+	if (strcasecmp(scheme, "https") == 0) {
+		kind = 1;
+		goto out;
+	}
+	if (strcasecmp(scheme, "http") != 0)
+		goto out;
+	/* libcurl's parser has already normalised numeric IPv4 forms
+	   ("127.1", "0x7f000001") to dotted quads. */
+	if (strcasecmp(host, "localhost") == 0) {
+		kind = 2;
+	} else if (inet_pton(AF_INET, host, addr) == 1) {
+		if (addr[0] == 127)
+			kind = 2;
+	} else if (host[0] == '[' && (hl = strlen(host)) < sizeof(inner) + 1 &&
+		   host[hl - 1] == ']') {
+		memcpy(inner, host + 1, hl - 2);
+		inner[hl - 2] = '\0';
+		if (inet_pton(AF_INET6, inner, addr) == 1 &&
+		    IN6_IS_ADDR_LOOPBACK((struct in6_addr *)addr))
+			kind = 2;
+	}
+out:
+	curl_free(scheme);
+	curl_free(host);
+	if (kind != 0 && out != NULL) {
+		*out = u;
+		u = NULL; /* transferred */
+	}
+	curl_url_cleanup(u);
+	return kind;
+}
+
+int agent_http_url_allowed(const char *url)
+{
+	return url_kind(url, NULL) != 0;
+}
+
+int agent_http_start(struct agent_http *h, const struct agent_http_req *req,
+		     agent_http_cb cb, void *arg, struct agent_http_xfer **xfer)
+{
+	struct agent_http_xfer *x = NULL;
+	CURL *e;
+	int kind;
+	int r = XO_ERR_INTERNAL;
+
+	if (xfer != NULL)
+		*xfer = NULL;
+	if (h == NULL || req == NULL || cb == NULL || h->free_pending) {
+		r = XO_ERR_INVALID;
+		goto out;
+	}
+	if ((x = calloc(1, sizeof(*x))) == NULL) {
+		r = XO_ERR_NOMEM;
+		goto out;
+	}
+	x->h = h;
+	x->cb = cb;
+	x->arg = arg;
+	x->retry_after = -1;
+	if ((kind = url_kind(req->url, &x->url)) == 0) {
+		r = XO_ERR_INVALID;
+		goto out;
+	}
+	if (req->form != NULL &&
+	    (r = agent_plain_dup(req->form, req->form_len, &x->form)) != 0)
+		goto out;
+	r = XO_ERR_INTERNAL;
+	if ((x->easy = e = curl_easy_init()) == NULL)
+		goto out;
+
+	/* Each setopt below is policy (DESIGN.md, "Secrets"): a failure of
+	   any of them must not start a weaker transfer. */
+	if (curl_easy_setopt(e, CURLOPT_CURLU, x->url) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
+			     kind == 2 ? "http,https" : "https") != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+			     req->timeout_ms > 0
+				 ? req->timeout_ms
+				 : DEFAULT_TIMEOUT_MS) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
+			     (curl_off_t)AGENT_HTTP_MAX_RESPONSE) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_WRITEDATA, x) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) !=
+		CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_HEADERDATA, x) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_PRIVATE, x) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h->headers) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_USERAGENT,
+			     "xoauth-agent/" XO_VERSION) != CURLE_OK)
+		goto out;
+	if (req->ca_file != NULL &&
+	    curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file) != CURLE_OK)
+		goto out;
+	/* A proxy from the environment has no business with loopback. */
+	if (kind == 2 && curl_easy_setopt(e, CURLOPT_NOPROXY, "*") != CURLE_OK)
+		goto out;
+	if (x->form != NULL) {
+		/* POSTFIELDS, not COPYPOSTFIELDS: curl's copy would sit in
+		   the ordinary heap, unwiped. */
+		if (curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->form->data) !=
+			CURLE_OK ||
+		    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+				     (curl_off_t)x->form->len) != CURLE_OK)
+			goto out;
+	} else if (curl_easy_setopt(e, CURLOPT_HTTPGET, 1L) != CURLE_OK) {
+		goto out;
+	}
+	/* Adding the handle sets a 0 ms timer; the transfer starts from the
+	   loop, so cb never runs before this function returns. */
+	if (curl_multi_add_handle(h->multi, e) != CURLM_OK)
+		goto out;
+	x->next = h->xfers;
+	if (h->xfers != NULL)
+		h->xfers->prev = x;
+	h->xfers = x;
+	if (xfer != NULL)
+		*xfer = x;
+	x = NULL; /* transferred */
+	r = 0;
+out:
+	xfer_free(x);
+	return r;
+}
+
+int agent_http_start_easy(struct agent_http *h, CURL *easy,
+			  agent_http_easy_cb cb, void *arg,
+			  struct agent_http_xfer **xfer)
+{
+	struct agent_http_xfer *x;
+
+	if (xfer != NULL)
+		*xfer = NULL;
+	if (h == NULL || easy == NULL || cb == NULL || h->free_pending)
+		return XO_ERR_INVALID;
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		return XO_ERR_NOMEM;
+	x->h = h;
+	x->easy = easy;
+	x->easy_cb = cb;
+	x->arg = arg;
+	if (curl_easy_setopt(easy, CURLOPT_PRIVATE, x) != CURLE_OK ||
+	    curl_multi_add_handle(h->multi, easy) != CURLM_OK) {
+		free(x);
+		return XO_ERR_INTERNAL;
+	}
+	x->next = h->xfers;
+	if (h->xfers != NULL)
+		h->xfers->prev = x;
+	h->xfers = x;
+	if (xfer != NULL)
+		*xfer = x;
+	return 0;
+}
+
+void agent_http_cancel(struct agent_http *h, struct agent_http_xfer *xfer)
+{
+	if (h == NULL || xfer == NULL || xfer->done)
+		return;
+	xfer_unlink(h, xfer);
+	curl_multi_remove_handle(h->multi, xfer->easy);
+	xfer_free(xfer);
+}

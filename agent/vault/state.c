@@ -1,0 +1,473 @@
+/*
+ * vault_agent.c: the vault's place, key and state, from start-up to exit
+ * (see vault.h).
+ *
+ * Which state an agent starts in:
+ *
+ *   key file (vault_key_file, or $CREDENTIALS_DIRECTORY/vault-key)
+ *       open: the vault is loaded, or made by the first write;
+ *   no key file, a vault on disk
+ *       locked until UNLOCK brings the passphrase;
+ *   no key file, no vault yet
+ *       none: tokens in memory only, as before there were vaults, until
+ *       an UNLOCK with create makes one.
+ *
+ * Whatever cannot be used (a vault another agent holds, one damaged,
+ * foreign or newer, a key file others can read or that does not open it)
+ * stops the start with a message: an agent that started anyway would
+ * either run without the user's tokens or be tempted to write over the
+ * file.  The file is never written over; PATH.bak, the copy before the
+ * last write, is named in the message.  Two agents on one vault would
+ * present the same rotating refresh tokens, and a provider that sees one
+ * twice revokes the grant: hence the lock, taken at start for the life of
+ * the agent.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "core/log.h"
+#include "vault/vault_internal.h"
+#include "vault/io.h"
+
+void vault_set_problem(struct agent_vault *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fmt == NULL) {
+		v->problem[0] = '\0';
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(v->problem, sizeof(v->problem), fmt, ap);
+	va_end(ap);
+}
+
+void vault_describe_error(const char *path, int err, char *msg, size_t msglen)
+{
+	char bak[4200];
+	int has_bak;
+
+	snprintf(bak, sizeof(bak), "%s.bak", path);
+	has_bak = access(bak, F_OK) == 0;
+	switch (err) {
+	case XO_ERR_VAULT_CORRUPT:
+		snprintf(msg, msglen,
+			 "the vault %s is damaged (cut short or changed); it "
+			 "is left as it is%s%s%s%s%s",
+			 path,
+			 has_bak ? ". The copy from before its last write is "
+				 : "",
+			 has_bak ? bak : "",
+			 has_bak ? ": stop the agent and 'mv " : "",
+			 has_bak ? bak : "",
+			 has_bak ? " <vault>' to go back to it" : "");
+		break;
+	case XO_ERR_VAULT_FOREIGN:
+		snprintf(msg, msglen,
+			 "%s is not an xoauth-agent vault; it is left as it "
+			 "is: move it away, or set [agent] vault to another "
+			 "path",
+			 path);
+		break;
+	case XO_ERR_VAULT_NEWER:
+		snprintf(msg, msglen,
+			 "the vault %s was written by a newer xoauth-agent; "
+			 "run that version (this one leaves the file as it "
+			 "is)",
+			 path);
+		break;
+	default:
+		snprintf(msg, msglen, "the vault %s: %s", path,
+			 proto_strerror(err));
+		break;
+	}
+}
+
+int vault_keep_key(struct agent *a, const struct vault_key *k)
+{
+	struct agent_vault *v = a->vault;
+	struct agent_secret *sealed = NULL;
+	int r;
+
+	if ((r = agent_secret_seal(a->shield, k->key, VAULT_KEY_LEN,
+				   &sealed)) != 0)
+		return r;
+	agent_secret_free(v->key);
+	v->key = sealed;
+	v->params = k->params;
+	return 0;
+}
+
+int vault_key_borrow(struct agent *a, struct vault_key *k,
+		     struct agent_plain **bytes)
+{
+	int r;
+
+	if (a->vault->key == NULL)
+		return XO_ERR_LOCKED;
+	if ((r = agent_secret_open(a->shield, a->vault->key, bytes)) != 0)
+		return r;
+	k->params = a->vault->params;
+	k->key = (unsigned char *)(*bytes)->data;
+	return 0;
+}
+
+int vault_open_image(struct agent *a, const struct vault_key *k,
+		     const unsigned char *img, size_t len, char *msg,
+		     size_t msglen)
+{
+	struct agent_vault *v = a->vault;
+	struct agent_plain *plain = NULL;
+	char why[300] = "";
+	unsigned n = 0;
+	int r;
+
+	if ((r = vault_unseal(k, img, len, &plain)) != 0) {
+		if (r == XO_ERR_WRONG_PASSPHRASE)
+			snprintf(msg, msglen,
+				 v->key_file != NULL
+				     ? "the key file %s does not open the "
+				       "vault %s"
+				     : "wrong passphrase for the vault %s%s",
+				 v->key_file != NULL ? v->key_file : "",
+				 v->path);
+		else
+			vault_describe_error(v->path, r, msg, msglen);
+		return r;
+	}
+	/* The accounts are changed only by a document that is whole and
+	   ours (vault_store.c checks it all first). */
+	if ((r = vault_store_apply(a, plain, VAULT_APPLY_LOAD, &n, why,
+				   sizeof(why))) != 0) {
+		agent_plain_free(plain);
+		vault_describe_error(v->path, r, msg, msglen);
+		snprintf(msg + strlen(msg), msglen - strlen(msg), " (%s)", why);
+		return r;
+	}
+	agent_plain_free(plain);
+	if ((r = vault_keep_key(a, k)) != 0)
+		return r;
+	v->state = VAULT_OPEN;
+	v->exists = 1;
+	log_info("vault %s opened: %u accounts from it", v->path, n);
+	return 0;
+}
+
+/* The default path: $XDG_DATA_HOME/xoauth/vault, else
+   $HOME/.local/share/xoauth/vault; NULL when neither is set. */
+static char *default_path(void)
+{
+	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+	char buf[4096];
+
+	if (xdg != NULL && xdg[0] == '/')
+		snprintf(buf, sizeof(buf), "%s/xoauth/vault", xdg);
+	else if (home != NULL && home[0] == '/')
+		snprintf(buf, sizeof(buf), "%s/.local/share/xoauth/vault",
+			 home);
+	else
+		return NULL;
+	return strdup(buf);
+}
+
+/* The key file: the config's, else systemd's credential when present. */
+static int find_key_file(struct agent *a, char **out)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	char buf[4096];
+
+	*out = NULL;
+	if (a->config->vault_key_file != NULL) {
+		*out = strdup(a->config->vault_key_file);
+		return *out == NULL ? XO_ERR_NOMEM : 0;
+	}
+	if (dir == NULL || dir[0] != '/')
+		return 0;
+	snprintf(buf, sizeof(buf), "%s/vault-key", dir);
+	if (access(buf, F_OK) != 0)
+		return 0;
+	*out = strdup(buf);
+	return *out == NULL ? XO_ERR_NOMEM : 0;
+}
+
+/* Reads the 32 bytes of a key file that only we can read. */
+static int read_key_file(const char *path, struct vault_key **out, char *msg,
+			 size_t msglen)
+{
+	unsigned char bytes[VAULT_KEY_LEN + 1];
+	struct stat st;
+	ssize_t n;
+	int fd, r = XO_ERR_CONFIG;
+
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(msg, msglen, "cannot open the vault key file %s: %s",
+			 path, strerror(errno));
+		return XO_ERR_CONFIG;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(msg, msglen, "the vault key file %s is not a file",
+			 path);
+		goto out;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+		snprintf(msg, msglen,
+			 "the vault key file %s must be yours and readable "
+			 "by you alone (it is mode %03o, owner uid %lu): "
+			 "chmod 600 it, or chown it",
+			 path, (unsigned)(st.st_mode & 0777),
+			 (unsigned long)st.st_uid);
+		goto out;
+	}
+	n = read(fd, bytes, sizeof(bytes));
+	if (n != VAULT_KEY_LEN) {
+		snprintf(msg, msglen,
+			 "the vault key file %s must hold exactly %d bytes "
+			 "(head -c %d /dev/urandom > FILE)",
+			 path, VAULT_KEY_LEN, VAULT_KEY_LEN);
+		goto out;
+	}
+	r = vault_key_from_bytes(bytes, VAULT_KEY_LEN, out);
+out:
+	sodium_memzero(bytes, sizeof(bytes));
+	close(fd);
+	return r;
+}
+
+/* With a key file: load the vault, or be ready to make it. */
+static int start_with_key(struct agent *a, const unsigned char *img, size_t len,
+			  char *msg, size_t msglen)
+{
+	struct agent_vault *v = a->vault;
+	struct vault_key *k = NULL;
+	int r;
+
+	/* check_image() has checked the pair already, before the fork. */
+	if ((r = read_key_file(v->key_file, &k, msg, msglen)) != 0)
+		return r;
+	if (img == NULL) {
+		r = vault_keep_key(a, k);
+		v->state = VAULT_OPEN;
+		log_info("vault %s: none yet; the first change makes it with "
+			 "the key file %s",
+			 v->path, v->key_file);
+	} else {
+		r = vault_open_image(a, k, img, len, msg, msglen);
+	}
+	vault_key_free(k);
+	return r;
+}
+
+/* Checks the image (and, with a key file, that the key opens it) without
+   loading anything: before the fork, so that the user sees why an agent
+   does not start. */
+static int check_image(struct agent_vault *v, char *msg, size_t msglen)
+{
+	struct agent_plain *plain = NULL;
+	struct vault_key *k = NULL;
+	struct vault_params p;
+	unsigned char *img = NULL;
+	size_t len = 0;
+	int r;
+
+	if ((r = vault_read_file(v->path, &img, &len, msg, msglen)) < 0)
+		return r;
+	v->exists = r == 0;
+	if (v->key_file != NULL &&
+	    (r = read_key_file(v->key_file, &k, msg, msglen)) != 0)
+		goto out;
+	r = 0;
+	if (!v->exists)
+		goto out;
+	if ((r = vault_image_params(img, len, &p)) != 0) {
+		vault_describe_error(v->path, r, msg, msglen);
+	} else if (k != NULL && p.kdf != VAULT_KDF_KEYFILE) {
+		snprintf(msg, msglen,
+			 "the vault %s opens with a passphrase, not with the "
+			 "key file %s: drop vault_key_file (and unlock with "
+			 "'xoauth unlock'), or use another vault",
+			 v->path, v->key_file);
+		r = XO_ERR_CONFIG;
+	} else if (k == NULL && p.kdf == VAULT_KDF_KEYFILE) {
+		snprintf(msg, msglen,
+			 "the vault %s opens with a key file: set [agent] "
+			 "vault_key_file",
+			 v->path);
+		r = XO_ERR_CONFIG;
+	} else if (k != NULL && (r = vault_unseal(k, img, len, &plain)) != 0) {
+		if (r == XO_ERR_WRONG_PASSPHRASE)
+			snprintf(msg, msglen,
+				 "the key file %s does not open the vault %s",
+				 v->key_file, v->path);
+		else
+			vault_describe_error(v->path, r, msg, msglen);
+	}
+out:
+	agent_plain_free(plain);
+	vault_key_free(k);
+	free(img);
+	return r;
+}
+
+int agent_vault_prepare(struct agent *a, char *msg, size_t msglen)
+{
+	struct agent_vault *v;
+	int r;
+
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		return XO_ERR_NOMEM;
+	a->vault = v;
+	v->agent = a;
+	v->lock_fd = -1;
+	v->state = VAULT_NONE;
+	if ((r = find_key_file(a, &v->key_file)) != 0)
+		return r;
+	v->path = a->config->vault_path != NULL ? strdup(a->config->vault_path)
+						: default_path();
+	if (v->path == NULL) {
+		if (v->key_file == NULL)
+			return 0;
+		snprintf(msg, msglen,
+			 "a vault key file is set, but there is no place for "
+			 "the vault: set [agent] vault");
+		return XO_ERR_CONFIG;
+	}
+	if ((r = vault_make_dir(v->path, msg, msglen)) != 0 ||
+	    (r = vault_lock(v->path, &v->lock_fd, msg, msglen)) != 0)
+		return r;
+	return check_image(v, msg, msglen);
+}
+
+int agent_vault_start(struct agent *a, char *msg, size_t msglen)
+{
+	struct agent_vault *v = a->vault;
+	unsigned char *img = NULL;
+	char pid[32];
+	size_t len = 0;
+	int r, n;
+
+	vault_write_init(a);
+	if (v->path == NULL) {
+		log_info("no HOME and no [agent] vault: tokens are kept in "
+			 "memory only");
+		return 0;
+	}
+	/* The lock went to this process with the fork: its pid is the one
+	   another agent should name. */
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(v->lock_fd, 0) != 0 ||
+	    pwrite(v->lock_fd, pid, (size_t)n, 0) != n)
+		log_debug("vault: cannot note our pid in the lock file");
+	if ((r = vault_read_file(v->path, &img, &len, msg, msglen)) < 0)
+		return r;
+	v->exists = r == 0;
+	if (v->key_file != NULL) {
+		r = start_with_key(a, v->exists ? img : NULL, len, msg, msglen);
+	} else {
+		v->state = v->exists ? VAULT_LOCKED : VAULT_NONE;
+		if (v->exists) {
+			/* Locked from the start, as after LOCK: the client
+			   secrets of the config come back at unlock. */
+			vault_wipe_secrets(a);
+			log_info("vault %s: locked; 'xoauth unlock' opens it",
+				 v->path);
+		} else {
+			log_info("vault %s: none yet; tokens are kept in "
+				 "memory until 'xoauth unlock' makes one",
+				 v->path);
+		}
+		r = 0;
+	}
+	free(img);
+	return r;
+}
+
+int agent_vault_locked(const struct agent *a)
+{
+	return a->vault != NULL && a->vault->state == VAULT_LOCKED;
+}
+
+int agent_vault_open(const struct agent *a)
+{
+	return a->vault != NULL && a->vault->state == VAULT_OPEN;
+}
+
+const char *agent_vault_problem(const struct agent *a)
+{
+	if (a->vault == NULL)
+		return NULL;
+	if (a->vault->state == VAULT_LOCKED)
+		return "locked: run 'xoauth unlock'";
+	return a->vault->problem[0] != '\0' ? a->vault->problem : NULL;
+}
+
+void agent_vault_reloaded(struct agent *a)
+{
+	unsigned n = 0;
+
+	if (!agent_vault_open(a))
+		return;
+	if (vault_store_adopt(a, &n) != 0)
+		log_error("vault: cannot look at the tokens kept for other "
+			  "accounts");
+	else if (n > 0)
+		log_info("vault: %u accounts of the new config had tokens in "
+			 "it",
+			 n);
+	agent_vault_persist(a);
+}
+
+void agent_vault_stop(struct agent *a)
+{
+	struct agent_vault *v = a->vault;
+
+	if (v == NULL)
+		return;
+	if (v->retry.loop != NULL) /* vault_write_init() ran */
+		uv_close((uv_handle_t *)&v->retry, NULL);
+	/* A change not written yet (a refresh that ended without a new
+	   token, say) is sealed now and written once the loop is done. */
+	if (v->state == VAULT_OPEN &&
+	    (v->seq > v->written_seq || v->failures > 0) &&
+	    vault_seal_now(a, &v->final_img, &v->final_len) != 0)
+		log_error("vault: cannot seal the last changes");
+}
+
+void agent_vault_free(struct agent *a)
+{
+	struct agent_vault *v = a->vault;
+	struct vault_reply_wait *w;
+	char msg[600];
+
+	if (v == NULL)
+		return;
+	if (v->final_img != NULL) {
+		if (vault_write_file(v->path, v->final_img, v->final_len, msg,
+				     sizeof(msg)) != 0)
+			log_error("vault: the last changes were not written: "
+				  "%s",
+				  msg);
+		free(v->final_img);
+	}
+	while ((w = v->reply_waits) != NULL) {
+		v->reply_waits = w->next;
+		free(w);
+	}
+	free(v->next_img);
+	agent_secret_free(v->key);
+	agent_secret_free(v->kept);
+	if (v->lock_fd >= 0)
+		close(v->lock_fd);
+	free(v->path);
+	free(v->key_file);
+	free(v);
+	a->vault = NULL;
+}

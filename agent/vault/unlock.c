@@ -1,0 +1,351 @@
+/*
+ * vault_unlock.c: LOCK and UNLOCK (PROTOCOL.md 4.10).
+ *
+ * LOCK takes every secret out of memory: refresh and access tokens,
+ * client secrets, the settings of runtime accounts (which may hold one;
+ * those accounts go until the vault brings them back) and the vault's
+ * key.  Refreshes and logins in flight are cancelled and whoever waits is
+ * told the agent is locked.  What a write had still to do is already
+ * sealed (vault_write.c seals each change at once), so it reaches the disk
+ * without the key.  The per-process shield key stays: it protects nothing
+ * once the sealed secrets are gone.
+ *
+ * UNLOCK derives the key in the thread pool and opens the newest image:
+ * the one waiting to be written if there is one, else the file.  A wrong
+ * passphrase is answered after a delay that doubles with each failure in
+ * a row (1 s, 2 s, 4 s ... 30 s), by a timer: other clients go on being
+ * served, and one UNLOCK runs at a time (another gets "busy").
+ *
+ * An agent whose vault opens with a key file refuses LOCK: the key is on
+ * disk next to the vault, so locking would protect nothing, and
+ * unlocking would need no secret.  Its UNLOCK answers SUCCESS.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/log.h"
+#include "account/secret_cmd.h"
+#include "vault/vault_internal.h"
+#include "vault/io.h"
+
+#define DELAY_FIRST_MS 1000
+#define DELAY_MAX_MS 30000
+
+static const char locked_msg[] = "the agent was locked: run 'xoauth unlock'";
+
+void vault_wipe_secrets(struct agent *a)
+{
+	struct agent_vault *v = a->vault;
+	struct account *acct, *next, **pp;
+
+	for (pp = &a->accounts; (acct = *pp) != NULL; acct = next) {
+		next = acct->next;
+		agent_login_cancel(acct);
+		if (acct->refreshing)
+			oauth_cancel(acct->oauth);
+		agent_secret_cmd_cancel(acct);
+		acct->refreshing = 0;
+		acct->secret_fresh = 0;
+		agent_waiters_fail(acct, XO_ERR_LOCKED, locked_msg);
+		agent_account_forget(acct);
+		agent_secret_free(acct->client_secret);
+		acct->client_secret = NULL;
+		acct->state = PROTO_STATE_NEED_LOGIN;
+		acct->login_err = 0;
+		acct->login_error[0] = '\0';
+		if (acct->runtime) {
+			*pp = next;
+			acct->next = NULL;
+			agent_account_free(acct);
+			continue;
+		}
+		pp = &acct->next;
+	}
+	agent_secret_free(v->key);
+	agent_secret_free(v->kept);
+	v->key = NULL;
+	v->kept = NULL;
+}
+
+/* After an unlock: client secrets written in the config come back from
+   it (the file holds them anyway), and app accounts fetch a token. */
+static void after_unlock(struct agent *a)
+{
+	const struct agent_account_cfg *c;
+	struct account *acct;
+
+	for (acct = a->accounts; acct != NULL; acct = acct->next) {
+		if (!acct->runtime && acct->client_secret == NULL &&
+		    (c = agent_config_find(a->config, acct->cfg.name)) !=
+			NULL &&
+		    c->client_secret != NULL &&
+		    agent_secret_seal(a->shield, c->client_secret,
+				      strlen(c->client_secret),
+				      &acct->client_secret) != 0)
+			log_error("%s: cannot keep the client secret",
+				  acct->cfg.name);
+		if (agent_account_is_app(acct)) {
+			acct->state = PROTO_STATE_IDLE;
+			acct->next_refresh_boot = agent_now_boot();
+		}
+	}
+	a->vault->failed_unlocks = 0;
+	agent_schedule(a);
+}
+
+void agent_vault_lock_req(struct conn *c)
+{
+	struct agent *a = agent_conn_agent(c);
+	struct agent_vault *v = a->vault;
+	char msg[600];
+
+	if (v == NULL || v->path == NULL || v->state == VAULT_NONE) {
+		agent_conn_reply_failure(
+		    c, XO_ERR_CONFIG,
+		    "there is no vault yet, so nothing to unlock from: "
+		    "'xoauth unlock' makes one with a passphrase");
+		return;
+	}
+	if (v->key_file != NULL) {
+		snprintf(msg, sizeof(msg),
+			 "this agent's vault opens with the key file %s, "
+			 "which is on disk: locking would protect nothing; "
+			 "stop the agent instead (xoauth-agent -k)",
+			 v->key_file);
+		agent_conn_reply_failure(c, XO_ERR_CONFIG, msg);
+		return;
+	}
+	if (v->state == VAULT_OPEN) {
+		vault_wipe_secrets(a);
+		v->state = VAULT_LOCKED;
+		agent_schedule(a);
+		log_info("locked: every token is out of memory until 'xoauth "
+			 "unlock'");
+	}
+	agent_conn_reply_success(c);
+}
+
+static uint64_t next_delay(struct agent_vault *v)
+{
+	unsigned n = v->failed_unlocks++;
+	uint64_t d = (uint64_t)DELAY_FIRST_MS << (n < 6 ? n : 6);
+
+	return d > DELAY_MAX_MS ? DELAY_MAX_MS : d;
+}
+
+/* Ends an UNLOCK that failed for the key: slowed down, as a guess. */
+static void wrong_key(struct vault_kdf_job *job, const char *msg)
+{
+	struct agent_vault *v = job->agent->vault;
+	uint64_t delay = next_delay(v);
+
+	log_error("unlock refused: wrong passphrase (attempt %u in a row; "
+		  "answered in %llu ms)",
+		  v->failed_unlocks, (unsigned long long)delay);
+	/* unlocking stays set until the answer goes: no guessing around
+	   the delay. */
+	vault_kdf_fail_later(job, XO_ERR_WRONG_PASSPHRASE, msg, delay);
+}
+
+/* The start of UNLOCK's callbacks: the next UNLOCK may begin, and a
+   derivation that failed, or ended as the agent stops, is answered here.
+   Returns 1 when the job is answered and freed. */
+static int kdf_ended_badly(struct vault_kdf_job *job)
+{
+	job->agent->vault->unlocking = 0;
+	if (job->agent->stopping) {
+		vault_kdf_reply(job, XO_ERR_BUSY, "the agent is stopping");
+		return 1;
+	}
+	if (job->err != 0) {
+		vault_kdf_reply(job, job->err, NULL);
+		return 1;
+	}
+	return 0;
+}
+
+/* UNLOCK of a locked agent: the key is derived. */
+static void opened(struct vault_kdf_job *job)
+{
+	struct agent *a = job->agent;
+	struct agent_vault *v = a->vault;
+	const unsigned char *img;
+	char msg[700] = "";
+	size_t len;
+	int r;
+
+	if (kdf_ended_badly(job))
+		return;
+	if (v->state != VAULT_LOCKED) {
+		vault_kdf_reply(job, 0, NULL);
+		return;
+	}
+	/* The newest image: one a LOCK left to be written is newer than
+	   the file. */
+	if ((img = vault_newest_image(a, &len)) == NULL) {
+		img = job->img;
+		len = job->len;
+	}
+	r = vault_open_image(a, job->key, img, len, msg, sizeof(msg));
+	if (r == XO_ERR_WRONG_PASSPHRASE) {
+		v->unlocking = 1;
+		{
+			wrong_key(job, msg);
+			return;
+		}
+	}
+	if (r != 0) {
+		log_error("unlock failed: %s", msg);
+		{
+			vault_kdf_reply(job, r, msg);
+			return;
+		}
+	}
+	after_unlock(a);
+	log_info("unlocked");
+	vault_kdf_reply(job, 0, NULL);
+}
+
+/* UNLOCK of an open agent: the passphrase must still be the vault's. */
+static void checked(struct vault_kdf_job *job)
+{
+	struct agent *a = job->agent;
+	struct agent_vault *v = a->vault;
+	struct agent_plain *held = NULL;
+	struct vault_key k;
+	int same;
+
+	v->unlocking = 0;
+	if (job->err != 0) {
+		vault_kdf_reply(job, job->err, NULL);
+		return;
+	}
+	if (v->state != VAULT_OPEN || vault_key_borrow(a, &k, &held) != 0)
+		return vault_kdf_reply(job, XO_ERR_BUSY,
+				       "the vault changed state; try again");
+	same = sodium_memcmp(k.key, job->key->key, VAULT_KEY_LEN) == 0;
+	agent_plain_free(held);
+	if (!same) {
+		v->unlocking = 1;
+		{
+			wrong_key(job, "wrong passphrase for the vault");
+			return;
+		}
+	}
+	v->failed_unlocks = 0;
+	vault_kdf_reply(job, 0, NULL);
+}
+
+/* UNLOCK with create: the new vault's key is derived. */
+static void created(struct vault_kdf_job *job)
+{
+	struct agent *a = job->agent;
+	struct agent_vault *v = a->vault;
+	struct conn *c = job->conn;
+	uint64_t seq;
+
+	if (kdf_ended_badly(job))
+		return;
+	if (v->state != VAULT_NONE)
+		return vault_kdf_reply(job, XO_ERR_BUSY,
+				       "the vault changed state; try again");
+	if (vault_keep_key(a, job->key) != 0) {
+		vault_kdf_reply(job, XO_ERR_NOMEM, NULL);
+		return;
+	}
+	v->state = VAULT_OPEN;
+	log_info("vault %s made with a passphrase", v->path);
+	seq = agent_vault_persist(a);
+	job->conn = NULL;
+	vault_kdf_free(job);
+	/* The vault exists once it is on disk: the answer waits for it. */
+	if (c != NULL)
+		vault_reply_when_written(c, seq, 1);
+}
+
+void agent_vault_unlock_req(struct conn *c,
+			    const struct proto_passphrase_req *q)
+{
+	struct agent *a = agent_conn_agent(c);
+	struct agent_vault *v = a->vault;
+	struct vault_kdf_job *job = NULL;
+	struct vault_params p;
+	unsigned char *img = NULL;
+	char msg[700];
+	size_t len = 0;
+	vault_kdf_cb done;
+	int r;
+
+	if (v == NULL || v->path == NULL) {
+		agent_conn_reply_failure(
+		    c, XO_ERR_CONFIG,
+		    "there is no place for a vault: set [agent] vault");
+		return;
+	}
+	if (v->unlocking) {
+		agent_conn_reply_failure(c, XO_ERR_BUSY,
+					 "an unlock is running; try again in "
+					 "a moment");
+		return;
+	}
+	if (q->passphrase.len == 0) {
+		agent_conn_reply_failure(c, XO_ERR_MSG_BAD, "empty passphrase");
+		return;
+	}
+	if (v->state == VAULT_OPEN && v->key_file != NULL) {
+		/* Nothing to open: the key file did. */
+		agent_conn_reply_success(c);
+		return;
+	}
+	if (v->state == VAULT_LOCKED && vault_newest_image(a, &len) == NULL) {
+		/* Read again: it is the file's parameters that count. */
+		r = vault_read_file(v->path, &img, &len, msg, sizeof(msg));
+		if (r == 1) {
+			log_error("vault %s: gone while locked", v->path);
+			v->state = VAULT_NONE;
+			v->exists = 0;
+		} else if (r != 0) {
+			agent_conn_reply_failure(c, r, msg);
+			return;
+		}
+	}
+	if (v->state == VAULT_NONE && !q->create) {
+		agent_conn_reply_failure(c, XO_ERR_NO_VAULT,
+					 "there is no vault yet: unlock with "
+					 "create to make one");
+		free(img);
+		return;
+	}
+	if (v->state == VAULT_NONE) {
+		vault_params_new(VAULT_KDF_ARGON2ID, &p);
+		done = created;
+	} else if (v->state == VAULT_OPEN) {
+		p = v->params;
+		done = checked;
+	} else {
+		size_t newest_len = 0;
+		const unsigned char *newest =
+		    vault_newest_image(a, &newest_len);
+
+		if ((r = vault_image_params(newest != NULL ? newest : img,
+					    newest != NULL ? newest_len : len,
+					    &p)) != 0) {
+			vault_describe_error(v->path, r, msg, sizeof(msg));
+			agent_conn_reply_failure(c, r, msg);
+			free(img);
+			return;
+		}
+		done = opened;
+	}
+	if ((r = vault_kdf_start(a, c, q->passphrase, &p, done, &job)) != 0) {
+		agent_conn_reply_failure(c, r, NULL);
+		free(img);
+		return;
+	}
+	job->img = img;
+	job->len = len;
+	v->unlocking = 1;
+}

@@ -1,0 +1,168 @@
+/*
+ * vault_internal.h: what the vault_*.c files of the agent share (see
+ * vault.h for the whole).  Nothing else includes it.
+ */
+#ifndef XO_AGENT_VAULT_INTERNAL_H
+#define XO_AGENT_VAULT_INTERNAL_H
+
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "core/agent.h"
+#include "vault/vault.h"
+#include "vault/pure/image.h"
+
+/* The version of the plain text inside (the file format has its own). */
+#define VAULT_STORE_FORMAT 1
+
+enum vault_state {
+	VAULT_NONE,   /* no vault file and no key: tokens live in memory only,
+			 until an UNLOCK with create makes one */
+	VAULT_LOCKED, /* a passphrase vault, not open (or LOCK): no secret is
+			 in memory */
+	VAULT_OPEN,   /* the key is held; every change is written */
+};
+
+/* A connection waiting for a write before its SUCCESS. */
+struct vault_reply_wait {
+	struct vault_reply_wait *next;
+	struct conn *conn; /* NULL once the connection went away */
+	uint64_t seq;
+	int strict; /* a failed write is answered as a failure */
+};
+
+/* Argon2id in libuv's thread pool, for a request (vault_kdf.c). */
+struct vault_kdf_job;
+typedef void (*vault_kdf_cb)(struct vault_kdf_job *job);
+struct vault_kdf_job {
+	uv_work_t work;
+	uv_timer_t delay; /* a failed UNLOCK's answer waits on it */
+	struct agent *agent;
+	struct conn *conn; /* NULL once the connection went away */
+	struct agent_plain *pass;
+	struct vault_params params;
+	struct vault_key *key; /* the result, NULL when err */
+	int err;
+	vault_kdf_cb done;
+	/* For the caller. */
+	int create;
+	unsigned char *img; /* an image to open with the key */
+	size_t len;
+	int late_err; /* vault_kdf_fail_later()'s answer */
+	char late_msg[600];
+};
+
+struct agent_vault {
+	struct agent *agent;
+	char *path;	/* the vault file; NULL: no place for one */
+	char *key_file; /* NULL: the key comes from a passphrase */
+	int lock_fd;	/* flock on PATH.lock, -1 when not held */
+	enum vault_state state;
+	int exists; /* a vault file is on disk */
+
+	/* The key, sealed under the shield like every secret, and the
+	   parameters it was made with (for the image header). */
+	struct agent_secret *key;
+	struct vault_params params;
+	/* Records of accounts this agent does not have (a section removed
+	   from the config, a runtime account that clashes): a JSON array,
+	   sealed.  Written back with every snapshot, so nothing is lost. */
+	struct agent_secret *kept;
+
+	/* The write queue (vault_write.c). */
+	uint64_t seq;			 /* changes asked for */
+	uint64_t written_seq;		 /* the newest write that has ended */
+	int in_flight;			 /* a write runs in the thread pool */
+	const unsigned char *flight_img; /* its image (the job's) */
+	size_t flight_len;
+	unsigned char *next_img; /* sealed, to be written next; NULL: none */
+	size_t next_len;
+	uint64_t next_seq;	  /* the change it holds */
+	uv_timer_t retry;	  /* after a failed write */
+	unsigned failures;	  /* consecutive failed writes */
+	unsigned char *final_img; /* sealed at stop, written at free */
+	size_t final_len;
+	struct vault_reply_wait *reply_waits;
+	char problem[600]; /* for LIST; "" when all is well */
+
+	/* UNLOCK (vault_unlock.c) */
+	int unlocking; /* an Argon2id job runs */
+	unsigned failed_unlocks;
+};
+
+/* ---- vault_agent.c ---- */
+/* Sets or clears (NULL) the problem LIST shows. */
+void vault_set_problem(struct agent_vault *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Opens the image with key k and loads it into the agent: the key is
+   kept (sealed), the state becomes VAULT_OPEN.  msg says what went wrong
+   (naming PATH.bak for a damaged file).  0 or XO_ERR_*. */
+int vault_open_image(struct agent *a, const struct vault_key *k,
+		     const unsigned char *img, size_t len, char *msg,
+		     size_t msglen);
+/* Takes the key for the vault: sealed under the shield. */
+int vault_keep_key(struct agent *a, const struct vault_key *k);
+/* The held key, opened for a moment; free with vault_key_release(). */
+int vault_key_borrow(struct agent *a, struct vault_key *k,
+		     struct agent_plain **bytes);
+/* A message for an image that cannot be used. */
+void vault_describe_error(const char *path, int err, char *msg, size_t msglen);
+
+/* ---- vault_write.c ---- */
+void vault_write_init(struct agent *a);
+/* The accounts sealed into an image now (the caller frees it). */
+int vault_seal_now(struct agent *a, unsigned char **img, size_t *len);
+/* Answers the connections and accounts whose write has ended. */
+void vault_writes_ended(struct agent *a);
+/* 1 when no write runs or waits. */
+int vault_writes_idle(const struct agent *a);
+/* The newest image not on disk yet (waiting or being written), or NULL:
+   an UNLOCK opens it rather than the older file. */
+const unsigned char *vault_newest_image(const struct agent *a, size_t *len);
+
+/* ---- vault_store.c ---- */
+enum vault_apply_mode {
+	VAULT_APPLY_LOAD,    /* the agent's own vault: tokens go back */
+	VAULT_APPLY_RESTORE, /* an export: only to accounts without one */
+};
+/* The accounts and the kept records as the vault's plain text (in
+   wiped memory: it holds every refresh token). */
+int vault_store_snapshot(struct agent *a, struct agent_plain **out);
+/*
+ * Applies a vault's plain text to the agent: runtime accounts are
+ * created, refresh tokens given, the rest kept.  XO_ERR_VAULT_CORRUPT or
+ * XO_ERR_VAULT_NEWER with msg when the text is not ours; *n_applied
+ * counts the accounts that changed.
+ */
+int vault_store_apply(struct agent *a, const struct agent_plain *text,
+		      enum vault_apply_mode mode, unsigned *n_applied,
+		      char *msg, size_t msglen);
+/* Gives kept records to accounts that have appeared (reload). */
+int vault_store_adopt(struct agent *a, unsigned *n_applied);
+
+/* ---- vault_kdf.c ---- */
+/* Derives the key for pass (copied) with params in the thread pool, holds
+   c, and calls done on the loop.  0, or an XO_ERR_* and nothing runs. */
+int vault_kdf_start(struct agent *a, struct conn *c, struct proto_str pass,
+		    const struct vault_params *params, vault_kdf_cb done,
+		    struct vault_kdf_job **out);
+/* Answers the job's connection (if still there) with a failure after
+   delay_ms, then frees the job.  Otherwise the done callback answers the
+   connection itself before vault_kdf_free(). */
+void vault_kdf_fail_later(struct vault_kdf_job *job, int err, const char *msg,
+			  uint64_t delay_ms);
+void vault_kdf_free(struct vault_kdf_job *job);
+/* Answers the job's connection, if still there (SUCCESS when err is 0),
+   and frees the job. */
+void vault_kdf_reply(struct vault_kdf_job *job, int err, const char *msg);
+/* Answers SUCCESS when write seq has ended, or, strict, a failure if it
+   failed. */
+void vault_reply_when_written(struct conn *c, uint64_t seq, int strict);
+
+/* ---- vault_unlock.c ---- */
+/* LOCK's work (and a locked start's): every secret out of memory.  The
+   caller re-plans the scheduler. */
+void vault_wipe_secrets(struct agent *a);
+
+#endif
