@@ -7,35 +7,34 @@
  * follows the grant and carries no URL and no code, which tells the client
  * there is nothing to show; its LOGIN_WAIT then succeeds at once.
  */
-#include <stdio.h>
-#include <stdlib.h>
+#include "account/account_internal.h"
+#include "account/requests.h"
+#include "core/conn.h"
 
-#include "core/agent.h"
-#include "core/log.h"
-
-int agent_app_login_start(struct account *acct, struct conn *c)
+int account_app_login_start(struct account *acct, struct conn *c,
+			    struct agent_err *err)
 {
-	struct agent *a = acct->agent;
+	const struct agent_config *cfg = acct->agent->config;
 	int r;
 
-	if ((r = agent_refresh_start(acct)) != 0) {
-		snprintf(acct->login_error, sizeof(acct->login_error), "%s",
-			 acct->last_error);
+	if ((r = account_refresh_start(acct, err)) != 0)
 		return r;
-	}
 	/* Long enough for the secret command to run into its own deadline
 	   and the provider to answer after it. */
-	return agent_waiter_add(acct, c, WAIT_APP_LOGIN, NULL,
-				a->config->secret_cmd_timeout_ms +
-				    (a->config->wait_default_ms > 0
-					 ? a->config->wait_default_ms
-					 : 10000));
+	if ((r = account_wait_refresh(acct, c, WAIT_APP_LOGIN, NULL,
+				      cfg->secret_cmd_timeout_ms +
+					  (cfg->wait_default_ms > 0
+					       ? cfg->wait_default_ms
+					       : 10000))) != 0)
+		return agent_err_code(err, r);
+	return 0;
 }
 
-int agent_app_login_reply(struct conn *c)
+int account_app_login_reply(struct conn *c)
 {
 	struct proto_login_rep rep;
-	struct proto_writer w;
+	struct agent_reply reply;
+	int r;
 
 	rep.verification_uri = proto_str_c("");
 	rep.verification_uri_complete = proto_str_c("");
@@ -43,12 +42,9 @@ int agent_app_login_reply(struct conn *c)
 	rep.expires_in = 0;
 	rep.interval = 0;
 	rep.flow = proto_str_c("client_credentials");
-	if (agent_reply_buf(256, &w) != 0)
-		return XO_ERR_NOMEM;
-	if (proto_enc_login_rep(&w, &rep) != 0) {
-		free(w.buf);
-		return XO_ERR_INTERNAL;
-	}
-	agent_conn_reply(c, w.buf, w.len);
-	return 0;
+	if ((r = agent_reply_init(&reply, 256)) == 0 &&
+	    (r = proto_enc_login_rep(&reply.w, &rep)) == 0)
+		agent_conn_send(c, &reply);
+	agent_reply_cleanup(&reply);
+	return r;
 }

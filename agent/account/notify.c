@@ -11,7 +11,9 @@
 #include <xoauth/xo_errors.h>
 
 #include "core/log.h"
+#include "account/account_internal.h"
 #include "account/notify.h"
+#include "account/spawn.h"
 
 #define ENV_MAX 1200
 
@@ -95,7 +97,7 @@ void agent_notify(struct account *acct, enum agent_notify_reason why,
 	opts.label = label;
 	opts.env = env;
 	opts.timeout_ms = a->config->notify_timeout_ms;
-	if ((r = agent_spawn(&a->spawns, &opts, on_done, NULL, NULL)) != 0)
+	if ((r = agent_spawn(a->spawns, &opts, on_done, NULL, NULL)) != 0)
 		log_error("%s: could not be run: %s", label, proto_strerror(r));
 	else
 		log_info("%s: started", label);

@@ -19,7 +19,9 @@
 #ifndef XO_AGENT_NOTIFY_H
 #define XO_AGENT_NOTIFY_H
 
-#include "core/agent.h"
+#include <stddef.h>
+
+struct account;
 
 enum agent_notify_reason {
 	NOTIFY_LOGIN_PENDING,

@@ -8,25 +8,37 @@
  *
  * A refresh is a refresh_token grant, or for an app account
  * (client_credentials) a client_credentials grant; both follow the same
- * policy.  When the secret comes from client_secret_cmd and is not held,
- * the command runs first (secret_cmd.h) while the account already counts
- * as refreshing, so requests wait on it as on any refresh.  If the
- * provider then refuses the client, a secret the command gave earlier may
- * simply be stale: it runs once more and the grant is retried before the
- * account is put in config-error.
+ * policy.  Its steps, each of which may wait:
+ *
+ *   1. the client secret, when it comes from client_secret_cmd and is not
+ *      held (secret_cmd.h);
+ *   2. with a vault, the mark that the refresh token is being presented
+ *      (so that an agent killed now never sends it again by itself);
+ *   3. the grant at the provider;
+ *   4. with a vault and a rotated refresh token, the write of the new one,
+ *      before the new access token is served.
+ *
+ * The account counts as refreshing (ACCOUNT_OP_REFRESH) from step 1 to
+ * the end, so requests wait on it as on one refresh.  If the provider
+ * refuses the client, a secret the command gave earlier may simply be
+ * stale: it runs once more and the grant is retried before the account is
+ * put in config-error.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
 
-#include "core/agent.h"
-#include "core/log.h"
+#include "account/account_internal.h"
 #include "account/notify.h"
 #include "account/pure/policy.h"
 #include "account/secret_cmd.h"
+#include "core/clock.h"
+#include "core/log.h"
 #include "core/test_hooks.h"
-#include "vault/vault.h"
+#include "oauth/oauth.h"
+#include "secret/secret.h"
 
 #define WAKE_MAX_MS 30000
 
@@ -37,33 +49,45 @@ static double jitter(void)
 
 static int start_grant(struct account *acct);
 static void on_secret(struct account *acct, int err);
-static void refresh_aborted(struct account *acct, int err);
+
+static bool locked(const struct account_store *s)
+{
+	return s->hooks.locked != NULL && s->hooks.locked(s->hooks.arg);
+}
+
+/* The refresh is over, whatever its outcome (in acct->last): the next
+   may start, and whoever waits looks again. */
+static void refresh_ended(struct account *acct)
+{
+	acct->op = ACCOUNT_OP_NONE;
+	account_wake(acct, ACCOUNT_REFRESHED);
+	account_store_schedule(acct->store);
+}
 
 /* Ends a refresh that never reached the provider (its secret command
-   failed, or the grant could not start); the reason is in last_error. */
+   failed, or the grant could not start); the reason is in acct->last,
+   err is its code. */
 static void refresh_aborted(struct account *acct, int err)
 {
 	int64_t now = agent_now_boot();
 
-	acct->refreshing = 0;
-	acct->secret_fresh = 0;
+	acct->secret_fresh = false;
+	acct->last.code = err;
 	if (err == XO_ERR_CONFIG) {
-		agent_account_config_error(acct, err, acct->last_error);
+		account_config_error(acct, &acct->last);
 	} else if (err == XO_ERR_LOGIN_NEEDED) {
-		acct->last_err = err;
 		acct->next_refresh_boot = 0;
 	} else {
 		/* Out of memory or too many commands at once: back off as
 		   after a network failure rather than retry at once. */
 		acct->failures++;
 		acct->state = PROTO_STATE_RETRYING;
-		acct->last_err = XO_ERR_REFRESH_FAILED;
+		acct->last.code = XO_ERR_REFRESH_FAILED;
 		acct->next_refresh_boot =
-			now + policy_backoff(acct->failures, -1, jitter());
-		log_error("%s", acct->last_error);
+		    now + policy_backoff(acct->failures, -1, jitter());
+		log_error("%s", acct->last.msg);
 	}
-	agent_waiters_wake(acct, 1);
-	agent_schedule(acct->agent);
+	refresh_ended(acct);
 }
 
 /* The new tokens are staged (and, if the refresh token changed, in the
@@ -72,146 +96,172 @@ static void refreshed(struct account *acct)
 {
 	int64_t now = agent_now_boot();
 
-	acct->refreshing = 0;
-	agent_account_commit_tokens(acct);
+	account_commit_tokens(acct);
 	acct->next_refresh_boot =
 	    policy_refresh_at(now, acct->lifetime_ms, jitter());
 	log_info("%s: token refreshed, valid %lld s, next refresh in %lld s",
 		 acct->cfg.name, (long long)(acct->lifetime_ms / 1000),
 		 (long long)((acct->next_refresh_boot - now) / 1000));
-	agent_waiters_wake(acct, 1);
-	agent_schedule(acct->agent);
+	refresh_ended(acct);
+}
+
+/* OAUTH_OK: a rotated refresh token reaches the vault before anything
+   else happens; requests keep waiting (or get the old, still valid,
+   access token). */
+static void take_refreshed(struct account *acct, struct oauth_result *res,
+			   bool was_presented)
+{
+	bool rotated;
+	int r;
+
+	agent_test_crash("after_reply");
+	if ((r = account_stage_tokens(acct, res, &rotated)) != 0) {
+		agent_err_set(&acct->last, r,
+			      "%s: cannot store the new tokens: %s",
+			      acct->cfg.name, proto_strerror(r));
+		refresh_ended(acct);
+		return;
+	}
+	if (rotated && account_persist_then(acct, refreshed))
+		return;
+	if (!rotated && was_presented)
+		account_store_persist(acct->store); /* the mark goes */
+	refreshed(acct);
+}
+
+/* OAUTH_REAUTH: the provider says the grant is gone. */
+static void grant_lost(struct account *acct, const struct oauth_result *res)
+{
+	const char *name = acct->cfg.name;
+	char msg[AGENT_ERR_MSG_MAX];
+
+	/* The refresh token is dead; a still-valid access token keeps
+	   serving until it expires. */
+	agent_secret_free(acct->refresh_token);
+	acct->refresh_token = NULL;
+	account_store_persist(acct->store);
+	acct->state = PROTO_STATE_REAUTH;
+	acct->next_refresh_boot = 0;
+	agent_err_set(&acct->last, XO_ERR_LOGIN_NEEDED, "%s: login needed: %s",
+		      name, res->message);
+	log_error("%s", acct->last.msg);
+	/* The refresh token is gone, so this runs once per grant lost, not
+	   once per request. */
+	snprintf(msg, sizeof(msg), "%s; run 'xoauth login %s'", acct->last.msg,
+		 name);
+	agent_notify(acct, NOTIFY_REAUTH, msg, NULL, NULL);
+}
+
+/* OAUTH_CONFIG: the provider refuses the client or its request. */
+static void client_refused(struct account *acct, const struct oauth_result *res)
+{
+	struct agent_err e;
+
+	agent_err_set(&e, XO_ERR_PROVIDER_CONFIG, "%s: %s%s", acct->cfg.name,
+		      res->message,
+		      res->client_rejected && agent_secret_cmd_used(acct)
+			  ? " (the secret came from client_secret_cmd)"
+			  : "");
+	/* The next attempt asks the command again. */
+	if (res->client_rejected)
+		agent_secret_cmd_forget(acct);
+	account_config_error(acct, &e);
+}
+
+/* Transient (or a reply we could not use): back off and keep serving the
+   token we have. */
+static void back_off(struct account *acct, const struct oauth_result *res)
+{
+	int64_t now = agent_now_boot();
+
+	acct->failures++;
+	acct->state = PROTO_STATE_RETRYING;
+	acct->next_refresh_boot =
+	    now +
+	    policy_backoff(acct->failures,
+			   res->retry_after >= 0 ? res->retry_after * 1000 : -1,
+			   jitter());
+	agent_err_set(&acct->last,
+		      res->err != 0 ? res->err : XO_ERR_REFRESH_FAILED,
+		      "%s: refresh failed (%s), retry %u in %lld s",
+		      acct->cfg.name, res->message, acct->failures,
+		      (long long)((acct->next_refresh_boot - now) / 1000));
+	log_error("%s", acct->last.msg);
+	/* The client sees the refresh failure, not the detail. */
+	if (acct->last.code != XO_ERR_TIMEOUT)
+		acct->last.code = XO_ERR_REFRESH_FAILED;
+}
+
+/* The provider refused the client, whose secret came from the command a
+   while ago: it may have been rotated, so ask the command again and retry
+   the grant once before calling the config wrong. */
+static void retry_with_new_secret(struct account *acct)
+{
+	bool running;
+	int r;
+
+	log_info("%s: the provider refused the client; running "
+		 "client_secret_cmd again",
+		 acct->cfg.name);
+	agent_secret_cmd_forget(acct);
+	if ((r = agent_secret_cmd_fetch(acct, on_secret, &running)) == 0 &&
+	    running)
+		return;
+	if (r == 0 && (r = start_grant(acct)) == 0)
+		return;
+	refresh_aborted(acct, r);
 }
 
 static void on_refreshed(void *arg, struct oauth_result *res)
 {
 	struct account *acct = arg;
-	struct agent *a = acct->agent;
-	int64_t now = agent_now_boot();
-	char msg[sizeof(acct->last_error)];
-	int r, fresh = acct->secret_fresh, was_presented;
-	uint64_t seq;
+	bool fresh = acct->secret_fresh;
+	bool was_presented = acct->mark == MARK_PRESENTED;
 
-	acct->secret_fresh = 0;
+	acct->secret_fresh = false;
 	if (res->cls == OAUTH_CONFIG && res->client_rejected && !fresh &&
 	    agent_secret_cmd_used(acct)) {
-		log_info("%s: the provider refused the client; running "
-			 "client_secret_cmd again",
-			 acct->cfg.name);
-		agent_secret_cmd_forget(acct);
-		if ((r = agent_secret_cmd_fetch(acct, on_secret)) == 1)
-			return; /* still refreshing */
-		if (r == 0)
-			r = start_grant(acct);
-		if (r == 0)
-			return;
-		refresh_aborted(acct, r);
+		retry_with_new_secret(acct);
 		return;
 	}
 	/* An app has no user who could log in again: a refused grant is the
 	   configuration's fault. */
-	if (res->cls == OAUTH_REAUTH && agent_account_is_app(acct))
+	if (res->cls == OAUTH_REAUTH && account_is_app(acct))
 		res->cls = OAUTH_CONFIG;
-	acct->refreshing = 0;
-	acct->last_aadsts = res->aadsts;
-	snprintf(acct->last_oauth_error, sizeof(acct->last_oauth_error), "%s",
-		 res->error);
-	was_presented = acct->presented;
+	account_note_provider_error(acct, res->aadsts, res->error);
+	/* An answer about the token itself: it is no longer in flight. */
 	if (res->cls == OAUTH_OK || res->cls == OAUTH_REAUTH ||
 	    res->cls == OAUTH_CONFIG)
-		acct->presented = 0;
+		acct->mark = MARK_NONE;
 	switch (res->cls) {
 	case OAUTH_OK:
-		agent_test_crash("after_reply");
-		if ((r = agent_account_stage_tokens(acct, res)) < 0) {
-			acct->last_err = r;
-			snprintf(acct->last_error, sizeof(acct->last_error),
-				 "%s: cannot store the new tokens: %s",
-				 acct->cfg.name, proto_strerror(r));
-			break;
-		}
-		/* A new refresh token reaches the vault before anything
-		   else happens: requests keep waiting (or get the old,
-		   still valid access token). */
-		if (r == 1 && (seq = agent_vault_persist(a)) != 0) {
-			acct->refreshing = 1;
-			agent_vault_wait(acct, seq, refreshed);
-			return;
-		}
-		if (r == 0 && was_presented)
-			agent_vault_persist(a); /* the mark goes */
-		refreshed(acct);
+		take_refreshed(acct, res, was_presented);
 		return;
 	case OAUTH_REAUTH:
-		/* The refresh token is dead; a still-valid access token
-		   keeps serving until it expires. */
-		agent_secret_free(acct->refresh_token);
-		acct->refresh_token = NULL;
-		agent_vault_persist(a);
-		acct->state = PROTO_STATE_REAUTH;
-		acct->next_refresh_boot = 0;
-		acct->last_err = XO_ERR_LOGIN_NEEDED;
-		snprintf(acct->last_error, sizeof(acct->last_error),
-			 "%s: login needed: %s", acct->cfg.name, res->message);
-		log_error("%s", acct->last_error);
-		/* The refresh token is gone, so this runs once per grant
-		   lost, not once per request. */
-		snprintf(msg, sizeof(msg), "%s; run 'xoauth login %s'",
-			 acct->last_error, acct->cfg.name);
-		agent_notify(acct, NOTIFY_REAUTH, msg, NULL, NULL);
+		grant_lost(acct, res);
 		break;
 	case OAUTH_CONFIG:
-		snprintf(msg, sizeof(msg), "%s: %s%s", acct->cfg.name,
-			 res->message,
-			 res->client_rejected && agent_secret_cmd_used(acct)
-				 ? " (the secret came from client_secret_cmd)"
-				 : "");
-		/* The next attempt asks the command again. */
-		if (res->client_rejected)
-			agent_secret_cmd_forget(acct);
-		agent_account_config_error(acct, XO_ERR_PROVIDER_CONFIG, msg);
+		client_refused(acct, res);
 		break;
 	default:
-		(void)was_presented;
-		/* Transient (or a reply we could not use): back off and
-		   keep serving the token we have. */
-		acct->failures++;
-		acct->state = PROTO_STATE_RETRYING;
-		acct->next_refresh_boot =
-			now + policy_backoff(acct->failures,
-					     res->retry_after >= 0
-						     ? res->retry_after * 1000
-						     : -1,
-					     jitter());
-		acct->last_err = res->err != 0 ? res->err
-					       : XO_ERR_REFRESH_FAILED;
-		snprintf(acct->last_error, sizeof(acct->last_error),
-			 "%s: refresh failed (%s), retry %u in %lld s",
-			 acct->cfg.name, res->message, acct->failures,
-			 (long long)((acct->next_refresh_boot - now) / 1000));
-		log_error("%s", acct->last_error);
-		/* The client sees the refresh failure, not the detail. */
-		if (acct->last_err != XO_ERR_TIMEOUT)
-			acct->last_err = XO_ERR_REFRESH_FAILED;
+		back_off(acct, res);
 		break;
 	}
-	agent_waiters_wake(acct, 1);
-	agent_schedule(a);
+	refresh_ended(acct);
 }
 
-/* Sends the grant, the secret being at hand; 0 or XO_ERR_*. */
+/* Sends the grant, the secret being at hand; 0, or the reason in
+   acct->last. */
 static int send_grant(struct account *acct)
 {
-	struct agent *a = acct->agent;
+	const char *name = acct->cfg.name;
 	struct agent_plain *refresh = NULL, *secret = NULL;
 	int r;
 
-	if (acct->client_secret != NULL &&
-	    (r = agent_secret_open(a->shield, acct->client_secret,
-				   &secret)) != 0)
+	if ((r = account_open_client_secret(acct, &secret)) != 0)
 		goto out;
-	if (agent_account_is_app(acct)) {
-		if (secret == NULL) { /* config.c requires a source */
+	if (account_is_app(acct)) {
+		if (secret == NULL) { /* config/ requires a source */
 			r = XO_ERR_INTERNAL;
 			goto out;
 		}
@@ -220,35 +270,34 @@ static int send_grant(struct account *acct)
 	} else {
 		if (acct->refresh_token == NULL) {
 			/* Dropped while the secret command ran. */
-			r = XO_ERR_LOGIN_NEEDED;
-			snprintf(acct->last_error, sizeof(acct->last_error),
-				 "%s: login needed: run 'xoauth login %s'",
-				 acct->cfg.name, acct->cfg.name);
-			goto out;
+			r = agent_err_set(&acct->last, XO_ERR_LOGIN_NEEDED,
+					  "%s: login needed: run 'xoauth "
+					  "login %s'",
+					  name, name);
+			goto done;
 		}
-		if ((r = agent_secret_open(a->shield, acct->refresh_token,
-					   &refresh)) != 0)
+		if ((r = agent_secret_open(acct->agent->shield,
+					   acct->refresh_token, &refresh)) != 0)
 			goto out;
 		agent_test_crash("before_send");
 		r = oauth_refresh(acct->oauth, refresh, secret, on_refreshed,
 				  acct);
 	}
-	if (r != 0) {
-		snprintf(acct->last_error, sizeof(acct->last_error),
-			 "%s: cannot start a refresh: %s", acct->cfg.name,
-			 proto_strerror(r));
-		goto out;
-	}
-	log_debug("%s: %s", acct->cfg.name,
-		  agent_account_is_app(acct) ? "asking for an app token"
-					     : "refreshing");
 out:
+	if (r != 0)
+		agent_err_set(&acct->last, r, "%s: cannot start a refresh: %s",
+			      name, proto_strerror(r));
+	else
+		log_debug("%s: %s", name,
+			  account_is_app(acct) ? "asking for an app token"
+					       : "refreshing");
+done:
 	agent_plain_free(refresh);
 	agent_plain_free(secret);
 	return r;
 }
 
-/* The vault holds the "sent" mark: the token may go. */
+/* The vault holds the "presented" mark: the token may go. */
 static void on_marked(struct account *acct)
 {
 	int r;
@@ -261,15 +310,11 @@ static void on_marked(struct account *acct)
    vault says it was sent (see the top). */
 static int start_grant(struct account *acct)
 {
-	uint64_t seq;
-
-	if (!agent_account_is_app(acct) && acct->refresh_token != NULL &&
-	    !acct->presented) {
-		acct->presented = 1;
-		if ((seq = agent_vault_persist(acct->agent)) != 0) {
-			agent_vault_wait(acct, seq, on_marked);
+	if (!account_is_app(acct) && acct->refresh_token != NULL &&
+	    acct->mark == MARK_NONE) {
+		acct->mark = MARK_PRESENTED;
+		if (account_persist_then(acct, on_marked))
 			return 0;
-		}
 	}
 	return send_grant(acct);
 }
@@ -282,36 +327,65 @@ static void on_secret(struct account *acct, int err)
 	refresh_aborted(acct, err);
 }
 
-int agent_refresh_start(struct account *acct)
+/* A refresh cannot start: the reason becomes the account's last error
+   (LIST shows it) and the caller's. */
+static int refuse(struct account *acct, struct agent_err *err, int code,
+		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int refuse(struct account *acct, struct agent_err *err, int code,
+		  const char *fmt, ...)
 {
+	va_list ap;
+
+	acct->last.code = code;
+	va_start(ap, fmt);
+	vsnprintf(acct->last.msg, sizeof(acct->last.msg), fmt, ap);
+	va_end(ap);
+	if (err != NULL)
+		*err = acct->last;
+	return code;
+}
+
+int account_refresh_start(struct account *acct, struct agent_err *err)
+{
+	const char *name = acct->cfg.name;
+	bool running;
 	int r;
 
-	if (acct->refreshing)
+	if (acct->op == ACCOUNT_OP_REFRESH)
 		return 0;
-	if (agent_vault_locked(acct->agent)) {
-		snprintf(acct->last_error, sizeof(acct->last_error),
-			 "the agent is locked: run 'xoauth unlock'");
-		return XO_ERR_LOCKED;
-	}
-	if (acct->login != NULL)
-		return XO_ERR_BUSY;
-	if (acct->interrupted)
-		/* last_error says why (vault_store.c). */
-		return XO_ERR_LOGIN_NEEDED;
-	if (!agent_account_can_refresh(acct)) {
-		snprintf(acct->last_error, sizeof(acct->last_error),
-			 "%s: login needed: run 'xoauth login %s'",
-			 acct->cfg.name, acct->cfg.name);
+	if (locked(acct->store))
+		return refuse(acct, err, XO_ERR_LOCKED,
+			      "the agent is locked: run 'xoauth unlock'");
+	if (acct->op == ACCOUNT_OP_LOGIN)
+		return agent_err_set(err, XO_ERR_BUSY,
+				     "%s: a login is in progress; finish it "
+				     "or run 'xoauth login %s' again",
+				     name, name);
+	if (acct->mark == MARK_INTERRUPTED) {
+		/* acct->last says why (account_import()). */
+		if (err != NULL)
+			*err = acct->last;
 		return XO_ERR_LOGIN_NEEDED;
 	}
-	if ((r = agent_secret_cmd_fetch(acct, on_secret)) < 0) {
-		if (r == XO_ERR_CONFIG)
-			agent_account_config_error(acct, r, acct->last_error);
+	if (!account_can_refresh(acct))
+		return refuse(acct, err, XO_ERR_LOGIN_NEEDED,
+			      "%s: login needed: run 'xoauth login %s'", name,
+			      name);
+	if ((r = agent_secret_cmd_fetch(acct, on_secret, &running)) != 0) {
+		if (r == XO_ERR_CONFIG) {
+			acct->last.code = r;
+			account_config_error(acct, &acct->last);
+		}
+		if (err != NULL)
+			*err = acct->last;
 		return r;
 	}
-	if (r == 0 && (r = start_grant(acct)) != 0)
+	if (!running && (r = start_grant(acct)) != 0) {
+		if (err != NULL)
+			*err = acct->last;
 		return r;
-	acct->refreshing = 1;
+	}
+	acct->op = ACCOUNT_OP_REFRESH;
 	return 0;
 }
 
@@ -320,55 +394,55 @@ int agent_refresh_start(struct account *acct)
 static void lifetime_over(struct account *acct)
 {
 	log_info("%s: lifetime over: tokens forgotten", acct->cfg.name);
-	agent_account_forget(acct);
+	account_forget(acct);
 	/* "log in again", as after a refused refresh token */
 	acct->state = PROTO_STATE_REAUTH;
-	snprintf(acct->last_error, sizeof(acct->last_error),
-		 "%s: the tokens' lifetime is over", acct->cfg.name);
-	acct->last_err = XO_ERR_LOGIN_NEEDED;
-	agent_waiters_fail(acct, XO_ERR_LOGIN_NEEDED, acct->last_error);
-	agent_vault_persist(acct->agent);
+	agent_err_set(&acct->last, XO_ERR_LOGIN_NEEDED,
+		      "%s: the tokens' lifetime is over", acct->cfg.name);
+	agent_waiters_fail(&acct->waiters, XO_ERR_LOGIN_NEEDED, acct->last.msg);
+	account_store_persist(acct->store);
 }
 
-void agent_scheduler_tick(uv_timer_t *t)
+void account_scheduler_tick(uv_timer_t *t)
 {
-	struct agent *a = t->data;
+	struct account_store *s = t->data;
 	struct account *acct;
 	int64_t now = agent_now_boot();
 
-	for (acct = a->accounts; acct != NULL; acct = acct->next)
+	for (acct = s->accounts; acct != NULL; acct = acct->next)
 		if (acct->drop_boot != 0 && acct->drop_boot <= now &&
-		    !acct->refreshing && acct->login == NULL)
+		    acct->op == ACCOUNT_OP_NONE)
 			lifetime_over(acct);
-	if (agent_vault_locked(a)) {
-		agent_schedule(a);
+	if (locked(s)) {
+		account_store_schedule(s);
 		return;
 	}
-	for (acct = a->accounts; acct != NULL; acct = acct->next) {
-		if (acct->refreshing || acct->login != NULL ||
+	for (acct = s->accounts; acct != NULL; acct = acct->next) {
+		if (acct->op != ACCOUNT_OP_NONE ||
 		    acct->next_refresh_boot == 0 ||
 		    acct->next_refresh_boot > now)
 			continue;
-		if (agent_refresh_start(acct) != 0)
+		if (account_refresh_start(acct, NULL) != 0)
 			acct->next_refresh_boot = 0;
 	}
-	agent_schedule(a);
+	account_store_schedule(s);
 }
 
-void agent_schedule(struct agent *a)
+void account_store_schedule(struct account_store *s)
 {
 	struct account *acct;
 	int64_t now = agent_now_boot(), next = now + WAKE_MAX_MS;
 
-	if (a->stopping)
+	if (s->stopped || s->agent->stopping)
 		return;
-	for (acct = a->accounts; acct != NULL; acct = acct->next) {
-		if (!acct->refreshing && acct->next_refresh_boot > 0 &&
+	for (acct = s->accounts; acct != NULL; acct = acct->next) {
+		if (acct->op != ACCOUNT_OP_REFRESH &&
+		    acct->next_refresh_boot > 0 &&
 		    acct->next_refresh_boot < next)
 			next = acct->next_refresh_boot;
 		if (acct->drop_boot > 0 && acct->drop_boot < next)
 			next = acct->drop_boot;
 	}
-	uv_timer_start(&a->scheduler, agent_scheduler_tick,
+	uv_timer_start(&s->scheduler, account_scheduler_tick,
 		       next > now ? (uint64_t)(next - now) : 1, 0);
 }

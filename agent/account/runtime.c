@@ -18,25 +18,27 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "core/agent.h"
+#include "account/account_internal.h"
 #include "core/log.h"
+#include "secret/secret.h"
 
-struct account *agent_account_clash(struct agent *a, const struct account *self,
-				    const char *name, const char *email,
-				    int runtime_only, int *by_email)
+struct account *account_clash(struct account_store *s,
+			      const struct account *self, const char *name,
+			      const char *email, bool runtime_only,
+			      bool *by_email)
 {
 	struct account *acct;
 
 	/* An account is named by its name or its address (PROTOCOL.md 4),
 	   so each of the two must not be either of another account's.
-	   Addresses compare without case, as agent_account_find() does. */
-	for (acct = a->accounts; acct != NULL; acct = acct->next) {
+	   Addresses compare without case, as account_find() does. */
+	for (acct = s->accounts; acct != NULL; acct = acct->next) {
 		if (acct == self || (runtime_only && !acct->runtime))
 			continue;
-		*by_email = 0;
+		*by_email = false;
 		if (name != NULL && strcmp(acct->cfg.name, name) == 0)
 			return acct;
-		*by_email = 1;
+		*by_email = true;
 		if (acct->email != NULL &&
 		    ((name != NULL && strcasecmp(acct->email, name) == 0) ||
 		     (email != NULL && strcasecmp(acct->email, email) == 0)))
@@ -134,44 +136,50 @@ out:
 	return r;
 }
 
-int agent_runtime_create(struct agent *a, const char *name,
-			 const struct agent_setting *settings, size_t n,
-			 struct account **out, char *msg, size_t msglen)
+int account_runtime_create(struct account_store *s, const char *name,
+			   const struct agent_setting *settings, size_t n,
+			   struct account **out, struct agent_err *err)
 {
 	struct agent_account_cfg cfg;
 	struct account *acct = NULL, **tail;
-	int r, by_email;
+	bool by_email;
+	int r;
 
 	memset(&cfg, 0, sizeof(cfg));
 	*out = NULL;
-	msg[0] = '\0';
-	if ((r = agent_config_account(name, settings, n, &cfg, msg, msglen)) !=
-	    0)
+	agent_err_clear(err);
+	if ((r = agent_config_account(name, settings, n, &cfg, err->msg,
+				      sizeof(err->msg))) != 0) {
+		err->code = r;
 		goto out;
-	if ((acct = agent_account_clash(a, NULL, cfg.name, cfg.email, 0,
-					&by_email)) != NULL) {
+	}
+	if ((acct = account_clash(s, NULL, cfg.name, cfg.email, false,
+				  &by_email)) != NULL) {
 		if (by_email)
-			snprintf(msg, msglen,
-				 "the address %s is already the account '%s'",
-				 acct->email != NULL ? acct->email : cfg.name,
-				 acct->cfg.name);
+			agent_err_set(err, XO_ERR_EXISTS,
+				      "the address %s is already the account "
+				      "'%s'",
+				      acct->email != NULL ? acct->email
+							  : cfg.name,
+				      acct->cfg.name);
 		else
-			snprintf(msg, msglen,
-				 "an account '%s' already exists%s", cfg.name,
-				 acct->runtime ? "" : " in the config file");
+			agent_err_set(
+			    err, XO_ERR_EXISTS,
+			    "an account '%s' already exists%s", cfg.name,
+			    acct->runtime ? "" : " in the config file");
 		acct = NULL;
 		r = XO_ERR_EXISTS;
 		goto out;
 	}
-	if ((r = agent_account_new(a, &cfg, &acct)) != 0 ||
-	    (r = seal_settings(a, settings, n, &acct->settings)) != 0) {
-		snprintf(msg, msglen, "%s: cannot set the account up: %s",
-			 cfg.name, proto_strerror(r));
-		agent_account_free(acct);
+	if ((r = account_new(s, &cfg, &acct)) != 0 ||
+	    (r = seal_settings(s->agent, settings, n, &acct->settings)) != 0) {
+		agent_err_set(err, r, "%s: cannot set the account up: %s",
+			      cfg.name, proto_strerror(r));
+		account_free(acct, NULL);
 		goto out;
 	}
-	acct->runtime = 1;
-	for (tail = &a->accounts; *tail != NULL; tail = &(*tail)->next)
+	acct->runtime = true;
+	for (tail = &s->accounts; *tail != NULL; tail = &(*tail)->next)
 		;
 	*tail = acct;
 	*out = acct;
@@ -181,18 +189,20 @@ out:
 	return r;
 }
 
-int agent_runtime_add(struct agent *a, const struct proto_add_req *q, char *msg,
-		      size_t msglen)
+int account_runtime_add(struct account_store *s, const struct proto_add_req *q,
+			struct agent_err *err)
 {
 	struct settings st;
 	struct account *acct = NULL;
 	int r;
 
-	msg[0] = '\0';
-	if ((r = settings_init(&st, q)) != 0)
+	agent_err_clear(err);
+	if ((r = settings_init(&st, q)) != 0) {
+		agent_err_code(err, r);
 		goto out;
-	if ((r = agent_runtime_create(a, st.name, st.s, q->count, &acct, msg,
-				      msglen)) != 0)
+	}
+	if ((r = account_runtime_create(s, st.name, st.s, q->count, &acct,
+					err)) != 0)
 		goto out;
 	/* The settings are not logged: one may be a client_secret. */
 	log_info("%s: account added at run time (provider %s, flow %s)",
@@ -203,35 +213,28 @@ out:
 	return r;
 }
 
-int agent_runtime_delete(struct agent *a, struct account *acct, char *msg,
-			 size_t msglen)
+int account_runtime_delete(struct account_store *s, struct account *acct,
+			   struct agent_err *err)
 {
-	struct account **pp;
+	const struct agent_config *cfg = s->agent->config;
 	char name[80];
 
-	if (!acct->runtime) {
-		snprintf(msg, msglen,
-			 "%s is defined in %s (line %d): remove its section "
-			 "there and reload the agent (kill -HUP), or forget "
-			 "only its tokens with 'xoauth remove %s'",
-			 acct->cfg.name,
-			 a->config->path != NULL ? a->config->path
-						 : "the config file",
-			 acct->cfg.line, acct->cfg.name);
-		return XO_ERR_CONFIGURED;
-	}
-	for (pp = &a->accounts; *pp != acct; pp = &(*pp)->next)
-		;
-	*pp = acct->next;
-	acct->next = NULL;
+	if (!acct->runtime)
+		return agent_err_set(
+		    err, XO_ERR_CONFIGURED,
+		    "%s is defined in %s (line %d): remove its section there "
+		    "and reload the agent (kill -HUP), or forget only its "
+		    "tokens with 'xoauth remove %s'",
+		    acct->cfg.name,
+		    cfg->path != NULL ? cfg->path : "the config file",
+		    acct->cfg.line, acct->cfg.name);
+	account_unlink(s, acct);
 	snprintf(name, sizeof(name), "%s", acct->cfg.name);
 	/* Nothing may wait on an account that is gone: a pending login or
 	   refresh is cancelled without its callback, the requests parked
 	   on it are answered, and its tokens and secret are wiped. */
-	agent_login_cancel(acct);
-	agent_waiters_fail(acct, XO_ERR_NO_ACCOUNT, "the account was deleted");
-	agent_account_free(acct);
+	account_free(acct, "the account was deleted");
 	log_info("%s: account deleted", name);
-	agent_schedule(a);
+	account_store_schedule(s);
 	return 0;
 }

@@ -12,8 +12,11 @@
 
 #include <xoauth/xo_errors.h>
 
-#include "core/log.h"
+#include "account/account_internal.h"
 #include "account/secret_cmd.h"
+#include "account/spawn.h"
+#include "core/log.h"
+#include "secret/secret.h"
 
 static int is_blank(char c)
 {
@@ -44,7 +47,12 @@ void agent_secret_cmd_forget(struct account *acct)
 		return;
 	agent_secret_free(acct->client_secret);
 	acct->client_secret = NULL;
-	acct->secret_fresh = 0;
+	acct->secret_fresh = false;
+}
+
+int agent_secret_cmd_waits(const struct account *acct, agent_secret_ready_cb cb)
+{
+	return acct->secret_run != NULL && acct->secret_cb == cb;
 }
 
 void agent_secret_cmd_cancel(struct account *acct)
@@ -55,7 +63,7 @@ void agent_secret_cmd_cancel(struct account *acct)
 }
 
 /* Seals the first line of the output; 0 or XO_ERR_CONFIG (why in
-   acct->last_error). */
+   acct->last). */
 static int take_secret(struct account *acct,
 		       const struct agent_spawn_result *res)
 {
@@ -67,38 +75,35 @@ static int take_secret(struct account *acct,
 
 	if (!res->exited || res->status != 0) {
 		agent_spawn_describe(res, how, sizeof(how));
-		snprintf(acct->last_error, sizeof(acct->last_error),
-			 "%s: client_secret_cmd %s", name, how);
-		return XO_ERR_CONFIG;
+		return agent_err_set(&acct->last, XO_ERR_CONFIG,
+				     "%s: client_secret_cmd %s", name, how);
 	}
 	if (res->out != NULL)
 		n = agent_secret_cmd_first_line(res->out->data, res->out->len,
 						&start);
 	if (res->truncated &&
 	    memchr(res->out->data, '\n', res->out->len) == NULL) {
-		snprintf(acct->last_error, sizeof(acct->last_error),
-			 "%s: client_secret_cmd printed a first line longer "
-			 "than %d bytes, which is no client secret",
-			 name, AGENT_SECRET_CMD_MAX_OUTPUT);
-		return XO_ERR_CONFIG;
+		return agent_err_set(&acct->last, XO_ERR_CONFIG,
+				     "%s: client_secret_cmd printed a first "
+				     "line longer than %d bytes, which is no "
+				     "client secret",
+				     name, AGENT_SECRET_CMD_MAX_OUTPUT);
 	}
 	if (n == 0) {
-		snprintf(acct->last_error, sizeof(acct->last_error),
-			 "%s: client_secret_cmd printed no secret (its first "
-			 "line is empty)",
-			 name);
-		return XO_ERR_CONFIG;
+		return agent_err_set(&acct->last, XO_ERR_CONFIG,
+				     "%s: client_secret_cmd printed no secret "
+				     "(its first line is empty)",
+				     name);
 	}
 	if ((r = agent_secret_seal(acct->agent->shield, res->out->data + start,
 				   n, &sec)) != 0) {
-		snprintf(acct->last_error, sizeof(acct->last_error),
-			 "%s: cannot keep the client secret: %s", name,
-			 proto_strerror(r));
-		return r;
+		return agent_err_set(&acct->last, r,
+				     "%s: cannot keep the client secret: %s",
+				     name, proto_strerror(r));
 	}
 	agent_secret_free(acct->client_secret);
 	acct->client_secret = sec;
-	acct->secret_fresh = 1;
+	acct->secret_fresh = true;
 	agent_secret_fingerprint(sec, fp);
 	log_info("%s: client secret %s from client_secret_cmd", name, fp);
 	return 0;
@@ -118,7 +123,8 @@ static void on_done(void *arg, struct agent_spawn_result *res)
 		cb(acct, r);
 }
 
-int agent_secret_cmd_fetch(struct account *acct, agent_secret_ready_cb cb)
+int agent_secret_cmd_fetch(struct account *acct, agent_secret_ready_cb cb,
+			   bool *running)
 {
 	struct agent *a = acct->agent;
 	struct agent_spawn_opts opts;
@@ -126,10 +132,13 @@ int agent_secret_cmd_fetch(struct account *acct, agent_secret_ready_cb cb)
 	const char *env[2];
 	int r;
 
+	*running = false;
 	if (!agent_secret_cmd_used(acct) || acct->client_secret != NULL)
 		return 0;
-	if (acct->secret_run != NULL)
-		return acct->secret_cb == cb ? 1 : XO_ERR_BUSY;
+	if (acct->secret_run != NULL) {
+		*running = acct->secret_cb == cb;
+		return *running ? 0 : XO_ERR_BUSY;
+	}
 	snprintf(label, sizeof(label), "%s: client_secret_cmd", acct->cfg.name);
 	/* One script may serve several accounts. */
 	snprintf(env_account, sizeof(env_account), "XOAUTH_ACCOUNT=%s",
@@ -142,17 +151,17 @@ int agent_secret_cmd_fetch(struct account *acct, agent_secret_ready_cb cb)
 	opts.env = env;
 	opts.out_cap = AGENT_SECRET_CMD_MAX_OUTPUT;
 	opts.timeout_ms = a->config->secret_cmd_timeout_ms;
-	r = agent_spawn(&a->spawns, &opts, on_done, acct, &acct->secret_run);
-	if (r != 0) {
-		snprintf(acct->last_error, sizeof(acct->last_error),
-			 "%s: client_secret_cmd could not be started: %s",
-			 acct->cfg.name,
-			 r == XO_ERR_BUSY ? "too many commands are running"
-					  : proto_strerror(r));
-		return r == XO_ERR_IO ? XO_ERR_CONFIG : r;
-	}
+	r = agent_spawn(a->spawns, &opts, on_done, acct, &acct->secret_run);
+	if (r != 0)
+		return agent_err_set(
+		    &acct->last, r == XO_ERR_IO ? XO_ERR_CONFIG : r,
+		    "%s: client_secret_cmd could not be started: %s",
+		    acct->cfg.name,
+		    r == XO_ERR_BUSY ? "too many commands are running"
+				     : proto_strerror(r));
 	acct->secret_cb = cb;
-	acct->secret_fresh = 0;
+	acct->secret_fresh = false;
+	*running = true;
 	log_debug("%s: running client_secret_cmd", acct->cfg.name);
-	return 1;
+	return 0;
 }

@@ -14,22 +14,33 @@
 #ifndef XO_AGENT_SECRET_CMD_H
 #define XO_AGENT_SECRET_CMD_H
 
-#include "core/agent.h"
+#include <stdbool.h>
+#include <stddef.h>
+
+struct account;
+
+/* Told when client_secret_cmd has run; err 0 means the account holds
+   the secret now. */
+typedef void (*agent_secret_ready_cb)(struct account *acct, int err);
 
 /* Most bytes of output read; the secret is the first line of them. */
 #define AGENT_SECRET_CMD_MAX_OUTPUT 8192
 
 /*
- * Makes sure acct->client_secret holds the secret.
- *   0  it does (or the account has no client_secret_cmd): go on now;
- *   1  the command is running: cb(acct, err) follows from the loop, with
- *      err 0 (the secret is there) or XO_ERR_CONFIG, with the reason in
- *      msg form in acct->last_error (the account's state is untouched);
- *  <0  XO_ERR_BUSY (someone else already waits for it), XO_ERR_NOMEM, or
- *      XO_ERR_CONFIG when it could not be started (reason in last_error);
- *      cb is not called.
+ * Makes sure the account holds its client secret.  0 with *running false:
+ * it does (or the account has no client_secret_cmd): go on now.  0 with
+ * *running true: the command runs, and cb(acct, err) follows from the
+ * loop, with err 0 (the secret is held) or XO_ERR_CONFIG with the reason
+ * in the account's last error (its state untouched).  Else XO_ERR_BUSY
+ * (someone else already waits for it), XO_ERR_NOMEM, or XO_ERR_CONFIG when
+ * it could not be started (the reason in the last error), and cb is not
+ * called.
  */
-int agent_secret_cmd_fetch(struct account *acct, agent_secret_ready_cb cb);
+int agent_secret_cmd_fetch(struct account *acct, agent_secret_ready_cb cb,
+			   bool *running);
+/* 1 when cb is the one waiting for the running command. */
+int agent_secret_cmd_waits(const struct account *acct,
+			   agent_secret_ready_cb cb);
 
 /* 1 when the account's secret comes from client_secret_cmd. */
 int agent_secret_cmd_used(const struct account *acct);

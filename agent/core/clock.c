@@ -5,7 +5,7 @@
  */
 #include <time.h>
 
-#include "core/agent.h"
+#include "core/clock.h"
 
 int64_t agent_now_boot(void)
 {

@@ -1,58 +1,70 @@
 /*
- * conn.c: one client connection.  Reads frames (bounded by PROTO_MAX_MSG,
- * checked before the body is buffered), hands each complete frame to
- * agent_dispatch(), and writes exactly one reply per request, in order.
+ * conn.c: one client connection (conn.h).  Reads frames (bounded by
+ * PROTO_MAX_MSG, checked before the body is buffered), hands each complete
+ * frame to agent_dispatch(), and writes exactly one reply per request, in
+ * order.
  *
  * While a request waits for its answer (a refresh, a login) the connection
  * stops reading, so a client that pipelines requests is held back by the
  * kernel's socket buffer rather than by our memory.  A connection that
  * stays silent for idle_timeout, sends a frame that is too large or
  * garbage framing, or does not read its replies, is closed; nobody else
- * notices.
+ * notices.  Frames may hold secrets (IMPORT, UNLOCK, TOKEN replies): both
+ * directions live in agent_buf memory, wiped as it is consumed.
  */
 #include <stdlib.h>
-#include <string.h>
-
-#include <sodium.h>
+#include <unistd.h>
 
 #include "core/agent.h"
+#include "core/conn.h"
+#include "core/core_internal.h"
 #include "core/log.h"
+#include "core/server.h"
+#include "core/waiter.h"
 
 /* A client that leaves this much of our replies unread is cut off. */
 #define MAX_UNSENT (1024 * 1024)
-#define INITIAL_BUF 4096
 
 struct conn {
 	struct conn *next;
 	struct conn **prevp;
-	struct agent *agent;
+	struct agent_server *server;
 	uv_pipe_t pipe;
 	uv_timer_t idle;
-	unsigned char *buf;
-	size_t len;
-	size_t cap;
-	int busy;        /* a request is being answered */
-	int in_dispatch; /* agent_dispatch() is on the stack */
+	struct agent_buf in; /* bytes read, not yet dispatched */
+	int busy;	     /* a request is being answered */
+	int in_dispatch;     /* agent_dispatch() is on the stack */
 	int closing;
 	int handles_open;
-	struct waiter *waiter;
+	struct waiter *waiter;		  /* the request is parked on it */
 	agent_conn_cancel_cb hold_cancel; /* a job answers later */
 	void *hold_arg;
 	unsigned long id;
 };
 
+/* One reply on its way; the frame is wiped once written. */
 struct write_req {
 	uv_write_t req;
 	unsigned char *frame;
-	size_t len;
+	size_t cap;
 };
 
 static void process_frames(struct conn *c);
 static void conn_close(struct conn *c, const char *why);
 
-struct agent *agent_conn_agent(struct conn *c)
+struct agent *agent_conn_agent(const struct conn *c)
 {
-	return c->agent;
+	return c->server->agent;
+}
+
+unsigned long agent_conn_id(const struct conn *c)
+{
+	return c->id;
+}
+
+struct agent_server *conn_server(const struct conn *c)
+{
+	return c->server;
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -61,8 +73,7 @@ static void on_handle_closed(uv_handle_t *h)
 
 	if (--c->handles_open > 0)
 		return;
-	sodium_memzero(c->buf, c->cap);
-	free(c->buf);
+	agent_buf_cleanup(&c->in);
 	free(c);
 }
 
@@ -86,62 +97,54 @@ static void conn_close(struct conn *c, const char *why)
 	*c->prevp = c->next;
 	if (c->next != NULL)
 		c->next->prevp = c->prevp;
-	c->agent->n_conns--;
+	c->server->n_conns--;
 	uv_close((uv_handle_t *)&c->pipe, on_handle_closed);
 	uv_close((uv_handle_t *)&c->idle, on_handle_closed);
 }
 
 static void on_idle(uv_timer_t *t)
 {
-	struct conn *c = t->data;
-
-	conn_close(c, "idle timeout");
+	conn_close(t->data, "idle timeout");
 }
 
 static void arm_idle(struct conn *c)
 {
 	uv_timer_start(&c->idle, on_idle,
-		       c->agent->config->idle_timeout_ms, 0);
+		       c->server->agent->limits.idle_timeout_ms, 0);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
 	struct conn *c = h->data;
+	size_t room;
 
 	(void)suggested;
-	b->base = (char *)c->buf + c->len;
-	b->len = c->cap - c->len;
+	b->base = (char *)agent_buf_tail(&c->in, &room);
+	b->len = room;
 }
 
 /*
- * Makes room for the frame the buffered header announces.  The length is
- * checked against PROTO_MAX_MSG before anything is allocated.
+ * Makes room for the frame the buffered header announces (or for a header,
+ * when none is whole yet).  The length is checked against PROTO_MAX_MSG
+ * before anything is allocated: 0, or XO_ERR_MSG_TOO_LARGE /
+ * XO_ERR_MSG_BAD (close the connection) or XO_ERR_NOMEM.
  */
 static int grow_for_frame(struct conn *c)
 {
-	size_t frame_len, need;
-	unsigned char *nb;
+	size_t frame_len;
 	int r;
 
-	r = proto_frame_peek(c->buf, c->len, PROTO_MAX_MSG, &frame_len);
+	r = proto_frame_peek(c->in.data, c->in.len, PROTO_MAX_MSG, &frame_len);
+	if (r == 0)
+		return 0;
 	if (r != XO_ERR_MSG_TRUNCATED)
 		return r;
-	if (c->len < 4)
-		need = INITIAL_BUF;
-	else
-		need = ((size_t)c->buf[0] << 24 | (size_t)c->buf[1] << 16 |
-			(size_t)c->buf[2] << 8 | c->buf[3]) +
-		       4;
-	if (need <= c->cap)
-		return 0;
-	if ((nb = malloc(need)) == NULL)
-		return XO_ERR_NOMEM;
-	memcpy(nb, c->buf, c->len);
-	sodium_memzero(c->buf, c->cap);
-	free(c->buf);
-	c->buf = nb;
-	c->cap = need;
-	return 0;
+	if (c->in.len < 4)
+		return agent_buf_reserve(&c->in, PROTO_HEADER_LEN);
+	return agent_buf_reserve(
+	    &c->in, ((size_t)c->in.data[0] << 24 | (size_t)c->in.data[1] << 16 |
+		     (size_t)c->in.data[2] << 8 | c->in.data[3]) +
+			4);
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
@@ -156,9 +159,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	}
 	if (n == 0)
 		return;
-	c->len += (size_t)n;
+	c->in.len += (size_t)n;
 	arm_idle(c);
-	if ((r = grow_for_frame(c)) != 0 && r != XO_ERR_MSG_TRUNCATED) {
+	if ((r = grow_for_frame(c)) != 0) {
 		/* Framing errors close the connection (PROTOCOL.md). */
 		conn_close(c, proto_strerror(r));
 		return;
@@ -181,7 +184,7 @@ static void process_frames(struct conn *c)
 	int r;
 
 	while (!c->busy && !c->closing) {
-		r = proto_frame_peek(c->buf, c->len, PROTO_MAX_MSG,
+		r = proto_frame_peek(c->in.data, c->in.len, PROTO_MAX_MSG,
 				     &frame_len);
 		if (r == XO_ERR_MSG_TRUNCATED)
 			break;
@@ -191,14 +194,13 @@ static void process_frames(struct conn *c)
 		}
 		c->busy = 1;
 		c->in_dispatch = 1;
-		agent_dispatch(c, c->buf, frame_len);
+		agent_dispatch(c, c->in.data, frame_len);
 		c->in_dispatch = 0;
-		/* The request may hold a refresh token (IMPORT). */
-		sodium_memzero(c->buf, frame_len);
-		memmove(c->buf, c->buf + frame_len, c->len - frame_len);
-		c->len -= frame_len;
-		if (grow_for_frame(c) == XO_ERR_MSG_TOO_LARGE) {
-			conn_close(c, proto_strerror(XO_ERR_MSG_TOO_LARGE));
+		/* Wiped as it goes: the request may hold a refresh token
+		   (IMPORT) or a passphrase (UNLOCK). */
+		agent_buf_consume(&c->in, frame_len);
+		if ((r = grow_for_frame(c)) != 0) {
+			conn_close(c, proto_strerror(r));
 			return;
 		}
 	}
@@ -218,35 +220,38 @@ static void on_written(uv_write_t *req, int status)
 	struct write_req *w = (struct write_req *)req;
 	struct conn *c = req->handle->data;
 
-	sodium_memzero(w->frame, w->len);
-	free(w->frame);
+	agent_buf_free_bytes(w->frame, w->cap);
 	free(w);
 	if (status < 0 && status != UV_ECANCELED)
 		conn_close(c, uv_strerror(status));
 }
 
-void agent_conn_reply(struct conn *c, unsigned char *frame, size_t len)
+void agent_conn_send(struct conn *c, struct agent_reply *r)
 {
 	struct write_req *w;
+	unsigned char *frame;
+	size_t len, cap;
 	uv_buf_t b;
 
+	r->buf.len = r->w.err == 0 ? r->w.len : 0;
+	frame = agent_buf_take(&r->buf, &len, &cap);
 	c->busy = 0;
 	c->waiter = NULL;
 	c->hold_cancel = NULL;
-	if (c->closing || (w = malloc(sizeof(*w))) == NULL) {
-		sodium_memzero(frame, len);
-		free(frame);
+	/* A reply that could not be built (no memory even for a FAILURE)
+	   leaves the client nothing to wait for but the close. */
+	if (c->closing || len == 0 || (w = malloc(sizeof(*w))) == NULL) {
+		agent_buf_free_bytes(frame, cap);
 		if (!c->closing)
 			conn_close(c, "out of memory");
 		return;
 	}
 	w->frame = frame;
-	w->len = len;
+	w->cap = cap;
 	b = uv_buf_init((char *)frame, (unsigned)len);
 	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, on_written) !=
 	    0) {
-		sodium_memzero(frame, len);
-		free(frame);
+		agent_buf_free_bytes(frame, cap);
 		free(w);
 		conn_close(c, "write failed");
 		return;
@@ -260,38 +265,6 @@ void agent_conn_reply(struct conn *c, unsigned char *frame, size_t len)
 		process_frames(c);
 }
 
-void agent_conn_reply_failure(struct conn *c, int err, const char *msg)
-{
-	struct proto_writer w;
-	struct proto_failure f;
-
-	if (msg == NULL || msg[0] == '\0')
-		msg = proto_strerror(err);
-	f.status = proto_status_from_err(err);
-	f.message = proto_str_c(msg);
-	if (f.message.len > 1024)
-		f.message.len = 1024;
-	if (agent_reply_buf(f.message.len + 64, &w) != 0 ||
-	    proto_enc_failure(&w, &f) != 0) {
-		free(w.buf);
-		conn_close(c, "out of memory");
-		return;
-	}
-	agent_conn_reply(c, w.buf, w.len);
-}
-
-void agent_conn_reply_success(struct conn *c)
-{
-	struct proto_writer w;
-
-	if (agent_reply_buf(16, &w) != 0 || proto_enc_success(&w) != 0) {
-		free(w.buf);
-		conn_close(c, "out of memory");
-		return;
-	}
-	agent_conn_reply(c, w.buf, w.len);
-}
-
 void agent_conn_park(struct conn *c, struct waiter *w)
 {
 	c->waiter = w;
@@ -303,44 +276,52 @@ void agent_conn_hold(struct conn *c, agent_conn_cancel_cb cancel, void *arg)
 	c->hold_arg = arg;
 }
 
-void agent_conn_accept(struct agent *a, uv_stream_t *server)
+/* A connection of s, not open yet; NULL when out of memory. */
+static struct conn *conn_new(struct agent_server *s)
 {
+	struct agent *a = s->agent;
 	struct conn *c;
-	uv_os_fd_t fd;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->buf = malloc(INITIAL_BUF)) == NULL) {
-		free(c);
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_error("out of memory accepting a connection");
-		return;
+		return NULL;
 	}
-	c->cap = INITIAL_BUF;
-	c->agent = a;
-	c->id = ++a->next_conn_id;
+	c->server = s;
+	c->id = ++s->next_conn_id;
+	agent_buf_init(&c->in, PROTO_MAX_MSG + 4);
 	uv_pipe_init(a->loop, &c->pipe, 0);
 	c->pipe.data = c;
 	uv_timer_init(a->loop, &c->idle);
 	c->idle.data = c;
 	c->handles_open = 2;
-	c->next = a->conns;
-	c->prevp = &a->conns;
-	if (a->conns != NULL)
-		a->conns->prevp = &c->next;
-	a->conns = c;
-	a->n_conns++;
-	if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
-		conn_close(c, "accept failed");
-		return;
-	}
+	c->next = s->conns;
+	c->prevp = &s->conns;
+	if (s->conns != NULL)
+		s->conns->prevp = &c->next;
+	s->conns = c;
+	s->n_conns++;
+	return c;
+}
+
+/* The pipe is open: check the peer, then serve it. */
+static void conn_start(struct conn *c)
+{
+	struct agent_server *s = c->server;
+	uv_os_fd_t fd;
+
 	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
 	    !agent_peer_allowed(fd, c->id)) {
 		conn_close(c, NULL);
 		return;
 	}
+	if (grow_for_frame(c) != 0) {
+		conn_close(c, "out of memory");
+		return;
+	}
 	/* Over the limit the newest connection goes, so one client that
 	   opens many cannot lock out the others for long: idle ones time
 	   out. */
-	if (a->n_conns > a->config->max_connections) {
+	if (s->n_conns > s->agent->limits.max_connections) {
 		conn_close(c, "too many connections");
 		return;
 	}
@@ -348,8 +329,37 @@ void agent_conn_accept(struct agent *a, uv_stream_t *server)
 	arm_idle(c);
 }
 
-void agent_conns_close_all(struct agent *a)
+void agent_conn_accept(struct agent_server *s, uv_stream_t *listener)
 {
-	while (a->conns != NULL)
-		conn_close(a->conns, NULL);
+	struct conn *c = conn_new(s);
+
+	if (c == NULL)
+		return;
+	if (uv_accept(listener, (uv_stream_t *)&c->pipe) != 0) {
+		conn_close(c, "accept failed");
+		return;
+	}
+	conn_start(c);
+}
+
+void agent_conn_open(struct agent_server *s, int fd)
+{
+	struct conn *c = conn_new(s);
+
+	if (c == NULL) {
+		close(fd);
+		return;
+	}
+	if (uv_pipe_open(&c->pipe, fd) != 0) {
+		close(fd);
+		conn_close(c, "cannot use the connection");
+		return;
+	}
+	conn_start(c);
+}
+
+void agent_conns_close_all(struct agent_server *s)
+{
+	while (s->conns != NULL)
+		conn_close(s->conns, NULL);
 }

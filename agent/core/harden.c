@@ -8,7 +8,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "core/agent.h"
+#include "core/harden.h"
 #include "core/log.h"
 
 void agent_harden(void)

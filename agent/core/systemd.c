@@ -14,6 +14,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <xoauth/xo_errors.h>
+
+#include "core/err.h"
 #include "core/log.h"
 #include "core/systemd.h"
 
@@ -27,7 +30,7 @@ static void forget_listen_env(void)
 	unsetenv("LISTEN_FDNAMES");
 }
 
-int agent_systemd_listen_fd(char **path, char *err, size_t err_len)
+int agent_systemd_listen_fd(int *fd_out, char **path, struct agent_err *err)
 {
 	const char *pid_s = getenv("LISTEN_PID"), *fds_s = getenv("LISTEN_FDS");
 	struct sockaddr_un sun;
@@ -36,19 +39,20 @@ int agent_systemd_listen_fd(char **path, char *err, size_t err_len)
 	socklen_t olen = sizeof(int);
 	int fd = LISTEN_FDS_START;
 
+	*fd_out = -1;
 	*path = NULL;
 	/* The variables are meant for the process systemd started, not for
 	 * one that inherited them. */
 	if (pid_s == NULL || fds_s == NULL ||
 	    strtol(pid_s, NULL, 10) != (long)getpid())
-		return -1;
+		return 0;
 	forget_listen_env();
 	if (strcmp(fds_s, "1") != 0) {
-		snprintf(err, err_len,
-			 "systemd passed %s sockets; the agent takes exactly "
-			 "one (one ListenStream= in xoauth-agent.socket)",
-			 fds_s);
-		return -2;
+		return agent_err_set(
+		    err, XO_ERR_CONFIG,
+		    "systemd passed %s sockets; the agent takes exactly one "
+		    "(one ListenStream= in xoauth-agent.socket)",
+		    fds_s);
 	}
 	memset(&sun, 0, sizeof(sun));
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &olen) != 0 ||
@@ -56,17 +60,16 @@ int agent_systemd_listen_fd(char **path, char *err, size_t err_len)
 	    getsockname(fd, (struct sockaddr *)&sun, &len) != 0 ||
 	    sun.sun_family != AF_UNIX || type != SOCK_STREAM || !listening ||
 	    sun.sun_path[0] == '\0') {
-		snprintf(err, err_len,
-			 "the socket systemd passed is not a listening Unix "
-			 "stream socket with a path (ListenStream=%%t/...)");
-		return -2;
+		return agent_err_set(
+		    err, XO_ERR_CONFIG,
+		    "the socket systemd passed is not a listening Unix stream "
+		    "socket with a path (ListenStream=%%t/...)");
 	}
 	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-	if ((*path = strndup(sun.sun_path, sizeof(sun.sun_path))) == NULL) {
-		snprintf(err, err_len, "out of memory");
-		return -2;
-	}
-	return fd;
+	if ((*path = strndup(sun.sun_path, sizeof(sun.sun_path))) == NULL)
+		return agent_err_code(err, XO_ERR_NOMEM);
+	*fd_out = fd;
+	return 0;
 }
 
 void agent_systemd_notify(const char *state)

@@ -7,16 +7,16 @@
 #ifndef XO_AGENT_SYSTEMD_H
 #define XO_AGENT_SYSTEMD_H
 
-#include <stddef.h>
+struct agent_err;
 
 /*
- * Takes the listening socket systemd passed, if any: returns its fd (3)
- * with *path set to its address (malloc), -1 when there is none, or -2
- * with err filled when systemd passed something we cannot use (more than
- * one socket, or not a listening Unix stream socket).  The LISTEN_*
- * variables are removed so that children do not inherit them.
+ * Takes the listening socket systemd passed, if any: *fd_out is its fd (3)
+ * and *path its address (malloc), or -1 and NULL when systemd passed none.
+ * 0, or XO_ERR_CONFIG in err when systemd passed something we cannot use
+ * (more than one socket, or not a listening Unix stream socket).  The
+ * LISTEN_* variables are removed so that children do not inherit them.
  */
-int agent_systemd_listen_fd(char **path, char *err, size_t err_len);
+int agent_systemd_listen_fd(int *fd_out, char **path, struct agent_err *err);
 /* Sends a state ("READY=1", "RELOADING=1", "STOPPING=1") to systemd. */
 void agent_systemd_notify(const char *state);
 

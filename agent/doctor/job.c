@@ -1,5 +1,5 @@
 /*
- * doctor_job.c: one DOCTOR request (PROTOCOL.md 4.9) from start to reply.
+ * job.c: one DOCTOR request (PROTOCOL.md 4.9) from start to reply.
  *
  *   1. the settings are checked (client type, scopes against the hosts);
  *   2. when the account has a refresh token but no valid access token, a
@@ -21,10 +21,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "account/account.h"
+#include "config/config.h"
 #include "core/agent.h"
-#include "doctor/pure/doctor.h"
-#include "doctor/probe.h"
+#include "core/clock.h"
+#include "core/conn.h"
+#include "core/err.h"
 #include "core/log.h"
+#include "doctor/job.h"
+#include "doctor/probe.h"
+#include "doctor/pure/doctor.h"
+#include "secret/secret.h"
 
 /* How often the job looks whether the refresh it waits for has ended. */
 #define REFRESH_POLL_MS 50
@@ -79,16 +86,16 @@ static void job_cancel(void *arg)
 
 static void job_finish(struct doctor_job *job)
 {
-	struct proto_writer w;
+	struct agent_reply reply;
 	int r;
 
-	if ((r = agent_reply_buf(PROTO_MAX_MSG + PROTO_HEADER_LEN, &w)) != 0 ||
-	    (r = doctor_report_encode(job->report, &w)) != 0) {
-		free(w.buf);
+	if ((r = agent_reply_init(&reply, PROTO_MAX_MSG + PROTO_HEADER_LEN)) !=
+		0 ||
+	    (r = doctor_report_encode(job->report, &reply.w)) != 0)
 		agent_conn_reply_failure(job->conn, r, NULL);
-	} else {
-		agent_conn_reply(job->conn, w.buf, w.len);
-	}
+	else
+		agent_conn_send(job->conn, &reply);
+	agent_reply_cleanup(&reply);
 	job->conn = NULL;
 	job_free(job);
 }
@@ -104,34 +111,33 @@ static void hold(struct doctor_job *job)
 /* What the pure checks look at; strings point into acct. */
 static void snapshot(const struct account *acct, struct doctor_account *a)
 {
-	int64_t left = acct->expires_boot - agent_now_boot();
+	const struct agent_account_cfg *cfg = account_cfg(acct);
+	struct account_status st;
 
+	account_status(acct, &st);
 	memset(a, 0, sizeof(*a));
-	a->name = acct->cfg.name;
-	a->provider = acct->cfg.provider != NULL ? acct->cfg.provider : "";
-	a->email = acct->email;
-	a->client_id = acct->cfg.client_id;
-	a->tenant = acct->cfg.tenant;
-	a->scopes = acct->cfg.scopes;
-	a->flow = acct->cfg.flow;
-	a->token_endpoint = acct->cfg.token_endpoint;
-	a->has_client_secret =
-	    acct->client_secret != NULL || acct->cfg.client_secret_cmd != NULL;
-	a->state = acct->state;
-	if (acct->login != NULL)
-		a->state = PROTO_STATE_LOGIN_PENDING;
-	a->has_refresh_token = acct->refresh_token != NULL;
-	a->has_access_token = acct->access_token != NULL && left > 0;
-	a->valid_s = left > 0 ? (long)(left / 1000) : 0;
-	a->last_err = acct->last_err;
-	a->last_error = acct->last_error;
-	if (acct->last_error[0] == '\0' && acct->login_err != 0) {
-		a->last_err = acct->login_err;
-		a->last_error = acct->login_error;
+	a->name = cfg->name;
+	a->provider = cfg->provider != NULL ? cfg->provider : "";
+	a->email = account_email(acct);
+	a->client_id = cfg->client_id;
+	a->tenant = cfg->tenant;
+	a->scopes = cfg->scopes;
+	a->flow = cfg->flow;
+	a->token_endpoint = cfg->token_endpoint;
+	a->has_client_secret = st.has_client_secret;
+	a->state = st.health;
+	a->has_refresh_token = st.has_refresh_token;
+	a->has_access_token = st.has_access_token;
+	a->valid_s = (long)(st.valid_ms / 1000);
+	a->last_err = st.last->code;
+	a->last_error = st.last->msg;
+	if (st.last->msg[0] == '\0' && st.login->code != 0) {
+		a->last_err = st.login->code;
+		a->last_error = st.login->msg;
 	}
-	a->last_aadsts = acct->last_aadsts;
+	a->last_aadsts = st.last_aadsts;
 	a->last_oauth_error =
-	    acct->last_oauth_error[0] != '\0' ? acct->last_oauth_error : NULL;
+	    st.last_oauth_error[0] != '\0' ? st.last_oauth_error : NULL;
 }
 
 static void on_probe_done(void *arg, struct doctor_probe *p)
@@ -158,8 +164,9 @@ static void start_login(struct doctor_job *job, int imap,
 	const struct doctor_target *t = imap ? &job->imap : &job->smtp;
 	int r;
 
-	r = doctor_probe_start(job->agent->http, imap, t, acct->email, token,
-			       login_budget(job), on_probe_done, job, slot);
+	r = doctor_probe_start(job->agent->http, imap, t, account_email(acct),
+			       token, login_budget(job), on_probe_done, job,
+			       slot);
 	if (r != 0)
 		doctor_addf(job->report, PROTO_LEVEL_PROBLEM, NULL,
 			    "%s login not tried: %s", imap ? "IMAP" : "SMTP",
@@ -181,7 +188,6 @@ static void not_tried(struct doctor_job *job, const char *why)
 /* Steps 3 to 5, with the account as it is now. */
 static void diagnose(struct doctor_job *job, struct account *acct)
 {
-	struct agent *a = job->agent;
 	struct agent_plain *token = NULL;
 	struct doctor_account snap;
 	struct doctor_claims claims;
@@ -193,8 +199,7 @@ static void diagnose(struct doctor_job *job, struct account *acct)
 		not_tried(job, "the agent holds no valid access token");
 		goto done;
 	}
-	if ((r = agent_secret_open(a->shield, acct->access_token, &token)) !=
-	    0) {
+	if ((r = account_open_access_token(acct, &token)) != 0) {
 		doctor_addf(job->report, PROTO_LEVEL_PROBLEM, NULL,
 			    "The access token cannot be read: %s",
 			    proto_strerror(r));
@@ -221,7 +226,7 @@ static void diagnose(struct doctor_job *job, struct account *acct)
 		break;
 	}
 	if ((job->want_smtp || job->want_imap) &&
-	    (acct->email == NULL || acct->email[0] == '\0')) {
+	    (account_email(acct) == NULL || account_email(acct)[0] == '\0')) {
 		not_tried(job, "no e-mail address for the XOAUTH2 user name");
 		goto done;
 	}
@@ -242,7 +247,7 @@ static void on_tick(uv_timer_t *t)
 	struct doctor_job *job = t->data;
 	struct account *acct;
 
-	acct = agent_account_find(job->agent, job->name, strlen(job->name));
+	acct = account_find(job->agent->store, job->name, strlen(job->name));
 	if (acct == NULL) {
 		doctor_addf(job->report, PROTO_LEVEL_PROBLEM, NULL,
 			    "[account %s] was removed during the diagnosis",
@@ -250,11 +255,11 @@ static void on_tick(uv_timer_t *t)
 		job_finish(job);
 		return;
 	}
-	if (acct->refreshing && agent_now_boot() < job->deadline) {
+	if (account_refreshing(acct) && agent_now_boot() < job->deadline) {
 		uv_timer_start(&job->timer, on_tick, REFRESH_POLL_MS, 0);
 		return;
 	}
-	if (acct->refreshing)
+	if (account_refreshing(acct))
 		doctor_addf(job->report, PROTO_LEVEL_WARNING, NULL,
 			    "The refresh of [account %s] did not end within "
 			    "the wait",
@@ -295,19 +300,22 @@ static void parse_target(struct doctor_job *job, struct proto_str spec,
 		    buf, why);
 }
 
-int agent_doctor_start(struct account *acct, struct conn *c,
-		       const struct proto_doctor_req *req)
+/* Starts the diagnosis; 0, or an XO_ERR_* for the caller to answer
+   with. */
+static int doctor_start(struct account *acct, struct conn *c,
+			const struct proto_doctor_req *req)
 {
-	struct agent *a = acct->agent;
+	struct agent *a = account_agent(acct);
+	const char *name = account_name(acct);
 	struct doctor_job *job;
 	struct doctor_account snap;
+	struct agent_err err;
 	uint32_t wait_ms =
 	    req->wait_ms ? req->wait_ms : a->config->wait_default_ms;
-	int r;
 
 	if ((job = calloc(1, sizeof(*job))) == NULL ||
 	    (job->report = calloc(1, sizeof(*job->report))) == NULL ||
-	    (job->name = strdup(acct->cfg.name)) == NULL) {
+	    (job->name = strdup(name)) == NULL) {
 		if (job != NULL) {
 			free(job->report);
 			free(job);
@@ -319,7 +327,7 @@ int agent_doctor_start(struct account *acct, struct conn *c,
 	job->deadline = agent_now_boot() + wait_ms;
 	uv_timer_init(a->loop, &job->timer);
 	job->timer.data = job;
-	log_info("%s: doctor%s%s", acct->cfg.name,
+	log_info("%s: doctor%s%s", name,
 		 req->smtp.len ? " with an SMTP login" : "",
 		 req->imap.len ? " with an IMAP login" : "");
 
@@ -330,10 +338,10 @@ int agent_doctor_start(struct account *acct, struct conn *c,
 	doctor_check_scopes(&snap, job->smtp_host, job->imap_host, job->report);
 
 	/* Step 2: a fresh token, if one can be had. */
-	if (acct->refresh_token != NULL && acct->login == NULL &&
-	    acct->state != PROTO_STATE_CONFIG_ERROR &&
-	    !agent_account_token_ok(acct, MIN_VALID_MS)) {
-		if ((r = agent_refresh_start(acct)) == 0) {
+	if (snap.has_refresh_token && snap.state != PROTO_STATE_LOGIN_PENDING &&
+	    snap.state != PROTO_STATE_CONFIG_ERROR &&
+	    !account_token_ok(acct, MIN_VALID_MS)) {
+		if (account_refresh_start(acct, &err) == 0) {
 			hold(job);
 			uv_timer_start(&job->timer, on_tick, REFRESH_POLL_MS,
 				       0);
@@ -341,8 +349,16 @@ int agent_doctor_start(struct account *acct, struct conn *c,
 		}
 		doctor_addf(job->report, PROTO_LEVEL_WARNING, NULL,
 			    "A refresh of [account %s] could not start: %s",
-			    acct->cfg.name, proto_strerror(r));
+			    name, proto_strerror(err.code));
 	}
 	diagnose(job, acct);
 	return 0;
+}
+
+void doctor_handle(struct agent_request *q)
+{
+	int r;
+
+	if ((r = doctor_start(q->acct, q->conn, &q->m.doctor)) != 0)
+		agent_conn_reply_failure(q->conn, r, NULL);
 }

@@ -1,5 +1,5 @@
 /*
- * login_device.c: the device flow (RFC 8628), driven by the agent.
+ * device.c: the device flow (RFC 8628), driven by the agent.
  *
  * Polling follows 3.5: every `interval` seconds (5 when the provider gives
  * none, as oidc-provider does), 5 s more after each slow_down, until the
@@ -8,34 +8,36 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/agent.h"
+#include "account/account.h"
+#include "account/notify.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "login/login_internal.h"
-#include "account/notify.h"
+#include "secret/secret.h"
 
 static void poll_later(struct login *l);
 
-/* The vault holds the login's tokens. */
+/* The account holds the login's tokens (and the vault too). */
 static void device_stored(struct account *acct)
 {
-	login_finish(acct, 0, NULL);
+	struct agent_err ok;
+
+	agent_err_clear(&ok);
+	login_finish(account_login(acct), &ok);
 }
 
 static void on_poll(void *arg, struct oauth_result *res)
 {
 	struct login *l = arg;
 	struct account *acct = l->acct;
-	char msg[600];
+	const char *name = account_name(acct);
 	int r;
 
 	switch (res->cls) {
 	case OAUTH_OK:
-		if ((r = login_store_tokens(acct, res, device_stored)) < 0) {
-			login_finish(acct, r, "cannot store the tokens");
-			return;
-		}
-		if (r == 0)
-			device_stored(acct);
+		if ((r = account_take_login_tokens(acct, res, device_stored)) !=
+		    0)
+			login_fail(l, r, "cannot store the tokens");
 		return;
 	case OAUTH_PENDING:
 		break;
@@ -44,17 +46,13 @@ static void on_poll(void *arg, struct oauth_result *res)
 		break;
 	case OAUTH_TRANSIENT:
 		/* A network hiccup does not end the user's login. */
-		log_info("%s: login poll failed, will retry: %s",
-			 acct->cfg.name, res->message);
+		log_info("%s: login poll failed, will retry: %s", name,
+			 res->message);
 		break;
 	default:
-		acct->last_aadsts = res->aadsts;
-		snprintf(acct->last_oauth_error,
-			 sizeof(acct->last_oauth_error), "%s", res->error);
-		snprintf(msg, sizeof(msg), "%s: %s", acct->cfg.name,
-			 res->message);
-		login_finish(
-		    acct, res->err != 0 ? res->err : XO_ERR_LOGIN_DENIED, msg);
+		account_note_provider_error(acct, res->aadsts, res->error);
+		login_fail(l, res->err != 0 ? res->err : XO_ERR_LOGIN_DENIED,
+			   "%s: %s", name, res->message);
 		return;
 	}
 	poll_later(l);
@@ -64,26 +62,23 @@ static void on_poll_timer(uv_timer_t *t)
 {
 	struct login *l = t->data;
 	struct account *acct = l->acct;
+	const char *name = account_name(acct);
 	struct agent_plain *secret = NULL;
-	char msg[200];
 	int r;
 
 	if (agent_now_boot() >= l->expires_boot) {
-		snprintf(msg, sizeof(msg),
-			 "%s: the login code expired; run 'xoauth login %s' "
-			 "again",
-			 acct->cfg.name, acct->cfg.name);
-		login_finish(acct, XO_ERR_LOGIN_EXPIRED, msg);
+		login_fail(l, XO_ERR_LOGIN_EXPIRED,
+			   "%s: the login code expired; run 'xoauth login %s' "
+			   "again",
+			   name, name);
 		return;
 	}
-	if (acct->client_secret != NULL &&
-	    agent_secret_open(acct->agent->shield, acct->client_secret,
-			      &secret) != 0) {
-		login_finish(acct, XO_ERR_INTERNAL, "cannot open the secret");
+	if (account_open_client_secret(acct, &secret) != 0) {
+		login_fail(l, XO_ERR_INTERNAL, "cannot open the secret");
 		return;
 	}
-	r = oauth_device_poll(acct->oauth, l->dev.device_code, secret, on_poll,
-			      l);
+	r = oauth_device_poll(account_oauth(acct), l->dev.device_code, secret,
+			      on_poll, l);
 	agent_plain_free(secret);
 	if (r != 0)
 		poll_later(l);
@@ -100,12 +95,12 @@ static void on_device(void *arg, int err, const char *message,
 {
 	struct login *l = arg;
 	struct account *acct = l->acct;
+	const char *name = account_name(acct);
 	char msg[600];
 
 	if (err != 0) {
-		snprintf(msg, sizeof(msg), "%s: %s", acct->cfg.name,
-			 message != NULL ? message : proto_strerror(err));
-		login_finish(acct, err, msg);
+		login_fail(l, err, "%s: %s", name,
+			   message != NULL ? message : proto_strerror(err));
 		return;
 	}
 	l->dev = *dev;
@@ -114,32 +109,30 @@ static void on_device(void *arg, int err, const char *message,
 	l->expires_boot =
 	    agent_now_boot() +
 	    (l->dev.expires_in > 0 ? l->dev.expires_in : 900) * 1000;
-	l->ready = 1;
+	l->ready = true;
 	snprintf(msg, sizeof(msg),
-		 "%s: login pending: open %s and enter the code %s",
-		 acct->cfg.name, l->dev.verification_uri, l->dev.user_code);
+		 "%s: login pending: open %s and enter the code %s", name,
+		 l->dev.verification_uri, l->dev.user_code);
 	log_info("%s", msg);
 	agent_notify(acct, NOTIFY_LOGIN_PENDING, msg, l->dev.verification_uri,
 		     l->dev.user_code);
 	poll_later(l);
-	agent_waiters_wake(acct, 0);
+	account_wake(acct, ACCOUNT_CHANGED);
 }
 
-int login_device_start(struct account *acct, struct login *l)
+int login_device_start(struct login *l, struct agent_err *err)
 {
+	struct account *acct = l->acct;
 	struct agent_plain *secret = NULL;
 	int r;
 
-	if (acct->client_secret != NULL &&
-	    (r = agent_secret_open(acct->agent->shield, acct->client_secret,
-				   &secret)) != 0)
-		return r;
-	r = oauth_device_start(acct->oauth, secret, on_device, l);
+	if ((r = account_open_client_secret(acct, &secret)) != 0)
+		return agent_err_code(err, r);
+	r = oauth_device_start(account_oauth(acct), secret, on_device, l);
 	agent_plain_free(secret);
 	if (r != 0)
-		snprintf(acct->login_error, sizeof(acct->login_error),
-			 "%s: cannot start the login: %s", acct->cfg.name,
-			 proto_strerror(r));
+		agent_err_set(err, r, "%s: cannot start the login: %s",
+			      account_name(acct), proto_strerror(r));
 	return r;
 }
 

@@ -2,23 +2,29 @@
  * login.c: starting, joining, cancelling and ending a login, whatever its
  * flow.  The agent runs the flow; the CLI or an application only shows the
  * user what to do and waits (LOGIN_WAIT).  The flows themselves are in
- * login_device.c (RFC 8628) and login_code.c (browser and paste, RFC 6749
- * 4.1 with PKCE).
+ * device.c (RFC 8628) and code.c (browser and paste, RFC 6749 4.1 with
+ * PKCE).  The account keeps the login in its slot (account_login_begin())
+ * and its outcome after it has ended.
  *
  * Which flows an account may use is the provider preset's business
- * (presets.c): a flow the provider refuses, or one the account lacks the
- * endpoints for, gets XO_ERR_UNSUPPORTED_FLOW with the flows that do work.
+ * (config/pure/presets.c): a flow the provider refuses, or one the account
+ * lacks the endpoints for, gets XO_ERR_UNSUPPORTED_FLOW with the flows that
+ * do work.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/agent.h"
-#include "core/log.h"
-#include "login/login_internal.h"
-#include "account/pure/policy.h"
+#include "account/account.h"
+#include "account/requests.h"
 #include "account/secret_cmd.h"
-#include "vault/vault.h"
+#include "config/config.h"
+#include "core/agent.h"
+#include "core/clock.h"
+#include "core/conn.h"
+#include "core/waiter.h"
+#include "login/login_internal.h"
 
 static void on_login_closed(uv_handle_t *h)
 {
@@ -31,81 +37,53 @@ static void on_login_closed(uv_handle_t *h)
 
 static void on_login_secret(struct account *acct, int err);
 
-/* Detaches the login from its account and frees it from the loop. */
-static void login_release(struct account *acct)
+/* Lets go of l: nothing may reach a login that has ended; its memory goes
+   from the loop. */
+static void login_release(struct login *l)
 {
-	struct login *l = acct->login;
+	struct account *acct = l->acct;
 
-	if (acct->secret_cb == on_login_secret)
+	if (acct != NULL && agent_secret_cmd_waits(acct, on_login_secret))
 		agent_secret_cmd_cancel(acct);
-	acct->login = NULL;
 	l->acct = NULL;
-	/* The listener goes now, not with the login's memory: nothing may
-	   reach a login that has ended. */
+	/* The listener goes now, not with the login's memory. */
 	login_code_close_listener(l);
 	uv_timer_stop(&l->timer);
 	uv_close((uv_handle_t *)&l->timer, on_login_closed);
 }
 
-void login_finish(struct account *acct, int err, const char *msg)
+/* account_login_cancel_cb: the account drops its login (removal, lock, a
+   login with another flow). */
+static void login_cancelled(struct account *acct, void *data)
 {
-	login_release(acct);
-	acct->login_err = err;
-	snprintf(acct->login_error, sizeof(acct->login_error), "%s",
-		 msg != NULL ? msg : "");
-	if (err == 0)
-		log_info("%s: logged in", acct->cfg.name);
-	else
-		log_error("%s: login failed: %s", acct->cfg.name,
-			  acct->login_error);
-	agent_waiters_wake(acct, 0);
-	agent_schedule(acct->agent);
+	oauth_cancel(account_oauth(acct));
+	login_release(data);
 }
 
-/* The login's tokens are the account's now. */
-static void login_commit(struct account *acct)
+void login_finish(struct login *l, const struct agent_err *outcome)
 {
-	agent_account_commit_tokens(acct);
-	acct->next_refresh_boot =
-	    policy_refresh_at(agent_now_boot(), acct->lifetime_ms, 0.5);
+	struct account *acct = l->acct;
+
+	login_release(l);
+	account_login_end(acct, outcome);
 }
 
-static void login_durable(struct account *acct)
+void login_fail(struct login *l, int code, const char *fmt, ...)
 {
-	login_commit(acct);
-	if (acct->login != NULL && acct->login->stored != NULL)
-		acct->login->stored(acct);
-	else
-		agent_waiters_wake(acct, 0);
-}
+	struct agent_err e;
+	va_list ap;
 
-int login_store_tokens(struct account *acct, struct oauth_result *res,
-		       agent_durable_cb stored)
-{
-	uint64_t seq;
-	int r;
-
-	if ((r = agent_account_stage_tokens(acct, res)) < 0)
-		return r;
-	if (acct->refresh_token == NULL)
-		log_error("%s: the provider sent no refresh token; ask for the "
-			  "offline_access scope",
-			  acct->cfg.name);
-	/* The lifetime (-t, `lifetime`) counts from the login. */
-	agent_account_set_obtained(acct, time(NULL));
-	if (r == 1 && (seq = agent_vault_persist(acct->agent)) != 0) {
-		acct->login->stored = stored;
-		agent_vault_wait(acct, seq, login_durable);
-		return 1;
-	}
-	login_commit(acct);
-	return 0;
+	e.code = code;
+	va_start(ap, fmt);
+	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
+	va_end(ap);
+	login_finish(l, &e);
 }
 
 /* Whether the account has what flow f needs; NULL, or why not. */
 static const char *flow_lacks(const struct account *acct, enum agent_flow f)
 {
-	const struct agent_account_cfg *cfg = &acct->cfg;
+	const struct agent_account_cfg *cfg = account_cfg(acct);
 	const struct agent_preset *p = agent_preset_find(cfg->provider);
 
 	if (p != NULL && p->refused[f] != NULL)
@@ -156,142 +134,147 @@ static void flows_that_work(const struct account *acct, char *buf, size_t len)
 	}
 }
 
-/* Checks that flow_name can run for the account; 0 or an error whose
-   reason is in acct->login_error. */
-static int check_flow(struct account *acct, const char *flow_name,
-		      enum agent_flow *flow)
+/* Checks that flow_name can run for the account; 0 or the reason. */
+static int check_flow(const struct account *acct, const char *flow_name,
+		      enum agent_flow *flow, struct agent_err *err)
 {
+	const char *name = account_name(acct);
 	char works[64];
 	const char *why;
 
-	if (agent_flow_parse(flow_name, flow) != 0) {
-		snprintf(acct->login_error, sizeof(acct->login_error),
-			 "%s: unknown flow '%.32s' (expected device, browser "
-			 "or paste)",
-			 acct->cfg.name, flow_name);
-		return XO_ERR_UNSUPPORTED_FLOW;
-	}
+	if (agent_flow_parse(flow_name, flow) != 0)
+		return agent_err_set(err, XO_ERR_UNSUPPORTED_FLOW,
+				     "%s: unknown flow '%.32s' (expected "
+				     "device, browser or paste)",
+				     name, flow_name);
 	if ((why = flow_lacks(acct, *flow)) == NULL)
 		return 0;
 	flows_that_work(acct, works, sizeof(works));
-	snprintf(acct->login_error, sizeof(acct->login_error),
-		 "%s: cannot log in with the %s flow: %s%s%s%s", acct->cfg.name,
-		 flow_name, why,
-		 works[0] != '\0' ? " (flows that work for this account: "
-				  : " (no login flow works for this account "
-				    "as configured",
-		 works, ")");
-	return XO_ERR_UNSUPPORTED_FLOW;
+	return agent_err_set(err, XO_ERR_UNSUPPORTED_FLOW,
+			     "%s: cannot log in with the %s flow: %s%s%s%s",
+			     name, flow_name, why,
+			     works[0] != '\0'
+				 ? " (flows that work for this account: "
+				 : " (no login flow works for this account as "
+				   "configured",
+			     works, ")");
 }
 
 /* Asks the provider for what the login's flow starts with. */
-static int login_begin(struct account *acct, struct login *l)
+static int login_begin(struct login *l, struct agent_err *err)
 {
 	if (l->flow == AGENT_FLOW_DEVICE)
-		return login_device_start(acct, l);
-	return login_code_start(acct, l);
+		return login_device_start(l, err);
+	return login_code_start(l, err);
 }
 
 /* client_secret_cmd has run for a login: the flow can begin. */
 static void on_login_secret(struct account *acct, int err)
 {
-	if (acct->login == NULL)
+	struct login *l = account_login(acct);
+	struct account_status st;
+	struct agent_err e;
+
+	if (l == NULL)
 		return;
-	if (err == 0 && (err = login_begin(acct, acct->login)) == 0) {
+	agent_err_clear(&e);
+	if (err == 0 && login_begin(l, &e) == 0) {
 		/* The browser and paste flows may be ready at once. */
-		if (acct->login->ready)
-			agent_waiters_wake(acct, 0);
+		if (l->ready)
+			account_wake(acct, ACCOUNT_CHANGED);
 		return;
 	}
-	login_finish(acct, err,
-		     acct->login_error[0] != '\0' ? acct->login_error
-						  : acct->last_error);
+	/* The command's failure is the account's last error. */
+	if (err != 0) {
+		account_status(acct, &st);
+		e = *st.last;
+		e.code = err;
+	}
+	login_finish(l, &e);
 }
 
-int agent_login_start(struct account *acct, struct conn *c,
-		      const char *flow_name)
+/* Joins the login in progress, so that a second `xoauth login` shows the
+   same code or address. */
+static int join(struct login *l, struct conn *c, struct agent_err *err)
 {
-	struct agent *a = acct->agent;
-	enum agent_flow flow;
-	struct login *l;
-	int explicit_flow = flow_name != NULL, r;
+	int r;
 
-	acct->login_error[0] = '\0';
+	if (l->ready)
+		r = login_reply(l, c);
+	else
+		r = login_wait(l->acct, c, WAIT_LOGIN_START, 0);
+	return agent_err_code(err, r);
+}
+
+int login_start(struct account *acct, struct conn *c, const char *flow_name,
+		struct agent_err *err)
+{
+	struct agent *a = account_agent(acct);
+	struct login *l = account_login(acct);
+	enum agent_flow flow;
+	bool explicit_flow = flow_name != NULL, running;
+	int r;
+
 	/* An app account has no user to log in: it fetches its token. */
-	if (agent_account_is_app(acct))
-		return agent_app_login_start(acct, c);
+	if (account_is_app(acct))
+		return account_app_login_start(acct, c, err);
 	if (flow_name == NULL)
-		flow_name = acct->cfg.flow;
-	if ((r = check_flow(acct, flow_name, &flow)) != 0)
+		flow_name = account_cfg(acct)->flow;
+	if ((r = check_flow(acct, flow_name, &flow, err)) != 0)
 		return r;
-	if (acct->login != NULL) {
-		/* Join the login in progress, so that a second `xoauth
-		   login` shows the same code or address; a different flow
-		   asked for by name replaces it. */
-		if (!explicit_flow || acct->login->flow == flow) {
-			if (acct->login->ready)
-				return agent_login_reply(acct, c);
-			return agent_waiter_add(acct, c, WAIT_LOGIN_START, NULL,
-						0);
-		}
-		agent_login_cancel(acct);
-		agent_waiters_wake(acct, 0);
-		acct->login_error[0] = '\0';
-	}
-	if (acct->refreshing) {
-		snprintf(acct->login_error, sizeof(acct->login_error),
-			 "%s: a refresh is in flight; try again in a moment",
-			 acct->cfg.name);
-		return XO_ERR_BUSY;
+	if (l != NULL) {
+		/* A different flow asked for by name replaces the login. */
+		if (!explicit_flow || l->flow == flow)
+			return join(l, c, err);
+		account_login_cancel(acct);
+		account_wake(acct, ACCOUNT_CHANGED);
 	}
 	if ((l = calloc(1, sizeof(*l))) == NULL)
-		return XO_ERR_NOMEM;
+		return agent_err_code(err, XO_ERR_NOMEM);
 	l->acct = acct;
 	l->flow = flow;
 	uv_timer_init(a->loop, &l->timer);
 	l->timer.data = l;
-	acct->login = l;
-	acct->login_err = 0;
+	if ((r = account_login_begin(acct, l, login_cancelled, err)) != 0) {
+		l->acct = NULL;
+		uv_close((uv_handle_t *)&l->timer, on_login_closed);
+		return r;
+	}
 	/* A confidential client's secret may first have to come from its
 	   command; the flow then begins in on_login_secret(). */
-	if ((r = agent_secret_cmd_fetch(acct, on_login_secret)) < 0)
-		snprintf(acct->login_error, sizeof(acct->login_error), "%s",
-			 acct->last_error);
-	else if (r == 0)
-		r = login_begin(acct, l);
-	else
-		r = 0;
+	if ((r = agent_secret_cmd_fetch(acct, on_login_secret, &running)) !=
+	    0) {
+		struct account_status st;
+
+		account_status(acct, &st);
+		agent_err_set(err, r, "%s", st.last->msg);
+	} else if (!running) {
+		r = login_begin(l, err);
+	}
 	if (r != 0) {
-		/* Keep the reason the start left; finishing would log it. */
-		login_release(acct);
+		/* The reason goes to the client, not into the outcome: no
+		   login was under way. */
+		account_login_cancel(acct);
+		account_login_outcome_clear(acct);
 		return r;
 	}
 	if (l->ready)
-		r = agent_login_reply(acct, c);
+		r = login_reply(l, c);
 	else
-		r = agent_waiter_add(acct, c, WAIT_LOGIN_START, NULL, 0);
-	if (r != 0)
-		agent_login_cancel(acct);
+		r = login_wait(acct, c, WAIT_LOGIN_START, 0);
+	if (r != 0) {
+		account_login_cancel(acct);
+		agent_err_code(err, r);
+	}
 	return r;
 }
 
-void agent_login_cancel(struct account *acct)
+int login_reply(const struct login *l, struct conn *c)
 {
-	if (acct->login == NULL)
-		return;
-	oauth_cancel(acct->oauth);
-	login_release(acct);
-	acct->login_err = XO_ERR_LOGIN_NEEDED;
-	snprintf(acct->login_error, sizeof(acct->login_error),
-		 "%s: the login was cancelled", acct->cfg.name);
-}
-
-int agent_login_reply(struct account *acct, struct conn *c)
-{
-	struct login *l = acct->login;
 	struct proto_login_rep rep;
-	struct proto_writer w;
+	struct agent_reply reply;
 	int64_t left = l->expires_boot - agent_now_boot();
+	int r;
 
 	memset(&rep, 0, sizeof(rep));
 	if (l->flow == AGENT_FLOW_DEVICE) {
@@ -304,14 +287,105 @@ int agent_login_reply(struct account *acct, struct conn *c)
 	}
 	rep.expires_in = left > 0 ? (uint32_t)(left / 1000) : 0;
 	rep.flow = proto_str_c(agent_flow_name(l->flow));
-	if (agent_reply_buf(
-		4096 + (l->auth_url != NULL ? strlen(l->auth_url) : 0), &w) !=
-	    0)
-		return XO_ERR_NOMEM;
-	if (proto_enc_login_rep(&w, &rep) != 0) {
-		free(w.buf);
-		return XO_ERR_PROVIDER_REPLY;
-	}
-	agent_conn_reply(c, w.buf, w.len);
+	if ((r = agent_reply_init(
+		 &reply,
+		 4096 + (l->auth_url != NULL ? strlen(l->auth_url) : 0))) != 0)
+		return r;
+	if (proto_enc_login_rep(&reply.w, &rep) != 0)
+		r = XO_ERR_PROVIDER_REPLY;
+	else
+		agent_conn_send(c, &reply);
+	agent_reply_cleanup(&reply);
+	return r;
+}
+
+/* ---- waiting for a login ---- */
+
+static int wake_login_start(struct waiter *w, int event)
+{
+	struct account *acct = waiter_owner(w);
+	const struct login *l = account_login(acct);
+	const struct agent_err *outcome = account_login_outcome(acct);
+	int r;
+
+	(void)event;
+	if (l != NULL && !l->ready)
+		return 1;
+	if (l == NULL)
+		agent_conn_reply_failure(waiter_conn(w),
+					 outcome->code ? outcome->code
+						       : XO_ERR_LOGIN_NEEDED,
+					 outcome->msg);
+	else if ((r = login_reply(l, waiter_conn(w))) != 0)
+		agent_conn_reply_failure(waiter_conn(w), r, NULL);
 	return 0;
+}
+
+static int wake_login(struct waiter *w, int event)
+{
+	struct account *acct = waiter_owner(w);
+	const struct agent_err *outcome = account_login_outcome(acct);
+
+	(void)event;
+	if (account_login(acct) != NULL)
+		return 1;
+	if (outcome->code == 0)
+		agent_conn_reply_success(waiter_conn(w));
+	else
+		agent_conn_reply_err(waiter_conn(w), outcome);
+	return 0;
+}
+
+static int wake_login_code(struct waiter *w, int event)
+{
+	struct agent_err err;
+
+	(void)event;
+	if (login_code_pending(waiter_owner(w), &err))
+		return 1;
+	if (err.code == 0)
+		agent_conn_reply_success(waiter_conn(w));
+	else
+		agent_conn_reply_err(waiter_conn(w), &err);
+	return 0;
+}
+
+static void login_expired(struct waiter *w, int code, const char *what)
+{
+	struct agent_err err;
+
+	agent_err_set(&err, code, "%s: %s", account_name(waiter_owner(w)),
+		      what);
+	agent_conn_reply_err(waiter_conn(w), &err);
+}
+
+static void login_start_expired(struct waiter *w)
+{
+	login_expired(w, XO_ERR_TIMEOUT,
+		      "the provider did not answer the login request");
+}
+
+static void login_wait_expired(struct waiter *w)
+{
+	login_expired(w, XO_ERR_LOGIN_PENDING, "still waiting for the user");
+}
+
+static void login_code_expired(struct waiter *w)
+{
+	login_expired(w, XO_ERR_TIMEOUT,
+		      "the provider has not answered the code exchange yet; "
+		      "'xoauth login' tells when it has");
+}
+
+static const struct waiter_ops wait_ops[] = {
+    [WAIT_LOGIN] = {wake_login, login_wait_expired},
+    [WAIT_LOGIN_START] = {wake_login_start, login_start_expired},
+    [WAIT_LOGIN_CODE] = {wake_login_code, login_code_expired},
+};
+
+int login_wait(struct account *acct, struct conn *c, enum login_wait_kind kind,
+	       uint32_t wait_ms)
+{
+	return agent_waiter_add(account_agent(acct), account_waiters(acct), c,
+				&wait_ops[kind], acct, wait_ms, 0, NULL);
 }

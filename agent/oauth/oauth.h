@@ -16,85 +16,8 @@
 
 #include "config/config.h"
 #include "oauth/http.h"
+#include "oauth/pure/reply.h"
 #include "secret/secret.h"
-
-/* How a failed grant is to be handled. */
-enum oauth_class {
-	OAUTH_OK = 0,
-	OAUTH_TRANSIENT,  /* network, timeout, 408/429/5xx: retry later */
-	OAUTH_REAUTH,     /* invalid_grant and friends: the user must log in */
-	OAUTH_CONFIG,     /* invalid_client, invalid_scope, ...: fix config */
-	OAUTH_PENDING,    /* device flow: authorization_pending */
-	OAUTH_SLOW_DOWN,  /* device flow: slow_down */
-	OAUTH_DENIED,     /* device flow: access_denied */
-	OAUTH_EXPIRED,    /* device flow: expired_token */
-};
-
-struct oauth_result {
-	enum oauth_class cls;
-	int err;            /* 0 or the XO_ERR_* that matches cls */
-	char message[512];  /* for people: what happened and what to do;
-			       never holds a secret */
-	long retry_after;   /* seconds, -1 when the reply gave none */
-	/* The provider refused the client's own credentials (invalid_client,
-	   AADSTS 7000215/7000222, or a bare 401): a secret from
-	   client_secret_cmd may have changed, so it is worth fetching again
-	   before calling the config wrong. */
-	int client_rejected;
-	long aadsts;        /* the first AADSTS number of an error, 0: none */
-	char error[48];     /* the error reply's "error" name, "": none */
-	/* Owned by the result; NULL when absent.  Freed by
-	   oauth_result_cleanup() unless taken (set to NULL). */
-	struct agent_plain *access_token;
-	struct agent_plain *refresh_token;
-	long expires_in;    /* seconds; 3600 when the reply gave none */
-	char *scope;        /* granted scope, may be NULL */
-	char *email;        /* from the id_token (email, preferred_username) */
-};
-
-void oauth_result_init(struct oauth_result *r);
-void oauth_result_cleanup(struct oauth_result *r);
-
-/* A short name for logs: "ok", "transient", "reauth", "config", ... */
-const char *oauth_class_name(enum oauth_class cls);
-
-/*
- * Makes jansson wipe every block it frees (parsed replies hold tokens in
- * jansson's strings and lexer buffer).  Sets jansson's process-wide
- * allocator: call once at start-up, before anything uses jansson, like
- * agent_log_init().  Optional: without it parsing works, unwiped.
- */
-void oauth_json_init(void);
-
-/*
- * Parses a token endpoint reply (RFC 6749 5.1 / 5.2) and classifies it.
- * *out is initialised here (pass a fresh or cleaned-up result; the caller
- * frees it with oauth_result_cleanup()).
- * Lenient where the design says so: token_type in any case, expires_in as
- * number or string, refresh_token optional.  A reply without access_token,
- * with a token_type other than Bearer, or that is not JSON is
- * OAUTH_TRANSIENT with err XO_ERR_PROVIDER_REPLY and a reason in message.
- * retry_after_hdr is the Retry-After value (-1 if none).
- */
-void oauth_parse_token_reply(long http_status, const char *body, size_t len,
-			     long retry_after_hdr, struct oauth_result *out);
-
-/* Device authorization reply (RFC 8628 3.2). */
-struct oauth_device {
-	struct agent_plain *device_code;
-	char *user_code;
-	char *verification_uri;          /* or Google's verification_url */
-	char *verification_uri_complete; /* may be NULL */
-	long expires_in;                 /* default 900 */
-	long interval;                   /* default 5 (RFC 8628) */
-};
-
-void oauth_device_cleanup(struct oauth_device *d);
-/* Pure: parses a device authorization reply; 0 or XO_ERR_PROVIDER_REPLY
- * with the reason in why. */
-int oauth_parse_device_reply(long http_status, const char *body, size_t len,
-			     struct oauth_device *out, char *why,
-			     size_t whylen);
 
 struct oauth_client;
 

@@ -14,7 +14,8 @@
 
 #include <sodium.h>
 
-#include "core/agent.h"
+#include "proto.h"
+#include "secret/sasl.h"
 
 /* Appends to a plain buffer, failing when it is full. */
 struct builder {
@@ -63,9 +64,9 @@ int agent_sasl_build(uint8_t form, const char *email, const char *host,
 	*out = NULL;
 	if (form != PROTO_FORM_XOAUTH2 && form != PROTO_FORM_OAUTHBEARER)
 		return XO_ERR_INVALID;
-	if ((r = agent_plain_new(token->len + 3 * strlen(email) +
-					 strlen(host) + 64,
-				 &raw)) != 0)
+	if ((r = agent_plain_new(
+		 token->len + 3 * strlen(email) + strlen(host) + 64, &raw)) !=
+	    0)
 		return r;
 	b.p = raw;
 	if (form == PROTO_FORM_XOAUTH2) {
@@ -90,12 +91,12 @@ int agent_sasl_build(uint8_t form, const char *email, const char *host,
 	puts_(&b, "\001\001");
 	if ((r = b.err) != 0)
 		goto out;
-	enc_len = sodium_base64_ENCODED_LEN(b.len,
-					    sodium_base64_VARIANT_ORIGINAL);
+	enc_len =
+	    sodium_base64_ENCODED_LEN(b.len, sodium_base64_VARIANT_ORIGINAL);
 	if ((r = agent_plain_new(enc_len - 1, &enc)) != 0)
 		goto out;
-	sodium_bin2base64(enc->data, enc_len, (unsigned char *)raw->data,
-			  b.len, sodium_base64_VARIANT_ORIGINAL);
+	sodium_bin2base64(enc->data, enc_len, (unsigned char *)raw->data, b.len,
+			  sodium_base64_VARIANT_ORIGINAL);
 	enc->len = strlen(enc->data);
 	*out = enc;
 	enc = NULL; /* transferred */

@@ -1,13 +1,13 @@
 /*
- * vault_export.c: EXPORT and RESTORE (PROTOCOL.md 4.10).
+ * export.c: EXPORT and RESTORE (PROTOCOL.md 4.10).
  *
- * An export is a vault image like the vault's own (vault_file.h), sealed
+ * An export is a vault image like the vault's own (pure/image.h), sealed
  * with a key Argon2id derives from the export's passphrase and a fresh
- * salt, holding the same JSON as the vault (vault_store.c); it travels as
+ * salt, holding the same JSON as the vault (records.c); it travels as
  * base64 in up to PROTO_MAX_CHUNKS pieces.  RESTORE opens one and adds
  * what this agent lacks: runtime accounts it does not have, refresh
  * tokens for accounts that hold none.  Records for accounts it does not
- * know stay in its vault, as the vault keeps them (vault_store.c).
+ * know stay in its vault, as the vault keeps them (records.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,10 @@
 
 #include <sodium.h>
 
+#include "account/account.h"
+#include "core/conn.h"
 #include "core/log.h"
+#include "secret/secret.h"
 #include "vault/vault_internal.h"
 
 #define B64 sodium_base64_VARIANT_ORIGINAL
@@ -24,7 +27,7 @@
 static int send_export(struct conn *c, const unsigned char *img, size_t len)
 {
 	struct proto_export rep;
-	struct proto_writer w = {0};
+	struct agent_reply reply = {0};
 	size_t b64_len = sodium_base64_encoded_len(len, B64), n, off;
 	char *b64;
 	int r;
@@ -43,12 +46,10 @@ static int send_export(struct conn *c, const unsigned char *img, size_t len)
 		off += piece;
 	}
 	r = XO_ERR_MSG_TOO_LARGE;
-	if (off == n && (r = agent_reply_buf(n + 64, &w)) == 0 &&
-	    (r = proto_enc_export_rep(&w, &rep)) == 0) {
-		agent_conn_reply(c, w.buf, w.len);
-		w.buf = NULL; /* transferred */
-	}
-	free(w.buf);
+	if (off == n && (r = agent_reply_init(&reply, n + 64)) == 0 &&
+	    (r = proto_enc_export_rep(&reply.w, &rep)) == 0)
+		agent_conn_send(c, &reply);
+	agent_reply_cleanup(&reply);
 	free(b64);
 	return r;
 }
@@ -90,10 +91,11 @@ static void exported(struct vault_kdf_job *job)
 	vault_kdf_free(job);
 }
 
-void agent_vault_export_req(struct conn *c,
-			    const struct proto_passphrase_req *q)
+void vault_handle_export(struct agent_request *req)
 {
-	struct agent *a = agent_conn_agent(c);
+	const struct proto_passphrase_req *q = &req->m.passphrase;
+	struct conn *c = req->conn;
+	struct agent *a = req->agent;
 	struct vault_kdf_job *job = NULL;
 	struct vault_params p;
 	int r;
@@ -113,7 +115,8 @@ static void restored(struct vault_kdf_job *job)
 	struct agent *a = job->agent;
 	struct agent_plain *plain = NULL;
 	struct conn *c = job->conn;
-	char msg[600] = "", why[300] = "";
+	struct agent_err why;
+	char msg[AGENT_ERR_MSG_MAX];
 	unsigned n = 0;
 	uint64_t seq;
 	int r;
@@ -132,22 +135,22 @@ static void restored(struct vault_kdf_job *job)
 		vault_kdf_reply(job, r, "wrong passphrase for this export");
 		return;
 	}
+	agent_err_clear(&why);
 	if (r == 0)
-		r = vault_store_apply(a, plain, VAULT_APPLY_RESTORE, &n, why,
-				      sizeof(why));
+		r = vault_store_apply(a, plain, VAULT_APPLY_RESTORE, &n, &why);
 	agent_plain_free(plain);
 	if (r != 0) {
 		snprintf(msg, sizeof(msg), "not a usable export: %s",
-			 why[0] != '\0' ? why : proto_strerror(r));
+			 why.msg[0] != '\0' ? why.msg : proto_strerror(r));
 		vault_kdf_reply(job, r, msg);
 		return;
 	}
 	log_info("restore: %u accounts added or given a refresh token", n);
-	agent_schedule(a);
+	account_store_schedule(a->store);
 	seq = agent_vault_persist(a);
 	job->conn = NULL;
 	vault_kdf_free(job);
-	vault_reply_when_written(c, seq, 0);
+	account_reply_when_durable(a->store, c, seq, false);
 }
 
 /* Joins and decodes the pieces into *img (malloc). */
@@ -185,9 +188,11 @@ static int decode(const struct proto_export *data, unsigned char **img,
 	return r;
 }
 
-void agent_vault_restore_req(struct conn *c, const struct proto_restore_req *q)
+void vault_handle_restore(struct agent_request *req)
 {
-	struct agent *a = agent_conn_agent(c);
+	const struct proto_restore_req *q = &req->m.restore;
+	struct conn *c = req->conn;
+	struct agent *a = req->agent;
 	struct vault_kdf_job *job = NULL;
 	struct vault_params p;
 	unsigned char *img = NULL;

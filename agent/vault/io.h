@@ -9,13 +9,15 @@
 
 #include <stddef.h>
 
+struct agent_err;
+
 /*
- * Reads the image at path (malloc).  Returns 0, 1 when there is no file,
- * or XO_ERR_* with msg filled: not a regular file, owned by another user,
+ * Reads the image at path (malloc).  0 (with *img NULL when there is no
+ * file), or the reason in err: not a regular file, owned by another user,
  * readable by others, too large, unreadable.
  */
 int vault_read_file(const char *path, unsigned char **img, size_t *len,
-		    char *msg, size_t msg_len);
+		    struct agent_err *err);
 /*
  * Replaces the file at path with img: a temporary file in the same
  * directory, written and fsync()ed, the current file kept as PATH.bak, a
@@ -23,14 +25,14 @@ int vault_read_file(const char *path, unsigned char **img, size_t *len,
  * point the vault holds either the old or the new image, whole.
  */
 int vault_write_file(const char *path, const unsigned char *img, size_t len,
-		     char *msg, size_t msg_len);
+		     struct agent_err *err);
 /*
  * Takes the vault's lock (PATH.lock, flock) for the life of the process;
  * XO_ERR_VAULT_IN_USE naming the other agent's pid if it is held.  *fd is
  * kept open; closing it releases the lock.
  */
-int vault_lock(const char *path, int *fd, char *msg, size_t msg_len);
+int vault_lock(const char *path, int *fd, struct agent_err *err);
 /* Creates the vault's directory (0700) and its parents as needed. */
-int vault_make_dir(const char *path, char *msg, size_t msg_len);
+int vault_make_dir(const char *path, struct agent_err *err);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * vault_kdf.c: Argon2id for UNLOCK, EXPORT and RESTORE, in libuv's thread
+ * kdf.c: Argon2id for UNLOCK, EXPORT and RESTORE, in libuv's thread
  * pool: it takes about a second and 64 MiB by design, and the loop must go
  * on serving everyone else meanwhile.  The request's connection is held
  * (conn.c); if it closes first, the job finishes without answering.
@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/conn.h"
+#include "secret/secret.h"
 #include "vault/vault_internal.h"
 
 static void cancel_job(void *arg)
@@ -103,14 +105,12 @@ static void on_delay(uv_timer_t *t)
 	/* Only a failed UNLOCK waits: the next may begin. */
 	if (job->agent->vault != NULL)
 		job->agent->vault->unlocking = 0;
-	vault_kdf_reply(job, job->late_err, job->late_msg);
+	vault_kdf_reply(job, job->late.code, job->late.msg);
 }
 
 void vault_kdf_fail_later(struct vault_kdf_job *job, int err, const char *msg,
 			  uint64_t delay_ms)
 {
-	job->late_err = err;
-	snprintf(job->late_msg, sizeof(job->late_msg), "%s",
-		 msg != NULL ? msg : "");
+	agent_err_set(&job->late, err, "%s", msg != NULL ? msg : "");
 	uv_timer_start(&job->delay, on_delay, delay_ms, 0);
 }

@@ -1,5 +1,5 @@
 /*
- * vault_store.c: the plain text inside the vault: JSON, with a format
+ * records.c: the plain text inside the vault: JSON, with a format
  * version.
  *
  *   {"format": 1,
@@ -13,8 +13,8 @@
  * client_secret: the vault makes it again from them).  "presented" says
  * the token went to the provider and no answer was seen: an agent that
  * stopped right then cannot know whether the provider has rotated it, so
- * it does not send it again by itself (refresh.c).  "obtained" starts an
- * account's lifetime.
+ * it does not send it again by itself (account/refresh.c).  "obtained" starts
+ * an account's lifetime.
  *
  * Records for accounts the agent does not have (a section taken out of
  * the config, say) are kept, sealed, and written back with every
@@ -30,20 +30,11 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "account/account.h"
+#include "config/config.h"
 #include "core/log.h"
+#include "secret/secret.h"
 #include "vault/vault_internal.h"
-
-/* An account of exactly this name (not an address: records name their
-   account by name). */
-static struct account *find_named(struct agent *a, const char *name)
-{
-	struct account *acct;
-
-	for (acct = a->accounts; acct != NULL; acct = acct->next)
-		if (strcmp(acct->cfg.name, name) == 0)
-			return acct;
-	return NULL;
-}
 
 /* Parses sealed JSON text (NULL reads as an empty array). */
 static json_t *open_json(struct agent *a, const struct agent_secret *sec)
@@ -98,34 +89,36 @@ static int set_secret(struct agent *a, json_t *rec, const char *key,
 	return 0;
 }
 
-static int account_record(struct agent *a, const struct account *acct,
-			  json_t **out)
+/* The JSON record of an account (the caller checks it has one). */
+static int make_record(struct agent *a, const struct account *acct,
+		       json_t **out)
 {
+	struct account_record ar;
 	json_t *rec = json_object();
 	int r = XO_ERR_NOMEM;
 
 	*out = NULL;
+	account_record(acct, &ar);
 	if (rec == NULL ||
-	    json_object_set_new(rec, "name", json_string(acct->cfg.name)) != 0)
+	    json_object_set_new(rec, "name", json_string(ar.name)) != 0)
 		goto fail;
-	if (acct->email != NULL &&
-	    json_object_set_new(rec, "email", json_string(acct->email)) != 0)
+	if (ar.email != NULL &&
+	    json_object_set_new(rec, "email", json_string(ar.email)) != 0)
 		goto fail;
-	if (acct->refresh_token != NULL) {
-		if ((r = set_secret(a, rec, "refresh_token",
-				    acct->refresh_token, 0)) != 0)
+	if (ar.refresh != NULL) {
+		if ((r = set_secret(a, rec, "refresh_token", ar.refresh, 0)) !=
+		    0)
 			goto fail;
 		r = XO_ERR_NOMEM;
 		if (json_object_set_new(
 			rec, "obtained",
-			json_integer((json_int_t)acct->obtained_wall)) != 0 ||
+			json_integer((json_int_t)ar.obtained)) != 0 ||
 		    json_object_set_new(rec, "presented",
-					json_boolean(acct->presented ||
-						     acct->interrupted)) != 0)
+					json_boolean(ar.presented)) != 0)
 			goto fail;
 	}
-	if (acct->runtime && acct->settings != NULL &&
-	    (r = set_secret(a, rec, "settings", acct->settings, 1)) != 0)
+	if (ar.settings != NULL &&
+	    (r = set_secret(a, rec, "settings", ar.settings, 1)) != 0)
 		goto fail;
 	*out = rec;
 	return 0;
@@ -144,10 +137,14 @@ int vault_store_snapshot(struct agent *a, struct agent_plain **out)
 	*out = NULL;
 	if ((root = json_object()) == NULL || (list = json_array()) == NULL)
 		goto out;
-	for (acct = a->accounts; acct != NULL; acct = acct->next) {
-		if (!acct->runtime && acct->refresh_token == NULL)
+	for (acct = account_first(a->store); acct != NULL;
+	     acct = account_next(acct)) {
+		struct account_record ar;
+
+		account_record(acct, &ar);
+		if (ar.settings == NULL && ar.refresh == NULL)
 			continue;
-		if ((r = account_record(a, acct, &rec)) != 0)
+		if ((r = make_record(a, acct, &rec)) != 0)
 			goto out;
 		r = XO_ERR_NOMEM;
 		if (json_array_append_new(list, rec) != 0)
@@ -162,7 +159,8 @@ int vault_store_snapshot(struct agent *a, struct agent_plain **out)
 		name = json_object_get(rec, "name");
 		/* An account that has appeared since has its own record. */
 		if (json_is_string(name) &&
-		    find_named(a, json_string_value(name)) != NULL)
+		    account_find_named(a->store, json_string_value(name)) !=
+			NULL)
 			continue;
 		if (json_array_append(list, rec) != 0)
 			goto out;
@@ -181,33 +179,29 @@ out:
 
 /* Checks the document before anything is applied: a vault that is not
    ours changes nothing. */
-static int check_document(const json_t *root, char *msg, size_t msglen)
+static int check_document(const json_t *root, struct agent_err *err)
 {
 	const json_t *format, *list, *rec, *v;
 	size_t i;
 
-	if (!json_is_object(root)) {
-		snprintf(msg, msglen, "its contents are not readable");
-		return XO_ERR_VAULT_CORRUPT;
-	}
+	if (!json_is_object(root))
+		return agent_err_set(err, XO_ERR_VAULT_CORRUPT,
+				     "its contents are not readable");
 	format = json_object_get(root, "format");
-	if (!json_is_integer(format) || json_integer_value(format) < 1) {
-		snprintf(msg, msglen, "its contents have no format version");
-		return XO_ERR_VAULT_CORRUPT;
-	}
-	if (json_integer_value(format) > VAULT_STORE_FORMAT) {
-		snprintf(msg, msglen,
-			 "its contents have format %lld, and this agent "
-			 "reads up to %d: use a newer xoauth-agent",
-			 (long long)json_integer_value(format),
-			 VAULT_STORE_FORMAT);
-		return XO_ERR_VAULT_NEWER;
-	}
+	if (!json_is_integer(format) || json_integer_value(format) < 1)
+		return agent_err_set(err, XO_ERR_VAULT_CORRUPT,
+				     "its contents have no format version");
+	if (json_integer_value(format) > VAULT_STORE_FORMAT)
+		return agent_err_set(err, XO_ERR_VAULT_NEWER,
+				     "its contents have format %lld, and this "
+				     "agent reads up to %d: use a newer "
+				     "xoauth-agent",
+				     (long long)json_integer_value(format),
+				     VAULT_STORE_FORMAT);
 	list = json_object_get(root, "accounts");
-	if (!json_is_array(list)) {
-		snprintf(msg, msglen, "its contents list no accounts");
-		return XO_ERR_VAULT_CORRUPT;
-	}
+	if (!json_is_array(list))
+		return agent_err_set(err, XO_ERR_VAULT_CORRUPT,
+				     "its contents list no accounts");
 	json_array_foreach(list, i, rec)
 	{
 		v = json_object_get(rec, "name");
@@ -218,13 +212,11 @@ static int check_document(const json_t *root, char *msg, size_t msglen)
 		    ((v = json_object_get(rec, "settings")) != NULL &&
 		     !json_is_object(v)) ||
 		    ((v = json_object_get(rec, "email")) != NULL &&
-		     !json_is_string(v))) {
-			snprintf(msg, msglen,
-				 "account record %zu of its contents is "
-				 "malformed",
-				 i + 1);
-			return XO_ERR_VAULT_CORRUPT;
-		}
+		     !json_is_string(v)))
+			return agent_err_set(err, XO_ERR_VAULT_CORRUPT,
+					     "account record %zu of its "
+					     "contents is malformed",
+					     i + 1);
 	}
 	return 0;
 }
@@ -236,9 +228,9 @@ static struct account *create_runtime(struct agent *a, const char *name,
 {
 	struct agent_setting s[PROTO_MAX_SETTINGS];
 	struct account *acct = NULL;
+	struct agent_err err;
 	const char *key;
 	json_t *v;
-	char msg[900];
 	size_t n = 0;
 
 	json_object_foreach((json_t *)settings, key, v)
@@ -253,10 +245,10 @@ static struct account *create_runtime(struct agent *a, const char *name,
 		s[n].value = json_string_value(v);
 		n++;
 	}
-	if (agent_runtime_create(a, name, s, n, &acct, msg, sizeof(msg)) != 0) {
+	if (account_runtime_create(a->store, name, s, n, &acct, &err) != 0) {
 		log_error("vault: the account '%s' added at run time cannot "
 			  "come back (%s); kept in the vault",
-			  name, msg);
+			  name, agent_err_text(&err));
 		return NULL;
 	}
 	log_info("%s: account added at run time, back from the vault", name);
@@ -264,51 +256,29 @@ static struct account *create_runtime(struct agent *a, const char *name,
 }
 
 /* Gives the record's refresh token to acct; 1 when given. */
-static int give_token(struct agent *a, struct account *acct, const json_t *rec,
+static int give_token(struct account *acct, const json_t *rec,
 		      enum vault_apply_mode mode)
 {
 	const json_t *rt = json_object_get(rec, "refresh_token");
 	const json_t *email = json_object_get(rec, "email");
 	const json_t *obtained = json_object_get(rec, "obtained");
-	struct agent_secret *sec = NULL;
-	char fp[9];
+	struct account_import how = {
+	    .obtained = json_is_integer(obtained)
+			    ? (time_t)json_integer_value(obtained)
+			    : 0,
+	    .email = json_string_value(email),
+	    /* Only the agent's own vault knows whether it stopped during a
+	       refresh: an export is a copy made at rest. */
+	    .interrupted = mode == VAULT_APPLY_LOAD &&
+			   json_is_true(json_object_get(rec, "presented")),
+	    .refresh_now = true,
+	    .source = mode == VAULT_APPLY_LOAD ? "from the vault" : "restored",
+	};
 
-	if (rt == NULL || acct->refresh_token != NULL || acct->refreshing ||
-	    acct->login != NULL || agent_account_is_app(acct))
+	if (rt == NULL || !account_wants_token(acct))
 		return 0;
-	if (agent_secret_seal(a->shield, json_string_value(rt),
-			      json_string_length(rt), &sec) != 0)
-		return 0;
-	agent_account_forget(acct);
-	acct->refresh_token = sec;
-	if (email != NULL && acct->email == NULL)
-		acct->email = strdup(json_string_value(email));
-	agent_account_set_obtained(acct,
-				   json_is_integer(obtained)
-				       ? (time_t)json_integer_value(obtained)
-				       : time(NULL));
-	agent_secret_fingerprint(sec, fp);
-	if (mode == VAULT_APPLY_LOAD &&
-	    json_is_true(json_object_get(rec, "presented"))) {
-		acct->interrupted = 1;
-		acct->state = PROTO_STATE_REAUTH;
-		acct->last_err = XO_ERR_LOGIN_NEEDED;
-		snprintf(acct->last_error, sizeof(acct->last_error),
-			 "%s: the agent stopped during a refresh, so the "
-			 "provider may have replaced this refresh token "
-			 "already, and sending it again could make it revoke "
-			 "the whole grant: run 'xoauth refresh %s' to try it "
-			 "anyway, or 'xoauth login %s'",
-			 acct->cfg.name, acct->cfg.name, acct->cfg.name);
-		log_error("%s (token %s)", acct->last_error, fp);
-		return 1;
-	}
-	acct->state = PROTO_STATE_IDLE;
-	/* An access token at once, as after a login. */
-	acct->next_refresh_boot = agent_now_boot();
-	log_info("%s: refresh token %s %s", acct->cfg.name, fp,
-		 mode == VAULT_APPLY_LOAD ? "from the vault" : "restored");
-	return 1;
+	return account_import(acct, json_string_value(rt),
+			      json_string_length(rt), &how) == 0;
 }
 
 /* Records of old not named in list, nor by an account (which has its
@@ -323,7 +293,7 @@ static int merge_kept(struct agent *a, json_t *list, const json_t *old)
 	json_array_foreach(old, i, rec)
 	{
 		name = json_string_value(json_object_get(rec, "name"));
-		if (name == NULL || find_named(a, name) != NULL)
+		if (name == NULL || account_find_named(a->store, name) != NULL)
 			continue;
 		dup = 0;
 		json_array_foreach(
@@ -340,7 +310,7 @@ static int merge_kept(struct agent *a, json_t *list, const json_t *old)
 
 static int apply_document(struct agent *a, json_t *root,
 			  enum vault_apply_mode mode, unsigned *n_applied,
-			  char *msg, size_t msglen)
+			  struct agent_err *err)
 {
 	json_t *list, *rec, *settings, *kept = NULL, *old = NULL;
 	struct agent_plain *text = NULL;
@@ -351,7 +321,7 @@ static int apply_document(struct agent *a, json_t *root,
 	int r, changed;
 
 	*n_applied = 0;
-	if ((r = check_document(root, msg, msglen)) != 0)
+	if ((r = check_document(root, err)) != 0)
 		return r;
 	r = XO_ERR_NOMEM;
 	if ((kept = json_array()) == NULL ||
@@ -362,12 +332,13 @@ static int apply_document(struct agent *a, json_t *root,
 	{
 		name = json_string_value(json_object_get(rec, "name"));
 		settings = json_object_get(rec, "settings");
-		acct = find_named(a, name);
+		acct = account_find_named(a->store, name);
 		changed = 0;
 		if (acct == NULL && settings != NULL &&
 		    (acct = create_runtime(a, name, settings)) != NULL)
 			changed = 1;
-		if (acct != NULL && settings != NULL && !acct->runtime) {
+		if (acct != NULL && settings != NULL &&
+		    !account_is_runtime(acct)) {
 			log_error("vault: the account '%s' added at run time "
 				  "is now a section of the config; its record "
 				  "stays in the vault",
@@ -379,7 +350,7 @@ static int apply_document(struct agent *a, json_t *root,
 				goto out;
 			continue;
 		}
-		changed |= give_token(a, acct, rec, mode);
+		changed |= give_token(acct, rec, mode);
 		*n_applied += (unsigned)changed;
 	}
 	if ((r = merge_kept(a, kept, old)) != 0)
@@ -402,17 +373,16 @@ out:
 
 int vault_store_apply(struct agent *a, const struct agent_plain *text,
 		      enum vault_apply_mode mode, unsigned *n_applied,
-		      char *msg, size_t msglen)
+		      struct agent_err *err)
 {
 	json_t *root;
 	int r;
 
 	*n_applied = 0;
-	if ((root = json_loadb(text->data, text->len, 0, NULL)) == NULL) {
-		snprintf(msg, msglen, "its contents are not readable");
-		return XO_ERR_VAULT_CORRUPT;
-	}
-	r = apply_document(a, root, mode, n_applied, msg, msglen);
+	if ((root = json_loadb(text->data, text->len, 0, NULL)) == NULL)
+		return agent_err_set(err, XO_ERR_VAULT_CORRUPT,
+				     "its contents are not readable");
+	r = apply_document(a, root, mode, n_applied, err);
 	json_decref(root);
 	return r;
 }
@@ -420,7 +390,7 @@ int vault_store_apply(struct agent *a, const struct agent_plain *text,
 int vault_store_adopt(struct agent *a, unsigned *n_applied)
 {
 	json_t *root, *kept;
-	char msg[256];
+	struct agent_err err;
 	int r;
 
 	*n_applied = 0;
@@ -433,8 +403,7 @@ int vault_store_adopt(struct agent *a, unsigned *n_applied)
 		return XO_ERR_NOMEM;
 	/* The kept records themselves are applied: those that find their
 	   account leave the list (merge_kept()). */
-	r = apply_document(a, root, VAULT_APPLY_LOAD, n_applied, msg,
-			   sizeof(msg));
+	r = apply_document(a, root, VAULT_APPLY_LOAD, n_applied, &err);
 	json_decref(root);
 	return r;
 }

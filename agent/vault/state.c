@@ -1,6 +1,6 @@
 /*
- * vault_agent.c: the vault's place, key and state, from start-up to exit
- * (see vault.h).
+ * state.c: the vault's place, key and state, from start-up to exit (see
+ * vault.h).
  *
  * Which state an agent starts in:
  *
@@ -33,9 +33,12 @@
 
 #include <sodium.h>
 
+#include "account/account.h"
+#include "config/config.h"
 #include "core/log.h"
-#include "vault/vault_internal.h"
+#include "secret/secret.h"
 #include "vault/io.h"
+#include "vault/vault_internal.h"
 
 void vault_set_problem(struct agent_vault *v, const char *fmt, ...)
 {
@@ -50,44 +53,40 @@ void vault_set_problem(struct agent_vault *v, const char *fmt, ...)
 	va_end(ap);
 }
 
-void vault_describe_error(const char *path, int err, char *msg, size_t msglen)
+int vault_describe_error(const char *path, int code, struct agent_err *e)
 {
 	char bak[4200];
 	int has_bak;
 
 	snprintf(bak, sizeof(bak), "%s.bak", path);
 	has_bak = access(bak, F_OK) == 0;
-	switch (err) {
+	switch (code) {
 	case XO_ERR_VAULT_CORRUPT:
-		snprintf(msg, msglen,
-			 "the vault %s is damaged (cut short or changed); it "
-			 "is left as it is%s%s%s%s%s",
-			 path,
-			 has_bak ? ". The copy from before its last write is "
-				 : "",
-			 has_bak ? bak : "",
-			 has_bak ? ": stop the agent and 'mv " : "",
-			 has_bak ? bak : "",
-			 has_bak ? " <vault>' to go back to it" : "");
-		break;
+		return agent_err_set(
+		    e, code,
+		    "the vault %s is damaged (cut short or changed); it is "
+		    "left as it is%s%s%s%s%s",
+		    path,
+		    has_bak ? ". The copy from before its last write is " : "",
+		    has_bak ? bak : "",
+		    has_bak ? ": stop the agent and 'mv " : "",
+		    has_bak ? bak : "",
+		    has_bak ? " <vault>' to go back to it" : "");
 	case XO_ERR_VAULT_FOREIGN:
-		snprintf(msg, msglen,
-			 "%s is not an xoauth-agent vault; it is left as it "
-			 "is: move it away, or set [agent] vault to another "
-			 "path",
-			 path);
-		break;
+		return agent_err_set(e, code,
+				     "%s is not an xoauth-agent vault; it is "
+				     "left as it is: move it away, or set "
+				     "[agent] vault to another path",
+				     path);
 	case XO_ERR_VAULT_NEWER:
-		snprintf(msg, msglen,
-			 "the vault %s was written by a newer xoauth-agent; "
-			 "run that version (this one leaves the file as it "
-			 "is)",
-			 path);
-		break;
+		return agent_err_set(e, code,
+				     "the vault %s was written by a newer "
+				     "xoauth-agent; run that version (this "
+				     "one leaves the file as it is)",
+				     path);
 	default:
-		snprintf(msg, msglen, "the vault %s: %s", path,
-			 proto_strerror(err));
-		break;
+		return agent_err_set(e, code, "the vault %s: %s", path,
+				     proto_strerror(code));
 	}
 }
 
@@ -121,35 +120,37 @@ int vault_key_borrow(struct agent *a, struct vault_key *k,
 }
 
 int vault_open_image(struct agent *a, const struct vault_key *k,
-		     const unsigned char *img, size_t len, char *msg,
-		     size_t msglen)
+		     const unsigned char *img, size_t len,
+		     struct agent_err *err)
 {
 	struct agent_vault *v = a->vault;
 	struct agent_plain *plain = NULL;
-	char why[300] = "";
+	struct agent_err why;
+	size_t at;
 	unsigned n = 0;
 	int r;
 
 	if ((r = vault_unseal(k, img, len, &plain)) != 0) {
-		if (r == XO_ERR_WRONG_PASSPHRASE)
-			snprintf(msg, msglen,
-				 v->key_file != NULL
-				     ? "the key file %s does not open the "
-				       "vault %s"
-				     : "wrong passphrase for the vault %s%s",
-				 v->key_file != NULL ? v->key_file : "",
-				 v->path);
-		else
-			vault_describe_error(v->path, r, msg, msglen);
-		return r;
+		if (r != XO_ERR_WRONG_PASSPHRASE)
+			return vault_describe_error(v->path, r, err);
+		if (v->key_file != NULL)
+			return agent_err_set(
+			    err, r,
+			    "the key file %s does not open the "
+			    "vault %s",
+			    v->key_file, v->path);
+		return agent_err_set(
+		    err, r, "wrong passphrase for the vault %s", v->path);
 	}
 	/* The accounts are changed only by a document that is whole and
-	   ours (vault_store.c checks it all first). */
-	if ((r = vault_store_apply(a, plain, VAULT_APPLY_LOAD, &n, why,
-				   sizeof(why))) != 0) {
+	   ours (records.c checks it all first). */
+	if ((r = vault_store_apply(a, plain, VAULT_APPLY_LOAD, &n, &why)) !=
+	    0) {
 		agent_plain_free(plain);
-		vault_describe_error(v->path, r, msg, msglen);
-		snprintf(msg + strlen(msg), msglen - strlen(msg), " (%s)", why);
+		vault_describe_error(v->path, r, err);
+		at = strlen(err->msg);
+		snprintf(err->msg + at, sizeof(err->msg) - at, " (%s)",
+			 agent_err_text(&why));
 		return r;
 	}
 	agent_plain_free(plain);
@@ -199,8 +200,8 @@ static int find_key_file(struct agent *a, char **out)
 }
 
 /* Reads the 32 bytes of a key file that only we can read. */
-static int read_key_file(const char *path, struct vault_key **out, char *msg,
-			 size_t msglen)
+static int read_key_file(const char *path, struct vault_key **out,
+			 struct agent_err *err)
 {
 	unsigned char bytes[VAULT_KEY_LEN + 1];
 	struct stat st;
@@ -208,34 +209,34 @@ static int read_key_file(const char *path, struct vault_key **out, char *msg,
 	int fd, r = XO_ERR_CONFIG;
 
 	*out = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		snprintf(msg, msglen, "cannot open the vault key file %s: %s",
-			 path, strerror(errno));
-		return XO_ERR_CONFIG;
-	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return agent_err_set(err, XO_ERR_CONFIG,
+				     "cannot open the vault key file %s: %s",
+				     path, strerror(errno));
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(msg, msglen, "the vault key file %s is not a file",
-			 path);
+		agent_err_set(err, r, "the vault key file %s is not a file",
+			      path);
 		goto out;
 	}
 	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
-		snprintf(msg, msglen,
-			 "the vault key file %s must be yours and readable "
-			 "by you alone (it is mode %03o, owner uid %lu): "
-			 "chmod 600 it, or chown it",
-			 path, (unsigned)(st.st_mode & 0777),
-			 (unsigned long)st.st_uid);
+		agent_err_set(err, r,
+			      "the vault key file %s must be yours and "
+			      "readable by you alone (it is mode %03o, owner "
+			      "uid %lu): chmod 600 it, or chown it",
+			      path, (unsigned)(st.st_mode & 0777),
+			      (unsigned long)st.st_uid);
 		goto out;
 	}
 	n = read(fd, bytes, sizeof(bytes));
 	if (n != VAULT_KEY_LEN) {
-		snprintf(msg, msglen,
-			 "the vault key file %s must hold exactly %d bytes "
-			 "(head -c %d /dev/urandom > FILE)",
-			 path, VAULT_KEY_LEN, VAULT_KEY_LEN);
+		agent_err_set(err, r,
+			      "the vault key file %s must hold exactly %d "
+			      "bytes (head -c %d /dev/urandom > FILE)",
+			      path, VAULT_KEY_LEN, VAULT_KEY_LEN);
 		goto out;
 	}
-	r = vault_key_from_bytes(bytes, VAULT_KEY_LEN, out);
+	if ((r = vault_key_from_bytes(bytes, VAULT_KEY_LEN, out)) != 0)
+		agent_err_code(err, r);
 out:
 	sodium_memzero(bytes, sizeof(bytes));
 	close(fd);
@@ -244,23 +245,23 @@ out:
 
 /* With a key file: load the vault, or be ready to make it. */
 static int start_with_key(struct agent *a, const unsigned char *img, size_t len,
-			  char *msg, size_t msglen)
+			  struct agent_err *err)
 {
 	struct agent_vault *v = a->vault;
 	struct vault_key *k = NULL;
 	int r;
 
 	/* check_image() has checked the pair already, before the fork. */
-	if ((r = read_key_file(v->key_file, &k, msg, msglen)) != 0)
+	if ((r = read_key_file(v->key_file, &k, err)) != 0)
 		return r;
 	if (img == NULL) {
-		r = vault_keep_key(a, k);
+		r = agent_err_code(err, vault_keep_key(a, k));
 		v->state = VAULT_OPEN;
 		log_info("vault %s: none yet; the first change makes it with "
 			 "the key file %s",
 			 v->path, v->key_file);
 	} else {
-		r = vault_open_image(a, k, img, len, msg, msglen);
+		r = vault_open_image(a, k, img, len, err);
 	}
 	vault_key_free(k);
 	return r;
@@ -269,7 +270,7 @@ static int start_with_key(struct agent *a, const unsigned char *img, size_t len,
 /* Checks the image (and, with a key file, that the key opens it) without
    loading anything: before the fork, so that the user sees why an agent
    does not start. */
-static int check_image(struct agent_vault *v, char *msg, size_t msglen)
+static int check_image(struct agent_vault *v, struct agent_err *err)
 {
 	struct agent_plain *plain = NULL;
 	struct vault_key *k = NULL;
@@ -278,37 +279,36 @@ static int check_image(struct agent_vault *v, char *msg, size_t msglen)
 	size_t len = 0;
 	int r;
 
-	if ((r = vault_read_file(v->path, &img, &len, msg, msglen)) < 0)
+	if ((r = vault_read_file(v->path, &img, &len, err)) != 0)
 		return r;
-	v->exists = r == 0;
+	v->exists = img != NULL;
 	if (v->key_file != NULL &&
-	    (r = read_key_file(v->key_file, &k, msg, msglen)) != 0)
+	    (r = read_key_file(v->key_file, &k, err)) != 0)
 		goto out;
-	r = 0;
 	if (!v->exists)
 		goto out;
-	if ((r = vault_image_params(img, len, &p)) != 0) {
-		vault_describe_error(v->path, r, msg, msglen);
-	} else if (k != NULL && p.kdf != VAULT_KDF_KEYFILE) {
-		snprintf(msg, msglen,
-			 "the vault %s opens with a passphrase, not with the "
-			 "key file %s: drop vault_key_file (and unlock with "
-			 "'xoauth unlock'), or use another vault",
-			 v->path, v->key_file);
-		r = XO_ERR_CONFIG;
-	} else if (k == NULL && p.kdf == VAULT_KDF_KEYFILE) {
-		snprintf(msg, msglen,
-			 "the vault %s opens with a key file: set [agent] "
-			 "vault_key_file",
-			 v->path);
-		r = XO_ERR_CONFIG;
-	} else if (k != NULL && (r = vault_unseal(k, img, len, &plain)) != 0) {
+	if ((r = vault_image_params(img, len, &p)) != 0)
+		vault_describe_error(v->path, r, err);
+	else if (k != NULL && p.kdf != VAULT_KDF_KEYFILE)
+		r = agent_err_set(err, XO_ERR_CONFIG,
+				  "the vault %s opens with a passphrase, not "
+				  "with the key file %s: drop vault_key_file "
+				  "(and unlock with 'xoauth unlock'), or use "
+				  "another vault",
+				  v->path, v->key_file);
+	else if (k == NULL && p.kdf == VAULT_KDF_KEYFILE)
+		r = agent_err_set(err, XO_ERR_CONFIG,
+				  "the vault %s opens with a key file: set "
+				  "[agent] vault_key_file",
+				  v->path);
+	else if (k != NULL && (r = vault_unseal(k, img, len, &plain)) != 0) {
 		if (r == XO_ERR_WRONG_PASSPHRASE)
-			snprintf(msg, msglen,
-				 "the key file %s does not open the vault %s",
-				 v->key_file, v->path);
+			agent_err_set(err, r,
+				      "the key file %s does not open the "
+				      "vault %s",
+				      v->key_file, v->path);
 		else
-			vault_describe_error(v->path, r, msg, msglen);
+			vault_describe_error(v->path, r, err);
 	}
 out:
 	agent_plain_free(plain);
@@ -317,36 +317,36 @@ out:
 	return r;
 }
 
-int agent_vault_prepare(struct agent *a, char *msg, size_t msglen)
+int agent_vault_prepare(struct agent *a, struct agent_err *err)
 {
 	struct agent_vault *v;
 	int r;
 
 	if ((v = calloc(1, sizeof(*v))) == NULL)
-		return XO_ERR_NOMEM;
+		return agent_err_code(err, XO_ERR_NOMEM);
 	a->vault = v;
 	v->agent = a;
 	v->lock_fd = -1;
 	v->state = VAULT_NONE;
 	if ((r = find_key_file(a, &v->key_file)) != 0)
-		return r;
+		return agent_err_code(err, r);
 	v->path = a->config->vault_path != NULL ? strdup(a->config->vault_path)
 						: default_path();
 	if (v->path == NULL) {
 		if (v->key_file == NULL)
 			return 0;
-		snprintf(msg, msglen,
-			 "a vault key file is set, but there is no place for "
-			 "the vault: set [agent] vault");
-		return XO_ERR_CONFIG;
+		return agent_err_set(err, XO_ERR_CONFIG,
+				     "a vault key file is set, but there is "
+				     "no place for the vault: set [agent] "
+				     "vault");
 	}
-	if ((r = vault_make_dir(v->path, msg, msglen)) != 0 ||
-	    (r = vault_lock(v->path, &v->lock_fd, msg, msglen)) != 0)
+	if ((r = vault_make_dir(v->path, err)) != 0 ||
+	    (r = vault_lock(v->path, &v->lock_fd, err)) != 0)
 		return r;
-	return check_image(v, msg, msglen);
+	return check_image(v, err);
 }
 
-int agent_vault_start(struct agent *a, char *msg, size_t msglen)
+int agent_vault_start(struct agent *a, struct agent_err *err)
 {
 	struct agent_vault *v = a->vault;
 	unsigned char *img = NULL;
@@ -366,11 +366,11 @@ int agent_vault_start(struct agent *a, char *msg, size_t msglen)
 	if (ftruncate(v->lock_fd, 0) != 0 ||
 	    pwrite(v->lock_fd, pid, (size_t)n, 0) != n)
 		log_debug("vault: cannot note our pid in the lock file");
-	if ((r = vault_read_file(v->path, &img, &len, msg, msglen)) < 0)
+	if ((r = vault_read_file(v->path, &img, &len, err)) != 0)
 		return r;
-	v->exists = r == 0;
+	v->exists = img != NULL;
 	if (v->key_file != NULL) {
-		r = start_with_key(a, v->exists ? img : NULL, len, msg, msglen);
+		r = start_with_key(a, img, len, err);
 	} else {
 		v->state = v->exists ? VAULT_LOCKED : VAULT_NONE;
 		if (v->exists) {
@@ -395,7 +395,8 @@ int agent_vault_locked(const struct agent *a)
 	return a->vault != NULL && a->vault->state == VAULT_LOCKED;
 }
 
-int agent_vault_open(const struct agent *a)
+/* 1 when changes are written to a vault (it is open). */
+static int vault_open(const struct agent *a)
 {
 	return a->vault != NULL && a->vault->state == VAULT_OPEN;
 }
@@ -413,7 +414,7 @@ void agent_vault_reloaded(struct agent *a)
 {
 	unsigned n = 0;
 
-	if (!agent_vault_open(a))
+	if (!vault_open(a))
 		return;
 	if (vault_store_adopt(a, &n) != 0)
 		log_error("vault: cannot look at the tokens kept for other "
@@ -444,22 +445,17 @@ void agent_vault_stop(struct agent *a)
 void agent_vault_free(struct agent *a)
 {
 	struct agent_vault *v = a->vault;
-	struct vault_reply_wait *w;
-	char msg[600];
+	struct agent_err err;
 
 	if (v == NULL)
 		return;
 	if (v->final_img != NULL) {
-		if (vault_write_file(v->path, v->final_img, v->final_len, msg,
-				     sizeof(msg)) != 0)
+		if (vault_write_file(v->path, v->final_img, v->final_len,
+				     &err) != 0)
 			log_error("vault: the last changes were not written: "
 				  "%s",
-				  msg);
+				  agent_err_text(&err));
 		free(v->final_img);
-	}
-	while ((w = v->reply_waits) != NULL) {
-		v->reply_waits = w->next;
-		free(w);
 	}
 	free(v->next_img);
 	agent_secret_free(v->key);

@@ -1,12 +1,13 @@
 /*
- * vault_unlock.c: LOCK and UNLOCK (PROTOCOL.md 4.10).
+ * unlock.c: LOCK and UNLOCK (PROTOCOL.md 4.10).
  *
  * LOCK takes every secret out of memory: refresh and access tokens,
  * client secrets, the settings of runtime accounts (which may hold one;
  * those accounts go until the vault brings them back) and the vault's
  * key.  Refreshes and logins in flight are cancelled and whoever waits is
- * told the agent is locked.  What a write had still to do is already
- * sealed (vault_write.c seals each change at once), so it reaches the disk
+ * told the agent is locked (account/lock.c).  What a write had still to
+ * do is already sealed (write.c seals each change at once), so it reaches
+ * the disk
  * without the key.  The per-process shield key stays: it protects nothing
  * once the sealed secrets are gone.
  *
@@ -26,10 +27,12 @@
 
 #include <sodium.h>
 
+#include "account/account.h"
+#include "core/conn.h"
 #include "core/log.h"
-#include "account/secret_cmd.h"
-#include "vault/vault_internal.h"
+#include "secret/secret.h"
 #include "vault/io.h"
+#include "vault/vault_internal.h"
 
 #define DELAY_FIRST_MS 1000
 #define DELAY_MAX_MS 30000
@@ -39,68 +42,28 @@ static const char locked_msg[] = "the agent was locked: run 'xoauth unlock'";
 void vault_wipe_secrets(struct agent *a)
 {
 	struct agent_vault *v = a->vault;
-	struct account *acct, *next, **pp;
 
-	for (pp = &a->accounts; (acct = *pp) != NULL; acct = next) {
-		next = acct->next;
-		agent_login_cancel(acct);
-		if (acct->refreshing)
-			oauth_cancel(acct->oauth);
-		agent_secret_cmd_cancel(acct);
-		acct->refreshing = 0;
-		acct->secret_fresh = 0;
-		agent_waiters_fail(acct, XO_ERR_LOCKED, locked_msg);
-		agent_account_forget(acct);
-		agent_secret_free(acct->client_secret);
-		acct->client_secret = NULL;
-		acct->state = PROTO_STATE_NEED_LOGIN;
-		acct->login_err = 0;
-		acct->login_error[0] = '\0';
-		if (acct->runtime) {
-			*pp = next;
-			acct->next = NULL;
-			agent_account_free(acct);
-			continue;
-		}
-		pp = &acct->next;
-	}
+	account_store_wipe(a->store, locked_msg);
 	agent_secret_free(v->key);
 	agent_secret_free(v->kept);
 	v->key = NULL;
 	v->kept = NULL;
 }
 
-/* After an unlock: client secrets written in the config come back from
-   it (the file holds them anyway), and app accounts fetch a token. */
+/* After an unlock: the accounts get back what LOCK took that is not in
+   the vault. */
 static void after_unlock(struct agent *a)
 {
-	const struct agent_account_cfg *c;
-	struct account *acct;
-
-	for (acct = a->accounts; acct != NULL; acct = acct->next) {
-		if (!acct->runtime && acct->client_secret == NULL &&
-		    (c = agent_config_find(a->config, acct->cfg.name)) !=
-			NULL &&
-		    c->client_secret != NULL &&
-		    agent_secret_seal(a->shield, c->client_secret,
-				      strlen(c->client_secret),
-				      &acct->client_secret) != 0)
-			log_error("%s: cannot keep the client secret",
-				  acct->cfg.name);
-		if (agent_account_is_app(acct)) {
-			acct->state = PROTO_STATE_IDLE;
-			acct->next_refresh_boot = agent_now_boot();
-		}
-	}
 	a->vault->failed_unlocks = 0;
-	agent_schedule(a);
+	account_store_unlocked(a->store);
 }
 
-void agent_vault_lock_req(struct conn *c)
+void vault_handle_lock(struct agent_request *q)
 {
-	struct agent *a = agent_conn_agent(c);
+	struct conn *c = q->conn;
+	struct agent *a = q->agent;
 	struct agent_vault *v = a->vault;
-	char msg[600];
+	struct agent_err err;
 
 	if (v == NULL || v->path == NULL || v->state == VAULT_NONE) {
 		agent_conn_reply_failure(
@@ -110,18 +73,19 @@ void agent_vault_lock_req(struct conn *c)
 		return;
 	}
 	if (v->key_file != NULL) {
-		snprintf(msg, sizeof(msg),
-			 "this agent's vault opens with the key file %s, "
-			 "which is on disk: locking would protect nothing; "
-			 "stop the agent instead (xoauth-agent -k)",
-			 v->key_file);
-		agent_conn_reply_failure(c, XO_ERR_CONFIG, msg);
+		agent_err_set(&err, XO_ERR_CONFIG,
+			      "this agent's vault opens with the key file %s, "
+			      "which is on disk: locking would protect "
+			      "nothing; stop the agent instead (xoauth-agent "
+			      "-k)",
+			      v->key_file);
+		agent_conn_reply_err(c, &err);
 		return;
 	}
 	if (v->state == VAULT_OPEN) {
 		vault_wipe_secrets(a);
 		v->state = VAULT_LOCKED;
-		agent_schedule(a);
+		account_store_schedule(a->store);
 		log_info("locked: every token is out of memory until 'xoauth "
 			 "unlock'");
 	}
@@ -173,7 +137,7 @@ static void opened(struct vault_kdf_job *job)
 	struct agent *a = job->agent;
 	struct agent_vault *v = a->vault;
 	const unsigned char *img;
-	char msg[700] = "";
+	struct agent_err err;
 	size_t len;
 	int r;
 
@@ -189,20 +153,16 @@ static void opened(struct vault_kdf_job *job)
 		img = job->img;
 		len = job->len;
 	}
-	r = vault_open_image(a, job->key, img, len, msg, sizeof(msg));
+	r = vault_open_image(a, job->key, img, len, &err);
 	if (r == XO_ERR_WRONG_PASSPHRASE) {
 		v->unlocking = 1;
-		{
-			wrong_key(job, msg);
-			return;
-		}
+		wrong_key(job, err.msg);
+		return;
 	}
 	if (r != 0) {
-		log_error("unlock failed: %s", msg);
-		{
-			vault_kdf_reply(job, r, msg);
-			return;
-		}
+		log_error("unlock failed: %s", agent_err_text(&err));
+		vault_kdf_reply(job, r, err.msg);
+		return;
 	}
 	after_unlock(a);
 	log_info("unlocked");
@@ -230,10 +190,8 @@ static void checked(struct vault_kdf_job *job)
 	agent_plain_free(held);
 	if (!same) {
 		v->unlocking = 1;
-		{
-			wrong_key(job, "wrong passphrase for the vault");
-			return;
-		}
+		wrong_key(job, "wrong passphrase for the vault");
+		return;
 	}
 	v->failed_unlocks = 0;
 	vault_kdf_reply(job, 0, NULL);
@@ -263,18 +221,19 @@ static void created(struct vault_kdf_job *job)
 	vault_kdf_free(job);
 	/* The vault exists once it is on disk: the answer waits for it. */
 	if (c != NULL)
-		vault_reply_when_written(c, seq, 1);
+		account_reply_when_durable(a->store, c, seq, true);
 }
 
-void agent_vault_unlock_req(struct conn *c,
-			    const struct proto_passphrase_req *q)
+void vault_handle_unlock(struct agent_request *req)
 {
-	struct agent *a = agent_conn_agent(c);
+	const struct proto_passphrase_req *q = &req->m.passphrase;
+	struct conn *c = req->conn;
+	struct agent *a = req->agent;
 	struct agent_vault *v = a->vault;
 	struct vault_kdf_job *job = NULL;
 	struct vault_params p;
 	unsigned char *img = NULL;
-	char msg[700];
+	struct agent_err err;
 	size_t len = 0;
 	vault_kdf_cb done;
 	int r;
@@ -302,14 +261,14 @@ void agent_vault_unlock_req(struct conn *c,
 	}
 	if (v->state == VAULT_LOCKED && vault_newest_image(a, &len) == NULL) {
 		/* Read again: it is the file's parameters that count. */
-		r = vault_read_file(v->path, &img, &len, msg, sizeof(msg));
-		if (r == 1) {
+		if (vault_read_file(v->path, &img, &len, &err) != 0) {
+			agent_conn_reply_err(c, &err);
+			return;
+		}
+		if (img == NULL) {
 			log_error("vault %s: gone while locked", v->path);
 			v->state = VAULT_NONE;
 			v->exists = 0;
-		} else if (r != 0) {
-			agent_conn_reply_failure(c, r, msg);
-			return;
 		}
 	}
 	if (v->state == VAULT_NONE && !q->create) {
@@ -333,8 +292,8 @@ void agent_vault_unlock_req(struct conn *c,
 		if ((r = vault_image_params(newest != NULL ? newest : img,
 					    newest != NULL ? newest_len : len,
 					    &p)) != 0) {
-			vault_describe_error(v->path, r, msg, sizeof(msg));
-			agent_conn_reply_failure(c, r, msg);
+			vault_describe_error(v->path, r, &err);
+			agent_conn_reply_err(c, &err);
 			free(img);
 			return;
 		}

@@ -1,6 +1,6 @@
 /*
- * vault_internal.h: what the vault_*.c files of the agent share (see
- * vault.h for the whole).  Nothing else includes it.
+ * vault_internal.h: what the files of vault/ share (see vault.h for the
+ * whole).  Nothing else includes it.
  */
 #ifndef XO_AGENT_VAULT_INTERNAL_H
 #define XO_AGENT_VAULT_INTERNAL_H
@@ -10,8 +10,11 @@
 #include <uv.h>
 
 #include "core/agent.h"
-#include "vault/vault.h"
+#include "core/err.h"
 #include "vault/pure/image.h"
+#include "vault/vault.h"
+
+struct conn;
 
 /* The version of the plain text inside (the file format has its own). */
 #define VAULT_STORE_FORMAT 1
@@ -22,14 +25,6 @@ enum vault_state {
 	VAULT_LOCKED, /* a passphrase vault, not open (or LOCK): no secret is
 			 in memory */
 	VAULT_OPEN,   /* the key is held; every change is written */
-};
-
-/* A connection waiting for a write before its SUCCESS. */
-struct vault_reply_wait {
-	struct vault_reply_wait *next;
-	struct conn *conn; /* NULL once the connection went away */
-	uint64_t seq;
-	int strict; /* a failed write is answered as a failure */
 };
 
 /* Argon2id in libuv's thread pool, for a request (vault_kdf.c). */
@@ -49,8 +44,7 @@ struct vault_kdf_job {
 	int create;
 	unsigned char *img; /* an image to open with the key */
 	size_t len;
-	int late_err; /* vault_kdf_fail_later()'s answer */
-	char late_msg[600];
+	struct agent_err late; /* vault_kdf_fail_later()'s answer */
 };
 
 struct agent_vault {
@@ -83,7 +77,6 @@ struct agent_vault {
 	unsigned failures;	  /* consecutive failed writes */
 	unsigned char *final_img; /* sealed at stop, written at free */
 	size_t final_len;
-	struct vault_reply_wait *reply_waits;
 	char problem[600]; /* for LIST; "" when all is well */
 
 	/* UNLOCK (vault_unlock.c) */
@@ -96,27 +89,26 @@ struct agent_vault {
 void vault_set_problem(struct agent_vault *v, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Opens the image with key k and loads it into the agent: the key is
-   kept (sealed), the state becomes VAULT_OPEN.  msg says what went wrong
-   (naming PATH.bak for a damaged file).  0 or XO_ERR_*. */
+   kept (sealed), the state becomes VAULT_OPEN.  0, or the reason in err
+   (naming PATH.bak for a damaged file). */
 int vault_open_image(struct agent *a, const struct vault_key *k,
-		     const unsigned char *img, size_t len, char *msg,
-		     size_t msglen);
+		     const unsigned char *img, size_t len,
+		     struct agent_err *err);
 /* Takes the key for the vault: sealed under the shield. */
 int vault_keep_key(struct agent *a, const struct vault_key *k);
 /* The held key, opened for a moment; free with vault_key_release(). */
 int vault_key_borrow(struct agent *a, struct vault_key *k,
 		     struct agent_plain **bytes);
-/* A message for an image that cannot be used. */
-void vault_describe_error(const char *path, int err, char *msg, size_t msglen);
+/* Says in e why the image at path cannot be used (code: the reason);
+   returns code. */
+int vault_describe_error(const char *path, int code, struct agent_err *e);
 
 /* ---- vault_write.c ---- */
 void vault_write_init(struct agent *a);
 /* The accounts sealed into an image now (the caller frees it). */
 int vault_seal_now(struct agent *a, unsigned char **img, size_t *len);
-/* Answers the connections and accounts whose write has ended. */
+/* Tells the account store that writes up to written_seq have ended. */
 void vault_writes_ended(struct agent *a);
-/* 1 when no write runs or waits. */
-int vault_writes_idle(const struct agent *a);
 /* The newest image not on disk yet (waiting or being written), or NULL:
    an UNLOCK opens it rather than the older file. */
 const unsigned char *vault_newest_image(const struct agent *a, size_t *len);
@@ -132,12 +124,12 @@ int vault_store_snapshot(struct agent *a, struct agent_plain **out);
 /*
  * Applies a vault's plain text to the agent: runtime accounts are
  * created, refresh tokens given, the rest kept.  XO_ERR_VAULT_CORRUPT or
- * XO_ERR_VAULT_NEWER with msg when the text is not ours; *n_applied
- * counts the accounts that changed.
+ * XO_ERR_VAULT_NEWER with why in err when the text is not ours;
+ * *n_applied counts the accounts that changed.
  */
 int vault_store_apply(struct agent *a, const struct agent_plain *text,
 		      enum vault_apply_mode mode, unsigned *n_applied,
-		      char *msg, size_t msglen);
+		      struct agent_err *err);
 /* Gives kept records to accounts that have appeared (reload). */
 int vault_store_adopt(struct agent *a, unsigned *n_applied);
 
@@ -156,9 +148,6 @@ void vault_kdf_free(struct vault_kdf_job *job);
 /* Answers the job's connection, if still there (SUCCESS when err is 0),
    and frees the job. */
 void vault_kdf_reply(struct vault_kdf_job *job, int err, const char *msg);
-/* Answers SUCCESS when write seq has ended, or, strict, a failure if it
-   failed. */
-void vault_reply_when_written(struct conn *c, uint64_t seq, int strict);
 
 /* ---- vault_unlock.c ---- */
 /* LOCK's work (and a locked start's): every secret out of memory.  The

@@ -1,5 +1,5 @@
 /*
- * vault_write.c: the write queue.
+ * write.c: the write queue.
  *
  * A change is sealed into an image at once, on the loop (a snapshot of a
  * few accounts seals in microseconds, and sealing needs the key and the
@@ -8,7 +8,8 @@
  * thread pool, since fsync can take long.  One write runs at a time; a
  * change made meanwhile is sealed into the next image, and a newer one
  * replaces it before it starts: the disk sees every state that was asked
- * for or a newer one, in order.
+ * for or a newer one, in order.  When a write has ended, the account store
+ * is told (account_store_written()): what waited for it goes on.
  *
  * A failed write is logged, shown in LIST, retried with a growing delay,
  * and does not stop the agent: it keeps serving from memory (what waited
@@ -20,10 +21,12 @@
 
 #include <sodium.h>
 
+#include "account/account.h"
 #include "core/log.h"
 #include "core/test_hooks.h"
-#include "vault/vault_internal.h"
+#include "secret/secret.h"
 #include "vault/io.h"
+#include "vault/vault_internal.h"
 
 #define RETRY_FIRST_MS 2000
 #define RETRY_MAX_MS 300000
@@ -35,8 +38,7 @@ struct write_job {
 	unsigned char *img;
 	size_t len;
 	uint64_t seq;
-	int err;
-	char msg[512];
+	struct agent_err err;
 };
 
 static void start_job(struct agent *a);
@@ -73,43 +75,15 @@ static void do_write(uv_work_t *req)
 {
 	struct write_job *job = req->data;
 
-	job->err = vault_write_file(job->path, job->img, job->len, job->msg,
-				    sizeof(job->msg));
+	vault_write_file(job->path, job->img, job->len, &job->err);
 }
 
 void vault_writes_ended(struct agent *a)
 {
 	struct agent_vault *v = a->vault;
-	struct vault_reply_wait **pp, *w;
-	struct account *acct;
-	agent_durable_cb cb;
 
-	/* A callback may change the accounts (and wait again): look from
-	   the start after each. */
-again:
-	for (acct = a->accounts; acct != NULL; acct = acct->next) {
-		if (acct->on_durable == NULL ||
-		    acct->durable_seq > v->written_seq)
-			continue;
-		cb = acct->on_durable;
-		acct->on_durable = NULL;
-		acct->durable_seq = 0;
-		cb(acct);
-		goto again;
-	}
-	for (pp = &v->reply_waits; (w = *pp) != NULL;) {
-		if (w->seq > v->written_seq) {
-			pp = &w->next;
-			continue;
-		}
-		*pp = w->next;
-		if (w->conn != NULL && w->strict && v->failures > 0)
-			agent_conn_reply_failure(w->conn, XO_ERR_IO,
-						 v->problem);
-		else if (w->conn != NULL)
-			agent_conn_reply_success(w->conn);
-		free(w);
-	}
+	account_store_written(a->store, v->written_seq,
+			      v->failures > 0 ? v->problem : NULL);
 }
 
 static void after_write(uv_work_t *req, int status)
@@ -120,9 +94,9 @@ static void after_write(uv_work_t *req, int status)
 	uint64_t delay;
 
 	v->in_flight = 0;
-	if (status != 0 && job->err == 0)
-		job->err = XO_ERR_INTERNAL;
-	if (job->err != 0) {
+	if (status != 0 && job->err.code == 0)
+		agent_err_code(&job->err, XO_ERR_INTERNAL);
+	if (job->err.code != 0) {
 		v->failures++;
 		delay = (uint64_t)RETRY_FIRST_MS
 			<< (v->failures < 8 ? v->failures - 1 : 7);
@@ -131,7 +105,8 @@ static void after_write(uv_work_t *req, int status)
 		vault_set_problem(v,
 				  "vault not written: %s; the tokens are held "
 				  "in memory only, next try in %llu s",
-				  job->msg, (unsigned long long)(delay / 1000));
+				  agent_err_text(&job->err),
+				  (unsigned long long)(delay / 1000));
 		log_error("%s", v->problem);
 		/* The failed image is still the newest unless a newer one
 		   waits. */
@@ -204,14 +179,13 @@ uint64_t agent_vault_persist(struct agent *a)
 		return 0;
 	v->seq++;
 	if ((r = vault_seal_now(a, &img, &len)) != 0) {
-		/* Counted as a failed write: reported, and whoever waits
-		   goes on. */
+		/* Reported, and whoever would wait goes on at once: there
+		   is no write to wait for.  The next change tries again. */
 		vault_set_problem(v, "vault not written: cannot seal it: %s",
 				  proto_strerror(r));
 		log_error("%s", v->problem);
 		v->written_seq = v->seq;
-		uv_timer_start(&v->retry, on_retry, RETRY_FIRST_MS, 0);
-		return v->seq;
+		return 0;
 	}
 	/* A newer image replaces one that has not started. */
 	free(v->next_img);
@@ -221,11 +195,6 @@ uint64_t agent_vault_persist(struct agent *a)
 	if (v->failures == 0)
 		start_job(a);
 	return v->seq;
-}
-
-int vault_writes_idle(const struct agent *a)
-{
-	return !a->vault->in_flight && a->vault->next_img == NULL;
 }
 
 const unsigned char *vault_newest_image(const struct agent *a, size_t *len)
@@ -238,47 +207,4 @@ const unsigned char *vault_newest_image(const struct agent *a, size_t *len)
 	}
 	*len = v->flight_len;
 	return v->in_flight ? v->flight_img : NULL;
-}
-
-void agent_vault_wait(struct account *acct, uint64_t seq, agent_durable_cb done)
-{
-	acct->durable_seq = seq;
-	acct->on_durable = done;
-}
-
-static void cancel_reply_wait(void *arg)
-{
-	struct vault_reply_wait *w = arg;
-
-	w->conn = NULL;
-}
-
-void agent_vault_reply_when_written(struct conn *c, uint64_t seq)
-{
-	vault_reply_when_written(c, seq, 0);
-}
-
-void vault_reply_when_written(struct conn *c, uint64_t seq, int strict)
-{
-	struct agent *a = agent_conn_agent(c);
-	struct vault_reply_wait *w;
-
-	if (seq == 0 || a->vault == NULL || seq <= a->vault->written_seq) {
-		if (strict && a->vault != NULL && a->vault->failures > 0)
-			agent_conn_reply_failure(c, XO_ERR_IO,
-						 a->vault->problem);
-		else
-			agent_conn_reply_success(c);
-		return;
-	}
-	if ((w = calloc(1, sizeof(*w))) == NULL) {
-		agent_conn_reply_failure(c, XO_ERR_NOMEM, NULL);
-		return;
-	}
-	w->conn = c;
-	w->seq = seq;
-	w->strict = strict;
-	w->next = a->vault->reply_waits;
-	a->vault->reply_waits = w;
-	agent_conn_hold(c, cancel_reply_wait, w);
 }

@@ -26,8 +26,11 @@
 
 #include <xoauth/xo_errors.h>
 
-#include "core/agent.h"
+#include "account/account_internal.h"
+#include "config/config.h"
 #include "core/log.h"
+#include "oauth/http.h"
+#include "secret/secret.h"
 
 /* ---- allocation failures on demand ---- */
 
@@ -73,6 +76,7 @@ char *__wrap_strdup(const char *s)
 struct fixture {
 	uv_loop_t loop;
 	struct agent a;
+	struct agent_config *cfg; /* a.config */
 	char dir[64];
 	char path[96];
 };
@@ -110,7 +114,7 @@ static void write_config(struct fixture *f, const char *const *names,
 
 static struct account *find(struct fixture *f, const char *name)
 {
-	return agent_account_find(&f->a, name, strlen(name));
+	return account_find(f->a.store, name, strlen(name));
 }
 
 static void give_tokens(struct fixture *f, const char *name)
@@ -125,6 +129,27 @@ static void give_tokens(struct fixture *f, const char *name)
 	    agent_secret_seal(f->a.shield, "refresh", 7, &acct->refresh_token),
 	    0);
 	acct->state = PROTO_STATE_ACTIVE;
+}
+
+/* A reload as the daemon does it (daemon/run.c): the file read again, the
+   store given the new config, which then replaces the old one. */
+static int reload(struct fixture *f)
+{
+	struct agent_config *cfg = NULL;
+	struct agent_err err;
+	int r;
+
+	if ((r = agent_config_load(f->path, 1, &cfg, err.msg,
+				   sizeof(err.msg))) != 0)
+		return r;
+	if ((r = account_store_reload(f->a.store, cfg, &err)) != 0) {
+		agent_config_free(cfg);
+		return r;
+	}
+	agent_config_free(f->cfg);
+	f->cfg = cfg;
+	f->a.config = cfg;
+	return 0;
 }
 
 static int setup(void **state)
@@ -144,21 +169,19 @@ static int setup(void **state)
 	write_config(f, names, NULL);
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	f->a.loop = &f->loop;
-	f->a.config_path = f->path;
-	f->a.config_must_exist = 1;
-	assert_int_equal(uv_timer_init(&f->loop, &f->a.scheduler), 0);
-	f->a.scheduler.data = &f->a;
 	assert_int_equal(agent_shield_new(&f->a.shield), 0);
 	assert_int_equal(agent_http_new(&f->loop, &f->a.http), 0);
+	assert_int_equal(account_store_new(&f->a, &f->a.store), 0);
 	assert_int_equal(
-	    agent_config_load(f->path, 1, &f->a.config, err, sizeof(err)), 0);
-	assert_int_equal(agent_accounts_load(&f->a, f->a.config), 0);
+	    agent_config_load(f->path, 1, &f->cfg, err, sizeof(err)), 0);
+	f->a.config = f->cfg;
+	assert_int_equal(account_store_load(f->a.store, f->a.config), 0);
 	give_tokens(f, "busy");
 	give_tokens(f, "keep");
 	give_tokens(f, "changed");
 	/* As if a refresh were in flight: its operation points into the
 	   account, so the account itself must survive a reload. */
-	find(f, "busy")->refreshing = 1;
+	find(f, "busy")->op = ACCOUNT_OP_REFRESH;
 	*state = f;
 	return 0;
 }
@@ -168,13 +191,13 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	fail_at = -1;
-	agent_accounts_free(&f->a);
+	account_store_stop(f->a.store);
 	agent_http_free(f->a.http);
-	uv_close((uv_handle_t *)&f->a.scheduler, NULL);
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
+	account_store_free(f->a.store);
 	agent_shield_free(f->a.shield);
-	agent_config_free(f->a.config);
+	agent_config_free(f->cfg);
 	unlink(f->path);
 	rmdir(f->dir);
 	free(f);
@@ -183,7 +206,7 @@ static int teardown(void **state)
 
 /* What a failed reload must leave untouched. */
 struct snapshot {
-	struct agent_config *config;
+	const struct agent_config *config;
 	struct account *accounts[8];
 	struct agent_secret *access[8], *refresh[8];
 	int refreshing[8];
@@ -196,12 +219,12 @@ static void take(struct fixture *f, struct snapshot *s)
 
 	memset(s, 0, sizeof(*s));
 	s->config = f->a.config;
-	for (acct = f->a.accounts; acct != NULL; acct = acct->next) {
+	for (acct = f->a.store->accounts; acct != NULL; acct = acct->next) {
 		assert_true(s->n < 8);
 		s->accounts[s->n] = acct;
 		s->access[s->n] = acct->access_token;
 		s->refresh[s->n] = acct->refresh_token;
-		s->refreshing[s->n] = acct->refreshing;
+		s->refreshing[s->n] = acct->op == ACCOUNT_OP_REFRESH;
 		s->n++;
 	}
 }
@@ -235,9 +258,9 @@ static void reload_keeps_busy_account_and_tokens_of_unchanged_ones(void **state)
 	struct agent_secret *keep_access = keep->access_token;
 
 	write_config(f, next_names, "changed");
-	assert_int_equal(agent_reload(&f->a), 0);
+	assert_int_equal(reload(f), 0);
 	assert_ptr_equal(find(f, "busy"), busy);
-	assert_int_equal(busy->refreshing, 1);
+	assert_int_equal(busy->op, ACCOUNT_OP_REFRESH);
 	assert_non_null(busy->access_token);
 	/* An unchanged account is a new one holding the same tokens. */
 	assert_non_null(find(f, "keep"));
@@ -246,10 +269,11 @@ static void reload_keeps_busy_account_and_tokens_of_unchanged_ones(void **state)
 	assert_null(find(f, "gone"));
 	assert_non_null(find(f, "new"));
 	/* In the config's order. */
-	assert_string_equal(f->a.accounts->cfg.name, "busy");
-	assert_string_equal(f->a.accounts->next->next->next->cfg.name, "new");
-	assert_null(f->a.accounts->next->next->next->next);
-	find(f, "busy")->refreshing = 0;
+	assert_string_equal(f->a.store->accounts->cfg.name, "busy");
+	assert_string_equal(f->a.store->accounts->next->next->next->cfg.name,
+			    "new");
+	assert_null(f->a.store->accounts->next->next->next->next);
+	find(f, "busy")->op = ACCOUNT_OP_NONE;
 }
 
 static void
@@ -265,7 +289,7 @@ reload_failing_at_any_allocation_leaves_accounts_as_they_were(void **state)
 	for (k = 0;; k++) {
 		allocations = 0;
 		fail_at = k;
-		r = agent_reload(&f->a);
+		r = reload(f);
 		fail_at = -1;
 		if (allocations <= k) {
 			/* Every allocation of the reload failed in turn;
@@ -281,7 +305,7 @@ reload_failing_at_any_allocation_leaves_accounts_as_they_were(void **state)
 	assert_true(k > 20);
 	assert_ptr_equal(find(f, "busy"), before.accounts[0]);
 	assert_non_null(find(f, "new"));
-	find(f, "busy")->refreshing = 0;
+	find(f, "busy")->op = ACCOUNT_OP_NONE;
 }
 
 int main(int argc, char **argv)

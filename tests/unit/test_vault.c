@@ -20,6 +20,7 @@
 #include <xoauth/xo_errors.h>
 
 #include "vault/pure/image.h"
+#include "core/err.h"
 #include "vault/io.h"
 
 static const char plain_text[] =
@@ -89,8 +90,8 @@ static void passphrase_vault_round_trips(void **state)
 static void wrong_passphrase_is_told_apart_from_damage(void **state)
 {
 	struct vault_key *k = cheap_passphrase_key("correct horse", NULL);
-	struct vault_key *wrong = cheap_passphrase_key("battery staple",
-						       &k->params);
+	struct vault_key *wrong =
+	    cheap_passphrase_key("battery staple", &k->params);
 	struct vault_key *other_file = file_key(7);
 	struct agent_plain *out = NULL;
 	unsigned char *img = NULL;
@@ -224,28 +225,27 @@ static void write_replaces_atomically_and_keeps_a_backup(void **state)
 {
 	unsigned char *img = NULL;
 	size_t len = 0;
-	char msg[512], bak[160], tmp[160];
+	struct agent_err err;
+	char bak[160], tmp[160];
 	struct stat st;
 	struct tmpdir t;
 
 	(void)state;
 	tmpdir_make(&t);
-	assert_int_equal(vault_read_file(t.path, &img, &len, msg, sizeof(msg)),
-			 1); /* none yet */
-	assert_int_equal(vault_make_dir(t.path, msg, sizeof(msg)), 0);
-	assert_int_equal(vault_write_file(t.path, (const unsigned char *)"one",
-					  3, msg, sizeof(msg)),
-			 0);
-	assert_int_equal(vault_write_file(t.path, (const unsigned char *)"two!",
-					  4, msg, sizeof(msg)),
-			 0);
-	assert_int_equal(vault_read_file(t.path, &img, &len, msg, sizeof(msg)),
-			 0);
+	assert_int_equal(vault_read_file(t.path, &img, &len, &err), 0);
+	assert_null(img); /* none yet */
+	assert_int_equal(vault_make_dir(t.path, &err), 0);
+	assert_int_equal(
+	    vault_write_file(t.path, (const unsigned char *)"one", 3, &err), 0);
+	assert_int_equal(
+	    vault_write_file(t.path, (const unsigned char *)"two!", 4, &err),
+	    0);
+	assert_int_equal(vault_read_file(t.path, &img, &len, &err), 0);
 	assert_int_equal(len, 4);
 	assert_memory_equal(img, "two!", 4);
 	free(img);
 	snprintf(bak, sizeof(bak), "%s.bak", t.path);
-	assert_int_equal(vault_read_file(bak, &img, &len, msg, sizeof(msg)), 0);
+	assert_int_equal(vault_read_file(bak, &img, &len, &err), 0);
 	assert_int_equal(len, 3);
 	assert_memory_equal(img, "one", 3);
 	free(img);
@@ -261,41 +261,40 @@ static void readable_by_others_is_refused(void **state)
 {
 	unsigned char *img = NULL;
 	size_t len = 0;
-	char msg[512];
+	struct agent_err err;
 	struct tmpdir t;
 
 	(void)state;
 	tmpdir_make(&t);
-	assert_int_equal(vault_make_dir(t.path, msg, sizeof(msg)), 0);
-	assert_int_equal(vault_write_file(t.path, (const unsigned char *)"x", 1,
-					  msg, sizeof(msg)),
-			 0);
+	assert_int_equal(vault_make_dir(t.path, &err), 0);
+	assert_int_equal(
+	    vault_write_file(t.path, (const unsigned char *)"x", 1, &err), 0);
 	assert_int_equal(chmod(t.path, 0644), 0);
-	assert_int_equal(vault_read_file(t.path, &img, &len, msg, sizeof(msg)),
+	assert_int_equal(vault_read_file(t.path, &img, &len, &err),
 			 XO_ERR_CONFIG);
-	assert_non_null(strstr(msg, "chmod 600"));
+	assert_non_null(strstr(err.msg, "chmod 600"));
 	assert_null(img);
 	tmpdir_remove(&t);
 }
 
 static void second_lock_names_the_holder(void **state)
 {
-	char msg[512], want[64];
+	struct agent_err err;
+	char want[64];
 	int fd1 = -1, fd2 = -1;
 	struct tmpdir t;
 
 	(void)state;
 	tmpdir_make(&t);
-	assert_int_equal(vault_make_dir(t.path, msg, sizeof(msg)), 0);
-	assert_int_equal(vault_lock(t.path, &fd1, msg, sizeof(msg)), 0);
+	assert_int_equal(vault_make_dir(t.path, &err), 0);
+	assert_int_equal(vault_lock(t.path, &fd1, &err), 0);
 	/* flock() locks belong to the open file, so a second open in this
 	 * process contends as another agent would. */
-	assert_int_equal(vault_lock(t.path, &fd2, msg, sizeof(msg)),
-			 XO_ERR_VAULT_IN_USE);
+	assert_int_equal(vault_lock(t.path, &fd2, &err), XO_ERR_VAULT_IN_USE);
 	snprintf(want, sizeof(want), "pid %ld", (long)getpid());
-	assert_non_null(strstr(msg, want));
+	assert_non_null(strstr(err.msg, want));
 	close(fd1);
-	assert_int_equal(vault_lock(t.path, &fd2, msg, sizeof(msg)), 0);
+	assert_int_equal(vault_lock(t.path, &fd2, &err), 0);
 	close(fd2);
 	tmpdir_remove(&t);
 }

@@ -34,7 +34,6 @@
 
 #include "config/config.h"
 #include "config/config_internal.h"
-#include "core/log.h"
 #include "config/pure/presets.h"
 
 #define CONFIG_MAX_ACCOUNTS 1000

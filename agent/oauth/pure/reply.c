@@ -20,7 +20,7 @@
 
 #include <xoauth/xo_errors.h>
 
-#include "oauth/oauth.h"
+#include "oauth/pure/reply.h"
 #include "secret/wipe_alloc.h"
 
 /* RFC 6749 gives no default for a missing expires_in; an hour is what
@@ -576,7 +576,7 @@ static void classify_error(long status, const json_t *root,
 	/* Worth a fresh secret: invalid_client and Microsoft's "wrong" or
 	   "expired secret"; not a public client told to send none. */
 	out->client_rejected =
-		error != NULL && strcmp(error, "invalid_client") == 0;
+	    error != NULL && strcmp(error, "invalid_client") == 0;
 	for (i = 0; i < n; i++) {
 		if (codes[i] == 7000215 || codes[i] == 7000222)
 			out->client_rejected = 1;

@@ -1,0 +1,217 @@
+/*
+ * account_internal.h: the account and the store as the files of account/
+ * see them.  Nothing outside account/ includes it (the room's own unit
+ * tests may); the layout check (tests/layout/) says so.
+ *
+ *   store.c      making, finding, freeing accounts; what they show
+ *   tokens.c     the tokens: stage and commit, forget, import, lifetime
+ *   reload.c     SIGHUP: the new config's accounts, tokens kept
+ *   runtime.c    ADD and DELETE
+ *   refresh.c    the scheduler and one refresh from start to end
+ *   durable.c    waiting for the vault's writes
+ *   token.c      answering TOKEN, now or once a refresh has ended
+ *   login.c      the login slot login/ fills
+ *   lock.c       what LOCK and UNLOCK do to the accounts
+ *   app.c        LOGIN_START of a client_credentials account
+ *   requests.c   the requests this room answers
+ *   secret_cmd.c, spawn.c, notify.c: the commands the agent runs
+ */
+#ifndef XO_ACCOUNT_INTERNAL_H
+#define XO_ACCOUNT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <uv.h>
+
+#include "account/account.h"
+#include "account/secret_cmd.h"
+#include "config/config.h"
+#include "core/agent.h"
+#include "core/err.h"
+#include "core/waiter.h"
+
+/* What the account is doing with the provider: one thing at a time. */
+enum account_op {
+	ACCOUNT_OP_NONE = 0,
+	/* A refresh, or an app's client_credentials grant, from its secret
+	   command through the grant to the vault's write of a rotated
+	   refresh token. */
+	ACCOUNT_OP_REFRESH,
+	/* A login of login/ (account.login holds it). */
+	ACCOUNT_OP_LOGIN,
+};
+
+/* Where the refresh token stands with the provider (DESIGN.md,
+   "Rotation"; kept in the vault as "presented"). */
+enum refresh_mark {
+	MARK_NONE = 0,	  /* not at the provider */
+	MARK_PRESENTED,	  /* sent, and no answer seen yet */
+	MARK_INTERRUPTED, /* loaded presented: the agent stopped
+			     mid-refresh, so the provider may have rotated
+			     it; sent again only on an explicit REFRESH */
+};
+
+struct account {
+	struct account *next;
+	struct account_store *store;
+	struct agent *agent;
+	struct agent_account_cfg cfg; /* private copy; see store.c */
+	struct oauth_client *oauth;
+	bool runtime;			    /* added with ADD */
+	struct agent_secret *settings;	    /* runtime: its ADD settings as a
+					       JSON object, sealed (they may
+					       hold client_secret) */
+	char *email;			    /* from config or id_token */
+	struct agent_secret *client_secret; /* from the config, or from
+					       client_secret_cmd */
+
+	/* Tokens.  Rotation with a vault: the new refresh token is
+	   refresh_token already, but until the vault holds it the old one
+	   stays in prev_refresh and the new access token waits staged. */
+	struct agent_secret *refresh_token;
+	struct agent_secret *access_token;
+	struct agent_secret *prev_refresh;
+	struct agent_secret *staged_access;
+	long staged_expires_in;
+	enum refresh_mark mark;
+	time_t obtained_wall; /* login, import or restore (lifetime) */
+	int64_t drop_boot;    /* lifetime: forget the tokens then; 0 */
+
+	/* The access token's times. */
+	int64_t expires_boot;	   /* CLOCK_BOOTTIME ms; 0: none */
+	int64_t lifetime_ms;	   /* its lifetime */
+	int64_t next_refresh_boot; /* 0: nothing planned */
+	time_t expires_wall;	   /* the same expiry in Unix time */
+	time_t refreshed_wall;
+
+	/* Health. */
+	uint8_t state; /* enum proto_state: NEED_LOGIN, ACTIVE, RETRYING,
+			  REAUTH, CONFIG_ERROR or IDLE */
+	enum account_op op;
+	unsigned failures;	   /* consecutive transient failures */
+	struct agent_err last;	   /* the last failure; code 0: none */
+	long last_aadsts;	   /* the provider's AADSTS number, 0 */
+	char last_oauth_error[48]; /* the provider's "error", "" */
+
+	/* client_secret_cmd (secret_cmd.c) */
+	struct agent_spawn *secret_run;	 /* the command, while it runs */
+	agent_secret_ready_cb secret_cb; /* who waits for it */
+	bool secret_fresh; /* fetched for the grant in flight, so a
+			      rejection of it is final */
+
+	/* The login (login.c; the data is login/'s). */
+	void *login;
+	account_login_cancel_cb login_cancel;
+	account_cb login_stored; /* the login's end, once the vault holds its
+				    tokens (tokens.c) */
+	struct agent_err login_outcome;
+
+	/* A vault write this account waits for (durable.c). */
+	uint64_t durable_seq;
+	account_cb on_durable;
+
+	struct waiter_list waiters;
+};
+
+/* A connection waiting for a write before its SUCCESS (durable.c). */
+struct durable_reply;
+
+struct account_store {
+	struct agent *agent;
+	struct account *accounts;
+	struct account_hooks hooks;
+	uv_timer_t scheduler; /* wakes at least every 30 s (refresh.c) */
+	int stopped;
+	struct durable_reply *replies; /* connections waiting for a write */
+	uint64_t written_seq;	       /* the newest write that has ended */
+	const char *write_failure;     /* why it failed (the vault's), or
+					  NULL */
+};
+
+/* ---- store.c ---- */
+/* A new account (need-login) for the section cfg, which stays the
+   caller's; the client secret is sealed, not copied.  0 or XO_ERR_*. */
+int account_new(struct account_store *s, const struct agent_account_cfg *cfg,
+		struct account **out);
+/* Frees the account (cancelling what runs, answering its waiters with
+   why); it must be out of the list. */
+void account_free(struct account *acct, const char *why);
+void account_unlink(struct account_store *s, struct account *acct);
+/* 1 when an operation with the provider, or a request waiting on one,
+   holds pointers into the account. */
+bool account_busy(const struct account *acct);
+
+/* ---- tokens.c ---- */
+/* Seals a grant's tokens; a new refresh token becomes the account's at
+   once (the old one kept as prev_refresh), the access token waits for
+   account_commit_tokens().  *rotated: the refresh token changed, so the
+   vault must hold it before the commit.  0 or XO_ERR_*. */
+int account_stage_tokens(struct account *acct, struct oauth_result *res,
+			 bool *rotated);
+void account_commit_tokens(struct account *acct);
+/* Drops what waits for a vault write: the staged tokens and the previous
+   refresh token. */
+void account_unstage(struct account *acct);
+/* Forgets every token and the last error. */
+void account_forget(struct account *acct);
+/* Starts the lifetime clock from obtained (Unix time). */
+void account_set_obtained(struct account *acct, time_t obtained);
+/* Puts the account in config-error with e (logged) and runs the notify
+   hook if it was not in config-error already. */
+void account_config_error(struct account *acct, const struct agent_err *e);
+
+/* ---- runtime.c ---- */
+/* The account other than self whose name or address equals name or email
+   (either may be NULL), looking at runtime accounts only when
+   runtime_only; NULL when none.  *by_email says which matched. */
+struct account *account_clash(struct account_store *s,
+			      const struct account *self, const char *name,
+			      const char *email, bool runtime_only,
+			      bool *by_email);
+/* ADD: checks the settings as the config file's (XO_ERR_CONFIG, "KEY:
+   problem"), refuses a name or address in use (XO_ERR_EXISTS), and
+   appends the account.  The request's strings need no NUL. */
+int account_runtime_add(struct account_store *s, const struct proto_add_req *q,
+			struct agent_err *err);
+/* DELETE: cancels the account's login or refresh, fails its waiters and
+   frees it with its secrets; an account of the file gets
+   XO_ERR_CONFIGURED and stays. */
+int account_runtime_delete(struct account_store *s, struct account *acct,
+			   struct agent_err *err);
+
+/* ---- refresh.c ---- */
+void account_scheduler_tick(uv_timer_t *t);
+
+/* ---- durable.c ---- */
+/* Persists, then calls done(acct) once the write has ended; false when
+   nothing is written (no vault): the caller goes on at once. */
+bool account_persist_then(struct account *acct, account_cb done);
+
+/* ---- token.c ---- */
+/*
+ * Answers a TOKEN request now when it can: 0 when answered, 0 with
+ * *must_wait when it waits for a refresh (started here if due), or an
+ * XO_ERR_* with the reason in err (the caller answers).
+ */
+int account_token_try(struct account *acct, struct conn *c,
+		      const struct proto_token_req *req, bool *must_wait,
+		      struct agent_err *err);
+/* Parks the request on the account until a refresh ends: TOKEN answers
+   with a token, REFRESH and IMPORT with SUCCESS, an app's LOGIN_START
+   with its LOGIN reply. */
+enum refresh_wait_kind {
+	WAIT_TOKEN,
+	WAIT_REFRESH,
+	WAIT_APP_LOGIN,
+};
+int account_wait_refresh(struct account *acct, struct conn *c,
+			 enum refresh_wait_kind kind,
+			 const struct proto_token_req *req, uint32_t wait_ms);
+
+/* ---- app.c ---- */
+/* The LOGIN reply of an app account (no URL, no code). */
+int account_app_login_reply(struct conn *c);
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * durable.c: what waits for the vault to hold a change (DESIGN.md,
+ * "Rotation": the new refresh token is written before the new access token
+ * is served; and a change a client asked for is answered once it is on
+ * disk).
+ *
+ * The vault numbers its writes (hooks.persist) and tells the store when
+ * one has ended (account_store_written()); a failed write is reported by
+ * the vault and retried, and what waited goes on: the agent keeps serving
+ * from memory.  Without a vault nothing is written and nothing waits.
+ */
+#include <stdlib.h>
+
+#include "account/account_internal.h"
+#include "core/conn.h"
+
+struct durable_reply {
+	struct durable_reply *next;
+	struct account_store *store;
+	struct conn *conn; /* NULL once the connection went away */
+	uint64_t seq;
+	bool strict; /* a failed write is answered as a failure */
+};
+
+uint64_t account_store_persist(struct account_store *s)
+{
+	if (s->hooks.persist == NULL)
+		return 0;
+	return s->hooks.persist(s->hooks.arg);
+}
+
+bool account_persist_then(struct account *acct, account_cb done)
+{
+	uint64_t seq = account_store_persist(acct->store);
+
+	if (seq <= acct->store->written_seq)
+		return false;
+	/* One wait per account: a newer one supersedes it, since the newer
+	   write holds this change too. */
+	acct->durable_seq = seq;
+	acct->on_durable = done;
+	return true;
+}
+
+static void cancel_reply(void *arg)
+{
+	struct durable_reply *w = arg;
+
+	w->conn = NULL;
+}
+
+/* The answer for a write that has ended. */
+static void answer(struct conn *c, bool strict, const char *failure)
+{
+	if (strict && failure != NULL)
+		agent_conn_reply_failure(c, XO_ERR_IO, failure);
+	else
+		agent_conn_reply_success(c);
+}
+
+void account_reply_when_durable(struct account_store *s, struct conn *c,
+				uint64_t seq, bool strict)
+{
+	struct durable_reply *w;
+
+	if (seq <= s->written_seq) {
+		answer(c, strict, seq == 0 ? NULL : s->write_failure);
+		return;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		agent_conn_reply_failure(c, XO_ERR_NOMEM, NULL);
+		return;
+	}
+	w->store = s;
+	w->conn = c;
+	w->seq = seq;
+	w->strict = strict;
+	w->next = s->replies;
+	s->replies = w;
+	agent_conn_hold(c, cancel_reply, w);
+}
+
+void account_store_written(struct account_store *s, uint64_t seq,
+			   const char *failure)
+{
+	struct durable_reply **pp, *w;
+	struct account *acct;
+	account_cb cb;
+
+	if (seq > s->written_seq)
+		s->written_seq = seq;
+	s->write_failure = failure;
+	/* A callback may change the accounts (and wait again): look from
+	   the start after each. */
+again:
+	for (acct = s->accounts; acct != NULL; acct = acct->next) {
+		if (acct->on_durable == NULL || acct->durable_seq > seq)
+			continue;
+		cb = acct->on_durable;
+		acct->on_durable = NULL;
+		acct->durable_seq = 0;
+		cb(acct);
+		goto again;
+	}
+	for (pp = &s->replies; (w = *pp) != NULL;) {
+		if (w->seq > seq) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		if (w->conn != NULL)
+			answer(w->conn, w->strict, failure);
+		free(w);
+	}
+}

@@ -1,0 +1,69 @@
+/*
+ * lock.c: what LOCK and UNLOCK (vault/unlock.c) do to the accounts.
+ *
+ * LOCK takes every secret out of memory: refresh and access tokens,
+ * client secrets, and the settings of runtime accounts (which may hold
+ * one: those accounts go until the vault brings them back).  Refreshes and
+ * logins in flight are cancelled and whoever waits is told the agent is
+ * locked.  After UNLOCK the client secrets written in the config come back
+ * from it (the file holds them anyway), and app accounts fetch a token.
+ */
+#include <string.h>
+
+#include "account/account_internal.h"
+#include "account/secret_cmd.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "oauth/oauth.h"
+#include "secret/secret.h"
+
+void account_store_wipe(struct account_store *s, const char *why)
+{
+	struct account *acct, *next, **pp;
+
+	for (pp = &s->accounts; (acct = *pp) != NULL; acct = next) {
+		next = acct->next;
+		account_login_cancel(acct);
+		if (acct->op == ACCOUNT_OP_REFRESH)
+			oauth_cancel(acct->oauth);
+		agent_secret_cmd_cancel(acct);
+		acct->op = ACCOUNT_OP_NONE;
+		acct->secret_fresh = false;
+		agent_waiters_fail(&acct->waiters, XO_ERR_LOCKED, why);
+		account_forget(acct);
+		agent_secret_free(acct->client_secret);
+		acct->client_secret = NULL;
+		acct->state = PROTO_STATE_NEED_LOGIN;
+		agent_err_clear(&acct->login_outcome);
+		if (acct->runtime) {
+			*pp = next;
+			acct->next = NULL;
+			account_free(acct, why);
+			continue;
+		}
+		pp = &acct->next;
+	}
+}
+
+void account_store_unlocked(struct account_store *s)
+{
+	const struct agent_account_cfg *c;
+	struct account *acct;
+
+	for (acct = s->accounts; acct != NULL; acct = acct->next) {
+		if (!acct->runtime && acct->client_secret == NULL &&
+		    (c = agent_config_find(s->agent->config, acct->cfg.name)) !=
+			NULL &&
+		    c->client_secret != NULL &&
+		    agent_secret_seal(s->agent->shield, c->client_secret,
+				      strlen(c->client_secret),
+				      &acct->client_secret) != 0)
+			log_error("%s: cannot keep the client secret",
+				  acct->cfg.name);
+		if (account_is_app(acct)) {
+			acct->state = PROTO_STATE_IDLE;
+			acct->next_refresh_boot = agent_now_boot();
+		}
+	}
+	account_store_schedule(s);
+}

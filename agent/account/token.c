@@ -1,0 +1,239 @@
+/*
+ * token.c: answering TOKEN (PROTOCOL.md 4.2), now or once a refresh has
+ * ended, and the other requests that wait for a refresh (REFRESH, IMPORT,
+ * an app account's LOGIN_START).
+ *
+ * DESIGN.md: "A token request never returns an expired token.  If a
+ * refresh is in flight or due, it waits for it (bounded, default 10 s,
+ * --wait), then answers or fails with the reason."
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "account/account_internal.h"
+#include "account/pure/policy.h"
+#include "core/clock.h"
+#include "core/conn.h"
+#include "secret/sasl.h"
+#include "secret/secret.h"
+
+/* The longest OAUTHBEARER host a token request may name. */
+#define HOST_MAX 255
+
+/* What a parked TOKEN request keeps of itself (the frame is gone). */
+struct token_wait {
+	struct proto_token_req req;
+	char host[HOST_MAX + 1];
+};
+
+/* Sends the TOKEN reply: the access token as asked for (bare, or a SASL
+   initial response for the account's address). */
+static int token_reply(struct account *acct, struct conn *c,
+		       const struct proto_token_req *req, struct agent_err *err)
+{
+	struct agent_plain *token = NULL, *value = NULL;
+	struct proto_token_rep rep;
+	struct agent_reply reply = {0};
+	char host[HOST_MAX + 1];
+	int r;
+
+	if (req->form != PROTO_FORM_ACCESS && acct->email == NULL)
+		return agent_err_set(err, XO_ERR_CONFIG,
+				     "%s: no e-mail address known for the "
+				     "SASL user name; set 'email' in the "
+				     "account's section",
+				     acct->cfg.name);
+	if ((r = account_open_access_token(acct, &token)) != 0)
+		goto out;
+	if (req->form == PROTO_FORM_ACCESS) {
+		value = token;
+		token = NULL; /* transferred */
+	} else {
+		snprintf(host, sizeof(host), "%.*s", (int)req->host.len,
+			 req->host.ptr);
+		if ((r = agent_sasl_build(req->form, acct->email, host,
+					  req->port, token, &value)) != 0)
+			goto out;
+	}
+	rep.token.ptr = value->data;
+	rep.token.len = (uint32_t)value->len;
+	rep.expires_at = (uint64_t)acct->expires_wall;
+	rep.email = proto_str_c(acct->email);
+	if ((r = agent_reply_init(&reply, value->len + 512)) != 0 ||
+	    (r = proto_enc_token_rep(&reply.w, &rep)) != 0)
+		goto out;
+	agent_conn_send(c, &reply);
+out:
+	if (r != 0)
+		agent_err_code(err, r);
+	agent_reply_cleanup(&reply);
+	agent_plain_free(token);
+	agent_plain_free(value);
+	return r;
+}
+
+/* Why the account cannot get a token by itself (no refresh token). */
+static int cannot_refresh(const struct account *acct, struct agent_err *err)
+{
+	const char *name = acct->cfg.name;
+
+	if (acct->state == PROTO_STATE_CONFIG_ERROR)
+		return agent_err_set(err,
+				     acct->last.code ? acct->last.code
+						     : XO_ERR_PROVIDER_CONFIG,
+				     "%s", acct->last.msg);
+	if (acct->op == ACCOUNT_OP_LOGIN)
+		return agent_err_set(err, XO_ERR_LOGIN_NEEDED,
+				     "%s: a login is waiting for the user; "
+				     "finish it or run 'xoauth login %s'",
+				     name, name);
+	if (acct->state == PROTO_STATE_REAUTH)
+		return agent_err_set(err, XO_ERR_LOGIN_NEEDED,
+				     "%s; run 'xoauth login %s'",
+				     acct->last.msg, name);
+	return agent_err_set(err, XO_ERR_LOGIN_NEEDED,
+			     "%s: login needed: run 'xoauth login %s'", name,
+			     name);
+}
+
+int account_token_try(struct account *acct, struct conn *c,
+		      const struct proto_token_req *req, bool *must_wait,
+		      struct agent_err *err)
+{
+	int64_t now = agent_now_boot(), min_ms;
+	uint32_t wait;
+
+	*must_wait = false;
+	min_ms = req->min_valid > 0 ? (int64_t)req->min_valid * 1000
+				    : policy_min_valid(acct->lifetime_ms);
+	if (account_token_ok(acct, min_ms))
+		return token_reply(acct, c, req, err);
+	if (!account_can_refresh(acct))
+		return cannot_refresh(acct, err);
+	if (acct->state == PROTO_STATE_CONFIG_ERROR &&
+	    acct->op != ACCOUNT_OP_REFRESH)
+		return agent_err_set(err,
+				     acct->last.code ? acct->last.code
+						     : XO_ERR_PROVIDER_CONFIG,
+				     "%s", acct->last.msg);
+	*must_wait = true;
+	if (acct->op == ACCOUNT_OP_REFRESH)
+		return 0;
+	/* Backing off after transient failures: wait for the next try if
+	   it comes within this request's wait, else say why now. */
+	if (acct->state == PROTO_STATE_RETRYING &&
+	    acct->next_refresh_boot > now) {
+		wait = req->wait_ms ? req->wait_ms
+				    : acct->agent->limits.wait_default_ms;
+		if (acct->next_refresh_boot - now <= (int64_t)wait)
+			return 0;
+		*must_wait = false;
+		return agent_err_set(
+		    err, XO_ERR_REFRESH_FAILED,
+		    "%s: refresh failed, next try in %lld s: %s",
+		    acct->cfg.name,
+		    (long long)((acct->next_refresh_boot - now + 999) / 1000),
+		    acct->last.msg);
+	}
+	if (account_refresh_start(acct, err) != 0) {
+		*must_wait = false;
+		return err->code;
+	}
+	return 0;
+}
+
+/* ---- waiting for a refresh ---- */
+
+static int wake_token(struct waiter *w, int event)
+{
+	struct account *acct = waiter_owner(w);
+	struct token_wait *tw = waiter_extra(w);
+	struct agent_err err;
+	bool must_wait;
+
+	if (event == ACCOUNT_REFRESHED && acct->last.code != 0 &&
+	    !account_token_ok(acct, 1000)) {
+		agent_conn_reply_err(waiter_conn(w), &acct->last);
+		return 0;
+	}
+	agent_err_clear(&err);
+	if (account_token_try(acct, waiter_conn(w), &tw->req, &must_wait,
+			      &err) != 0)
+		agent_conn_reply_err(waiter_conn(w), &err);
+	return must_wait;
+}
+
+/* REFRESH, IMPORT and an app's LOGIN_START: the refresh's outcome. */
+static int wake_refresh(struct waiter *w, int event, int app_login)
+{
+	struct account *acct = waiter_owner(w);
+	int r;
+
+	if (event != ACCOUNT_REFRESHED)
+		return 1;
+	if (acct->last.code != 0)
+		agent_conn_reply_err(waiter_conn(w), &acct->last);
+	else if (!app_login)
+		agent_conn_reply_success(waiter_conn(w));
+	else if ((r = account_app_login_reply(waiter_conn(w))) != 0)
+		agent_conn_reply_failure(waiter_conn(w), r, NULL);
+	return 0;
+}
+
+static int wake_plain_refresh(struct waiter *w, int event)
+{
+	return wake_refresh(w, event, 0);
+}
+
+static int wake_app_login(struct waiter *w, int event)
+{
+	return wake_refresh(w, event, 1);
+}
+
+static void refresh_expired(struct waiter *w)
+{
+	struct account *acct = waiter_owner(w);
+	struct agent_err err;
+
+	if (acct->last.code != 0)
+		agent_err_set(&err, XO_ERR_TIMEOUT,
+			      "%s: timed out waiting for a refresh; last "
+			      "error: %s",
+			      acct->cfg.name, acct->last.msg);
+	else
+		agent_err_set(&err, XO_ERR_TIMEOUT,
+			      "%s: timed out waiting for the provider",
+			      acct->cfg.name);
+	agent_conn_reply_err(waiter_conn(w), &err);
+}
+
+static const struct waiter_ops wait_ops[] = {
+    [WAIT_TOKEN] = {wake_token, refresh_expired},
+    [WAIT_REFRESH] = {wake_plain_refresh, refresh_expired},
+    [WAIT_APP_LOGIN] = {wake_app_login, refresh_expired},
+};
+
+int account_wait_refresh(struct account *acct, struct conn *c,
+			 enum refresh_wait_kind kind,
+			 const struct proto_token_req *req, uint32_t wait_ms)
+{
+	struct token_wait *tw;
+	struct waiter *w;
+	int r;
+
+	if ((r = agent_waiter_add(acct->agent, &acct->waiters, c,
+				  &wait_ops[kind], acct, wait_ms,
+				  req != NULL ? sizeof(*tw) : 0, &w)) != 0)
+		return r;
+	if (req != NULL) {
+		/* The request's strings point into its frame, which goes
+		   once dispatch returns. */
+		tw = waiter_extra(w);
+		tw->req = *req;
+		tw->req.account = proto_str_c(NULL);
+		snprintf(tw->host, sizeof(tw->host), "%.*s", (int)req->host.len,
+			 req->host.ptr);
+		tw->req.host = proto_str_c(tw->host);
+	}
+	return 0;
+}

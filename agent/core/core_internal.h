@@ -1,0 +1,29 @@
+/*
+ * core_internal.h: what the files of core/ share about the server and its
+ * connections (server.c, conn.c, dispatch.c).  Nothing outside core/
+ * includes it.
+ */
+#ifndef XO_CORE_INTERNAL_H
+#define XO_CORE_INTERNAL_H
+
+#include <uv.h>
+
+#include "core/dispatch.h"
+
+struct conn;
+
+struct agent_server {
+	struct agent *agent;
+	const struct dispatch_table *table;
+	uv_pipe_t listener;
+	int listening;	    /* listener is initialised */
+	struct conn *conns; /* open connections, newest first */
+	unsigned n_conns;
+	unsigned long next_conn_id; /* for log lines */
+	int closing;		    /* agent_server_close() ran */
+};
+
+/* The server a connection belongs to. */
+struct agent_server *conn_server(const struct conn *c);
+
+#endif

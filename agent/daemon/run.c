@@ -1,0 +1,215 @@
+/*
+ * run.c: the agent's life from start to stop, and the wiring of its rooms
+ * (agent/README.md): the account store asks the vault to write through
+ * struct account_hooks, the server finds accounts and asks whether the
+ * agent is locked through the request table's hooks.  Only this file sets
+ * the fields of struct agent.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "account/account.h"
+#include "config/config.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/server.h"
+#include "core/systemd.h"
+#include "daemon/daemon.h"
+#include "oauth/http.h"
+#include "secret/secret.h"
+#include "secret/wipe_alloc.h"
+#include "vault/vault.h"
+
+/* Commands at once, all accounts together: enough for every account's
+   hook to fire, few enough that a storm cannot fork-bomb the user. */
+#define MAX_COMMANDS 32
+
+void daemon_use_config(struct daemon *d, struct agent_config *cfg)
+{
+	d->config = cfg;
+	d->a.config = cfg;
+	d->a.limits.max_connections = cfg->max_connections;
+	d->a.limits.idle_timeout_ms = cfg->idle_timeout_ms;
+	d->a.limits.wait_default_ms = cfg->wait_default_ms;
+}
+
+/* ---- the account store's hooks: the vault ---- */
+
+static uint64_t vault_persist(void *arg)
+{
+	return agent_vault_persist(arg);
+}
+
+static int vault_locked(void *arg)
+{
+	return agent_vault_locked(arg);
+}
+
+static const char *vault_problem(void *arg)
+{
+	return agent_vault_problem(arg);
+}
+
+static void daemon_stop(struct daemon *d)
+{
+	struct agent *a = &d->a;
+
+	if (a->stopping)
+		return;
+	a->stopping = 1;
+	log_info("stopping");
+	agent_systemd_notify("STOPPING=1");
+	agent_server_close(a->server);
+	uv_close((uv_handle_t *)&d->sig_term, NULL);
+	uv_close((uv_handle_t *)&d->sig_int, NULL);
+	uv_close((uv_handle_t *)&d->sig_hup, NULL);
+	uv_close((uv_handle_t *)&d->parent_check, NULL);
+	/* What the vault has not written yet is sealed while the accounts
+	   are still there. */
+	agent_vault_stop(a);
+	account_store_stop(a->store);
+	/* A hanging secret or notify command must not keep the loop (and
+	   so the agent) alive. */
+	agent_spawns_kill_all(&d->spawns);
+	agent_http_free(a->http);
+	a->http = NULL;
+	/* A socket systemd made stays for the next activation. */
+	if (d->socket_path != NULL && !d->socket_from_systemd)
+		unlink(d->socket_path);
+	if (d->socket_dir != NULL)
+		rmdir(d->socket_dir);
+}
+
+void daemon_reload(struct daemon *d)
+{
+	struct agent_config *cfg = NULL;
+	struct agent_err err;
+
+	agent_err_clear(&err);
+	if (agent_config_load(d->config_path, d->config_must_exist, &cfg,
+			      err.msg, sizeof(err.msg)) != 0 ||
+	    account_store_reload(d->a.store, cfg, &err) != 0) {
+		if (err.code == XO_ERR_NOMEM)
+			log_error("%s", err.msg);
+		else
+			log_error("reload refused, keeping the old "
+				  "configuration: %s",
+				  agent_err_text(&err));
+		agent_config_free(cfg);
+		return;
+	}
+	agent_config_free(d->config);
+	daemon_use_config(d, cfg);
+	/* Tokens the vault kept for an account the file lacked go to it
+	   now, and those of accounts gone stay in the vault. */
+	agent_vault_reloaded(&d->a);
+	account_store_schedule(d->a.store);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct daemon *d = s->data;
+
+	if (signum == SIGHUP) {
+		log_info("SIGHUP: reloading %s",
+			 d->config_path ? d->config_path : "(no file)");
+		agent_systemd_notify("RELOADING=1");
+		daemon_reload(d);
+		agent_systemd_notify("READY=1");
+		return;
+	}
+	daemon_stop(d);
+}
+
+static void on_parent_check(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+
+	/* Command mode: the command is our parent; when it has gone, so
+	   do we. */
+	if (getppid() != d->parent_pid)
+		daemon_stop(d);
+}
+
+/* Makes every room and starts serving; 0, or the reason in err. */
+static int start(struct daemon *d, int listen_fd, struct agent_err *err)
+{
+	struct agent *a = &d->a;
+	struct account_hooks hooks = {
+	    .arg = a,
+	    .persist = vault_persist,
+	    .locked = vault_locked,
+	    .problem = vault_problem,
+	};
+	int r;
+
+	agent_spawns_init(&d->spawns, a->loop, MAX_COMMANDS);
+	a->spawns = &d->spawns;
+	/* Before anything uses OpenSSL or libcurl: from here on both wipe
+	   what they free (their buffers hold the tokens). */
+	if (agent_wipe_alloc_install() != 0)
+		return agent_err_set(err, XO_ERR_INTERNAL,
+				     "cannot initialise libcurl and OpenSSL "
+				     "with a wiping allocator");
+	if ((r = agent_shield_new(&a->shield)) != 0 ||
+	    (r = agent_http_new(a->loop, &a->http)) != 0 ||
+	    (r = account_store_new(a, &a->store)) != 0)
+		return agent_err_code(err, r);
+	account_store_set_hooks(a->store, &hooks);
+	if ((r = account_store_load(a->store, a->config)) != 0)
+		return agent_err_code(err, r);
+	if ((r = agent_vault_start(a, err)) != 0)
+		return r;
+	if ((r = agent_server_new(a, &daemon_requests, &a->server)) != 0 ||
+	    (r = agent_server_listen(a->server, listen_fd)) != 0)
+		return agent_err_code(err, r);
+	return 0;
+}
+
+int daemon_run(struct daemon *d, int listen_fd, int command_mode)
+{
+	struct agent *a = &d->a;
+	struct agent_err err;
+
+	a->loop = uv_default_loop();
+	agent_err_clear(&err);
+	if (start(d, listen_fd, &err) != 0) {
+		log_error("cannot start: %s", agent_err_text(&err));
+		return 1;
+	}
+	uv_signal_init(a->loop, &d->sig_term);
+	uv_signal_init(a->loop, &d->sig_int);
+	uv_signal_init(a->loop, &d->sig_hup);
+	d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
+	uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
+	if (a->opts.foreground)
+		uv_signal_start(&d->sig_int, on_signal, SIGINT);
+	uv_timer_init(a->loop, &d->parent_check);
+	d->parent_check.data = d;
+	if (command_mode)
+		uv_timer_start(&d->parent_check, on_parent_check, 1000, 1000);
+	account_store_schedule(a->store);
+	log_info("listening on %s with %zu accounts%s", d->socket_path,
+		 a->config->n_accounts,
+		 d->socket_from_systemd ? " (socket from systemd)" : "");
+	agent_systemd_notify("READY=1");
+
+	uv_run(a->loop, UV_RUN_DEFAULT);
+	/* Flush the close callbacks of everything stopped above. */
+	uv_run(a->loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(a->loop) != 0)
+		log_debug("loop closed with handles still open");
+	agent_server_free(a->server);
+	account_store_free(a->store);
+	agent_vault_free(a);
+	agent_shield_free(a->shield);
+	agent_config_free(d->config);
+	d->config = NULL;
+	a->config = NULL;
+	curl_global_cleanup();
+	return 0;
+}
