@@ -21,35 +21,35 @@
 /* How a failed grant is to be handled. */
 enum oauth_class {
 	OAUTH_OK = 0,
-	OAUTH_TRANSIENT,  /* network, timeout, 408/429/5xx: retry later */
-	OAUTH_REAUTH,     /* invalid_grant and friends: the user must log in */
-	OAUTH_CONFIG,     /* invalid_client, invalid_scope, ...: fix config */
-	OAUTH_PENDING,    /* device flow: authorization_pending */
-	OAUTH_SLOW_DOWN,  /* device flow: slow_down */
-	OAUTH_DENIED,     /* device flow: access_denied */
-	OAUTH_EXPIRED,    /* device flow: expired_token */
+	OAUTH_TRANSIENT, /* network, timeout, 408/429/5xx: retry later */
+	OAUTH_REAUTH,	 /* invalid_grant and friends: the user must log in */
+	OAUTH_CONFIG,	 /* invalid_client, invalid_scope, ...: fix config */
+	OAUTH_PENDING,	 /* device flow: authorization_pending */
+	OAUTH_SLOW_DOWN, /* device flow: slow_down */
+	OAUTH_DENIED,	 /* device flow: access_denied */
+	OAUTH_EXPIRED,	 /* device flow: expired_token */
 };
 
 struct oauth_result {
 	enum oauth_class cls;
-	int err;            /* 0 or the XO_ERR_* that matches cls */
-	char message[512];  /* for people: what happened and what to do;
-			       never holds a secret */
-	long retry_after;   /* seconds, -1 when the reply gave none */
+	int err;	   /* 0 or the XO_ERR_* that matches cls */
+	char message[512]; /* for people: what happened and what to do;
+			      never holds a secret */
+	long retry_after;  /* seconds, -1 when the reply gave none */
 	/* The provider refused the client's own credentials (invalid_client,
 	   AADSTS 7000215/7000222, or a bare 401): a secret from
 	   client_secret_cmd may have changed, so it is worth fetching again
 	   before calling the config wrong. */
 	int client_rejected;
-	long aadsts;        /* the first AADSTS number of an error, 0: none */
-	char error[48];     /* the error reply's "error" name, "": none */
+	long aadsts;	/* the first AADSTS number of an error, 0: none */
+	char error[48]; /* the error reply's "error" name, "": none */
 	/* Owned by the result; NULL when absent.  Freed by
 	   oauth_result_cleanup() unless taken (set to NULL). */
 	struct agent_plain *access_token;
 	struct agent_plain *refresh_token;
-	long expires_in;    /* seconds; 3600 when the reply gave none */
-	char *scope;        /* granted scope, may be NULL */
-	char *email;        /* from the id_token (email, preferred_username) */
+	long expires_in; /* seconds; 3600 when the reply gave none */
+	char *scope;	 /* granted scope, may be NULL */
+	char *email;	 /* from the id_token (email, preferred_username) */
 };
 
 void oauth_result_init(struct oauth_result *r);
@@ -83,10 +83,10 @@ void oauth_parse_token_reply(long http_status, const char *body, size_t len,
 struct oauth_device {
 	struct agent_plain *device_code;
 	char *user_code;
-	char *verification_uri;          /* or Google's verification_url */
+	char *verification_uri;		 /* or Google's verification_url */
 	char *verification_uri_complete; /* may be NULL */
-	long expires_in;                 /* default 900 */
-	long interval;                   /* default 5 (RFC 8628) */
+	long expires_in;		 /* default 900 */
+	long interval;			 /* default 5 (RFC 8628) */
 };
 
 void oauth_device_cleanup(struct oauth_device *d);
@@ -116,7 +116,18 @@ int oauth_client_new(struct agent_http *http,
 /* Cancels a running operation (no callback) and frees. */
 void oauth_client_free(struct oauth_client *c);
 
-/* grant_type=refresh_token.  client_secret may be NULL. */
+/*
+ * The grants below and oauth_discover() each start one operation.  Each
+ * returns 0, and then its callback runs once unless the operation is
+ * cancelled, or an error, and then the callback never runs:
+ * XO_ERR_INVALID when c or cb is NULL or an argument not said to be
+ * optional is NULL or empty, XO_ERR_BUSY while another operation runs,
+ * XO_ERR_NOMEM, or the error of starting the request.  The call copies
+ * what it needs into wiped memory: the caller keeps (and frees) its
+ * arguments, secrets too, as soon as the call returns.
+ */
+
+/* RFC 6749 6: grant_type=refresh_token.  client_secret may be NULL. */
 int oauth_refresh(struct oauth_client *c, const struct agent_plain *refresh,
 		  const struct agent_plain *client_secret, oauth_token_cb cb,
 		  void *arg);
@@ -126,11 +137,14 @@ int oauth_refresh(struct oauth_client *c, const struct agent_plain *refresh,
 int oauth_client_credentials(struct oauth_client *c,
 			     const struct agent_plain *client_secret,
 			     oauth_token_cb cb, void *arg);
-/* RFC 8628 3.1: asks for a device code. */
+/* RFC 8628 3.1: asks for a device code.  client_secret may be NULL.
+ * XO_ERR_UNSUPPORTED_FLOW when the account has no device authorization
+ * endpoint and none is to be discovered. */
 int oauth_device_start(struct oauth_client *c,
 		       const struct agent_plain *client_secret,
 		       oauth_device_cb cb, void *arg);
-/* RFC 8628 3.4: one poll of the token endpoint with the device code. */
+/* RFC 8628 3.4: one poll of the token endpoint with the device code.
+ * client_secret may be NULL. */
 int oauth_device_poll(struct oauth_client *c, const struct agent_plain *code,
 		      const struct agent_plain *client_secret,
 		      oauth_token_cb cb, void *arg);
