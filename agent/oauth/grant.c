@@ -1,6 +1,6 @@
 /*
- * oauth.c: OAuth 2.0 grants for one account over agent_http (the I/O half
- * of oauth.h; replies are parsed in oauth_parse.c).
+ * grant.c: OAuth 2.0 grants for one account over agent_http (the I/O half
+ * of oauth.h; replies are parsed in pure/reply.c).
  *
  * A client runs one operation at a time.  When the account has only an
  * issuer, the first operation first fetches the discovery document
@@ -161,40 +161,51 @@ static void op_reset(struct oauth_client *c)
 }
 
 /*
- * Ends the running operation with a failure.  The state is cleared before
- * the callback runs, so the callback may start the next operation or free
- * the client; nothing touches c afterwards.
+ * Ends the running operation and reports res to its callback: all of it to
+ * a token callback; res->err and res->message, or dev when res->err is 0,
+ * to a device callback.  The state is cleared before the callback runs, so
+ * the callback may start the next operation or free the client; nothing
+ * touches c afterwards.  res is cleaned up here; dev stays the caller's.
  */
-static void op_fail(struct oauth_client *c, enum oauth_class cls, int err,
-		    const char *message, long retry_after)
+static void op_end(struct oauth_client *c, struct oauth_result *res,
+		   struct oauth_device *dev)
 {
-	struct oauth_result res;
 	oauth_token_cb tcb = c->token_cb;
 	oauth_device_cb dcb = c->device_cb;
 	void *arg = c->arg;
 
+	op_reset(c);
+	if (dcb != NULL)
+		dcb(arg, res->err, res->err == 0 ? "" : res->message,
+		    res->err == 0 ? dev : NULL);
+	else
+		tcb(arg, res);
+	oauth_result_cleanup(res);
+}
+
+/* Ends the running operation with a failure (err is not 0), as op_end. */
+static void op_fail(struct oauth_client *c, enum oauth_class cls, int err,
+		    const char *message, long retry_after)
+{
+	struct oauth_result res;
+
 	log_debug("oauth %s: %s failed: %s", c->name, op_name(c->op),
 		  oauth_class_name(cls));
-	op_reset(c);
-	if (dcb != NULL) {
-		dcb(arg, err, message, NULL);
-		return;
-	}
 	oauth_result_init(&res);
 	res.cls = cls;
 	res.err = err;
 	res.retry_after = retry_after;
 	snprintf(res.message, sizeof(res.message), "%s", message);
-	tcb(arg, &res);
-	oauth_result_cleanup(&res);
+	op_end(c, &res, NULL);
 }
 
 static void on_main_done(void *arg, const struct agent_http_resp *resp);
 static void on_discovery_done(void *arg, const struct agent_http_resp *resp);
 
-static const char *main_url(const struct oauth_client *c)
+/* Where op posts its form; NULL while unknown. */
+static const char *main_url(const struct oauth_client *c, enum op op)
 {
-	return c->op == OP_DEVICE_START ? c->device_ep : c->token_ep;
+	return op == OP_DEVICE_START ? c->device_ep : c->token_ep;
 }
 
 static int start_main(struct oauth_client *c)
@@ -202,10 +213,12 @@ static int start_main(struct oauth_client *c)
 	struct agent_http_req req;
 	int r;
 
-	if (c->op == OP_DEVICE_START && c->device_ep == NULL)
+	/* Discovery may find no device endpoint: a flow the provider does not
+	   offer.  The token endpoint is always known by now. */
+	if (main_url(c, c->op) == NULL)
 		return XO_ERR_UNSUPPORTED_FLOW;
 	memset(&req, 0, sizeof(req));
-	req.url = main_url(c);
+	req.url = main_url(c, c->op);
 	req.form = c->form->data;
 	req.form_len = c->form->len;
 	req.ca_file = c->ca_file;
@@ -405,23 +418,10 @@ static int append_scope(struct oauth_client *c)
 	return 0;
 }
 
-/* OP_DISCOVER has what it came for: an empty OAUTH_OK result. */
-static void discover_done(struct oauth_client *c)
-{
-	struct oauth_result res;
-	oauth_token_cb cb = c->token_cb;
-	void *arg = c->arg;
-
-	op_reset(c);
-	oauth_result_init(&res);
-	res.cls = OAUTH_OK;
-	cb(arg, &res);
-	oauth_result_cleanup(&res);
-}
-
 static void on_discovery_done(void *arg, const struct agent_http_resp *resp)
 {
 	struct oauth_client *c = arg;
+	struct oauth_result res;
 	char why[384];
 	char url[MAX_URL];
 	int r, had_scopes;
@@ -470,7 +470,9 @@ static void on_discovery_done(void *arg, const struct agent_http_resp *resp)
 	}
 	log_debug("oauth %s: discovery: ok", c->name);
 	if (c->op == OP_DISCOVER) {
-		discover_done(c);
+		/* Discovery alone has what it came for: OAUTH_OK, no tokens. */
+		oauth_result_init(&res);
+		op_end(c, &res, NULL);
 		return;
 	}
 	if ((r = start_main(c)) != 0) {
@@ -482,7 +484,7 @@ static void on_discovery_done(void *arg, const struct agent_http_resp *resp)
 		else
 			snprintf(why, sizeof(why),
 				 "could not start the request to %s",
-				 main_url(c));
+				 main_url(c, c->op));
 		op_fail(c,
 			r == XO_ERR_UNSUPPORTED_FLOW ? OAUTH_CONFIG
 						     : OAUTH_TRANSIENT,
@@ -494,8 +496,6 @@ static void finish_token(struct oauth_client *c,
 			 const struct agent_http_resp *resp)
 {
 	struct oauth_result res;
-	oauth_token_cb cb = c->token_cb;
-	void *arg = c->arg;
 
 	if (resp->err != 0) {
 		oauth_result_init(&res);
@@ -512,47 +512,41 @@ static void finish_token(struct oauth_client *c,
 	}
 	log_debug("oauth %s: %s: HTTP %ld, %s", c->name, op_name(c->op),
 		  resp->status, oauth_class_name(res.cls));
-	op_reset(c);
-	cb(arg, &res);
-	oauth_result_cleanup(&res);
+	op_end(c, &res, NULL);
 }
 
+/* As finish_token, but a device callback reads only err and message of
+   the result, and gets the device code when err is 0. */
 static void finish_device(struct oauth_client *c,
 			  const struct agent_http_resp *resp)
 {
 	struct oauth_device dev;
 	struct oauth_result res;
-	oauth_device_cb cb = c->device_cb;
-	void *arg = c->arg;
-	char why[512];
-	int r;
 
 	memset(&dev, 0, sizeof(dev));
 	oauth_result_init(&res);
 	if (resp->err != 0) {
-		r = resp->err;
-		snprintf(why, sizeof(why),
+		res.err = resp->err;
+		snprintf(res.message, sizeof(res.message),
 			 "the device authorization endpoint could not be "
 			 "reached: %s",
 			 resp->error);
 	} else if (resp->status >= 200 && resp->status < 300) {
-		r = oauth_parse_device_reply(resp->status, resp->body,
-					     resp->body_len, &dev, why,
-					     sizeof(why));
+		res.err = oauth_parse_device_reply(
+		    resp->status, resp->body, resp->body_len, &dev, res.message,
+		    sizeof(res.message));
 	} else {
 		/* An error object, as from the token endpoint
 		   (invalid_scope for Google's mail scope, for example). */
 		oauth_parse_token_reply(resp->status, resp->body,
 					resp->body_len, resp->retry_after,
 					&res);
-		r = res.err != 0 ? res.err : XO_ERR_PROVIDER_REPLY;
-		snprintf(why, sizeof(why), "%s", res.message);
-		oauth_result_cleanup(&res);
+		if (res.err == 0)
+			res.err = XO_ERR_PROVIDER_REPLY;
 	}
 	log_debug("oauth %s: %s: HTTP %ld, %s", c->name, op_name(c->op),
-		  resp->status, r == 0 ? "ok" : "failed");
-	op_reset(c);
-	cb(arg, r, r == 0 ? "" : why, r == 0 ? &dev : NULL);
+		  resp->status, res.err == 0 ? "ok" : "failed");
+	op_end(c, &res, &dev);
 	oauth_device_cleanup(&dev);
 }
 
@@ -567,19 +561,104 @@ static void on_main_done(void *arg, const struct agent_http_resp *resp)
 		finish_token(c, resp);
 }
 
-/* Starts op with a built form (taken over, also on error). */
-static int op_start(struct oauth_client *c, enum op op,
-		    struct agent_plain *form, oauth_token_cb tcb,
-		    oauth_device_cb dcb, void *arg)
-{
-	int r;
+/* Where a form field's value comes from. */
+enum grant_from {
+	FROM_ARG = 0,	/* .text or .secret, as the caller gave it */
+	FROM_CLIENT_ID, /* the client's client_id */
+	FROM_SCOPES,	/* the client's scopes, which may be unset */
+};
 
-	if (c->op != OP_NONE) {
-		agent_plain_free(form);
-		return XO_ERR_BUSY;
+/*
+ * One field of a grant's form.  A field without a value (NULL) is left
+ * out, unless it is required: then the grant is refused with
+ * XO_ERR_INVALID, as it is for a required value that is empty.  An
+ * optional value that is empty is sent, as "key=".  The client's own
+ * values are named by .from rather than read by the caller, because the
+ * caller's list is written before the builder has checked that there is a
+ * client.
+ */
+struct grant_field {
+	const char *key;
+	const char *text;		  /* a value that is no secret */
+	const struct agent_plain *secret; /* or one that is */
+	enum grant_from from;
+	int required;
+};
+
+#define N_FIELDS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A field's value (NULL when it has none) and its length into *len. */
+static const char *field_value(const struct oauth_client *c,
+			       const struct grant_field *g, size_t *len)
+{
+	const char *s = NULL;
+
+	switch (g->from) {
+	case FROM_ARG:
+		if (g->secret != NULL) {
+			*len = g->secret->len;
+			return g->secret->data;
+		}
+		s = g->text;
+		break;
+	case FROM_CLIENT_ID:
+		s = c->client_id;
+		break;
+	case FROM_SCOPES:
+		s = c->scopes;
+		break;
 	}
+	*len = s != NULL ? strlen(s) : 0;
+	return s;
+}
+
+/*
+ * Starts operation op with a form of fields, in their order: checks the
+ * arguments, builds the form in sodium_malloc memory (wiping every
+ * intermediate copy) and sends the first request, which is discovery while
+ * the endpoints wait for it.  Exactly one of tcb and dcb is set by the
+ * caller.  Returns 0, and the callback runs once later, or an error and no
+ * callback: XO_ERR_INVALID for a NULL client or callback or a required
+ * field without a value, XO_ERR_BUSY while another operation runs,
+ * XO_ERR_UNSUPPORTED_FLOW when op's endpoint is neither known nor to be
+ * discovered, or the error of building or sending.  The fields are copied;
+ * the caller keeps what they point to.
+ */
+static int start_grant(struct oauth_client *c, enum op op,
+		       const struct grant_field *fields, size_t n,
+		       oauth_token_cb tcb, oauth_device_cb dcb, void *arg)
+{
+	struct form f = {0};
+	struct agent_plain *form = NULL;
+	const char *val;
+	size_t i, len;
+	int r = XO_ERR_INVALID;
+
+	if (c == NULL || (tcb == NULL && dcb == NULL))
+		goto out;
+	for (i = 0; i < n; i++) {
+		val = field_value(c, &fields[i], &len);
+		if (fields[i].required && (val == NULL || len == 0))
+			goto out;
+	}
+	if (c->op != OP_NONE) {
+		r = XO_ERR_BUSY;
+		goto out;
+	}
+	if (!c->need_discovery && main_url(c, op) == NULL) {
+		r = XO_ERR_UNSUPPORTED_FLOW;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if ((val = field_value(c, &fields[i], &len)) != NULL &&
+		    (r = form_add(&f, fields[i].key, val, len)) != 0)
+			goto out;
+	}
+	if ((r = form_build(&f, &form)) != 0)
+		goto out;
 	c->op = op;
 	c->form = form;
+	form = NULL; /* transferred */
 	c->token_cb = tcb;
 	c->device_cb = dcb;
 	c->arg = arg;
@@ -590,149 +669,76 @@ static int op_start(struct oauth_client *c, enum op op,
 	if (r != 0) {
 		log_debug("oauth %s: %s could not start (%d)", c->name,
 			  op_name(op), r);
-		op_reset(c);
+		op_reset(c); /* frees c->form */
 	}
+out:
+	form_clear(&f);
+	agent_plain_free(form);
 	return r;
-}
-
-static int add_secret(struct form *f, const char *key,
-		      const struct agent_plain *p)
-{
-	if (p == NULL)
-		return 0;
-	return form_add(f, key, p->data, p->len);
-}
-
-static int add_str(struct form *f, const char *key, const char *s)
-{
-	if (s == NULL)
-		return 0;
-	return form_add(f, key, s, strlen(s));
 }
 
 int oauth_refresh(struct oauth_client *c, const struct agent_plain *refresh,
 		  const struct agent_plain *client_secret, oauth_token_cb cb,
 		  void *arg)
 {
-	struct form f = {0};
-	struct agent_plain *form = NULL;
-	int r = XO_ERR_INVALID;
-
-	if (c == NULL || refresh == NULL || refresh->len == 0 || cb == NULL)
-		goto out;
-	if (c->op != OP_NONE) {
-		r = XO_ERR_BUSY;
-		goto out;
-	}
 	/* RFC 6749 6; scope may not exceed what was granted, and the config
 	   names exactly what the login asked for. */
-	if ((r = add_str(&f, "grant_type", "refresh_token")) != 0 ||
-	    (r = add_str(&f, "client_id", c->client_id)) != 0 ||
-	    (r = add_secret(&f, "refresh_token", refresh)) != 0 ||
-	    (r = add_str(&f, "scope", c->scopes)) != 0 ||
-	    (r = add_secret(&f, "client_secret", client_secret)) != 0 ||
-	    (r = form_build(&f, &form)) != 0)
-		goto out;
-	r = op_start(c, OP_REFRESH, form, cb, NULL, arg);
-	form = NULL; /* transferred */
-out:
-	form_clear(&f);
-	agent_plain_free(form);
-	return r;
+	const struct grant_field f[] = {
+	    {.key = "grant_type", .text = "refresh_token"},
+	    {.key = "client_id", .from = FROM_CLIENT_ID},
+	    {.key = "refresh_token", .secret = refresh, .required = 1},
+	    {.key = "scope", .from = FROM_SCOPES},
+	    {.key = "client_secret", .secret = client_secret},
+	};
+
+	return start_grant(c, OP_REFRESH, f, N_FIELDS(f), cb, NULL, arg);
 }
 
 int oauth_client_credentials(struct oauth_client *c,
 			     const struct agent_plain *client_secret,
 			     oauth_token_cb cb, void *arg)
 {
-	struct form f = {0};
-	struct agent_plain *form = NULL;
-	int r = XO_ERR_INVALID;
-
-	if (c == NULL || client_secret == NULL || client_secret->len == 0 ||
-	    cb == NULL)
-		goto out;
-	if (c->op != OP_NONE) {
-		r = XO_ERR_BUSY;
-		goto out;
-	}
 	/* RFC 6749 4.4.2; client_secret_post (2.3.1), which Microsoft's
 	   token endpoint takes for app-only tokens. */
-	if ((r = add_str(&f, "grant_type", "client_credentials")) != 0 ||
-	    (r = add_str(&f, "client_id", c->client_id)) != 0 ||
-	    (r = add_secret(&f, "client_secret", client_secret)) != 0 ||
-	    (r = add_str(&f, "scope", c->scopes)) != 0 ||
-	    (r = form_build(&f, &form)) != 0)
-		goto out;
-	r = op_start(c, OP_CLIENT_CREDENTIALS, form, cb, NULL, arg);
-	form = NULL; /* transferred */
-out:
-	form_clear(&f);
-	agent_plain_free(form);
-	return r;
+	const struct grant_field f[] = {
+	    {.key = "grant_type", .text = "client_credentials"},
+	    {.key = "client_id", .from = FROM_CLIENT_ID},
+	    {.key = "client_secret", .secret = client_secret, .required = 1},
+	    {.key = "scope", .from = FROM_SCOPES},
+	};
+
+	return start_grant(c, OP_CLIENT_CREDENTIALS, f, N_FIELDS(f), cb, NULL,
+			   arg);
 }
 
 int oauth_device_start(struct oauth_client *c,
 		       const struct agent_plain *client_secret,
 		       oauth_device_cb cb, void *arg)
 {
-	struct form f = {0};
-	struct agent_plain *form = NULL;
-	int r = XO_ERR_INVALID;
-
-	if (c == NULL || cb == NULL)
-		goto out;
-	if (c->op != OP_NONE) {
-		r = XO_ERR_BUSY;
-		goto out;
-	}
-	if (!c->need_discovery && c->device_ep == NULL) {
-		r = XO_ERR_UNSUPPORTED_FLOW;
-		goto out;
-	}
 	/* RFC 8628 3.1. */
-	if ((r = add_str(&f, "client_id", c->client_id)) != 0 ||
-	    (r = add_str(&f, "scope", c->scopes)) != 0 ||
-	    (r = add_secret(&f, "client_secret", client_secret)) != 0 ||
-	    (r = form_build(&f, &form)) != 0)
-		goto out;
-	r = op_start(c, OP_DEVICE_START, form, NULL, cb, arg);
-	form = NULL; /* transferred */
-out:
-	form_clear(&f);
-	agent_plain_free(form);
-	return r;
+	const struct grant_field f[] = {
+	    {.key = "client_id", .from = FROM_CLIENT_ID},
+	    {.key = "scope", .from = FROM_SCOPES},
+	    {.key = "client_secret", .secret = client_secret},
+	};
+
+	return start_grant(c, OP_DEVICE_START, f, N_FIELDS(f), NULL, cb, arg);
 }
 
 int oauth_device_poll(struct oauth_client *c, const struct agent_plain *code,
 		      const struct agent_plain *client_secret,
 		      oauth_token_cb cb, void *arg)
 {
-	struct form f = {0};
-	struct agent_plain *form = NULL;
-	int r = XO_ERR_INVALID;
-
-	if (c == NULL || code == NULL || code->len == 0 || cb == NULL)
-		goto out;
-	if (c->op != OP_NONE) {
-		r = XO_ERR_BUSY;
-		goto out;
-	}
 	/* RFC 8628 3.4. */
-	if ((r = add_str(&f, "grant_type",
-			 "urn:ietf:params:oauth:grant-type:device_code")) !=
-		0 ||
-	    (r = add_secret(&f, "device_code", code)) != 0 ||
-	    (r = add_str(&f, "client_id", c->client_id)) != 0 ||
-	    (r = add_secret(&f, "client_secret", client_secret)) != 0 ||
-	    (r = form_build(&f, &form)) != 0)
-		goto out;
-	r = op_start(c, OP_DEVICE_POLL, form, cb, NULL, arg);
-	form = NULL; /* transferred */
-out:
-	form_clear(&f);
-	agent_plain_free(form);
-	return r;
+	const struct grant_field f[] = {
+	    {.key = "grant_type",
+	     .text = "urn:ietf:params:oauth:grant-type:device_code"},
+	    {.key = "device_code", .secret = code, .required = 1},
+	    {.key = "client_id", .from = FROM_CLIENT_ID},
+	    {.key = "client_secret", .secret = client_secret},
+	};
+
+	return start_grant(c, OP_DEVICE_POLL, f, N_FIELDS(f), cb, NULL, arg);
 }
 
 int oauth_code_exchange(struct oauth_client *c, const struct agent_plain *code,
@@ -741,33 +747,18 @@ int oauth_code_exchange(struct oauth_client *c, const struct agent_plain *code,
 			const struct agent_plain *client_secret,
 			oauth_token_cb cb, void *arg)
 {
-	struct form f = {0};
-	struct agent_plain *form = NULL;
-	int r = XO_ERR_INVALID;
-
-	if (c == NULL || code == NULL || code->len == 0 || verifier == NULL ||
-	    redirect_uri == NULL || cb == NULL)
-		goto out;
-	if (c->op != OP_NONE) {
-		r = XO_ERR_BUSY;
-		goto out;
-	}
 	/* RFC 6749 4.1.3: redirect_uri again, identical to the one in the
 	   authorization request; RFC 7636 4.5: the verifier. */
-	if ((r = add_str(&f, "grant_type", "authorization_code")) != 0 ||
-	    (r = add_secret(&f, "code", code)) != 0 ||
-	    (r = add_str(&f, "redirect_uri", redirect_uri)) != 0 ||
-	    (r = add_str(&f, "client_id", c->client_id)) != 0 ||
-	    (r = add_secret(&f, "code_verifier", verifier)) != 0 ||
-	    (r = add_secret(&f, "client_secret", client_secret)) != 0 ||
-	    (r = form_build(&f, &form)) != 0)
-		goto out;
-	r = op_start(c, OP_CODE, form, cb, NULL, arg);
-	form = NULL; /* transferred */
-out:
-	form_clear(&f);
-	agent_plain_free(form);
-	return r;
+	const struct grant_field f[] = {
+	    {.key = "grant_type", .text = "authorization_code"},
+	    {.key = "code", .secret = code, .required = 1},
+	    {.key = "redirect_uri", .text = redirect_uri, .required = 1},
+	    {.key = "client_id", .from = FROM_CLIENT_ID},
+	    {.key = "code_verifier", .secret = verifier, .required = 1},
+	    {.key = "client_secret", .secret = client_secret},
+	};
+
+	return start_grant(c, OP_CODE, f, N_FIELDS(f), cb, NULL, arg);
 }
 
 int oauth_client_needs_discovery(const struct oauth_client *c)
@@ -777,17 +768,11 @@ int oauth_client_needs_discovery(const struct oauth_client *c)
 
 int oauth_discover(struct oauth_client *c, oauth_token_cb cb, void *arg)
 {
-	struct agent_plain *form = NULL;
-	int r;
-
-	if (c == NULL || cb == NULL || !c->need_discovery)
+	if (c != NULL && !c->need_discovery)
 		return XO_ERR_INVALID;
-	if (c->op != OP_NONE)
-		return XO_ERR_BUSY;
-	/* op_start wants a form; an empty one is never sent. */
-	if ((r = agent_plain_new(0, &form)) != 0)
-		return r;
-	return op_start(c, OP_DISCOVER, form, cb, NULL, arg);
+	/* No fields: the empty form is never sent, as discovery alone ends
+	   when the document is in (on_discovery_done). */
+	return start_grant(c, OP_DISCOVER, NULL, 0, cb, NULL, arg);
 }
 
 void oauth_cancel(struct oauth_client *c)

@@ -39,7 +39,18 @@ int oauth_client_new(struct agent_http *http,
 /* Cancels a running operation (no callback) and frees. */
 void oauth_client_free(struct oauth_client *c);
 
-/* grant_type=refresh_token.  client_secret may be NULL. */
+/*
+ * The grants below and oauth_discover() each start one operation.  Each
+ * returns 0, and then its callback runs once unless the operation is
+ * cancelled, or an error, and then the callback never runs:
+ * XO_ERR_INVALID when c or cb is NULL or an argument not said to be
+ * optional is NULL or empty, XO_ERR_BUSY while another operation runs,
+ * XO_ERR_NOMEM, or the error of starting the request.  The call copies
+ * what it needs into wiped memory: the caller keeps (and frees) its
+ * arguments, secrets too, as soon as the call returns.
+ */
+
+/* RFC 6749 6: grant_type=refresh_token.  client_secret may be NULL. */
 int oauth_refresh(struct oauth_client *c, const struct agent_plain *refresh,
 		  const struct agent_plain *client_secret, oauth_token_cb cb,
 		  void *arg);
@@ -49,11 +60,14 @@ int oauth_refresh(struct oauth_client *c, const struct agent_plain *refresh,
 int oauth_client_credentials(struct oauth_client *c,
 			     const struct agent_plain *client_secret,
 			     oauth_token_cb cb, void *arg);
-/* RFC 8628 3.1: asks for a device code. */
+/* RFC 8628 3.1: asks for a device code.  client_secret may be NULL.
+ * XO_ERR_UNSUPPORTED_FLOW when the account has no device authorization
+ * endpoint and none is to be discovered. */
 int oauth_device_start(struct oauth_client *c,
 		       const struct agent_plain *client_secret,
 		       oauth_device_cb cb, void *arg);
-/* RFC 8628 3.4: one poll of the token endpoint with the device code. */
+/* RFC 8628 3.4: one poll of the token endpoint with the device code.
+ * client_secret may be NULL. */
 int oauth_device_poll(struct oauth_client *c, const struct agent_plain *code,
 		      const struct agent_plain *client_secret,
 		      oauth_token_cb cb, void *arg);

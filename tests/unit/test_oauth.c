@@ -687,15 +687,25 @@ static char *read_request(int fd, char *buf, size_t cap, char *path,
 
 static void serve_one(int fd, int *held, size_t *nheld)
 {
-	static char buf[65536];
+	static char buf[65536], echo[4096];
+	/* Requests served, but for /count, which answers it: a test asks it
+	   whether a call sent anything at all. */
+	static int served;
 	char path[256], doc[512], date[64], hdr[128];
 	char *body, *big;
 	time_t t;
 	struct tm tm;
+	int n;
 
 	if ((body = read_request(fd, buf, sizeof(buf), path, sizeof(path))) ==
 	    NULL)
 		goto out;
+	if (strcmp(path, "/count") == 0) {
+		n = snprintf(doc, sizeof(doc), "%d", served);
+		reply(fd, 200, NULL, doc, (size_t)n, 1);
+		goto out;
+	}
+	served++;
 	if (strcmp(path, "/ok") == 0) {
 		reply(fd, 200, NULL, "hello", 5, 1);
 	} else if (strcmp(path, "/big") == 0 ||
@@ -730,6 +740,17 @@ static void serve_one(int fd, int *held, size_t *nheld)
 		}
 	} else if (strcmp(path, "/echo") == 0) {
 		reply(fd, 200, NULL, body, strlen(body), 1);
+	} else if (strcmp(path, "/echo-form") == 0) {
+		/* Token and device endpoint at once, the form sent coming back
+		   as the access token and as the device code, so that a test
+		   reads what a grant sent.  A form is URL-encoded: it needs no
+		   JSON escaping. */
+		snprintf(echo, sizeof(echo),
+			 "{\"access_token\":\"%s\",\"device_code\":\"%s\","
+			 "\"user_code\":\"U\","
+			 "\"verification_uri\":\"http://127.0.0.1/verify\"}",
+			 body, body);
+		reply_json(fd, 200, echo);
 	} else if (strcmp(path, "/.well-known/openid-configuration") == 0) {
 		snprintf(doc, sizeof(doc),
 			 "{\"issuer\":\"http://127.0.0.1:%d\","
@@ -1192,6 +1213,13 @@ struct fixture {
 	char issuer[128], token_ep[128], device_ep[128];
 };
 
+static void fixture_open(struct fixture *f)
+{
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	assert_int_equal(agent_http_new(&f->loop, &f->http), 0);
+	assert_int_equal(oauth_client_new(f->http, &f->cfg, &f->c), 0);
+}
+
 static void fixture_init(struct fixture *f, const char *issuer_path)
 {
 	memset(f, 0, sizeof(*f));
@@ -1208,9 +1236,23 @@ static void fixture_init(struct fixture *f, const char *issuer_path)
 		f->cfg.token_endpoint = f->token_ep;
 		f->cfg.device_authorization_endpoint = f->device_ep;
 	}
-	assert_int_equal(uv_loop_init(&f->loop), 0);
-	assert_int_equal(agent_http_new(&f->loop, &f->http), 0);
-	assert_int_equal(oauth_client_new(f->http, &f->cfg, &f->c), 0);
+	fixture_open(f);
+}
+
+#define SCOPES "openid offline_access"
+
+/* Both endpoints at /echo-form; the account names SCOPES, or none. */
+static void echo_fixture_init(struct fixture *f, int scoped)
+{
+	memset(f, 0, sizeof(*f));
+	f->cfg.name = "test";
+	f->cfg.client_id = "cid";
+	f->cfg.scopes = scoped ? SCOPES : NULL;
+	url_for(f->token_ep, sizeof(f->token_ep), "/echo-form");
+	url_for(f->device_ep, sizeof(f->device_ep), "/echo-form");
+	f->cfg.token_endpoint = f->token_ep;
+	f->cfg.device_authorization_endpoint = f->device_ep;
+	fixture_open(f);
 }
 
 static void fixture_done(struct fixture *f)
@@ -1385,8 +1427,7 @@ static void rejected_client_credentials_are_flagged(void **state)
 	    {401, "{\"error\":\"invalid_client\",\"error_codes\":[7000222]}",
 	     1},
 	    /* A public client that sent a secret: a new secret won't help. */
-	    {401, "{\"error\":\"invalid_client\",\"error_codes\":[700025]}",
-	     0},
+	    {401, "{\"error\":\"invalid_client\",\"error_codes\":[700025]}", 0},
 	    {400, "{\"error\":\"invalid_client\",\"error_codes\":[7000218]}",
 	     0},
 	    {400, ERR_BODY("invalid_grant"), 0},
@@ -1480,6 +1521,237 @@ static void unreachable_token_endpoint_is_transient(void **state)
 	fixture_done(&f);
 }
 
+/* ------------------------------------------------------------------ */
+/* The grants' forms, read back from /echo-form.                       */
+
+enum grant {
+	G_REFRESH,
+	G_CLIENT_CREDENTIALS,
+	G_DEVICE_START,
+	G_DEVICE_POLL,
+	G_CODE,
+};
+
+struct grant_case {
+	const char *name;
+	enum grant grant;
+	int scoped;	      /* the account names SCOPES, or none */
+	const char *code;     /* refresh token, device or authorization code */
+	const char *verifier; /* G_CODE */
+	const char *redirect_uri; /* G_CODE */
+	const char *secret;	  /* client_secret */
+	int no_client, no_callback;
+	const char *form; /* what the provider must receive */
+};
+
+#define SCOPE_FIELD "scope=openid%20offline_access"
+#define DEVICE_GRANT                                                           \
+	"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code"
+#define REDIRECT "http://127.0.0.1:8400/cb"
+#define REDIRECT_FIELD "redirect_uri=http%3A%2F%2F127.0.0.1%3A8400%2Fcb"
+
+/* Providers have refused forms whose fields came in another order, so
+   the order is part of what is checked. */
+static const struct grant_case sent[] = {
+    {"refresh", G_REFRESH, 1, "r/t", NULL, NULL, "s&x", 0, 0,
+     "grant_type=refresh_token&client_id=cid&refresh_token=r%2Ft&" SCOPE_FIELD
+     "&client_secret=s%26x"},
+    {"refresh_public_client_no_scopes", G_REFRESH, 0, "RT", NULL, NULL, NULL, 0,
+     0, "grant_type=refresh_token&client_id=cid&refresh_token=RT"},
+    {"client_credentials", G_CLIENT_CREDENTIALS, 1, NULL, NULL, NULL, "S", 0, 0,
+     "grant_type=client_credentials&client_id=cid&"
+     "client_secret=S&" SCOPE_FIELD},
+    {"device_start", G_DEVICE_START, 1, NULL, NULL, NULL, "S", 0, 0,
+     "client_id=cid&" SCOPE_FIELD "&client_secret=S"},
+    {"device_start_public_client", G_DEVICE_START, 1, NULL, NULL, NULL, NULL, 0,
+     0, "client_id=cid&" SCOPE_FIELD},
+    {"device_poll", G_DEVICE_POLL, 1, "DC", NULL, NULL, "S", 0, 0,
+     DEVICE_GRANT "&device_code=DC&client_id=cid&client_secret=S"},
+    {"device_poll_public_client", G_DEVICE_POLL, 1, "DC", NULL, NULL, NULL, 0,
+     0, DEVICE_GRANT "&device_code=DC&client_id=cid"},
+    {"code", G_CODE, 1, "AC", "V", REDIRECT, "S", 0, 0,
+     "grant_type=authorization_code&code=AC&" REDIRECT_FIELD
+     "&client_id=cid&code_verifier=V&client_secret=S"},
+    {"code_public_client", G_CODE, 1, "AC", "V", REDIRECT, NULL, 0, 0,
+     "grant_type=authorization_code&code=AC&" REDIRECT_FIELD
+     "&client_id=cid&code_verifier=V"},
+};
+
+/* Each is refused with XO_ERR_INVALID before anything is sent. */
+static const struct grant_case refused[] = {
+    {"refresh_no_client", G_REFRESH, 1, "RT", NULL, NULL, NULL, 1, 0, NULL},
+    {"refresh_no_callback", G_REFRESH, 1, "RT", NULL, NULL, NULL, 0, 1, NULL},
+    {"refresh_no_token", G_REFRESH, 1, NULL, NULL, NULL, "S", 0, 0, NULL},
+    {"refresh_empty_token", G_REFRESH, 1, "", NULL, NULL, "S", 0, 0, NULL},
+    {"client_credentials_no_secret", G_CLIENT_CREDENTIALS, 1, NULL, NULL, NULL,
+     NULL, 0, 0, NULL},
+    {"client_credentials_empty_secret", G_CLIENT_CREDENTIALS, 1, NULL, NULL,
+     NULL, "", 0, 0, NULL},
+    {"device_start_no_client", G_DEVICE_START, 1, NULL, NULL, NULL, NULL, 1, 0,
+     NULL},
+    {"device_start_no_callback", G_DEVICE_START, 1, NULL, NULL, NULL, NULL, 0,
+     1, NULL},
+    {"device_poll_no_code", G_DEVICE_POLL, 1, NULL, NULL, NULL, NULL, 0, 0,
+     NULL},
+    {"device_poll_empty_code", G_DEVICE_POLL, 1, "", NULL, NULL, NULL, 0, 0,
+     NULL},
+    {"code_no_code", G_CODE, 1, NULL, "V", REDIRECT, NULL, 0, 0, NULL},
+    {"code_empty_code", G_CODE, 1, "", "V", REDIRECT, NULL, 0, 0, NULL},
+    {"code_no_verifier", G_CODE, 1, "AC", NULL, REDIRECT, NULL, 0, 0, NULL},
+    {"code_empty_verifier", G_CODE, 1, "AC", "", REDIRECT, NULL, 0, 0, NULL},
+    {"code_no_redirect_uri", G_CODE, 1, "AC", "V", NULL, NULL, 0, 0, NULL},
+    {"code_empty_redirect_uri", G_CODE, 1, "AC", "V", "", NULL, 0, 0, NULL},
+    {"code_no_callback", G_CODE, 1, "AC", "V", REDIRECT, NULL, 0, 1, NULL},
+};
+
+static struct agent_plain *plain_or_null(const char *s)
+{
+	struct agent_plain *p = NULL;
+
+	if (s != NULL)
+		assert_int_equal(agent_plain_dup(s, strlen(s), &p), 0);
+	return p;
+}
+
+/* Starts the grant of g on c, reporting to t. */
+static int start_case(struct oauth_client *c, const struct grant_case *g,
+		      struct tok *t)
+{
+	struct agent_plain *code = plain_or_null(g->code);
+	struct agent_plain *verifier = plain_or_null(g->verifier);
+	struct agent_plain *secret = plain_or_null(g->secret);
+	oauth_token_cb tcb = g->no_callback ? NULL : on_token;
+	oauth_device_cb dcb = g->no_callback ? NULL : on_device;
+	int r = XO_ERR_INTERNAL;
+
+	if (g->no_client)
+		c = NULL;
+	switch (g->grant) {
+	case G_REFRESH:
+		r = oauth_refresh(c, code, secret, tcb, t);
+		break;
+	case G_CLIENT_CREDENTIALS:
+		r = oauth_client_credentials(c, secret, tcb, t);
+		break;
+	case G_DEVICE_START:
+		r = oauth_device_start(c, secret, dcb, t);
+		break;
+	case G_DEVICE_POLL:
+		r = oauth_device_poll(c, code, secret, tcb, t);
+		break;
+	case G_CODE:
+		r = oauth_code_exchange(c, code, verifier, g->redirect_uri,
+					secret, tcb, t);
+		break;
+	}
+	/* The client copied what it needs. */
+	agent_plain_free(code);
+	agent_plain_free(verifier);
+	agent_plain_free(secret);
+	return r;
+}
+
+/* How many requests the fake has served so far (in this process, other
+   tests' too when they all run in one). */
+static int requests_served(void)
+{
+	struct got g;
+
+	fetch("/count", NULL, 0, &g);
+	assert_int_equal(g.status, 200);
+	return (int)strtol(g.body, NULL, 10);
+}
+
+static void each_grant_sends_its_fields_in_order(void **state)
+{
+	struct fixture f;
+	struct tok t;
+	const char *got;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N(sent); i++) {
+		memset(&t, 0, sizeof(t));
+		echo_fixture_init(&f, sent[i].scoped);
+		assert_int_equal(start_case(f.c, &sent[i], &t), 0);
+		uv_run(&f.loop, UV_RUN_DEFAULT);
+		assert_int_equal(t.calls + t.dev_calls, 1);
+		if (t.access != NULL)
+			got = t.access->data;
+		else if (t.dev.device_code != NULL)
+			got = t.dev.device_code->data;
+		else
+			got = t.message; /* what went wrong, for the report */
+		if (strcmp(got, sent[i].form) != 0) {
+			print_error("case %s: sent\n  %s\nnot\n  %s\n",
+				    sent[i].name, got, sent[i].form);
+			fail();
+		}
+		tok_cleanup(&t);
+		fixture_done(&f);
+	}
+}
+
+/* Runs f's loop dry, then checks that one grant went out, sent[0] as
+   started on t, and nothing else reached the fake since it had served
+   before requests. */
+static void only_the_first_case_was_sent(struct fixture *f, struct tok *t,
+					 int before)
+{
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(t->calls, 1);
+	assert_non_null(t->access);
+	assert_string_equal(t->access->data, sent[0].form);
+	assert_int_equal(requests_served(), before + 1);
+	tok_cleanup(t);
+	fixture_done(f);
+}
+
+static void missing_or_empty_required_argument_is_refused_unsent(void **state)
+{
+	struct fixture f;
+	struct tok t = {0};
+	size_t i;
+	int before = requests_served();
+
+	(void)state;
+	echo_fixture_init(&f, 1);
+	for (i = 0; i < N(refused); i++) {
+		if (start_case(f.c, &refused[i], &t) != XO_ERR_INVALID) {
+			print_error("case %s: not refused\n", refused[i].name);
+			fail();
+		}
+	}
+	uv_run(&f.loop, UV_RUN_DEFAULT);
+	assert_int_equal(t.calls + t.dev_calls, 0);
+	assert_int_equal(requests_served(), before);
+	/* Nothing is left half-started: the client takes the next grant. */
+	assert_int_equal(start_case(f.c, &sent[0], &t), 0);
+	only_the_first_case_was_sent(&f, &t, before);
+}
+
+static void every_grant_is_busy_while_one_runs(void **state)
+{
+	struct fixture f;
+	struct tok t = {0}, t2 = {0};
+	size_t i;
+	int before = requests_served();
+
+	(void)state;
+	echo_fixture_init(&f, 1);
+	assert_int_equal(start_case(f.c, &sent[0], &t), 0);
+	for (i = 0; i < N(sent); i++) {
+		if (start_case(f.c, &sent[i], &t2) != XO_ERR_BUSY) {
+			print_error("case %s: not busy\n", sent[i].name);
+			fail();
+		}
+	}
+	/* The refused grants neither went out nor disturbed the running
+	   one's form, and they never call back. */
+	only_the_first_case_was_sent(&f, &t, before);
+	assert_int_equal(t2.calls + t2.dev_calls, 0);
+}
+
 static void client_refuses_plain_http_endpoints(void **state)
 {
 	uv_loop_t loop;
@@ -1543,6 +1815,10 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(freeing_the_client_mid_operation_fires_nothing),
 	    cmocka_unit_test(unreachable_token_endpoint_is_transient),
 	    cmocka_unit_test(client_refuses_plain_http_endpoints),
+	    cmocka_unit_test(each_grant_sends_its_fields_in_order),
+	    cmocka_unit_test(
+		missing_or_empty_required_argument_is_refused_unsent),
+	    cmocka_unit_test(every_grant_is_busy_while_one_runs),
 	};
 	const struct unit_group groups[] = {
 	    UNIT_GROUP("oauth_parse", pure, NULL, NULL),
