@@ -733,6 +733,172 @@ static void bad_files_get_file_line_and_key(void **state)
 	}
 }
 
+/* Parses text as the file t.conf; it must be refused with this message,
+   word for word. */
+static void refused_with(const char *text, const char *message)
+{
+	struct agent_config *c = (struct agent_config *)1;
+	char err[1024] = "";
+	int r;
+
+	r = agent_config_parse("t.conf", text, strlen(text), &c, err,
+			       sizeof(err));
+	if (r != XO_ERR_CONFIG || strcmp(err, message) != 0)
+		print_error("r=%d, message: %s\n", r, err);
+	assert_int_equal(r, XO_ERR_CONFIG);
+	assert_null(c);
+	assert_string_equal(err, message);
+}
+
+static struct agent_config *parsed(const char *text)
+{
+	struct agent_config *c = NULL;
+	char err[1024] = "";
+	int r;
+
+	r = agent_config_parse("t.conf", text, strlen(text), &c, err,
+			       sizeof(err));
+	if (r != 0)
+		print_error("unexpected error: %s\n", err);
+	assert_int_equal(r, 0);
+	assert_non_null(c);
+	return c;
+}
+
+static void agent_unknown_key_lists_the_agent_keys(void **state)
+{
+	(void)state;
+	refused_with("[agent]\ncolour = blue\n",
+		     "t.conf:2: [agent] key 'colour': unknown key (known keys: "
+		     "wait, max_connections, idle_timeout, secret_cmd_timeout, "
+		     "notify_cmd, notify_timeout, vault, vault_key_file)");
+}
+
+static void empty_provider_lists_the_providers(void **state)
+{
+	(void)state;
+	refused_with("[account a]\nprovider =\n",
+		     "t.conf:2: [account a] key 'provider': value missing "
+		     "(expected one of microsoft, microsoft-us-gov, "
+		     "microsoft-china, google, yahoo, aol, fastmail, yandex, "
+		     "generic)");
+}
+
+static void control_character_in_an_agent_number_is_not_a_number(void **state)
+{
+	(void)state;
+	refused_with("[agent]\nwait = 1\x01\n",
+		     "t.conf:2: [agent] key 'wait': '1\\x01' is out of range "
+		     "or not a number (expected a whole number of seconds from "
+		     "0 to 3600)");
+	/* An account's numbers name the character, as its text keys do. */
+	refused_with("[account a]\nredirect_port = 1\x01\n",
+		     "t.conf:2: [account a] key 'redirect_port': value "
+		     "contains the control character 0x01 (expected printable "
+		     "text)");
+}
+
+static void redirect_port_takes_at_most_five_digits(void **state)
+{
+	struct agent_config *c;
+
+	(void)state;
+	c = parsed(GEN "token_endpoint = https://id.example/t\n"
+		       "redirect_port = 08080\n");
+	assert_int_equal(c->accounts[0].redirect_port, 8080);
+	agent_config_free(c);
+	refused_with(GEN "redirect_port = 000080\n",
+		     "t.conf:4: [account a] key 'redirect_port': '000080' is "
+		     "not a port (expected a TCP port from 1 to 65535 for the "
+		     "browser flow's loopback redirect)");
+}
+
+static void agent_numbers_take_at_most_nine_digits(void **state)
+{
+	struct agent_config *c;
+
+	(void)state;
+	c = parsed("[agent]\nidle_timeout = 000000005\n");
+	assert_int_equal(c->idle_timeout_ms, 5000);
+	agent_config_free(c);
+	refused_with(
+	    "[agent]\nidle_timeout = 0000000005\n",
+	    "t.conf:2: [agent] key 'idle_timeout': '0000000005' is out "
+	    "of range or not a number (expected a whole number of "
+	    "seconds from 1 to 86400)");
+}
+
+static void secret_after_secret_cmd_is_the_one_named(void **state)
+{
+	(void)state;
+	refused_with(MS "client_secret_cmd = pass x\nclient_secret = s3cr3t\n",
+		     "t.conf:5: [account a] key 'client_secret': client_secret "
+		     "and client_secret_cmd are both set (keep one: "
+		     "client_secret_cmd keeps the secret out of this file)");
+}
+
+static void browser_and_paste_flows_need_an_authorization_endpoint(void **state)
+{
+	(void)state;
+	refused_with(GEN "token_endpoint = https://id.example/t\n"
+			 "flow = browser\n",
+		     "t.conf:5: [account a] key 'flow': this flow needs "
+		     "authorization_endpoint (or issuer, for discovery)");
+	refused_with(GEN "token_endpoint = https://id.example/t\n"
+			 "flow = paste\n"
+			 "redirect_uri = https://app.example/cb\n",
+		     "t.conf:5: [account a] key 'flow': this flow needs "
+		     "authorization_endpoint (or issuer, for discovery)");
+	/* With the token endpoint set there is no discovery, so issuer
+	   cannot stand in for the authorization endpoint. */
+	refused_with(GEN "issuer = https://id.example\n"
+			 "token_endpoint = https://id.example/t\n"
+			 "flow = browser\n",
+		     "t.conf:6: [account a] key 'flow': this flow needs "
+		     "authorization_endpoint (or issuer, for discovery)");
+}
+
+static void discovery_may_supply_the_endpoint_a_flow_needs(void **state)
+{
+	static const char *const flows[] = {"device", "browser", "paste"};
+	struct agent_config *c;
+	char text[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(flows) / sizeof(flows[0]); i++) {
+		snprintf(text, sizeof(text),
+			 GEN "issuer = https://id.example\nflow = %s\n"
+			     "redirect_uri = https://app.example/cb\n",
+			 flows[i]);
+		c = parsed(text);
+		assert_int_equal(c->accounts[0].needs_discovery, 1);
+		assert_string_equal(c->accounts[0].flow, flows[i]);
+		agent_config_free(c);
+	}
+}
+
+static void only_microsoft_presets_take_client_credentials(void **state)
+{
+	static const char *const providers[] = {"yahoo", "aol", "fastmail",
+						"yandex"};
+	char text[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(providers) / sizeof(providers[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "[account a]\nprovider = %s\nclient_id = x\n"
+			 "client_secret_cmd = c\nemail = a@example.com\n"
+			 "flow = client_credentials\n",
+			 providers[i]);
+		refused_with(text, "t.conf:6: [account a] key 'flow': only "
+				   "Microsoft 365 is known to offer app-only "
+				   "(client_credentials) access to mail; use "
+				   "browser or paste");
+	}
+}
+
 static void nul_byte_is_refused_not_truncated(void **state)
 {
 	static const char text[] = "[account a]\nprovider = google\n"
@@ -1026,6 +1192,17 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(mutated_input_never_crashes),
 	    cmocka_unit_test(vault_keys_and_lifetime_are_read),
 	    cmocka_unit_test(durations_take_a_unit_or_seconds),
+	    cmocka_unit_test(agent_unknown_key_lists_the_agent_keys),
+	    cmocka_unit_test(empty_provider_lists_the_providers),
+	    cmocka_unit_test(
+		control_character_in_an_agent_number_is_not_a_number),
+	    cmocka_unit_test(redirect_port_takes_at_most_five_digits),
+	    cmocka_unit_test(agent_numbers_take_at_most_nine_digits),
+	    cmocka_unit_test(secret_after_secret_cmd_is_the_one_named),
+	    cmocka_unit_test(
+		browser_and_paste_flows_need_an_authorization_endpoint),
+	    cmocka_unit_test(discovery_may_supply_the_endpoint_a_flow_needs),
+	    cmocka_unit_test(only_microsoft_presets_take_client_credentials),
 	};
 	const struct unit_group groups[] = {
 	    UNIT_GROUP("config", tests, make_tmpdir, remove_tmpdir),

@@ -1,6 +1,13 @@
 /*
- * config.c: xoauth.conf(5), parsed with inih, checked, and completed from
+ * parse.c: xoauth.conf(5), parsed with inih, checked, and completed from
  * the provider presets (presets.c).
+ *
+ * Where the rules are.  What a key takes is its row in account_keys[] or
+ * agent_keys[] and the check_*() function the row names; what every key
+ * shares (a known name, set once, a value of printable text) is set_key().
+ * The rules between the keys of an account, applied once its section has
+ * been read, are the steps of resolve_account(), in the order it runs
+ * them.
  *
  * How inih is used.  Debian's inih is built without INI_HANDLER_LINENO, so
  * its handler never learns the line number, and it copies section names
@@ -40,20 +47,6 @@
 #define ACCOUNT_NAME_MAX 64
 #define MSG_MAX 768
 
-enum value_kind {
-	V_PROVIDER,
-	V_EMAIL,
-	V_CLIENT_ID,
-	V_TEXT,
-	V_TENANT,
-	V_URL,
-	V_SCOPES,
-	V_FLOW,
-	V_PATH,
-	V_PORT,
-	V_DURATION,
-};
-
 enum account_key {
 	K_PROVIDER,
 	K_EMAIL,
@@ -75,58 +68,6 @@ enum account_key {
 	K_COUNT
 };
 
-struct key_info {
-	const char *name;
-	size_t offset; /* of the char * in struct agent_account_cfg (of the
-			  unsigned for V_PORT) */
-	enum value_kind kind;
-	const char *expect; /* what a good value looks like */
-};
-
-#define ACC(field) offsetof(struct agent_account_cfg, field)
-
-static const char url_expect[] =
-    "an https:// URL; plain http:// only to 127.0.0.0/8, ::1 or localhost";
-
-static const struct key_info account_keys[K_COUNT] = {
-    [K_PROVIDER] = {"provider", ACC(provider), V_PROVIDER, NULL},
-    [K_EMAIL] = {"email", ACC(email), V_EMAIL,
-		 "an e-mail address such as alice@example.com"},
-    [K_CLIENT_ID] = {"client_id", ACC(client_id), V_CLIENT_ID,
-		     "the application (client) id of your app "
-		     "registration"},
-    [K_CLIENT_SECRET] = {"client_secret", ACC(client_secret), V_TEXT,
-			 "the client secret"},
-    [K_CLIENT_SECRET_CMD] = {"client_secret_cmd", ACC(client_secret_cmd),
-			     V_TEXT, "a shell command that prints the secret"},
-    [K_TENANT] = {"tenant", ACC(tenant), V_TENANT,
-		  "common, organizations, consumers, a tenant id (GUID) "
-		  "or a domain such as contoso.onmicrosoft.com"},
-    [K_ISSUER] = {"issuer", ACC(issuer), V_URL, url_expect},
-    [K_AUTHORIZATION_ENDPOINT] = {"authorization_endpoint",
-				  ACC(authorization_endpoint), V_URL,
-				  url_expect},
-    [K_TOKEN_ENDPOINT] = {"token_endpoint", ACC(token_endpoint), V_URL,
-			  url_expect},
-    [K_DEVICE_AUTHORIZATION_ENDPOINT] = {"device_authorization_endpoint",
-					 ACC(device_authorization_endpoint),
-					 V_URL, url_expect},
-    [K_SCOPES] = {"scopes", ACC(scopes), V_SCOPES,
-		  "OAuth scopes separated by spaces"},
-    [K_FLOW] = {"flow", ACC(flow), V_FLOW,
-		"device, browser, paste or client_credentials"},
-    [K_CA_FILE] = {"ca_file", ACC(ca_file), V_PATH,
-		   "the absolute path of a PEM file of CA certificates"},
-    [K_REDIRECT_URI] = {"redirect_uri", ACC(redirect_uri), V_URL, url_expect},
-    [K_NOTIFY_CMD] = {"notify_cmd", ACC(notify_cmd), V_TEXT,
-		      "a shell command to run when the account needs you"},
-    [K_REDIRECT_PORT] = {"redirect_port", ACC(redirect_port), V_PORT,
-			 "a TCP port from 1 to 65535 for the browser flow's "
-			 "loopback redirect"},
-    [K_LIFETIME] = {"lifetime", ACC(lifetime_s), V_DURATION,
-		    "a time such as 3600, 90m, 12h or 7d (at most 3650d)"},
-};
-
 enum agent_key {
 	A_WAIT,
 	A_MAX_CONNECTIONS,
@@ -139,47 +80,279 @@ enum agent_key {
 	A_COUNT
 };
 
-struct agent_key_info {
-	const char *name;
-	size_t offset; /* of the unsigned (or, if text, the char *) in
-			  struct agent_config */
-	unsigned long min, max;
-	unsigned scale; /* seconds to milliseconds, or 1 */
-	const char *expect;
-	int text; /* a string, stored as given */
-	int path; /* a text that must be an absolute path */
+/* The most keys a section has, for the list of their names. */
+#define KEYS_MAX 32
+_Static_assert(K_COUNT <= KEYS_MAX && A_COUNT <= KEYS_MAX,
+	       "KEYS_MAX is too small for a section's keys");
+
+struct key_info;
+
+/*
+ * One value on its way into a section's struct.  set_key() fills k, value,
+ * shown and expect; the key's check leaves what to store in text or number
+ * or, when the value is bad, what is wrong in why.
+ */
+struct value_check {
+	const struct key_info *k;
+	const char *value;    /* not empty; printable unless k->raw */
+	char shown[80];	      /* value, escaped for a message */
+	const char *expect;   /* what a good value looks like */
+	char *text;	      /* to store instead of a copy of value (malloc) */
+	unsigned long number; /* to store, for a key that holds a number */
+	char why[MSG_MAX];
 };
 
-static const struct agent_key_info agent_keys[A_COUNT] = {
-    [A_WAIT] = {"wait", offsetof(struct agent_config, wait_default_ms), 0, 3600,
-		1000, "a whole number of seconds from 0 to 3600"},
-    [A_MAX_CONNECTIONS] = {"max_connections",
-			   offsetof(struct agent_config, max_connections), 1,
-			   65536, 1, "a whole number from 1 to 65536"},
-    [A_IDLE_TIMEOUT] = {"idle_timeout",
-			offsetof(struct agent_config, idle_timeout_ms), 1,
-			86400, 1000,
-			"a whole number of seconds from 1 to 86400"},
-    [A_SECRET_CMD_TIMEOUT] = {"secret_cmd_timeout",
-			      offsetof(struct agent_config,
-				       secret_cmd_timeout_ms),
-			      1, 3600, 1000,
-			      "a whole number of seconds from 1 to 3600"},
-    [A_NOTIFY_CMD] = {"notify_cmd", offsetof(struct agent_config, notify_cmd),
-		      0, 0, 1,
-		      "a shell command to run when an account needs you", 1},
-    [A_NOTIFY_TIMEOUT] = {"notify_timeout",
-			  offsetof(struct agent_config, notify_timeout_ms), 1,
-			  3600, 1000,
-			  "a whole number of seconds from 1 to 3600"},
-    [A_VAULT] = {"vault", offsetof(struct agent_config, vault_path), 0, 0, 1,
-		 "the absolute path of the vault file", 1, 1},
-    [A_VAULT_KEY_FILE] = {"vault_key_file",
-			  offsetof(struct agent_config, vault_key_file), 0, 0,
-			  1,
+/* 0 when v->value is good; XO_ERR_CONFIG with v->why set; XO_ERR_NOMEM. */
+typedef int (*value_check_cb)(struct value_check *v);
+
+struct key_info {
+	const char *name;
+	size_t offset;	      /* of the char * in the section's struct (of the
+				 unsigned when number is set) */
+	value_check_cb check; /* NULL: any printable text */
+	const char *expect;   /* what a good value looks like; NULL: one of
+				 the providers, listed from the presets */
+	int number; /* the check gives a number, kept as an unsigned */
+	int raw;    /* control characters are left to the check: an
+		       [agent] number calls them "not a number" */
+	unsigned long min, max; /* of an [agent] number */
+	unsigned scale;		/* seconds to milliseconds, or 1 */
+};
+
+/* Sets v->why; returns XO_ERR_CONFIG, for `return refuse(...)`. */
+static int refuse(struct value_check *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int refuse(struct value_check *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(v->why, sizeof(v->why), fmt, ap);
+	va_end(ap);
+	return XO_ERR_CONFIG;
+}
+
+/*
+ * The checks of the key tables below, one for each kind of value.  Each
+ * says what is wrong in the words users read, so each message stands in
+ * one place.
+ */
+
+static int check_provider(struct value_check *v)
+{
+	if (agent_preset_find(v->value) != NULL)
+		return 0;
+	return refuse(v, "unknown provider '%s' (expected %s)", v->shown,
+		      v->expect);
+}
+
+static int check_email(struct value_check *v)
+{
+	if (config_is_email(v->value))
+		return 0;
+	return refuse(v, "'%s' is not an e-mail address (expected %s)",
+		      v->shown, v->expect);
+}
+
+static int check_client_id(struct value_check *v)
+{
+	if (strchr(v->value, ' ') == NULL)
+		return 0;
+	return refuse(v, "contains a space (expected %s)", v->expect);
+}
+
+static int check_tenant(struct value_check *v)
+{
+	if (config_is_tenant(v->value))
+		return 0;
+	return refuse(v, "'%s' is not a tenant (expected %s)", v->shown,
+		      v->expect);
+}
+
+static int check_url(struct value_check *v)
+{
+	const char *bad = config_check_url(v->value);
+
+	if (bad == NULL)
+		return 0;
+	return refuse(v, "'%s' %s (expected %s)", v->shown, bad, v->expect);
+}
+
+static int check_flow(struct value_check *v)
+{
+	enum agent_flow flow;
+
+	if (agent_flow_parse(v->value, &flow) == 0)
+		return 0;
+	return refuse(v, "unknown flow '%s' (expected %s)", v->shown,
+		      v->expect);
+}
+
+/* Stores the scopes joined by single spaces, as they are sent. */
+static int check_scopes(struct value_check *v)
+{
+	const char *bad;
+	char token[80];
+
+	if (config_normalise_scopes(v->value, &v->text, &bad) == XO_ERR_NOMEM)
+		return XO_ERR_NOMEM;
+	if (v->text != NULL)
+		return 0;
+	config_escape_n(token, sizeof(token), bad, strcspn(bad, " "), 64);
+	return refuse(v,
+		      "the scope '%s' has a character OAuth does not allow in "
+		      "a scope (expected %s)",
+		      token, v->expect);
+}
+
+static int check_path(struct value_check *v)
+{
+	if (v->value[0] == '/')
+		return 0;
+	return refuse(v,
+		      "'%s' is not an absolute path (expected %s; the agent "
+		      "does not resolve relative paths)",
+		      v->shown, v->expect);
+}
+
+/* The paths of [agent], whose message is shorter than an account's. */
+static int check_agent_path(struct value_check *v)
+{
+	if (v->value[0] == '/')
+		return 0;
+	return refuse(v, "'%s' is not an absolute path (expected %s)", v->shown,
+		      v->expect);
+}
+
+/*
+ * A whole number of at most max digits into *out, or 0 when s is anything
+ * else: strtoul alone would take blanks and a sign.  Nine digits, the most
+ * any caller asks for, cannot overflow it.
+ */
+static int read_digits(const char *s, size_t max, unsigned long *out)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > max || strspn(s, "0123456789") != len)
+		return 0;
+	*out = strtoul(s, NULL, 10);
+	return 1;
+}
+
+static int check_port(struct value_check *v)
+{
+	unsigned long port;
+
+	if (read_digits(v->value, 5, &port) && port >= 1 && port <= 65535) {
+		v->number = port;
+		return 0;
+	}
+	return refuse(v, "'%s' is not a port (expected %s)", v->shown,
+		      v->expect);
+}
+
+static int check_duration(struct value_check *v)
+{
+	if (agent_duration_parse(v->value, &v->number) == 0)
+		return 0;
+	return refuse(v, "'%s' is not a time (expected %s)", v->shown,
+		      v->expect);
+}
+
+/* An [agent] number from k->min to k->max, kept times k->scale. */
+static int check_number(struct value_check *v)
+{
+	unsigned long n;
+
+	if (read_digits(v->value, 9, &n) && n >= v->k->min && n <= v->k->max) {
+		v->number = n * v->k->scale;
+		return 0;
+	}
+	return refuse(v, "'%s' is out of range or not a number (expected %s)",
+		      v->shown, v->expect);
+}
+
+#define ACC(field) offsetof(struct agent_account_cfg, field)
+
+/* The endpoints and the redirect URI, which tokens and codes travel to. */
+#define URL_KEY(key, field)                                                    \
+	{                                                                      \
+		key, ACC(field), check_url,                                    \
+		    "an https:// URL; plain http:// only to 127.0.0.0/8, ::1 " \
+		    "or localhost"                                             \
+	}
+
+static const struct key_info account_keys[K_COUNT] = {
+    [K_PROVIDER] = {"provider", ACC(provider), check_provider, NULL},
+    [K_EMAIL] = {"email", ACC(email), check_email,
+		 "an e-mail address such as alice@example.com"},
+    [K_CLIENT_ID] = {"client_id", ACC(client_id), check_client_id,
+		     "the application (client) id of your app "
+		     "registration"},
+    [K_CLIENT_SECRET] = {"client_secret", ACC(client_secret), NULL,
+			 "the client secret"},
+    [K_CLIENT_SECRET_CMD] = {"client_secret_cmd", ACC(client_secret_cmd), NULL,
+			     "a shell command that prints the secret"},
+    [K_TENANT] = {"tenant", ACC(tenant), check_tenant,
+		  "common, organizations, consumers, a tenant id (GUID) "
+		  "or a domain such as contoso.onmicrosoft.com"},
+    [K_ISSUER] = URL_KEY("issuer", issuer),
+    [K_AUTHORIZATION_ENDPOINT] =
+	URL_KEY("authorization_endpoint", authorization_endpoint),
+    [K_TOKEN_ENDPOINT] = URL_KEY("token_endpoint", token_endpoint),
+    [K_DEVICE_AUTHORIZATION_ENDPOINT] =
+	URL_KEY("device_authorization_endpoint", device_authorization_endpoint),
+    [K_SCOPES] = {"scopes", ACC(scopes), check_scopes,
+		  "OAuth scopes separated by spaces"},
+    [K_FLOW] = {"flow", ACC(flow), check_flow,
+		"device, browser, paste or client_credentials"},
+    [K_CA_FILE] = {"ca_file", ACC(ca_file), check_path,
+		   "the absolute path of a PEM file of CA certificates"},
+    [K_REDIRECT_URI] = URL_KEY("redirect_uri", redirect_uri),
+    [K_NOTIFY_CMD] = {"notify_cmd", ACC(notify_cmd), NULL,
+		      "a shell command to run when the account needs you"},
+    [K_REDIRECT_PORT] = {"redirect_port", ACC(redirect_port), check_port,
+			 "a TCP port from 1 to 65535 for the browser flow's "
+			 "loopback redirect",
+			 .number = 1},
+    [K_LIFETIME] = {"lifetime", ACC(lifetime_s), check_duration,
+		    "a time such as 3600, 90m, 12h or 7d (at most 3650d)",
+		    .number = 1},
+};
+
+#define AGT(field) offsetof(struct agent_config, field)
+/* A whole number of [agent] (see check_number). */
+#define AGENT_NUMBER(key, field, lo, hi, times, what)                          \
+	{                                                                      \
+		.name = key, .offset = AGT(field), .check = check_number,      \
+		.expect = what, .number = 1, .raw = 1, .min = lo, .max = hi,   \
+		.scale = times                                                 \
+	}
+
+static const struct key_info agent_keys[A_COUNT] = {
+    [A_WAIT] = AGENT_NUMBER("wait", wait_default_ms, 0, 3600, 1000,
+			    "a whole number of seconds from 0 to 3600"),
+    [A_MAX_CONNECTIONS] =
+	AGENT_NUMBER("max_connections", max_connections, 1, 65536, 1,
+		     "a whole number from 1 to 65536"),
+    [A_IDLE_TIMEOUT] =
+	AGENT_NUMBER("idle_timeout", idle_timeout_ms, 1, 86400, 1000,
+		     "a whole number of seconds from 1 to 86400"),
+    [A_SECRET_CMD_TIMEOUT] =
+	AGENT_NUMBER("secret_cmd_timeout", secret_cmd_timeout_ms, 1, 3600, 1000,
+		     "a whole number of seconds from 1 to 3600"),
+    [A_NOTIFY_CMD] = {"notify_cmd", AGT(notify_cmd), NULL,
+		      "a shell command to run when an account needs you"},
+    [A_NOTIFY_TIMEOUT] =
+	AGENT_NUMBER("notify_timeout", notify_timeout_ms, 1, 3600, 1000,
+		     "a whole number of seconds from 1 to 3600"),
+    [A_VAULT] = {"vault", AGT(vault_path), check_agent_path,
+		 "the absolute path of the vault file"},
+    [A_VAULT_KEY_FILE] = {"vault_key_file", AGT(vault_key_file),
+			  check_agent_path,
 			  "the absolute path of a file of 32 random bytes "
-			  "(head -c 32 /dev/urandom)",
-			  1, 1},
+			  "(head -c 32 /dev/urandom)"},
 };
 
 /* Where each key of one account was set; 0 when it was not. */
@@ -212,27 +385,28 @@ struct parse_ctx {
 /*
  * Records the first error as "FILE:LINE: [section] key 'K': message".
  * sect and key may be NULL; key is escaped, sect must already be safe.
- * Later errors are dropped: one precise message beats a cascade.
+ * Later errors are dropped: one precise message beats a cascade.  Returns
+ * XO_ERR_CONFIG, for `return fail(...)`.
  */
-static void fail(struct parse_ctx *x, int line, const char *sect,
-		 const char *key, const char *fmt, ...)
+static int fail(struct parse_ctx *x, int line, const char *sect,
+		const char *key, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-static void fail(struct parse_ctx *x, int line, const char *sect,
-		 const char *key, const char *fmt, ...)
+static int fail(struct parse_ctx *x, int line, const char *sect,
+		const char *key, const char *fmt, ...)
 {
 	char msg[MSG_MAX], file[256], k[80];
 	va_list ap;
 
 	if (x->r != 0)
-		return;
+		return XO_ERR_CONFIG;
 	x->r = XO_ERR_CONFIG;
 	x->err_line = line;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (x->err == NULL || x->errlen == 0)
-		return;
+		return XO_ERR_CONFIG;
 	if (x->pairs) {
 		if (key != NULL) {
 			config_escape(k, sizeof(k), key, 48);
@@ -240,7 +414,7 @@ static void fail(struct parse_ctx *x, int line, const char *sect,
 		} else {
 			snprintf(x->err, x->errlen, "%s", msg);
 		}
-		return;
+		return XO_ERR_CONFIG;
 	}
 	config_escape(file, sizeof(file), x->file, 200);
 	if (key != NULL) {
@@ -254,6 +428,7 @@ static void fail(struct parse_ctx *x, int line, const char *sect,
 	} else {
 		snprintf(x->err, x->errlen, "%s:%d: %s", file, line, msg);
 	}
+	return XO_ERR_CONFIG;
 }
 
 /* "[account NAME]" for messages; names are checked, so safe to print. */
@@ -274,293 +449,172 @@ static const char *current_label(struct parse_ctx *x, char *buf, size_t len)
 	return NULL;
 }
 
-static void provider_list(char *buf, size_t len)
+/* Writes "a, b, c" into buf, cut to fit. */
+static void join_names(char *buf, size_t len, const char *const *names,
+		       size_t n)
+{
+	size_t i, w = 0;
+	int c;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && w < len; i++) {
+		c = snprintf(buf + w, len - w, "%s%s", i > 0 ? ", " : "",
+			     names[i]);
+		if (c < 0)
+			break;
+		w += (size_t)c;
+	}
+}
+
+/* What a good value of k looks like.  The providers are listed from the
+   presets, so that the list in a message cannot go stale. */
+static const char *expected(const struct key_info *k, char *buf, size_t len)
 {
 	const struct agent_preset *p;
 	size_t i, w = 0;
 	int n;
 
+	if (k->expect != NULL)
+		return k->expect;
 	buf[0] = '\0';
 	for (i = 0; (p = agent_preset_at(i)) != NULL && w < len; i++) {
-		n = snprintf(buf + w, len - w, "%s%s", i > 0 ? ", " : "",
+		n = snprintf(buf + w, len - w, "%s%s", i > 0 ? ", " : "one of ",
 			     p->name);
 		if (n < 0)
 			break;
 		w += (size_t)n;
 	}
+	return buf;
 }
 
-static void key_list(char *buf, size_t len)
-{
-	size_t i, w = 0;
-	int n;
+/* The keys of one section and where their values go. */
+struct section_keys {
+	const struct key_info *keys;
+	size_t n;
+	void *dst;	   /* the struct the offsets are in */
+	int *at;	   /* where each key was set; 0 while it is not */
+	const char *label; /* "[agent]" or "[account NAME]" */
+};
 
-	buf[0] = '\0';
-	for (i = 0; i < K_COUNT && w < len; i++) {
-		n = snprintf(buf + w, len - w, "%s%s", i > 0 ? ", " : "",
-			     account_keys[i].name);
-		if (n < 0)
-			break;
-		w += (size_t)n;
-	}
-}
-
-/* Checks value for an account key; on success stores a copy. */
-static int account_key(struct parse_ctx *x, const char *name, const char *value)
+/* Sets v->k to the key called name.  An unknown one is refused with the
+   nearest known key or, when none is near, the list of them. */
+static int find_key(const struct section_keys *s, const char *name,
+		    struct value_check *v)
 {
-	struct agent_account_cfg *a = &x->cfg->accounts[x->cfg->n_accounts - 1];
-	struct key_lines *kl = &x->lines[x->cfg->n_accounts - 1];
-	const char *known[K_COUNT], *hint, *bad;
-	const struct key_info *k = NULL;
-	char label[96], list[512], shown[80], *copy = NULL, **slot;
-	enum agent_flow flow;
+	const char *known[KEYS_MAX], *hint;
+	char list[512];
 	size_t i;
 
-	account_label(a, label, sizeof(label));
-	for (i = 0; i < K_COUNT; i++) {
-		known[i] = account_keys[i].name;
+	for (i = 0; i < s->n; i++) {
+		known[i] = s->keys[i].name;
 		if (strcmp(name, known[i]) == 0)
-			k = &account_keys[i];
+			v->k = &s->keys[i];
 	}
-	if (k == NULL) {
-		if ((hint = config_suggest(name, known, K_COUNT)) != NULL) {
-			fail(x, x->line, label, name,
-			     "unknown key (did you mean '%s'?)", hint);
-		} else {
-			key_list(list, sizeof(list));
-			fail(x, x->line, label, name,
-			     "unknown key (known keys: %s)", list);
-		}
+	if (v->k != NULL)
 		return 0;
-	}
-	i = (size_t)(k - account_keys);
-	if (kl->at[i] != 0) {
-		if (x->pairs)
-			fail(x, x->line, label, name, "set twice; keep one");
-		else
-			fail(x, x->line, label, name,
-			     "set twice (first at line %d); keep one",
-			     kl->at[i]);
-		return 0;
-	}
-	if (value[0] == '\0') {
-		if (k->kind == V_PROVIDER) {
-			provider_list(list, sizeof(list));
-			fail(x, x->line, label, name,
-			     "value missing (expected one of %s)", list);
-		} else {
-			fail(x, x->line, label, name,
-			     "value missing (expected %s)", k->expect);
-		}
-		return 0;
-	}
-	if ((bad = config_find_control(value)) != NULL) {
-		fail(x, x->line, label, name,
-		     "value contains the control character 0x%02x (expected "
-		     "printable text)",
-		     (unsigned char)*bad);
-		return 0;
-	}
-	config_escape(shown, sizeof(shown), value, 64);
-	switch (k->kind) {
-	case V_PROVIDER:
-		if (agent_preset_find(value) == NULL) {
-			provider_list(list, sizeof(list));
-			fail(x, x->line, label, name,
-			     "unknown provider '%s' (expected one of %s)",
-			     shown, list);
-			return 0;
-		}
-		break;
-	case V_FLOW:
-		if (agent_flow_parse(value, &flow) != 0) {
-			fail(x, x->line, label, name,
-			     "unknown flow '%s' (expected %s)", shown,
-			     k->expect);
-			return 0;
-		}
-		break;
-	case V_EMAIL:
-		if (!config_is_email(value)) {
-			fail(x, x->line, label, name,
-			     "'%s' is not an e-mail address (expected %s)",
-			     shown, k->expect);
-			return 0;
-		}
-		break;
-	case V_CLIENT_ID:
-		if (strchr(value, ' ') != NULL) {
-			fail(x, x->line, label, name,
-			     "contains a space (expected %s)", k->expect);
-			return 0;
-		}
-		break;
-	case V_TENANT:
-		if (!config_is_tenant(value)) {
-			fail(x, x->line, label, name,
-			     "'%s' is not a tenant (expected %s)", shown,
-			     k->expect);
-			return 0;
-		}
-		break;
-	case V_URL:
-		if ((bad = config_check_url(value)) != NULL) {
-			fail(x, x->line, label, name, "'%s' %s (expected %s)",
-			     shown, bad, k->expect);
-			return 0;
-		}
-		break;
-	case V_PATH:
-		if (value[0] != '/') {
-			fail(x, x->line, label, name,
-			     "'%s' is not an absolute path (expected %s; the "
-			     "agent does not resolve relative paths)",
-			     shown, k->expect);
-			return 0;
-		}
-		break;
-	case V_SCOPES:
-		if (config_normalise_scopes(value, &copy, &bad) ==
-		    XO_ERR_NOMEM) {
-			x->r = XO_ERR_NOMEM;
-			return 0;
-		}
-		if (copy == NULL) {
-			config_escape_n(shown, sizeof(shown), bad,
-					strcspn(bad, " "), 64);
-			fail(x, x->line, label, name,
-			     "the scope '%s' has a character OAuth does not "
-			     "allow in a scope (expected %s)",
-			     shown, k->expect);
-			return 0;
-		}
-		break;
-	case V_PORT: {
-		unsigned long port = 0;
-		size_t len = strlen(value);
+	if ((hint = config_suggest(name, known, s->n)) != NULL)
+		return refuse(v, "unknown key (did you mean '%s'?)", hint);
+	join_names(list, sizeof(list), known, s->n);
+	return refuse(v, "unknown key (known keys: %s)", list);
+}
 
-		/* Digits only: strtoul would take a sign or blanks. */
-		if (len <= 5 && strspn(value, "0123456789") == len)
-			port = strtoul(value, NULL, 10);
-		if (port < 1 || port > 65535) {
-			fail(x, x->line, label, name,
-			     "'%s' is not a port (expected %s)", shown,
-			     k->expect);
-			return 0;
-		}
-		*(unsigned *)((char *)a + k->offset) = (unsigned)port;
-		kl->at[i] = x->line;
-		return 1;
-	}
-	case V_DURATION: {
-		unsigned long secs;
+/* A key is set once; the ADD request has no line to name. */
+static int check_set_once(const struct parse_ctx *x, int first,
+			  struct value_check *v)
+{
+	if (first == 0)
+		return 0;
+	if (x->pairs)
+		return refuse(v, "set twice; keep one");
+	return refuse(v, "set twice (first at line %d); keep one", first);
+}
 
-		if (agent_duration_parse(value, &secs) != 0) {
-			fail(x, x->line, label, name,
-			     "'%s' is not a time (expected %s)", shown,
-			     k->expect);
-			return 0;
-		}
-		*(unsigned *)((char *)a + k->offset) = (unsigned)secs;
-		kl->at[i] = x->line;
-		return 1;
+/* A value is given, and is printable text unless its check takes any
+   byte (v->k->raw). */
+static int check_given(struct value_check *v)
+{
+	const char *bad;
+
+	if (v->value[0] == '\0')
+		return refuse(v, "value missing (expected %s)", v->expect);
+	if (!v->k->raw && (bad = config_find_control(v->value)) != NULL)
+		return refuse(v,
+			      "value contains the control character 0x%02x "
+			      "(expected printable text)",
+			      (unsigned char)*bad);
+	return 0;
+}
+
+/* Stores the checked value in its field of s->dst. */
+static int store(const struct section_keys *s, struct value_check *v)
+{
+	char *field = (char *)s->dst + v->k->offset;
+
+	if (v->k->number) {
+		*(unsigned *)field = (unsigned)v->number;
+		return 0;
 	}
-	case V_TEXT:
-		break;
-	}
-	if (copy == NULL && (copy = strdup(value)) == NULL) {
+	if (v->text == NULL && (v->text = strdup(v->value)) == NULL)
+		return XO_ERR_NOMEM;
+	*(char **)field = v->text;
+	v->text = NULL; /* transferred */
+	return 0;
+}
+
+/*
+ * Checks value for the key called name of section s and, when it is good,
+ * stores it.  As inih's handler: 1 when stored, 0 after recording the
+ * error in x.
+ */
+static int set_key(struct parse_ctx *x, const struct section_keys *s,
+		   const char *name, const char *value)
+{
+	struct value_check v;
+	char list[512];
+	size_t i;
+	int r = XO_ERR_INTERNAL;
+
+	memset(&v, 0, sizeof(v));
+	if ((r = find_key(s, name, &v)) != 0)
+		goto out;
+	i = (size_t)(v.k - s->keys);
+	v.value = value;
+	v.expect = expected(v.k, list, sizeof(list));
+	if ((r = check_set_once(x, s->at[i], &v)) != 0 ||
+	    (r = check_given(&v)) != 0)
+		goto out;
+	config_escape(v.shown, sizeof(v.shown), value, 64);
+	if ((v.k->check != NULL && (r = v.k->check(&v)) != 0) ||
+	    (r = store(s, &v)) != 0)
+		goto out;
+	s->at[i] = x->line;
+	r = 0;
+out:
+	if (r == XO_ERR_NOMEM)
 		x->r = XO_ERR_NOMEM;
-		return 0;
-	}
-	slot = (char **)((char *)a + k->offset);
-	*slot = copy; /* transferred */
-	kl->at[i] = x->line;
-	return 1;
+	else if (r != 0)
+		fail(x, x->line, s->label, name, "%s", v.why);
+	free(v.text);
+	return r == 0;
 }
 
 static int agent_key(struct parse_ctx *x, const char *name, const char *value)
 {
-	const struct agent_key_info *k = NULL;
-	const char *known[A_COUNT], *hint, *bad;
-	unsigned long v = 0;
-	size_t i, len;
-	char *copy;
-	int ok;
+	const struct section_keys s = {agent_keys, A_COUNT, x->cfg,
+				       x->agent_key_line, "[agent]"};
 
-	for (i = 0; i < A_COUNT; i++) {
-		known[i] = agent_keys[i].name;
-		if (strcmp(name, known[i]) == 0)
-			k = &agent_keys[i];
-	}
-	if (k == NULL) {
-		if ((hint = config_suggest(name, known, A_COUNT)) != NULL)
-			fail(x, x->line, "[agent]", name,
-			     "unknown key (did you mean '%s'?)", hint);
-		else
-			fail(x, x->line, "[agent]", name,
-			     "unknown key (known keys: wait, max_connections, "
-			     "idle_timeout, secret_cmd_timeout, notify_cmd, "
-			     "notify_timeout, vault, vault_key_file)");
-		return 0;
-	}
-	i = (size_t)(k - agent_keys);
-	if (x->agent_key_line[i] != 0) {
-		fail(x, x->line, "[agent]", name,
-		     "set twice (first at line %d); keep one",
-		     x->agent_key_line[i]);
-		return 0;
-	}
-	if (value[0] == '\0') {
-		fail(x, x->line, "[agent]", name, "value missing (expected %s)",
-		     k->expect);
-		return 0;
-	}
-	if (k->text) {
-		if ((bad = config_find_control(value)) != NULL) {
-			fail(x, x->line, "[agent]", name,
-			     "value contains the control character 0x%02x "
-			     "(expected printable text)",
-			     (unsigned char)*bad);
-			return 0;
-		}
-		if (k->path && value[0] != '/') {
-			char shown[80];
+	return set_key(x, &s, name, value);
+}
 
-			config_escape(shown, sizeof(shown), value, 64);
-			fail(x, x->line, "[agent]", name,
-			     "'%s' is not an absolute path (expected %s)",
-			     shown, k->expect);
-			return 0;
-		}
-		if ((copy = strdup(value)) == NULL) {
-			x->r = XO_ERR_NOMEM;
-			return 0;
-		}
-		*(char **)((char *)x->cfg + k->offset) = copy;
-		x->agent_key_line[i] = x->line;
-		return 1;
-	}
-	/* strtoul accepts blanks and a sign, so only digits reach it, and
-	   nine of them cannot overflow. */
-	len = strlen(value);
-	ok = len <= 9 && strspn(value, "0123456789") == len;
-	if (ok) {
-		v = strtoul(value, NULL, 10);
-		ok = v >= k->min && v <= k->max;
-	}
-	if (!ok) {
-		char shown[80];
+static int account_key(struct parse_ctx *x, const char *name, const char *value)
+{
+	size_t i = x->cfg->n_accounts - 1;
+	char label[96];
+	const struct section_keys s = {
+	    account_keys, K_COUNT, &x->cfg->accounts[i], x->lines[i].at,
+	    account_label(&x->cfg->accounts[i], label, sizeof(label))};
 
-		config_escape(shown, sizeof(shown), value, 64);
-		fail(x, x->line, "[agent]", name,
-		     "'%s' is out of range "
-		     "or not a number (expected %s)",
-		     shown, k->expect);
-		return 0;
-	}
-	*(unsigned *)((char *)x->cfg + k->offset) = (unsigned)(v * k->scale);
-	x->agent_key_line[i] = x->line;
-	return 1;
+	return set_key(x, &s, name, value);
 }
 
 /* inih's handler; see the comment at the top for why section is unused. */
@@ -820,60 +874,95 @@ static int dup_into(char **slot, const char *v, const char *tenant)
 	return agent_preset_expand(v, tenant, slot);
 }
 
-/*
- * Applies the preset to one account, fills defaults and checks what needs
- * the whole section (required keys, conflicts, flows).
- */
-static int resolve_account(struct parse_ctx *x, struct agent_account_cfg *a,
-			   const struct key_lines *kl)
-{
+/* One account being completed after its section was read. */
+struct completion {
+	struct parse_ctx *x;
+	struct agent_account_cfg *a;
+	const struct key_lines *kl;
 	const struct agent_preset *p;
-	enum agent_flow flow = AGENT_FLOW_DEVICE;
-	int explicit_flow = a->flow != NULL, flow_line, r;
 	char label[96];
-	const char *why = NULL;
+	int explicit_flow;    /* the section set flow */
+	enum agent_flow flow; /* as set; device until a default is chosen */
+	int flow_line;	      /* of flow, else of the section header */
+};
 
-	account_label(a, label, sizeof(label));
-	if (a->provider == NULL && (a->provider = strdup("generic")) == NULL)
+/* The preset of the account's provider, generic when none is set. */
+static int find_preset(struct completion *c)
+{
+	if (c->a->provider == NULL &&
+	    (c->a->provider = strdup("generic")) == NULL)
 		return XO_ERR_NOMEM;
-	p = agent_preset_find(a->provider);
-	if (p == NULL) /* checked when read; a bug if it happens */
+	c->p = agent_preset_find(c->a->provider);
+	if (c->p == NULL) /* checked when read; a bug if it happens */
 		return XO_ERR_INTERNAL;
-	if (a->tenant != NULL && !agent_preset_is_microsoft(p)) {
-		fail(x, kl->at[K_TENANT], label, "tenant",
-		     "only the microsoft providers take a tenant, and this "
-		     "account's provider is %s (drop the key, or set provider "
-		     "= microsoft)",
-		     a->provider);
-		return XO_ERR_CONFIG;
-	}
-	if (a->client_id == NULL) {
-		fail(x, a->line, label, "client_id", "missing (expected %s)",
-		     account_keys[K_CLIENT_ID].expect);
-		return XO_ERR_CONFIG;
-	}
-	if (a->client_secret != NULL && a->client_secret_cmd != NULL) {
-		int second =
-		    kl->at[K_CLIENT_SECRET] > kl->at[K_CLIENT_SECRET_CMD]
-			? K_CLIENT_SECRET
-			: K_CLIENT_SECRET_CMD;
+	return 0;
+}
 
-		fail(x, kl->at[second], label, account_keys[second].name,
-		     "client_secret and client_secret_cmd are both set (keep "
-		     "one: client_secret_cmd keeps the secret out of this "
-		     "file)");
-		return XO_ERR_CONFIG;
-	}
-	flow_line = explicit_flow ? kl->at[K_FLOW] : a->line;
-	if (explicit_flow) {
-		if (agent_flow_parse(a->flow, &flow) != 0)
-			return XO_ERR_INTERNAL; /* checked when read */
-		if (p->refused[flow] != NULL) {
-			fail(x, flow_line, label, "flow", "%s",
-			     p->refused[flow]);
-			return XO_ERR_CONFIG;
-		}
-	}
+/* Only the Microsoft identity platform has tenants. */
+static int check_tenant_allowed(struct completion *c)
+{
+	if (c->a->tenant == NULL || agent_preset_is_microsoft(c->p))
+		return 0;
+	return fail(c->x, c->kl->at[K_TENANT], c->label, "tenant",
+		    "only the microsoft providers take a tenant, and this "
+		    "account's provider is %s (drop the key, or set provider "
+		    "= microsoft)",
+		    c->a->provider);
+}
+
+/* The client identity: a client id, and at most one way to its secret. */
+static int check_client(struct completion *c)
+{
+	const struct agent_account_cfg *a = c->a;
+	int second;
+
+	if (a->client_id == NULL)
+		return fail(c->x, a->line, c->label, "client_id",
+			    "missing (expected %s)",
+			    account_keys[K_CLIENT_ID].expect);
+	if (a->client_secret == NULL || a->client_secret_cmd == NULL)
+		return 0;
+	/* Named at the later of the two, where the conflict shows. */
+	second = c->kl->at[K_CLIENT_SECRET] > c->kl->at[K_CLIENT_SECRET_CMD]
+		     ? K_CLIENT_SECRET
+		     : K_CLIENT_SECRET_CMD;
+	return fail(c->x, c->kl->at[second], c->label,
+		    account_keys[second].name,
+		    "client_secret and client_secret_cmd are both set (keep "
+		    "one: client_secret_cmd keeps the secret out of this "
+		    "file)");
+}
+
+/* A flow the section sets must be one its provider does not refuse. */
+static int check_flow_allowed(struct completion *c)
+{
+	const char *refused;
+
+	if (!c->explicit_flow)
+		return 0;
+	if (agent_flow_parse(c->a->flow, &c->flow) != 0)
+		return XO_ERR_INTERNAL; /* checked when read */
+	if ((refused = c->p->refused[c->flow]) == NULL)
+		return 0;
+	return fail(c->x, c->flow_line, c->label, "flow", "%s", refused);
+}
+
+/*
+ * Fills what the section left out from the preset: the default tenant, the
+ * endpoints (with the tenant in them), the scopes and the paste redirect.
+ * The app-only scopes go with client_credentials set in the section: a
+ * preset's default flow is always a delegated one.
+ */
+static int fill_from_preset(struct completion *c)
+{
+	struct agent_account_cfg *a = c->a;
+	const struct agent_preset *p = c->p;
+	const char *scopes =
+	    c->explicit_flow && c->flow == AGENT_FLOW_CLIENT_CREDENTIALS
+		? p->app_scopes
+		: p->scopes;
+	int r;
+
 	if (agent_preset_is_microsoft(p) && a->tenant == NULL &&
 	    (a->tenant = strdup(p->default_tenant)) == NULL)
 		return XO_ERR_NOMEM;
@@ -883,79 +972,149 @@ static int resolve_account(struct parse_ctx *x, struct agent_account_cfg *a,
 		0 ||
 	    (r = dup_into(&a->device_authorization_endpoint,
 			  p->device_authorization_endpoint, a->tenant)) != 0 ||
-	    (r = dup_into(&a->scopes,
-			  flow == AGENT_FLOW_CLIENT_CREDENTIALS && explicit_flow
-			      ? p->app_scopes
-			      : p->scopes,
-			  NULL)) != 0 ||
+	    (r = dup_into(&a->scopes, scopes, NULL)) != 0 ||
 	    (r = dup_into(&a->redirect_uri, p->redirect_uri, NULL)) != 0)
 		return r;
-	if (a->token_endpoint == NULL && a->issuer == NULL) {
-		fail(x, a->line, label, "token_endpoint",
-		     "neither token_endpoint nor issuer is set (expected "
-		     "issuer for discovery, or the endpoints; or a provider "
-		     "such as microsoft or google, which fills them in)");
-		return XO_ERR_CONFIG;
-	}
+	return 0;
+}
+
+/* The token endpoint is set, or found later by discovery from issuer. */
+static int check_token_endpoint(struct completion *c)
+{
+	struct agent_account_cfg *a = c->a;
+
+	if (a->token_endpoint == NULL && a->issuer == NULL)
+		return fail(c->x, a->line, c->label, "token_endpoint",
+			    "neither token_endpoint nor issuer is set "
+			    "(expected issuer for discovery, or the "
+			    "endpoints; or a provider such as microsoft or "
+			    "google, which fills them in)");
 	a->needs_discovery = a->issuer != NULL && a->token_endpoint == NULL;
-	if (!explicit_flow) {
-		/* A default must be a flow that can start; tokens may also
-		   come in by `xoauth import`, so no check follows. */
-		flow = p->default_flow;
-		if (flow == AGENT_FLOW_DEVICE &&
-		    a->device_authorization_endpoint == NULL &&
-		    !a->needs_discovery)
-			flow = AGENT_FLOW_BROWSER;
-		if ((a->flow = strdup(agent_flow_name(flow))) == NULL)
-			return XO_ERR_NOMEM;
-		return 0;
-	}
-	switch (flow) {
+	return 0;
+}
+
+/*
+ * The flow when the section sets none: the preset's, but browser where no
+ * device endpoint can be known.  A default must be a flow that can start;
+ * tokens may also come in by `xoauth import`, so no check follows.
+ */
+static int choose_default_flow(struct completion *c)
+{
+	struct agent_account_cfg *a = c->a;
+	enum agent_flow flow = c->p->default_flow;
+
+	if (flow == AGENT_FLOW_DEVICE &&
+	    a->device_authorization_endpoint == NULL && !a->needs_discovery)
+		flow = AGENT_FLOW_BROWSER;
+	if ((a->flow = strdup(agent_flow_name(flow))) == NULL)
+		return XO_ERR_NOMEM;
+	return 0;
+}
+
+/* Why the device flow cannot start, or NULL: it needs its endpoint,
+   set or to be discovered. */
+static const char *device_flow_lacks(const struct agent_account_cfg *a)
+{
+	if (a->device_authorization_endpoint != NULL || a->needs_discovery)
+		return NULL;
+	return "flow 'device' needs device_authorization_endpoint (this "
+	       "provider has none known: use browser or paste)";
+}
+
+/* Why the browser or paste flow cannot start, or NULL: both need the
+   authorization endpoint, set or to be discovered; paste also the
+   redirect URI registered for the app, where the browser lands with the
+   code the user pastes back. */
+static const char *authorization_flow_lacks(const struct agent_account_cfg *a,
+					    enum agent_flow flow)
+{
+	if (a->authorization_endpoint == NULL && !a->needs_discovery)
+		return "this flow needs authorization_endpoint (or issuer, "
+		       "for discovery)";
+	if (flow == AGENT_FLOW_PASTE && a->redirect_uri == NULL)
+		return "flow 'paste' needs redirect_uri, the redirect URI "
+		       "registered for your app";
+	return NULL;
+}
+
+/* Why client_credentials cannot start, or NULL: it needs a secret, and at
+   Microsoft a tenant of the account's own. */
+static const char *client_credentials_lacks(const struct completion *c)
+{
+	if (c->a->client_secret == NULL && c->a->client_secret_cmd == NULL)
+		return "flow 'client_credentials' needs client_secret_cmd (or "
+		       "client_secret)";
+	if (agent_preset_is_microsoft(c->p) &&
+	    config_is_shared_tenant(c->a->tenant))
+		return "flow 'client_credentials' needs your own tenant (its "
+		       "id or domain) in `tenant`: Microsoft refuses app-only "
+		       "tokens on common, organizations and consumers "
+		       "(AADSTS9001023)";
+	return NULL;
+}
+
+/* The flow the section sets has what it needs from the other keys. */
+static int check_flow_needs(struct completion *c)
+{
+	const char *why = NULL;
+
+	switch (c->flow) {
 	case AGENT_FLOW_DEVICE:
-		if (a->device_authorization_endpoint == NULL &&
-		    !a->needs_discovery)
-			why =
-			    "flow 'device' needs device_authorization_endpoint "
-			    "(this provider has none known: use browser or "
-			    "paste)";
+		why = device_flow_lacks(c->a);
 		break;
 	case AGENT_FLOW_BROWSER:
 	case AGENT_FLOW_PASTE:
-		if (a->authorization_endpoint == NULL && !a->needs_discovery)
-			why = "this flow needs authorization_endpoint (or "
-			      "issuer, for discovery)";
-		else if (flow == AGENT_FLOW_PASTE && a->redirect_uri == NULL)
-			why = "flow 'paste' needs redirect_uri, the redirect "
-			      "URI registered for your app";
+		why = authorization_flow_lacks(c->a, c->flow);
 		break;
 	case AGENT_FLOW_CLIENT_CREDENTIALS:
-		if (a->client_secret == NULL && a->client_secret_cmd == NULL)
-			why = "flow 'client_credentials' needs "
-			      "client_secret_cmd (or client_secret)";
-		else if (agent_preset_is_microsoft(p) &&
-			 config_is_shared_tenant(a->tenant))
-			why = "flow 'client_credentials' needs your own tenant "
-			      "(its id or domain) in `tenant`: Microsoft "
-			      "refuses app-only tokens on common, "
-			      "organizations and consumers (AADSTS9001023)";
-		else if (a->email == NULL) {
-			/* No user signs in, so no ID token can tell the
-			   address; mail programs need it as the user name. */
-			fail(x, flow_line, label, "email",
-			     "missing: flow 'client_credentials' needs the "
-			     "address of the mailbox to send as (expected %s)",
-			     account_keys[K_EMAIL].expect);
-			return XO_ERR_CONFIG;
-		}
+		why = client_credentials_lacks(c);
+		/* No user signs in, so no ID token can tell the address;
+		   mail programs need it as the user name. */
+		if (why == NULL && c->a->email == NULL)
+			return fail(c->x, c->flow_line, c->label, "email",
+				    "missing: flow 'client_credentials' needs "
+				    "the address of the mailbox to send as "
+				    "(expected %s)",
+				    account_keys[K_EMAIL].expect);
 		break;
 	case AGENT_FLOW_COUNT:
 		return XO_ERR_INTERNAL;
 	}
-	if (why != NULL) {
-		fail(x, flow_line, label, "flow", "%s", why);
-		return XO_ERR_CONFIG;
-	}
-	return 0;
+	if (why == NULL)
+		return 0;
+	return fail(c->x, c->flow_line, c->label, "flow", "%s", why);
+}
+
+/*
+ * Completes one account after its section was read: its preset, the checks
+ * between its keys, what the preset fills in, and its flow.  The order
+ * matters: the scopes the preset fills in depend on the flow set, the
+ * checks of the token endpoint and of the flow on what the preset filled
+ * in, and the first check to fail is the one reported.  0, XO_ERR_CONFIG
+ * (recorded in x), XO_ERR_NOMEM, or another code for a bug.
+ */
+static int resolve_account(struct parse_ctx *x, struct agent_account_cfg *a,
+			   const struct key_lines *kl)
+{
+	struct completion c;
+	int r;
+
+	memset(&c, 0, sizeof(c));
+	c.x = x;
+	c.a = a;
+	c.kl = kl;
+	c.explicit_flow = a->flow != NULL;
+	c.flow = AGENT_FLOW_DEVICE;
+	c.flow_line = c.explicit_flow ? kl->at[K_FLOW] : a->line;
+	account_label(a, c.label, sizeof(c.label));
+	if ((r = find_preset(&c)) != 0 || (r = check_tenant_allowed(&c)) != 0 ||
+	    (r = check_client(&c)) != 0 || (r = check_flow_allowed(&c)) != 0 ||
+	    (r = fill_from_preset(&c)) != 0 ||
+	    (r = check_token_endpoint(&c)) != 0)
+		goto out;
+	r = c.explicit_flow ? check_flow_needs(&c) : choose_default_flow(&c);
+out:
+	return r;
 }
 
 void agent_account_cfg_cleanup(struct agent_account_cfg *a)
