@@ -14,8 +14,8 @@
  * locked state) comes through struct account_hooks, which daemon/ sets;
  * with none set there is no vault and nothing is written.
  */
-#ifndef XO_ACCOUNT_ACCOUNT_H
-#define XO_ACCOUNT_ACCOUNT_H
+#ifndef XO_ACCOUNT_H
+#define XO_ACCOUNT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -16,8 +16,8 @@
  *   requests.c   the requests this room answers
  *   secret_cmd.c, spawn.c, notify.c: the commands the agent runs
  */
-#ifndef XO_ACCOUNT_INTERNAL_H
-#define XO_ACCOUNT_INTERNAL_H
+#ifndef XO_ACCOUNT_ACCOUNT_INTERNAL_H
+#define XO_ACCOUNT_ACCOUNT_INTERNAL_H
 
 #include <stdbool.h>
 #include <stdint.h>

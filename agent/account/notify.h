@@ -16,8 +16,8 @@
  * secrets stay in the agent).  Its output is discarded and its exit status
  * only logged; the agent never waits for it.
  */
-#ifndef XO_AGENT_NOTIFY_H
-#define XO_AGENT_NOTIFY_H
+#ifndef XO_ACCOUNT_NOTIFY_H
+#define XO_ACCOUNT_NOTIFY_H
 
 #include <stddef.h>
 

@@ -6,7 +6,7 @@
  * refreshes, logs in and answers like one from the file.  Its settings are
  * checked by the very code that checks the file (agent_config_account()),
  * so a mistake gets the same words, as "KEY: problem".  SIGHUP keeps it
- * (account.c); the vault keeps its settings (sealed on the account as
+ * (reload.c); the vault keeps its settings (sealed on the account as
  * `settings`) and creates it again at start and unlock.  Without a vault
  * it lives as long as the agent.
  */

@@ -11,8 +11,8 @@
  * leaves no secret and a message that names the failure (exit status,
  * signal, timeout), never the output.
  */
-#ifndef XO_AGENT_SECRET_CMD_H
-#define XO_AGENT_SECRET_CMD_H
+#ifndef XO_ACCOUNT_SECRET_CMD_H
+#define XO_ACCOUNT_SECRET_CMD_H
 
 #include <stdbool.h>
 #include <stddef.h>

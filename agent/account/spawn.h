@@ -16,8 +16,8 @@
  * that fails never fires its callback, and the callback never runs inside
  * the call that started the run.
  */
-#ifndef XO_AGENT_SPAWN_H
-#define XO_AGENT_SPAWN_H
+#ifndef XO_ACCOUNT_SPAWN_H
+#define XO_ACCOUNT_SPAWN_H
 
 #include <stddef.h>
 #include <stdint.h>

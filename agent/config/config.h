@@ -6,11 +6,11 @@
  * preset (endpoints, scopes, default flow) and lets explicit keys override
  * it.  A bad file gives XO_ERR_CONFIG and a message naming file, line and
  * key in err.  Issuer discovery (`issuer` without explicit endpoints)
- * needs the network and is left to oauth.c: such an account has
+ * needs the network and is left to oauth/grant.c: such an account has
  * needs_discovery set.
  */
-#ifndef XO_AGENT_CONFIG_H
-#define XO_AGENT_CONFIG_H
+#ifndef XO_CONFIG_H
+#define XO_CONFIG_H
 
 #include <stddef.h>
 

@@ -1,10 +1,10 @@
 /*
  * config_internal.h: what the files of the config parser share
- * (config.c, config_values.c, config_file.c).  Not for the rest of the
+ * (file.c, pure/parse.c, pure/values.c).  Not for the rest of the
  * agent, which uses config.h.
  */
-#ifndef XO_AGENT_CONFIG_INTERNAL_H
-#define XO_AGENT_CONFIG_INTERNAL_H
+#ifndef XO_CONFIG_CONFIG_INTERNAL_H
+#define XO_CONFIG_CONFIG_INTERNAL_H
 
 #include <stddef.h>
 

@@ -1,8 +1,8 @@
 /*
- * config_file.c: finding and reading the config file: its default path,
+ * file.c: finding and reading the config file: its default path,
  * the checks on who may write it (the agent runs the commands it names),
  * a bounded read, and warnings about settings that are allowed but weak.
- * The parsing itself is a pure function of the bytes (config.c).
+ * The parsing itself is a pure function of the bytes (pure/parse.c).
  */
 #include <errno.h>
 #include <fcntl.h>

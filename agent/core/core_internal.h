@@ -3,8 +3,8 @@
  * connections (server.c, conn.c, dispatch.c).  Nothing outside core/
  * includes it.
  */
-#ifndef XO_CORE_INTERNAL_H
-#define XO_CORE_INTERNAL_H
+#ifndef XO_CORE_CORE_INTERNAL_H
+#define XO_CORE_CORE_INTERNAL_H
 
 #include <uv.h>
 

@@ -6,8 +6,8 @@
  * The log target and level are set once at start-up, before the loop runs;
  * they are the only process-wide state, as in OpenSSH's log.c.
  */
-#ifndef XO_AGENT_LOG_H
-#define XO_AGENT_LOG_H
+#ifndef XO_CORE_LOG_H
+#define XO_CORE_LOG_H
 
 enum log_level {
 	LOG_LEVEL_ERROR = 0,

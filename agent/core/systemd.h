@@ -4,8 +4,8 @@
  * notification (sd_notify(3): a datagram to $NOTIFY_SOCKET).  Both are
  * no-ops when systemd did not start us.
  */
-#ifndef XO_AGENT_SYSTEMD_H
-#define XO_AGENT_SYSTEMD_H
+#ifndef XO_CORE_SYSTEMD_H
+#define XO_CORE_SYSTEMD_H
 
 struct agent_err;
 

@@ -15,8 +15,8 @@
  * refresh writes the vault twice, first the "sent" mark, then the rotated
  * token.
  */
-#ifndef XO_AGENT_TEST_HOOKS_H
-#define XO_AGENT_TEST_HOOKS_H
+#ifndef XO_CORE_TEST_HOOKS_H
+#define XO_CORE_TEST_HOOKS_H
 
 #ifdef XO_TEST_HOOKS
 void agent_test_crash(const char *step);

@@ -4,8 +4,8 @@
  * the rooms and its life from start to stop (run.c), and the request
  * table (requests.c).
  */
-#ifndef XO_DAEMON_DAEMON_H
-#define XO_DAEMON_DAEMON_H
+#ifndef XO_DAEMON_H
+#define XO_DAEMON_H
 
 #include <sys/resource.h>
 #include <sys/types.h>

@@ -1,5 +1,5 @@
 /*
- * doctor_probe.c: a real XOAUTH2 login with libcurl's SMTP or IMAP, on
+ * probe.c: a real XOAUTH2 login with libcurl's SMTP or IMAP, on
  * the agent's loop.
  *
  * curl speaks the protocol; we only read the server's side of the

@@ -1,11 +1,11 @@
 /*
- * doctor_probe.h: one real XOAUTH2 login at an SMTP or IMAP server, run by
+ * probe.h: one real XOAUTH2 login at an SMTP or IMAP server, run by
  * libcurl on the agent's loop (agent_http_start_easy), for `xoauth
  * doctor`.  Nothing blocks the loop; nothing of the token is kept or
  * logged (only the server's reply lines are looked at).
  */
-#ifndef XO_AGENT_DOCTOR_PROBE_H
-#define XO_AGENT_DOCTOR_PROBE_H
+#ifndef XO_DOCTOR_PROBE_H
+#define XO_DOCTOR_PROBE_H
 
 #include "doctor/pure/doctor.h"
 #include "oauth/http.h"

@@ -1,5 +1,5 @@
 /*
- * login_code.c: the browser and paste flows, the authorization code grant
+ * code.c: the browser and paste flows, the authorization code grant
  * (RFC 6749 4.1) with PKCE S256 (RFC 7636).
  *
  * Browser: the agent listens on 127.0.0.1 (redirect.c) and the provider

@@ -4,8 +4,8 @@
  * joins a login and answers with what the user must do, LOGIN_WAIT waits
  * for its end, LOGIN_CODE hands the paste flow's redirect in.
  */
-#ifndef XO_LOGIN_LOGIN_H
-#define XO_LOGIN_LOGIN_H
+#ifndef XO_LOGIN_H
+#define XO_LOGIN_H
 
 #include "core/dispatch.h"
 

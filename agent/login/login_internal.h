@@ -8,8 +8,8 @@
  *   requests.c  LOGIN_START, LOGIN_WAIT and LOGIN_CODE
  *   redirect.c  the browser flow's loopback listener
  */
-#ifndef XO_LOGIN_INTERNAL_H
-#define XO_LOGIN_INTERNAL_H
+#ifndef XO_LOGIN_LOGIN_INTERNAL_H
+#define XO_LOGIN_LOGIN_INTERNAL_H
 
 #include <stdbool.h>
 #include <stdint.h>

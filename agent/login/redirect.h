@@ -10,8 +10,8 @@
  * only (other paths, such as /favicon.ico, get 404), one request per
  * connection.  Nothing here blocks the loop.
  */
-#ifndef XO_AGENT_REDIRECT_H
-#define XO_AGENT_REDIRECT_H
+#ifndef XO_LOGIN_REDIRECT_H
+#define XO_LOGIN_REDIRECT_H
 
 #include <uv.h>
 

@@ -13,8 +13,8 @@
  * state of its own.  Callbacks run from the loop, never from inside
  * agent_http_start(); agent_http_free() may be called from a callback.
  */
-#ifndef XO_AGENT_HTTP_H
-#define XO_AGENT_HTTP_H
+#ifndef XO_OAUTH_HTTP_H
+#define XO_OAUTH_HTTP_H
 
 #include <stddef.h>
 

@@ -9,8 +9,8 @@
  * Secrets come in as struct agent_plain and leave as struct agent_plain;
  * the module wipes every copy it makes.
  */
-#ifndef XO_AGENT_OAUTH_H
-#define XO_AGENT_OAUTH_H
+#ifndef XO_OAUTH_H
+#define XO_OAUTH_H
 
 #include <stddef.h>
 

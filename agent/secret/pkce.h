@@ -4,8 +4,8 @@
  * ties the provider's redirect to the login that asked for it (RFC 6749
  * 10.12).  Pure: randomness comes from libsodium, nothing else.
  */
-#ifndef XO_AGENT_PKCE_H
-#define XO_AGENT_PKCE_H
+#ifndef XO_SECRET_PKCE_H
+#define XO_SECRET_PKCE_H
 
 #include <stddef.h>
 

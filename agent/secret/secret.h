@@ -8,8 +8,8 @@
  * a short-lived sodium_malloc buffer that must be released with
  * agent_plain_free() (which wipes it) on every path.
  */
-#ifndef XO_AGENT_SECRET_H
-#define XO_AGENT_SECRET_H
+#ifndef XO_SECRET_H
+#define XO_SECRET_H
 
 #include <stddef.h>
 

@@ -11,8 +11,8 @@
  * drop-in replacements for malloc, free, realloc, calloc and strdup, and
  * must only ever see blocks they allocated themselves.
  */
-#ifndef XO_AGENT_WIPE_ALLOC_H
-#define XO_AGENT_WIPE_ALLOC_H
+#ifndef XO_SECRET_WIPE_ALLOC_H
+#define XO_SECRET_WIPE_ALLOC_H
 
 #include <stddef.h>
 

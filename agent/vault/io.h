@@ -1,11 +1,11 @@
 /*
- * vault_io.h: the vault's files on disk: reading an image, replacing it
+ * io.h: the vault's files on disk: reading an image, replacing it
  * atomically (the previous good copy kept as PATH.bak), and the lock that
  * keeps two agents from writing one vault.  Blocking calls: the agent runs
  * them off its event loop or where a short wait is acceptable.
  */
-#ifndef XO_AGENT_VAULT_IO_H
-#define XO_AGENT_VAULT_IO_H
+#ifndef XO_VAULT_IO_H
+#define XO_VAULT_IO_H
 
 #include <stddef.h>
 

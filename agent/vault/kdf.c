@@ -2,7 +2,7 @@
  * kdf.c: Argon2id for UNLOCK, EXPORT and RESTORE, in libuv's thread
  * pool: it takes about a second and 64 MiB by design, and the loop must go
  * on serving everyone else meanwhile.  The request's connection is held
- * (conn.c); if it closes first, the job finishes without answering.
+ * (core/conn.c); if it closes first, the job finishes without answering.
  */
 #include <stdio.h>
 #include <stdlib.h>

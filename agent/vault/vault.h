@@ -18,8 +18,8 @@
  * wait for.  The vault reads and changes accounts only through
  * account/account.h.
  */
-#ifndef XO_VAULT_VAULT_H
-#define XO_VAULT_VAULT_H
+#ifndef XO_VAULT_H
+#define XO_VAULT_H
 
 #include <stdint.h>
 

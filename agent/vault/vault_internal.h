@@ -2,8 +2,8 @@
  * vault_internal.h: what the files of vault/ share (see vault.h for the
  * whole).  Nothing else includes it.
  */
-#ifndef XO_AGENT_VAULT_INTERNAL_H
-#define XO_AGENT_VAULT_INTERNAL_H
+#ifndef XO_VAULT_VAULT_INTERNAL_H
+#define XO_VAULT_VAULT_INTERNAL_H
 
 #include <stdint.h>
 
@@ -27,7 +27,7 @@ enum vault_state {
 	VAULT_OPEN,   /* the key is held; every change is written */
 };
 
-/* Argon2id in libuv's thread pool, for a request (vault_kdf.c). */
+/* Argon2id in libuv's thread pool, for a request (vault/kdf.c). */
 struct vault_kdf_job;
 typedef void (*vault_kdf_cb)(struct vault_kdf_job *job);
 struct vault_kdf_job {
@@ -64,7 +64,7 @@ struct agent_vault {
 	   sealed.  Written back with every snapshot, so nothing is lost. */
 	struct agent_secret *kept;
 
-	/* The write queue (vault_write.c). */
+	/* The write queue (vault/write.c). */
 	uint64_t seq;			 /* changes asked for */
 	uint64_t written_seq;		 /* the newest write that has ended */
 	int in_flight;			 /* a write runs in the thread pool */
@@ -79,12 +79,12 @@ struct agent_vault {
 	size_t final_len;
 	char problem[600]; /* for LIST; "" when all is well */
 
-	/* UNLOCK (vault_unlock.c) */
+	/* UNLOCK (vault/unlock.c) */
 	int unlocking; /* an Argon2id job runs */
 	unsigned failed_unlocks;
 };
 
-/* ---- vault_agent.c ---- */
+/* ---- vault/state.c ---- */
 /* Sets or clears (NULL) the problem LIST shows. */
 void vault_set_problem(struct agent_vault *v, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -103,7 +103,7 @@ int vault_key_borrow(struct agent *a, struct vault_key *k,
    returns code. */
 int vault_describe_error(const char *path, int code, struct agent_err *e);
 
-/* ---- vault_write.c ---- */
+/* ---- vault/write.c ---- */
 void vault_write_init(struct agent *a);
 /* The accounts sealed into an image now (the caller frees it). */
 int vault_seal_now(struct agent *a, unsigned char **img, size_t *len);
@@ -113,7 +113,7 @@ void vault_writes_ended(struct agent *a);
    an UNLOCK opens it rather than the older file. */
 const unsigned char *vault_newest_image(const struct agent *a, size_t *len);
 
-/* ---- vault_store.c ---- */
+/* ---- vault/records.c ---- */
 enum vault_apply_mode {
 	VAULT_APPLY_LOAD,    /* the agent's own vault: tokens go back */
 	VAULT_APPLY_RESTORE, /* an export: only to accounts without one */
@@ -133,7 +133,7 @@ int vault_store_apply(struct agent *a, const struct agent_plain *text,
 /* Gives kept records to accounts that have appeared (reload). */
 int vault_store_adopt(struct agent *a, unsigned *n_applied);
 
-/* ---- vault_kdf.c ---- */
+/* ---- vault/kdf.c ---- */
 /* Derives the key for pass (copied) with params in the thread pool, holds
    c, and calls done on the loop.  0, or an XO_ERR_* and nothing runs. */
 int vault_kdf_start(struct agent *a, struct conn *c, struct proto_str pass,
@@ -149,7 +149,7 @@ void vault_kdf_free(struct vault_kdf_job *job);
    and frees the job. */
 void vault_kdf_reply(struct vault_kdf_job *job, int err, const char *msg);
 
-/* ---- vault_unlock.c ---- */
+/* ---- vault/unlock.c ---- */
 /* LOCK's work (and a locked start's): every secret out of memory.  The
    caller re-plans the scheduler. */
 void vault_wipe_secrets(struct agent *a);

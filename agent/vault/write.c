@@ -4,7 +4,7 @@
  * A change is sealed into an image at once, on the loop (a snapshot of a
  * few accounts seals in microseconds, and sealing needs the key and the
  * accounts, which live on the loop); the write itself (a temporary file,
- * fsync, rename, fsync of the directory: vault_io.c) runs in libuv's
+ * fsync, rename, fsync of the directory: vault/io.c) runs in libuv's
  * thread pool, since fsync can take long.  One write runs at a time; a
  * change made meanwhile is sealed into the next image, and a newer one
  * replaces it before it starts: the disk sees every state that was asked

@@ -2,8 +2,8 @@
  * policy.h: the refresh policy's arithmetic (DESIGN.md, "Refresh policy"),
  * pure so that it is tested on its own.  All times in milliseconds.
  */
-#ifndef XO_AGENT_POLICY_H
-#define XO_AGENT_POLICY_H
+#ifndef XO_ACCOUNT_PURE_POLICY_H
+#define XO_ACCOUNT_PURE_POLICY_H
 
 #include <stdint.h>
 

@@ -177,7 +177,7 @@ static const struct agent_preset presets[] = {
     },
     {
 	/* Nothing filled in: explicit endpoints, or `issuer` for
-	   discovery.  Device by default: config.c falls back to
+	   discovery.  Device by default: parse.c falls back to
 	   browser when no device endpoint can be known. */
 	.name = "generic",
 	.default_flow = AGENT_FLOW_DEVICE,

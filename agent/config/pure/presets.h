@@ -1,10 +1,10 @@
 /*
  * presets.h: provider presets, a data table of what each `provider = NAME`
- * fills in (xoauth.conf(5), "PROVIDERS").  Internal to the agent; config.c
+ * fills in (xoauth.conf(5), "PROVIDERS").  Internal to the agent; parse.c
  * applies them, explicit keys win.
  */
-#ifndef XO_AGENT_PRESETS_H
-#define XO_AGENT_PRESETS_H
+#ifndef XO_CONFIG_PURE_PRESETS_H
+#define XO_CONFIG_PURE_PRESETS_H
 
 #include <stddef.h>
 

@@ -1,8 +1,8 @@
 /*
- * config_values.c: checks of single config values (URLs, tenants,
+ * values.c: checks of single config values (URLs, tenants,
  * addresses, scopes, durations), the near-miss suggestions for unknown
  * names, and the escaping of anything a message echoes back.  Pure
- * functions, no parse state: config.c calls them for the file and for the
+ * functions, no parse state: parse.c calls them for the file and for the
  * settings of ADD alike.
  */
 #include <arpa/inet.h>

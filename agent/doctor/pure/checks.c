@@ -1,5 +1,5 @@
 /*
- * doctor_checks.c: what can be told about an account without the
+ * checks.c: what can be told about an account without the
  * network: its client type, its scopes against the provider and the mail
  * hosts, its state and its last error, each with cause and remedy.
  * Facts come from ../shared/reference/providers.md (section numbers in
@@ -629,7 +629,7 @@ int doctor_provider_error_cause(long aadsts, const char *oauth_error,
 	size_t i, n = sizeof(error_rules) / sizeof(error_rules[0]);
 
 	memset(out, 0, sizeof(*out));
-	/* The number is more precise than the name (oauth_parse.c). */
+	/* The number is more precise than the name (oauth/pure/reply.c). */
 	for (i = 0; i < n && aadsts != 0 && rule == NULL; i++)
 		if (error_rules[i].code == aadsts)
 			rule = &error_rules[i];

@@ -3,17 +3,17 @@
  * one account.
  *
  * The pure parts (no libuv, no curl, no globals; the unit tests link them
- * directly) are the findings list and its encoding (doctor_report.c), the
+ * directly) are the findings list and its encoding (doctor/pure/report.c), the
  * checks of an account's settings, state and last error
- * (doctor_checks.c), the JWT claims of its access token (doctor_jwt.c)
- * and the meaning of SMTP/IMAP server replies (doctor_reply.c).  The
- * real SMTP/IMAP login runs on the agent's loop (doctor_probe.c), and
- * doctor_job.c drives one DOCTOR request from start to reply.
+ * (doctor/pure/checks.c), the JWT claims of its access token (doctor/pure/jwt.c)
+ * and the meaning of SMTP/IMAP server replies (doctor/pure/reply.c).  The
+ * real SMTP/IMAP login runs on the agent's loop (doctor/probe.c), and
+ * doctor/job.c drives one DOCTOR request from start to reply.
  *
  * No finding ever holds a secret: claims are shown, never the token.
  */
-#ifndef XO_AGENT_DOCTOR_H
-#define XO_AGENT_DOCTOR_H
+#ifndef XO_DOCTOR_H
+#define XO_DOCTOR_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -38,7 +38,7 @@ struct doctor_report {
 	size_t dropped; /* findings past DOCTOR_MAX_FINDINGS */
 };
 
-/* ---- doctor_report.c ---- */
+/* ---- doctor/pure/report.c ---- */
 /* Adds a finding; fix may be NULL.  Text is cut to fit. */
 void doctor_add(struct doctor_report *r, int level, const char *text,
 		const char *fix);
@@ -53,7 +53,7 @@ int doctor_mentions(const struct doctor_report *r, const char *needle);
 /* Encodes the DOCTOR reply (134) into w; 0 or an XO_ERR_*. */
 int doctor_report_encode(const struct doctor_report *r, struct proto_writer *w);
 
-/* ---- doctor_checks.c ---- */
+/* ---- doctor/pure/checks.c ---- */
 /* What the checks look at: a snapshot of the account, no secrets. */
 struct doctor_account {
 	const char *name;
@@ -114,7 +114,7 @@ int doctor_provider_error_cause(long aadsts, const char *oauth_error,
 /* The first "AADSTS<digits>" number in text, 0 when there is none. */
 long doctor_aadsts_in(const char *text);
 
-/* ---- doctor_jwt.c ---- */
+/* ---- doctor/pure/jwt.c ---- */
 #define DOCTOR_JWT_OK 0
 #define DOCTOR_JWT_NOT_JWT 1	/* not three dot-separated parts */
 #define DOCTOR_JWT_BAD_BASE64 2 /* a part is not base64url */
@@ -147,7 +147,7 @@ void doctor_check_claims(const struct doctor_claims *c,
 			 const struct doctor_account *a, const char *smtp,
 			 const char *imap, time_t now, struct doctor_report *r);
 
-/* ---- doctor_reply.c ---- */
+/* ---- doctor/pure/reply.c ---- */
 struct doctor_target {
 	char host[256];
 	unsigned port;

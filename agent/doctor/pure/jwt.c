@@ -1,5 +1,5 @@
 /*
- * doctor_jwt.c: the claims of an access token that happens to be a
+ * jwt.c: the claims of an access token that happens to be a
  * readable JWT, and what they say about SMTP and IMAP.
  *
  * Microsoft says its access tokens "must be treated as opaque strings"

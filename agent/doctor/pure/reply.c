@@ -1,5 +1,5 @@
 /*
- * doctor_reply.c: where the doctor logs in (HOST[:PORT]), and what a
+ * reply.c: where the doctor logs in (HOST[:PORT]), and what a
  * refused SMTP AUTH or IMAP AUTHENTICATE means and how to fix it.
  * The strings are Microsoft's and Google's (providers.md 1.1, 2.8, 2.9,
  * 2.10).  Pure: no I/O, no globals.

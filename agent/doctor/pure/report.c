@@ -1,5 +1,5 @@
 /*
- * doctor_report.c: the findings of a diagnosis and their DOCTOR reply
+ * report.c: the findings of a diagnosis and their DOCTOR reply
  * (PROTOCOL.md 4.9).  Pure: no I/O.
  */
 #include <stdarg.h>

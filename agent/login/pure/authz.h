@@ -8,8 +8,8 @@
  * decoded with curl_easy_unescape(); nothing here does I/O or keeps
  * globals, so the fuzzer and the unit tests call it directly.
  */
-#ifndef XO_AGENT_AUTHZ_H
-#define XO_AGENT_AUTHZ_H
+#ifndef XO_LOGIN_PURE_AUTHZ_H
+#define XO_LOGIN_PURE_AUTHZ_H
 
 #include <stddef.h>
 

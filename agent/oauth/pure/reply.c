@@ -1,5 +1,5 @@
 /*
- * oauth_parse.c: the pure half of oauth.h.  Token and device authorization
+ * reply.c: the pure half of oauth/ (reply.h).  Token and device authorization
  * replies are parsed with jansson and classified (DESIGN.md, "Refresh
  * policy"); nothing here does I/O or keeps state, so a fuzzer can link it
  * directly.

@@ -1,6 +1,6 @@
 /*
- * vault_file.c: sealing and opening the vault's file image; the layout is
- * in vault_file.h.
+ * image.c: sealing and opening the vault's file image; the layout is
+ * in vault/pure/image.h.
  */
 #include <stdlib.h>
 #include <string.h>

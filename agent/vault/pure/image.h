@@ -1,6 +1,6 @@
 /*
- * vault_file.h: the vault's file image (DESIGN.md, "Vault").  Pure code:
- * no I/O, so unit tests and fuzzers reach it directly; vault_io.c reads
+ * image.h: the vault's file image (DESIGN.md, "Vault").  Pure code:
+ * no I/O, so unit tests and fuzzers reach it directly; vault/io.c reads
  * and writes the files.
  *
  * An image is a header and one XChaCha20-Poly1305 ciphertext:
@@ -15,8 +15,8 @@
  * check is a keyed BLAKE2b of a constant: it tells a wrong key from a
  * damaged file, which the AEAD alone cannot.
  */
-#ifndef XO_AGENT_VAULT_FILE_H
-#define XO_AGENT_VAULT_FILE_H
+#ifndef XO_VAULT_PURE_IMAGE_H
+#define XO_VAULT_PURE_IMAGE_H
 
 #include <stddef.h>
 #include <stdint.h>
