@@ -233,7 +233,7 @@ static int prepare_vault(struct daemon *d, int fd, struct agent_err *err)
 {
 	int r;
 
-	if ((r = agent_vault_prepare(&d->a, err)) == 0)
+	if ((r = vault_prepare(&d->a, err)) == 0)
 		return 0;
 	if (err->msg[0] == '\0')
 		agent_err_set(err, r, "cannot prepare the vault");
@@ -300,7 +300,7 @@ int main(int argc, char **argv)
 	   the parent lets go of its copy of the vault's lock, the agent
 	   keeps it. */
 	agent_config_free(d.config);
-	agent_vault_free(&d.a);
+	vault_free(&d.a);
 	free(d.config_path);
 	free(d.socket_path);
 	free(d.socket_dir);

@@ -106,7 +106,7 @@ static int decode_export(struct proto_reader *r, struct agent_request *q)
 
 static int is_locked(struct agent *a)
 {
-	return agent_vault_locked(a);
+	return vault_locked(a);
 }
 
 static struct account *find_account(struct agent *a, struct proto_str name)

@@ -38,19 +38,19 @@ void daemon_use_config(struct daemon *d, struct agent_config *cfg)
 
 /* ---- the account store's hooks: the vault ---- */
 
-static uint64_t vault_persist(void *arg)
+static uint64_t hook_persist(void *arg)
 {
-	return agent_vault_persist(arg);
+	return vault_persist(arg);
 }
 
-static int vault_locked(void *arg)
+static int hook_locked(void *arg)
 {
-	return agent_vault_locked(arg);
+	return vault_locked(arg);
 }
 
-static const char *vault_problem(void *arg)
+static const char *hook_problem(void *arg)
 {
-	return agent_vault_problem(arg);
+	return vault_problem(arg);
 }
 
 static void daemon_stop(struct daemon *d)
@@ -69,7 +69,7 @@ static void daemon_stop(struct daemon *d)
 	uv_close((uv_handle_t *)&d->parent_check, NULL);
 	/* What the vault has not written yet is sealed while the accounts
 	   are still there. */
-	agent_vault_stop(a);
+	vault_stop(a);
 	account_store_stop(a->store);
 	/* A hanging secret or notify command must not keep the loop (and
 	   so the agent) alive. */
@@ -105,7 +105,7 @@ void daemon_reload(struct daemon *d)
 	daemon_use_config(d, cfg);
 	/* Tokens the vault kept for an account the file lacked go to it
 	   now, and those of accounts gone stay in the vault. */
-	agent_vault_reloaded(&d->a);
+	vault_reloaded(&d->a);
 	account_store_schedule(d->a.store);
 }
 
@@ -140,9 +140,9 @@ static int start(struct daemon *d, int listen_fd, struct agent_err *err)
 	struct agent *a = &d->a;
 	struct account_hooks hooks = {
 	    .arg = a,
-	    .persist = vault_persist,
-	    .locked = vault_locked,
-	    .problem = vault_problem,
+	    .persist = hook_persist,
+	    .locked = hook_locked,
+	    .problem = hook_problem,
 	};
 	int r;
 
@@ -161,7 +161,7 @@ static int start(struct daemon *d, int listen_fd, struct agent_err *err)
 	account_store_set_hooks(a->store, &hooks);
 	if ((r = account_store_load(a->store, a->config)) != 0)
 		return agent_err_code(err, r);
-	if ((r = agent_vault_start(a, err)) != 0)
+	if ((r = vault_start(a, err)) != 0)
 		return r;
 	if ((r = agent_server_new(a, &daemon_requests, &a->server)) != 0 ||
 	    (r = agent_server_listen(a->server, listen_fd)) != 0)
@@ -205,7 +205,7 @@ int daemon_run(struct daemon *d, int listen_fd, int command_mode)
 		log_debug("loop closed with handles still open");
 	agent_server_free(a->server);
 	account_store_free(a->store);
-	agent_vault_free(a);
+	vault_free(a);
 	agent_shield_free(a->shield);
 	agent_config_free(d->config);
 	d->config = NULL;

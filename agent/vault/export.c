@@ -67,7 +67,7 @@ static void exported(struct vault_kdf_job *job)
 		return;
 	}
 	if ((r = job->err) != 0 ||
-	    (agent_vault_locked(a) && (r = XO_ERR_LOCKED) != 0) ||
+	    (vault_locked(a) && (r = XO_ERR_LOCKED) != 0) ||
 	    (r = vault_store_snapshot(a, &plain)) != 0 ||
 	    (r = vault_seal(job->key, plain->data, plain->len, &img, &len)) !=
 		0) {
@@ -126,7 +126,7 @@ static void restored(struct vault_kdf_job *job)
 		return;
 	}
 	if ((r = job->err) != 0 ||
-	    (agent_vault_locked(a) && (r = XO_ERR_LOCKED) != 0)) {
+	    (vault_locked(a) && (r = XO_ERR_LOCKED) != 0)) {
 		vault_kdf_reply(job, r, NULL);
 		return;
 	}
@@ -147,7 +147,7 @@ static void restored(struct vault_kdf_job *job)
 	}
 	log_info("restore: %u accounts added or given a refresh token", n);
 	account_store_schedule(a->store);
-	seq = agent_vault_persist(a);
+	seq = vault_persist(a);
 	job->conn = NULL;
 	vault_kdf_free(job);
 	account_reply_when_durable(a->store, c, seq, false);

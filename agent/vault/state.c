@@ -317,7 +317,7 @@ out:
 	return r;
 }
 
-int agent_vault_prepare(struct agent *a, struct agent_err *err)
+int vault_prepare(struct agent *a, struct agent_err *err)
 {
 	struct agent_vault *v;
 	int r;
@@ -346,7 +346,7 @@ int agent_vault_prepare(struct agent *a, struct agent_err *err)
 	return check_image(v, err);
 }
 
-int agent_vault_start(struct agent *a, struct agent_err *err)
+int vault_start(struct agent *a, struct agent_err *err)
 {
 	struct agent_vault *v = a->vault;
 	unsigned char *img = NULL;
@@ -390,7 +390,7 @@ int agent_vault_start(struct agent *a, struct agent_err *err)
 	return r;
 }
 
-int agent_vault_locked(const struct agent *a)
+int vault_locked(const struct agent *a)
 {
 	return a->vault != NULL && a->vault->state == VAULT_LOCKED;
 }
@@ -401,7 +401,7 @@ static int vault_open(const struct agent *a)
 	return a->vault != NULL && a->vault->state == VAULT_OPEN;
 }
 
-const char *agent_vault_problem(const struct agent *a)
+const char *vault_problem(const struct agent *a)
 {
 	if (a->vault == NULL)
 		return NULL;
@@ -410,7 +410,7 @@ const char *agent_vault_problem(const struct agent *a)
 	return a->vault->problem[0] != '\0' ? a->vault->problem : NULL;
 }
 
-void agent_vault_reloaded(struct agent *a)
+void vault_reloaded(struct agent *a)
 {
 	unsigned n = 0;
 
@@ -423,10 +423,10 @@ void agent_vault_reloaded(struct agent *a)
 		log_info("vault: %u accounts of the new config had tokens in "
 			 "it",
 			 n);
-	agent_vault_persist(a);
+	vault_persist(a);
 }
 
-void agent_vault_stop(struct agent *a)
+void vault_stop(struct agent *a)
 {
 	struct agent_vault *v = a->vault;
 
@@ -442,7 +442,7 @@ void agent_vault_stop(struct agent *a)
 		log_error("vault: cannot seal the last changes");
 }
 
-void agent_vault_free(struct agent *a)
+void vault_free(struct agent *a)
 {
 	struct agent_vault *v = a->vault;
 	struct agent_err err;

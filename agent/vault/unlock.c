@@ -216,7 +216,7 @@ static void created(struct vault_kdf_job *job)
 	}
 	v->state = VAULT_OPEN;
 	log_info("vault %s made with a passphrase", v->path);
-	seq = agent_vault_persist(a);
+	seq = vault_persist(a);
 	job->conn = NULL;
 	vault_kdf_free(job);
 	/* The vault exists once it is on disk: the answer waits for it. */

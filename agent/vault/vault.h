@@ -5,7 +5,7 @@
  *
  * - whether the agent is locked (no secret in memory; requests that need
  *   one fail with XO_ERR_LOCKED and nothing is refreshed);
- * - agent_vault_persist(): "write what the accounts hold now"; writes run
+ * - vault_persist(): "write what the accounts hold now"; writes run
  *   one at a time off the loop, a newer state supersedes one not yet
  *   begun, and the account store is told when each has ended (so that a
  *   rotated refresh token is on disk before the new access token is
@@ -36,25 +36,25 @@ struct agent_err;
  * (a vault in use by another agent, damaged, foreign or newer, a key file
  * others can read or that does not open it).
  */
-int agent_vault_prepare(struct agent *a, struct agent_err *err);
+int vault_prepare(struct agent *a, struct agent_err *err);
 /*
  * In the agent, after the accounts are loaded: with a key, opens and loads
  * the vault (or waits for the first change to make it); a passphrase vault
  * leaves the agent locked.  0 or the reason in err.
  */
-int agent_vault_start(struct agent *a, struct agent_err *err);
+int vault_start(struct agent *a, struct agent_err *err);
 /* At stop, with the accounts still there: what has not reached the disk
-   yet is sealed now, to be written by agent_vault_free(). */
-void agent_vault_stop(struct agent *a);
-/* After the loop has ended: writes what agent_vault_stop() sealed,
+   yet is sealed now, to be written by vault_free(). */
+void vault_stop(struct agent *a);
+/* After the loop has ended: writes what vault_stop() sealed,
    releases the lock, frees everything. */
-void agent_vault_free(struct agent *a);
+void vault_free(struct agent *a);
 
 /* 1 while the agent is locked. */
-int agent_vault_locked(const struct agent *a);
+int vault_locked(const struct agent *a);
 /* What LIST shows on every account: "locked: ...", a failed write; NULL
    when all is well. */
-const char *agent_vault_problem(const struct agent *a);
+const char *vault_problem(const struct agent *a);
 
 /*
  * Asks for the accounts as they are now to be written.  Returns 0 when
@@ -62,10 +62,10 @@ const char *agent_vault_problem(const struct agent *a);
  * reported): the caller goes on at once; else the number of the write that
  * will hold the change (account_store_written() follows).
  */
-uint64_t agent_vault_persist(struct agent *a);
+uint64_t vault_persist(struct agent *a);
 /* After a reload: gives the tokens the vault kept for accounts it did not
    know to those the new config has, and writes. */
-void agent_vault_reloaded(struct agent *a);
+void vault_reloaded(struct agent *a);
 
 /* The requests (the table in daemon/requests.c). */
 void vault_handle_lock(struct agent_request *q);

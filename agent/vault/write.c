@@ -168,7 +168,7 @@ static void start_job(struct agent *a)
 	}
 }
 
-uint64_t agent_vault_persist(struct agent *a)
+uint64_t vault_persist(struct agent *a)
 {
 	struct agent_vault *v = a->vault;
 	unsigned char *img = NULL;
