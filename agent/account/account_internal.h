@@ -154,6 +154,9 @@ void account_commit_tokens(struct account *acct);
 /* Drops what waits for a vault write: the staged tokens and the previous
    refresh token. */
 void account_unstage(struct account *acct);
+/* Drops every token (wiped) and what was planned for them; the last
+   error stays, to say why. */
+void account_drop_tokens(struct account *acct);
 /* Forgets every token and the last error. */
 void account_forget(struct account *acct);
 /* Starts the lifetime clock from obtained (Unix time). */

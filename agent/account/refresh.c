@@ -135,16 +135,18 @@ static void grant_lost(struct account *acct, const struct oauth_result *res)
 	const char *name = acct->cfg.name;
 	char msg[AGENT_ERR_MSG_MAX];
 
-	/* The refresh token is dead; a still-valid access token keeps
-	   serving until it expires. */
-	agent_secret_free(acct->refresh_token);
-	acct->refresh_token = NULL;
+	/* The refresh token is dead, and so is the access token: a provider
+	   that revokes a grant revokes the tokens it issued with it (Google
+	   does, and Exchange Online's continuous access evaluation refuses
+	   them), so serving it would only end in "535 5.7.3" at the mail
+	   server.  Requests get "login needed" from now on. */
+	account_drop_tokens(acct);
 	account_store_persist(acct->store);
 	acct->state = PROTO_STATE_REAUTH;
-	acct->next_refresh_boot = 0;
-	agent_err_set(&acct->last, XO_ERR_LOGIN_NEEDED, "%s: login needed: %s",
+	agent_err_set(&acct->last, XO_ERR_LOGIN_NEEDED,
+		      "%s: login needed: the provider revoked the grant (%s)",
 		      name, res->message);
-	log_error("%s", acct->last.msg);
+	log_error("%s; its access token is no longer served", acct->last.msg);
 	/* The refresh token is gone, so this runs once per grant lost, not
 	   once per request. */
 	snprintf(msg, sizeof(msg), "%s; run 'xoauth login %s'", acct->last.msg,

@@ -31,7 +31,7 @@ void account_unstage(struct account *acct)
 	}
 }
 
-void account_forget(struct account *acct)
+void account_drop_tokens(struct account *acct)
 {
 	account_unstage(acct);
 	agent_secret_free(acct->refresh_token);
@@ -42,6 +42,11 @@ void account_forget(struct account *acct)
 	acct->drop_boot = 0;
 	acct->expires_boot = acct->expires_wall = 0;
 	acct->next_refresh_boot = 0;
+}
+
+void account_forget(struct account *acct)
+{
+	account_drop_tokens(acct);
 	acct->failures = 0;
 	agent_err_clear(&acct->last);
 	acct->last_aadsts = 0;

@@ -715,6 +715,17 @@ def introspect(oidc, token, hint=None, client=INTROSPECTION_CLIENT):
     return body
 
 
+def revoke_token(oidc, token, hint=None, client_id=CLIENT_ID):
+    """Revokes a token at the provider (RFC 7009), as an administrator or
+    the user's account page would. oidc-provider revokes the whole grant
+    with it: every access and refresh token issued under it."""
+    status, body = post_form(oidc.revocation_endpoint,
+                             {"token": token, "token_type_hint": hint,
+                              "client_id": client_id})
+    if status != 200:
+        raise HarnessError("revocation failed: %s %s" % (status, body))
+
+
 def is_refresh_token_active(oidc, refresh_token):
     """True while a refresh token is valid: not used (rotated away), not
     expired, grant not revoked. Side-effect free, unlike presenting it."""

@@ -1,6 +1,7 @@
 """Provider faults from our fault-injecting proxy (faults.js) in front of
 the real provider's token endpoint: the agent keeps serving the still-valid
-token, backs off, and says "login needed" only for invalid_grant."""
+token through transient faults and backs off; invalid_grant means the grant
+is gone, and with it every token it issued: "login needed"."""
 
 import time
 import unittest
@@ -75,14 +76,19 @@ class ProviderFaults(unittest.TestCase):
         self.assertGreaterEqual(tries[1]["time"] - tries[0]["time"], 3.9,
                                 tries)
 
-    def test_invalid_grant_means_login_needed_but_token_still_served(self):
+    def test_invalid_grant_means_login_needed_and_no_token_served(self):
         self.faults.queue("invalid_grant", count=1)
         r = self.env.xoauth("refresh", "work")
         self.assertEqual(r.returncode, 1)
-        self.assertIn("login", r.stderr)
         self.assertIn("xoauth login work", r.stderr)
-        # The access token is still valid, so it is still served.
-        self.assertEqual(self.assert_still_serving(), self.token)
+        # A provider that revokes a grant revokes its access tokens too:
+        # the agent hands out none, and says what to do instead.
+        r = self.env.xoauth("token", "work")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertEqual(r.stdout, "")
+        self.assertIn("work", r.stderr)
+        self.assertIn("login needed", r.stderr)
+        self.assertIn("xoauth login work", r.stderr)
         self.assertIn("reauth", self.env.xoauth("list").stdout)
 
 

@@ -146,13 +146,15 @@ class NotifyHook(unittest.TestCase):
         self.assertIn("xoauth login work", env["XOAUTH_MESSAGE"])
         self.assertNotIn("XOAUTH_URL", env)
         self.assertNotIn("XOAUTH_USER_CODE", env)
-        # Later requests get the same answer without new runs (the
-        # still-valid access token keeps serving until it expires).
+        # Later requests get the same answer without new runs: no token
+        # is served once the provider has revoked the grant.
         for _ in range(3):
             r = self.env.xoauth("refresh", "work")
             self.assertEqual(r.returncode, 1)
             self.assertIn("xoauth login work", r.stderr)
-            self.assertEqual(self.env.xoauth("token", "work").returncode, 0)
+            r = self.env.xoauth("token", "work")
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("xoauth login work", r.stderr)
         time.sleep(0.5)
         self.assertEqual(len(hook_runs(self.hooks)), 1)
         for env in hook_runs(self.hooks):

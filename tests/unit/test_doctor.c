@@ -469,6 +469,49 @@ static void aadsts_numbers_are_found_in_text(void **state)
 	assert_int_equal(doctor_aadsts_in(NULL), 0);
 }
 
+/* REAUTH has three causes, and each is told as what it is. */
+static void reauth_tells_a_revoked_grant_from_a_held_token_and_a_lifetime(
+    void **state)
+{
+	struct doctor_report *r = report_new();
+	struct doctor_account a = ms_account();
+
+	(void)state;
+	a.state = PROTO_STATE_REAUTH;
+	a.has_refresh_token = a.has_access_token = 0;
+	a.last_err = XO_ERR_LOGIN_NEEDED;
+	a.last_error = "work: login needed: the provider revoked the grant";
+	a.last_oauth_error = "invalid_grant";
+	doctor_check_state(&a, r);
+	dump(r);
+	assert_true(has_finding(r, PROTO_LEVEL_PROBLEM, "revoked the grant",
+				"serves none", "xoauth login work", NULL));
+	free(r);
+
+	/* Loaded from a vault whose agent stopped mid-refresh. */
+	r = report_new();
+	a.has_refresh_token = 1;
+	a.last_oauth_error = NULL;
+	a.last_error = "work: the agent stopped during a refresh";
+	doctor_check_state(&a, r);
+	dump(r);
+	assert_true(has_finding(r, PROTO_LEVEL_PROBLEM, "does not send by itself",
+				"xoauth refresh work", NULL));
+	assert_false(has_finding(r, PROTO_LEVEL_PROBLEM, "revoked", NULL));
+	free(r);
+
+	/* xoauth-agent -t: the lifetime dropped the tokens. */
+	r = report_new();
+	a.has_refresh_token = 0;
+	a.last_error = "work: the tokens' lifetime is over";
+	doctor_check_state(&a, r);
+	dump(r);
+	assert_true(has_finding(r, PROTO_LEVEL_PROBLEM, "lifetime is over",
+				"xoauth login work", NULL));
+	assert_false(has_finding(r, PROTO_LEVEL_PROBLEM, "revoked", NULL));
+	free(r);
+}
+
 static void last_error_is_explained_with_its_remedy(void **state)
 {
 	struct doctor_report *r = report_new();
@@ -795,6 +838,8 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(jwt_claims_of_an_exchange_token_are_read),
+	    cmocka_unit_test(
+		reauth_tells_a_revoked_grant_from_a_held_token_and_a_lifetime),
 	    cmocka_unit_test(
 		jwt_array_audience_is_joined_and_email_stands_for_upn),
 	    cmocka_unit_test(opaque_tokens_are_not_jwts),

@@ -666,6 +666,40 @@ long doctor_aadsts_in(const char *text)
 
 /* ---- state ---- */
 
+/* Why an account wants a login again: the three ways into REAUTH. */
+static void reauth(const struct doctor_account *a, const char *login,
+		   struct doctor_report *r)
+{
+	char fix[300];
+
+	if (a->has_refresh_token) {
+		/* The vault's agent stopped while the token was presented. */
+		snprintf(fix, sizeof(fix),
+			 "Run 'xoauth refresh %s' to send it anyway, or "
+			 "'xoauth login %s'.",
+			 a->name, a->name);
+		doctor_addf(r, PROTO_LEVEL_PROBLEM, fix,
+			    "[account %s] holds a refresh token the agent does "
+			    "not send by itself: the agent stopped during a "
+			    "refresh, so the provider may have replaced it, and "
+			    "a replayed one makes it revoke the whole grant",
+			    a->name);
+	} else if (a->last_oauth_error != NULL || a->last_aadsts != 0) {
+		doctor_addf(r, PROTO_LEVEL_PROBLEM, login,
+			    "The provider no longer accepts the refresh token "
+			    "of [account %s]: it has revoked the grant, and "
+			    "with it the access tokens it issued, so the agent "
+			    "serves none of them",
+			    a->name);
+	} else {
+		doctor_addf(r, PROTO_LEVEL_PROBLEM, login,
+			    "[account %s] needs a login again: %s", a->name,
+			    a->last_error != NULL && a->last_error[0] != '\0'
+				? a->last_error
+				: "its tokens were dropped");
+	}
+}
+
 void doctor_check_state(const struct doctor_account *a, struct doctor_report *r)
 {
 	char login[300], tag[32];
@@ -685,10 +719,7 @@ void doctor_check_state(const struct doctor_account *a, struct doctor_report *r)
 		}
 		break;
 	case PROTO_STATE_REAUTH:
-		doctor_addf(r, PROTO_LEVEL_PROBLEM, login,
-			    "The provider no longer accepts the refresh token "
-			    "of [account %s]",
-			    a->name);
+		reauth(a, login, r);
 		state_said = 1;
 		break;
 	case PROTO_STATE_CONFIG_ERROR:
