@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "account/account_internal.h"
 #include "account/secret_cmd.h"
 #include "core/clock.h"
@@ -63,7 +65,8 @@ static int same_settings(const struct account *acct,
 		return acct->client_secret == NULL && c->client_secret == NULL;
 	if ((r = account_open_client_secret(acct, &secret)) != 0)
 		return r;
-	r = strcmp(secret->data, c->client_secret) == 0;
+	r = secret->len == strlen(c->client_secret) &&
+	    sodium_memcmp(secret->data, c->client_secret, secret->len) == 0;
 	agent_plain_free(secret);
 	return r;
 }

@@ -52,8 +52,16 @@ static int token_reply(struct account *acct, struct conn *c,
 		snprintf(host, sizeof(host), "%.*s", (int)req->host.len,
 			 req->host.ptr);
 		if ((r = agent_sasl_build(req->form, acct->email, host,
-					  req->port, token, &value)) != 0)
+					  req->port, token, &value)) != 0) {
+			if (r == XO_ERR_MSG_BAD)
+				agent_err_set(
+				    err, r,
+				    "%s: the host or the address "
+				    "holds a control character, "
+				    "which a SASL string cannot carry",
+				    acct->cfg.name);
 			goto out;
+		}
 	}
 	rep.token.ptr = value->data;
 	rep.token.len = (uint32_t)value->len;
@@ -64,7 +72,7 @@ static int token_reply(struct account *acct, struct conn *c,
 		goto out;
 	agent_conn_send(c, &reply);
 out:
-	if (r != 0)
+	if (r != 0 && err != NULL && err->code != r)
 		agent_err_code(err, r);
 	agent_reply_cleanup(&reply);
 	agent_plain_free(token);

@@ -115,6 +115,11 @@ int agent_config_account(const char *name, const struct agent_setting *settings,
 			 size_t n, struct agent_account_cfg *out, char *err,
 			 size_t errlen);
 
+/* Wipes and drops every account's client_secret: once the accounts hold
+   them sealed, the config keeps no plain copy (the file still has them,
+   for an unlock to read again). */
+void agent_config_forget_secrets(struct agent_config *c);
+
 /* Frees the strings of a, wiping the client secret, and zeroes it. */
 void agent_account_cfg_cleanup(struct agent_account_cfg *a);
 

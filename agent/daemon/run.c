@@ -101,6 +101,7 @@ void daemon_reload(struct daemon *d)
 		agent_config_free(cfg);
 		return;
 	}
+	agent_config_forget_secrets(cfg);
 	agent_config_free(d->config);
 	daemon_use_config(d, cfg);
 	/* Tokens the vault kept for an account the file lacked go to it
@@ -161,6 +162,8 @@ static int start(struct daemon *d, int listen_fd, struct agent_err *err)
 	account_store_set_hooks(a->store, &hooks);
 	if ((r = account_store_load(a->store, a->config)) != 0)
 		return agent_err_code(err, r);
+	/* The accounts hold the client secrets sealed now. */
+	agent_config_forget_secrets(d->config);
 	if ((r = vault_start(a, err)) != 0)
 		return r;
 	if ((r = agent_server_new(a, &daemon_requests, &a->server)) != 0 ||

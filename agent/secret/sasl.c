@@ -51,6 +51,17 @@ static void put_saslname(struct builder *b, const char *s)
 	}
 }
 
+/* 1 when s holds a byte that cannot stand in a SASL field: \x01 separates
+   the fields of both mechanisms, and no control byte belongs in a user
+   name or a host name. */
+static int has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
 int agent_sasl_build(uint8_t form, const char *email, const char *host,
 		     uint32_t port, const struct agent_plain *token,
 		     struct agent_plain **out)
@@ -64,6 +75,10 @@ int agent_sasl_build(uint8_t form, const char *email, const char *host,
 	*out = NULL;
 	if (form != PROTO_FORM_XOAUTH2 && form != PROTO_FORM_OAUTHBEARER)
 		return XO_ERR_INVALID;
+	/* The host comes from the client's request: a \x01 in it would add
+	   a field of the client's choosing to the response. */
+	if (has_control(email) || has_control(host))
+		return XO_ERR_MSG_BAD;
 	if ((r = agent_plain_new(
 		 token->len + 3 * strlen(email) + strlen(host) + 64, &raw)) !=
 	    0)

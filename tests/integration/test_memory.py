@@ -19,6 +19,7 @@ The agent sets PR_SET_DUMPABLE 0, so only root may read its memory.
 """
 
 import os
+import signal
 import time
 import unittest
 
@@ -89,6 +90,60 @@ class IdleAgentMemory(unittest.TestCase):
         leaks = ["%s, %d bytes, in %s" % (secrets[n], len(n), "; ".join(regions))
                  for n, regions in found.items() if n != control]
         self.assertEqual(leaks, [], "tokens in the idle agent's memory")
+
+
+@unittest.skipUnless(os.geteuid() == 0,
+                     "reading the agent's memory needs root: it sets PR_SET_DUMPABLE 0")
+class ConfigSecretMemory(unittest.TestCase):
+    """A client_secret written in the config file is sealed in the account
+    once the agent has read it: no plain copy stays in the config the agent
+    keeps, neither after the start nor after a reload, while the secret
+    still works at the provider."""
+
+    def setUp(self):
+        self.oidc = harness.start_oidc(at_ttl=300)
+        self.fwd = RecordingTLSForwarder(self.oidc.token_endpoint)
+        app_id, self.secret = harness.APP_CLIENT
+        self.env = xoagent.AgentEnv("\n".join([
+            "[account app]",
+            "provider = generic",
+            "client_id = %s" % app_id,
+            "client_secret = %s" % self.secret,
+            "token_endpoint = %s" % self.fwd.url,
+            "ca_file = %s" % self.fwd.cert,
+            "scopes = %s" % harness.MAIL_SCOPE,
+            "flow = client_credentials",
+            "email = relay@example.com"]) + "\n")
+        self.env.start()
+
+    def tearDown(self):
+        self.env.cleanup()
+        self.fwd.stop()
+        self.oidc.stop()
+
+    def assert_secret_not_in_memory(self):
+        control = self.fwd.url.encode()
+        regions, _ = readable_regions(self.env.pid)
+        found = find_in_memory(self.env.pid, regions,
+                               [self.secret.encode(), control])
+        self.assertIn(control, found, "the memory scan found not even the config")
+        self.assertNotIn(self.secret.encode(), found,
+                         "the client secret in plain memory")
+
+    def test_config_client_secret_is_only_held_sealed(self):
+        # The secret works: the app's token comes from it.
+        token = self.env.token("app")
+        self.assertTrue(harness.is_access_token_active(self.oidc, token))
+        time.sleep(1.0)
+        self.assert_secret_not_in_memory()
+        # A reload reads the file, and the secret, again.
+        os.kill(self.env.pid, signal.SIGHUP)
+        harness.wait_for(lambda: "configuration reloaded" in self.env.log(),
+                         10, "the reload")
+        r = self.env.xoauth("refresh", "app")
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        time.sleep(1.0)
+        self.assert_secret_not_in_memory()
 
 
 if __name__ == "__main__":

@@ -113,5 +113,46 @@ class LockUnlock(unittest.TestCase):
         vaulttest.send_mail(self, self.env, self.smtp, EMAIL)
 
 
+class LockUnlockConfigSecret(unittest.TestCase):
+    """A client_secret written in the config file goes with LOCK like every
+    secret (the agent keeps no plain copy of the file's), and comes back at
+    UNLOCK from the file: an app account then gets its token again."""
+
+    def setUp(self):
+        self.oidc = harness.start_oidc(at_ttl=300)
+        app_id, app_secret = harness.APP_CLIENT
+        self.env = xoagent.AgentEnv("\n".join([
+            "[account app]",
+            "provider = generic",
+            "client_id = %s" % app_id,
+            "client_secret = %s" % app_secret,
+            "token_endpoint = %s" % self.oidc.token_endpoint,
+            "scopes = %s" % harness.MAIL_SCOPE,
+            "flow = client_credentials",
+            "email = relay@example.com"]) + "\n")
+        self.env.start()
+        r = vaulttest.unlock(self.env)
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+
+    def tearDown(self):
+        self.env.cleanup()
+        self.oidc.stop()
+
+    def test_app_account_works_again_after_unlock(self):
+        first = self.env.token("app")
+        self.assertEqual(self.env.xoauth("lock").returncode, 0)
+        r = self.env.xoauth("token", "app")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("locked", r.stderr)
+        r = vaulttest.unlock(self.env)
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        # The secret came back from the file: a new app token.
+        second = harness.wait_for(
+            lambda: self.env.xoauth("token", "app").stdout.strip(), 20,
+            "an app token after unlock")
+        self.assertNotEqual(first, second)
+        self.assertTrue(harness.is_access_token_active(self.oidc, second))
+
+
 if __name__ == "__main__":
     unittest.main()

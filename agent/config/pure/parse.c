@@ -1142,6 +1142,21 @@ void agent_account_cfg_cleanup(struct agent_account_cfg *a)
 	memset(a, 0, sizeof(*a));
 }
 
+void agent_config_forget_secrets(struct agent_config *c)
+{
+	size_t i;
+
+	for (i = 0; c != NULL && i < c->n_accounts; i++) {
+		struct agent_account_cfg *a = &c->accounts[i];
+
+		if (a->client_secret == NULL)
+			continue;
+		sodium_memzero(a->client_secret, strlen(a->client_secret));
+		free(a->client_secret);
+		a->client_secret = NULL;
+	}
+}
+
 void agent_config_free(struct agent_config *c)
 {
 	size_t i;
