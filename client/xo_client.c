@@ -43,10 +43,11 @@ static int query(struct xo_client *c)
 	/* The protocol version is its major number: any difference means the
 	 * message layouts may differ. */
 	if (v.version != PROTO_VERSION) {
-		r = xoc_fail(c, XO_ERR_VERSION,
-			     "the agent at %s speaks protocol version %lu, this "
-			     "client speaks %d",
-			     c->path, (unsigned long)v.version, PROTO_VERSION);
+		r = xoc_fail(
+		    c, XO_ERR_VERSION,
+		    "the agent at %s speaks protocol version %lu, this "
+		    "client speaks %d",
+		    c->path, (unsigned long)v.version, PROTO_VERSION);
 		goto out;
 	}
 	if ((r = xoc_dup_str(c, v.agent, &c->agent)) != 0 ||
@@ -56,6 +57,32 @@ static int query(struct xo_client *c)
 out:
 	xoc_reply_cleanup(&rep);
 	return r;
+}
+
+/*
+ * The agent must be our own, or root's: the socket a variable names may
+ * have been put there by another user, and what we send it may be a
+ * refresh token (IMPORT), a passphrase (UNLOCK) or a client secret (ADD),
+ * and what it sends back is what our mail goes out with.  As the agent
+ * checks its peers (SO_PEERCRED), so do we.  Root may talk to anyone's
+ * agent: it can read their memory anyway.
+ */
+static int check_peer(struct xo_client *c)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char eb[128];
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+		return xoc_fail(c, XO_ERR_IO,
+				"cannot tell who listens at %s: %s", c->path,
+				xoc_errno_str(errno, eb, sizeof(eb)));
+	if (cred.uid == getuid() || cred.uid == 0 || getuid() == 0)
+		return 0;
+	return xoc_fail(c, XO_ERR_NO_AGENT,
+			"the socket %s belongs to a process of uid %u, not to "
+			"an agent of yours (uid %u): not talking to it",
+			c->path, (unsigned)cred.uid, (unsigned)getuid());
 }
 
 XO_EXTERN int xo_client_open(const char *path, struct xo_client **out)
@@ -77,18 +104,20 @@ XO_EXTERN int xo_client_open(const char *path, struct xo_client **out)
 	if (path == NULL)
 		path = getenv(XO_AUTH_SOCK_ENV);
 	if (path == NULL || path[0] == '\0') {
-		r = xoc_fail(c, XO_ERR_NO_AGENT, "%s is not set", XO_AUTH_SOCK_ENV);
+		r = xoc_fail(c, XO_ERR_NO_AGENT, "%s is not set",
+			     XO_AUTH_SOCK_ENV);
 		goto out;
 	}
 	if (strlen(path) >= sizeof(c->path)) {
-		r = xoc_fail(c, XO_ERR_INVALID, "socket path too long: %s", path);
+		r = xoc_fail(c, XO_ERR_INVALID, "socket path too long: %s",
+			     path);
 		goto out;
 	}
 	memcpy(c->path, path, strlen(path) + 1);
 
 	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
 		r = xoc_fail(c, XO_ERR_IO, "socket: %s",
-			 xoc_errno_str(errno, eb, sizeof(eb)));
+			     xoc_errno_str(errno, eb, sizeof(eb)));
 		goto out;
 	}
 	/* connect() on a Unix socket blocks while the listener's backlog is
@@ -106,18 +135,18 @@ XO_EXTERN int xo_client_open(const char *path, struct xo_client **out)
 			continue;
 		sys_errno = e;
 		if (e == ENOENT || e == ENOTDIR)
-			r = xoc_fail(c, XO_ERR_NO_AGENT, "no agent socket at %s",
-				 c->path);
+			r = xoc_fail(c, XO_ERR_NO_AGENT,
+				     "no agent socket at %s", c->path);
 		else if (e == ECONNREFUSED || e == ENOTSOCK)
 			r = xoc_fail(c, XO_ERR_NO_AGENT,
-				 "no agent listens at %s (a stale socket?)",
-				 c->path);
+				     "no agent listens at %s (a stale socket?)",
+				     c->path);
 		else
 			r = xoc_fail(c, XO_ERR_IO, "cannot connect to %s: %s",
-				 c->path, xoc_errno_str(e, eb, sizeof(eb)));
+				     c->path, xoc_errno_str(e, eb, sizeof(eb)));
 		goto out;
 	}
-	if ((r = query(c)) != 0)
+	if ((r = check_peer(c)) != 0 || (r = query(c)) != 0)
 		goto out;
 	r = 0;
 out:
@@ -237,7 +266,8 @@ XO_EXTERN int xo_token(struct xo_client *c, const char *account,
 	    (r = xoc_finish(c, &rep, proto_dec_token_rep(&rep.r, &t))) != 0)
 		goto out;
 	if (t.token.len == 0) {
-		r = xoc_fail(c, XO_ERR_MSG_BAD, "the agent sent an empty token");
+		r = xoc_fail(c, XO_ERR_MSG_BAD,
+			     "the agent sent an empty token");
 		goto out;
 	}
 	if ((r = xoc_dup_str(c, t.token, &out->token)) != 0 ||

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -519,8 +520,8 @@ static void script_manage(int fd)
 	fake_expect(fd, PROTO_REQ_LOGIN_CODE, in, sizeof(in), &r);
 	if (proto_dec_login_code_req(&r, &lc) != 0 ||
 	    !proto_str_eq(lc.account, "shop") ||
-	    !proto_str_eq(lc.response, "http://localhost/?code=" SECRET_TOKEN
-					"&state=s") ||
+	    !proto_str_eq(lc.response,
+			  "http://localhost/?code=" SECRET_TOKEN "&state=s") ||
 	    lc.wait_ms != 70)
 		_exit(FAKE_WRONG_FIELD);
 	fake_reply_failure(fd, XO_ERR_LOGIN_MISMATCH, "state differs");
@@ -616,6 +617,85 @@ static void client_reports_no_agent_when_nobody_listens(void **state)
 	assert_null(c);
 	close(fd);
 	unlink(sun.sun_path);
+	rmdir(dir);
+}
+
+/* Uids that are neither root nor each other; no passwd entry is needed. */
+#define FOREIGN_AGENT_UID 64001
+#define CLIENT_UID 64002
+
+/* A socket in dir that a process of uid FOREIGN_AGENT_UID listens on; it
+   exits 0 when the client closed without sending a byte. */
+static pid_t foreign_listener(const char *path, int ready_w)
+{
+	struct sockaddr_un sun;
+	pid_t pid = fork();
+	unsigned char b;
+	int lfd, fd;
+
+	if (pid != 0)
+		return pid;
+	alarm(20);
+	if (setgid(FOREIGN_AGENT_UID) != 0 || setuid(FOREIGN_AGENT_UID) != 0)
+		_exit(2);
+	umask(0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if ((lfd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0 ||
+	    bind(lfd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    listen(lfd, 4) != 0)
+		_exit(3);
+	if (write(ready_w, "r", 1) != 1)
+		_exit(4);
+	if ((fd = accept(lfd, NULL, NULL)) < 0)
+		_exit(5);
+	_exit(read(fd, &b, 1) == 0 ? 0 : 6);
+}
+
+static void client_refuses_a_socket_of_another_user(void **state)
+{
+	char dir[64], path[96], buf[1];
+	int pipefd[2], status = 0;
+	pid_t agent, client;
+
+	(void)state;
+	if (getuid() != 0)
+		skip(); /* needs root to be two other users */
+	snprintf(dir, sizeof(dir), "/tmp/xo-test-peer-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0777), 0);
+	snprintf(path, sizeof(path), "%s/agent.sock", dir);
+	assert_int_equal(pipe(pipefd), 0);
+	agent = foreign_listener(path, pipefd[1]);
+	assert_true(agent > 0);
+	assert_int_equal(read(pipefd[0], buf, 1), 1);
+	client = fork();
+	assert_true(client >= 0);
+	if (client == 0) {
+		struct xo_client *c = NULL;
+		int r;
+
+		alarm(20);
+		if (setgid(CLIENT_UID) != 0 || setuid(CLIENT_UID) != 0)
+			_exit(2);
+		r = xo_client_open(path, &c);
+		_exit(r == XO_ERR_NO_AGENT &&
+			      strstr(xo_client_message(c),
+				     "not to an agent of yours") != NULL
+			  ? 0
+			  : 3);
+	}
+	assert_int_equal(waitpid(client, &status, 0), client);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* Nothing went to the other user's socket, not even QUERY. */
+	assert_int_equal(waitpid(agent, &status, 0), agent);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	unlink(path);
 	rmdir(dir);
 }
 
@@ -930,6 +1010,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(client_refuses_agent_with_other_major_version),
 	    cmocka_unit_test(client_reports_no_agent_when_socket_is_missing),
 	    cmocka_unit_test(client_reports_no_agent_when_nobody_listens),
+	    cmocka_unit_test(client_refuses_a_socket_of_another_user),
 	    cmocka_unit_test(client_reports_no_agent_when_environment_is_unset),
 	    cmocka_unit_test(client_passes_on_agent_failure_message),
 	    cmocka_unit_test(client_token_is_returned_and_wiped_when_freed),

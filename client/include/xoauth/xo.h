@@ -99,8 +99,11 @@ struct xo_finding {
 
 /*
  * Connects to the agent at path, or at $XOAUTH_AUTH_SOCK when path is NULL.
- * Checks the protocol version.  Returns XO_ERR_NO_AGENT when no socket is
- * named or nothing listens there.  *out is freed with xo_client_free().
+ * Checks that the process listening there is of our uid (or root's: a
+ * client running as root talks to anyone's) before it sends anything, and
+ * the protocol version.  Returns XO_ERR_NO_AGENT when no socket is named,
+ * nothing listens there, or another user's process does.  *out is freed
+ * with xo_client_free().
  */
 XO_EXTERN int xo_client_connect(const char *path, struct xo_client **out);
 /*
