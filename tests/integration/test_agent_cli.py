@@ -206,5 +206,58 @@ class AgentSocket(unittest.TestCase):
         self.assert_agent_serves()
 
 
+@unittest.skipUnless(os.geteuid() == 0 and not os.path.exists("/dev/log"),
+                     "needs root and a machine without a syslog daemon, to "
+                     "listen at /dev/log in its place")
+class DetachedAgentLog(unittest.TestCase):
+    """Once detached, the agent's stderr is /dev/null: it logs to syslog,
+    as ssh-agent does, so that a refused peer is logged somewhere.  The
+    test listens at /dev/log in place of a syslog daemon."""
+
+    def setUp(self):
+        self.env = xoagent.AgentEnv()
+        self.syslog = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.syslog.bind("/dev/log")
+        self.syslog.settimeout(0.2)
+        self.lines = []
+
+    def tearDown(self):
+        subprocess.run([xoagent.AGENT, "-k"], env=self.env.env,
+                           capture_output=True, timeout=20)
+        self.syslog.close()
+        os.unlink("/dev/log")
+        self.env.cleanup()
+
+    def log(self):
+        try:
+            while True:
+                self.lines.append(self.syslog.recv(4096).decode("utf-8",
+                                                                "replace"))
+        except socket.timeout:
+            pass
+        return "\n".join(self.lines)
+
+    def test_refused_peer_is_logged_to_syslog(self):
+        r = subprocess.run([xoagent.AGENT, "-s"], env=self.env.env,
+                           capture_output=True, text=True, timeout=20)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for line in r.stdout.splitlines():
+            if "=" in line and line.startswith("XOAUTH_"):
+                name, value = line.split(";")[0].split("=", 1)
+                self.env.env[name] = value
+        sock = self.env.env["XOAUTH_AUTH_SOCK"]
+        harness.wait_for(lambda: "listening on" in self.log(), 10,
+                         "the agent's start in syslog")
+        self.assertIn("xoauth-agent", self.log())
+        for d in (self.env.home, self.env.runtime, os.path.dirname(sock)):
+            os.chmod(d, 0o755)
+        os.chmod(sock, 0o666)
+        subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                        "--clear-groups", xoagent.CLI, "list"],
+                       env=self.env.env, capture_output=True, timeout=20)
+        harness.wait_for(lambda: "refused: peer uid 65534" in self.log(), 10,
+                         "the refusal in syslog")
+
+
 if __name__ == "__main__":
     unittest.main()
