@@ -434,12 +434,21 @@ void account_store_schedule(struct account_store *s)
 {
 	struct account *acct;
 	int64_t now = agent_now_boot(), next = now + WAKE_MAX_MS;
+	bool refreshes = !locked(s);
 
 	if (s->stopped || s->agent->stopping)
 		return;
 	for (acct = s->accounts; acct != NULL; acct = acct->next) {
-		if (acct->op != ACCOUNT_OP_REFRESH &&
-		    acct->next_refresh_boot > 0 &&
+		/* Only deadlines the tick would act on count: one that has
+		   passed and is skipped would wake the timer every
+		   millisecond.  The tick skips an account busy with a
+		   refresh or a login (its end plans again:
+		   refresh_ended(), account_login_end()), and while locked
+		   it starts no refresh (the unlock plans again:
+		   account_store_unlocked()). */
+		if (acct->op != ACCOUNT_OP_NONE)
+			continue;
+		if (refreshes && acct->next_refresh_boot > 0 &&
 		    acct->next_refresh_boot < next)
 			next = acct->next_refresh_boot;
 		if (acct->drop_boot > 0 && acct->drop_boot < next)

@@ -5,8 +5,12 @@
  * order.
  *
  * While a request waits for its answer (a refresh, a login) the connection
- * stops reading, so a client that pipelines requests is held back by the
- * kernel's socket buffer rather than by our memory.  A connection that
+ * dispatches nothing more, but goes on reading into its input buffer,
+ * which is bounded like any frame: that is how a client that hangs up is
+ * noticed, and its request cancelled, before the answer is due.  Once the
+ * buffer is full the connection stops reading, so a client that pipelines
+ * requests is held back by the kernel's socket buffer rather than by our
+ * memory.  A connection that
  * stays silent for idle_timeout, sends a frame that is too large or
  * garbage framing, or does not read its replies, is closed; nobody else
  * notices.  Frames may hold secrets (IMPORT, UNLOCK, TOKEN replies): both
@@ -153,14 +157,24 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	int r;
 
 	(void)b;
+	if (n == UV_ENOBUFS && c->busy) {
+		/* The input buffer is full of requests pipelined behind the
+		   one being answered: the rest waits in the kernel. */
+		uv_read_stop(s);
+		return;
+	}
 	if (n < 0) {
+		/* A hang-up while a request is answered later cancels it
+		   (its waiter, or the job holding it). */
 		conn_close(c, n == UV_EOF ? NULL : uv_strerror((int)n));
 		return;
 	}
 	if (n == 0)
 		return;
 	c->in.len += (size_t)n;
-	arm_idle(c);
+	/* A request being answered is no idle connection. */
+	if (!c->busy)
+		arm_idle(c);
 	if ((r = grow_for_frame(c)) != 0) {
 		/* Framing errors close the connection (PROTOCOL.md). */
 		conn_close(c, proto_strerror(r));
@@ -206,13 +220,13 @@ static void process_frames(struct conn *c)
 	}
 	if (c->closing)
 		return;
-	if (c->busy) {
-		uv_read_stop((uv_stream_t *)&c->pipe);
+	/* Reading goes on while a request is answered later (see the
+	   top); only the idle time stops. */
+	start_reading(c);
+	if (c->busy)
 		uv_timer_stop(&c->idle);
-	} else {
-		start_reading(c);
+	else
 		arm_idle(c);
-	}
 }
 
 static void on_written(uv_write_t *req, int status)

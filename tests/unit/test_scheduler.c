@@ -1,0 +1,380 @@
+/*
+ * The refresh scheduler's decisions (account/refresh.c) on a clock the
+ * test sets: when the timer wakes, which accounts a tick starts, and when
+ * a lifetime is over.
+ *
+ * agent_now_boot() is the agent's only clock; the link wraps it
+ * (scheduler.cmake), so every deadline the store computes is on
+ * fake_now.  The timer is looked at through uv_timer_get_due_in(), which
+ * is exact here because the loop's own time does not move while a test
+ * runs (the loop never runs until the teardown).
+ *
+ * The accounts' token endpoint is a port nothing listens on: a refresh
+ * that starts goes nowhere, and the tests only look at what started
+ * (ACCOUNT_OP_REFRESH).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "unit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include <xoauth/xo_errors.h>
+
+#include "account/account_internal.h"
+#include "config/config.h"
+#include "core/log.h"
+#include "oauth/http.h"
+#include "secret/secret.h"
+
+/* ---- the clock ---- */
+
+/* A boot time far from 0, which means "none" for every deadline. */
+#define T0 ((int64_t)1000000000)
+
+static int64_t fake_now = T0;
+
+int64_t __wrap_agent_now_boot(void);
+int64_t __wrap_agent_now_boot(void)
+{
+	return fake_now;
+}
+
+/* ---- an agent with four accounts ---- */
+
+#define SECTION(name, extra)                                                   \
+	"[account " name "]\n"                                                 \
+	"provider = generic\n"                                                 \
+	"client_id = cid-" name "\n"                                           \
+	"token_endpoint = http://127.0.0.1:9/token\n"                          \
+	"device_authorization_endpoint = http://127.0.0.1:9/device\n"          \
+	"scopes = mail\n"                                                      \
+	"flow = device\n" extra
+
+static const char config_text[] = SECTION("a", "") SECTION("b", "")
+    SECTION("c", "") SECTION("short", "lifetime = 10\n");
+
+/* What the scheduler does when nothing is due. */
+#define WAKE_MAX_MS 30000
+
+struct fixture {
+	uv_loop_t loop;
+	struct agent a;
+	struct agent_config *cfg;
+	int locked; /* what the store's locked hook says */
+};
+
+static int store_locked(void *arg)
+{
+	return ((struct fixture *)arg)->locked;
+}
+
+static struct account *acct_named(struct fixture *f, const char *name)
+{
+	struct account *acct = account_find_named(f->a.store, name);
+
+	assert_non_null(acct);
+	return acct;
+}
+
+/* A refresh token and an access token, as after a login. */
+static struct account *logged_in(struct fixture *f, const char *name)
+{
+	struct account *acct = acct_named(f, name);
+
+	assert_int_equal(
+	    agent_secret_seal(f->a.shield, "refresh", 7, &acct->refresh_token),
+	    0);
+	assert_int_equal(
+	    agent_secret_seal(f->a.shield, "access", 6, &acct->access_token),
+	    0);
+	acct->state = PROTO_STATE_ACTIVE;
+	acct->expires_boot = fake_now + 3600 * 1000;
+	return acct;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct account_hooks hooks = {.arg = f, .locked = store_locked};
+	char err[256];
+
+	if (f == NULL || sodium_init() < 0)
+		return -1;
+	agent_log_init("test_scheduler", LOG_LEVEL_ERROR, 1);
+	fake_now = T0;
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	f->a.loop = &f->loop;
+	f->a.limits.wait_default_ms = 10000;
+	assert_int_equal(agent_shield_new(&f->a.shield), 0);
+	assert_int_equal(agent_http_new(&f->loop, &f->a.http), 0);
+	assert_int_equal(account_store_new(&f->a, &f->a.store), 0);
+	account_store_set_hooks(f->a.store, &hooks);
+	assert_int_equal(agent_config_parse("test", config_text,
+					    strlen(config_text), &f->cfg, err,
+					    sizeof(err)),
+			 0);
+	f->a.config = f->cfg;
+	assert_int_equal(account_store_load(f->a.store, f->a.config), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	account_store_stop(f->a.store);
+	agent_http_free(f->a.http);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	account_store_free(f->a.store);
+	agent_shield_free(f->a.shield);
+	agent_config_free(f->cfg);
+	free(f);
+	return 0;
+}
+
+/* When the scheduler's timer fires, in ms from now. */
+static uint64_t due_in(struct fixture *f)
+{
+	assert_true(uv_is_active((uv_handle_t *)&f->a.store->scheduler));
+	return uv_timer_get_due_in(&f->a.store->scheduler);
+}
+
+static void tick(struct fixture *f)
+{
+	account_scheduler_tick(&f->a.store->scheduler);
+}
+
+/* ---- when the timer wakes ---- */
+
+static void timer_wakes_at_earliest_next_refresh(void **state)
+{
+	struct fixture *f = *state;
+
+	logged_in(f, "a")->next_refresh_boot = T0 + 5000;
+	logged_in(f, "b")->next_refresh_boot = T0 + 2000;
+	logged_in(f, "c")->next_refresh_boot = 0; /* none planned */
+	account_store_schedule(f->a.store);
+	assert_int_equal(due_in(f), 2000);
+	acct_named(f, "b")->next_refresh_boot = 0;
+	account_store_schedule(f->a.store);
+	assert_int_equal(due_in(f), 5000);
+	/* Later, on the same clock. */
+	fake_now = T0 + 4000;
+	account_store_schedule(f->a.store);
+	assert_int_equal(due_in(f), 1000);
+}
+
+static void timer_wakes_within_30_s_with_nothing_due(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = logged_in(f, "a");
+
+	/* Nothing planned at all. */
+	account_store_schedule(f->a.store);
+	assert_int_equal(due_in(f), WAKE_MAX_MS);
+	/* A refresh in an hour: the timer still wakes within 30 s, so that
+	   after a suspend (the boot clock ran on, the loop's did not) the
+	   refresh starts soon. */
+	a->next_refresh_boot = T0 + 3600 * 1000;
+	account_store_schedule(f->a.store);
+	assert_int_equal(due_in(f), WAKE_MAX_MS);
+	a->next_refresh_boot = T0 + WAKE_MAX_MS - 1;
+	account_store_schedule(f->a.store);
+	assert_int_equal(due_in(f), WAKE_MAX_MS - 1);
+	/* The wake-up after a suspend: the refresh is due now. */
+	a->next_refresh_boot = T0 + 3600 * 1000;
+	fake_now = T0 + 3600 * 1000 + 5;
+	tick(f);
+	assert_true(account_refreshing(a));
+}
+
+static void refreshing_account_does_not_pull_timer_earlier(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = logged_in(f, "a");
+
+	a->next_refresh_boot = T0 - 1;
+	tick(f);
+	assert_true(account_refreshing(a));
+	/* Its planned refresh has passed, but it is under way: the timer
+	   does not wake every millisecond until it ends. */
+	assert_int_equal(due_in(f), WAKE_MAX_MS);
+	a->next_refresh_boot = T0 + 10;
+	account_store_schedule(f->a.store);
+	assert_int_equal(due_in(f), WAKE_MAX_MS);
+	/* Another account's deadline still counts. */
+	logged_in(f, "b")->next_refresh_boot = T0 + 700;
+	account_store_schedule(f->a.store);
+	assert_int_equal(due_in(f), 700);
+}
+
+static void logging_in_account_does_not_pull_timer_earlier(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = logged_in(f, "a");
+	struct agent_err err;
+
+	a->next_refresh_boot = T0 + 1000;
+	assert_int_equal(account_login_begin(a, NULL, NULL, &err), 0);
+	account_store_schedule(f->a.store);
+	fake_now = T0 + 1000;
+	tick(f);
+	/* The login holds the account: no refresh, and no timer spinning
+	   on the refresh it put off. */
+	assert_false(account_refreshing(a));
+	assert_int_equal(due_in(f), WAKE_MAX_MS);
+}
+
+/* ---- what a tick starts ---- */
+
+static void tick_starts_due_refresh_and_not_future_one(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = logged_in(f, "a"), *b = logged_in(f, "b"),
+		       *c = logged_in(f, "c");
+
+	a->next_refresh_boot = T0 - 1000; /* overdue */
+	b->next_refresh_boot = T0;	  /* due this very millisecond */
+	c->next_refresh_boot = T0 + 1;	  /* not yet */
+	tick(f);
+	assert_true(account_refreshing(a));
+	assert_true(account_refreshing(b));
+	assert_false(account_refreshing(c));
+	assert_int_equal(due_in(f), 1);
+	fake_now = T0 + 1;
+	tick(f);
+	assert_true(account_refreshing(c));
+}
+
+static void tick_skips_account_that_cannot_refresh(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = acct_named(f, "a");
+
+	/* No refresh token: a planned refresh is dropped, not retried at
+	   every tick. */
+	a->next_refresh_boot = T0 - 1;
+	tick(f);
+	assert_false(account_refreshing(a));
+	assert_int_equal(a->next_refresh_boot, 0);
+	assert_int_equal(due_in(f), WAKE_MAX_MS);
+}
+
+static void tick_forgets_tokens_once_lifetime_is_over(void **state)
+{
+	struct fixture *f = *state;
+	struct account *s = logged_in(f, "short"), *a = logged_in(f, "a");
+
+	/* A lifetime of 10 s from now (a start a little ahead of the wall
+	   clock counts as no age at all). */
+	account_set_obtained(s, time(NULL) + 5);
+	assert_int_equal(s->drop_boot, T0 + 10000);
+	account_set_obtained(a, time(NULL) + 5); /* no lifetime */
+	assert_int_equal(a->drop_boot, 0);
+	account_store_schedule(f->a.store);
+	assert_int_equal(due_in(f), 10000);
+	fake_now = T0 + 9999;
+	tick(f);
+	assert_non_null(s->refresh_token);
+	assert_int_equal(s->state, PROTO_STATE_ACTIVE);
+	fake_now = T0 + 10000;
+	tick(f);
+	assert_null(s->refresh_token);
+	assert_null(s->access_token);
+	assert_int_equal(s->state, PROTO_STATE_REAUTH);
+	assert_int_equal(s->last.code, XO_ERR_LOGIN_NEEDED);
+	assert_int_equal(s->drop_boot, 0);
+	/* The other account keeps its tokens. */
+	assert_non_null(a->refresh_token);
+	assert_int_equal(a->state, PROTO_STATE_ACTIVE);
+	assert_int_equal(due_in(f), WAKE_MAX_MS);
+}
+
+static void refreshing_account_past_lifetime_does_not_spin_timer(void **state)
+{
+	struct fixture *f = *state;
+	struct account *s = logged_in(f, "short");
+
+	account_set_obtained(s, time(NULL) + 5);
+	s->next_refresh_boot = T0;
+	tick(f);
+	assert_true(account_refreshing(s));
+	/* The lifetime ends during the refresh: the tokens go when it
+	   ends (refresh_ended() plans again), not at a timer that fires
+	   every millisecond until then. */
+	fake_now = T0 + 10000;
+	tick(f);
+	assert_true(account_refreshing(s));
+	assert_int_equal(due_in(f), WAKE_MAX_MS);
+}
+
+static void locked_store_tick_starts_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = logged_in(f, "a"), *b = logged_in(f, "b");
+
+	a->next_refresh_boot = T0 - 1;
+	b->next_refresh_boot = T0;
+	f->locked = 1;
+	tick(f);
+	assert_false(account_refreshing(a));
+	assert_false(account_refreshing(b));
+	/* Nothing can start until the unlock, which plans again
+	   (account_store_unlocked()): no timer spinning meanwhile. */
+	assert_int_equal(due_in(f), WAKE_MAX_MS);
+	f->locked = 0;
+	tick(f);
+	assert_true(account_refreshing(a));
+	assert_true(account_refreshing(b));
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+		timer_wakes_at_earliest_next_refresh, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		timer_wakes_within_30_s_with_nothing_due, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		refreshing_account_does_not_pull_timer_earlier, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		logging_in_account_does_not_pull_timer_earlier, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		tick_starts_due_refresh_and_not_future_one, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		tick_skips_account_that_cannot_refresh, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		tick_forgets_tokens_once_lifetime_is_over, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		refreshing_account_past_lifetime_does_not_spin_timer, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(locked_store_tick_starts_nothing,
+					    setup, teardown),
+	};
+	const struct unit_group groups[] = {
+	    UNIT_GROUP("scheduler", tests, NULL, NULL),
+	};
+	int status;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return 1;
+	status = unit_run(argc, argv, groups, 1);
+	curl_global_cleanup();
+	return status;
+}
