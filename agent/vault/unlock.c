@@ -83,8 +83,11 @@ void vault_handle_lock(struct agent_request *q)
 		return;
 	}
 	if (v->state == VAULT_OPEN) {
-		vault_wipe_secrets(a);
+		/* Locked first: wiping answers the waiters, and a request a
+		   client pipelined behind one runs at once; it must find
+		   the agent locked, not half wiped. */
 		v->state = VAULT_LOCKED;
+		vault_wipe_secrets(a);
 		account_store_schedule(a->store);
 		log_info("locked: every token is out of memory until 'xoauth "
 			 "unlock'");
