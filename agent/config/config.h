@@ -53,7 +53,8 @@ struct agent_config {
 	size_t n_accounts;
 	/* [agent] section */
 	unsigned wait_default_ms;  /* default refresh wait, 10000 */
-	unsigned max_connections;  /* default 64 */
+	unsigned max_connections;  /* 0 (the default): as many as the
+				      open-file limit leaves room for */
 	unsigned idle_timeout_ms;  /* per-connection idle timeout, 60000 */
 	unsigned secret_cmd_timeout_ms; /* client_secret_cmd deadline, 10000 */
 	char *notify_cmd;          /* run when an account needs the user;

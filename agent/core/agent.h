@@ -31,12 +31,15 @@ struct agent_options {
 	unsigned long lifetime_s; /* -t: default account lifetime, 0: none */
 };
 
-/* What core/ needs of the [agent] section, copied there by daemon/ at
-   start and after each reload, so that core/ does not read the config. */
+/* What core/ needs of the [agent] section and of the process's limits,
+   set by daemon/ at start and after each reload, so that core/ does not
+   read the config (PROTOCOL.md 6 says what a client meets). */
 struct agent_limits {
-	unsigned max_connections; /* connections at once */
-	unsigned idle_timeout_ms; /* a silent connection is closed then */
-	unsigned wait_default_ms; /* a request's wait when it names none */
+	unsigned max_connections;  /* connections at once */
+	unsigned idle_timeout_ms;  /* silence between requests */
+	unsigned first_request_ms; /* from accept to the first request */
+	unsigned frame_ms;	   /* from a frame's first byte to its last */
+	unsigned wait_default_ms;  /* a request's wait when it names none */
 };
 
 struct agent {

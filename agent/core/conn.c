@@ -10,12 +10,24 @@
  * noticed, and its request cancelled, before the answer is due.  Once the
  * buffer is full the connection stops reading, so a client that pipelines
  * requests is held back by the kernel's socket buffer rather than by our
- * memory.  A connection that
- * stays silent for idle_timeout, sends a frame that is too large or
- * garbage framing, or does not read its replies, is closed; nobody else
- * notices.  Frames may hold secrets (IMPORT, UNLOCK, TOKEN replies): both
- * directions live in agent_buf memory, wiped as it is consumed.
+ * memory.
+ *
+ * Admission (PROTOCOL.md 6): nobody may lock the agent's users out by
+ * holding connections.  A connection gets limits.first_request_ms for its
+ * first whole request, a frame limits.frame_ms from its first byte to its
+ * last (however slowly it trickles in), and limits.idle_timeout_ms of
+ * silence between requests.  When a new connection would pass
+ * limits.max_connections, the oldest one that has not yet sent a whole
+ * request is let go to make room; only when every connection has been
+ * served is the new one refused.  Either way the one let go is told
+ * "busy" in a FAILURE frame before the close, never just reset.  A
+ * connection that sends garbage framing, or leaves more than MAX_UNSENT
+ * of its replies unread, is closed; nobody else notices.  Frames may hold
+ * secrets (IMPORT, UNLOCK, TOKEN replies): both directions live in
+ * agent_buf memory, wiped as it is consumed.
  */
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -26,18 +38,27 @@
 #include "core/server.h"
 #include "core/waiter.h"
 
-/* A client that leaves this much of our replies unread is cut off. */
+/* A client that leaves this much of our replies unread is cut off; it is
+   more than the largest reply, so a client that reads is never cut. */
 #define MAX_UNSENT (1024 * 1024)
+/* A connection this young is not let go to make room: one that has just
+   connected gets the time to send its request, even while a burst of
+   others is accepted in the same turn of the loop. */
+#define EVICT_AFTER_MS 500
 
 struct conn {
-	struct conn *next;
-	struct conn **prevp;
+	TAILQ_ENTRY(conn) link;	      /* in the server's conns */
+	TAILQ_ENTRY(conn) fresh_link; /* in its fresh list, while fresh */
 	struct agent_server *server;
 	uv_pipe_t pipe;
-	uv_timer_t idle;
-	struct agent_buf in; /* bytes read, not yet dispatched */
-	int busy;	     /* a request is being answered */
-	int in_dispatch;     /* agent_dispatch() is on the stack */
+	uv_timer_t deadline;	 /* the first request, a frame, or silence */
+	struct agent_buf in;	 /* bytes read, not yet dispatched */
+	uint64_t opened_ms;	 /* uv_now() at accept */
+	uint64_t frame_began_ms; /* when the buffered partial frame began */
+	int busy;		 /* a request is being answered */
+	int in_dispatch;	 /* agent_dispatch() is on the stack */
+	bool fresh;		 /* no whole request yet */
+	bool close_when_sent;	 /* refused: close once the answer is out */
 	int closing;
 	int handles_open;
 	struct waiter *waiter;		  /* the request is parked on it */
@@ -98,23 +119,55 @@ static void conn_close(struct conn *c, const char *why)
 		c->hold_cancel = NULL;
 		cancel(c->hold_arg);
 	}
-	*c->prevp = c->next;
-	if (c->next != NULL)
-		c->next->prevp = c->prevp;
-	c->server->n_conns--;
+	TAILQ_REMOVE(&c->server->conns, c, link);
+	if (c->fresh)
+		TAILQ_REMOVE(&c->server->fresh, c, fresh_link);
+	if (!c->close_when_sent)
+		c->server->n_conns--;
 	uv_close((uv_handle_t *)&c->pipe, on_handle_closed);
-	uv_close((uv_handle_t *)&c->idle, on_handle_closed);
+	uv_close((uv_handle_t *)&c->deadline, on_handle_closed);
 }
 
-static void on_idle(uv_timer_t *t)
+/* What the running deadline is, for the log line. */
+static const char *deadline_name(const struct conn *c)
 {
-	conn_close(t->data, "idle timeout");
+	if (c->close_when_sent)
+		return "refused, and the answer was not read";
+	if (c->fresh)
+		return "no request in time";
+	return c->in.len > 0 ? "a frame not finished in time" : "idle timeout";
 }
 
-static void arm_idle(struct conn *c)
+static void on_deadline(uv_timer_t *t)
 {
-	uv_timer_start(&c->idle, on_idle,
-		       c->server->agent->limits.idle_timeout_ms, 0);
+	struct conn *c = t->data;
+
+	conn_close(c, deadline_name(c));
+}
+
+/*
+ * Arms the one deadline that applies now: a fresh connection's first
+ * request (counted from the accept, not re-armed by bytes that trickle
+ * in), a partial frame's end (counted from its first byte), or the silence
+ * between requests.  A request being answered has none: its wait is
+ * bounded where it waits.
+ */
+static void arm_deadline(struct conn *c)
+{
+	const struct agent_limits *l = &c->server->agent->limits;
+	uint64_t now = uv_now(c->server->agent->loop), due;
+
+	if (c->busy) {
+		uv_timer_stop(&c->deadline);
+		return;
+	}
+	if (c->fresh)
+		due = c->opened_ms + l->first_request_ms;
+	else if (c->in.len > 0)
+		due = c->frame_began_ms + l->frame_ms;
+	else
+		due = now + l->idle_timeout_ms;
+	uv_timer_start(&c->deadline, on_deadline, due > now ? due - now : 0, 0);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
@@ -171,10 +224,10 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	}
 	if (n == 0)
 		return;
+	if (c->in.len == 0)
+		c->frame_began_ms = uv_now(c->server->agent->loop);
 	c->in.len += (size_t)n;
-	/* A request being answered is no idle connection. */
-	if (!c->busy)
-		arm_idle(c);
+	arm_deadline(c);
 	if ((r = grow_for_frame(c)) != 0) {
 		/* Framing errors close the connection (PROTOCOL.md). */
 		conn_close(c, proto_strerror(r));
@@ -207,12 +260,18 @@ static void process_frames(struct conn *c)
 			return;
 		}
 		c->busy = 1;
+		if (c->fresh) {
+			c->fresh = false;
+			TAILQ_REMOVE(&c->server->fresh, c, fresh_link);
+		}
 		c->in_dispatch = 1;
 		agent_dispatch(c, c->in.data, frame_len);
 		c->in_dispatch = 0;
 		/* Wiped as it goes: the request may hold a refresh token
 		   (IMPORT) or a passphrase (UNLOCK). */
 		agent_buf_consume(&c->in, frame_len);
+		/* What is left begins the next frame now. */
+		c->frame_began_ms = uv_now(c->server->agent->loop);
 		if ((r = grow_for_frame(c)) != 0) {
 			conn_close(c, proto_strerror(r));
 			return;
@@ -221,12 +280,9 @@ static void process_frames(struct conn *c)
 	if (c->closing)
 		return;
 	/* Reading goes on while a request is answered later (see the
-	   top); only the idle time stops. */
+	   top); only the deadline stops. */
 	start_reading(c);
-	if (c->busy)
-		uv_timer_stop(&c->idle);
-	else
-		arm_idle(c);
+	arm_deadline(c);
 }
 
 static void on_written(uv_write_t *req, int status)
@@ -238,6 +294,9 @@ static void on_written(uv_write_t *req, int status)
 	free(w);
 	if (status < 0 && status != UV_ECANCELED)
 		conn_close(c, uv_strerror(status));
+	else if (c->close_when_sent &&
+		 uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) == 0)
+		conn_close(c, NULL);
 }
 
 void agent_conn_send(struct conn *c, struct agent_reply *r)
@@ -275,7 +334,7 @@ void agent_conn_send(struct conn *c, struct agent_reply *r)
 		conn_close(c, "client does not read its replies");
 		return;
 	}
-	if (!c->in_dispatch)
+	if (!c->in_dispatch && !c->close_when_sent)
 		process_frames(c);
 }
 
@@ -302,19 +361,61 @@ static struct conn *conn_new(struct agent_server *s)
 	}
 	c->server = s;
 	c->id = ++s->next_conn_id;
+	c->opened_ms = uv_now(a->loop);
+	c->fresh = true;
 	agent_buf_init(&c->in, PROTO_MAX_MSG + 4);
 	uv_pipe_init(a->loop, &c->pipe, 0);
 	c->pipe.data = c;
-	uv_timer_init(a->loop, &c->idle);
-	c->idle.data = c;
+	uv_timer_init(a->loop, &c->deadline);
+	c->deadline.data = c;
 	c->handles_open = 2;
-	c->next = s->conns;
-	c->prevp = &s->conns;
-	if (s->conns != NULL)
-		s->conns->prevp = &c->next;
-	s->conns = c;
+	TAILQ_INSERT_TAIL(&s->conns, c, link);
+	TAILQ_INSERT_TAIL(&s->fresh, c, fresh_link);
 	s->n_conns++;
 	return c;
+}
+
+/* Tells c it must go (a FAILURE with XO_ERR_BUSY and why) and closes it
+   once that is written: a client learns it was refused, and can try
+   again, rather than reading a reset. */
+static void send_busy(struct conn *c, const char *why)
+{
+	/* Out of the count at once, while the answer is written: the next
+	   newcomer must not make room a second time for the same one. */
+	c->close_when_sent = true;
+	c->server->n_conns--;
+	uv_read_stop((uv_stream_t *)&c->pipe);
+	log_info("connection %lu refused: %s", c->id, why);
+	/* A peer that does not take even this answer is not waited for. */
+	uv_timer_start(&c->deadline, on_deadline,
+		       c->server->agent->limits.frame_ms, 0);
+	agent_conn_reply_failure(c, XO_ERR_BUSY, why);
+}
+
+/*
+ * The agent is full: the oldest connection that has sent no whole request
+ * goes, so that a flood of silent connections (or slow ones) makes room
+ * for the newest instead of locking it out.  When every connection has
+ * been served, or the oldest silent one connected only just now, the
+ * newcomer c is the one refused.
+ */
+static void make_room(struct agent_server *s, struct conn *c)
+{
+	struct conn *old = TAILQ_FIRST(&s->fresh);
+	uint64_t now = uv_now(s->agent->loop);
+	char why[160];
+
+	snprintf(why, sizeof(why),
+		 "the agent is serving as many connections as it may (%u): "
+		 "try again in a moment",
+		 s->agent->limits.max_connections);
+	if (old != NULL && old != c && now - old->opened_ms >= EVICT_AFTER_MS) {
+		TAILQ_REMOVE(&s->fresh, old, fresh_link);
+		old->fresh = false;
+		send_busy(old, why);
+		return;
+	}
+	send_busy(c, why);
 }
 
 /* The pipe is open: check the peer, then serve it. */
@@ -332,15 +433,13 @@ static void conn_start(struct conn *c)
 		conn_close(c, "out of memory");
 		return;
 	}
-	/* Over the limit the newest connection goes, so one client that
-	   opens many cannot lock out the others for long: idle ones time
-	   out. */
 	if (s->n_conns > s->agent->limits.max_connections) {
-		conn_close(c, "too many connections");
-		return;
+		make_room(s, c);
+		if (c->close_when_sent)
+			return;
 	}
 	start_reading(c);
-	arm_idle(c);
+	arm_deadline(c);
 }
 
 void agent_conn_accept(struct agent_server *s, uv_stream_t *listener)
@@ -374,6 +473,6 @@ void agent_conn_open(struct agent_server *s, int fd)
 
 void agent_conns_close_all(struct agent_server *s)
 {
-	while (s->conns != NULL)
-		conn_close(s->conns, NULL);
+	while (!TAILQ_EMPTY(&s->conns))
+		conn_close(TAILQ_FIRST(&s->conns), NULL);
 }

@@ -6,6 +6,8 @@
 #ifndef XO_CORE_CORE_INTERNAL_H
 #define XO_CORE_CORE_INTERNAL_H
 
+#include <sys/queue.h>
+
 #include <uv.h>
 
 #include "core/dispatch.h"
@@ -17,7 +19,10 @@ struct agent_server {
 	const struct dispatch_table *table;
 	uv_pipe_t listener;
 	int listening;	    /* listener is initialised */
-	struct conn *conns; /* open connections, newest first */
+	TAILQ_HEAD(conn_list, conn) conns; /* open connections, oldest first */
+	/* Those that have not sent a whole request yet, oldest first: the
+	   ones to let go when the agent runs out of room. */
+	TAILQ_HEAD(fresh_list, conn) fresh;
 	unsigned n_conns;
 	unsigned long next_conn_id; /* for log lines */
 	int closing;		    /* agent_server_close() ran */

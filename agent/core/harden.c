@@ -25,6 +25,21 @@ void agent_harden(void)
 		log_error("cannot clear the dumpable flag: %m");
 }
 
+unsigned long agent_raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? (unsigned long)-1
+					    : (unsigned long)rl.rlim_cur;
+}
+
 void agent_detach_stdio(void)
 {
 	int fd = open("/dev/null", O_RDWR);

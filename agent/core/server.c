@@ -45,6 +45,8 @@ int agent_server_new(struct agent *a, const struct dispatch_table *table,
 		return XO_ERR_NOMEM;
 	s->agent = a;
 	s->table = table;
+	TAILQ_INIT(&s->conns);
+	TAILQ_INIT(&s->fresh);
 	*out = s;
 	return 0;
 }

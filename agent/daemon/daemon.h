@@ -29,6 +29,7 @@ struct daemon {
 	pid_t parent_pid;	     /* command mode: exit when it is gone */
 	struct rlimit saved_core;    /* the core limit before hardening, for
 					the command of command mode */
+	unsigned long fd_limit;	     /* open files the agent may have */
 	struct agent_spawns spawns;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t parent_check;

@@ -284,6 +284,7 @@ int main(int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	getrlimit(RLIMIT_CORE, &d.saved_core);
 	agent_harden();
+	d.fd_limit = agent_raise_fd_limit();
 	/* Before anything parses JSON: jansson then wipes what it frees. */
 	oauth_json_init();
 	signal(SIGPIPE, SIG_IGN);

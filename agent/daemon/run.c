@@ -27,12 +27,46 @@
    hook to fire, few enough that a storm cannot fork-bomb the user. */
 #define MAX_COMMANDS 32
 
+/* Files kept for what is not a client: libcurl's sockets, the vault,
+   commands' pipes, the listener, the log. */
+#define FD_RESERVE 256
+/* The most connections the agent takes by itself ([agent] max_connections
+   unset): some 2 KiB each, so at most a few hundred MiB. */
+#define AUTO_MAX_CONNECTIONS 65536
+/* A new connection's first request, and any frame once begun, must be
+   whole this soon (PROTOCOL.md 6). */
+#define FIRST_REQUEST_MS 10000
+#define FRAME_MS 10000
+
+/* How many connections there is room for: the configured number, else
+   as many as the open-file limit leaves after FD_RESERVE. */
+static unsigned max_connections(const struct daemon *d,
+				const struct agent_config *cfg)
+{
+	unsigned long room = d->fd_limit > 2 * FD_RESERVE
+				 ? d->fd_limit - FD_RESERVE
+				 : d->fd_limit / 2;
+
+	if (cfg->max_connections == 0)
+		return room < AUTO_MAX_CONNECTIONS ? (unsigned)room
+						   : AUTO_MAX_CONNECTIONS;
+	if (cfg->max_connections > room) {
+		log_error("max_connections = %u is more than the open-file "
+			  "limit leaves room for: %lu",
+			  cfg->max_connections, room);
+		return (unsigned)room;
+	}
+	return cfg->max_connections;
+}
+
 void daemon_use_config(struct daemon *d, struct agent_config *cfg)
 {
 	d->config = cfg;
 	d->a.config = cfg;
-	d->a.limits.max_connections = cfg->max_connections;
+	d->a.limits.max_connections = max_connections(d, cfg);
 	d->a.limits.idle_timeout_ms = cfg->idle_timeout_ms;
+	d->a.limits.first_request_ms = FIRST_REQUEST_MS;
+	d->a.limits.frame_ms = FRAME_MS;
 	d->a.limits.wait_default_ms = cfg->wait_default_ms;
 }
 

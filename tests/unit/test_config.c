@@ -342,7 +342,7 @@ static void agent_section_sets_limits_and_defaults_apply(void **state)
 
 	c = load_ok("");
 	assert_int_equal(c->wait_default_ms, 10000);
-	assert_int_equal(c->max_connections, 64);
+	assert_int_equal(c->max_connections, 0); /* by the fd limit */
 	assert_int_equal(c->idle_timeout_ms, 60000);
 	assert_int_equal(c->secret_cmd_timeout_ms, 10000);
 	assert_int_equal(c->notify_timeout_ms, 30000);
@@ -691,7 +691,7 @@ static const struct error_case error_cases[] = {
     {"agent_number_out_of_range", "[agent]\nidle_timeout = 99999999999\n", 2,
      "idle_timeout", "out of range"},
     {"agent_zero_connections", "[agent]\nmax_connections = 0\n", 2,
-     "max_connections", "from 1 to 65536"},
+     "max_connections", "from 1 to 1048576"},
     {"line_starting_with_equals", MS "= value\n", 4, NULL, "starts with '='"},
 };
 
@@ -935,7 +935,7 @@ static void missing_file_is_empty_unless_required(void **state)
 	assert_non_null(c);
 	assert_null(c->path);
 	assert_int_equal(c->n_accounts, 0);
-	assert_int_equal(c->max_connections, 64);
+	assert_int_equal(c->max_connections, 0);
 	agent_config_free(c);
 
 	c = (struct agent_config *)1;

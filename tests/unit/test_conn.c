@@ -185,6 +185,8 @@ static int setup(void **state)
 	f->a.loop = &f->loop;
 	f->a.limits.max_connections = 8;
 	f->a.limits.idle_timeout_ms = 60000;
+	f->a.limits.first_request_ms = 60000;
+	f->a.limits.frame_ms = 60000;
 	f->a.limits.wait_default_ms = 60000;
 	f->table.entries = entries;
 	f->table.n = sizeof(entries) / sizeof(entries[0]);
@@ -223,6 +225,14 @@ static uint32_t get_be32(const unsigned char *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
 	       (uint32_t)p[2] << 8 | p[3];
+}
+
+/* An ECHO frame of n, as its 9 bytes on the wire. */
+static void echo_frame(unsigned char frame[9], uint32_t n)
+{
+	put_be32(frame, 5);
+	frame[4] = T_ECHO;
+	put_be32(frame + 5, n);
 }
 
 static void send_echo(struct loop_client *c, uint32_t n)
@@ -282,11 +292,8 @@ frame_split_into_single_bytes_is_answered_once_in_order(void **state)
 	size_t k;
 
 	loop_client_open(&c, f->server, &f->loop);
-	for (i = 0; i < 2; i++) {
-		put_be32(two[i], 5);
-		two[i][4] = T_ECHO;
-		put_be32(two[i] + 5, 100 + (uint32_t)i);
-	}
+	for (i = 0; i < 2; i++)
+		echo_frame(two[i], 100 + (uint32_t)i);
 	for (i = 0; i < 2; i++) {
 		for (k = 0; k < sizeof(two[i]); k++) {
 			/* No reply before the frame is whole. */
@@ -447,26 +454,127 @@ malformed_payload_gets_msg_bad_and_connection_stays_open(void **state)
 
 /* ---- limits ---- */
 
-static void connection_over_max_connections_is_closed(void **state)
+/* At the limit, the oldest connection that has sent nothing goes, told
+   "busy", and the newcomer is served: silent connections cannot lock the
+   agent's users out. */
+static void oldest_silent_connection_makes_room_and_is_told_busy(void **state)
 {
 	struct fixture *f = *state;
 	struct loop_client c[3];
+	char *msg;
+	int i;
+
+	f->a.limits.max_connections = 2;
+	loop_client_open(&c[0], f->server, &f->loop);
+	loop_client_open(&c[1], f->server, &f->loop);
+	/* Older than the grace a new connection gets (conn.c). */
+	loop_run_for(&f->loop, 600);
+	loop_client_open(&c[2], f->server, &f->loop);
+	msg = loop_client_expect_failure(&c[0], XO_ERR_BUSY);
+	assert_non_null(strstr(msg, "try again"));
+	free(msg);
+	assert_true(loop_client_closed(&c[0], 5000));
+	expect_served(&c[2], 1);
+	expect_served(&c[1], 2);
+	for (i = 0; i < 3; i++)
+		loop_client_close(&c[i]);
+}
+
+/* A connection made just now keeps its place for a moment, so that a
+   burst of newcomers cannot push out a client before its request is in:
+   the newcomer is refused instead. */
+static void connection_just_made_keeps_its_place(void **state)
+{
+	struct fixture *f = *state;
+	struct loop_client c[3];
+	char *msg;
 	int i;
 
 	f->a.limits.max_connections = 2;
 	for (i = 0; i < 3; i++)
 		loop_client_open(&c[i], f->server, &f->loop);
-	assert_true(loop_client_closed(&c[2], 5000));
+	msg = loop_client_expect_failure(&c[2], XO_ERR_BUSY);
+	free(msg);
 	expect_served(&c[0], 1);
 	expect_served(&c[1], 2);
-	/* Its place is free again once it has gone. */
+	for (i = 0; i < 3; i++)
+		loop_client_close(&c[i]);
+}
+
+/* When every connection has been served, the newcomer is the one told
+   "busy" (rather than reset); its place is free again once it has gone. */
+static void newcomer_is_told_busy_when_every_connection_was_served(void **state)
+{
+	struct fixture *f = *state;
+	struct loop_client c[3];
+	char *msg;
+	int i;
+
+	f->a.limits.max_connections = 2;
+	for (i = 0; i < 2; i++) {
+		loop_client_open(&c[i], f->server, &f->loop);
+		expect_served(&c[i], (uint32_t)i);
+	}
+	loop_client_open(&c[2], f->server, &f->loop);
+	msg = loop_client_expect_failure(&c[2], XO_ERR_BUSY);
+	free(msg);
+	assert_true(loop_client_closed(&c[2], 5000));
+	expect_served(&c[0], 10);
+	expect_served(&c[1], 11);
 	loop_client_close(&c[2]);
 	loop_client_close(&c[1]);
 	loop_run_for(&f->loop, 10);
 	loop_client_open(&c[1], f->server, &f->loop);
-	expect_served(&c[1], 3);
+	expect_served(&c[1], 12);
 	for (i = 0; i < 2; i++)
 		loop_client_close(&c[i]);
+}
+
+/* A connection that sends nothing is closed at the first-request
+   deadline, which bytes trickling in do not push back. */
+static void first_request_is_due_however_slowly_it_trickles(void **state)
+{
+	struct fixture *f = *state;
+	struct loop_client c;
+	unsigned char frame[9];
+	int i;
+
+	f->a.limits.first_request_ms = 400;
+	loop_client_open(&c, f->server, &f->loop);
+	echo_frame(frame, 7);
+	for (i = 0; i < 4; i++) {
+		loop_client_write(&c, &frame[i], 1);
+		loop_run_for(&f->loop, 150);
+	}
+	assert_true(loop_client_closed(&c, 5000));
+	assert_int_equal(f->echoed, 0);
+	loop_client_close(&c);
+}
+
+/* After its first request, a frame must still be whole within frame_ms
+   of its first byte (slow-loris); silence between requests is the idle
+   timeout's. */
+static void frame_begun_must_end_in_time(void **state)
+{
+	struct fixture *f = *state;
+	struct loop_client c;
+	unsigned char frame[9];
+	int i;
+
+	f->a.limits.frame_ms = 400;
+	loop_client_open(&c, f->server, &f->loop);
+	expect_served(&c, 1);
+	/* Silence longer than frame_ms is fine... */
+	loop_run_for(&f->loop, 600);
+	expect_served(&c, 2);
+	/* ...a frame that takes longer is not. */
+	echo_frame(frame, 3);
+	for (i = 0; i < 6; i++) {
+		loop_client_write(&c, &frame[i], 1);
+		loop_run_for(&f->loop, 100);
+	}
+	assert_true(loop_client_closed(&c, 5000));
+	loop_client_close(&c);
 }
 
 static void idle_connection_is_closed_after_idle_timeout(void **state)
@@ -723,7 +831,18 @@ int main(int argc, char **argv)
 		malformed_payload_gets_msg_bad_and_connection_stays_open, setup,
 		teardown),
 	    cmocka_unit_test_setup_teardown(
-		connection_over_max_connections_is_closed, setup, teardown),
+		oldest_silent_connection_makes_room_and_is_told_busy, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		connection_just_made_keeps_its_place, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		newcomer_is_told_busy_when_every_connection_was_served, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		first_request_is_due_however_slowly_it_trickles, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(frame_begun_must_end_in_time, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(
 		idle_connection_is_closed_after_idle_timeout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -82,6 +82,8 @@ static int setup(void **state)
 	f->a.loop = &f->loop;
 	f->a.limits.max_connections = 8;
 	f->a.limits.idle_timeout_ms = 60000;
+	f->a.limits.first_request_ms = 60000;
+	f->a.limits.frame_ms = 60000;
 	f->a.limits.wait_default_ms = 10000;
 	assert_int_equal(agent_shield_new(&f->a.shield), 0);
 	assert_int_equal(agent_http_new(&f->loop, &f->a.http), 0);

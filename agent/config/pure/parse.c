@@ -334,8 +334,8 @@ static const struct key_info agent_keys[A_COUNT] = {
     [A_WAIT] = AGENT_NUMBER("wait", wait_default_ms, 0, 3600, 1000,
 			    "a whole number of seconds from 0 to 3600"),
     [A_MAX_CONNECTIONS] =
-	AGENT_NUMBER("max_connections", max_connections, 1, 65536, 1,
-		     "a whole number from 1 to 65536"),
+	AGENT_NUMBER("max_connections", max_connections, 1, 1048576, 1,
+		     "a whole number from 1 to 1048576"),
     [A_IDLE_TIMEOUT] =
 	AGENT_NUMBER("idle_timeout", idle_timeout_ms, 1, 86400, 1000,
 		     "a whole number of seconds from 1 to 86400"),
@@ -1180,7 +1180,7 @@ struct agent_config *config_new(void)
 	if (c == NULL)
 		return NULL;
 	c->wait_default_ms = 10000;
-	c->max_connections = 64;
+	c->max_connections = 0; /* as many as the open-file limit allows */
 	c->idle_timeout_ms = 60000;
 	c->secret_cmd_timeout_ms = 10000;
 	c->notify_timeout_ms = 30000;
