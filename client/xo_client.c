@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "xo_internal.h"
@@ -85,13 +86,59 @@ static int check_peer(struct xo_client *c)
 			c->path, (unsigned)cred.uid, (unsigned)getuid());
 }
 
-XO_EXTERN int xo_client_open(const char *path, struct xo_client **out)
+/* How often a client tries again when the agent says it is full ("busy"
+   at connect, PROTOCOL.md 6), and the first pause; each doubles. */
+#define BUSY_TRIES 6
+#define BUSY_FIRST_PAUSE_MS 50
+
+/* One connection to c->path, checked and asked for its version; on
+   failure the reason is in c and *sys_errno says why connect() failed. */
+static int connect_once(struct xo_client *c, int *sys_errno)
 {
-	struct xo_client *c = NULL;
 	struct sockaddr_un sun;
 	struct timeval tv;
 	char eb[128];
-	int sys_errno = 0;
+	int r;
+
+	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return xoc_fail(c, XO_ERR_IO, "socket: %s",
+				xoc_errno_str(errno, eb, sizeof(eb)));
+	/* connect() on a Unix socket blocks while the listener's backlog is
+	 * full; SO_SNDTIMEO bounds that wait (Linux applies it to connect). */
+	tv.tv_sec = c->timeout_ms / 1000;
+	tv.tv_usec = (c->timeout_ms % 1000) * 1000;
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, c->path, strlen(c->path) + 1);
+	while (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		int e = errno;
+
+		if (e == EINTR)
+			continue;
+		*sys_errno = e;
+		if (e == ENOENT || e == ENOTDIR)
+			return xoc_fail(c, XO_ERR_NO_AGENT,
+					"no agent socket at %s", c->path);
+		if (e == ECONNREFUSED || e == ENOTSOCK)
+			return xoc_fail(c, XO_ERR_NO_AGENT,
+					"no agent listens at %s (a stale "
+					"socket?)",
+					c->path);
+		return xoc_fail(c, XO_ERR_IO, "cannot connect to %s: %s",
+				c->path, xoc_errno_str(e, eb, sizeof(eb)));
+	}
+	if ((r = check_peer(c)) != 0 || (r = query(c)) != 0)
+		return r;
+	return 0;
+}
+
+XO_EXTERN int xo_client_open(const char *path, struct xo_client **out)
+{
+	struct xo_client *c = NULL;
+	struct timespec pause;
+	unsigned ms = BUSY_FIRST_PAUSE_MS;
+	int sys_errno = 0, tries;
 	int r = XO_ERR_INTERNAL;
 
 	if (out == NULL)
@@ -114,41 +161,19 @@ XO_EXTERN int xo_client_open(const char *path, struct xo_client **out)
 		goto out;
 	}
 	memcpy(c->path, path, strlen(path) + 1);
-
-	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		r = xoc_fail(c, XO_ERR_IO, "socket: %s",
-			     xoc_errno_str(errno, eb, sizeof(eb)));
-		goto out;
+	/* An agent that has all the connections it may take says "busy"
+	   and closes: it has room again a moment later. */
+	for (tries = 1;; tries++) {
+		if ((r = connect_once(c, &sys_errno)) != XO_ERR_BUSY ||
+		    tries == BUSY_TRIES)
+			break;
+		xoc_drop_connection(c);
+		pause.tv_sec = ms / 1000;
+		pause.tv_nsec = (long)(ms % 1000) * 1000000;
+		while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
+			;
+		ms *= 2;
 	}
-	/* connect() on a Unix socket blocks while the listener's backlog is
-	 * full; SO_SNDTIMEO bounds that wait (Linux applies it to connect). */
-	tv.tv_sec = c->timeout_ms / 1000;
-	tv.tv_usec = (c->timeout_ms % 1000) * 1000;
-	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, c->path, strlen(c->path) + 1);
-	while (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-		int e = errno;
-
-		if (e == EINTR)
-			continue;
-		sys_errno = e;
-		if (e == ENOENT || e == ENOTDIR)
-			r = xoc_fail(c, XO_ERR_NO_AGENT,
-				     "no agent socket at %s", c->path);
-		else if (e == ECONNREFUSED || e == ENOTSOCK)
-			r = xoc_fail(c, XO_ERR_NO_AGENT,
-				     "no agent listens at %s (a stale socket?)",
-				     c->path);
-		else
-			r = xoc_fail(c, XO_ERR_IO, "cannot connect to %s: %s",
-				     c->path, xoc_errno_str(e, eb, sizeof(eb)));
-		goto out;
-	}
-	if ((r = check_peer(c)) != 0 || (r = query(c)) != 0)
-		goto out;
-	r = 0;
 out:
 	if (r != 0)
 		xoc_drop_connection(c);

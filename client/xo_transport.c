@@ -232,8 +232,22 @@ static int transact(struct xo_client *c, unsigned char *req, size_t req_len,
 		goto out;
 	}
 	deadline = now_ms() + c->timeout_ms + extra_ms;
-	if ((r = transfer_all(c, 1, req, req_len, deadline)) != 0 ||
-	    (r = read_frame(c, deadline, rep)) != 0)
+	if ((r = transfer_all(c, 1, req, req_len, deadline)) != 0) {
+		/* An agent that refused the connection ("busy") may have
+		   closed it before our request went out: its answer is still
+		   there to read, and says more than a broken pipe. */
+		char why[XOC_MSG_MAX];
+
+		memcpy(why, c->msg, sizeof(why));
+		if (read_frame(c, deadline, rep) == 0) {
+			r = 0;
+		} else {
+			memcpy(c->msg, why, sizeof(why));
+			c->last_err = r;
+		}
+		goto out;
+	}
+	if ((r = read_frame(c, deadline, rep)) != 0)
 		goto out;
 	r = 0;
 out:

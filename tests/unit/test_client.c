@@ -14,6 +14,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -620,6 +621,68 @@ static void client_reports_no_agent_when_nobody_listens(void **state)
 	rmdir(dir);
 }
 
+/* A fake agent that is full for its first `busy` connections: it answers
+   each with FAILURE busy at once, without reading, and closes; the next
+   one it serves.  It exits with FAKE_OK once served. */
+static void fake_start_full(struct fake *f, int busy)
+{
+	struct sockaddr_un sun;
+	int lfd, i;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/xo-test-client-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/agent.sock", f->dir);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", f->path);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(lfd, 8), 0);
+	f->pid = fork();
+	assert_true(f->pid >= 0);
+	if (f->pid == 0) {
+		int fd;
+
+		alarm(20);
+		for (i = 0;; i++) {
+			if ((fd = accept(lfd, NULL, NULL)) < 0)
+				_exit(FAKE_IO);
+			if (i < busy) {
+				fake_reply_failure(fd, XO_ERR_BUSY,
+						   "full up: try again");
+				close(fd);
+				continue;
+			}
+			script_hello(fd);
+			_exit(FAKE_OK);
+		}
+	}
+	close(lfd);
+}
+
+/* An agent that says "busy" at connect has room a moment later: the
+   client tries again by itself, and gives up with the agent's words. */
+static void client_retries_an_agent_that_is_full(void **state)
+{
+	struct xo_client *c = NULL;
+	struct fake f;
+
+	(void)state;
+	fake_start_full(&f, 2);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+
+	fake_start_full(&f, 1000);
+	assert_int_equal(xo_client_open(f.path, &c), XO_ERR_BUSY);
+	assert_non_null(strstr(xo_client_message(c), "full up"));
+	xo_client_free(c);
+	kill(f.pid, SIGKILL);
+	fake_finish(&f);
+}
+
 /* Uids that are neither root nor each other; no passwd entry is needed. */
 #define FOREIGN_AGENT_UID 64001
 #define CLIENT_UID 64002
@@ -1011,6 +1074,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(client_reports_no_agent_when_socket_is_missing),
 	    cmocka_unit_test(client_reports_no_agent_when_nobody_listens),
 	    cmocka_unit_test(client_refuses_a_socket_of_another_user),
+	    cmocka_unit_test(client_retries_an_agent_that_is_full),
 	    cmocka_unit_test(client_reports_no_agent_when_environment_is_unset),
 	    cmocka_unit_test(client_passes_on_agent_failure_message),
 	    cmocka_unit_test(client_token_is_returned_and_wiped_when_freed),
