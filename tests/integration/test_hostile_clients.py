@@ -1,0 +1,247 @@
+"""Nobody locks the agent's users out (PROTOCOL.md 6, "Admission").
+
+While other processes of the user hold 10,000 connections that send
+nothing, 100 connections that trickle a frame in one byte at a time
+(slow-loris), and 10 clients that send request after request and never read
+a reply, a well-behaved client still gets every token it asks for, from the
+real CLI.  And with a small max_connections, silent connections are let go
+to make room: the CLI is still served, and a connection that must go is
+told "busy" rather than reset.
+"""
+
+import os
+import resource
+import selectors
+import socket
+import struct
+import threading
+import time
+import unittest
+
+import harness
+import xoagent
+
+EMAIL = "hank@example.com"
+IDLE = 10000
+SLOW = 100
+NEVER_READ = 10
+
+
+def frame(msg_type, payload=b""):
+    return struct.pack(">IB", len(payload) + 1, msg_type) + payload
+
+
+def token_request(account):
+    name = account.encode()
+    return frame(2, struct.pack(">I", len(name)) + name +
+                 b"\x00" + struct.pack(">I", 0) + struct.pack(">III", 0, 0, 0))
+
+
+def raise_fd_limit(need):
+    """Raises this process's open-file limit (root may raise the hard one
+    too); the agent, started from here, inherits it. False when it cannot
+    reach need."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if os.geteuid() == 0 and hard < need:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need, need))
+            soft, hard = need, need
+        except (ValueError, OSError):
+            pass
+    if soft < need <= hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    return soft >= need
+
+
+class Attack:
+    """The hostile connections, kept up by a thread: silent ones reopened
+    when the agent lets them go, slow ones fed a byte a second, and
+    never-reading ones fed requests."""
+
+    def __init__(self, path, idle, slow, never_read, request):
+        self.path = path
+        self.request = request
+        self.stop = threading.Event()
+        self.idle = [self.connect() for _ in range(idle)]
+        # Slow ones have been served once, so that what runs out is the
+        # frame's time, not the first request's.
+        self.slow = [self.connect(frame(1, struct.pack(">I", 1)))
+                     for _ in range(slow)]
+        self.never_read = [self.connect() for _ in range(never_read)]
+        self.reopened = 0
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def connect(self, first=b""):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(self.path)
+        if first:
+            s.sendall(first)
+        s.setblocking(False)
+        return s
+
+    def run(self):
+        sel = selectors.DefaultSelector()
+        for s in self.idle:
+            sel.register(s, selectors.EVENT_READ)
+        slow_frame = frame(1, struct.pack(">I", 1))
+        tick = 0
+        while not self.stop.is_set():
+            # Silent ones the agent closed come back at once.
+            for key, _ in sel.select(timeout=0.05):
+                s = key.fileobj
+                try:
+                    data = s.recv(4096)
+                except OSError:
+                    data = b""
+                if data:
+                    continue
+                sel.unregister(s)
+                s.close()
+                try:
+                    n = self.connect()
+                except OSError:
+                    continue
+                sel.register(n, selectors.EVENT_READ)
+                self.reopened += 1
+            tick += 1
+            if tick % 20 == 0:
+                b = slow_frame[(tick // 20) % len(slow_frame):][:1]
+                for s in self.slow:
+                    try:
+                        s.send(b)
+                    except OSError:
+                        pass
+            for s in self.never_read:
+                try:
+                    s.send(self.request * 1000)
+                except OSError:
+                    pass
+        sel.close()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(10)
+        for s in self.idle + self.slow + self.never_read:
+            s.close()
+
+
+class HostileClients(unittest.TestCase):
+    def start(self, extra_agent=""):
+        self.oidc = harness.start_oidc(at_ttl=600)
+        self.env = xoagent.AgentEnv(extra_agent + xoagent.account_section(
+            "work", self.oidc, email=EMAIL))
+        self.env.start()
+        tokens = harness.get_tokens_by_device(self.oidc, EMAIL)
+        r = self.env.xoauth("import", "work",
+                            stdin=tokens["refresh_token"].encode())
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+
+    def tearDown(self):
+        self.env.cleanup()
+        self.oidc.stop()
+
+    def assert_served(self, n, seconds=None):
+        """n `xoauth token` runs (or as many as fit in seconds), every one
+        answered with the token; returns their durations."""
+        times = []
+        deadline = time.monotonic() + (seconds or 3600)
+        while len(times) < n and time.monotonic() < deadline:
+            t0 = time.monotonic()
+            r = self.env.xoauth("token", "work", timeout=30)
+            times.append(time.monotonic() - t0)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(r.stdout.strip())
+        return times
+
+    def test_held_slow_and_deaf_connections_lock_nobody_out(self):
+        if not raise_fd_limit(IDLE + SLOW + NEVER_READ + 2000):
+            self.skipTest("the open-file limit is below %d" % (IDLE + 2000))
+        self.start()
+        attack = Attack(self.env.sock, IDLE, SLOW, NEVER_READ,
+                        token_request("work"))
+        try:
+            # Through the first-request and frame deadlines (10 s), so
+            # that connections are let go and come back meanwhile.
+            times = self.assert_served(1000, seconds=15)
+            self.assertGreater(len(times), 20)
+        finally:
+            attack.close()
+        self.assertTrue(self.env.proc.poll() is None, "the agent died")
+        log = self.env.log()
+        self.assertIn("no request in time", log)
+        self.assertIn("a frame not finished in time", log)
+        self.assertIn("client does not read its replies", log)
+
+    def hold(self, n, served=False):
+        held = []
+        for _ in range(n):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(self.env.sock)
+            if served:
+                s.sendall(frame(1, struct.pack(">I", 1)))
+                self.assertEqual(read_type(s), 130)
+            held.append(s)
+        return held
+
+    def test_silent_connection_makes_room_and_is_told_busy(self):
+        self.start("[agent]\nmax_connections = 50\n\n")
+        held = self.hold(50)
+        try:
+            time.sleep(0.7)  # past the grace a new connection gets
+            self.assert_served(5)
+            # The oldest was let go to make room: it reads "busy", then
+            # the close; the others are still there.
+            self.assertEqual(read_failure_status(held[0]), 10)
+            self.assertEqual(held[0].recv(1), b"")
+            for s in held[1:]:
+                s.setblocking(False)
+                self.assertRaises(BlockingIOError, s.recv, 1)
+        finally:
+            for s in held:
+                s.close()
+
+    def test_newcomer_is_told_busy_when_all_have_been_served(self):
+        self.start("[agent]\nmax_connections = 20\n\n")
+        held = self.hold(20, served=True)
+        try:
+            r = self.env.xoauth("token", "work", timeout=30)
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn("try again", r.stderr)
+            held.pop().close()
+            time.sleep(0.2)
+            self.assert_served(3)
+        finally:
+            for s in held:
+                s.close()
+
+
+def read_type(s):
+    s.settimeout(5)
+    head = b""
+    while len(head) < 5:
+        chunk = s.recv(5 - len(head))
+        if not chunk:
+            return None
+        head += chunk
+    length, msg_type = struct.unpack(">IB", head)
+    body = b""
+    while len(body) < length - 1:
+        body += s.recv(length - 1 - len(body))
+    return msg_type
+
+
+def read_failure_status(s):
+    s.settimeout(5)
+    head = s.recv(5)
+    length, msg_type = struct.unpack(">IB", head)
+    body = b""
+    while len(body) < length - 1:
+        body += s.recv(length - 1 - len(body))
+    if msg_type != 129:
+        return None
+    return struct.unpack(">I", body[:4])[0]
+
+if __name__ == "__main__":
+    unittest.main()
