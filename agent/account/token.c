@@ -116,6 +116,17 @@ int account_token_try(struct account *acct, struct conn *c,
 				    : policy_min_valid(acct->lifetime_ms);
 	if (account_token_ok(acct, min_ms))
 		return token_reply(acct, c, req, err);
+	/* No refresh can help when the provider's tokens live less than
+	   that: say so rather than wait for a token that cannot come. */
+	if (req->min_valid > 0 && acct->lifetime_ms > 0 &&
+	    min_ms > acct->lifetime_ms)
+		return agent_err_set(err, XO_ERR_INVALID,
+				     "%s: the provider's tokens live %lld s, "
+				     "so none stays valid for the %u s asked "
+				     "for (--min-valid)",
+				     acct->cfg.name,
+				     (long long)(acct->lifetime_ms / 1000),
+				     (unsigned)req->min_valid);
 	if (!account_can_refresh(acct))
 		return cannot_refresh(acct, err);
 	if (acct->state == PROTO_STATE_CONFIG_ERROR &&

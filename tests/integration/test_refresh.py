@@ -55,6 +55,16 @@ class ProactiveRefresh(unittest.TestCase):
                               env=self.env.env)
         self.assertEqual(r.returncode, 0, r.stderr + r.log)
 
+    def test_min_valid_beyond_the_token_lifetime_is_told_at_once(self):
+        self.import_fresh_grant()
+        self.env.token("work")
+        t0 = time.monotonic()
+        r = self.env.xoauth("--min-valid", "60", "token", "work")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertLess(time.monotonic() - t0, 5, "it waited for nothing")
+        self.assertIn("live %d s" % AT_TTL, r.stderr)
+        self.assertIn("--min-valid", r.stderr)
+
     def test_refresh_command_gets_a_new_token(self):
         self.import_fresh_grant()
         before = self.env.token("work")
