@@ -8,6 +8,11 @@ on the same machine, and reports the ratios (xoauth / ssh).
            (tests/bench/bench_conn.c)
   memory   VmRSS and VmHWM of the idle agent holding tokens for 1 and for
            many accounts vs ssh-agent holding as many ed25519 keys
+  attack   request latency over one open connection while other processes
+           of the user hold 10,000 silent connections, 100 slow-loris ones
+           and 10 that never read (tests/integration/hostile.py), against
+           the same agent's latency without them, measured in the same
+           run: the p99 ratio (target: within 2x)
 
 The xoauth-agent side uses the real test provider (tests/servers/oidc.js):
 each account gets its refresh token from a real device login and imports
@@ -37,12 +42,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 
 import harness  # noqa: E402
+import hostile  # noqa: E402
 import xoagent  # noqa: E402
 
 BENCH_CONN = os.path.join(xoagent.BUILD_DIR, "tests", "bench_conn")
 
-FULL = {"spawn": 500, "conn": 20000, "accounts": (1, 100)}
-SHORT = {"spawn": 20, "conn": 200, "accounts": (1, 3)}
+FULL = {"spawn": 500, "conn": 20000, "accounts": (1, 100),
+        "attack": {"requests": 20000, "idle": 10000, "slow": 100, "never_read": 10}}
+SHORT = {"spawn": 20, "conn": 200, "accounts": (1, 3),
+         "attack": {"requests": 200, "idle": 200, "slow": 10, "never_read": 2}}
 
 
 class BenchError(Exception):
@@ -59,10 +67,11 @@ def percentile(samples, p):
 
 
 def summary(samples_ns):
-    """Median and p95 in microseconds."""
+    """Median, p95 and p99 in microseconds."""
     return {"n": len(samples_ns),
             "median_us": percentile(samples_ns, 50) / 1000.0,
-            "p95_us": percentile(samples_ns, 95) / 1000.0}
+            "p95_us": percentile(samples_ns, 95) / 1000.0,
+            "p99_us": percentile(samples_ns, 99) / 1000.0}
 
 
 def ratio(a, b):
@@ -176,6 +185,29 @@ def bench_conn(xo, ssh, n):
     return summary(xs), summary(ss)
 
 
+def bench_attack(xo, sizes):
+    """One agent, one connection: latency without and with the hostile
+    connections, halves taking turns as in bench_conn."""
+    n = sizes["requests"]
+    total = sizes["idle"] + sizes["slow"] + sizes["never_read"]
+    if not hostile.raise_fd_limit(total + 1000):
+        raise BenchError("the open-file limit is below %d" % (total + 1000))
+    quiet, loud = [], []
+    for _ in range(2):
+        quiet += conn_samples(["xoauth", xo.sock, account_name(0), str(n // 2)])
+        attack = hostile.Attack(xo.sock, sizes["idle"], sizes["slow"],
+                                sizes["never_read"],
+                                hostile.token_request(account_name(0)))
+        try:
+            loud += conn_samples(["xoauth", xo.sock, account_name(0),
+                                  str(n // 2)])
+        finally:
+            attack.close()
+    return {"idle": summary(quiet), "attack": summary(loud),
+            "connections": total,
+            "ratio_p99": ratio(percentile(loud, 99), percentile(quiet, 99))}
+
+
 def memory_of(pid):
     """VmRSS and VmHWM in KiB."""
     out = {}
@@ -212,6 +244,7 @@ def run(sizes):
         try:
             spawn = bench_spawn(xo, ssh, sizes["spawn"])
             conn = bench_conn(xo, ssh, sizes["conn"])
+            attack = bench_attack(xo, sizes["attack"])
         finally:
             xo.cleanup()
             ssh.stop()
@@ -220,7 +253,7 @@ def run(sizes):
         oidc.stop()
     res = {"spawn": {"xoauth": spawn[0], "ssh": spawn[1]},
            "conn": {"xoauth": conn[0], "ssh": conn[1]},
-           "memory": memory}
+           "memory": memory, "attack": attack}
     for k in ("spawn", "conn"):
         res[k]["ratio_median"] = ratio(res[k]["xoauth"]["median_us"], res[k]["ssh"]["median_us"])
         res[k]["ratio_p95"] = ratio(res[k]["xoauth"]["p95_us"], res[k]["ssh"]["p95_us"])
@@ -245,8 +278,14 @@ def report(res):
                 "idle, %d account(s)/key(s), %s" % (row["count"], label),
                 row["xoauth"]["%s_kib" % stat], row["ssh"]["%s_kib" % stat],
                 row["ratio_%s" % stat]))
-    lines.append("(spawn n=%d, conn n=%d per agent)" % (res["spawn"]["xoauth"]["n"],
-                                                       res["conn"]["xoauth"]["n"]))
+    a = res["attack"]
+    lines.append("%-34s %10.1f us %9.1f us %7.2fx" % (
+        "one connection, p99: attack / idle", a["attack"]["p99_us"],
+        a["idle"]["p99_us"], a["ratio_p99"]))
+    lines.append("(spawn n=%d, conn n=%d per agent; attack: %d hostile "
+                 "connections, n=%d each way)"
+                 % (res["spawn"]["xoauth"]["n"], res["conn"]["xoauth"]["n"],
+                    a["connections"], a["attack"]["n"]))
     return "\n".join(lines)
 
 
@@ -265,7 +304,7 @@ def check(res):
     """Every number was produced and is positive and finite; timing itself
     is never judged."""
     bad = [v for v in numbers(res) if not (math.isfinite(v) and v > 0)]
-    want = len(res["memory"]) == 2 and all(k in res for k in ("spawn", "conn"))
+    want = len(res["memory"]) == 2 and all(k in res for k in ("spawn", "conn", "attack"))
     return not bad and want
 
 
