@@ -73,6 +73,19 @@ int agent_buf_append(struct agent_buf *b, const void *p, size_t n)
 	return 0;
 }
 
+int agent_buf_append_str(struct agent_buf *b, const char *s)
+{
+	return agent_buf_append(b, s, strlen(s));
+}
+
+char *agent_buf_cstr(struct agent_buf *b)
+{
+	if (b->len >= b->max || agent_buf_reserve(b, b->len + 1) != 0)
+		return NULL;
+	b->data[b->len] = '\0';
+	return (char *)b->data;
+}
+
 void agent_buf_consume(struct agent_buf *b, size_t n)
 {
 	if (n > b->len)
@@ -89,6 +102,11 @@ unsigned char *agent_buf_tail(struct agent_buf *b, size_t *room)
 {
 	*room = b->cap - b->len;
 	return b->data != NULL ? b->data + b->len : NULL;
+}
+
+void agent_buf_advance(struct agent_buf *b, size_t n)
+{
+	b->len += n < b->cap - b->len ? n : b->cap - b->len;
 }
 
 unsigned char *agent_buf_take(struct agent_buf *b, size_t *len, size_t *cap)
