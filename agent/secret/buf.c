@@ -66,6 +66,10 @@ int agent_buf_append(struct agent_buf *b, const void *p, size_t n)
 
 	if (n > b->max - b->len)
 		return XO_ERR_MSG_TOO_LARGE;
+	/* Nothing to add: an empty buffer stays without a block, and
+	   memcpy() is not handed its NULL. */
+	if (n == 0)
+		return 0;
 	if ((r = agent_buf_reserve(b, b->len + n)) != 0)
 		return r;
 	memcpy(b->data + b->len, p, n);

@@ -279,6 +279,23 @@ static void cstr_ends_the_bytes_with_a_nul_not_counted(void **state)
 	agent_buf_cleanup(&b);
 }
 
+static void appending_nothing_allocates_nothing(void **state)
+{
+	struct agent_buf b;
+
+	(void)state;
+	agent_buf_init(&b, 8);
+	/* An empty value (a "code=" with nothing after it, say) on a buffer
+	   that has no block yet: under UBSan a memcpy() to NULL fails. */
+	assert_int_equal(agent_buf_append(&b, NULL, 0), 0);
+	assert_int_equal(agent_buf_append_str(&b, ""), 0);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(b.cap, 0);
+	assert_string_equal(agent_buf_cstr(&b), "");
+	agent_buf_cleanup(&b);
+}
+
 static void
 advance_counts_what_was_written_at_the_tail_up_to_the_room(void **state)
 {
@@ -315,6 +332,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(
 		take_hands_over_the_bytes_and_leaves_the_buffer_empty),
 	    cmocka_unit_test(cstr_ends_the_bytes_with_a_nul_not_counted),
+	    cmocka_unit_test(appending_nothing_allocates_nothing),
 	    cmocka_unit_test(
 		advance_counts_what_was_written_at_the_tail_up_to_the_room),
 	};
