@@ -16,10 +16,10 @@
 #include <strings.h>
 
 #include <jansson.h>
-#include <sodium.h>
 
 #include "account/account_internal.h"
 #include "core/log.h"
+#include "secret/buf.h"
 #include "secret/secret.h"
 
 struct account *account_clash(struct account_store *s,
@@ -50,56 +50,59 @@ struct account *account_clash(struct account_store *s,
 }
 
 /*
- * The request's strings as C strings, in one buffer: values may be a
- * client_secret, so the buffer is wiped when freed (settings_free).
+ * The request's strings as C strings, one after another in one buffer:
+ * values may be a client_secret, and agent_buf wipes them (settings_free).
  */
 struct settings {
 	struct agent_setting s[PROTO_MAX_SETTINGS];
 	char *name;
-	char *buf;
-	size_t len;
+	struct agent_buf buf;
 };
 
-static char *take(char **w, struct proto_str str)
+/* Appends str and its NUL to b; the string there, or NULL when it does
+   not fit. */
+static char *take(struct agent_buf *b, struct proto_str str)
 {
-	char *s = *w;
+	size_t at = b->len;
 
-	memcpy(s, str.ptr, str.len);
-	s[str.len] = '\0';
-	*w += str.len + 1;
-	return s;
+	if (agent_buf_append(b, str.ptr, str.len) != 0 ||
+	    agent_buf_append(b, "", 1) != 0)
+		return NULL;
+	return (char *)b->data + at;
 }
 
 static int settings_init(struct settings *st, const struct proto_add_req *q)
 {
 	size_t i, len = q->name.len + 1;
-	char *w;
+	int r;
 
-	memset(st, 0, sizeof(*st));
+	memset(st, 0, sizeof(*st)); /* st->buf: empty, never grown */
 	if (q->count > PROTO_MAX_SETTINGS)
 		return XO_ERR_MSG_BAD;
 	/* Each string is at most PROTO_MAX_STR long and there are at most
 	   129 of them, so the sum cannot overflow. */
 	for (i = 0; i < q->count; i++)
 		len += q->settings[i].key.len + q->settings[i].value.len + 2;
-	if ((st->buf = malloc(len)) == NULL)
-		return XO_ERR_NOMEM;
-	st->len = len;
-	w = st->buf;
-	st->name = take(&w, q->name);
+	/* All of it at once: a buffer that grew would move the strings
+	   already taken. */
+	agent_buf_init(&st->buf, len);
+	if ((r = agent_buf_reserve(&st->buf, len)) != 0)
+		return r;
+	/* NULL would mean len was summed wrong. */
+	if ((st->name = take(&st->buf, q->name)) == NULL)
+		return XO_ERR_INTERNAL;
 	for (i = 0; i < q->count; i++) {
-		st->s[i].key = take(&w, q->settings[i].key);
-		st->s[i].value = take(&w, q->settings[i].value);
+		st->s[i].key = take(&st->buf, q->settings[i].key);
+		st->s[i].value = take(&st->buf, q->settings[i].value);
+		if (st->s[i].key == NULL || st->s[i].value == NULL)
+			return XO_ERR_INTERNAL;
 	}
 	return 0;
 }
 
 static void settings_free(struct settings *st)
 {
-	if (st->buf != NULL) {
-		sodium_memzero(st->buf, st->len);
-		free(st->buf);
-	}
+	agent_buf_cleanup(&st->buf);
 	memset(st, 0, sizeof(*st));
 }
 

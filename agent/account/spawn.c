@@ -23,12 +23,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include <xoauth/xo_errors.h>
 
 #include "core/log.h"
 #include "account/spawn.h"
+#include "secret/buf.h"
 
 extern char **environ;
 
@@ -57,7 +56,9 @@ struct agent_spawn {
 
 	struct agent_spawn_result res;
 	size_t out_cap, out_len;
-	char scratch[SCRATCH]; /* stdout beyond the cap, thrown away */
+	/* Stdout beyond the cap, read to be thrown away: it may be more of
+	   the secret, and consuming it wipes it. */
+	struct agent_buf scratch;
 };
 
 void agent_spawns_init(struct agent_spawns *set, uv_loop_t *loop, unsigned max)
@@ -79,7 +80,7 @@ static void spawn_free(struct agent_spawn *s)
 	}
 	s->set->n--;
 	agent_plain_free(s->res.out);
-	sodium_memzero(s->scratch, sizeof(s->scratch));
+	agent_buf_cleanup(&s->scratch);
 	free(s->label);
 	free(s);
 }
@@ -189,8 +190,7 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 		buf->base = s->res.out->data + s->out_len;
 		buf->len = s->out_cap - s->out_len;
 	} else {
-		buf->base = s->scratch;
-		buf->len = sizeof(s->scratch);
+		buf->base = (char *)agent_buf_tail(&s->scratch, &buf->len);
 	}
 }
 
@@ -199,9 +199,10 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	struct agent_spawn *s = st->data;
 
 	if (nread > 0) {
-		if (buf->base == s->scratch) {
+		if (buf->base == (char *)s->scratch.data) {
 			s->res.truncated = 1;
-			sodium_memzero(s->scratch, sizeof(s->scratch));
+			agent_buf_advance(&s->scratch, (size_t)nread);
+			agent_buf_consume(&s->scratch, s->scratch.len);
 		} else {
 			s->out_len += (size_t)nread;
 		}
@@ -307,12 +308,16 @@ int agent_spawn(struct agent_spawns *set, const struct agent_spawn_opts *opts,
 	    opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
 	s->out_cap = opts->out_cap;
 	s->res.timeout_ms = s->timeout_ms;
+	agent_buf_init(&s->scratch, SCRATCH);
 	r = XO_ERR_NOMEM;
 	if ((s->label =
 		 strdup(opts->label != NULL ? opts->label : "command")) == NULL)
 		goto fail_early;
 	s->res.label = s->label;
-	if (s->out_cap > 0 && agent_plain_new(s->out_cap, &s->res.out) != 0)
+	/* The scratch is reserved whole now, so that reading never fails
+	   for want of it. */
+	if (s->out_cap > 0 && (agent_plain_new(s->out_cap, &s->res.out) != 0 ||
+			       agent_buf_reserve(&s->scratch, SCRATCH) != 0))
 		goto fail_early;
 	if ((env = build_env(opts->env)) == NULL)
 		goto fail_early;
@@ -380,6 +385,7 @@ int agent_spawn(struct agent_spawns *set, const struct agent_spawn_opts *opts,
 
 fail_early:
 	agent_plain_free(s->res.out);
+	agent_buf_cleanup(&s->scratch);
 	free(s->label);
 	free(s);
 	return r;

@@ -13,67 +13,46 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include <xoauth/xo_errors.h>
 
 #include "config/config.h"
 #include "config/config_internal.h"
 #include "core/log.h"
 #include "config/pure/presets.h"
+#include "secret/buf.h"
 
-/* Reads all of fd into a new buffer, at most CONFIG_MAX_SIZE bytes. */
-static int read_all(int fd, char **out, size_t *outlen)
+/*
+ * Reads all of fd onto b (its bytes may hold a client_secret, and b wipes
+ * them).  b's max is one byte over CONFIG_MAX_SIZE, so that a file larger
+ * than the limit is seen as such without reading any more of it: 0,
+ * XO_ERR_CONFIG (larger; errno is EFBIG), XO_ERR_NOMEM or XO_ERR_IO (errno
+ * says why).
+ */
+static int read_all(int fd, struct agent_buf *b)
 {
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap), *nb;
+	unsigned char *tail;
+	size_t room;
 	ssize_t n;
-	int r = XO_ERR_NOMEM;
+	int r;
 
-	*out = NULL;
-	*outlen = 0;
-	if (buf == NULL)
-		goto out;
 	for (;;) {
-		if (len == cap) {
-			if (cap > CONFIG_MAX_SIZE) {
+		if ((r = agent_buf_reserve(b, b->len + 1)) != 0) {
+			if (r == XO_ERR_MSG_TOO_LARGE) {
 				r = XO_ERR_CONFIG;
 				errno = EFBIG;
-				goto out;
 			}
-			/* Growing in place would leave copies of a
-			   client_secret in freed memory. */
-			if ((nb = malloc(cap * 2)) == NULL) {
-				r = XO_ERR_NOMEM;
-				goto out;
-			}
-			memcpy(nb, buf, len);
-			sodium_memzero(buf, len);
-			free(buf);
-			buf = nb;
-			cap *= 2;
+			return r;
 		}
-		n = read(fd, buf + len, cap - len);
+		tail = agent_buf_tail(b, &room);
+		n = read(fd, tail, room);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			r = XO_ERR_IO;
-			goto out;
-		}
+		if (n < 0)
+			return XO_ERR_IO;
 		if (n == 0)
-			break;
-		len += (size_t)n;
+			return 0;
+		agent_buf_advance(b, (size_t)n);
 	}
-	*out = buf;
-	*outlen = len;
-	buf = NULL; /* transferred */
-	r = 0;
-out:
-	if (buf != NULL) {
-		sodium_memzero(buf, len);
-		free(buf);
-	}
-	return r;
 }
 
 /* Warnings that do not stop the agent; see xoauth.conf(5), SECURITY. */
@@ -111,14 +90,15 @@ static void warn_weak_settings(const struct agent_config *c,
 int agent_config_load(const char *path, int must_exist,
 		      struct agent_config **out, char *err, size_t errlen)
 {
-	char def[4096], file[256], *data = NULL;
+	char def[4096], file[256];
+	struct agent_buf data;
 	struct stat st;
-	size_t len = 0;
 	int fd = -1, r = XO_ERR_INTERNAL;
 
 	if (out == NULL)
 		return XO_ERR_INVALID;
 	*out = NULL;
+	agent_buf_init(&data, CONFIG_MAX_SIZE + 1);
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (path == NULL) {
@@ -177,7 +157,7 @@ int agent_config_load(const char *path, int must_exist,
 		r = XO_ERR_CONFIG;
 		goto out;
 	}
-	if ((r = read_all(fd, &data, &len)) != 0) {
+	if ((r = read_all(fd, &data)) != 0) {
 		if (r == XO_ERR_NOMEM)
 			config_set_err(err, errlen, "out of memory reading %s",
 				       file);
@@ -190,17 +170,15 @@ int agent_config_load(const char *path, int must_exist,
 		r = r == XO_ERR_NOMEM ? r : XO_ERR_CONFIG;
 		goto out;
 	}
-	if ((r = agent_config_parse(path, data, len, out, err, errlen)) != 0)
+	if ((r = agent_config_parse(path, (const char *)data.data, data.len,
+				    out, err, errlen)) != 0)
 		goto out;
 	warn_weak_settings(*out, &st);
 	r = 0;
 out:
 	if (fd >= 0)
 		close(fd);
-	if (data != NULL) {
-		sodium_memzero(data, len);
-		free(data);
-	}
+	agent_buf_cleanup(&data);
 	return r;
 }
 

@@ -12,12 +12,12 @@
 #include <string.h>
 
 #include <curl/curl.h>
-#include <sodium.h>
 
 #include <xoauth/xo_errors.h>
 
 #include "core/log.h"
 #include "login/redirect.h"
+#include "secret/buf.h"
 
 enum conn_state {
 	C_READING,  /* gathering the request */
@@ -35,11 +35,12 @@ struct redirect_conn {
 	uv_write_t wr;
 	enum conn_state state;
 	int open_handles;
-	size_t len;
 	char *out; /* the answer being written */
 	size_t out_len;
-	/* The request can carry an authorization code: wiped on free. */
-	char buf[REDIRECT_MAX_REQUEST + 1];
+	/* The request read so far, with room for the NUL that makes it a C
+	   string: it can carry an authorization code, and agent_buf wipes
+	   it. */
+	struct agent_buf in;
 };
 
 struct redirect_server {
@@ -79,7 +80,7 @@ static void on_conn_handle_closed(uv_handle_t *h)
 
 	if (--rc->open_handles > 0)
 		return;
-	sodium_memzero(rc->buf, sizeof(rc->buf));
+	agent_buf_cleanup(&rc->in);
 	free(rc->out);
 	free(rc);
 	s->open_handles -= 2;
@@ -298,38 +299,48 @@ static int request_line(char *line, char **method, char **target)
 	return 0;
 }
 
-/* Path and query of an origin-form target ("/path?query"). */
+/*
+ * Path and query of an origin-form target ("/path?query"), curl-allocated:
+ * libcurl allocates with the agent's wiping allocator (secret/wipe_alloc.h),
+ * so curl_free() wipes the query and the code in it.
+ */
 static int split_target(const char *target, char **path, char **query)
 {
-	char url[REDIRECT_MAX_REQUEST + 32];
-	CURLU *u;
+	struct agent_buf url;
+	const char *s;
+	CURLU *u = NULL;
 	CURLUcode uc;
 	int r = -1;
 
 	*path = NULL;
 	*query = NULL;
+	/* The target is at most REDIRECT_MAX_REQUEST bytes: it fits. */
+	agent_buf_init(&url, REDIRECT_MAX_REQUEST + 32);
 	if (target[0] != '/' || target[1] == '/')
-		return -1;
-	snprintf(url, sizeof(url), "http://127.0.0.1%s", target);
-	if ((u = curl_url()) == NULL)
-		return -1;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		goto out;
+	if (agent_buf_append_str(&url, "http://127.0.0.1") != 0 ||
+	    agent_buf_append_str(&url, target) != 0 ||
+	    (s = agent_buf_cstr(&url)) == NULL || (u = curl_url()) == NULL)
+		goto out;
+	if (curl_url_set(u, CURLUPART_URL, s, 0) == CURLUE_OK &&
 	    curl_url_get(u, CURLUPART_PATH, path, 0) == CURLUE_OK) {
 		uc = curl_url_get(u, CURLUPART_QUERY, query, 0);
 		r = uc == CURLUE_OK || uc == CURLUE_NO_QUERY ? 0 : -1;
 	}
-	sodium_memzero(url, sizeof(url));
+out:
 	curl_url_cleanup(u);
+	agent_buf_cleanup(&url);
 	return r;
 }
 
-static void handle_request(struct redirect_conn *rc)
+/* req: the request as read, a C string in rc->in, cut in place here. */
+static void handle_request(struct redirect_conn *rc, char *req)
 {
 	struct redirect_server *s = rc->srv;
 	char *method, *target, *path = NULL, *query = NULL;
 
-	rc->buf[strcspn(rc->buf, "\r\n")] = '\0';
-	if (request_line(rc->buf, &method, &target) != 0) {
+	req[strcspn(req, "\r\n")] = '\0';
+	if (request_line(req, &method, &target) != 0) {
 		redirect_reply(rc, 400, "Bad request",
 			       "This is not an HTTP request.");
 		return;
@@ -357,24 +368,26 @@ static void handle_request(struct redirect_conn *rc)
 			       "xoauth-agent could not handle the request.");
 out:
 	curl_free(path);
-	if (query != NULL) {
-		sodium_memzero(query, strlen(query));
-		curl_free(query);
-	}
+	curl_free(query);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct redirect_conn *rc = h->data;
+	unsigned char *tail;
+	size_t room;
 
 	(void)suggested;
-	*buf = uv_buf_init(rc->buf + rc->len,
-			   (unsigned)(REDIRECT_MAX_REQUEST - rc->len));
+	/* rc->in was reserved whole at accept; its last byte is kept for
+	   the NUL. */
+	tail = agent_buf_tail(&rc->in, &room);
+	*buf = uv_buf_init((char *)tail, (unsigned)(room > 0 ? room - 1 : 0));
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	struct redirect_conn *rc = st->data;
+	char *req;
 
 	(void)buf;
 	if (rc->state != C_READING) {
@@ -386,21 +399,24 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		conn_close(rc);
 		return;
 	}
-	rc->len += (size_t)nread;
-	rc->buf[rc->len] = '\0';
-	if (memchr(rc->buf, '\0', rc->len) != NULL) {
+	agent_buf_advance(&rc->in, (size_t)nread);
+	/* Cannot fail: on_alloc() left the room for the NUL. */
+	if ((req = agent_buf_cstr(&rc->in)) == NULL) {
+		conn_close(rc);
+		return;
+	}
+	if (memchr(req, '\0', rc->in.len) != NULL) {
 		uv_read_stop(st);
 		redirect_reply(rc, 400, "Bad request",
 			       "The request holds a NUL byte.");
 		return;
 	}
-	if (strstr(rc->buf, "\r\n\r\n") != NULL ||
-	    strstr(rc->buf, "\n\n") != NULL) {
+	if (strstr(req, "\r\n\r\n") != NULL || strstr(req, "\n\n") != NULL) {
 		uv_read_stop(st);
-		handle_request(rc);
+		handle_request(rc, req);
 		return;
 	}
-	if (rc->len >= REDIRECT_MAX_REQUEST) {
+	if (rc->in.len >= REDIRECT_MAX_REQUEST) {
 		uv_read_stop(st);
 		log_info("redirect %s: a request larger than %d bytes was "
 			 "refused",
@@ -421,6 +437,7 @@ static void on_connection(uv_stream_t *server, int status)
 	if ((rc = calloc(1, sizeof(*rc))) == NULL)
 		return;
 	rc->srv = s;
+	agent_buf_init(&rc->in, REDIRECT_MAX_REQUEST + 1);
 	uv_tcp_init(server->loop, &rc->tcp);
 	uv_timer_init(server->loop, &rc->timer);
 	rc->tcp.data = rc;
@@ -438,6 +455,13 @@ static void on_connection(uv_stream_t *server, int status)
 	if (s->n_conns > REDIRECT_MAX_CONNS) {
 		log_info("redirect %s: more than %d connections; one dropped",
 			 s->name, REDIRECT_MAX_CONNS);
+		conn_close(rc);
+		return;
+	}
+	/* The whole request's room at once, as the fixed array it once was:
+	   reading needs no growth, and a lack of memory drops the connection
+	   before anything is read. */
+	if (agent_buf_reserve(&rc->in, REDIRECT_MAX_REQUEST + 1) != 0) {
 		conn_close(rc);
 		return;
 	}

@@ -22,12 +22,12 @@
 #include <time.h>
 
 #include <curl/curl.h>
-#include <sodium.h>
 
 #include <xoauth/xo_errors.h>
 
 #include "oauth/http.h"
 #include "core/log.h"
+#include "secret/buf.h"
 #include "secret/secret.h"
 
 #ifndef XO_VERSION
@@ -38,7 +38,6 @@
 /* A Retry-After further out than this is treated as this: a provider's
    typo must not silence an account for weeks. */
 #define MAX_RETRY_AFTER (24L * 3600L)
-#define BODY_INITIAL 4096
 
 struct sock_ctx {
 	uv_poll_t poll;
@@ -52,8 +51,9 @@ struct agent_http_xfer {
 	CURL *easy;
 	CURLU *url;
 	struct agent_plain *form; /* request body, sodium_malloc */
-	char *body;		  /* response, wiped before free */
-	size_t body_len, body_cap;
+	/* The response, a C string at all times (the NUL is kept after the
+	   bytes): it holds tokens, and agent_buf wipes it. */
+	struct agent_buf body;
 	int too_large;
 	int done; /* the callback is running: cancel is a no-op */
 	long retry_after;
@@ -78,16 +78,6 @@ struct agent_http {
 
 static void free_now(struct agent_http *h);
 
-static void body_wipe_free(struct agent_http_xfer *x)
-{
-	if (x->body != NULL) {
-		sodium_memzero(x->body, x->body_cap);
-		free(x->body);
-	}
-	x->body = NULL;
-	x->body_len = x->body_cap = 0;
-}
-
 /* Releases everything a transfer holds; the easy handle must already be
    out of the multi handle. */
 static void xfer_free(struct agent_http_xfer *x)
@@ -98,7 +88,7 @@ static void xfer_free(struct agent_http_xfer *x)
 		curl_easy_cleanup(x->easy);
 	curl_url_cleanup(x->url);
 	agent_plain_free(x->form); /* wipes the form, which may hold secrets */
-	body_wipe_free(x);
+	agent_buf_cleanup(&x->body);
 	free(x);
 }
 
@@ -114,40 +104,25 @@ static void xfer_unlink(struct agent_http *h, struct agent_http_xfer *x)
 }
 
 /*
- * The body grows by doubling up to AGENT_HTTP_MAX_RESPONSE.  realloc() is
- * not used because it may leave an unwiped copy of the old block (the body
- * holds tokens) in the heap.
+ * The body grows by doubling up to AGENT_HTTP_MAX_RESPONSE bytes and its
+ * NUL (the buffer's max).  The limit is checked here rather than left to
+ * the buffer, so that too_large tells a reply over the limit from a lack
+ * of memory.
  */
 static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct agent_http_xfer *x = userp;
 	size_t n = size * nmemb;
-	size_t cap, len;
-	char *nb;
 
-	if (n > AGENT_HTTP_MAX_RESPONSE - x->body_len) {
+	if (n > AGENT_HTTP_MAX_RESPONSE - x->body.len) {
 		x->too_large = 1;
 		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
 	}
-	if (x->body_len + n + 1 > x->body_cap) {
-		cap = x->body_cap ? x->body_cap : BODY_INITIAL;
-		while (cap < x->body_len + n + 1)
-			cap *= 2;
-		if (cap > AGENT_HTTP_MAX_RESPONSE + 1)
-			cap = AGENT_HTTP_MAX_RESPONSE + 1;
-		if ((nb = malloc(cap)) == NULL)
-			return 0;
-		len = x->body_len;
-		if (len > 0)
-			memcpy(nb, x->body, len);
-		body_wipe_free(x);
-		x->body = nb;
-		x->body_len = len;
-		x->body_cap = cap;
-	}
-	memcpy(x->body + x->body_len, data, n);
-	x->body_len += n;
-	x->body[x->body_len] = '\0';
+	/* Room for the NUL first, so that the view costs no second copy. */
+	if (agent_buf_reserve(&x->body, x->body.len + n + 1) != 0 ||
+	    agent_buf_append(&x->body, data, n) != 0 ||
+	    agent_buf_cstr(&x->body) == NULL)
+		return 0;
 	return n;
 }
 
@@ -245,8 +220,8 @@ static void finish(struct agent_http *h, CURL *easy, CURLcode rc)
 		snprintf(resp.error, sizeof(resp.error), "%s",
 			 x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
 	}
-	resp.body = x->body != NULL ? x->body : "";
-	resp.body_len = x->body_len;
+	resp.body = x->body.data != NULL ? (const char *)x->body.data : "";
+	resp.body_len = x->body.len;
 
 	/* The form is no longer needed: wipe it before running user code. */
 	agent_plain_free(x->form);
@@ -552,6 +527,7 @@ int agent_http_start(struct agent_http *h, const struct agent_http_req *req,
 	x->cb = cb;
 	x->arg = arg;
 	x->retry_after = -1;
+	agent_buf_init(&x->body, AGENT_HTTP_MAX_RESPONSE + 1);
 	if ((kind = url_kind(req->url, &x->url)) == 0) {
 		r = XO_ERR_INVALID;
 		goto out;
@@ -639,6 +615,9 @@ int agent_http_start_easy(struct agent_http *h, CURL *easy,
 	x->easy = easy;
 	x->easy_cb = cb;
 	x->arg = arg;
+	/* The caller's easy handle writes the body where it says: none
+	   is kept here. */
+	agent_buf_init(&x->body, 0);
 	if (curl_easy_setopt(easy, CURLOPT_PRIVATE, x) != CURLE_OK ||
 	    curl_multi_add_handle(h->multi, easy) != CURLM_OK) {
 		free(x);

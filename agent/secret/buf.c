@@ -66,11 +66,28 @@ int agent_buf_append(struct agent_buf *b, const void *p, size_t n)
 
 	if (n > b->max - b->len)
 		return XO_ERR_MSG_TOO_LARGE;
+	/* Nothing to add: an empty buffer stays without a block, and
+	   memcpy() is not handed its NULL. */
+	if (n == 0)
+		return 0;
 	if ((r = agent_buf_reserve(b, b->len + n)) != 0)
 		return r;
 	memcpy(b->data + b->len, p, n);
 	b->len += n;
 	return 0;
+}
+
+int agent_buf_append_str(struct agent_buf *b, const char *s)
+{
+	return agent_buf_append(b, s, strlen(s));
+}
+
+char *agent_buf_cstr(struct agent_buf *b)
+{
+	if (b->len >= b->max || agent_buf_reserve(b, b->len + 1) != 0)
+		return NULL;
+	b->data[b->len] = '\0';
+	return (char *)b->data;
 }
 
 void agent_buf_consume(struct agent_buf *b, size_t n)
@@ -89,6 +106,11 @@ unsigned char *agent_buf_tail(struct agent_buf *b, size_t *room)
 {
 	*room = b->cap - b->len;
 	return b->data != NULL ? b->data + b->len : NULL;
+}
+
+void agent_buf_advance(struct agent_buf *b, size_t n)
+{
+	b->len += n < b->cap - b->len ? n : b->cap - b->len;
 }
 
 unsigned char *agent_buf_take(struct agent_buf *b, size_t *len, size_t *cap)

@@ -36,11 +36,23 @@ void agent_buf_cleanup(struct agent_buf *b);
 int agent_buf_reserve(struct agent_buf *b, size_t need);
 /* Appends n bytes (reserving as above); 0 or the same errors. */
 int agent_buf_append(struct agent_buf *b, const void *p, size_t n);
+/* Appends the bytes of the C string s, without its NUL; as append. */
+int agent_buf_append_str(struct agent_buf *b, const char *s);
+/*
+ * The bytes as a C string: a NUL is written after them, not counted in
+ * len, so the next append writes over it (ask again after appending).  An
+ * empty buffer gets a block too, so the string is always writable.  NULL
+ * when the NUL does not fit under max (len == max) or memory is short.
+ */
+char *agent_buf_cstr(struct agent_buf *b);
 /* Drops the first n bytes (at most len), wiping what moves and what is
    left behind. */
 void agent_buf_consume(struct agent_buf *b, size_t n);
 /* Room left at the end before cap: where a read may land. */
 unsigned char *agent_buf_tail(struct agent_buf *b, size_t *room);
+/* Counts n more bytes as in use: those a read or a decoder wrote at
+   agent_buf_tail().  More than the room there is cut to it. */
+void agent_buf_advance(struct agent_buf *b, size_t n);
 
 /*
  * Hands the bytes out: *len gets b->len and the caller owns the block

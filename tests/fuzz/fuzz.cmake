@@ -30,7 +30,8 @@ target_link_options(fuzz_proto PRIVATE -fsanitize=fuzzer,address)
 # The browser and paste flows' redirect parsing (agent/login/pure/authz.c).
 add_executable(fuzz_authz
 	${CMAKE_CURRENT_LIST_DIR}/fuzz_authz.c
-	${PROJECT_SOURCE_DIR}/agent/login/pure/authz.c)
+	${PROJECT_SOURCE_DIR}/agent/login/pure/authz.c
+	${PROJECT_SOURCE_DIR}/agent/secret/buf.c)
 target_include_directories(fuzz_authz PRIVATE
 	${PROJECT_SOURCE_DIR}/agent
 	${PROJECT_SOURCE_DIR}/client/include)

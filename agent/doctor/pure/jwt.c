@@ -18,28 +18,30 @@
 #include <sodium.h>
 
 #include "doctor/pure/doctor.h"
+#include "secret/buf.h"
 
 /* Larger than any provider's access token (Google: 2048 bytes,
    providers.md 3; Microsoft's with many groups run to a few KiB). */
 #define MAX_TOKEN (32 * 1024)
 
-/* Decodes one base64url part into a new buffer of *len bytes (+ NUL). */
-static unsigned char *b64url(const char *p, size_t n, size_t *len)
+/* Decodes one base64url part of n > 0 bytes onto out (at least n bytes
+   under its max); 0, or -1 when it is no such part or memory is short. */
+static int b64url(const char *p, size_t n, struct agent_buf *out)
 {
-	unsigned char *bin;
+	unsigned char *t;
 	const char *end = NULL;
+	size_t room, len = 0;
 
-	if ((bin = malloc(n + 1)) == NULL)
-		return NULL;
-	if (sodium_base642bin(bin, n, p, n, NULL, len, &end,
+	/* Decoded, the part is no longer than its text. */
+	if (agent_buf_reserve(out, n) != 0)
+		return -1;
+	t = agent_buf_tail(out, &room);
+	if (sodium_base642bin(t, room, p, n, NULL, &len, &end,
 			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-	    end != p + n) {
-		sodium_memzero(bin, n + 1);
-		free(bin);
-		return NULL;
-	}
-	bin[*len] = '\0';
-	return bin;
+	    end != p + n)
+		return -1;
+	agent_buf_advance(out, len);
+	return 0;
 }
 
 /* Copies s into dst, control characters replaced, cut to fit. */
@@ -85,12 +87,15 @@ static void claim(const json_t *root, const char *name, char *dst, size_t cap)
 int doctor_jwt_claims(const char *token, size_t len, struct doctor_claims *out)
 {
 	const char *dot1, *dot2;
-	unsigned char *hdr = NULL, *body = NULL;
-	size_t hlen = 0, blen = 0;
+	/* The decoded parts: the token is a secret, and they are most of
+	   it. */
+	struct agent_buf hdr, body;
 	json_t *root = NULL, *exp;
 	int r = DOCTOR_JWT_NOT_JWT;
 
 	memset(out, 0, sizeof(*out));
+	agent_buf_init(&hdr, MAX_TOKEN);
+	agent_buf_init(&body, MAX_TOKEN);
 	if (token == NULL || len == 0 || len > MAX_TOKEN ||
 	    memchr(token, '\0', len) != NULL)
 		goto out;
@@ -102,11 +107,12 @@ int doctor_jwt_claims(const char *token, size_t len, struct doctor_claims *out)
 	    dot1 == token || dot2 == dot1 + 1)
 		goto out;
 	r = DOCTOR_JWT_BAD_BASE64;
-	if ((hdr = b64url(token, (size_t)(dot1 - token), &hlen)) == NULL ||
-	    (body = b64url(dot1 + 1, (size_t)(dot2 - dot1 - 1), &blen)) == NULL)
+	if (b64url(token, (size_t)(dot1 - token), &hdr) != 0 ||
+	    b64url(dot1 + 1, (size_t)(dot2 - dot1 - 1), &body) != 0)
 		goto out;
 	r = DOCTOR_JWT_BAD_JSON;
-	if ((root = json_loadb((const char *)body, blen, 0, NULL)) == NULL ||
+	if ((root = json_loadb((const char *)body.data, body.len, 0, NULL)) ==
+		NULL ||
 	    !json_is_object(root))
 		goto out;
 	claim(root, "aud", out->aud, sizeof(out->aud));
@@ -129,14 +135,8 @@ int doctor_jwt_claims(const char *token, size_t len, struct doctor_claims *out)
 	r = DOCTOR_JWT_OK;
 out:
 	json_decref(root);
-	if (hdr != NULL) {
-		sodium_memzero(hdr, hlen);
-		free(hdr);
-	}
-	if (body != NULL) {
-		sodium_memzero(body, blen);
-		free(body);
-	}
+	agent_buf_cleanup(&hdr);
+	agent_buf_cleanup(&body);
 	if (r != DOCTOR_JWT_OK)
 		memset(out, 0, sizeof(*out));
 	return r;

@@ -3,6 +3,11 @@
  * responses (see authz.h).  libcurl's URL API does the URL work; the only
  * splitting done here is of a query into its '&'-separated name=value
  * pairs, which that API does not offer.
+ *
+ * Our copies of a code or of a query live in struct agent_buf, which wipes
+ * them.  What libcurl returns (a decoded value, a URL's query) is freed
+ * with curl_free(), which wipes it too: the agent gives libcurl its wiping
+ * allocator (secret/wipe_alloc.h).
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -10,7 +15,6 @@
 #include <string.h>
 
 #include <curl/curl.h>
-#include <sodium.h>
 
 #include <xoauth/xo_errors.h>
 
@@ -27,22 +31,28 @@ static void say(char *why, size_t whylen, const char *msg)
 /* Appends "name=value" to the URL's query, value percent-encoded. */
 static int append_param(CURLU *u, const char *name, const char *value)
 {
-	size_t n = strlen(name) + 1 + strlen(value) + 1;
-	char *pair = malloc(n);
+	struct agent_buf pair;
+	const char *s;
 	CURLUcode uc;
+	int r = XO_ERR_NOMEM;
 
-	if (pair == NULL)
-		return XO_ERR_NOMEM;
-	snprintf(pair, n, "%s=%s", name, value);
+	agent_buf_init(&pair, strlen(name) + 1 + strlen(value) + 1);
+	if (agent_buf_append_str(&pair, name) != 0 ||
+	    agent_buf_append_str(&pair, "=") != 0 ||
+	    agent_buf_append_str(&pair, value) != 0 ||
+	    (s = agent_buf_cstr(&pair)) == NULL)
+		goto out;
 	/* curl_url_set(3): with CURLU_APPENDQUERY and CURLU_URLENCODE "the
 	   first '=' symbol is not URL encoded"; the rest of the pair is,
 	   '&' included, and a space becomes '+'. */
-	uc = curl_url_set(u, CURLUPART_QUERY, pair,
+	uc = curl_url_set(u, CURLUPART_QUERY, s,
 			  CURLU_APPENDQUERY | CURLU_URLENCODE);
-	free(pair);
-	return uc == CURLUE_OK		    ? 0
-	       : uc == CURLUE_OUT_OF_MEMORY ? XO_ERR_NOMEM
-					    : XO_ERR_INVALID;
+	r = uc == CURLUE_OK		 ? 0
+	    : uc == CURLUE_OUT_OF_MEMORY ? XO_ERR_NOMEM
+					 : XO_ERR_INVALID;
+out:
+	agent_buf_cleanup(&pair);
+	return r;
 }
 
 /* Appends the preset's "k=v&k=v", which needs no encoding. */
@@ -202,9 +212,7 @@ int authz_loopback_uri(const struct authz_loopback *lb, unsigned port,
 
 void authz_response_cleanup(struct authz_response *r)
 {
-	if (r->code != NULL)
-		sodium_memzero(r->code, strlen(r->code));
-	free(r->code);
+	agent_buf_cleanup(&r->code_buf);
 	free(r->state);
 	free(r->error);
 	free(r->error_description);
@@ -212,55 +220,58 @@ void authz_response_cleanup(struct authz_response *r)
 }
 
 /*
- * Decodes one form-encoded value ('+' is a space, %XX a byte) into a new
- * string.  A decoded control byte (a smuggled NUL or line break) or a
- * value longer than max is refused: nothing we read needs one.
+ * Decodes one form-encoded value ('+' is a space, %XX a byte) onto out, a
+ * C string there; out's max leaves room for max bytes and the NUL.  A
+ * decoded control byte (a smuggled NUL or line break) or a value longer
+ * than max is refused: nothing we read needs one.
  */
-static int decode(const char *s, size_t len, size_t max, char **out)
+static int decode(const char *s, size_t len, size_t max, struct agent_buf *out)
 {
-	char *plus, *dec;
-	int dlen = 0, i, r = XO_ERR_INVALID;
+	struct agent_buf plus;
+	char *p, *dec = NULL;
+	int dlen = 0, i, r = XO_ERR_NOMEM;
 
-	*out = NULL;
-	if ((plus = malloc(len + 1)) == NULL)
-		return XO_ERR_NOMEM;
+	agent_buf_init(&plus, len + 1);
+	if (agent_buf_append(&plus, s, len) != 0 ||
+	    (p = agent_buf_cstr(&plus)) == NULL)
+		goto out;
 	for (i = 0; (size_t)i < len; i++)
-		plus[i] = s[i] == '+' ? ' ' : s[i];
-	plus[len] = '\0';
-	dec = curl_easy_unescape(NULL, plus, (int)len, &dlen);
-	sodium_memzero(plus, len);
-	free(plus);
-	if (dec == NULL)
-		return XO_ERR_NOMEM;
+		if (p[i] == '+')
+			p[i] = ' ';
+	if ((dec = curl_easy_unescape(NULL, p, (int)len, &dlen)) == NULL)
+		goto out;
+	r = XO_ERR_INVALID;
 	if ((size_t)dlen > max)
 		goto out;
 	for (i = 0; i < dlen; i++)
 		if ((unsigned char)dec[i] < 0x20 || dec[i] == 0x7f)
 			goto out;
-	if ((*out = strdup(dec)) == NULL) {
-		r = XO_ERR_NOMEM;
+	r = XO_ERR_NOMEM;
+	if (agent_buf_append(out, dec, (size_t)dlen) != 0 ||
+	    agent_buf_cstr(out) == NULL)
 		goto out;
-	}
 	r = 0;
 out:
-	sodium_memzero(dec, (size_t)dlen);
 	curl_free(dec);
+	agent_buf_cleanup(&plus);
 	return r;
 }
 
-/* The slot for a parameter we read, or NULL for one we ignore. */
+/* The slot for a parameter we read, or NULL for one we ignore; *held is
+   where its value is kept when that is a secret (the code), else NULL. */
 static char **slot_for(struct authz_response *r, const char *name, size_t n,
-		       size_t *max)
+		       size_t *max, struct agent_buf **held)
 {
 	static const struct {
 		const char *name;
 		size_t off, max;
+		int secret;
 	} known[] = {
-	    {"code", offsetof(struct authz_response, code), AUTHZ_MAX_CODE},
-	    {"state", offsetof(struct authz_response, state), 512},
-	    {"error", offsetof(struct authz_response, error), 128},
+	    {"code", offsetof(struct authz_response, code), AUTHZ_MAX_CODE, 1},
+	    {"state", offsetof(struct authz_response, state), 512, 0},
+	    {"error", offsetof(struct authz_response, error), 128, 0},
 	    {"error_description",
-	     offsetof(struct authz_response, error_description), 2048},
+	     offsetof(struct authz_response, error_description), 2048, 0},
 	};
 	size_t i;
 
@@ -268,16 +279,43 @@ static char **slot_for(struct authz_response *r, const char *name, size_t n,
 		if (strlen(known[i].name) == n &&
 		    memcmp(known[i].name, name, n) == 0) {
 			*max = known[i].max;
+			*held = known[i].secret ? &r->code_buf : NULL;
 			return (char **)((char *)r + known[i].off);
 		}
 	}
 	return NULL;
 }
 
+/*
+ * Decodes a value into *slot: the code stays in the wiped buffer held,
+ * the others (no secrets) become strings of their own.  Errors as
+ * decode().
+ */
+static int take_value(const char *s, size_t len, size_t max,
+		      struct agent_buf *held, char **slot)
+{
+	struct agent_buf dec;
+	int r;
+
+	if (held != NULL) {
+		agent_buf_init(held, max + 1);
+		if ((r = decode(s, len, max, held)) == 0)
+			*slot = (char *)held->data;
+		return r;
+	}
+	agent_buf_init(&dec, max + 1);
+	if ((r = decode(s, len, max, &dec)) == 0 &&
+	    (*slot = strdup((char *)dec.data)) == NULL)
+		r = XO_ERR_NOMEM;
+	agent_buf_cleanup(&dec);
+	return r;
+}
+
 int authz_parse_query(const char *query, size_t len, struct authz_response *out,
 		      char *why, size_t whylen)
 {
 	const char *p = query, *end = query + len, *amp, *eq;
+	struct agent_buf *held;
 	char **slot;
 	size_t max, n = 0;
 	int r;
@@ -304,7 +342,7 @@ int authz_parse_query(const char *query, size_t len, struct authz_response *out,
 		eq = memchr(p, '=', (size_t)(amp - p));
 		if (eq == NULL)
 			eq = amp;
-		slot = slot_for(out, p, (size_t)(eq - p), &max);
+		slot = slot_for(out, p, (size_t)(eq - p), &max, &held);
 		if (slot != NULL) {
 			/* RFC 6749 3.1: parameters "MUST NOT be included
 			   more than once". */
@@ -314,9 +352,9 @@ int authz_parse_query(const char *query, size_t len, struct authz_response *out,
 				r = XO_ERR_INVALID;
 				goto fail;
 			}
-			r = decode(eq < amp ? eq + 1 : amp,
-				   eq < amp ? (size_t)(amp - eq - 1) : 0, max,
-				   slot);
+			r = take_value(eq < amp ? eq + 1 : amp,
+				       eq < amp ? (size_t)(amp - eq - 1) : 0,
+				       max, held, slot);
 			if (r != 0) {
 				say(why, whylen,
 				    r == XO_ERR_NOMEM
@@ -381,12 +419,14 @@ static int is_bare_code(const char *s, size_t len)
 int authz_parse_pasted(const char *input, size_t len,
 		       struct authz_response *out, char *why, size_t whylen)
 {
-	char *copy = NULL, *q = NULL;
+	struct agent_buf buf;
+	char *copy, *q = NULL;
 	const char *s = input, *e = input + len;
 	size_t n;
 	int r = XO_ERR_INVALID;
 
 	memset(out, 0, sizeof(*out));
+	agent_buf_init(&buf, AUTHZ_MAX_INPUT + 1);
 	while (s < e && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'))
 		s++;
 	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' ||
@@ -407,13 +447,21 @@ int authz_parse_pasted(const char *input, size_t len,
 	}
 	/* A URL, even one without a query, is never taken for a code. */
 	if (memmem(s, n, "://", 3) == NULL && is_bare_code(s, n)) {
-		if ((out->code = strndup(s, n)) == NULL)
+		agent_buf_init(&out->code_buf, AUTHZ_MAX_CODE + 1);
+		if (agent_buf_append(&out->code_buf, s, n) != 0 ||
+		    (out->code = agent_buf_cstr(&out->code_buf)) == NULL) {
+			authz_response_cleanup(out);
 			return XO_ERR_NOMEM;
+		}
 		out->bare = 1;
 		return 0;
 	}
-	if ((copy = strndup(s, n)) == NULL)
-		return XO_ERR_NOMEM;
+	/* The paste as a C string, for libcurl and strstr(). */
+	if (agent_buf_append(&buf, s, n) != 0 ||
+	    (copy = agent_buf_cstr(&buf)) == NULL) {
+		r = XO_ERR_NOMEM;
+		goto out;
+	}
 	if (strstr(copy, "://") != NULL) {
 		if ((r = url_query(copy, &q)) != 0 || q == NULL) {
 			say(why, whylen,
@@ -436,11 +484,7 @@ int authz_parse_pasted(const char *input, size_t len,
 		r = XO_ERR_INVALID;
 	}
 out:
-	if (q != NULL) {
-		sodium_memzero(q, strlen(q));
-		curl_free(q);
-	}
-	sodium_memzero(copy, n);
-	free(copy);
+	curl_free(q);
+	agent_buf_cleanup(&buf);
 	return r;
 }

@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include "secret/buf.h"
+
 /* The longest redirect URL or pasted line we read. */
 #define AUTHZ_MAX_INPUT 8192
 /* The longest authorization code accepted (Google documents 256 bytes;
@@ -69,11 +71,13 @@ int authz_loopback_uri(const struct authz_loopback *lb, unsigned port,
 
 /* What a redirect carried (RFC 6749 4.1.2 and 4.1.2.1). */
 struct authz_response {
-	char *code;		 /* a secret: cleanup wipes it; or NULL */
+	char *code;		 /* a secret, in code_buf; or NULL */
 	char *state;		 /* NULL when absent */
 	char *error;		 /* NULL when absent */
 	char *error_description; /* NULL when absent; printable ASCII */
 	int bare;		 /* the input was a bare code, no URL */
+	/* Where code lives, NUL-terminated: cleanup wipes it. */
+	struct agent_buf code_buf;
 };
 
 void authz_response_cleanup(struct authz_response *r);

@@ -21,6 +21,7 @@
 #include <xoauth/xo_errors.h>
 
 #include "oauth/pure/reply.h"
+#include "secret/buf.h"
 #include "secret/wipe_alloc.h"
 
 /* RFC 6749 gives no default for a missing expires_in; an hour is what
@@ -289,11 +290,15 @@ static const char *not_json_reason(const char *body, size_t len,
 static char *id_token_email(const char *jwt, size_t len)
 {
 	const char *p1, *p2, *email = NULL;
-	unsigned char *bin = NULL;
-	size_t seglen, cap, binlen = 0;
+	/* The decoded claims: the token's payload, wiped as the token is. */
+	struct agent_buf bin;
+	unsigned char *t;
+	size_t seglen, room, binlen = 0;
 	json_t *claims = NULL;
 	char *r = NULL;
 
+	/* Room for any part of jwt, decoded. */
+	agent_buf_init(&bin, len / 4 * 3 + 3);
 	if ((p1 = memchr(jwt, '.', len)) == NULL)
 		goto out;
 	p1++;
@@ -305,13 +310,15 @@ static char *id_token_email(const char *jwt, size_t len)
 		seglen--;
 	if (seglen == 0)
 		goto out;
-	cap = seglen / 4 * 3 + 3;
-	if ((bin = malloc(cap)) == NULL)
+	if (agent_buf_reserve(&bin, seglen / 4 * 3 + 3) != 0)
 		goto out;
-	if (sodium_base642bin(bin, cap, p1, seglen, NULL, &binlen, NULL,
+	t = agent_buf_tail(&bin, &room);
+	if (sodium_base642bin(t, room, p1, seglen, NULL, &binlen, NULL,
 			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
 		goto out;
-	if ((claims = json_loadb((const char *)bin, binlen, 0, NULL)) == NULL ||
+	agent_buf_advance(&bin, binlen);
+	if ((claims = json_loadb((const char *)bin.data, bin.len, 0, NULL)) ==
+		NULL ||
 	    !json_is_object(claims))
 		goto out;
 	email = json_string_value(json_object_get(claims, "email"));
@@ -327,10 +334,7 @@ static char *id_token_email(const char *jwt, size_t len)
 		r = dup_plain_text(email, MAX_EMAIL);
 out:
 	json_decref(claims);
-	if (bin != NULL) {
-		sodium_memzero(bin, cap);
-		free(bin);
-	}
+	agent_buf_cleanup(&bin);
 	return r;
 }
 
