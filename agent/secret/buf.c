@@ -10,8 +10,10 @@
 
 #include "secret/buf.h"
 
-/* The first block: most frames and replies fit in it. */
-#define FIRST_CAP 4096
+/* The first block: small, since every idle connection holds one and there
+   may be tens of thousands of them; token requests still fit in it.  A
+   larger need gets its size at once, and growth doubles from here. */
+#define FIRST_CAP 256
 
 void agent_buf_init(struct agent_buf *b, size_t max)
 {
