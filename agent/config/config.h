@@ -62,6 +62,9 @@ struct agent_config {
 	unsigned notify_timeout_ms; /* notify_cmd deadline, 30000 */
 	char *vault_path;          /* [agent] vault; NULL: the default */
 	char *vault_key_file;      /* [agent] vault_key_file; may be NULL */
+	char *restricted_socket;   /* [agent] restricted_socket: a second
+				      socket answering token requests only
+				      (for ssh -R); may be NULL */
 };
 
 /* The longest lifetime (xoauth-agent -t, lifetime =): ten years. */

@@ -18,7 +18,7 @@ struct agent_server {
 	struct agent *agent;
 	const struct dispatch_table *table;
 	uv_pipe_t listener;
-	int listening;	    /* listener is initialised */
+	int listening;			   /* listener is initialised */
 	TAILQ_HEAD(conn_list, conn) conns; /* open connections, oldest first */
 	/* Those that have not sent a whole request yet, oldest first: the
 	   ones to let go when the agent runs out of room. */
@@ -26,6 +26,7 @@ struct agent_server {
 	unsigned n_conns;
 	unsigned long next_conn_id; /* for log lines */
 	int closing;		    /* agent_server_close() ran */
+	int restricted;		    /* forwardable requests only */
 };
 
 /* The server a connection belongs to. */

@@ -46,6 +46,15 @@ void agent_dispatch(struct conn *c, const unsigned char *frame, size_t len)
 		agent_conn_reply_failure(c, XO_ERR_MSG_UNKNOWN, NULL);
 		return;
 	}
+	/* A restricted socket may reach another machine: it reads tokens and
+	   changes nothing, whatever the request holds. */
+	if (conn_server(c)->restricted && !e->forwardable) {
+		agent_conn_reply_failure(
+		    c, XO_ERR_RESTRICTED,
+		    "this socket answers token requests only (token, list): "
+		    "manage accounts on the agent's own socket");
+		return;
+	}
 	/* Before decoding: a locked agent says so to anything that needs a
 	   secret, whatever the request holds. */
 	if (!e->works_locked && t->hooks.locked(q.agent)) {

@@ -5,8 +5,10 @@
  * Each request type has one entry saying how its payload is decoded, who
  * answers it, whether it names an account, and whether a locked agent
  * still answers it.  For every frame dispatch does, in this order: look
- * the type up (a type without an entry: MSG_UNKNOWN), refuse it when the
- * agent is locked unless the entry works locked (LOCKED), decode it (a
+ * the type up (a type without an entry: MSG_UNKNOWN), refuse it on a
+ * restricted socket unless the entry is forwardable (RESTRICTED), refuse
+ * it when the agent is locked unless the entry works locked (LOCKED),
+ * decode it (a
  * malformed payload: MSG_BAD, the connection stays open), find the account
  * it names when the entry needs one (NO_ACCOUNT), and call the handler,
  * which answers now or later.  Only framing errors close a connection
@@ -60,6 +62,9 @@ struct request_entry {
 	void (*handle)(struct agent_request *q);
 	bool needs_account; /* q->acct must be the account q->name names */
 	bool works_locked;  /* answered while the agent is locked */
+	bool forwardable;   /* answered on a restricted socket (one that may
+			       be forwarded to another machine): it reads
+			       tokens, it changes nothing */
 };
 
 /* What dispatch asks of the rooms above it (daemon/ wires them). */

@@ -17,7 +17,7 @@ enum log_level {
 
 void agent_log_init(const char *ident, enum log_level level, int to_stderr);
 void agent_log(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) agent_log(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_info(...) agent_log(LOG_LEVEL_INFO, __VA_ARGS__)

@@ -51,6 +51,11 @@ int agent_server_new(struct agent *a, const struct dispatch_table *table,
 	return 0;
 }
 
+void agent_server_restrict(struct agent_server *s)
+{
+	s->restricted = 1;
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
 	struct agent_server *s = listener->data;

@@ -22,6 +22,10 @@ struct agent_server;
  */
 int agent_server_new(struct agent *a, const struct dispatch_table *table,
 		     struct agent_server **out);
+/* Makes s a restricted server: it answers only the table's forwardable
+   requests (QUERY, TOKEN, LIST), for a socket that may be forwarded to
+   another machine (ssh -R), and refuses the others with RESTRICTED. */
+void agent_server_restrict(struct agent_server *s);
 /* Listens on the bound socket fd (taken over); 0 or XO_ERR_INTERNAL,
    logged. */
 int agent_server_listen(struct agent_server *s, int fd);

@@ -20,16 +20,21 @@ struct agent_config;
 
 struct daemon {
 	struct agent a;
-	struct agent_config *config; /* owned; a.config is this one */
-	char *config_path;	     /* NULL: none (no HOME) */
-	int config_must_exist;	     /* named with -f */
-	char *socket_path;	     /* unlinked at exit */
-	char *socket_dir;	     /* removed at exit when we made it */
-	int socket_from_systemd;     /* systemd owns the socket */
-	pid_t parent_pid;	     /* command mode: exit when it is gone */
-	struct rlimit saved_core;    /* the core limit before hardening, for
-					the command of command mode */
-	unsigned long fd_limit;	     /* open files the agent may have */
+	struct agent_config *config;	 /* owned; a.config is this one */
+	char *config_path;		 /* NULL: none (no HOME) */
+	int config_must_exist;		 /* named with -f */
+	char *socket_path;		 /* unlinked at exit */
+	char *socket_dir;		 /* removed at exit when we made it */
+	int socket_from_systemd;	 /* systemd owns the socket */
+	char *restricted_path;		 /* -r or [agent] restricted_socket:
+					    token requests only; unlinked at
+					    exit */
+	int restricted_fd;		 /* bound there, -1: none */
+	struct agent_server *restricted; /* serving it */
+	pid_t parent_pid;	  /* command mode: exit when it is gone */
+	struct rlimit saved_core; /* the core limit before hardening, for
+				     the command of command mode */
+	unsigned long fd_limit;	  /* open files the agent may have */
 	struct agent_spawns spawns;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t parent_check;
@@ -55,10 +60,14 @@ extern const struct dispatch_table daemon_requests;
 
 /* ---- daemonize.c ---- */
 #define DAEMON_SOCK_ENV "XOAUTH_AUTH_SOCK"
+#define DAEMON_FORWARD_ENV "XOAUTH_FORWARD_SOCK"
 #define DAEMON_PID_ENV "XOAUTH_AGENT_PID"
 
 /* Prints NAME=VALUE in sh or csh syntax, as ssh-agent does. */
 void daemon_print_env(int csh, const char *name, const char *value);
+/* Prints the sockets' variables (the restricted one's when there is
+   one). */
+void daemon_print_sockets(const struct daemon *d, int csh);
 /* Which process daemon_detach() returns in. */
 enum detach_side {
 	DETACH_FAILED, /* no fork (reported) */

@@ -50,6 +50,13 @@ void daemon_print_env(int csh, const char *name, const char *value)
 	}
 }
 
+void daemon_print_sockets(const struct daemon *d, int csh)
+{
+	daemon_print_env(csh, DAEMON_SOCK_ENV, d->socket_path);
+	if (d->restricted_path != NULL)
+		daemon_print_env(csh, DAEMON_FORWARD_ENV, d->restricted_path);
+}
+
 /* The parent's part: the agent runs as pid. */
 static void parent(struct daemon *d, char **argv, int csh, pid_t pid)
 {
@@ -57,12 +64,14 @@ static void parent(struct daemon *d, char **argv, int csh, pid_t pid)
 
 	snprintf(pidbuf, sizeof(pidbuf), "%ld", (long)pid);
 	if (argv[0] == NULL) {
-		daemon_print_env(csh, DAEMON_SOCK_ENV, d->socket_path);
+		daemon_print_sockets(d, csh);
 		daemon_print_env(csh, DAEMON_PID_ENV, pidbuf);
 		printf("echo Agent pid %s;\n", pidbuf);
 		return;
 	}
 	setenv(DAEMON_SOCK_ENV, d->socket_path, 1);
+	if (d->restricted_path != NULL)
+		setenv(DAEMON_FORWARD_ENV, d->restricted_path, 1);
 	setenv(DAEMON_PID_ENV, pidbuf, 1);
 	agent_config_free(d->config);
 	d->config = NULL;
@@ -86,8 +95,10 @@ enum detach_side daemon_detach(struct daemon *d, char **argv, int csh,
 		return DETACH_FAILED;
 	}
 	if (pid != 0) {
-		/* The agent holds the socket and the vault's lock now. */
+		/* The agent holds the sockets and the vault's lock now. */
 		close(listen_fd);
+		if (d->restricted_fd >= 0)
+			close(d->restricted_fd);
 		parent(d, argv, csh, pid);
 		return DETACH_PARENT;
 	}

@@ -36,10 +36,10 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: xoauth-agent [-c | -s] [-Dd] [-a SOCKET] [-f CONFIG] "
-		"[-t LIFE]\n"
-		"       xoauth-agent [-a SOCKET] [-f CONFIG] [-t LIFE] COMMAND "
-		"[ARG ...]\n"
+		"usage: xoauth-agent [-c | -s] [-Dd] [-a SOCKET] [-r SOCKET] "
+		"[-f CONFIG] [-t LIFE]\n"
+		"       xoauth-agent [-a SOCKET] [-r SOCKET] [-f CONFIG] "
+		"[-t LIFE] COMMAND [ARG ...]\n"
 		"       xoauth-agent [-c | -s] -k\n"
 		"       xoauth-agent -V\n");
 }
@@ -111,7 +111,8 @@ static int kill_agent(int csh)
 
 /* What the command line asks for. */
 struct args {
-	const char *bind_path; /* -a */
+	const char *bind_path;	     /* -a */
+	const char *restricted_path; /* -r */
 	int c_flag, s_flag, k_flag;
 	char **command; /* what follows the options; command[0] NULL: none */
 };
@@ -126,13 +127,16 @@ static int parse_args(int argc, char **argv, struct daemon *d, struct args *a)
 	int ch;
 
 	memset(a, 0, sizeof(*a));
-	while ((ch = getopt(argc, argv, "+a:cDdf:hkst:V")) != -1) {
+	while ((ch = getopt(argc, argv, "+a:cDdf:hkr:st:V")) != -1) {
 		switch (ch) {
 		case 'a':
 			a->bind_path = optarg;
 			break;
 		case 'c':
 			a->c_flag = 1;
+			break;
+		case 'r':
+			a->restricted_path = optarg;
 			break;
 		case 's':
 			a->s_flag = 1;
@@ -227,6 +231,42 @@ static int open_socket(struct daemon *d, const char *bind_path, int *fd,
 	return r;
 }
 
+/* The restricted socket (-r, else [agent] restricted_socket), answering
+   token requests only: the one to forward with ssh -R. */
+static int open_restricted(struct daemon *d, const char *path,
+			   struct agent_err *err)
+{
+	int r;
+
+	if (path == NULL)
+		path = d->config->restricted_socket;
+	if (path == NULL)
+		return 0;
+	if ((d->restricted_path = strdup(path)) == NULL)
+		return agent_err_code(err, XO_ERR_NOMEM);
+	if ((r = agent_socket_bind(d->restricted_path, &d->restricted_fd,
+				   err)) != 0) {
+		free(d->restricted_path);
+		d->restricted_path = NULL;
+	}
+	return r;
+}
+
+/* The sockets go when the start fails after they were made. */
+static void close_sockets(struct daemon *d, int fd)
+{
+	close(fd);
+	if (!d->socket_from_systemd)
+		unlink(d->socket_path);
+	if (d->socket_dir != NULL)
+		rmdir(d->socket_dir);
+	if (d->restricted_fd >= 0) {
+		close(d->restricted_fd);
+		unlink(d->restricted_path);
+		d->restricted_fd = -1;
+	}
+}
+
 /* The vault's lock and a look at the file, before the fork: a vault that
    cannot be used stops the start where the user sees it. */
 static int prepare_vault(struct daemon *d, int fd, struct agent_err *err)
@@ -237,11 +277,7 @@ static int prepare_vault(struct daemon *d, int fd, struct agent_err *err)
 		return 0;
 	if (err->msg[0] == '\0')
 		agent_err_set(err, r, "cannot prepare the vault");
-	close(fd);
-	if (!d->socket_from_systemd)
-		unlink(d->socket_path);
-	if (d->socket_dir != NULL)
-		rmdir(d->socket_dir);
+	close_sockets(d, fd);
 	return r;
 }
 
@@ -253,13 +289,16 @@ static int start(struct daemon *d, const struct args *args, int csh)
 
 	agent_err_clear(&err);
 	if (load_config(d, &err) != 0 ||
-	    open_socket(d, args->bind_path, &fd, &err) != 0 ||
-	    prepare_vault(d, fd, &err) != 0) {
-		fprintf(stderr, "xoauth-agent: %s\n", agent_err_text(&err));
-		return 1;
+	    open_socket(d, args->bind_path, &fd, &err) != 0)
+		goto fail;
+	if (open_restricted(d, args->restricted_path, &err) != 0) {
+		close_sockets(d, fd);
+		goto fail;
 	}
+	if (prepare_vault(d, fd, &err) != 0)
+		goto fail;
 	if (d->a.opts.foreground) {
-		daemon_print_env(csh, SOCK_ENV, d->socket_path);
+		daemon_print_sockets(d, csh);
 		printf("echo Agent pid %ld;\n", (long)getpid());
 		fflush(stdout);
 		return daemon_run(d, fd, 0);
@@ -273,6 +312,9 @@ static int start(struct daemon *d, const struct args *args, int csh)
 		break;
 	}
 	return 1;
+fail:
+	fprintf(stderr, "xoauth-agent: %s\n", agent_err_text(&err));
+	return 1;
 }
 
 int main(int argc, char **argv)
@@ -282,6 +324,7 @@ int main(int argc, char **argv)
 	int r, csh;
 
 	memset(&d, 0, sizeof(d));
+	d.restricted_fd = -1;
 	getrlimit(RLIMIT_CORE, &d.saved_core);
 	agent_harden();
 	d.fd_limit = agent_raise_fd_limit();
@@ -305,5 +348,6 @@ int main(int argc, char **argv)
 	free(d.config_path);
 	free(d.socket_path);
 	free(d.socket_dir);
+	free(d.restricted_path);
 	return r;
 }

@@ -5,7 +5,10 @@
  *
  * A locked agent answers only what needs no secret: QUERY, LIST, LOCK and
  * UNLOCK.  Every other entry says works_locked = false, so a new request
- * type is refused while locked unless its entry says otherwise.
+ * type is refused while locked unless its entry says otherwise.  Likewise
+ * a restricted socket (xoauth-agent -r, for ssh forwarding) answers only
+ * QUERY, TOKEN and LIST: a forwarded socket reads tokens and may change
+ * nothing.
  */
 #include <string.h>
 
@@ -118,27 +121,29 @@ static struct account *find_account(struct agent *a, struct proto_str name)
 #define UNNAMED false
 #define LOCKED_TOO true
 #define UNLOCKED_ONLY false
+#define FORWARDABLE true
+#define LOCAL_ONLY false
 
 /* A table is read as one: one line per request type. */
 /* clang-format off */
 static const struct request_entry entries[] = {
-/*   type                   decode              handle                  account  locked */
-    {PROTO_REQ_QUERY,       decode_query,       handle_query,           UNNAMED, LOCKED_TOO},
-    {PROTO_REQ_TOKEN,       decode_token,       account_handle_token,   NAMED,   UNLOCKED_ONLY},
-    {PROTO_REQ_LIST,        decode_none,        account_handle_list,    UNNAMED, LOCKED_TOO},
-    {PROTO_REQ_REFRESH,     decode_account,     account_handle_refresh, NAMED,   UNLOCKED_ONLY},
-    {PROTO_REQ_REMOVE,      decode_account,     account_handle_remove,  NAMED,   UNLOCKED_ONLY},
-    {PROTO_REQ_IMPORT,      decode_import,      account_handle_import,  NAMED,   UNLOCKED_ONLY},
-    {PROTO_REQ_LOGIN_START, decode_login_start, login_handle_start,     NAMED,   UNLOCKED_ONLY},
-    {PROTO_REQ_LOGIN_WAIT,  decode_account,     login_handle_wait,      NAMED,   UNLOCKED_ONLY},
-    {PROTO_REQ_LOGIN_CODE,  decode_login_code,  login_handle_code,      NAMED,   UNLOCKED_ONLY},
-    {PROTO_REQ_ADD,         decode_add,         account_handle_add,     UNNAMED, UNLOCKED_ONLY},
-    {PROTO_REQ_DELETE,      decode_account,     account_handle_delete,  NAMED,   UNLOCKED_ONLY},
-    {PROTO_REQ_DOCTOR,      decode_doctor,      doctor_handle,          NAMED,   UNLOCKED_ONLY},
-    {PROTO_REQ_LOCK,        decode_none,        vault_handle_lock,      UNNAMED, LOCKED_TOO},
-    {PROTO_REQ_UNLOCK,      decode_unlock,      vault_handle_unlock,    UNNAMED, LOCKED_TOO},
-    {PROTO_REQ_EXPORT,      decode_export,      vault_handle_export,    UNNAMED, UNLOCKED_ONLY},
-    {PROTO_REQ_RESTORE,     decode_restore,     vault_handle_restore,   UNNAMED, UNLOCKED_ONLY},
+/*   type                   decode              handle                  account  locked         restricted */
+    {PROTO_REQ_QUERY,       decode_query,       handle_query,           UNNAMED, LOCKED_TOO,    FORWARDABLE},
+    {PROTO_REQ_TOKEN,       decode_token,       account_handle_token,   NAMED,   UNLOCKED_ONLY, FORWARDABLE},
+    {PROTO_REQ_LIST,        decode_none,        account_handle_list,    UNNAMED, LOCKED_TOO,    FORWARDABLE},
+    {PROTO_REQ_REFRESH,     decode_account,     account_handle_refresh, NAMED,   UNLOCKED_ONLY, LOCAL_ONLY},
+    {PROTO_REQ_REMOVE,      decode_account,     account_handle_remove,  NAMED,   UNLOCKED_ONLY, LOCAL_ONLY},
+    {PROTO_REQ_IMPORT,      decode_import,      account_handle_import,  NAMED,   UNLOCKED_ONLY, LOCAL_ONLY},
+    {PROTO_REQ_LOGIN_START, decode_login_start, login_handle_start,     NAMED,   UNLOCKED_ONLY, LOCAL_ONLY},
+    {PROTO_REQ_LOGIN_WAIT,  decode_account,     login_handle_wait,      NAMED,   UNLOCKED_ONLY, LOCAL_ONLY},
+    {PROTO_REQ_LOGIN_CODE,  decode_login_code,  login_handle_code,      NAMED,   UNLOCKED_ONLY, LOCAL_ONLY},
+    {PROTO_REQ_ADD,         decode_add,         account_handle_add,     UNNAMED, UNLOCKED_ONLY, LOCAL_ONLY},
+    {PROTO_REQ_DELETE,      decode_account,     account_handle_delete,  NAMED,   UNLOCKED_ONLY, LOCAL_ONLY},
+    {PROTO_REQ_DOCTOR,      decode_doctor,      doctor_handle,          NAMED,   UNLOCKED_ONLY, LOCAL_ONLY},
+    {PROTO_REQ_LOCK,        decode_none,        vault_handle_lock,      UNNAMED, LOCKED_TOO,    LOCAL_ONLY},
+    {PROTO_REQ_UNLOCK,      decode_unlock,      vault_handle_unlock,    UNNAMED, LOCKED_TOO,    LOCAL_ONLY},
+    {PROTO_REQ_EXPORT,      decode_export,      vault_handle_export,    UNNAMED, UNLOCKED_ONLY, LOCAL_ONLY},
+    {PROTO_REQ_RESTORE,     decode_restore,     vault_handle_restore,   UNNAMED, UNLOCKED_ONLY, LOCAL_ONLY},
 };
 /* clang-format on */
 

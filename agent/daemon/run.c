@@ -97,6 +97,7 @@ static void daemon_stop(struct daemon *d)
 	log_info("stopping");
 	agent_systemd_notify("STOPPING=1");
 	agent_server_close(a->server);
+	agent_server_close(d->restricted);
 	uv_close((uv_handle_t *)&d->sig_term, NULL);
 	uv_close((uv_handle_t *)&d->sig_int, NULL);
 	uv_close((uv_handle_t *)&d->sig_hup, NULL);
@@ -115,6 +116,8 @@ static void daemon_stop(struct daemon *d)
 		unlink(d->socket_path);
 	if (d->socket_dir != NULL)
 		rmdir(d->socket_dir);
+	if (d->restricted_path != NULL)
+		unlink(d->restricted_path);
 }
 
 void daemon_reload(struct daemon *d)
@@ -203,6 +206,16 @@ static int start(struct daemon *d, int listen_fd, struct agent_err *err)
 	if ((r = agent_server_new(a, &daemon_requests, &a->server)) != 0 ||
 	    (r = agent_server_listen(a->server, listen_fd)) != 0)
 		return agent_err_code(err, r);
+	if (d->restricted_fd >= 0) {
+		if ((r = agent_server_new(a, &daemon_requests,
+					  &d->restricted)) != 0)
+			return agent_err_code(err, r);
+		agent_server_restrict(d->restricted);
+		r = agent_server_listen(d->restricted, d->restricted_fd);
+		d->restricted_fd = -1; /* transferred */
+		if (r != 0)
+			return agent_err_code(err, r);
+	}
 	return 0;
 }
 
@@ -233,6 +246,8 @@ int daemon_run(struct daemon *d, int listen_fd, int command_mode)
 	log_info("listening on %s with %zu accounts%s", d->socket_path,
 		 a->config->n_accounts,
 		 d->socket_from_systemd ? " (socket from systemd)" : "");
+	if (d->restricted != NULL)
+		log_info("token requests only on %s", d->restricted_path);
 	agent_systemd_notify("READY=1");
 
 	uv_run(a->loop, UV_RUN_DEFAULT);
@@ -241,6 +256,7 @@ int daemon_run(struct daemon *d, int listen_fd, int command_mode)
 	if (uv_loop_close(a->loop) != 0)
 		log_debug("loop closed with handles still open");
 	agent_server_free(a->server);
+	agent_server_free(d->restricted);
 	account_store_free(a->store);
 	vault_free(a);
 	agent_shield_free(a->shield);

@@ -771,7 +771,8 @@ static void agent_unknown_key_lists_the_agent_keys(void **state)
 	refused_with("[agent]\ncolour = blue\n",
 		     "t.conf:2: [agent] key 'colour': unknown key (known keys: "
 		     "wait, max_connections, idle_timeout, secret_cmd_timeout, "
-		     "notify_cmd, notify_timeout, vault, vault_key_file)");
+		     "notify_cmd, notify_timeout, vault, vault_key_file, "
+		     "restricted_socket)");
 }
 
 static void empty_provider_lists_the_providers(void **state)

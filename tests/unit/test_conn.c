@@ -167,9 +167,9 @@ static struct account *find_none(struct agent *a, struct proto_str name)
 }
 
 static const struct request_entry entries[] = {
-    {T_ECHO, decode_u32, handle_echo, false, true},
-    {T_PARK, decode_park, handle_park, false, true},
-    {T_BIG, decode_empty, handle_big, false, true},
+    {T_ECHO, decode_u32, handle_echo, false, true, true},
+    {T_PARK, decode_park, handle_park, false, true, true},
+    {T_BIG, decode_empty, handle_big, false, true, false},
 };
 
 /* ---- the fixture ---- */

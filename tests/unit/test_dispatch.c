@@ -451,6 +451,74 @@ static void locked_agent_refuses_all_but_what_works_locked(void **state)
 	loop_client_close(&c);
 }
 
+static void expect_not_restricted(struct loop_client *c, uint8_t type)
+{
+	struct loop_frame fr;
+	struct proto_reader r;
+	struct proto_failure fail;
+
+	assert_int_equal(loop_client_read(c, &fr, 5000), 1);
+	if (fr.type == PROTO_REP_FAILURE) {
+		proto_reader_init(&r, fr.payload, fr.len);
+		assert_int_equal(proto_dec_failure(&r, &fail), 0);
+		if (fail.status == proto_status_from_err(XO_ERR_RESTRICTED))
+			fail_msg("request type %u is forwardable, yet got "
+				 "RESTRICTED",
+				 type);
+	}
+	loop_frame_cleanup(&fr);
+}
+
+static bool forwardable_by_design(uint8_t type)
+{
+	return type == PROTO_REQ_QUERY || type == PROTO_REQ_TOKEN ||
+	       type == PROTO_REQ_LIST;
+}
+
+/* A restricted socket (xoauth-agent -r, for ssh -R) reads tokens and
+   changes nothing: every other request is refused before it is decoded,
+   so a new request type is refused there unless its entry says so. */
+static void restricted_socket_answers_token_requests_only(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char buf[FRAME_MAX];
+	struct agent_server *restricted;
+	struct loop_client c;
+	unsigned answered = 0;
+	size_t i, n;
+	char *msg;
+
+	assert_int_equal(agent_server_new(&f->a, &daemon_requests, &restricted),
+			 0);
+	agent_server_restrict(restricted);
+	loop_client_open(&c, restricted, &f->loop);
+	for (i = 0; i < daemon_requests.n; i++) {
+		const struct request_entry *e = &daemon_requests.entries[i];
+
+		if (e->forwardable != forwardable_by_design(e->type))
+			fail_msg("request type %u: forwardable is %d", e->type,
+				 e->forwardable);
+		n = must_build(e->type, "work", buf);
+		/* Refused before decoding: one byte of payload will do. */
+		if (!e->forwardable)
+			set_length(buf, n = 6);
+		loop_client_write(&c, buf, n);
+		if (!e->forwardable) {
+			msg = loop_client_expect_failure(&c, XO_ERR_RESTRICTED);
+			assert_non_null(strstr(msg, "token requests only"));
+			free(msg);
+			continue;
+		}
+		expect_not_restricted(&c, e->type);
+		answered++;
+	}
+	assert_int_equal(answered, 3);
+	loop_client_close(&c);
+	agent_server_close(restricted);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	agent_server_free(restricted);
+}
+
 static void locked_agent_says_locked_before_decoding(void **state)
 {
 	struct fixture *f = *state;
@@ -525,6 +593,8 @@ int main(int argc, char **argv)
 		teardown),
 	    cmocka_unit_test_setup_teardown(
 		unknown_account_name_is_quoted_cut_short, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		restricted_socket_answers_token_requests_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		locked_agent_refuses_all_but_what_works_locked, setup,
 		teardown),

@@ -1003,7 +1003,7 @@ static void status_and_error_map_round_trip_for_every_status(void **state)
 	(void)state;
 	/* Every status PROTOCOL.md lists has a canonical error that maps
 	 * back to it. */
-	for (s = 0; s <= 22; s++)
+	for (s = 0; s <= 23; s++)
 		assert_int_equal(proto_status_from_err(proto_status_to_err(s)),
 				 s);
 	assert_int_equal(proto_status_to_err(0), XO_ERR_OK);
@@ -1017,7 +1017,8 @@ static void status_and_error_map_round_trip_for_every_status(void **state)
 	/* A status from a newer agent is still a failure. */
 	assert_int_equal(proto_status_to_err(17), XO_ERR_LOGIN_MISMATCH);
 	assert_int_equal(proto_status_to_err(20), XO_ERR_WRONG_PASSPHRASE);
-	assert_int_equal(proto_status_to_err(23), XO_ERR_INTERNAL);
+	assert_int_equal(proto_status_to_err(23), XO_ERR_RESTRICTED);
+	assert_int_equal(proto_status_to_err(24), XO_ERR_INTERNAL);
 	assert_int_equal(proto_status_to_err(UINT32_MAX), XO_ERR_INTERNAL);
 
 	/* Every error keeps its status through the canonical error. */

@@ -77,6 +77,7 @@ enum agent_key {
 	A_NOTIFY_TIMEOUT,
 	A_VAULT,
 	A_VAULT_KEY_FILE,
+	A_RESTRICTED_SOCKET,
 	A_COUNT
 };
 
@@ -353,6 +354,9 @@ static const struct key_info agent_keys[A_COUNT] = {
 			  check_agent_path,
 			  "the absolute path of a file of 32 random bytes "
 			  "(head -c 32 /dev/urandom)"},
+    [A_RESTRICTED_SOCKET] = {"restricted_socket", AGT(restricted_socket),
+			     check_agent_path,
+			     "the absolute path of a socket to make"},
 };
 
 /* Where each key of one account was set; 0 when it was not. */
@@ -1169,6 +1173,7 @@ void agent_config_free(struct agent_config *c)
 	free(c->path);
 	free(c->notify_cmd);
 	free(c->vault_path);
+	free(c->restricted_socket);
 	free(c->vault_key_file);
 	free(c);
 }

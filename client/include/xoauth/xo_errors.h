@@ -54,7 +54,9 @@
 	XX(VAULT_NEWER, -31, 21,                                              \
 	   "the vault was written by a newer xoauth-agent")                   \
 	XX(VAULT_IN_USE, -32, 21, "another agent is using the vault")        \
-	XX(NO_VAULT, -33, 22, "there is no vault yet")
+	XX(NO_VAULT, -33, 22, "there is no vault yet")                      \
+	XX(RESTRICTED, -34, 23,                                               \
+	   "not answered on this socket: it takes token requests only")
 
 enum xo_err {
 #define XO_ERR_ENUM_(name, code, status, msg) XO_ERR_##name = (code),
