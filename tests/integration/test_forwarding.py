@@ -18,18 +18,24 @@ import xoagent
 EMAIL = "fran@example.com"
 
 
+def agent_with_forward_socket():
+    """A provider, and an agent holding the tokens of account "work" with
+    a restricted socket; returns (oidc, env, the socket's path)."""
+    oidc = harness.start_oidc(at_ttl=600)
+    env = xoagent.AgentEnv(xoagent.account_section("work", oidc, email=EMAIL))
+    forward = os.path.join(env.home, "forward.sock")
+    env.start("-r", forward)
+    tokens = harness.get_tokens_by_device(oidc, EMAIL)
+    r = env.xoauth("import", "work", stdin=tokens["refresh_token"].encode())
+    if r.returncode != 0:
+        raise AssertionError(r.stderr + env.log())
+    return oidc, env, forward
+
+
 class RestrictedSocket(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.oidc = harness.start_oidc(at_ttl=600)
-        cls.env = xoagent.AgentEnv(xoagent.account_section(
-            "work", cls.oidc, email=EMAIL))
-        cls.forward = os.path.join(cls.env.home, "forward.sock")
-        cls.env.start("-r", cls.forward)
-        tokens = harness.get_tokens_by_device(cls.oidc, EMAIL)
-        r = cls.env.xoauth("import", "work",
-                           stdin=tokens["refresh_token"].encode())
-        assert r.returncode == 0, r.stderr + cls.env.log()
+        cls.oidc, cls.env, cls.forward = agent_with_forward_socket()
 
     @classmethod
     def tearDownClass(cls):
@@ -120,15 +126,7 @@ class SshForwarding(unittest.TestCase):
     would forward the laptop's agent to a server."""
 
     def setUp(self):
-        self.oidc = harness.start_oidc(at_ttl=600)
-        self.env = xoagent.AgentEnv(xoagent.account_section(
-            "work", self.oidc, email=EMAIL))
-        self.forward = os.path.join(self.env.home, "forward.sock")
-        self.env.start("-r", self.forward)
-        tokens = harness.get_tokens_by_device(self.oidc, EMAIL)
-        r = self.env.xoauth("import", "work",
-                            stdin=tokens["refresh_token"].encode())
-        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        self.oidc, self.env, self.forward = agent_with_forward_socket()
         self.dir = tempfile.mkdtemp(prefix="xo-sshd-")
         self.port = harness._free_port()
         key = os.path.join(self.dir, "client_key")

@@ -211,7 +211,9 @@ static void fake_reply_success(int fd)
 	fake_send(fd, out, w.len);
 }
 
-static void fake_start(struct fake *f, fake_script_cb script)
+/* A fresh directory with the fake agent's listening socket in it; returns
+   the listening fd. */
+static int fake_listen(struct fake *f)
 {
 	struct sockaddr_un sun;
 	int lfd;
@@ -226,7 +228,14 @@ static void fake_start(struct fake *f, fake_script_cb script)
 	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
 	assert_true(lfd >= 0);
 	assert_int_equal(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(listen(lfd, 8), 0);
+	return lfd;
+}
+
+static void fake_start(struct fake *f, fake_script_cb script)
+{
+	int lfd = fake_listen(f);
+
 	f->pid = fork();
 	assert_true(f->pid >= 0);
 	if (f->pid == 0) {
@@ -626,20 +635,8 @@ static void client_reports_no_agent_when_nobody_listens(void **state)
    one it serves.  It exits with FAKE_OK once served. */
 static void fake_start_full(struct fake *f, int busy)
 {
-	struct sockaddr_un sun;
-	int lfd, i;
+	int lfd = fake_listen(f), i;
 
-	memset(f, 0, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/xo-test-client-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/agent.sock", f->dir);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", f->path);
-	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-	assert_true(lfd >= 0);
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-	assert_int_equal(listen(lfd, 8), 0);
 	f->pid = fork();
 	assert_true(f->pid >= 0);
 	if (f->pid == 0) {
