@@ -29,6 +29,7 @@
 #include "core/log.h"
 #include "secret/buf.h"
 #include "secret/secret.h"
+#include "secret/stack.h"
 
 #ifndef XO_VERSION
 #define XO_VERSION "unknown"
@@ -258,6 +259,9 @@ static void socket_action(struct agent_http *h, curl_socket_t fd, int flags)
 		log_error("http: curl_multi_socket_action: %s",
 			  curl_multi_strerror(mc));
 	check_multi_info(h);
+	/* OpenSSL's ciphers leave pieces of the form (a refresh token, a
+	   client secret) and of the reply in their dead stack frames. */
+	agent_wipe_dead_stack();
 }
 
 static void on_poll(uv_poll_t *p, int status, int events)

@@ -47,6 +47,7 @@ add_executable(fuzz_config
 	${PROJECT_SOURCE_DIR}/agent/config/pure/parse.c
 	${PROJECT_SOURCE_DIR}/agent/config/pure/values.c
 	${PROJECT_SOURCE_DIR}/agent/config/pure/presets.c
+	${PROJECT_SOURCE_DIR}/agent/secret/stack.c
 	${PROJECT_SOURCE_DIR}/agent/core/log.c)
 target_include_directories(fuzz_config PRIVATE
 	${PROJECT_SOURCE_DIR}/agent

@@ -42,6 +42,7 @@
 #include "config/config.h"
 #include "config/config_internal.h"
 #include "config/pure/presets.h"
+#include "secret/stack.h"
 
 #define CONFIG_MAX_ACCOUNTS 1000
 #define ACCOUNT_NAME_MAX 64
@@ -1232,6 +1233,9 @@ int agent_config_parse(const char *name, const char *data, size_t len,
 		goto out;
 	}
 	n = ini_parse_stream(read_line, &x, on_key, &x);
+	/* inih leaves each line, client_secret included, in its dead
+	   stack frame (ini.h: INI_USE_STACK). */
+	agent_wipe_dead_stack();
 	if (n < 0 || x.r == XO_ERR_NOMEM) {
 		r = XO_ERR_NOMEM;
 		goto out;
