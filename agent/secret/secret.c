@@ -1,11 +1,15 @@
 /*
  * secret.c: secrets sealed in memory under a per-process key (DESIGN.md,
- * "Secrets"), after OpenSSH's sshkey_shield_private().
+ * "Secrets"; secret.h says when the key is readable), after OpenSSH's
+ * sshkey_shield_private().
  *
- * The key lives in one sodium_malloc page set that stays PROT_NONE except
- * during a seal or an open, so a stray read, a core file (also disabled at
- * start-up) or /proc/PID/mem shows only ciphertext for idle secrets.
+ * The key lives in one sodium_malloc page set that is PROT_NONE whenever
+ * the agent waits for work, so a stray read between turns of the loop, a
+ * core file (also disabled at start-up) or /proc/PID/mem (closed by
+ * PR_SET_DUMPABLE 0 to all but root) shows only ciphertext for idle
+ * secrets.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,9 +22,17 @@
 #define NONCE_LEN crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define TAG_LEN crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define KEY_LEN crypto_aead_xchacha20poly1305_ietf_KEYBYTES
+/* The scratch arena: room for a few 16 KiB tokens and the SASL strings
+   made from them at once; larger pieces get buffers of their own. */
+#define SCRATCH_SIZE (64 * 1024)
+#define ALIGN 16
 
 struct agent_shield {
-	unsigned char *key; /* sodium_malloc, noaccess while idle */
+	unsigned char *key; /* sodium_malloc, noaccess unless key_open */
+	int key_open;
+	unsigned char *scratch; /* sodium_malloc, SCRATCH_SIZE bytes */
+	size_t top;		/* bytes of the arena handed out */
+	unsigned live;		/* pieces handed out and not yet freed */
 };
 
 struct agent_secret {
@@ -39,10 +51,14 @@ int agent_shield_new(struct agent_shield **out)
 		return XO_ERR_INTERNAL;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return XO_ERR_NOMEM;
-	if ((s->key = sodium_malloc(KEY_LEN)) == NULL) {
+	if ((s->key = sodium_malloc(KEY_LEN)) == NULL ||
+	    (s->scratch = sodium_malloc(SCRATCH_SIZE)) == NULL) {
+		sodium_free(s->key);
 		free(s);
 		return XO_ERR_NOMEM;
 	}
+	/* sodium_malloc fills with 0xdb; the arena starts wiped. */
+	sodium_memzero(s->scratch, SCRATCH_SIZE);
 	crypto_aead_xchacha20poly1305_ietf_keygen(s->key);
 	sodium_mprotect_noaccess(s->key);
 	*out = s;
@@ -54,7 +70,31 @@ void agent_shield_free(struct agent_shield *s)
 	if (s == NULL)
 		return;
 	sodium_free(s->key); /* zeroes, whatever its protection */
+	sodium_free(s->scratch);
 	free(s);
+}
+
+/* The key, readable until agent_shield_close(). */
+static const unsigned char *key_of(struct agent_shield *s)
+{
+	if (!s->key_open) {
+		sodium_mprotect_readonly(s->key);
+		s->key_open = 1;
+	}
+	return s->key;
+}
+
+void agent_shield_close(struct agent_shield *s)
+{
+	if (s == NULL || !s->key_open)
+		return;
+	sodium_mprotect_noaccess(s->key);
+	s->key_open = 0;
+}
+
+int agent_shield_is_open(const struct agent_shield *s)
+{
+	return s->key_open;
 }
 
 int agent_secret_seal(struct agent_shield *s, const void *plain, size_t len,
@@ -74,11 +114,9 @@ int agent_secret_seal(struct agent_shield *s, const void *plain, size_t len,
 	   log lines can be matched without revealing anything usable. */
 	crypto_generichash(hash, sizeof(hash), plain, len, NULL, 0);
 	memcpy(sec->fingerprint, hash, sizeof(sec->fingerprint));
-	sodium_mprotect_readonly(s->key);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(sec->sealed, NULL, plain,
 						   len, NULL, 0, NULL,
-						   sec->nonce, s->key);
-	sodium_mprotect_noaccess(s->key);
+						   sec->nonce, key_of(s));
 	*out = sec;
 	return 0;
 }
@@ -90,13 +128,11 @@ int agent_secret_open(struct agent_shield *s, const struct agent_secret *sec,
 	int r;
 
 	*out = NULL;
-	if ((r = agent_plain_new(sec->plain_len, &p)) != 0)
+	if ((r = agent_plain_scratch(s, sec->plain_len, &p)) != 0)
 		return r;
-	sodium_mprotect_readonly(s->key);
 	r = crypto_aead_xchacha20poly1305_ietf_decrypt(
-		(unsigned char *)p->data, NULL, NULL, sec->sealed,
-		sec->plain_len + TAG_LEN, NULL, 0, sec->nonce, s->key);
-	sodium_mprotect_noaccess(s->key);
+	    (unsigned char *)p->data, NULL, NULL, sec->sealed,
+	    sec->plain_len + TAG_LEN, NULL, 0, sec->nonce, key_of(s));
 	if (r != 0) {
 		agent_plain_free(p);
 		return XO_ERR_INTERNAL;
@@ -113,6 +149,11 @@ void agent_secret_free(struct agent_secret *sec)
 	free(sec);
 }
 
+size_t agent_secret_len(const struct agent_secret *sec)
+{
+	return sec->plain_len;
+}
+
 void agent_secret_fingerprint(const struct agent_secret *sec, char out[9])
 {
 	sodium_bin2hex(out, 9, sec->fingerprint, sizeof(sec->fingerprint));
@@ -123,6 +164,8 @@ int agent_plain_new(size_t len, struct agent_plain **out)
 	struct agent_plain *p;
 
 	*out = NULL;
+	if (len >= SIZE_MAX - sizeof(*p))
+		return XO_ERR_NOMEM;
 	if ((p = malloc(sizeof(*p))) == NULL)
 		return XO_ERR_NOMEM;
 	if ((p->data = sodium_malloc(len + 1)) == NULL) {
@@ -131,6 +174,32 @@ int agent_plain_new(size_t len, struct agent_plain **out)
 	}
 	p->data[len] = '\0';
 	p->len = len;
+	p->arena = NULL;
+	p->size = len + 1;
+	*out = p;
+	return 0;
+}
+
+int agent_plain_scratch(struct agent_shield *s, size_t len,
+			struct agent_plain **out)
+{
+	struct agent_plain *p;
+	size_t head = (sizeof(*p) + ALIGN - 1) & ~(size_t)(ALIGN - 1), need;
+
+	*out = NULL;
+	if (s == NULL || len > SCRATCH_SIZE)
+		return agent_plain_new(len, out);
+	need = (head + len + 1 + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+	if (need > SCRATCH_SIZE - s->top)
+		return agent_plain_new(len, out);
+	p = (struct agent_plain *)(void *)(s->scratch + s->top);
+	p->data = (char *)s->scratch + s->top + head;
+	p->data[len] = '\0';
+	p->len = len;
+	p->arena = s;
+	p->size = need;
+	s->top += need;
+	s->live++;
 	*out = p;
 	return 0;
 }
@@ -147,8 +216,18 @@ int agent_plain_dup(const char *s, size_t len, struct agent_plain **out)
 
 void agent_plain_free(struct agent_plain *p)
 {
+	struct agent_shield *s;
+
 	if (p == NULL)
 		return;
-	sodium_free(p->data); /* zeroes before unmapping */
-	free(p);
+	if ((s = p->arena) == NULL) {
+		sodium_free(p->data); /* zeroes before unmapping */
+		free(p);
+		return;
+	}
+	/* The piece, its header included, back to zeroes; the arena starts
+	   again from the front once nothing in it is in use. */
+	sodium_memzero(p, p->size);
+	if (--s->live == 0)
+		s->top = 0;
 }
