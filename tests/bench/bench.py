@@ -126,7 +126,7 @@ def start_xoauth_agent(oidc, n_accounts):
                      for i in range(n_accounts))
     env = xoagent.AgentEnv(config)
     try:
-        env.start()
+        env.start(debug=False)
         for i in range(n_accounts):
             rt = harness.get_tokens_by_device(oidc, "bench%d@example.com" % i)["refresh_token"]
             r = env.xoauth("import", account_name(i), stdin=(rt + "\n").encode())
