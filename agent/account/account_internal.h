@@ -4,6 +4,7 @@
  * tests may); the layout check (tests/layout/) says so.
  *
  *   store.c      making, finding, freeing accounts; what they show
+ *   index.c      the list of accounts, and finding one without a walk
  *   tokens.c     the tokens: stage and commit, forget, import, lifetime
  *   reload.c     SIGHUP: the new config's accounts, tokens kept
  *   runtime.c    ADD and DELETE
@@ -53,8 +54,19 @@ enum refresh_mark {
 			     it; sent again only on an explicit REFRESH */
 };
 
+/* The hash tables of the store's index (index.c). */
+enum {
+	IDX_NAME,  /* the name, exactly */
+	IDX_LNAME, /* the name, without case */
+	IDX_EMAIL, /* the address, without case */
+	IDX_N,
+};
+
 struct account {
-	struct account *next;
+	struct account *next, *prev;	 /* the store's list, in order */
+	struct account *idx_next[IDX_N]; /* chains of the index */
+	bool indexed;
+	uint64_t seq; /* place in the list: a lower one came first */
 	struct account_store *store;
 	struct agent *agent;
 	struct agent_account_cfg cfg; /* private copy; see store.c */
@@ -118,9 +130,17 @@ struct account {
 /* A connection waiting for a write before its SUCCESS (durable.c). */
 struct durable_reply;
 
+struct account_index {
+	struct account **b[IDX_N]; /* nb buckets each */
+	size_t nb;		   /* a power of two */
+	size_t n;		   /* accounts indexed */
+};
+
 struct account_store {
 	struct agent *agent;
-	struct account *accounts;
+	struct account *accounts, *last;
+	uint64_t next_seq;
+	struct account_index index;
 	struct account_hooks hooks;
 	uv_timer_t scheduler; /* wakes at least every 30 s (refresh.c) */
 	int stopped;
@@ -138,7 +158,28 @@ int account_new(struct account_store *s, const struct agent_account_cfg *cfg,
 /* Frees the account (cancelling what runs, answering its waiters with
    why); it must be out of the list. */
 void account_free(struct account *acct, const char *why);
+
+/* ---- index.c ---- */
+/* The index's first tables; 0 or XO_ERR_NOMEM. */
+int account_index_init(struct account_store *s);
+void account_index_free(struct account_store *s);
+/* Puts acct at the end of the list, and in the index. */
+void account_store_append(struct account_store *s, struct account *acct);
+/* Takes acct out of the list and the index. */
 void account_unlink(struct account_store *s, struct account *acct);
+/* After code that changed the list through the next links alone (reload,
+   lock): the other links and the index made again from them. */
+void account_store_relink(struct account_store *s);
+/* Sets the account's address (taking email, which may be NULL), keeping
+   the index right. */
+void account_set_email(struct account *acct, char *email);
+/* The first account in the list, other than self and (runtime_only) a
+   runtime one, whose key in table idx equals key (len bytes; without case
+   but for IDX_NAME); NULL when none. */
+struct account *account_index_find(struct account_store *s, int idx,
+				   const char *key, size_t len,
+				   const struct account *self,
+				   bool runtime_only);
 /* 1 when an operation with the provider, or a request waiting on one,
    holds pointers into the account. */
 bool account_busy(const struct account *acct);

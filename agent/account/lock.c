@@ -20,9 +20,9 @@
 
 void account_store_wipe(struct account_store *s, const char *why)
 {
-	struct account *acct, *next, **pp;
+	struct account *acct, *next;
 
-	for (pp = &s->accounts; (acct = *pp) != NULL; acct = next) {
+	for (acct = s->accounts; acct != NULL; acct = next) {
 		next = acct->next;
 		account_login_cancel(acct);
 		if (acct->op == ACCOUNT_OP_REFRESH)
@@ -37,12 +37,9 @@ void account_store_wipe(struct account_store *s, const char *why)
 		acct->state = PROTO_STATE_NEED_LOGIN;
 		agent_err_clear(&acct->login_outcome);
 		if (acct->runtime) {
-			*pp = next;
-			acct->next = NULL;
+			account_unlink(s, acct);
 			account_free(acct, why);
-			continue;
 		}
-		pp = &acct->next;
 	}
 }
 

@@ -133,7 +133,7 @@ int account_stage_tokens(struct account *acct, struct oauth_result *res,
 	acct->staged_access = access;
 	acct->staged_expires_in = res->expires_in;
 	if (res->email != NULL && acct->email == NULL) {
-		acct->email = res->email;
+		account_set_email(acct, res->email);
 		res->email = NULL; /* transferred */
 	}
 	if (refresh == NULL)
@@ -181,7 +181,7 @@ int account_import(struct account *acct, const char *token, size_t len,
 	account_forget(acct);
 	acct->refresh_token = sec;
 	if (how->email != NULL && acct->email == NULL)
-		acct->email = strdup(how->email);
+		account_set_email(acct, strdup(how->email));
 	account_set_obtained(acct,
 			     how->obtained != 0 ? how->obtained : time(NULL));
 	agent_secret_fingerprint(sec, fp);
