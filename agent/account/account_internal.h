@@ -21,6 +21,7 @@
 #define XO_ACCOUNT_ACCOUNT_INTERNAL_H
 
 #include <stdbool.h>
+#include <sys/queue.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -120,9 +121,11 @@ struct account {
 				    tokens (tokens.c) */
 	struct agent_err login_outcome;
 
-	/* A vault write this account waits for (durable.c). */
+	/* A vault write this account waits for (durable.c): while it does,
+	   it is in the store's durable list, which is in order of seq. */
 	uint64_t durable_seq;
 	account_cb on_durable;
+	TAILQ_ENTRY(account) durable_link;
 
 	struct waiter_list waiters;
 };
@@ -145,9 +148,12 @@ struct account_store {
 	uv_timer_t scheduler; /* wakes at least every 30 s (refresh.c) */
 	int stopped;
 	struct durable_reply *replies; /* connections waiting for a write */
-	uint64_t written_seq;	       /* the newest write that has ended */
-	const char *write_failure;     /* why it failed (the vault's), or
-					  NULL */
+	TAILQ_HEAD(, account)
+	durable;		   /* accounts waiting for a write, in
+				      order of durable_seq */
+	uint64_t written_seq;	   /* the newest write that has ended */
+	const char *write_failure; /* why it failed (the vault's), or
+				      NULL */
 };
 
 /* ---- store.c ---- */
@@ -232,6 +238,8 @@ void account_scheduler_tick(uv_timer_t *t);
 /* Persists, then calls done(acct) once the write has ended; false when
    nothing is written (no vault): the caller goes on at once. */
 bool account_persist_then(struct account *acct, account_cb done);
+/* Forgets the account's wait for a write (its callback never runs). */
+void account_durable_cancel(struct account *acct);
 
 /* ---- token.c ---- */
 /*

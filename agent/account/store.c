@@ -85,6 +85,7 @@ int account_store_new(struct agent *a, struct account_store **out)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return XO_ERR_NOMEM;
 	s->agent = a;
+	TAILQ_INIT(&s->durable);
 	if (account_index_init(s) != 0) {
 		free(s);
 		return XO_ERR_NOMEM;

@@ -24,8 +24,7 @@ void account_unstage(struct account *acct)
 	acct->prev_refresh = acct->staged_access = NULL;
 	/* A refresh that waited for the vault has nothing left to finish. */
 	if (acct->on_durable != NULL) {
-		acct->on_durable = NULL;
-		acct->durable_seq = 0;
+		account_durable_cancel(acct);
 		if (acct->op == ACCOUNT_OP_REFRESH)
 			acct->op = ACCOUNT_OP_NONE;
 	}

@@ -432,8 +432,10 @@ void vault_stop(struct agent *a)
 
 	if (v == NULL)
 		return;
-	if (v->retry.loop != NULL) /* vault_write_init() ran */
+	if (v->retry.loop != NULL) { /* vault_write_init() ran */
 		uv_close((uv_handle_t *)&v->retry, NULL);
+		uv_close((uv_handle_t *)&v->flush, NULL);
+	}
 	/* A change not written yet (a refresh that ended without a new
 	   token, say) is sealed now and written once the loop is done. */
 	if (v->state == VAULT_OPEN &&

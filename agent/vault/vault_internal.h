@@ -66,6 +66,8 @@ struct agent_vault {
 
 	/* The write queue (vault/write.c). */
 	uint64_t seq;			 /* changes asked for */
+	uint64_t sealed_seq;		 /* the newest change sealed */
+	uv_idle_t flush;		 /* seals what changed, once a turn */
 	uint64_t written_seq;		 /* the newest write that has ended */
 	int in_flight;			 /* a write runs in the thread pool */
 	const unsigned char *flight_img; /* its image (the job's) */
@@ -107,6 +109,9 @@ int vault_describe_error(const char *path, int code, struct agent_err *e);
 void vault_write_init(struct agent *a);
 /* The accounts sealed into an image now (the caller frees it). */
 int vault_seal_now(struct agent *a, unsigned char **img, size_t *len);
+/* Seals the changes not sealed yet into the next image now, and starts
+   writing it if no write runs (LOCK, before the accounts are wiped). */
+void vault_flush(struct agent *a);
 /* Tells the account store that writes up to written_seq have ended. */
 void vault_writes_ended(struct agent *a);
 /* The newest image not on disk yet (waiting or being written), or NULL:

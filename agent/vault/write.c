@@ -1,15 +1,20 @@
 /*
  * write.c: the write queue.
  *
- * A change is sealed into an image at once, on the loop (a snapshot of a
- * few accounts seals in microseconds, and sealing needs the key and the
- * accounts, which live on the loop); the write itself (a temporary file,
- * fsync, rename, fsync of the directory: vault/io.c) runs in libuv's
- * thread pool, since fsync can take long.  One write runs at a time; a
- * change made meanwhile is sealed into the next image, and a newer one
- * replaces it before it starts: the disk sees every state that was asked
- * for or a newer one, in order.  When a write has ended, the account store
- * is told (account_store_written()): what waited for it goes on.
+ * A change is numbered at once (vault_persist()) and sealed later, with
+ * every other change made meanwhile: at the end of the turn of the loop
+ * in which it was made (an idle handle) when no write runs, else when the
+ * write that runs has ended.  A snapshot holds every account, so with
+ * many accounts it is large (some 250 MiB for 100,000 accounts with
+ * 2 KiB refresh tokens): one per change would be one per refresh, twice
+ * (the "presented" mark, then the rotated token), and a storm of
+ * refreshes would do nothing else.  Sealing happens on the loop (it needs
+ * the key and the accounts, which live there); the write itself (a
+ * temporary file, fsync, rename, fsync of the directory: vault/io.c) runs
+ * in libuv's thread pool, since fsync can take long.  One write runs at a
+ * time: the disk sees every state that was asked for or a newer one, in
+ * order.  When a write has ended, the account store is told
+ * (account_store_written()): what waited for it goes on.
  *
  * A failed write is logged, shown in LIST, retried with a growing delay,
  * and does not stop the agent: it keeps serving from memory (what waited
@@ -42,6 +47,7 @@ struct write_job {
 };
 
 static void start_job(struct agent *a);
+static void on_flush(uv_idle_t *h);
 
 int vault_seal_now(struct agent *a, unsigned char **img, size_t *len)
 {
@@ -60,15 +66,71 @@ int vault_seal_now(struct agent *a, unsigned char **img, size_t *len)
 	return r;
 }
 
+/* Seals the changes made since the last image into the next one; a
+   newer image replaces one that has not started. */
+static void seal_changes(struct agent *a)
+{
+	struct agent_vault *v = a->vault;
+	unsigned char *img = NULL;
+	size_t len = 0;
+	int r;
+
+	if (v->sealed_seq >= v->seq || v->state != VAULT_OPEN)
+		return;
+	if ((r = vault_seal_now(a, &img, &len)) != 0) {
+		/* Reported, and whoever would wait goes on at once: there
+		   is no write to wait for.  The next change tries again. */
+		vault_set_problem(v, "vault not written: cannot seal it: %s",
+				  proto_strerror(r));
+		log_error("%s", v->problem);
+		v->sealed_seq = v->written_seq = v->seq;
+		vault_writes_ended(a);
+		return;
+	}
+	free(v->next_img);
+	v->next_img = img;
+	v->next_len = len;
+	v->next_seq = v->sealed_seq = v->seq;
+}
+
+void vault_flush(struct agent *a)
+{
+	struct agent_vault *v = a->vault;
+
+	if (v == NULL)
+		return;
+	uv_idle_stop(&v->flush);
+	seal_changes(a);
+	if (v->failures == 0)
+		start_job(a);
+}
+
+static void on_flush(uv_idle_t *h)
+{
+	struct agent *a = h->data;
+
+	/* A write that runs takes the changes when it ends. */
+	if (!a->vault->in_flight)
+		vault_flush(a);
+	else
+		uv_idle_stop(h);
+}
+
 static void on_retry(uv_timer_t *t)
 {
-	start_job(t->data);
+	struct agent *a = t->data;
+
+	/* The failed image, or a newer one. */
+	seal_changes(a);
+	start_job(a);
 }
 
 void vault_write_init(struct agent *a)
 {
 	uv_timer_init(a->loop, &a->vault->retry);
 	a->vault->retry.data = a;
+	uv_idle_init(a->loop, &a->vault->flush);
+	a->vault->flush.data = a;
 }
 
 static void do_write(uv_work_t *req)
@@ -132,8 +194,9 @@ static void after_write(uv_work_t *req, int status)
 	free(job);
 	agent_test_crash("after_write");
 	vault_writes_ended(a);
-	if (v->failures == 0)
-		start_job(a);
+	/* What changed while this write ran goes into the next. */
+	if (v->failures == 0 && !a->stopping)
+		vault_flush(a);
 }
 
 static void start_job(struct agent *a)
@@ -171,29 +234,15 @@ static void start_job(struct agent *a)
 uint64_t vault_persist(struct agent *a)
 {
 	struct agent_vault *v = a->vault;
-	unsigned char *img = NULL;
-	size_t len = 0;
-	int r;
 
 	if (v == NULL || v->state != VAULT_OPEN)
 		return 0;
 	v->seq++;
-	if ((r = vault_seal_now(a, &img, &len)) != 0) {
-		/* Reported, and whoever would wait goes on at once: there
-		   is no write to wait for.  The next change tries again. */
-		vault_set_problem(v, "vault not written: cannot seal it: %s",
-				  proto_strerror(r));
-		log_error("%s", v->problem);
-		v->written_seq = v->seq;
-		return 0;
-	}
-	/* A newer image replaces one that has not started. */
-	free(v->next_img);
-	v->next_img = img;
-	v->next_len = len;
-	v->next_seq = v->seq;
-	if (v->failures == 0)
-		start_job(a);
+	/* Sealed at the end of this turn of the loop with whatever else
+	   changes in it, or once the write that runs has ended; after a
+	   failed write, at its retry; once the agent stops, by vault_stop(). */
+	if (!v->in_flight && v->failures == 0 && !a->stopping)
+		uv_idle_start(&v->flush, on_flush);
 	return v->seq;
 }
 
