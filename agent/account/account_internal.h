@@ -8,7 +8,8 @@
  *   tokens.c     the tokens: stage and commit, forget, import, lifetime
  *   reload.c     SIGHUP: the new config's accounts, tokens kept
  *   runtime.c    ADD and DELETE
- *   refresh.c    the scheduler and one refresh from start to end
+ *   schedule.c   when refreshes start: the heap of deadlines, the timer
+ *   refresh.c    one refresh from start to end
  *   durable.c    waiting for the vault's writes
  *   token.c      answering TOKEN, now or once a refresh has ended
  *   login.c      the login slot login/ fills
@@ -128,6 +129,12 @@ struct account {
 	TAILQ_ENTRY(account) durable_link;
 
 	struct waiter_list waiters;
+
+	/* The scheduler (schedule.c). */
+	size_t heap_at;	  /* place in the heap plus one; 0: not there */
+	int64_t heap_key; /* the deadline it is there for */
+	bool ready;	  /* in the ready queue */
+	TAILQ_ENTRY(account) ready_link;
 };
 
 /* A connection waiting for a write before its SUCCESS (durable.c). */
@@ -145,7 +152,12 @@ struct account_store {
 	uint64_t next_seq;
 	struct account_index index;
 	struct account_hooks hooks;
-	uv_timer_t scheduler; /* wakes at least every 30 s (refresh.c) */
+	uv_timer_t scheduler;  /* wakes at least every 30 s (schedule.c) */
+	struct account **heap; /* accounts by deadline (schedule.c) */
+	size_t heap_n, heap_cap;
+	TAILQ_HEAD(, account) ready_queue; /* due, waiting for a slot */
+	unsigned refreshing;		   /* accounts in ACCOUNT_OP_REFRESH */
+	unsigned max_refreshing;	   /* MAX_REFRESHING (tests: fewer) */
 	int stopped;
 	struct durable_reply *replies; /* connections waiting for a write */
 	TAILQ_HEAD(, account)
@@ -231,8 +243,16 @@ int account_runtime_add(struct account_store *s, const struct proto_add_req *q,
 int account_runtime_delete(struct account_store *s, struct account *acct,
 			   struct agent_err *err);
 
-/* ---- refresh.c ---- */
+/* ---- schedule.c ---- */
+/* Refreshes the scheduler lets run at once (token.c's do not wait). */
+#define MAX_REFRESHING 1024
 void account_scheduler_tick(uv_timer_t *t);
+/* Sets acct->op, counting the refreshes that run. */
+void account_set_op(struct account *acct, enum account_op op);
+/* Plans acct again after its deadlines or its op changed. */
+void account_schedule(struct account *acct);
+/* Takes acct out of the plan (it is being freed). */
+void account_unschedule(struct account *acct);
 
 /* ---- durable.c ---- */
 /* Persists, then calls done(acct) once the write has ended; false when

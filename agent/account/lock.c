@@ -28,7 +28,7 @@ void account_store_wipe(struct account_store *s, const char *why)
 		if (acct->op == ACCOUNT_OP_REFRESH)
 			oauth_cancel(acct->oauth);
 		agent_secret_cmd_cancel(acct);
-		acct->op = ACCOUNT_OP_NONE;
+		account_set_op(acct, ACCOUNT_OP_NONE);
 		acct->secret_fresh = false;
 		agent_waiters_fail(&acct->waiters, XO_ERR_LOCKED, why);
 		account_forget(acct);

@@ -14,7 +14,7 @@ int account_login_begin(struct account *acct, void *data,
 				     "%s: a refresh is in flight; try again "
 				     "in a moment",
 				     acct->cfg.name);
-	acct->op = ACCOUNT_OP_LOGIN;
+	account_set_op(acct, ACCOUNT_OP_LOGIN);
 	acct->login = data;
 	acct->login_cancel = cancel;
 	agent_err_clear(&acct->login_outcome);
@@ -29,7 +29,7 @@ void *account_login(const struct account *acct)
 /* Empties the slot; the login's data is login/'s to free. */
 static void login_detach(struct account *acct)
 {
-	acct->op = ACCOUNT_OP_NONE;
+	account_set_op(acct, ACCOUNT_OP_NONE);
 	acct->login = NULL;
 	acct->login_cancel = NULL;
 	acct->login_stored = NULL;
@@ -45,7 +45,7 @@ void account_login_end(struct account *acct, const struct agent_err *outcome)
 		log_error("%s: login failed: %s", acct->cfg.name,
 			  agent_err_text(outcome));
 	account_wake(acct, ACCOUNT_CHANGED);
-	account_store_schedule(acct->store);
+	account_schedule(acct);
 }
 
 void account_login_cancel(struct account *acct)

@@ -208,6 +208,8 @@ int account_runtime_create(struct account_store *s, const char *name,
 	}
 	acct->runtime = true;
 	account_store_append(s, acct);
+	/* An app account wants its first token now. */
+	account_schedule(acct);
 	*out = acct;
 	r = 0;
 out:
@@ -261,6 +263,5 @@ int account_runtime_delete(struct account_store *s, struct account *acct,
 	   on it are answered, and its tokens and secret are wiped. */
 	account_free(acct, "the account was deleted");
 	log_info("%s: account deleted", name);
-	account_store_schedule(s);
 	return 0;
 }

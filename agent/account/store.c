@@ -86,6 +86,8 @@ int account_store_new(struct agent *a, struct account_store **out)
 		return XO_ERR_NOMEM;
 	s->agent = a;
 	TAILQ_INIT(&s->durable);
+	TAILQ_INIT(&s->ready_queue);
+	s->max_refreshing = MAX_REFRESHING;
 	if (account_index_init(s) != 0) {
 		free(s);
 		return XO_ERR_NOMEM;
@@ -147,6 +149,7 @@ void account_free(struct account *acct, const char *why)
 		return;
 	account_login_cancel(acct);
 	agent_secret_cmd_cancel(acct);
+	account_unschedule(acct);
 	agent_waiters_fail(&acct->waiters, XO_ERR_NO_ACCOUNT,
 			   why != NULL ? why
 				       : "the account was removed from the "
@@ -199,6 +202,7 @@ void account_store_free(struct account_store *s)
 	if (s == NULL)
 		return;
 	account_index_free(s);
+	free(s->heap);
 	free(s);
 }
 

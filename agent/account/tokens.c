@@ -26,7 +26,7 @@ void account_unstage(struct account *acct)
 	if (acct->on_durable != NULL) {
 		account_durable_cancel(acct);
 		if (acct->op == ACCOUNT_OP_REFRESH)
-			acct->op = ACCOUNT_OP_NONE;
+			account_set_op(acct, ACCOUNT_OP_NONE);
 	}
 }
 
@@ -196,12 +196,14 @@ int account_import(struct account *acct, const char *token, size_t len,
 		    "login %s'",
 		    name, name, name);
 		log_error("%s (token %s)", acct->last.msg, fp);
+		account_schedule(acct); /* its lifetime still runs */
 		return 0;
 	}
 	acct->state = PROTO_STATE_IDLE;
 	/* An access token at once, as after a login. */
 	if (how->refresh_now)
 		acct->next_refresh_boot = agent_now_boot();
+	account_schedule(acct);
 	log_info("%s: refresh token %s %s", name, fp, how->source);
 	return 0;
 }
@@ -212,6 +214,7 @@ static void login_commit(struct account *acct)
 	account_commit_tokens(acct);
 	acct->next_refresh_boot =
 	    policy_refresh_at(agent_now_boot(), acct->lifetime_ms, 0.5);
+	account_schedule(acct);
 }
 
 /* The vault holds a login's tokens: they are the account's, and the
