@@ -151,7 +151,7 @@ static int seal_settings(struct agent *a, const struct agent_setting *s,
 			json_string(s[i].value != NULL ? s[i].value : "")) != 0)
 			goto out;
 	len = json_dumpb(obj, NULL, 0, JSON_COMPACT);
-	if (len == 0 || (r = agent_plain_new(len, &text)) != 0)
+	if (len == 0 || (r = agent_plain_scratch(a->shield, len, &text)) != 0)
 		goto out;
 	if (json_dumpb(obj, text->data, len, JSON_COMPACT) != len) {
 		r = XO_ERR_INTERNAL;

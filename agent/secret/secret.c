@@ -30,13 +30,15 @@
 struct agent_shield {
 	unsigned char *key; /* sodium_malloc, noaccess unless key_open */
 	int key_open;
-	unsigned char *scratch; /* sodium_malloc, SCRATCH_SIZE bytes */
-	size_t top;		/* bytes of the arena handed out */
-	unsigned live;		/* pieces handed out and not yet freed */
+	unsigned char *scratch;	    /* sodium_malloc, SCRATCH_SIZE bytes */
+	size_t top;		    /* bytes of the arena handed out */
+	unsigned live;		    /* pieces handed out and not yet freed */
+	unsigned long long next_id; /* of the next secret sealed */
 };
 
 struct agent_secret {
 	size_t plain_len;
+	unsigned long long id;
 	unsigned char nonce[NONCE_LEN];
 	unsigned char fingerprint[4];
 	unsigned char sealed[]; /* plain_len + TAG_LEN bytes */
@@ -109,6 +111,7 @@ int agent_secret_seal(struct agent_shield *s, const void *plain, size_t len,
 	if ((sec = malloc(sizeof(*sec) + len + TAG_LEN)) == NULL)
 		return XO_ERR_NOMEM;
 	sec->plain_len = len;
+	sec->id = ++s->next_id;
 	randombytes_buf(sec->nonce, sizeof(sec->nonce));
 	/* A fingerprint for logs: a hash of the secret, cut short, so two
 	   log lines can be matched without revealing anything usable. */
@@ -152,6 +155,11 @@ void agent_secret_free(struct agent_secret *sec)
 size_t agent_secret_len(const struct agent_secret *sec)
 {
 	return sec->plain_len;
+}
+
+unsigned long long agent_secret_id(const struct agent_secret *sec)
+{
+	return sec->id;
 }
 
 void agent_secret_fingerprint(const struct agent_secret *sec, char out[9])

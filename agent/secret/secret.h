@@ -65,6 +65,10 @@ int agent_secret_open(struct agent_shield *s, const struct agent_secret *sec,
 void agent_secret_free(struct agent_secret *sec);
 /* The length of the plain text a secret holds. */
 size_t agent_secret_len(const struct agent_secret *sec);
+/* A number no other secret sealed under the same shield has had or will
+   have: tells whether a secret is the one seen before, which its address,
+   reused after a free, cannot. */
+unsigned long long agent_secret_id(const struct agent_secret *sec);
 /* A short, stable, non-reversible fingerprint for logs ("a1b2c3d4"). */
 void agent_secret_fingerprint(const struct agent_secret *sec, char out[9]);
 
