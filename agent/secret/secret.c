@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <sodium.h>
 
@@ -184,6 +185,34 @@ int agent_plain_new(size_t len, struct agent_plain **out)
 	p->len = len;
 	p->arena = NULL;
 	p->size = len + 1;
+	p->large = 0;
+	*out = p;
+	return 0;
+}
+
+int agent_plain_large(size_t len, struct agent_plain **out)
+{
+	struct agent_plain *p;
+	void *m;
+
+	*out = NULL;
+	if (len >= SIZE_MAX / 2)
+		return XO_ERR_NOMEM;
+	if ((p = malloc(sizeof(*p))) == NULL)
+		return XO_ERR_NOMEM;
+	m = mmap(NULL, len + 1, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		free(p);
+		return XO_ERR_NOMEM;
+	}
+	(void)madvise(m, len + 1, MADV_DONTDUMP);
+	p->data = m;
+	p->data[len] = '\0';
+	p->len = len;
+	p->arena = NULL;
+	p->size = len + 1;
+	p->large = 1;
 	*out = p;
 	return 0;
 }
@@ -206,6 +235,7 @@ int agent_plain_scratch(struct agent_shield *s, size_t len,
 	p->len = len;
 	p->arena = s;
 	p->size = need;
+	p->large = 0;
 	s->top += need;
 	s->live++;
 	*out = p;
@@ -228,6 +258,12 @@ void agent_plain_free(struct agent_plain *p)
 
 	if (p == NULL)
 		return;
+	if (p->large) {
+		sodium_memzero(p->data, p->size);
+		munmap(p->data, p->size);
+		free(p);
+		return;
+	}
 	if ((s = p->arena) == NULL) {
 		sodium_free(p->data); /* zeroes before unmapping */
 		free(p);

@@ -44,6 +44,7 @@ struct agent_plain {
 	struct agent_shield *arena; /* carved from its scratch; NULL: own
 				       sodium_malloc buffer */
 	size_t size;		    /* bytes to wipe at free */
+	int large;		    /* agent_plain_large()'s pages */
 };
 
 /* Calls sodium_init(); returns 0 or XO_ERR_INTERNAL/XO_ERR_NOMEM. */
@@ -79,6 +80,13 @@ int agent_plain_new(size_t len, struct agent_plain **out);
    as agent_plain_new()); free it before the turn of the loop ends. */
 int agent_plain_scratch(struct agent_shield *s, size_t len,
 			struct agent_plain **out);
+/* A plain buffer of len bytes (plus NUL) for what is too large to lock
+   (RLIMIT_MEMLOCK is some MiB; the vault of 100,000 accounts is some
+   hundreds): pages of its own, left out of core dumps, wiped when freed,
+   but neither locked nor guarded, and no cost per page beyond the kernel's
+   (sodium_malloc() fills and wipes the whole of it, and locks it).  Free it
+   with agent_plain_free(). */
+int agent_plain_large(size_t len, struct agent_plain **out);
 /* Copies a C string into a new plain buffer. */
 int agent_plain_dup(const char *s, size_t len, struct agent_plain **out);
 void agent_plain_free(struct agent_plain *p);

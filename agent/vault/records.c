@@ -244,7 +244,7 @@ int vault_store_snapshot(struct agent *a, struct agent_plain **out)
 			goto out;
 		total += extra[n_extra++]->len + 1;
 	}
-	if ((r = agent_plain_new(total, &p)) != 0)
+	if ((r = agent_plain_large(total, &p)) != 0)
 		goto out;
 	put(p, &at, head, sizeof(head) - 1);
 	for (acct = account_first(a->store); acct != NULL;

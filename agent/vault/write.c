@@ -40,14 +40,18 @@ struct write_job {
 	uv_work_t work;
 	struct agent *agent;
 	char *path;
-	unsigned char *img;
+	unsigned char *img; /* sealed; NULL until do_write() seals plain */
 	size_t len;
+	struct agent_plain *plain; /* the snapshot, for do_write() to seal */
+	struct vault_key *key;	   /* its key: the job's own copy */
 	uint64_t seq;
 	struct agent_err err;
 };
 
 static void start_job(struct agent *a);
 static void on_flush(uv_idle_t *h);
+static void on_retry(uv_timer_t *t);
+static void start_snapshot_job(struct agent *a);
 
 int vault_seal_now(struct agent *a, unsigned char **img, size_t *len)
 {
@@ -100,6 +104,10 @@ void vault_flush(struct agent *a)
 	if (v == NULL)
 		return;
 	uv_idle_stop(&v->flush);
+	/* A write sealing in the pool has no image the loop could open
+	   meanwhile (vault_newest_image()): seal everything here. */
+	if (v->in_flight && v->flight_img == NULL && v->next_img == NULL)
+		v->sealed_seq = 0;
 	seal_changes(a);
 	if (v->failures == 0)
 		start_job(a);
@@ -109,11 +117,10 @@ static void on_flush(uv_idle_t *h)
 {
 	struct agent *a = h->data;
 
+	uv_idle_stop(h);
 	/* A write that runs takes the changes when it ends. */
-	if (!a->vault->in_flight)
-		vault_flush(a);
-	else
-		uv_idle_stop(h);
+	if (!a->vault->in_flight && a->vault->failures == 0)
+		start_snapshot_job(a);
 }
 
 static void on_retry(uv_timer_t *t)
@@ -121,8 +128,7 @@ static void on_retry(uv_timer_t *t)
 	struct agent *a = t->data;
 
 	/* The failed image, or a newer one. */
-	seal_changes(a);
-	start_job(a);
+	start_snapshot_job(a);
 }
 
 void vault_write_init(struct agent *a)
@@ -133,10 +139,27 @@ void vault_write_init(struct agent *a)
 	a->vault->flush.data = a;
 }
 
+/* In the thread pool: seals the snapshot (when the loop took one rather
+   than an image: sealing some hundreds of MiB takes a while), wipes it,
+   and writes the image. */
 static void do_write(uv_work_t *req)
 {
 	struct write_job *job = req->data;
+	int r;
 
+	if (job->plain != NULL) {
+		r = vault_seal(job->key, job->plain->data, job->plain->len,
+			       &job->img, &job->len);
+		agent_plain_free(job->plain);
+		vault_key_free(job->key);
+		job->plain = NULL;
+		job->key = NULL;
+		if (r != 0) {
+			agent_err_set(&job->err, r, "cannot seal it: %s",
+				      proto_strerror(r));
+			return;
+		}
+	}
 	vault_write_file(job->path, job->img, job->len, &job->err);
 }
 
@@ -171,8 +194,11 @@ static void after_write(uv_work_t *req, int status)
 				  (unsigned long long)(delay / 1000));
 		log_error("%s", v->problem);
 		/* The failed image is still the newest unless a newer one
-		   waits. */
-		if (v->next_img == NULL) {
+		   waits (or it could not even be sealed: the retry seals
+		   again). */
+		if (job->img == NULL)
+			v->sealed_seq = 0;
+		else if (v->next_img == NULL) {
 			v->next_img = job->img;
 			v->next_len = job->len;
 			v->next_seq = job->seq;
@@ -189,6 +215,7 @@ static void after_write(uv_work_t *req, int status)
 	}
 	if (job->seq > v->written_seq)
 		v->written_seq = job->seq;
+	v->flight_img = NULL;
 	free(job->img);
 	free(job->path);
 	free(job);
@@ -196,27 +223,15 @@ static void after_write(uv_work_t *req, int status)
 	vault_writes_ended(a);
 	/* What changed while this write ran goes into the next. */
 	if (v->failures == 0 && !a->stopping)
-		vault_flush(a);
+		start_snapshot_job(a);
 }
 
-static void start_job(struct agent *a)
+/* Queues job (its image, or its snapshot to seal) in the thread pool. */
+static void run_job(struct agent *a, struct write_job *job)
 {
 	struct agent_vault *v = a->vault;
-	struct write_job *job;
 
-	if (v == NULL || v->in_flight || v->next_img == NULL || a->stopping)
-		return;
-	if ((job = calloc(1, sizeof(*job))) == NULL ||
-	    (job->path = strdup(v->path)) == NULL) {
-		free(job);
-		uv_timer_start(&v->retry, on_retry, RETRY_FIRST_MS, 0);
-		return;
-	}
 	job->agent = a;
-	job->img = v->next_img;
-	job->len = v->next_len;
-	job->seq = v->next_seq;
-	v->next_img = NULL; /* transferred */
 	job->work.data = job;
 	v->in_flight = 1;
 	v->flight_img = job->img;
@@ -224,11 +239,98 @@ static void start_job(struct agent *a)
 	uv_timer_stop(&v->retry);
 	if (uv_queue_work(a->loop, &job->work, do_write, after_write) != 0) {
 		v->in_flight = 0;
-		v->next_img = job->img;
+		v->flight_img = NULL;
+		if (job->img != NULL && v->next_img == NULL) {
+			v->next_img = job->img;
+			v->next_len = job->len;
+			v->next_seq = job->seq;
+		} else {
+			free(job->img);
+			v->sealed_seq = 0; /* sealed again at the retry */
+		}
+		agent_plain_free(job->plain);
+		vault_key_free(job->key);
 		free(job->path);
 		free(job);
 		uv_timer_start(&v->retry, on_retry, RETRY_FIRST_MS, 0);
 	}
+}
+
+static struct write_job *job_new(struct agent *a)
+{
+	struct write_job *job;
+
+	if ((job = calloc(1, sizeof(*job))) == NULL ||
+	    (job->path = strdup(a->vault->path)) == NULL) {
+		free(job);
+		uv_timer_start(&a->vault->retry, on_retry, RETRY_FIRST_MS, 0);
+		return NULL;
+	}
+	return job;
+}
+
+/* Writes the image that waits (a failed one, or one LOCK sealed). */
+static void start_job(struct agent *a)
+{
+	struct agent_vault *v = a->vault;
+	struct write_job *job;
+
+	if (v == NULL || v->in_flight || v->next_img == NULL || a->stopping)
+		return;
+	if ((job = job_new(a)) == NULL)
+		return;
+	job->img = v->next_img;
+	job->len = v->next_len;
+	job->seq = v->next_seq;
+	v->next_img = NULL; /* transferred */
+	run_job(a, job);
+}
+
+/*
+ * Writes the changes made since the last image: the snapshot is taken on
+ * the loop (it reads the accounts) and sealed in the thread pool with a
+ * copy of the key, so the loop spends on a write only the copy of the
+ * records.  Falls back to start_job() for an image that waits.
+ */
+static void start_snapshot_job(struct agent *a)
+{
+	struct agent_vault *v = a->vault;
+	struct agent_plain *plain = NULL, *key_bytes = NULL;
+	struct write_job *job;
+	struct vault_key k;
+	int r;
+
+	if (v == NULL || v->in_flight || a->stopping)
+		return;
+	if (v->sealed_seq >= v->seq || v->state != VAULT_OPEN) {
+		start_job(a);
+		return;
+	}
+	if ((job = job_new(a)) == NULL)
+		return;
+	if ((r = vault_store_snapshot(a, &plain)) != 0 ||
+	    (r = vault_key_borrow(a, &k, &key_bytes)) != 0 ||
+	    (r = vault_key_from_bytes(k.key, VAULT_KEY_LEN, &job->key)) != 0) {
+		agent_plain_free(plain);
+		agent_plain_free(key_bytes);
+		free(job->path);
+		free(job);
+		/* As seal_changes(): reported, and nobody waits for it. */
+		vault_set_problem(v, "vault not written: cannot seal it: %s",
+				  proto_strerror(r));
+		log_error("%s", v->problem);
+		v->sealed_seq = v->written_seq = v->seq;
+		vault_writes_ended(a);
+		return;
+	}
+	agent_plain_free(key_bytes);
+	job->key->params = k.params;
+	job->plain = plain;
+	/* An older image that waited is replaced: this one holds more. */
+	free(v->next_img);
+	v->next_img = NULL;
+	job->seq = v->sealed_seq = v->seq;
+	run_job(a, job);
 }
 
 uint64_t vault_persist(struct agent *a)
