@@ -120,7 +120,7 @@ struct account {
 	account_login_cancel_cb login_cancel;
 	account_cb login_stored; /* the login's end, once the vault holds its
 				    tokens (tokens.c) */
-	struct agent_err login_outcome;
+	struct agent_err *login_outcome; /* NULL: none (login.c) */
 
 	/* A vault write this account waits for (durable.c): while it does,
 	   it is in the store's durable list, which is in order of seq. */

@@ -35,7 +35,7 @@ void account_store_wipe(struct account_store *s, const char *why)
 		agent_secret_free(acct->client_secret);
 		acct->client_secret = NULL;
 		acct->state = PROTO_STATE_NEED_LOGIN;
-		agent_err_clear(&acct->login_outcome);
+		account_login_outcome_clear(acct);
 		if (acct->runtime) {
 			account_unlink(s, acct);
 			account_free(acct, why);

@@ -160,6 +160,7 @@ void account_free(struct account *acct, const char *why)
 	agent_secret_free(acct->settings);
 	agent_secret_free(acct->record_cache.text);
 	free(acct->record_cache.email);
+	account_login_outcome_clear(acct);
 	free(acct->email);
 	cfg_cleanup(&acct->cfg);
 	free(acct);
@@ -358,7 +359,7 @@ void account_status(const struct account *acct, struct account_status *out)
 		    time(NULL) +
 		    (time_t)((acct->next_refresh_boot - now) / 1000);
 	out->last = &acct->last;
-	out->login = &acct->login_outcome;
+	out->login = account_login_outcome(acct);
 	out->last_aadsts = acct->last_aadsts;
 	out->last_oauth_error = acct->last_oauth_error;
 }

@@ -45,6 +45,7 @@ struct write_job {
 	struct agent_plain *plain; /* the snapshot, for do_write() to seal */
 	struct vault_key *key;	   /* its key: the job's own copy */
 	uint64_t seq;
+	uint64_t t_start, t_sealed; /* uv_hrtime(): for the debug log */
 	struct agent_err err;
 };
 
@@ -150,6 +151,7 @@ static void do_write(uv_work_t *req)
 	if (job->plain != NULL) {
 		r = vault_seal(job->key, job->plain->data, job->plain->len,
 			       &job->img, &job->len);
+		job->t_sealed = uv_hrtime();
 		agent_plain_free(job->plain);
 		vault_key_free(job->key);
 		job->plain = NULL;
@@ -179,6 +181,12 @@ static void after_write(uv_work_t *req, int status)
 	uint64_t delay;
 
 	v->in_flight = 0;
+	log_debug(
+	    "vault: %zu bytes written in %llu ms (sealed in %llu ms)", job->len,
+	    (unsigned long long)((uv_hrtime() - job->t_start) / 1000000),
+	    (unsigned long long)(job->t_sealed > job->t_start
+				     ? (job->t_sealed - job->t_start) / 1000000
+				     : 0));
 	if (status != 0 && job->err.code == 0)
 		agent_err_code(&job->err, XO_ERR_INTERNAL);
 	if (job->err.code != 0) {
@@ -233,6 +241,7 @@ static void run_job(struct agent *a, struct write_job *job)
 
 	job->agent = a;
 	job->work.data = job;
+	job->t_start = uv_hrtime();
 	v->in_flight = 1;
 	v->flight_img = job->img;
 	v->flight_len = job->len;
@@ -298,6 +307,7 @@ static void start_snapshot_job(struct agent *a)
 	struct agent_plain *plain = NULL, *key_bytes = NULL;
 	struct write_job *job;
 	struct vault_key k;
+	uint64_t t0;
 	int r;
 
 	if (v == NULL || v->in_flight || a->stopping)
@@ -308,6 +318,7 @@ static void start_snapshot_job(struct agent *a)
 	}
 	if ((job = job_new(a)) == NULL)
 		return;
+	t0 = uv_hrtime();
 	if ((r = vault_store_snapshot(a, &plain)) != 0 ||
 	    (r = vault_key_borrow(a, &k, &key_bytes)) != 0 ||
 	    (r = vault_key_from_bytes(k.key, VAULT_KEY_LEN, &job->key)) != 0) {
@@ -324,6 +335,8 @@ static void start_snapshot_job(struct agent *a)
 		return;
 	}
 	agent_plain_free(key_bytes);
+	log_debug("vault: snapshot of %zu bytes taken in %llu ms", plain->len,
+		  (unsigned long long)((uv_hrtime() - t0) / 1000000));
 	job->key->params = k.params;
 	job->plain = plain;
 	/* An older image that waited is replaced: this one holds more. */
