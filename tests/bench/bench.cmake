@@ -14,3 +14,6 @@ add_test(NAME bench.short
 	COMMAND ${PYTHON3} ${CMAKE_CURRENT_LIST_DIR}/bench.py --short --check)
 set_tests_properties(bench.short PROPERTIES TIMEOUT 300 LABELS bench
 	ENVIRONMENT "XO_BUILD_DIR=${PROJECT_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
+add_executable(bench_vault ${CMAKE_CURRENT_LIST_DIR}/bench_vault.c)
+target_link_libraries(bench_vault PRIVATE bench_wire xo_vault_pure
+	PkgConfig::JANSSON PkgConfig::SODIUM)

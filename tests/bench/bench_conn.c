@@ -5,12 +5,17 @@
  *   bench_conn size SOCKET ACCOUNT     the body length of one raw TOKEN
  *                                      reply (bench_echo answers with as
  *                                      many bytes)
+ *   bench_conn any SOCKET ACCOUNT      one raw TOKEN request, any answer
+ *                                      (FAILURE too): the agent serves
  *
  * Connects once, makes a few untimed requests (so that neither side is
  * measured while warming up), then prints the time of each of N requests
  * in nanoseconds, one per line.  Statistics are bench.py's business, so
  * that every server's samples go through the same code.  ACCOUNT is
- * ignored by ssh.  Exits 0, or 1 with a message when a request fails.
+ * ignored by ssh; in the raw modes, PREFIX*COUNT names the accounts
+ * PREFIX0 to PREFIX<COUNT-1>, a different one for each request, in an
+ * order that jumps about (so that no lookup finds its account warm in
+ * the cache).  Exits 0, or 1 with a message when a request fails.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -73,29 +78,48 @@ static uint8_t expected_reply(int mode)
 				 : PROTO_REP_TOKEN;
 }
 
+/* PREFIX*COUNT: account number i of COUNT, into name; else the name. */
+static const char *account_for(const char *account, long i, char *name,
+			       size_t cap)
+{
+	const char *star = strchr(account, '*');
+	long count;
+
+	if (star == NULL || (count = bench_count(star + 1)) < 0)
+		return account;
+	/* A multiplier prime to any count walks every account once. */
+	snprintf(name, cap, "%.*s%lu", (int)(star - account), account,
+		 (unsigned long)((uint64_t)i * 2654435761u % (uint64_t)count));
+	return name;
+}
+
 /* The raw modes: the same write and reads whoever answers. */
 static int bench_raw(int mode, const char *sock, const char *account, long n,
 		     int size_only)
 {
 	unsigned char req[1024], *reply = NULL;
-	uint8_t want = expected_reply(mode);
+	uint8_t want = size_only == 2 ? 0 : expected_reply(mode);
+	char name[256];
 	size_t len;
 	uint64_t t0;
 	long i, got;
 	int fd = -1, r = 1;
 
-	if ((len = bench_request(mode, account, req, sizeof(req))) == 0 ||
-	    (reply = malloc(BENCH_MAX_REPLY)) == NULL ||
+	if ((reply = malloc(BENCH_MAX_REPLY)) == NULL ||
 	    (fd = bench_connect(sock)) < 0)
 		goto out;
 	for (i = 0; i < (size_only ? 1 : WARMUP + n); i++) {
+		if ((len = bench_request(
+			 mode, account_for(account, i, name, sizeof(name)), req,
+			 sizeof(req))) == 0)
+			goto out;
 		t0 = bench_now_ns();
 		if ((got = bench_roundtrip(fd, req, len, reply, BENCH_MAX_REPLY,
 					   want)) < 0) {
 			fprintf(stderr, "bench_conn: request failed\n");
 			goto out;
 		}
-		if (size_only)
+		if (size_only == 1)
 			printf("%ld\n", got);
 		else if (i >= WARMUP)
 			printf("%llu\n",
@@ -116,6 +140,8 @@ int main(int argc, char **argv)
 
 	if (argc == 4 && strcmp(argv[1], "size") == 0)
 		return bench_raw(BENCH_TOKEN, argv[2], argv[3], 1, 1);
+	if (argc == 4 && strcmp(argv[1], "any") == 0)
+		return bench_raw(BENCH_TOKEN, argv[2], argv[3], 1, 2);
 	if (argc != 5 || (mode = bench_mode_parse(argv[1])) < 0 ||
 	    (n = bench_count(argv[4])) < 0) {
 		fprintf(stderr,
