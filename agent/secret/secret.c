@@ -40,10 +40,13 @@ struct agent_shield {
 struct agent_secret {
 	size_t plain_len;
 	unsigned long long id;
+	unsigned refs;
 	unsigned char nonce[NONCE_LEN];
 	unsigned char fingerprint[4];
 	unsigned char sealed[]; /* plain_len + TAG_LEN bytes */
 };
+
+static const unsigned char *key_of(struct agent_shield *s);
 
 int agent_shield_new(struct agent_shield **out)
 {
@@ -65,6 +68,21 @@ int agent_shield_new(struct agent_shield **out)
 	crypto_aead_xchacha20poly1305_ietf_keygen(s->key);
 	sodium_mprotect_noaccess(s->key);
 	*out = s;
+	return 0;
+}
+
+int agent_shield_copy(struct agent_shield *s, struct agent_shield **out)
+{
+	struct agent_shield *c;
+	int r;
+
+	*out = NULL;
+	if ((r = agent_shield_new(&c)) != 0)
+		return r;
+	sodium_mprotect_readwrite(c->key);
+	memcpy(c->key, key_of(s), KEY_LEN);
+	sodium_mprotect_noaccess(c->key);
+	*out = c;
 	return 0;
 }
 
@@ -113,6 +131,7 @@ int agent_secret_seal(struct agent_shield *s, const void *plain, size_t len,
 		return XO_ERR_NOMEM;
 	sec->plain_len = len;
 	sec->id = ++s->next_id;
+	sec->refs = 1;
 	randombytes_buf(sec->nonce, sizeof(sec->nonce));
 	/* A fingerprint for logs: a hash of the secret, cut short, so two
 	   log lines can be matched without revealing anything usable. */
@@ -145,9 +164,15 @@ int agent_secret_open(struct agent_shield *s, const struct agent_secret *sec,
 	return 0;
 }
 
+struct agent_secret *agent_secret_ref(struct agent_secret *sec)
+{
+	sec->refs++;
+	return sec;
+}
+
 void agent_secret_free(struct agent_secret *sec)
 {
-	if (sec == NULL)
+	if (sec == NULL || --sec->refs > 0)
 		return;
 	sodium_memzero(sec, sizeof(*sec) + sec->plain_len + TAG_LEN);
 	free(sec);

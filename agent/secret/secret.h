@@ -49,6 +49,11 @@ struct agent_plain {
 
 /* Calls sodium_init(); returns 0 or XO_ERR_INTERNAL/XO_ERR_NOMEM. */
 int agent_shield_new(struct agent_shield **out);
+/* A shield with s's key (its own copy, in memory of the same kind) and an
+   arena of its own: for a thread of libuv's pool that opens secrets while
+   the loop goes on using s (the vault's writes).  Only that thread may use
+   it, and it is freed with agent_shield_free(), which wipes the key. */
+int agent_shield_copy(struct agent_shield *s, struct agent_shield **out);
 void agent_shield_free(struct agent_shield *s);
 /* Makes the key unreadable again if a seal or an open made it readable;
    otherwise (and for NULL) a no-op. */
@@ -63,7 +68,14 @@ int agent_secret_seal(struct agent_shield *s, const void *plain, size_t len,
    agent_plain_free() before the turn of the loop ends. */
 int agent_secret_open(struct agent_shield *s, const struct agent_secret *sec,
 		      struct agent_plain **out);
+/* Drops a reference: the last wipes and frees the secret. */
 void agent_secret_free(struct agent_secret *sec);
+/* One more reference to sec (returned): a holder that must read it later,
+   even after its owner has replaced or dropped it, frees its own with
+   agent_secret_free().  A sealed secret never changes, so another thread
+   may read one it holds; references are taken and dropped on the loop's
+   thread only. */
+struct agent_secret *agent_secret_ref(struct agent_secret *sec);
 /* The length of the plain text a secret holds. */
 size_t agent_secret_len(const struct agent_secret *sec);
 /* A number no other secret sealed under the same shield has had or will

@@ -192,29 +192,62 @@ static void put(struct agent_plain *p, size_t *at, const void *b, size_t n)
 	*at += n;
 }
 
+struct vault_snapshot {
+	struct agent_shield *shield; /* a copy, for the thread that joins */
+	struct agent_secret **recs;  /* references to the accounts' records */
+	size_t n_recs;
+	struct agent_plain **extra; /* the kept records, dumped */
+	size_t n_extra;
+	size_t total; /* bytes of the text */
+};
+
+void vault_snapshot_free(struct vault_snapshot *snap)
+{
+	size_t i;
+
+	if (snap == NULL)
+		return;
+	for (i = 0; i < snap->n_recs; i++)
+		agent_secret_free(snap->recs[i]);
+	for (i = 0; i < snap->n_extra; i++)
+		agent_plain_free(snap->extra[i]);
+	free(snap->recs);
+	free(snap->extra);
+	agent_shield_free(snap->shield);
+	free(snap);
+}
+
 /*
- * The snapshot is the document records.c describes, put together from the
+ * The snapshot is the document this file describes, put together from the
  * records' texts: each account's record is dumped by jansson once, when
  * what it holds changes, and kept sealed on the account (its
- * account_record_cache); a snapshot opens and copies them.  With 100,000
- * accounts that is a copy of some 250 MiB rather than 100,000 records
+ * account_record_cache); a snapshot takes a reference to each, and the
+ * thread that writes opens and copies them.  With 100,000 accounts that
+ * is a copy of some 250 MiB off the loop, rather than 100,000 records
  * built, dumped (every byte of every token looked at for escaping) and
- * freed again at every write.
+ * freed again on the loop at every write.
  */
-int vault_store_snapshot(struct agent *a, struct agent_plain **out)
+int vault_snapshot_take(struct agent *a, struct vault_snapshot **out)
 {
 	static const char head[] =
 	    "{\"format\":" STR(VAULT_STORE_FORMAT) ",\"accounts\":[";
 	static const char tail[] = "]}";
+	struct vault_snapshot *snap;
 	json_t *kept = NULL, *rec, *name;
-	struct agent_plain *p = NULL, *t = NULL, **extra = NULL;
 	struct account_record ar;
 	struct account *acct;
-	size_t i, n_extra = 0, total, at = 0, items = 0;
+	size_t i, n = 0;
 	int r = XO_ERR_NOMEM;
 
 	*out = NULL;
-	total = sizeof(head) - 1 + sizeof(tail) - 1;
+	if ((snap = calloc(1, sizeof(*snap))) == NULL)
+		return XO_ERR_NOMEM;
+	snap->total = sizeof(head) - 1 + sizeof(tail) - 1;
+	for (acct = account_first(a->store); acct != NULL;
+	     acct = account_next(acct))
+		n++;
+	if (n > 0 && (snap->recs = calloc(n, sizeof(*snap->recs))) == NULL)
+		goto out;
 	for (acct = account_first(a->store); acct != NULL;
 	     acct = account_next(acct)) {
 		account_record(acct, &ar);
@@ -222,7 +255,8 @@ int vault_store_snapshot(struct agent *a, struct agent_plain **out)
 			continue;
 		if ((r = refresh_cache(a, acct, &ar)) != 0)
 			goto out;
-		total += agent_secret_len(ar.cache->text) + 1;
+		snap->recs[snap->n_recs++] = agent_secret_ref(ar.cache->text);
+		snap->total += agent_secret_len(ar.cache->text) + 1;
 	}
 	r = XO_ERR_NOMEM;
 	if ((kept = open_json(a, a->vault->kept)) == NULL) {
@@ -230,7 +264,8 @@ int vault_store_snapshot(struct agent *a, struct agent_plain **out)
 		goto out;
 	}
 	if (json_array_size(kept) > 0 &&
-	    (extra = calloc(json_array_size(kept), sizeof(*extra))) == NULL)
+	    (snap->extra =
+		 calloc(json_array_size(kept), sizeof(*snap->extra))) == NULL)
 		goto out;
 	json_array_foreach(kept, i, rec)
 	{
@@ -240,44 +275,66 @@ int vault_store_snapshot(struct agent *a, struct agent_plain **out)
 		    account_find_named(a->store, json_string_value(name)) !=
 			NULL)
 			continue;
-		if ((r = dump_json(rec, &extra[n_extra])) != 0)
+		if ((r = dump_json(rec, &snap->extra[snap->n_extra])) != 0)
 			goto out;
-		total += extra[n_extra++]->len + 1;
+		snap->total += snap->extra[snap->n_extra++]->len + 1;
 	}
-	if ((r = agent_plain_large(total, &p)) != 0)
+	if ((r = agent_shield_copy(a->shield, &snap->shield)) != 0)
 		goto out;
+	*out = snap;
+	snap = NULL; /* transferred */
+	r = 0;
+out:
+	json_decref(kept);
+	vault_snapshot_free(snap);
+	return r;
+}
+
+int vault_snapshot_text(struct vault_snapshot *snap, struct agent_plain **out)
+{
+	static const char head[] =
+	    "{\"format\":" STR(VAULT_STORE_FORMAT) ",\"accounts\":[";
+	static const char tail[] = "]}";
+	struct agent_plain *p = NULL, *t = NULL;
+	size_t i, at = 0, items = 0;
+	int r;
+
+	*out = NULL;
+	if ((r = agent_plain_large(snap->total, &p)) != 0)
+		return r;
 	put(p, &at, head, sizeof(head) - 1);
-	for (acct = account_first(a->store); acct != NULL;
-	     acct = account_next(acct)) {
-		account_record(acct, &ar);
-		if (ar.settings == NULL && ar.refresh == NULL)
-			continue;
-		if ((r = agent_secret_open(a->shield, ar.cache->text, &t)) != 0)
-			goto out;
+	for (i = 0; i < snap->n_recs; i++) {
+		if ((r = agent_secret_open(snap->shield, snap->recs[i], &t)) !=
+		    0) {
+			agent_plain_free(p);
+			return r;
+		}
 		if (items++ > 0)
 			put(p, &at, ",", 1);
 		put(p, &at, t->data, t->len);
 		agent_plain_free(t);
-		t = NULL;
 	}
-	for (i = 0; i < n_extra; i++) {
+	for (i = 0; i < snap->n_extra; i++) {
 		if (items++ > 0)
 			put(p, &at, ",", 1);
-		put(p, &at, extra[i]->data, extra[i]->len);
+		put(p, &at, snap->extra[i]->data, snap->extra[i]->len);
 	}
 	put(p, &at, tail, sizeof(tail) - 1);
 	p->len = at;
 	p->data[at] = '\0';
 	*out = p;
-	p = NULL; /* transferred */
-	r = 0;
-out:
-	for (i = 0; i < n_extra; i++)
-		agent_plain_free(extra[i]);
-	free(extra);
-	agent_plain_free(t);
-	agent_plain_free(p);
-	json_decref(kept);
+	return 0;
+}
+
+int vault_store_snapshot(struct agent *a, struct agent_plain **out)
+{
+	struct vault_snapshot *snap = NULL;
+	int r;
+
+	*out = NULL;
+	if ((r = vault_snapshot_take(a, &snap)) == 0)
+		r = vault_snapshot_text(snap, out);
+	vault_snapshot_free(snap);
 	return r;
 }
 

@@ -127,6 +127,17 @@ enum vault_apply_mode {
    wiped memory: it holds every refresh token). */
 int vault_store_snapshot(struct agent *a, struct agent_plain **out);
 /*
+ * The same in two steps, so that the long one runs in the thread pool:
+ * vault_snapshot_take() (on the loop) holds a reference to each account's
+ * sealed record and a copy of the shield; vault_snapshot_text() (in any
+ * one thread) opens and joins them into the plain text; vault_snapshot_free()
+ * (on the loop again) drops the references.
+ */
+struct vault_snapshot;
+int vault_snapshot_take(struct agent *a, struct vault_snapshot **out);
+int vault_snapshot_text(struct vault_snapshot *snap, struct agent_plain **out);
+void vault_snapshot_free(struct vault_snapshot *snap);
+/*
  * Applies a vault's plain text to the agent: runtime accounts are
  * created, refresh tokens given, the rest kept.  XO_ERR_VAULT_CORRUPT or
  * XO_ERR_VAULT_NEWER with why in err when the text is not ours;

@@ -42,8 +42,8 @@ struct write_job {
 	char *path;
 	unsigned char *img; /* sealed; NULL until do_write() seals plain */
 	size_t len;
-	struct agent_plain *plain; /* the snapshot, for do_write() to seal */
-	struct vault_key *key;	   /* its key: the job's own copy */
+	struct vault_snapshot *snap; /* for do_write() to join and seal */
+	struct vault_key *key;	     /* its key: the job's own copy */
 	uint64_t seq;
 	uint64_t t_start, t_sealed; /* uv_hrtime(): for the debug log */
 	struct agent_err err;
@@ -148,13 +148,15 @@ static void do_write(uv_work_t *req)
 	struct write_job *job = req->data;
 	int r;
 
-	if (job->plain != NULL) {
-		r = vault_seal(job->key, job->plain->data, job->plain->len,
-			       &job->img, &job->len);
+	if (job->snap != NULL) {
+		struct agent_plain *plain = NULL;
+
+		if ((r = vault_snapshot_text(job->snap, &plain)) == 0)
+			r = vault_seal(job->key, plain->data, plain->len,
+				       &job->img, &job->len);
 		job->t_sealed = uv_hrtime();
-		agent_plain_free(job->plain);
+		agent_plain_free(plain);
 		vault_key_free(job->key);
-		job->plain = NULL;
 		job->key = NULL;
 		if (r != 0) {
 			agent_err_set(&job->err, r, "cannot seal it: %s",
@@ -257,7 +259,7 @@ static void run_job(struct agent *a, struct write_job *job)
 			free(job->img);
 			v->sealed_seq = 0; /* sealed again at the retry */
 		}
-		agent_plain_free(job->plain);
+		vault_snapshot_free(job->snap);
 		vault_key_free(job->key);
 		free(job->path);
 		free(job);
@@ -304,7 +306,8 @@ static void start_job(struct agent *a)
 static void start_snapshot_job(struct agent *a)
 {
 	struct agent_vault *v = a->vault;
-	struct agent_plain *plain = NULL, *key_bytes = NULL;
+	struct agent_plain *key_bytes = NULL;
+	struct vault_snapshot *snap = NULL;
 	struct write_job *job;
 	struct vault_key k;
 	uint64_t t0;
@@ -319,10 +322,10 @@ static void start_snapshot_job(struct agent *a)
 	if ((job = job_new(a)) == NULL)
 		return;
 	t0 = uv_hrtime();
-	if ((r = vault_store_snapshot(a, &plain)) != 0 ||
+	if ((r = vault_snapshot_take(a, &snap)) != 0 ||
 	    (r = vault_key_borrow(a, &k, &key_bytes)) != 0 ||
 	    (r = vault_key_from_bytes(k.key, VAULT_KEY_LEN, &job->key)) != 0) {
-		agent_plain_free(plain);
+		vault_snapshot_free(snap);
 		agent_plain_free(key_bytes);
 		free(job->path);
 		free(job);
@@ -335,10 +338,10 @@ static void start_snapshot_job(struct agent *a)
 		return;
 	}
 	agent_plain_free(key_bytes);
-	log_debug("vault: snapshot of %zu bytes taken in %llu ms", plain->len,
+	log_debug("vault: snapshot taken in %llu ms",
 		  (unsigned long long)((uv_hrtime() - t0) / 1000000));
 	job->key->params = k.params;
-	job->plain = plain;
+	job->snap = snap;
 	/* An older image that waited is replaced: this one holds more. */
 	free(v->next_img);
 	v->next_img = NULL;
