@@ -7,6 +7,8 @@
  *                                      many bytes)
  *   bench_conn any SOCKET ACCOUNT      one raw TOKEN request, any answer
  *                                      (FAILURE too): the agent serves
+ *   bench_conn first SOCKET ACCOUNT    one raw TOKEN request that waits up
+ *                                      to 30 minutes for a refresh
  *
  * Connects once, makes a few untimed requests (so that neither side is
  * measured while warming up), then prints the time of each of N requests
@@ -93,7 +95,9 @@ static const char *account_for(const char *account, long i, char *name,
 	return name;
 }
 
-/* The raw modes: the same write and reads whoever answers. */
+/* The raw modes: the same write and reads whoever answers.  size_only: 0
+   timed requests, 1 the reply's size, 2 any answer, 3 one request that
+   waits long. */
 static int bench_raw(int mode, const char *sock, const char *account, long n,
 		     int size_only)
 {
@@ -110,7 +114,8 @@ static int bench_raw(int mode, const char *sock, const char *account, long n,
 		goto out;
 	for (i = 0; i < (size_only ? 1 : WARMUP + n); i++) {
 		if ((len = bench_request(
-			 mode, account_for(account, i, name, sizeof(name)), req,
+			 mode, account_for(account, i, name, sizeof(name)),
+			 size_only == 3 ? 30 * 60 * 1000 : 0, req,
 			 sizeof(req))) == 0)
 			goto out;
 		t0 = bench_now_ns();
@@ -142,6 +147,8 @@ int main(int argc, char **argv)
 		return bench_raw(BENCH_TOKEN, argv[2], argv[3], 1, 1);
 	if (argc == 4 && strcmp(argv[1], "any") == 0)
 		return bench_raw(BENCH_TOKEN, argv[2], argv[3], 1, 2);
+	if (argc == 4 && strcmp(argv[1], "first") == 0)
+		return bench_raw(BENCH_TOKEN, argv[2], argv[3], 1, 3);
 	if (argc != 5 || (mode = bench_mode_parse(argv[1])) < 0 ||
 	    (n = bench_count(argv[4])) < 0) {
 		fprintf(stderr,

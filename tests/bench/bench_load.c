@@ -85,7 +85,8 @@ static void *work(void *arg)
 	struct run *run = w->run;
 	struct xo_client *xc = NULL;
 	unsigned char req[1024], *reply = malloc(BENCH_MAX_REPLY);
-	size_t len = bench_request(run->mode, run->account, req, sizeof(req));
+	size_t len =
+	    bench_request(run->mode, run->account, 0, req, sizeof(req));
 	uint64_t now;
 	int fd = -1;
 

@@ -53,8 +53,8 @@ int bench_connect(const char *path)
 	return fd;
 }
 
-size_t bench_request(int mode, const char *account, unsigned char *out,
-		     size_t cap)
+size_t bench_request(int mode, const char *account, unsigned wait_ms,
+		     unsigned char *out, size_t cap)
 {
 	struct proto_token_req q;
 	struct proto_writer w;
@@ -69,6 +69,7 @@ size_t bench_request(int mode, const char *account, unsigned char *out,
 	memset(&q, 0, sizeof(q));
 	q.account = proto_str_c(account);
 	q.form = PROTO_FORM_ACCESS;
+	q.wait_ms = wait_ms;
 	proto_writer_init(&w, out, cap);
 	if (proto_enc_token_req(&w, &q) != 0 || w.err != 0)
 		return 0;

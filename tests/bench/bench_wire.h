@@ -34,10 +34,11 @@ int bench_mode_parse(const char *s);
 /* A connected blocking Unix stream socket, or -1 (with a message). */
 int bench_connect(const char *path);
 
-/* The request frame of mode (the TOKEN request names account) into out;
-   its length, or 0 when it does not fit. */
-size_t bench_request(int mode, const char *account, unsigned char *out,
-		     size_t cap);
+/* The request frame of mode (the TOKEN request names account, and waits
+   wait_ms for a refresh, 0: the agent's default) into out; its length, or
+   0 when it does not fit. */
+size_t bench_request(int mode, const char *account, unsigned wait_ms,
+		     unsigned char *out, size_t cap);
 
 /* Writes req whole and reads one reply frame into buf (cap bytes): the
    reply's body length, or -1 when the peer failed or closed.  The first
