@@ -171,18 +171,8 @@ void account_list_entry(const struct account *acct,
 
 /* ---- the vault's view ---- */
 
-/* What the vault keeps of an account; pointers are into the account. */
-/* What the vault made of an account's record last time (vault/records.c
-   fills it; the account only keeps it, and frees it with itself): the
-   record's JSON text, sealed, and what it was made from. */
-struct account_record_cache {
-	struct agent_secret *text;		    /* NULL: none made yet */
-	unsigned long long refresh_id, settings_id; /* agent_secret_id() */
-	time_t obtained;
-	bool presented;
-	char *email;
-};
-
+/* What the vault keeps of an account; pointers are into the account (the
+   vault may take references to its secrets, agent_secret_ref()). */
 struct account_record {
 	const char *name;
 	const char *email;		     /* may be NULL */
@@ -191,7 +181,6 @@ struct account_record {
 	bool presented;			     /* sent, no answer seen yet */
 	const struct agent_secret *settings; /* runtime: ADD settings (a
 						JSON object); else NULL */
-	struct account_record_cache *cache;  /* the vault's */
 };
 void account_record(const struct account *acct, struct account_record *out);
 

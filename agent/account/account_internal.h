@@ -130,8 +130,6 @@ struct account {
 
 	struct waiter_list waiters;
 
-	struct account_record_cache record_cache; /* the vault's */
-
 	/* The scheduler (schedule.c). */
 	size_t heap_at;	  /* place in the heap plus one; 0: not there */
 	int64_t heap_key; /* the deadline it is there for */

@@ -158,8 +158,6 @@ void account_free(struct account *acct, const char *why)
 	account_forget(acct);
 	agent_secret_free(acct->client_secret);
 	agent_secret_free(acct->settings);
-	agent_secret_free(acct->record_cache.text);
-	free(acct->record_cache.email);
 	account_login_outcome_clear(acct);
 	free(acct->email);
 	cfg_cleanup(&acct->cfg);
@@ -397,9 +395,6 @@ void account_record(const struct account *acct, struct account_record *out)
 	out->obtained = acct->obtained_wall;
 	out->presented = acct->mark != MARK_NONE;
 	out->settings = acct->runtime ? acct->settings : NULL;
-	/* The vault's storage on the account: writing it changes nothing
-	   the account does. */
-	out->cache = (struct account_record_cache *)&acct->record_cache;
 }
 
 void account_wake(struct account *acct, enum account_event ev)

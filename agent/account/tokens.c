@@ -33,9 +33,6 @@ void account_unstage(struct account *acct)
 void account_drop_tokens(struct account *acct)
 {
 	account_unstage(acct);
-	/* The vault's copy of the record holds the refresh token too. */
-	agent_secret_free(acct->record_cache.text);
-	acct->record_cache.text = NULL;
 	agent_secret_free(acct->refresh_token);
 	agent_secret_free(acct->access_token);
 	acct->refresh_token = acct->access_token = NULL;

@@ -31,15 +31,13 @@
 struct agent_shield {
 	unsigned char *key; /* sodium_malloc, noaccess unless key_open */
 	int key_open;
-	unsigned char *scratch;	    /* sodium_malloc, SCRATCH_SIZE bytes */
-	size_t top;		    /* bytes of the arena handed out */
-	unsigned live;		    /* pieces handed out and not yet freed */
-	unsigned long long next_id; /* of the next secret sealed */
+	unsigned char *scratch; /* sodium_malloc, SCRATCH_SIZE bytes */
+	size_t top;		/* bytes of the arena handed out */
+	unsigned live;		/* pieces handed out and not yet freed */
 };
 
 struct agent_secret {
 	size_t plain_len;
-	unsigned long long id;
 	unsigned refs;
 	unsigned char nonce[NONCE_LEN];
 	unsigned char fingerprint[4];
@@ -130,7 +128,6 @@ int agent_secret_seal(struct agent_shield *s, const void *plain, size_t len,
 	if ((sec = malloc(sizeof(*sec) + len + TAG_LEN)) == NULL)
 		return XO_ERR_NOMEM;
 	sec->plain_len = len;
-	sec->id = ++s->next_id;
 	sec->refs = 1;
 	randombytes_buf(sec->nonce, sizeof(sec->nonce));
 	/* A fingerprint for logs: a hash of the secret, cut short, so two
@@ -181,11 +178,6 @@ void agent_secret_free(struct agent_secret *sec)
 size_t agent_secret_len(const struct agent_secret *sec)
 {
 	return sec->plain_len;
-}
-
-unsigned long long agent_secret_id(const struct agent_secret *sec)
-{
-	return sec->id;
 }
 
 void agent_secret_fingerprint(const struct agent_secret *sec, char out[9])
@@ -264,6 +256,27 @@ int agent_plain_scratch(struct agent_shield *s, size_t len,
 	s->top += need;
 	s->live++;
 	*out = p;
+	return 0;
+}
+
+int agent_plain_large_grow(struct agent_plain *p, size_t len)
+{
+	void *m;
+
+	if (!p->large || len >= SIZE_MAX / 2)
+		return XO_ERR_NOMEM;
+	if (len + 1 <= p->size) {
+		p->len = len;
+		return 0;
+	}
+	m = mremap(p->data, p->size, len + 1, MREMAP_MAYMOVE);
+	if (m == MAP_FAILED)
+		return XO_ERR_NOMEM;
+	(void)madvise(m, len + 1, MADV_DONTDUMP);
+	p->data = m;
+	p->size = len + 1;
+	p->len = len;
+	p->data[len] = '\0';
 	return 0;
 }
 

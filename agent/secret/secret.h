@@ -78,10 +78,7 @@ void agent_secret_free(struct agent_secret *sec);
 struct agent_secret *agent_secret_ref(struct agent_secret *sec);
 /* The length of the plain text a secret holds. */
 size_t agent_secret_len(const struct agent_secret *sec);
-/* A number no other secret sealed under the same shield has had or will
-   have: tells whether a secret is the one seen before, which its address,
-   reused after a free, cannot. */
-unsigned long long agent_secret_id(const struct agent_secret *sec);
+
 /* A short, stable, non-reversible fingerprint for logs ("a1b2c3d4"). */
 void agent_secret_fingerprint(const struct agent_secret *sec, char out[9]);
 
@@ -99,6 +96,10 @@ int agent_plain_scratch(struct agent_shield *s, size_t len,
    (sodium_malloc() fills and wipes the whole of it, and locks it).  Free it
    with agent_plain_free(). */
 int agent_plain_large(size_t len, struct agent_plain **out);
+/* Grows such a buffer to len bytes (plus NUL), keeping its bytes: the
+   pages move (mremap), so no copy is left behind.  0 or XO_ERR_NOMEM
+   (p unchanged). */
+int agent_plain_large_grow(struct agent_plain *p, size_t len);
 /* Copies a C string into a new plain buffer. */
 int agent_plain_dup(const char *s, size_t len, struct agent_plain **out);
 void agent_plain_free(struct agent_plain *p);

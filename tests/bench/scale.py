@@ -77,23 +77,20 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wait_settled(env, quiet=1.0, timeout=600):
-    """Until the vault file has not changed for `quiet` seconds."""
+def wait_settled(env, quiet=2.0, timeout=1800):
+    """Until the agent has been idle (under 2 % of a CPU) for `quiet`
+    seconds: the storm's last vault writes are done."""
     end = time.time() + timeout
-    last = None
-    since = time.time()
+    last, since = cpu_seconds(env.pid), time.time()
     while time.time() < end:
-        try:
-            st = os.stat(env.vault_path)
-            now = (st.st_mtime_ns, st.st_size)
-        except OSError:
-            now = None
-        if now != last:
-            last, since = now, time.time()
-        elif time.time() - since >= quiet:
+        time.sleep(0.5)
+        now = cpu_seconds(env.pid)
+        if now - last > 0.02 * 0.5 + 0.011:
+            since = time.time()
+        last = now
+        if time.time() - since >= quiet:
             return
-        time.sleep(0.1)
-    raise ScaleError("the vault was still being written after %d s" % timeout)
+    raise ScaleError("the agent was still busy after %d s" % timeout)
 
 
 class VaultAgent:
