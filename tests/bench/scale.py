@@ -77,17 +77,33 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def vault_state(env):
+    """The vault file's mtime and size, and whether a write of it is under
+    way (its temporary file exists)."""
+    d = os.path.dirname(env.vault_path)
+    busy = any(f != "vault" and f.startswith("vault") and not f.endswith((".bak", ".lock"))
+               for f in os.listdir(d))
+    try:
+        st = os.stat(env.vault_path)
+        return (st.st_mtime_ns, st.st_size), busy
+    except OSError:
+        return None, busy
+
+
 def wait_settled(env, quiet=2.0, timeout=1800):
     """Until the agent has been idle (under 2 % of a CPU) for `quiet`
-    seconds: the storm's last vault writes are done."""
+    seconds and its vault has not been written meanwhile: the storm's last
+    vault writes are done (a write's fsync costs no CPU)."""
     end = time.time() + timeout
     last, since = cpu_seconds(env.pid), time.time()
+    file, _ = vault_state(env)
     while time.time() < end:
         time.sleep(0.5)
         now = cpu_seconds(env.pid)
-        if now - last > 0.02 * 0.5 + 0.011:
+        f, busy = vault_state(env)
+        if now - last > 0.02 * 0.5 + 0.011 or f != file or busy:
             since = time.time()
-        last = now
+        last, file = now, f
         if time.time() - since >= quiet:
             return
     raise ScaleError("the agent was still busy after %d s" % timeout)
