@@ -27,6 +27,17 @@
    made from them at once; larger pieces get buffers of their own. */
 #define SCRATCH_SIZE (64 * 1024)
 #define ALIGN 16
+/* Small plain buffers (agent_plain_new()) kept for reuse, per thread. */
+#define POOL_BUF 4000
+#define POOL_MAX 64
+
+/* A thread's spare small buffers: sodium_malloc memory, wiped.  Thread
+   local, as malloc's own free lists: libuv's pool frees what the loop
+   made (a passphrase) and the other way round. */
+static _Thread_local struct {
+	unsigned char *buf[POOL_MAX];
+	size_t n;
+} pool;
 
 struct agent_shield {
 	unsigned char *key; /* sodium_malloc, noaccess unless key_open */
@@ -188,13 +199,23 @@ void agent_secret_fingerprint(const struct agent_secret *sec, char out[9])
 int agent_plain_new(size_t len, struct agent_plain **out)
 {
 	struct agent_plain *p;
+	unsigned char *buf = NULL;
 
 	*out = NULL;
 	if (len >= SIZE_MAX - sizeof(*p))
 		return XO_ERR_NOMEM;
 	if ((p = malloc(sizeof(*p))) == NULL)
 		return XO_ERR_NOMEM;
-	if ((p->data = sodium_malloc(len + 1)) == NULL) {
+	if (len + 1 <= POOL_BUF) {
+		buf = pool.n > 0 ? pool.buf[--pool.n] : sodium_malloc(POOL_BUF);
+		/* At the buffer's end, as sodium_malloc puts it: a write past
+		   the text runs into the guard page. */
+		p->data =
+		    buf != NULL ? (char *)buf + POOL_BUF - (len + 1) : NULL;
+	} else {
+		p->data = sodium_malloc(len + 1);
+	}
+	if (p->data == NULL) {
 		free(p);
 		return XO_ERR_NOMEM;
 	}
@@ -203,6 +224,7 @@ int agent_plain_new(size_t len, struct agent_plain **out)
 	p->arena = NULL;
 	p->size = len + 1;
 	p->large = 0;
+	p->pooled = buf;
 	*out = p;
 	return 0;
 }
@@ -230,6 +252,7 @@ int agent_plain_large(size_t len, struct agent_plain **out)
 	p->arena = NULL;
 	p->size = len + 1;
 	p->large = 1;
+	p->pooled = NULL;
 	*out = p;
 	return 0;
 }
@@ -253,6 +276,7 @@ int agent_plain_scratch(struct agent_shield *s, size_t len,
 	p->arena = s;
 	p->size = need;
 	p->large = 0;
+	p->pooled = NULL;
 	s->top += need;
 	s->live++;
 	*out = p;
@@ -299,6 +323,15 @@ void agent_plain_free(struct agent_plain *p)
 	if (p->large) {
 		sodium_memzero(p->data, p->size);
 		munmap(p->data, p->size);
+		free(p);
+		return;
+	}
+	if (p->pooled != NULL) {
+		sodium_memzero(p->data, p->size);
+		if (pool.n < POOL_MAX)
+			pool.buf[pool.n++] = p->pooled;
+		else
+			sodium_free(p->pooled);
 		free(p);
 		return;
 	}

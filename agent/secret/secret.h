@@ -45,6 +45,7 @@ struct agent_plain {
 				       sodium_malloc buffer */
 	size_t size;		    /* bytes to wipe at free */
 	int large;		    /* agent_plain_large()'s pages */
+	unsigned char *pooled;	    /* a small buffer's pages, for reuse */
 };
 
 /* Calls sodium_init(); returns 0 or XO_ERR_INTERNAL/XO_ERR_NOMEM. */
@@ -83,7 +84,10 @@ size_t agent_secret_len(const struct agent_secret *sec);
 void agent_secret_fingerprint(const struct agent_secret *sec, char out[9]);
 
 /* A plain buffer of len bytes (plus NUL) in sodium_malloc memory of its
-   own: for plain text that may outlive the turn of the loop. */
+   own: for plain text that may outlive the turn of the loop.  Small ones
+   (under 4000 bytes: tokens, forms, codes) come from a few such buffers
+   each thread keeps for reuse, wiped when freed, so that a refresh does
+   not map, lock, unlock and unmap pages for each piece of text. */
 int agent_plain_new(size_t len, struct agent_plain **out);
 /* A plain buffer of len bytes (plus NUL) in s's scratch arena (s NULL:
    as agent_plain_new()); free it before the turn of the loop ends. */
