@@ -20,6 +20,7 @@
  * and does not stop the agent: it keeps serving from memory (what waited
  * for the write goes on, DESIGN.md "If a write fails, keep serving").
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,9 @@ static void after_write(uv_work_t *req, int status)
 	uint64_t delay;
 
 	v->in_flight = 0;
+	/* The references to the records, dropped on the loop's thread. */
+	vault_snapshot_free(job->snap);
+	job->snap = NULL;
 	log_debug(
 	    "vault: %zu bytes written in %llu ms (sealed in %llu ms)", job->len,
 	    (unsigned long long)((uv_hrtime() - job->t_start) / 1000000),
@@ -234,6 +238,11 @@ static void after_write(uv_work_t *req, int status)
 	/* What changed while this write ran goes into the next. */
 	if (v->failures == 0 && !a->stopping)
 		start_snapshot_job(a);
+	/* The writes have gone quiet (the end of a storm of refreshes, or a
+	   single change): the heap pages that the tokens and records freed
+	   meanwhile go back to the system, rather than stay resident. */
+	if (!v->in_flight)
+		malloc_trim(0);
 }
 
 /* Queues job (its image, or its snapshot to seal) in the thread pool. */
