@@ -196,6 +196,20 @@ void agent_secret_fingerprint(const struct agent_secret *sec, char out[9])
 	sodium_bin2hex(out, 9, sec->fingerprint, sizeof(sec->fingerprint));
 }
 
+/* Fills in p for len bytes at data (plus NUL), size of them wiped at free. */
+static void plain_set(struct agent_plain *p, char *data, size_t len,
+		      size_t size, struct agent_shield *arena, int large,
+		      unsigned char *pooled)
+{
+	p->data = data;
+	p->data[len] = '\0';
+	p->len = len;
+	p->size = size;
+	p->arena = arena;
+	p->large = large;
+	p->pooled = pooled;
+}
+
 int agent_plain_new(size_t len, struct agent_plain **out)
 {
 	struct agent_plain *p;
@@ -219,12 +233,7 @@ int agent_plain_new(size_t len, struct agent_plain **out)
 		free(p);
 		return XO_ERR_NOMEM;
 	}
-	p->data[len] = '\0';
-	p->len = len;
-	p->arena = NULL;
-	p->size = len + 1;
-	p->large = 0;
-	p->pooled = buf;
+	plain_set(p, p->data, len, len + 1, NULL, 0, buf);
 	*out = p;
 	return 0;
 }
@@ -246,13 +255,7 @@ int agent_plain_large(size_t len, struct agent_plain **out)
 		return XO_ERR_NOMEM;
 	}
 	(void)madvise(m, len + 1, MADV_DONTDUMP);
-	p->data = m;
-	p->data[len] = '\0';
-	p->len = len;
-	p->arena = NULL;
-	p->size = len + 1;
-	p->large = 1;
-	p->pooled = NULL;
+	plain_set(p, m, len, len + 1, NULL, 1, NULL);
 	*out = p;
 	return 0;
 }
@@ -270,13 +273,7 @@ int agent_plain_scratch(struct agent_shield *s, size_t len,
 	if (need > SCRATCH_SIZE - s->top)
 		return agent_plain_new(len, out);
 	p = (struct agent_plain *)(void *)(s->scratch + s->top);
-	p->data = (char *)s->scratch + s->top + head;
-	p->data[len] = '\0';
-	p->len = len;
-	p->arena = s;
-	p->size = need;
-	p->large = 0;
-	p->pooled = NULL;
+	plain_set(p, (char *)s->scratch + s->top + head, len, need, s, 0, NULL);
 	s->top += need;
 	s->live++;
 	*out = p;

@@ -72,6 +72,20 @@ int vault_seal_now(struct agent *a, unsigned char **img, size_t *len)
 	return r;
 }
 
+/* The changes could not be sealed: reported, and whoever would wait goes
+   on at once, as there is no write to wait for.  The next change tries
+   again. */
+static void seal_failed(struct agent *a, int r)
+{
+	struct agent_vault *v = a->vault;
+
+	vault_set_problem(v, "vault not written: cannot seal it: %s",
+			  proto_strerror(r));
+	log_error("%s", v->problem);
+	v->sealed_seq = v->written_seq = v->seq;
+	vault_writes_ended(a);
+}
+
 /* Seals the changes made since the last image into the next one; a
    newer image replaces one that has not started. */
 static void seal_changes(struct agent *a)
@@ -84,13 +98,7 @@ static void seal_changes(struct agent *a)
 	if (v->sealed_seq >= v->seq || v->state != VAULT_OPEN)
 		return;
 	if ((r = vault_seal_now(a, &img, &len)) != 0) {
-		/* Reported, and whoever would wait goes on at once: there
-		   is no write to wait for.  The next change tries again. */
-		vault_set_problem(v, "vault not written: cannot seal it: %s",
-				  proto_strerror(r));
-		log_error("%s", v->problem);
-		v->sealed_seq = v->written_seq = v->seq;
-		vault_writes_ended(a);
+		seal_failed(a, r);
 		return;
 	}
 	free(v->next_img);
@@ -338,12 +346,7 @@ static void start_snapshot_job(struct agent *a)
 		agent_plain_free(key_bytes);
 		free(job->path);
 		free(job);
-		/* As seal_changes(): reported, and nobody waits for it. */
-		vault_set_problem(v, "vault not written: cannot seal it: %s",
-				  proto_strerror(r));
-		log_error("%s", v->problem);
-		v->sealed_seq = v->written_seq = v->seq;
-		vault_writes_ended(a);
+		seal_failed(a, r);
 		return;
 	}
 	agent_plain_free(key_bytes);

@@ -329,12 +329,7 @@ def bench_idle(sizes):
 
 def memory_of(pid):
     """VmRSS and VmHWM in KiB."""
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out[key] = int(value.split()[0])
+    out = scale.proc_status(pid)
     return {"rss_kib": out["VmRSS"], "hwm_kib": out["VmHWM"]}
 
 
