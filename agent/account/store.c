@@ -149,6 +149,10 @@ void account_free(struct account *acct, const char *why)
 		return;
 	account_login_cancel(acct);
 	agent_secret_cmd_cancel(acct);
+	/* A refresh of an account that goes (DELETE, a reload) no longer
+	   takes one of the scheduler's places. */
+	if (acct->op == ACCOUNT_OP_REFRESH)
+		account_set_op(acct, ACCOUNT_OP_NONE);
 	account_unschedule(acct);
 	agent_waiters_fail(&acct->waiters, XO_ERR_NO_ACCOUNT,
 			   why != NULL ? why

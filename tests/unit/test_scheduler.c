@@ -385,7 +385,8 @@ static void due_accounts_beyond_the_limit_wait_for_a_slot(void **state)
 static void deleted_account_leaves_the_plan(void **state)
 {
 	struct fixture *f = *state;
-	struct account *a = logged_in(f, "a"), *b = logged_in(f, "b");
+	struct account *a = logged_in(f, "a"), *b = logged_in(f, "b"),
+		       *c = logged_in(f, "c");
 
 	a->next_refresh_boot = T0 + 1000;
 	b->next_refresh_boot = T0 + 5000;
@@ -393,6 +394,14 @@ static void deleted_account_leaves_the_plan(void **state)
 	assert_int_equal(due_in(f), 1000);
 	account_unlink(f->a.store, a);
 	account_free(a, NULL);
+	/* One deleted while it refreshes gives its place back. */
+	c->next_refresh_boot = T0 - 1;
+	plan_and_tick(f);
+	assert_true(account_refreshing(c));
+	assert_int_equal(f->a.store->refreshing, 1);
+	account_unlink(f->a.store, c);
+	account_free(c, NULL);
+	assert_int_equal(f->a.store->refreshing, 0);
 	/* Out of the heap with the free: the timer follows b now. */
 	account_schedule(b);
 	assert_int_equal(due_in(f), 5000);
