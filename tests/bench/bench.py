@@ -306,10 +306,10 @@ def bench_attack(xo, sizes):
             "ratio_p99": ratio(percentile(loud, 99), percentile(quiet, 99))}
 
 
-def bench_scale(sizes, counts):
+def bench_scale(sizes, counts, storm_limit_s=None):
     rows = []
     for n in counts:
-        r = scale.run(n, idle_n=sizes["scale_requests"])
+        r = scale.run(n, idle_n=sizes["scale_requests"], storm_limit_s=storm_limit_s)
         r.pop("log_tail", None)
         for k in ("during", "idle_one", "idle_many"):
             r[k] = summary(r[k]) if r[k] else None
@@ -317,8 +317,9 @@ def bench_scale(sizes, counts):
         if r["during"] and r["idle_one"]:
             r["ratio_storm_p999"] = ratio(r["during"]["p999_us"],
                                           r["idle_one"]["p999_us"])
-        r["ratio_many_p99"] = ratio(r["idle_many"]["p99_us"],
-                                    r["idle_one"]["p99_us"])
+        if r["idle_one"]:
+            r["ratio_many_p99"] = ratio(r["idle_many"]["p99_us"],
+                                        r["idle_one"]["p99_us"])
         rows.append(r)
     return rows
 
@@ -350,7 +351,7 @@ def bench_memory(oidc, counts):
 # --------------------------------------------------------------------------
 # Report
 
-def run(sizes, only, counts):
+def run(sizes, only, counts, storm_limit_s=None):
     res = {}
     want = lambda k: k in only  # noqa: E731
     if any(want(k) for k in ("spawn", "rtt", "throughput", "connect", "attack", "memory")):
@@ -383,7 +384,7 @@ def run(sizes, only, counts):
         finally:
             oidc.stop()
     if want("scale"):
-        res["scale"] = bench_scale(sizes, counts or sizes["scale"])
+        res["scale"] = bench_scale(sizes, counts or sizes["scale"], storm_limit_s)
     if want("idle"):
         res["idle"] = bench_idle(sizes)
     if "spawn" in res:
@@ -453,11 +454,13 @@ def report(res):
     for r in res.get("scale", ()):
         lines.append("scale, %d accounts (%d-byte tokens, vault %.1f MiB):" % (
             r["accounts"], r["token_len"], r["vault_bytes"] / 1048576.0))
-        lines.append("  start-up (vault loaded, first answer) %.2f s; storm: %d "
-                     "refreshes in %.1f s, %.0f/s over %d connections (at most %d "
-                     "open)" % (r["startup_s"], r["endpoint"]["requests"], r["storm_s"],
-                                r["refreshes_per_s"], r["endpoint"]["connections"],
-                                r["endpoint"]["max_open"]))
+        lines.append("  start-up (vault loaded, first answer) %.2f s; first token "
+                     "of an account %.1f s; storm: %d refreshes%s in %.1f s, %.0f/s "
+                     "over %d connections (at most %d open)" % (
+                         r["startup_s"], r["first_token_s"], r["refreshed"],
+                         "" if r["storm_complete"] else " (of %d: stopped)" % r["accounts"],
+                         r["storm_s"], r["refreshes_per_s"], r["endpoint"]["connections"],
+                         r["endpoint"]["max_open"]))
         lines.append("  VmRSS %d KiB, VmHWM %d KiB; target under %d KiB "
                      "(2x %d KiB of tokens + 1 KiB per account)" % (
                          r["rss_kib"], r["hwm_kib"], r["rss_target_kib"], r["secret_kib"]))
@@ -507,6 +510,8 @@ def main():
                     help="only these sections: " + ", ".join(SECTIONS))
     ap.add_argument("--accounts", metavar="N,..",
                     help="the account counts of the scale section")
+    ap.add_argument("--storm-limit", metavar="S", type=float,
+                    help="measure a scale storm for at most S seconds")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     ap.add_argument("--check", action="store_true",
                     help="exit 1 unless every number was produced (never on timing)")
@@ -523,7 +528,7 @@ def main():
             print("bench: %s is not installed (openssh-client)" % tool, file=sys.stderr)
             return 1
     try:
-        res = run(SHORT if args.short else FULL, only, counts)
+        res = run(SHORT if args.short else FULL, only, counts, args.storm_limit)
     except (BenchError, harness.HarnessError, scale.ScaleError) as e:
         print("bench: %s" % e, file=sys.stderr)
         return 1
