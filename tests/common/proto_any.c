@@ -78,6 +78,14 @@ int proto_any_decode(uint8_t type, struct proto_reader *r, struct proto_any *m)
 		return proto_dec_export_rep(r, &m->u.export_rep);
 	case PROTO_REQ_RESTORE:
 		return proto_dec_restore_req(r, &m->u.restore);
+	case PROTO_REQ_SEND:
+		return proto_dec_send_req(r, &m->u.send);
+	case PROTO_REQ_SEND_DATA:
+		return proto_dec_send_data(r, &m->u.send_data);
+	case PROTO_REQ_SEND_END:
+		return proto_dec_send_end(r, &m->u.send_end);
+	case PROTO_REP_SENT:
+		return proto_dec_sent(r, &m->u.sent);
 	case PROTO_REQ_IMPORT:
 		return proto_dec_import_req(r, &m->u.import);
 	case PROTO_REP_LOGIN:
