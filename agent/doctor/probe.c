@@ -32,7 +32,7 @@ struct doctor_probe {
 	struct agent_http_xfer *xfer; /* NULL once ended */
 	CURL *easy;
 	int imap;
-	struct doctor_target target;
+	struct agent_mailhost target;
 	char email[320];
 	long timeout_ms;
 	CURLcode rc;
@@ -195,7 +195,7 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 }
 
 int doctor_probe_start(struct agent_http *h, int imap,
-		       const struct doctor_target *t, const char *email,
+		       const struct agent_mailhost *t, const char *email,
 		       const struct agent_plain *token, long timeout_ms,
 		       doctor_probe_cb cb, void *arg, struct doctor_probe **out)
 {
