@@ -154,6 +154,7 @@ void account_free(struct account *acct, const char *why)
 					 "configuration");
 	oauth_client_free(acct->oauth);
 	account_forget(acct);
+	account_scopes_free(acct);
 	agent_secret_free(acct->client_secret);
 	agent_secret_free(acct->settings);
 	free(acct->email);
