@@ -98,8 +98,9 @@ static void decode_challenge(const char *b64, char *dst)
 }
 
 /* One line the server sent, control characters already replaced. */
-static void server_line(struct doctor_probe *p, const char *line)
+static void server_line(void *arg, const char *line)
 {
+	struct doctor_probe *p = arg;
 	const char *sp;
 
 	if (!p->greeted) {
@@ -147,32 +148,10 @@ static void server_line(struct doctor_probe *p, const char *line)
 static int on_debug(CURL *easy, curl_infotype type, char *data, size_t size,
 		    void *userp)
 {
-	struct doctor_probe *p = userp;
-	char line[LINE_MAX_LEN];
-	size_t i, n;
-
 	(void)easy;
 	/* Only the server's lines: HEADER_OUT holds the token. */
-	if (type != CURLINFO_HEADER_IN)
-		return 0;
-	while (size > 0) {
-		for (n = 0; n < size && data[n] != '\n'; n++)
-			;
-		for (i = 0; i < n && i < sizeof(line) - 1; i++)
-			line[i] =
-			    (unsigned char)data[i] < 0x20 || data[i] == 0x7f
-				? ' '
-				: data[i];
-		while (i > 0 && line[i - 1] == ' ')
-			i--;
-		line[i] = '\0';
-		if (i > 0)
-			server_line(p, line);
-		if (n < size)
-			n++;
-		data += n;
-		size -= n;
-	}
+	if (type == CURLINFO_HEADER_IN)
+		agent_http_lines(data, size, server_line, userp);
 	return 0;
 }
 

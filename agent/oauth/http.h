@@ -34,6 +34,14 @@ struct agent_http_req {
 	size_t form_len;
 	const char *ca_file;  /* NULL: system store */
 	long timeout_ms;      /* 0: 30000 */
+	/* A POST of another body than a form (the send transports): body
+	   (borrowed: it must outlive the transfer, and is no secret) with
+	   its content_type.  bearer (may be NULL) is the access token of an
+	   Authorization header; its copies are wiped. */
+	const char *content_type;
+	const void *body;
+	size_t body_len;
+	const struct agent_plain *bearer;
 };
 
 struct agent_http_resp {
@@ -75,6 +83,16 @@ typedef void (*agent_http_easy_cb)(void *arg, CURL *easy, CURLcode rc);
 int agent_http_start_easy(struct agent_http *h, CURL *easy,
 			  agent_http_easy_cb cb, void *arg,
 			  struct agent_http_xfer **xfer);
+
+/*
+ * Splits what libcurl hands CURLOPT_DEBUGFUNCTION into lines, control
+ * characters made blanks and trailing blanks cut, and calls line(arg,
+ * text) for each that is not empty: how the doctor and the send
+ * transports read a mail server's replies (CURLINFO_HEADER_IN).  Never
+ * for CURLINFO_HEADER_OUT, which carries the token.
+ */
+void agent_http_lines(const char *data, size_t size,
+		      void (*line)(void *arg, const char *text), void *arg);
 
 /* Stops a transfer; its callback will not be called. */
 void agent_http_cancel(struct agent_http *h, struct agent_http_xfer *xfer);
