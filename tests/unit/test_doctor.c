@@ -293,13 +293,13 @@ static const struct reply_case replies[] = {
      {"disabled for the mailbox",
       "Set-CASMailbox -Identity alice@example.com "
       "-SmtpClientAuthenticationDisabled $false",
-      NULL}},
+      "set send = auto"}},
     {0,
      "535 5.7.139 Authentication unsuccessful, the request did not meet the "
      "criteria to be authenticated successfully. Contact your "
      "administrator.",
      PROTO_LEVEL_PROBLEM,
-     {"Conditional Access", "security defaults", NULL}},
+     {"Conditional Access", "security defaults", "set send = auto"}},
     {0,
      "535 5.7.139 Authentication unsuccessful, basic authentication is "
      "disabled.",

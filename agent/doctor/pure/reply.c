@@ -11,6 +11,14 @@
 
 #include "doctor/pure/doctor.h"
 
+/* What needs no administrator: mail goes out through Graph instead
+   (xoauth.conf(5), send). */
+#define SEND_AUTO                                                              \
+	"Without an administrator: set send = auto in the account's "          \
+	"section (and log in again, to consent to Graph's Mail.Send); "        \
+	"'xoauth sendmail' then sends through Microsoft Graph when SMTP AUTH " \
+	"is refused."
+
 /* ---- replies ---- */
 
 /* strcasestr(), which C17 lacks. */
@@ -70,7 +78,7 @@ void doctor_smtp_reply_cause(const char *reply, const char *email,
 			 "defaults off (Entra admin center > Properties "
 			 "> Manage security defaults) and protect "
 			 "sign-ins with Conditional Access instead. "
-			 "Changes take up to an hour.",
+			 "Changes take up to an hour. " SEND_AUTO,
 			 who);
 		set(out, PROTO_LEVEL_PROBLEM,
 		    "SMTP AUTH is disabled for the tenant: Exchange Online "
@@ -89,7 +97,7 @@ void doctor_smtp_reply_cause(const char *reply, const char *email,
 				"$null to follow the organisation's setting); "
 				"or Microsoft 365 admin center > Users > the "
 				"user > Mail > Manage email apps > "
-				"Authenticated SMTP.",
+				"Authenticated SMTP. " SEND_AUTO,
 			 who);
 		set(out, PROTO_LEVEL_PROBLEM, text, fix);
 		return;
@@ -110,7 +118,7 @@ void doctor_smtp_reply_cause(const char *reply, const char *email,
 		    "An administrator looks the sign-in up in the Entra "
 		    "sign-in logs; then turns security defaults off (Entra "
 		    "admin center > Properties) or excludes the app from the "
-		    "Conditional Access policy that blocks it.");
+		    "Conditional Access policy that blocks it. " SEND_AUTO);
 		return;
 	}
 	if (has_code(reply, "5.7.139")) {
@@ -120,7 +128,7 @@ void doctor_smtp_reply_cause(const char *reply, const char *email,
 		    "block it",
 		    EXO_PS "check Get-TransportConfig and Get-CASMailbox "
 			   "(SmtpClientAuthenticationDisabled must be False), "
-			   "and whether security defaults are on.");
+			   "and whether security defaults are on. " SEND_AUTO);
 		return;
 	}
 	if (has_code(reply, "5.7.3")) {
