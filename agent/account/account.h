@@ -147,7 +147,8 @@ int account_open_access_token(const struct account *acct,
 /*
  * An access token for the agent's own use (the send transports): of scope
  * (NULL or "": the account's own; else one of its graph_scope and
- * gmail_scope), valid for min_ms more.  0 with *out opened (free it with
+ * gmail_scope), valid for min_ms more (0: the margin TOKEN has by
+ * default, policy_min_valid()).  0 with *out opened (free it with
  * agent_plain_free()); XO_ERR_BUSY while a refresh runs that may bring it
  * (one is started when none runs: look again once account_refreshing()
  * is false); else XO_ERR_* with the reason in err.

@@ -184,6 +184,8 @@ int account_token_get(struct account *acct, const char *scope, int64_t min_ms,
 	memset(&req, 0, sizeof(req));
 	req.scope = proto_str_c(scope);
 	if (account_scope_is_own(acct, req.scope)) {
+		if (min_ms == 0)
+			min_ms = policy_min_valid(acct->lifetime_ms);
 		if (account_token_ok(acct, min_ms))
 			return account_open_access_token(acct, out);
 		/* Not held: TOKEN's own rules say whether to wait (a request
@@ -197,6 +199,8 @@ int account_token_get(struct account *acct, const char *scope, int64_t min_ms,
 	}
 	if ((sc = scope_get(acct, req.scope, err)) == NULL)
 		return err->code;
+	if (min_ms == 0)
+		min_ms = policy_min_valid(sc->lifetime_ms);
 	if ((r = scope_ready(acct, sc, min_ms, 0, &wait, err)) != 0)
 		return r;
 	if (wait)

@@ -49,9 +49,9 @@
    server takes longer than a token. */
 #define SEND_WAIT_DEFAULT_MS 120000u
 #define TOKEN_POLL_MS 50
-/* A token closer to its end than this is refreshed first (Microsoft's
-   submission endpoints refuse tokens "that expire soon"). */
-#define TOKEN_MIN_MS 120000
+/* How long the token must stay valid: 0, the agent's own margin (what
+   TOKEN gives), which keeps clear of "expires soon" refusals. */
+#define TOKEN_MIN_MS 0
 /* The reply must reach the client before its own wait ends. */
 #define REPLY_MARGIN_MS 1000
 #define API_TRIES 3
@@ -339,7 +339,8 @@ static int make_copy(struct job *job)
 {
 	struct send_addrs blind = {0};
 	struct send_copy_opts o;
-	char date[64], from[700], msgid[128], rnd[16], name[300];
+	char date[64], from[700], msgid[128], hex[17], name[300];
+	unsigned char rnd[8];
 	const char *domain;
 	size_t i, k = 0;
 	int r;
@@ -361,10 +362,10 @@ static int make_copy(struct job *job)
 		     &tm) > 0)
 		o.add[k++] = date;
 	if (!job->hdr.has_message_id) {
-		randombytes_buf(rnd, 8);
-		sodium_bin2hex(rnd, sizeof(rnd), (unsigned char *)rnd, 7);
+		randombytes_buf(rnd, sizeof(rnd));
+		sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
 		domain = strchr(job->from, '@');
-		snprintf(msgid, sizeof(msgid), "Message-ID: <%s.%lld@%s>", rnd,
+		snprintf(msgid, sizeof(msgid), "Message-ID: <%s.%lld@%s>", hex,
 			 (long long)now,
 			 domain != NULL ? domain + 1 : "xoauth");
 		o.add[k++] = msgid;
@@ -381,7 +382,17 @@ static int make_copy(struct job *job)
 				send_addrs_free(&blind);
 				return r;
 			}
+		/* Blind recipients the Bcc fields name already: the message
+		   goes as it is. */
 		o.bcc = &blind;
+		if (blind.n == job->hdr.bcc.n) {
+			for (i = 0; i < blind.n &&
+				    send_addrs_has(&job->hdr.bcc, blind.v[i]);
+			     i++)
+				;
+			if (i == blind.n)
+				o.bcc = NULL;
+		}
 	}
 	free(job->copy);
 	job->copy = NULL;

@@ -7,11 +7,14 @@
 //   --issuer URL             the provider (its discovery document gives the
 //                            introspection endpoint)
 //   --maildir DIR            accepted messages are written here (see below)
-//   --port N                 listener offering XOAUTH2 and OAUTHBEARER (0 = any)
+//   --port N                 listener offering XOAUTH2 and OAUTHBEARER (0 =
+//   any)
 //   --port-xoauth2-only N    listener offering only XOAUTH2 (0 = any); Debian
 //                            12's curl picks OAUTHBEARER whenever it is offered
 //   --client-id ID           introspection credentials (default smtp-server)
 //   --client-secret S        (default smtp-server-secret)
+//   --reject-rcpt ADDR       answer RCPT TO for ADDR with 550 5.1.1 (a
+//                            recipient the server does not know)
 //   --auth-reply "CODE TEXT" answer every AUTH with this reply, whatever the
 //                            token, e.g. "535 5.7.139 Authentication
 //                            unsuccessful, SmtpClientAuthentication is disabled
@@ -57,16 +60,18 @@ import { parseArgs } from 'node:util';
 import { SMTPServer } from 'smtp-server';
 import SASL from 'smtp-server/lib/sasl.js';
 
-const { values: opts } = parseArgs({
-  options: {
-    issuer: { type: 'string' },
-    maildir: { type: 'string' },
-    port: { type: 'string', default: '0' },
-    'port-xoauth2-only': { type: 'string', default: '0' },
-    'client-id': { type: 'string', default: 'smtp-server' },
-    'client-secret': { type: 'string', default: 'smtp-server-secret' },
-    'auth-reply': { type: 'string' },
-  },
+const {values : opts} = parseArgs({
+	options : {
+		issuer : {type : 'string'},
+		maildir : {type : 'string'},
+		port : {type : 'string', default : '0'},
+		'port-xoauth2-only' : {type : 'string', default : '0'},
+		'client-id' : {type : 'string', default : 'smtp-server'},
+		'client-secret' :
+		    {type : 'string', default : 'smtp-server-secret'},
+		'auth-reply' : {type : 'string'},
+		'reject-rcpt' : {type : 'string'},
+	},
 });
 
 function die(msg) {
@@ -306,24 +311,36 @@ function makeOnData(listener) {
 }
 
 function startListener(listener, authMethods, port) {
-  const server = new SMTPServer({
-    name: 'smtp.test.invalid',
-    banner: 'xoauth-agent test SMTP server',
-    authMethods,
-    allowInsecureAuth: true,
-    disabledCommands: ['STARTTLS'],
-    hideSTARTTLS: true,
-    size: 10 * 1024 * 1024,
-    logger: false,
-    disableReverseLookup: true,
-    onAuth: makeOnAuth(listener),
-    onData: makeOnData(listener),
-  });
-  server.on('error', (err) => console.error(`smtp.js (${listener}): ${err.message}`));
-  return new Promise((resolve, reject) => {
-    server.server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server));
-  });
+	const server = new SMTPServer({
+		name : 'smtp.test.invalid',
+		banner : 'xoauth-agent test SMTP server',
+		authMethods,
+		allowInsecureAuth : true,
+		disabledCommands : [ 'STARTTLS' ],
+		hideSTARTTLS : true,
+		size : 10 * 1024 * 1024,
+		logger : false,
+		disableReverseLookup : true,
+		onAuth : makeOnAuth(listener),
+		onRcptTo(address, session, callback) {
+			if (opts['reject-rcpt'] &&
+			    address.address.toLowerCase() ===
+				opts['reject-rcpt'].toLowerCase()) {
+				const err = new Error(
+				    '5.1.1 Recipient address rejected: User unknown');
+				err.responseCode = 550;
+				return callback(err);
+			}
+			return callback();
+		},
+		onData : makeOnData(listener),
+	});
+	server.on('error', (err) => console.error(
+			       `smtp.js (${listener}): ${err.message}`));
+	return new Promise((resolve, reject) => {
+		server.server.once('error', reject);
+		server.listen(port, '127.0.0.1', () => resolve(server));
+	});
 }
 
 function parsePort(v, name) {
