@@ -16,7 +16,8 @@ add_executable(fuzz_proto
 	${PROJECT_SOURCE_DIR}/proto/msg_login.c
 	${PROJECT_SOURCE_DIR}/proto/msg_add.c
 	${PROJECT_SOURCE_DIR}/proto/msg_doctor.c
-	${PROJECT_SOURCE_DIR}/proto/msg_vault.c)
+	${PROJECT_SOURCE_DIR}/proto/msg_vault.c
+	${PROJECT_SOURCE_DIR}/proto/msg_send.c)
 target_include_directories(fuzz_proto PRIVATE
 	${PROJECT_SOURCE_DIR}/tests/common
 	${PROJECT_SOURCE_DIR}/proto
@@ -56,3 +57,16 @@ target_link_libraries(fuzz_config PRIVATE PkgConfig::INIH PkgConfig::SODIUM)
 target_compile_options(fuzz_config PRIVATE -fsanitize=fuzzer,address
 	-fno-omit-frame-pointer -Wno-unknown-warning-option)
 target_link_options(fuzz_config PRIVATE -fsanitize=fuzzer,address)
+
+# The message xoauth sendmail hands the agent: its header block, addresses
+# and the copy that goes out (agent/send/pure/message.c).
+add_executable(fuzz_message
+	${CMAKE_CURRENT_LIST_DIR}/fuzz_message.c
+	${PROJECT_SOURCE_DIR}/agent/send/pure/message.c)
+target_include_directories(fuzz_message PRIVATE
+	${PROJECT_SOURCE_DIR}/agent
+	${PROJECT_SOURCE_DIR}/client/include)
+target_link_libraries(fuzz_message PRIVATE PkgConfig::JANSSON)
+target_compile_options(fuzz_message PRIVATE -fsanitize=fuzzer,address
+	-fno-omit-frame-pointer -Wno-unknown-warning-option)
+target_link_options(fuzz_message PRIVATE -fsanitize=fuzzer,address)
