@@ -251,6 +251,10 @@ int account_token_reply(struct account *acct, struct conn *c,
 			const struct agent_secret *tok, time_t expires_wall,
 			struct agent_err *err);
 
+/* Why no refresh can bring a token now (no refresh token, a login
+   waits, the provider refused the client), as TOKEN says it; or 0. */
+int account_refresh_blocked(const struct account *acct, struct agent_err *err);
+
 /* ---- scopes.c ---- */
 /* 1 when scope names the account's own token ("" or its `scopes`). */
 bool account_scope_is_own(const struct account *acct, struct proto_str scope);

@@ -108,6 +108,7 @@ static int scope_ready(struct account *acct, struct account_scope *sc,
 {
 	const char *name = acct->cfg.name;
 	int64_t now = agent_now_boot();
+	int r;
 
 	*wait = false;
 	if (scope_token_ok(sc, min_ms))
@@ -118,16 +119,8 @@ static int scope_ready(struct account *acct, struct account_scope *sc,
 				     "%lld s, less than asked for",
 				     name, sc->scope,
 				     (long long)(sc->lifetime_ms / 1000));
-	if (acct->state == PROTO_STATE_CONFIG_ERROR &&
-	    acct->op != ACCOUNT_OP_REFRESH)
-		return agent_err_set(err,
-				     acct->last.code ? acct->last.code
-						     : XO_ERR_PROVIDER_CONFIG,
-				     "%s", acct->last.msg);
-	if (!account_can_refresh(acct))
-		return agent_err_set(err, XO_ERR_LOGIN_NEEDED,
-				     "%s: login needed: run 'xoauth login %s'",
-				     name, name);
+	if ((r = account_refresh_blocked(acct, err)) != 0)
+		return r;
 	if (sc->refused) {
 		*err = sc->last;
 		return sc->last.code;

@@ -114,12 +114,26 @@ static int cannot_refresh(const struct account *acct, struct agent_err *err)
 			     name);
 }
 
+int account_refresh_blocked(const struct account *acct, struct agent_err *err)
+{
+	if (!account_can_refresh(acct))
+		return cannot_refresh(acct, err);
+	if (acct->state == PROTO_STATE_CONFIG_ERROR &&
+	    acct->op != ACCOUNT_OP_REFRESH)
+		return agent_err_set(err,
+				     acct->last.code ? acct->last.code
+						     : XO_ERR_PROVIDER_CONFIG,
+				     "%s", acct->last.msg);
+	return 0;
+}
+
 int account_token_try(struct account *acct, struct conn *c,
 		      const struct proto_token_req *req, bool *must_wait,
 		      struct agent_err *err)
 {
 	int64_t now = agent_now_boot(), min_ms;
 	uint32_t wait;
+	int r;
 
 	*must_wait = false;
 	if (!account_scope_is_own(acct, req->scope))
@@ -140,14 +154,8 @@ int account_token_try(struct account *acct, struct conn *c,
 				     acct->cfg.name,
 				     (long long)(acct->lifetime_ms / 1000),
 				     (unsigned)req->min_valid);
-	if (!account_can_refresh(acct))
-		return cannot_refresh(acct, err);
-	if (acct->state == PROTO_STATE_CONFIG_ERROR &&
-	    acct->op != ACCOUNT_OP_REFRESH)
-		return agent_err_set(err,
-				     acct->last.code ? acct->last.code
-						     : XO_ERR_PROVIDER_CONFIG,
-				     "%s", acct->last.msg);
+	if ((r = account_refresh_blocked(acct, err)) != 0)
+		return r;
 	*must_wait = true;
 	if (acct->op == ACCOUNT_OP_REFRESH)
 		return 0;

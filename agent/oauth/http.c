@@ -508,6 +508,66 @@ out:
 	return kind;
 }
 
+int agent_http_mail_setup(CURL *e, const struct agent_mail_login *m)
+{
+	if (curl_easy_setopt(e, CURLOPT_URL, m->url) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, m->protocols) !=
+		CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_USERNAME, m->user) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, m->token) != CURLE_OK ||
+	    /* XOAUTH2: what Microsoft documents.  (Debian 12's curl still
+	       takes OAUTHBEARER where a server offers it too; Microsoft's
+	       do not.) */
+	    curl_easy_setopt(e, CURLOPT_LOGIN_OPTIONS, "AUTH=XOAUTH2") !=
+		CURLE_OK ||
+	    /* A connection cached by the multi handle would skip the login
+	       this one is here for; and a logged-in connection must not
+	       outlive its session. */
+	    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK ||
+	    /* The token never crosses a network in clear. */
+	    curl_easy_setopt(e, CURLOPT_USE_SSL,
+			     m->loopback ? (long)CURLUSESSL_TRY
+					 : (long)CURLUSESSL_ALL) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, m->timeout_ms) !=
+		CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+			     m->timeout_ms < m->connect_timeout_ms
+				 ? m->timeout_ms
+				 : m->connect_timeout_ms) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, m->errbuf) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, m->debug) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_DEBUGDATA, m->debug_arg) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_VERBOSE, 1L) != CURLE_OK)
+		return XO_ERR_INTERNAL;
+	if (m->ca_file != NULL &&
+	    curl_easy_setopt(e, CURLOPT_CAINFO, m->ca_file) != CURLE_OK)
+		return XO_ERR_INTERNAL;
+	if (m->loopback &&
+	    curl_easy_setopt(e, CURLOPT_NOPROXY, "*") != CURLE_OK)
+		return XO_ERR_INTERNAL;
+	return 0;
+}
+
+int agent_http_unreachable(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_GOT_NOTHING:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 void agent_http_lines(const char *data, size_t size,
 		      void (*line)(void *arg, const char *text), void *arg)
 {

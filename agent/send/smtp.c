@@ -141,6 +141,7 @@ int send_smtp_start(struct agent_http *h, const struct send_smtp_req *q,
 {
 	const struct agent_mailhost *t = q->host;
 	struct send_smtp *s = NULL;
+	struct agent_mail_login m;
 	struct curl_slist *l;
 	char url[320], from[SEND_ADDR_MAX + 3], rcpt[SEND_ADDR_MAX + 3];
 	CURL *e;
@@ -179,16 +180,19 @@ int send_smtp_start(struct agent_http *h, const struct send_smtp_req *q,
 	}
 	if ((s->easy = e = curl_easy_init()) == NULL)
 		goto out;
-	/* As in http.c: a failed setopt must not start a weaker session. */
-	if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps") !=
-		CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_USERNAME, q->user) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, q->token->data) !=
-		CURLE_OK ||
-	    /* XOAUTH2, what Microsoft and Google document. */
-	    curl_easy_setopt(e, CURLOPT_LOGIN_OPTIONS, "AUTH=XOAUTH2") !=
-		CURLE_OK ||
+	memset(&m, 0, sizeof(m));
+	m.url = url;
+	m.protocols = "smtp,smtps";
+	m.user = q->user;
+	m.token = q->token->data;
+	m.loopback = t->loopback;
+	m.ca_file = q->ca_file;
+	m.timeout_ms = q->timeout_ms;
+	m.connect_timeout_ms = CONNECT_TIMEOUT_MS;
+	m.errbuf = s->errbuf;
+	m.debug = on_debug;
+	m.debug_arg = s;
+	if (agent_http_mail_setup(e, &m) != 0 ||
 	    curl_easy_setopt(e, CURLOPT_MAIL_FROM, from) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_MAIL_RCPT, s->rcpts) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_UPLOAD, 1L) != CURLE_OK ||
@@ -196,33 +200,7 @@ int send_smtp_start(struct agent_http *h, const struct send_smtp_req *q,
 	    curl_easy_setopt(e, CURLOPT_READDATA, s) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)s->len) !=
 		CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write) != CURLE_OK ||
-	    /* A logged-in session ends with its message. */
-	    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK ||
-	    /* The token never crosses a network in clear. */
-	    curl_easy_setopt(e, CURLOPT_USE_SSL,
-			     t->loopback ? (long)CURLUSESSL_TRY
-					 : (long)CURLUSESSL_ALL) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, q->timeout_ms) !=
-		CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-			     q->timeout_ms < CONNECT_TIMEOUT_MS
-				 ? q->timeout_ms
-				 : CONNECT_TIMEOUT_MS) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_debug) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_DEBUGDATA, s) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_VERBOSE, 1L) != CURLE_OK)
-		goto out;
-	if (q->ca_file != NULL &&
-	    curl_easy_setopt(e, CURLOPT_CAINFO, q->ca_file) != CURLE_OK)
-		goto out;
-	if (t->loopback &&
-	    curl_easy_setopt(e, CURLOPT_NOPROXY, "*") != CURLE_OK)
+	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write) != CURLE_OK)
 		goto out;
 	if ((r = agent_http_start_easy(h, e, on_done, s, &s->xfer)) != 0)
 		goto out;
@@ -246,15 +224,6 @@ void send_smtp_free(struct send_smtp *s)
 		curl_easy_cleanup(s->easy);
 	curl_slist_free_all(s->rcpts);
 	free(s);
-}
-
-static int unreachable(CURLcode rc)
-{
-	return rc == CURLE_COULDNT_RESOLVE_HOST ||
-	       rc == CURLE_COULDNT_RESOLVE_PROXY ||
-	       rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT ||
-	       rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR ||
-	       rc == CURLE_SEND_ERROR;
 }
 
 /* The refusal as an error: 4xx try later, 5xx no. */
@@ -325,9 +294,8 @@ void send_smtp_result(const struct send_smtp *s, struct send_smtp_result *out)
 			 s->where, why);
 		return;
 	}
-	out->err = unreachable(s->rc) || s->rc == CURLE_OPERATION_TIMEDOUT
-		       ? XO_ERR_SEND_TEMPFAIL
-		       : XO_ERR_SEND_REFUSED;
+	out->err = agent_http_unreachable(s->rc) ? XO_ERR_SEND_TEMPFAIL
+						 : XO_ERR_SEND_REFUSED;
 	snprintf(out->why, sizeof(out->why), "SMTP at %s failed: %s", s->where,
 		 why);
 }
