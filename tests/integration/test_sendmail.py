@@ -297,6 +297,44 @@ class APITransports(Senders):
         self.assertEqual(len(self.api.messages()), before)
 
 
+class ScopeRotationWithVault(unittest.TestCase):
+    """A refresh for Graph's scope rotates the one refresh token like any
+    other: the vault holds the new one, so an agent started from the vault
+    refreshes both resources with it (an old token presented again would
+    make the provider revoke the grant)."""
+
+    def setUp(self):
+        import vaulttest
+        self.oidc = harness.start_oidc(at_ttl=120)
+        self.env = vaulttest.key_file_env(
+            self.oidc, EMAIL, scope=harness.SCOPE,
+            extra=["graph_endpoint = https://127.0.0.1:9/v1.0", "graph_scope = mail.api",
+                   "send = graph"])
+        self.env.start()
+
+    def tearDown(self):
+        self.env.cleanup()
+        self.oidc.stop()
+
+    def test_a_scope_refresh_rotates_through_the_vault(self):
+        rt = harness.get_tokens_by_device(self.oidc, EMAIL, scope=SCOPES)["refresh_token"]
+        r = self.env.xoauth("import", "work", stdin=(rt + "\n").encode())
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        api = self.env.xoauth("token", "work", "--scope", "mail.api")
+        self.assertEqual(api.returncode, 0, api.stderr + self.env.log())
+        self.assertEqual(harness.introspect(self.oidc, api.stdout.strip())["scope"],
+                         "mail.api")
+        self.assertFalse(harness.is_refresh_token_active(self.oidc, rt))
+        # A new agent from the vault: the newest refresh token is there.
+        self.env.stop()
+        self.env.start()
+        api2 = self.env.xoauth("token", "work", "--scope", "mail.api")
+        self.assertEqual(api2.returncode, 0, api2.stderr + self.env.log())
+        self.assertNotEqual(api2.stdout.strip(), api.stdout.strip())
+        self.assertTrue(harness.is_access_token_active(self.oidc, self.env.token("work")))
+        self.assertNotIn("revoked the grant", self.env.log())
+
+
 class APIRefusals(Senders):
     """An account whose Graph token lacks the permission: its graph_scope
     is mail.send, the service wants mail.api (Graph's Mail.Send)."""
