@@ -98,6 +98,7 @@ struct job {
 	struct send_smtp *smtp;
 	struct send_api *api;
 	char notice[700];
+	char smtp_why[600]; /* why SMTP refused, once auto has fallen back */
 	int held;
 };
 
@@ -271,8 +272,19 @@ static void job_cancel(void *arg)
 
 static void job_fail(struct job *job, int err, const char *msg)
 {
+	char both[AGENT_ERR_MSG_MAX];
+
+	if (msg == NULL)
+		msg = proto_strerror(err);
+	/* Graph failed after SMTP refused: the administrator needs both. */
+	if (job->smtp_why[0] != '\0') {
+		snprintf(both, sizeof(both),
+			 "%s; Microsoft Graph, tried then: %s", job->smtp_why,
+			 msg);
+		msg = both;
+	}
 	log_error("send: %s: %s", job->account != NULL ? job->account : "?",
-		  msg != NULL ? msg : proto_strerror(err));
+		  msg);
 	agent_conn_reply_failure(job->conn, err, msg);
 	job_free(job);
 }
@@ -285,6 +297,8 @@ static void job_sent(struct job *job, const char *transport, const char *reply)
 	log_info("send: %s: sent through %s (%zu bytes, %zu recipient(s)): %s",
 		 job->account, transport, job->copy_len, job->s->rcpts.n,
 		 reply);
+	if (job->notice[0] != '\0')
+		log_info("send: %s: %s", job->account, job->notice);
 	sent.transport = proto_str_c(transport);
 	sent.reply = proto_str_c(reply);
 	sent.notice = proto_str_c(job->notice);
@@ -428,7 +442,9 @@ static void on_smtp_done(void *arg, struct send_smtp *smtp)
 			 "auto). An Exchange administrator can enable SMTP "
 			 "AUTH: see 'xoauth doctor %s --smtp HOST'",
 			 res.why, job->account);
-		log_info("send: %s: %s", job->account, job->notice);
+		log_info("send: %s: %s; trying Microsoft Graph (send = auto)",
+			 job->account, res.why);
+		snprintf(job->smtp_why, sizeof(job->smtp_why), "%s", res.why);
 		job->t = T_GRAPH;
 		job->fallback_ok = false;
 		if (make_copy(job) != 0) {
