@@ -147,16 +147,24 @@ class Server:
                 buf += chunk
                 while b"\n" in buf:
                     line, buf = buf.split(b"\n", 1)
-                    text = line.decode("utf-8", "replace").strip()
-                    if text.startswith("READY "):
+                    info = self._ready(line.decode("utf-8", "replace").strip())
+                    if info is not None:
                         if buf:
                             self._log.write(buf)
                             self._log.flush()
-                        return json.loads(text[len("READY "):])
+                        return info
                     self._log.write(line + b"\n")
                     self._log.flush()
         finally:
             sel.close()
+
+    def _ready(self, line):
+        """The info of a line of stdout that says the server is ready
+        ("READY {json}"), else None. A server that says it otherwise
+        overrides this."""
+        if line.startswith("READY "):
+            return json.loads(line[len("READY "):])
+        return None
 
     def _drain_stdout(self):
         try:

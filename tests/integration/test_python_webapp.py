@@ -27,38 +27,19 @@ EMAIL = "wanda@example.com"
 WEBAPP = os.path.join(harness.PYTHON_PACKAGE_DIR, "examples", "webapp.py")
 
 
-class WebApp:
-    """webapp.py running against an agent and an SMTP server; url is
-    where it serves."""
+class WebApp(harness.Server):
+    """webapp.py running against an agent (its env: XOAUTH_AUTH_SOCK) and
+    an SMTP server; url is where it serves."""
 
     def __init__(self, env, smtp):
-        self.log_path = os.path.join(env.home, "webapp.log")
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, WEBAPP, "--listen", "127.0.0.1:0",
-             "--smtp", "127.0.0.1:%d" % smtp.port_xoauth2_only, "--tls", "none"],
-            stdout=subprocess.PIPE, stderr=log, env=env.env, start_new_session=True)
-        log.close()
-        line = self.proc.stdout.readline().decode()
-        m = re.search(r"listening on (http://\S+)", line)
-        if not m:
-            self.stop()
-            raise harness.HarnessError("webapp.py did not start: %r\n%s" % (line, self.log()))
-        self.url = m.group(1)
+        super().__init__("webapp", [sys.executable, WEBAPP, "--listen", "127.0.0.1:0",
+                                    "--smtp", "127.0.0.1:%d" % smtp.port_xoauth2_only,
+                                    "--tls", "none"], env=env.env)
+        self.url = self.info["url"]
 
-    def log(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
+    def _ready(self, line):
+        m = re.match(r"listening on (http://\S+)", line)
+        return {"url": m.group(1)} if m else None
 
     def get(self, path):
         with urllib.request.urlopen(self.url.rstrip("/") + path, timeout=30) as r:
