@@ -10,7 +10,6 @@ import base64
 import imaplib
 import os
 import smtplib
-import socket
 import subprocess
 import sys
 import threading

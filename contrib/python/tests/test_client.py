@@ -164,6 +164,10 @@ class Connecting(FakeAgentCase):
         s.close()
         with self.assertRaisesRegex(xoauth.NoAgentError, "stale"):
             xoauth.Client(stale)
+        regular = os.path.join(d, "file")
+        open(regular, "w").close()
+        with self.assertRaisesRegex(xoauth.NoAgentError, "no agent listens"):
+            xoauth.Client(regular)
         with self.assertRaises(xoauth.InvalidArgumentError):
             xoauth.Client("/" + "x" * 200)
 
@@ -286,10 +290,11 @@ class Replies(FakeAgentCase):
             self.assertTrue(c.connected)
         self.assertEqual(len(a.requests), 1)
 
-    def test_the_token_stays_out_of_repr(self):
+    def test_the_token_stays_out_of_repr_and_str(self):
         t = xoauth.Token("secret-token", 1, "a@example.com")
         self.assertNotIn("secret-token", repr(t))
-        self.assertEqual(str(t), "secret-token")
+        self.assertNotIn("secret-token", "%s" % (t,))
+        self.assertIn("a@example.com", repr(t))
 
 
 # Uids that are neither root nor each other; no passwd entry is needed.

@@ -26,18 +26,34 @@ from typing import Any, Iterable, List, Mapping, Optional, Tuple, Union
 from . import protocol
 from .client import (AUTH_SOCK_ENV, DEFAULT_TIMEOUT, Account, Client, Finding, Login, PathLike,
                      Token)
-from .errors import *  # noqa: F401,F403 (the exceptions are part of this API)
-from .errors import __all__ as _errors_all
+from .errors import (Error, NoAgentError, TransportError, ProtocolError, InvalidArgumentError,
+                     AgentError, InternalError, RequestError, UnsupportedMessageError,
+                     BadRequestError, AccountError, NoSuchAccountError, AccountExistsError,
+                     AccountConfiguredError, LoginError, LoginNeededError, LoginPendingError,
+                     LoginDeniedError, LoginExpiredError, UnsupportedFlowError,
+                     LoginMismatchError, ProviderError, RefreshFailedError,
+                     ProviderConfigError, AgentTimeoutError, BusyError, VersionError,
+                     ConfigError, VaultError, LockedError, WrongPassphraseError,
+                     VaultUnusableError, NoVaultError, RestrictedError, STATUS_MESSAGES,
+                     error_for_status)
 from .protocol import Form, Level, State
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AUTH_SOCK_ENV", "DEFAULT_TIMEOUT", "Client", "Token", "Account", "Login",
-    "Finding", "Form", "State", "Level", "protocol", "connect", "token",
-    "xoauth2", "oauthbearer", "accounts", "refresh", "add", "delete",
-    "login_start", "login_wait", "login_code", "doctor",
-] + list(_errors_all)
+    "AUTH_SOCK_ENV", "DEFAULT_TIMEOUT", "Client", "Token", "Account", "Login", "Finding",
+    "Form", "State", "Level", "protocol", "connect", "token", "xoauth2", "oauthbearer",
+    "accounts", "refresh", "add", "delete", "login_start", "login_wait", "login_code",
+    "doctor", "Error", "NoAgentError", "TransportError", "ProtocolError",
+    "InvalidArgumentError", "AgentError", "InternalError", "RequestError",
+    "UnsupportedMessageError", "BadRequestError", "AccountError", "NoSuchAccountError",
+    "AccountExistsError", "AccountConfiguredError", "LoginError", "LoginNeededError",
+    "LoginPendingError", "LoginDeniedError", "LoginExpiredError", "UnsupportedFlowError",
+    "LoginMismatchError", "ProviderError", "RefreshFailedError", "ProviderConfigError",
+    "AgentTimeoutError", "BusyError", "VersionError", "ConfigError", "VaultError",
+    "LockedError", "WrongPassphraseError", "VaultUnusableError", "NoVaultError",
+    "RestrictedError", "STATUS_MESSAGES", "error_for_status",
+]
 
 
 def connect(path: Optional[PathLike] = None, *, timeout: float = DEFAULT_TIMEOUT) -> Client:

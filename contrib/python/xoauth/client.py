@@ -13,6 +13,7 @@ a late reply would pair with the wrong request.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import socket
 import struct
@@ -52,16 +53,13 @@ class Token:
     ``token`` is the secret: the bare access token, or the base64 SASL
     initial response (XOAUTH2, OAUTHBEARER).  ``expires_at`` is when the
     access token expires (Unix time), ``email`` the account's address.
-    The token is left out of ``repr()`` so that it does not reach a log by
-    accident.
+    The token is left out of ``repr()`` and ``str()`` so that it does not
+    reach a log by accident: ask for ``.token``.
     """
 
     token: str = dataclasses.field(repr=False)
     expires_at: int
     email: str
-
-    def __str__(self) -> str:
-        return self.token
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,12 +213,12 @@ class Client:
             s.connect(self.path)
         except (FileNotFoundError, NotADirectoryError):
             raise NoAgentError("no agent socket at %s" % self.path) from None
-        except ConnectionRefusedError:
-            raise NoAgentError("no agent listens at %s (a stale socket?)"
-                               % self.path) from None
         except socket.timeout:
             raise TransportError("cannot connect to %s: timed out" % self.path) from None
         except OSError as e:
+            if e.errno in (errno.ECONNREFUSED, errno.ENOTSOCK):
+                raise NoAgentError("no agent listens at %s (a stale socket?)"
+                                   % self.path) from None
             raise TransportError("cannot connect to %s: %s"
                                  % (self.path, e.strerror or e)) from None
         self._check_peer(s)
@@ -237,12 +235,14 @@ class Client:
         if opt is None:
             raise NoAgentError("cannot tell who listens at %s: this system has no "
                                "SO_PEERCRED" % self.path)
+        # struct ucred: pid_t pid; uid_t uid; gid_t gid.
+        ucred = struct.Struct("=iII")
         try:
-            cred = s.getsockopt(socket.SOL_SOCKET, opt, struct.calcsize("3i"))
+            cred = s.getsockopt(socket.SOL_SOCKET, opt, ucred.size)
         except OSError as e:
             raise TransportError("cannot tell who listens at %s: %s"
                                  % (self.path, e.strerror or e)) from None
-        _pid, uid, _gid = struct.unpack("3i", cred)
+        _pid, uid, _gid = ucred.unpack(cred)
         me = os.getuid()
         if uid == me or uid == 0 or me == 0:
             return
