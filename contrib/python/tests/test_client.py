@@ -297,6 +297,17 @@ class Replies(FakeAgentCase):
         self.assertIn("a@example.com", repr(t))
 
 
+class Mechanisms(unittest.TestCase):
+    def test_xoauth2_first_then_oauthbearer_as_the_server_offers(self):
+        from xoauth import _sasl
+        self.assertEqual(_sasl.choose(["PLAIN", "OAUTHBEARER", "XOAUTH2"], None), "XOAUTH2")
+        self.assertEqual(_sasl.choose(["plain", "oauthbearer"], None), "OAUTHBEARER")
+        self.assertIsNone(_sasl.choose(["PLAIN", "LOGIN"], None))
+        self.assertEqual(_sasl.choose(["XOAUTH2"], "oauthbearer"), "OAUTHBEARER")
+        with self.assertRaises(xoauth.InvalidArgumentError):
+            _sasl.choose(["PLAIN"], "PLAIN")
+
+
 # Uids that are neither root nor each other; no passwd entry is needed.
 FOREIGN_AGENT_UID = 64001
 CLIENT_UID = 64002

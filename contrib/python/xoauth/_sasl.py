@@ -8,7 +8,7 @@ import base64
 from typing import Callable, Iterable, Optional, TypeVar
 
 from .client import DEFAULT_TIMEOUT, Client, PathLike, Token
-from .errors import Error
+from .errors import Error, InvalidArgumentError
 from .protocol import Form
 
 MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
@@ -40,7 +40,8 @@ def choose(offered: Iterable[str], wanted: Optional[str]) -> Optional[str]:
     if wanted is not None:
         wanted = wanted.upper()
         if wanted not in MECHANISMS:
-            raise ValueError("mechanism must be XOAUTH2 or OAUTHBEARER, not %r" % wanted)
+            raise InvalidArgumentError("mechanism must be XOAUTH2 or OAUTHBEARER, not %r"
+                                       % wanted)
         return wanted
     offered = {m.upper() for m in offered}
     for m in MECHANISMS:
