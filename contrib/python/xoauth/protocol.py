@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from .errors import InvalidArgumentError, ProtocolError
 
@@ -178,6 +178,13 @@ SCHEMAS: Dict[Msg, Tuple[Tuple[str, Any], ...]] = {
 }
 
 
+def _holds_soh(value: Union[str, bytes, bytearray, memoryview]) -> bool:
+    """True when a text field, as str or as bytes, holds the byte 0x01."""
+    if isinstance(value, str):
+        return "\x01" in value
+    return b"\x01" in bytes(value)
+
+
 def _range_problem(mtype: Msg, m: Mapping[str, Any]) -> Optional[str]:
     """What PROTOCOL.md says is out of range in a message, or None.  Field
     sizes are checked as they are written and read; these are the rules
@@ -187,7 +194,7 @@ def _range_problem(mtype: Msg, m: Mapping[str, Any]) -> Optional[str]:
             return "token form %d is not 0, 1 or 2" % m["form"]
         if m["port"] > 65535:
             return "port %d is above 65535" % m["port"]
-        if "\x01" in m["host"]:
+        if _holds_soh(m["host"]):
             # OAUTHBEARER separates its pairs with ^A: a host holding one
             # would inject fields into the SASL message.
             return "the host holds a control byte 0x01"
@@ -276,33 +283,24 @@ def encode(mtype: int, fields: Optional[Mapping[str, Any]] = None) -> bytearray:
                                    % (mtype.name, ", ".join(sorted(extra))))
     out = bytearray(b"\0\0\0\0")
     out.append(mtype)
-    for name, kind in schema:
-        if name not in m:
-            raise InvalidArgumentError("%s needs %s" % (mtype.name, name))
-        _put(out, kind, m[name], name)
-    why = _range_problem(mtype, _normalised(schema, m))
-    if why is not None:
-        raise InvalidArgumentError("%s: %s" % (mtype.name, why))
-    length = len(out) - 4
-    if length > MAX_MSG:
-        raise InvalidArgumentError("%s would be %d bytes; the limit is %d"
-                                   % (mtype.name, length, MAX_MSG))
+    try:
+        for name, kind in schema:
+            if name not in m:
+                raise InvalidArgumentError("%s needs %s" % (mtype.name, name))
+            _put(out, kind, m[name], name)
+        why = _range_problem(mtype, m)
+        if why is not None:
+            raise InvalidArgumentError("%s: %s" % (mtype.name, why))
+        length = len(out) - 4
+        if length > MAX_MSG:
+            raise InvalidArgumentError("%s would be %d bytes; the limit is %d"
+                                       % (mtype.name, length, MAX_MSG))
+    except BaseException:
+        # What was written may hold a secret field.
+        out[:] = bytes(len(out))
+        raise
     out[0:4] = struct.pack(">I", length)
     return out
-
-
-def _normalised(schema: Sequence[Tuple[str, Any]], m: Mapping[str, Any]) -> Dict[str, Any]:
-    """The fields as _range_problem() reads them: text as str."""
-    def norm(kind: Any, v: Any) -> Any:
-        if kind == STR:
-            return v.decode("utf-8", "surrogateescape") \
-                if isinstance(v, (bytes, bytearray, memoryview)) else v
-        if isinstance(kind, Many):
-            return [norm(kind.item, i) for i in v]
-        if isinstance(kind, tuple):
-            return {f: norm(k, v[f]) for f, k in kind}
-        return v
-    return {name: norm(kind, m[name]) for name, kind in schema}
 
 
 # ---------------------------------------------------------------------------
