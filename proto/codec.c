@@ -461,8 +461,11 @@ int proto_dec_token_req(struct proto_reader *r, struct proto_token_req *m)
 	if (r->err == 0 && r->off < r->len) {
 		m->scope = proto_get_str(r);
 		/* What follows wait_ms is a scope or nothing: bytes that are
-		   not a whole string are left over, not a short frame. */
-		if (r->err == XO_ERR_MSG_TRUNCATED)
+		   not a whole string are left over, not a short frame; and an
+		   empty scope is left off, never sent, so that each request
+		   has one encoding. */
+		if (r->err == XO_ERR_MSG_TRUNCATED ||
+		    (r->err == 0 && m->scope.len == 0))
 			r->err = XO_ERR_MSG_BAD;
 	}
 	if (r->err == 0 &&
