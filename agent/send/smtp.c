@@ -51,6 +51,7 @@ struct send_smtp {
 	enum phase refused_in;
 	char refusal[400]; /* the first 4xx or 5xx */
 	char last[400];	   /* the last reply line */
+	char accepted[400]; /* the 250 to the end of the message */
 	char offer[400];   /* EHLO's AUTH line */
 };
 
@@ -66,6 +67,8 @@ static void server_line(void *arg, const char *line)
 	struct send_smtp *s = arg;
 
 	snprintf(s->last, sizeof(s->last), "%s", line);
+	if (s->phase == PH_BODY && strncmp(line, "250", 3) == 0)
+		snprintf(s->accepted, sizeof(s->accepted), "%s", line);
 	if ((strncmp(line, "250-", 4) == 0 || strncmp(line, "250 ", 4) == 0) &&
 	    strncmp(line + 4, "AUTH", 4) == 0)
 		snprintf(s->offer, sizeof(s->offer), "%s", line + 4);
@@ -243,7 +246,9 @@ void send_smtp_result(const struct send_smtp *s, struct send_smtp_result *out)
 
 	memset(out, 0, sizeof(*out));
 	snprintf(out->reply, sizeof(out->reply), "%s",
-		 s->refusal[0] != '\0' ? s->refusal : s->last);
+		 s->refusal[0] != '\0'	  ? s->refusal
+		 : s->accepted[0] != '\0' ? s->accepted
+					  : s->last);
 	if (s->rc == CURLE_OK && s->refusal[0] == '\0')
 		return;
 	if (s->refusal[0] != '\0' && s->refused_in == PH_LOGIN &&

@@ -20,6 +20,10 @@ import unittest
 import harness
 import xoagent
 
+import sys
+sys.path.insert(0, harness.PYTHON_PACKAGE_DIR)
+import xoauth  # noqa: E402
+
 EMAIL = "alice@example.com"
 SCOPES = harness.SCOPE + " mail.api"
 TIMEOUT = 120
@@ -180,6 +184,20 @@ class SMTPTransport(Senders):
         self.assertEqual(self.smtp.wait_messages(before + 1)[-1]["rcpt_to"],
                          ["frank@example.com"])
 
+    def test_python_package_sends_with_xo_send_semantics(self):
+        before = len(self.smtp.messages())
+        msg = message(to="bob@example.com", bcc="hidden@example.com")
+        with xoauth.connect(self.env.sock) as c:
+            sent = c.send(msg, account="smtp", from_headers=True)
+            self.assertEqual(sent.transport, "smtp")
+            self.assertTrue(sent.reply.startswith("250"), sent.reply)
+            with self.assertRaises(xoauth.MessageError):
+                c.send(b"Subject: x\n\nno recipients\n", account="smtp")
+            with self.assertRaises(xoauth.NoSuchAccountError):
+                c.send(msg, ["bob@example.com"], account="nope")
+        got = self.smtp.wait_messages(before + 1)[-1]
+        self.assertEqual(sorted(got["rcpt_to"]), ["bob@example.com", "hidden@example.com"])
+
     @unittest.skipUnless(shutil.which("php"), "php-cli is not installed")
     def test_php_mail_through_sendmail_path(self):
         before = len(self.smtp.messages())
@@ -253,6 +271,10 @@ class APITransports(Senders):
         r = self.env.xoauth("token", "graph", "--scope", "openid")
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("graph_scope", r.stderr)
+        # The Python package asks for it the same way.
+        with xoauth.connect(self.env.sock) as c:
+            self.assertEqual(c.token("graph", scope="mail.api").token, api)
+            self.assertEqual(c.token("graph").token, own)
 
     def test_401_gets_one_fresh_token(self):
         # Graph refuses a token its tenant revoked while the grant lives
