@@ -85,7 +85,7 @@ class Postfix:
     under dir; maillog() reads its log (maillog_file)."""
 
     def __init__(self, box, owner, setgid_group, relay_port, sasl_user, mechanism_filter,
-                 environment):
+                 environment, chroot=False):
         self.dir = tempfile.mkdtemp(prefix="postfix-", dir=box.dir)
         os.chmod(self.dir, 0o755)
         self.conf = os.path.join(self.dir, "etc")
@@ -132,8 +132,14 @@ class Postfix:
         }
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
             f.write("".join("%s = %s\n" % kv for kv in main.items()))
+        master = MASTER_CF.format(listen="127.0.0.1:%d" % self.port)
+        if chroot:
+            # Debian's own master.cf runs smtp(8) in a chroot jail, the
+            # queue directory.
+            master = master.replace("smtp      unix  -       -       n",
+                                    "smtp      unix  -       -       y")
         with open(os.path.join(self.conf, "master.cf"), "w") as f:
-            f.write(MASTER_CF.format(listen="127.0.0.1:%d" % self.port))
+            f.write(master)
 
     def postfix(self, *args, timeout=60):
         return subprocess.run([POSTFIX, "-c", self.conf] + list(args), capture_output=True,
@@ -277,13 +283,23 @@ class PostfixRelay(unittest.TestCase):
                            env=self.cli_env.env, timeout=60)
         return harness.Result(p.returncode, p.stdout, p.stderr)
 
-    def relay(self, mechanism_filter, relay_port=None):
-        """A started Postfix instance relaying to smtp.js."""
-        env = {"SASL_PATH": self.plugin_dir, "XOAUTH_AUTH_SOCK": self.sock}
+    def relay(self, mechanism_filter, chroot=False):
+        """A started Postfix instance relaying to smtp.js. chroot: its
+        smtp(8) in a chroot jail (the queue directory), where the agent's
+        socket is /xoauth/agent.sock."""
+        env = {"SASL_PATH": self.plugin_dir,
+               "XOAUTH_AUTH_SOCK": "/xoauth/agent.sock" if chroot else self.sock}
         env.update(sysuser.sanitizer_preload_env())
-        pf = Postfix(self.box, self.owner, SETGID_GROUP, relay_port or self.smtp.port,
-                     "work", mechanism_filter, env)
+        pf = Postfix(self.box, self.owner, SETGID_GROUP, self.smtp.port, "work",
+                     mechanism_filter, env, chroot=chroot)
         self.addCleanup(shutil.rmtree, pf.dir, True)
+        if chroot:
+            # The agent's socket inside the jail: a second name of the same
+            # socket stands for an agent listening there (xoauth-agent -a
+            # /var/spool/postfix/xoauth/socket).
+            jail_dir = os.path.join(pf.queue, "xoauth")
+            self.owner.makedirs(jail_dir)
+            os.link(self.sock, os.path.join(jail_dir, "agent.sock"))
         self.addCleanup(pf.stop)
         pf.start()
         return pf
@@ -316,6 +332,13 @@ class PostfixRelay(unittest.TestCase):
         pf = self.relay("oauthbearer")
         pf.send("relayed with OAUTHBEARER")
         self.assert_relayed(pf, "relayed with OAUTHBEARER", "OAUTHBEARER")
+
+    def test_chrooted_smtp_loads_the_plugin_and_reaches_the_agent_inside_the_jail(self):
+        # libsasl2 loads its plugins before smtp(8) enters the jail; the
+        # agent's socket must be inside it, named as seen from there.
+        pf = self.relay("xoauth2", chroot=True)
+        pf.send("relayed from the jail")
+        self.assert_relayed(pf, "relayed from the jail", "XOAUTH2")
 
     def test_refused_token_defers_the_mail_and_the_retry_goes_out_with_a_fresh_one(self):
         # smtp.js refuses OAUTHBEARER with RFC 7628's error challenge (its
