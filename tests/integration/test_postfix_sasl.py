@@ -283,12 +283,12 @@ class PostfixRelay(unittest.TestCase):
                            env=self.cli_env.env, timeout=60)
         return harness.Result(p.returncode, p.stdout, p.stderr)
 
-    def relay(self, mechanism_filter, chroot=False):
+    def relay(self, mechanism_filter, chroot=False, sock=None):
         """A started Postfix instance relaying to smtp.js. chroot: its
         smtp(8) in a chroot jail (the queue directory), where the agent's
-        socket is /xoauth/agent.sock."""
+        socket is /xoauth/agent.sock. sock: another XOAUTH_AUTH_SOCK."""
         env = {"SASL_PATH": self.plugin_dir,
-               "XOAUTH_AUTH_SOCK": "/xoauth/agent.sock" if chroot else self.sock}
+               "XOAUTH_AUTH_SOCK": sock or ("/xoauth/agent.sock" if chroot else self.sock)}
         env.update(sysuser.sanitizer_preload_env())
         pf = Postfix(self.box, self.owner, SETGID_GROUP, self.smtp.port, "work",
                      mechanism_filter, env, chroot=chroot)
@@ -339,6 +339,16 @@ class PostfixRelay(unittest.TestCase):
         pf = self.relay("xoauth2", chroot=True)
         pf.send("relayed from the jail")
         self.assert_relayed(pf, "relayed from the jail", "XOAUTH2")
+
+    def test_no_agent_defers_the_mail_and_the_log_says_why(self):
+        n = len(self.smtp.auth_attempts())
+        pf = self.relay("xoauth2", sock=self.box.path("no-agent-here"))
+        pf.send("no agent")
+        harness.wait_for(lambda: "status=deferred" in pf.maillog(), 30,
+                         "Postfix to defer the message")
+        self.assertIn("SASL authentication failure: xoauth: no agent reachable: no agent "
+                      "socket at %s" % self.box.path("no-agent-here"), pf.maillog())
+        self.assertEqual(len(self.smtp.auth_attempts()), n, "no token may have gone out")
 
     def test_refused_token_defers_the_mail_and_the_retry_goes_out_with_a_fresh_one(self):
         # smtp.js refuses OAUTHBEARER with RFC 7628's error challenge (its
