@@ -96,7 +96,11 @@ class Postfix:
             os.mkdir(d, 0o755)
         owner.makedirs(self.data)
         self.port = free_port()
-        imported = " ".join("%s=%s" % kv for kv in sorted(environment.items()))
+        # The instance's own places and users, then the relay settings of
+        # docs/CLIENTS-sasl.md (snippet postfix-main-cf) as they stand,
+        # changed only where the test servers differ: the relay at
+        # 127.0.0.1 and port, no TLS (smtp.js has none), the mechanism,
+        # and what import_environment hands down.
         main = {
             "compatibility_level": "3.6",
             "mail_owner": owner.name,
@@ -115,23 +119,23 @@ class Postfix:
             "alias_database": "",
             "local_recipient_maps": "",
             "biff": "no",
-            "relayhost": "[127.0.0.1]:%d" % relay_port,
-            "smtp_tls_security_level": "none",
-            # What a relay through Microsoft 365 or Gmail sets (with
-            # smtp_tls_security_level = encrypt there): the password of
-            # the map is not used, the user names the agent's account.
-            "smtp_sasl_auth_enable": "yes",
-            "smtp_sasl_password_maps": "inline:{ [127.0.0.1]:%d=%s:unused }"
-                                       % (relay_port, sasl_user),
-            "smtp_sasl_security_options": "noanonymous",
-            "smtp_sasl_mechanism_filter": mechanism_filter,
-            "import_environment": "MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C "
-                                  "POSTLOG_SERVICE POSTLOG_HOSTNAME " + imported,
             # Deferred mail is tried again when the test flushes it.
             "minimal_backoff_time": "300s",
         }
+        # import_environment takes NAME=VALUE words: a value holds no
+        # space (LD_PRELOAD takes colons as well).
+        imported = " ".join("%s=%s" % (k, v.replace(" ", ":"))
+                            for k, v in sorted(environment.items()))
+        relay = saslplug.replace_each(saslplug.doc_snippet("postfix-main-cf"), [
+            ("[smtp.office365.com]:587", "[127.0.0.1]:%d" % relay_port),
+            ("smtp_tls_security_level = encrypt", "smtp_tls_security_level = none"),
+            ("smtp_sasl_mechanism_filter = xoauth2",
+             "smtp_sasl_mechanism_filter = %s" % mechanism_filter),
+            ("relay@example.com", sasl_user),
+            ("XOAUTH_AUTH_SOCK=/run/xoauth-agent/postfix/socket", imported),
+        ], "the snippet postfix-main-cf")
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
-            f.write("".join("%s = %s\n" % kv for kv in main.items()))
+            f.write("".join("%s = %s\n" % kv for kv in main.items()) + relay)
         master = MASTER_CF.format(listen="127.0.0.1:%d" % self.port)
         if chroot:
             # Debian's own master.cf runs smtp(8) in a chroot jail, the
@@ -290,7 +294,7 @@ class PostfixRelay(unittest.TestCase):
         env = {"SASL_PATH": self.plugin_dir,
                "XOAUTH_AUTH_SOCK": sock or ("/xoauth/agent.sock" if chroot else self.sock)}
         env.update(sysuser.sanitizer_preload_env())
-        pf = Postfix(self.box, self.owner, SETGID_GROUP, self.smtp.port, "work",
+        pf = Postfix(self.box, self.owner, SETGID_GROUP, self.smtp.port, EMAIL,
                      mechanism_filter, env, chroot=chroot)
         self.addCleanup(shutil.rmtree, pf.dir, True)
         if chroot:
@@ -368,7 +372,8 @@ class PostfixRelay(unittest.TestCase):
         self.assertIn("status=deferred", log)
         self.assertIn("SASL authentication failed", log)
         self.assertRegex(log, r"SASL authentication problem: xoauth: the server refused the "
-                              r"token of work \(.*invalid_token.*\); the agent has refreshed it")
+                              r"token of relay@example\.com \(.*invalid_token.*\); the agent has "
+                              r"refreshed it")
         fresh = self.xoauth("token", "work").stdout.strip()
         self.assertNotEqual(fresh, BAD_TOKEN)
         self.assertTrue(harness.is_access_token_active(self.oidc, fresh))
