@@ -83,8 +83,10 @@ static void answer(sasl_interact_t *p)
 	}
 }
 
-static void print_out(const char *what, int rc, const char *mech,
-		      const char *out, unsigned len)
+/* Prints one call's line, and the error detail after a failure; returns
+   1 when the call failed. */
+static int report(sasl_conn_t *conn, const char *what, int rc, const char *mech,
+		  const char *out, unsigned len)
 {
 	char enc[8192];
 	unsigned n = 0;
@@ -98,6 +100,10 @@ static void print_out(const char *what, int rc, const char *mech,
 		printf(" out=%.*s\n", (int)n, enc);
 	else
 		printf(" out=(too long)\n");
+	if (rc == SASL_OK || rc == SASL_CONTINUE)
+		return 0;
+	printf("error %s\n", sasl_errdetail(conn));
+	return 1;
 }
 
 int main(int argc, char *argv[])
@@ -168,11 +174,7 @@ int main(int argc, char *argv[])
 		if (rc == SASL_INTERACT)
 			answer(prompts);
 	} while (rc == SASL_INTERACT);
-	print_out("start", rc, mech, out, len);
-	if (rc != SASL_OK && rc != SASL_CONTINUE) {
-		printf("error %s\n", sasl_errdetail(conn));
-		failed = 1;
-	}
+	failed = report(conn, "start", rc, mech, out, len);
 	for (i = optind + 4; i < argc && !failed; i++) {
 		unsigned in_len = 0;
 		const char *serverin = in;
@@ -193,11 +195,7 @@ int main(int argc, char *argv[])
 			if (rc == SASL_INTERACT)
 				answer(prompts);
 		} while (rc == SASL_INTERACT);
-		print_out("step", rc, NULL, out, len);
-		if (rc != SASL_OK && rc != SASL_CONTINUE) {
-			printf("error %s\n", sasl_errdetail(conn));
-			failed = 1;
-		}
+		failed = report(conn, "step", rc, NULL, out, len);
 	}
 	sasl_dispose(&conn);
 	sasl_client_done();

@@ -45,6 +45,15 @@ def plugin_reason():
 SYSTEM_PLUGIN_DIR = "/usr/lib/x86_64-linux-gnu/sasl2"
 
 
+def log_in(env, account, email):
+    """Logs account in as the user would (xoagent.login_as_user) or raises
+    with the CLI's output and the agent's log. env: an xoagent.AgentEnv,
+    or anything with its env dict and log()."""
+    r = xoagent.login_as_user(env, account, email)
+    if r.returncode != 0:
+        raise harness.HarnessError("login of %s failed: %r\n%s" % (account, r, env.log()))
+
+
 def sasl_env(env, plugin_dir=PLUGIN_DIR):
     """env (a dict) with libsasl2 finding plugins only in plugin_dir (a
     colon-separated list, as SASL_PATH takes), and what a program built

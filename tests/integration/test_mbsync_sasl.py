@@ -62,9 +62,7 @@ class MbsyncCase(unittest.TestCase):
 
     @classmethod
     def login(cls):
-        r = xoagent.login_as_user(cls.env, "work", EMAIL)
-        if r.returncode != 0:
-            raise AssertionError("login failed: %r\n%s" % (r, cls.env.log()))
+        saslplug.log_in(cls.env, "work", EMAIL)
 
     @classmethod
     def tearDownClass(cls):

@@ -194,8 +194,8 @@ class Postfix:
 
 
 class CliEnv:
-    """What xoagent.login_as_user() needs: root's CLI may talk to the
-    user's agent, and the agent answers root."""
+    """What saslplug.log_in() needs: root's CLI may talk to the user's
+    agent, and the agent answers root."""
 
     def __init__(self, sock, home, log):
         self.env = {"XOAUTH_AUTH_SOCK": sock, "PATH": os.environ.get("PATH", ""),
@@ -257,9 +257,7 @@ class PostfixRelay(unittest.TestCase):
         if not line.startswith("XOAUTH_AUTH_SOCK="):
             raise harness.HarnessError("agent did not start: %r\n%s" % (line, cls.log_text()))
         cls.cli_env = CliEnv(cls.sock, cls.box.dir, cls.log_text)
-        r = xoagent.login_as_user(cls.cli_env, "work", EMAIL)
-        if r.returncode != 0:
-            raise harness.HarnessError("login failed: %r\n%s" % (r, cls.log_text()))
+        saslplug.log_in(cls.cli_env, "work", EMAIL)
 
     @classmethod
     def log_text(cls):

@@ -38,10 +38,10 @@ class PluginCase(unittest.TestCase):
         cls.env = xoagent.AgentEnv(
             xoagent.account_section("work", cls.oidc, email=EMAIL)
             + xoagent.account_section("idle", cls.oidc, email="idle@example.com"))
-        cls.env.start()
-        r = xoagent.login_as_user(cls.env, "work", EMAIL)
-        if r.returncode != 0:
-            raise AssertionError("login failed: %r\n%s" % (r, cls.env.log()))
+        # A restricted socket too, as one forwarded over ssh -R would be.
+        cls.forward = os.path.join(cls.env.home, "forward.sock")
+        cls.env.start("-r", cls.forward)
+        saslplug.log_in(cls.env, "work", EMAIL)
 
     @classmethod
     def tearDownClass(cls):
@@ -162,6 +162,19 @@ class Refusal(PluginCase):
         before, x = self.refused("OAUTHBEARER", RFC7628_CHALLENGE)
         self.assertEqual(x.calls[1]["out"], b"\x01")
         self.assert_refreshed(before, x)
+
+    def test_through_a_restricted_socket_the_refusal_is_answered_and_no_refresh_asked(self):
+        # A forwarded socket hands out tokens and refuses REFRESH: the
+        # exchange still ends cleanly, and the log says why nothing changed.
+        before = self.env.token("work")
+        env = dict(self.env.env, XOAUTH_AUTH_SOCK=self.forward)
+        x = saslplug.exchange(env, "XOAUTH2", "work", steps=[GMAIL_CHALLENGE])
+        self.assertEqual(x.returncode, 0, x)
+        self.assertEqual(x.calls[0]["out"], xoauth2(before))
+        self.assertEqual((x.calls[1]["rc"], x.calls[1]["out"]), (saslplug.SASL_CONTINUE, b""))
+        self.assertRegex(x.log, r"log 3 xoauth: the server refused the token of work \(.*\), "
+                                r"and the agent could not refresh it: .*token requests only")
+        self.assertEqual(self.env.token("work"), before)
 
     def test_a_server_that_goes_on_after_its_refusal_is_a_protocol_error(self):
         x = self.run_exchange("XOAUTH2", steps=[GMAIL_CHALLENGE, b"more"])
