@@ -18,8 +18,6 @@
  * answers it as the mechanism wants and asks the agent to refresh, so
  * that the application's next attempt goes out with a new token.
  */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <sasl/sasl.h>
@@ -127,7 +125,7 @@ static int get_account(struct sxo_conn *t, sasl_client_params_t *params,
 				len = p->len;
 			}
 		if (name != NULL)
-			t->account = str_dup(u, name, len);
+			t->account = str_dup(u, name, len ? len : strlen(name));
 		u->free(*prompt_need);
 		*prompt_need = NULL;
 		goto got;
