@@ -10,6 +10,9 @@ Servers (tests/servers/, npm packages pinned by package-lock.json; run
     faults = start_faults(oidc)           # our fault injector for the token endpoint
     imap = start_imap(oidc)               # a private Dovecot (dovecot.conf.in)
                                           # checking bearer tokens likewise
+    tls = make_tls(dir)                   # a CA and a certificate for 127.0.0.1:
+    smtp = start_smtp(oidc, tls=tls)      # STARTTLS and SMTPS as well,
+    imap = start_imap(oidc, tls=tls)      # STARTTLS and IMAPS as well
 
 Each runs as its own process group, on a free port, and is ready when
 start_* returns (its READY line parsed; Dovecot's greeting read). stop()
@@ -259,12 +262,14 @@ def start_oidc(at_ttl=30, rt_ttl=None, device_ttl=None, device_interval=None,
 
 class SMTP(Server):
     """smtp.js. Attributes: port (XOAUTH2 and OAUTHBEARER), port_xoauth2_only,
+    port_smtps (TLS from the start, both mechanisms; None without TLS),
     maildir."""
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.port = self.info["port"]
         self.port_xoauth2_only = self.info["port_xoauth2_only"]
+        self.port_smtps = self.info.get("port_smtps")
         self.maildir = self.info["maildir"]
 
     def messages(self):
@@ -284,10 +289,13 @@ class SMTP(Server):
 
 def start_smtp(oidc, maildir=None, auth_reply=None, port=0, port_xoauth2_only=0,
                client_id=INTROSPECTION_CLIENT[0], client_secret=INTROSPECTION_CLIENT[1],
-               timeout=START_TIMEOUT):
+               tls=None, timeout=START_TIMEOUT):
     """Starts the SMTP server checking tokens against `oidc` (an OIDC or an
     issuer URL); returns an SMTP server. auth_reply, e.g. "535 5.7.139 ...",
-    makes it answer every AUTH with that reply."""
+    makes it answer every AUTH with that reply. tls (from make_tls()): both
+    ports offer STARTTLS too, and smtp.port_smtps speaks TLS from the
+    start; each delivered message and AUTH attempt records whether it came
+    over TLS."""
     issuer = oidc.issuer if isinstance(oidc, OIDC) else oidc
     workdir = tempfile.mkdtemp(prefix="xo-smtp-")
     maildir = maildir or os.path.join(workdir, "mail")
@@ -297,6 +305,8 @@ def start_smtp(oidc, maildir=None, auth_reply=None, port=0, port_xoauth2_only=0,
             "--client-id", client_id, "--client-secret", client_secret]
     if auth_reply is not None:
         argv += ["--auth-reply", auth_reply]
+    if tls is not None:
+        argv += ["--tls-cert", tls.cert, "--tls-key", tls.key]
     return SMTP("smtp", argv, timeout=timeout, workdir=workdir)
 
 
@@ -344,6 +354,53 @@ def start_faults(upstream, port=0, timeout=START_TIMEOUT):
     argv = [_node(), os.path.join(SERVERS_DIR, "faults.js"), "--upstream", url,
             "--port", str(port)]
     return Faults("faults", argv, timeout=timeout)
+
+
+# --------------------------------------------------------------------------
+# TLS for the test servers
+
+class TLS:
+    """Files of make_tls(): ca (the CA certificate a client trusts), cert
+    and key (the servers' certificate, for 127.0.0.1 and localhost, and its
+    key)."""
+
+    def __init__(self, directory):
+        self.ca = os.path.join(directory, "ca.pem")
+        self.cert = os.path.join(directory, "cert.pem")
+        self.key = os.path.join(directory, "key.pem")
+
+
+def make_tls(directory):
+    """Makes a CA and a server certificate signed by it, valid for the IP
+    address 127.0.0.1 and the name localhost, with the openssl command (EC
+    P-256 keys: quick to make). Clients trust the CA as they trust a public
+    one: a trust file of their own, or SSL_CERT_FILE for OpenSSL, Python
+    and Go. Returns a TLS; the files stay in directory (keys readable by
+    the owner only)."""
+    tls = TLS(directory)
+    ca_key = os.path.join(directory, "ca-key.pem")
+    csr = os.path.join(directory, "cert.csr")
+    ext = os.path.join(directory, "cert.ext")
+    with open(ext, "w") as f:
+        f.write("basicConstraints = critical, CA:FALSE\n"
+                "keyUsage = critical, digitalSignature\n"
+                "extendedKeyUsage = serverAuth\n"
+                "subjectAltName = IP:127.0.0.1, DNS:localhost\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-noenc"]
+    steps = [
+        ["openssl", "req", "-x509"] + ec + ["-keyout", ca_key, "-out", tls.ca, "-days", "2",
+         "-subj", "/CN=xoauth-agent test CA",
+         "-addext", "basicConstraints = critical, CA:TRUE",
+         "-addext", "keyUsage = critical, keyCertSign, cRLSign"],
+        ["openssl", "req"] + ec + ["-keyout", tls.key, "-out", csr, "-subj", "/CN=localhost"],
+        ["openssl", "x509", "-req", "-in", csr, "-CA", tls.ca, "-CAkey", ca_key,
+         "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", tls.cert],
+    ]
+    for argv in steps:
+        p = subprocess.run(argv, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise HarnessError("%s failed (%d): %s" % (" ".join(argv[:3]), p.returncode, p.stderr))
+    return tls
 
 
 # --------------------------------------------------------------------------
@@ -400,8 +457,9 @@ def _fill(template, values):
 
 class Dovecot(Server):
     """One `dovecot -F` process; start_imap() makes them. Ready once its port
-    answers with the greeting of this instance. Attributes: port, greeting
-    and those of Server (its log is Dovecot's log file)."""
+    answers with the greeting of this instance. Attributes: port,
+    port_imaps (None without TLS), greeting and those of Server (its log is
+    Dovecot's log file)."""
 
     def __init__(self, name, argv, port, greeting, **kw):
         self.port = port
@@ -433,7 +491,7 @@ class IMAP(Dovecot):
     (offers XOAUTH2 and OAUTHBEARER), port_xoauth2_only (a second Dovecot on
     the same mailboxes offering only XOAUTH2), maildir (the mailboxes: a
     Maildir++ per user under maildir/USER), refuse, xoauth2_only (the second
-    Dovecot)."""
+    Dovecot), tls and port_imaps (see start_imap())."""
 
     xoauth2_only = None
     top = None
@@ -457,14 +515,15 @@ class IMAP(Dovecot):
         os.rename(tmp, os.path.join(box, "new", name))
         return name
 
-    def logins(self, listener="both"):
+    def logins(self, listener="both", tls=False):
         """Every IMAP login that got an answer at one of the two Dovecots
         (listener "both": self.port, "xoauth2_only": self.port_xoauth2_only),
         oldest first: dicts with user, method ("XOAUTH2", "OAUTHBEARER") and
         ok (True when logged in), read from its log. Dovecot logs a refusal
         once the client has gone: see wait_logins(). user is "" when the
         client hung up on the error challenge (Debian 12's curl does so
-        with XOAUTH2) instead of waiting for the refusal."""
+        with XOAUTH2) instead of waiting for the refusal. tls=True adds
+        "tls": whether the connection was encrypted (STARTTLS or IMAPS)."""
         server = {"both": self, "xoauth2_only": self.xoauth2_only}[listener]
         out = []
         for line in server.log().splitlines():
@@ -479,13 +538,18 @@ class IMAP(Dovecot):
                 ok = False
             else:
                 continue
-            out.append({"user": m.group(2), "method": m.group(3), "ok": ok})
+            login = {"user": m.group(2), "method": m.group(3), "ok": ok}
+            if tls:
+                login["tls"] = re.search(r", TLS\b", line) is not None
+            out.append(login)
         return out
 
-    def wait_logins(self, n, listener="both", timeout=10):
-        """Waits until logins(listener) holds at least n; returns them."""
-        return wait_for(lambda: (lambda l: l if len(l) >= n else None)(self.logins(listener)),
-                        timeout, "%d IMAP login(s) at %s" % (n, listener))
+    def wait_logins(self, n, listener="both", timeout=10, tls=False):
+        """Waits until logins(listener, tls) holds at least n; returns
+        them."""
+        return wait_for(
+            lambda: (lambda l: l if len(l) >= n else None)(self.logins(listener, tls)),
+            timeout, "%d IMAP login(s) at %s" % (n, listener))
 
     def stop(self, keep_workdir=False):
         """Ends both Dovecots and removes their directory and the
@@ -498,9 +562,11 @@ class IMAP(Dovecot):
 
 
 def _start_dovecot(cls, name, workdir, top, oidc, mechanisms, refuse, debug, introspection,
-                   timeout):
+                   tls, timeout):
     """Runs one Dovecot with its files in workdir and the mailboxes and
-    homes under top; returns a cls (a Dovecot)."""
+    homes under top; returns a cls (a Dovecot). tls (a TLS or None): the
+    port offers STARTTLS, and the Dovecot's port_imaps speaks TLS from the
+    start."""
     internal, group, login, mail_uid, mail_gid = _dovecot_users()
     greeting = "xoauth-agent test IMAP server %s ready" % name
     pass_attrs = "pass_attrs = nologin=y reason=%{env:XO_IMAP_REFUSE}" if refuse is not None else ""
@@ -519,6 +585,8 @@ def _start_dovecot(cls, name, workdir, top, oidc, mechanisms, refuse, debug, int
             f.write(_fill("dovecot-oauth2.conf.ext.in",
                           {"INTROSPECTION_URL": url, "PASS_ATTRS": pass_attrs}))
         port = _free_port()
+        imaps_port = _free_port() if tls else 0
+        ssl_files = "ssl_cert = <%s\nssl_key = <%s" % (tls.cert, tls.key) if tls else ""
         conf = os.path.join(workdir, "dovecot.conf")
         with open(conf, "w") as f:
             f.write(_fill("dovecot.conf.in", {
@@ -526,10 +594,14 @@ def _start_dovecot(cls, name, workdir, top, oidc, mechanisms, refuse, debug, int
                 "DEBUG": "yes" if debug else "no", "MECHANISMS": mechanisms,
                 "INTERNAL_USER": internal, "INTERNAL_GROUP": group, "LOGIN_USER": login,
                 "MAIL_UID": mail_uid, "MAIL_GID": mail_gid, "PORT": port, "GREETING": greeting,
-                "MAILDIR": os.path.join(top, "mail"), "HOME": os.path.join(top, "home")}))
+                "MAILDIR": os.path.join(top, "mail"), "HOME": os.path.join(top, "home"),
+                "SSL": "yes" if tls else "no", "SSL_FILES": ssl_files,
+                "IMAPS_PORT": imaps_port}))
         try:
-            return cls(name, [DOVECOT, "-F", "-c", conf], port, greeting,
-                       env={"XO_IMAP_REFUSE": refuse}, timeout=timeout, workdir=workdir)
+            server = cls(name, [DOVECOT, "-F", "-c", conf], port, greeting,
+                         env={"XO_IMAP_REFUSE": refuse}, timeout=timeout, workdir=workdir)
+            server.port_imaps = imaps_port or None
+            return server
         except HarnessError as e:
             if "Address already in use" not in str(e):
                 raise
@@ -538,7 +610,7 @@ def _start_dovecot(cls, name, workdir, top, oidc, mechanisms, refuse, debug, int
 
 
 def start_imap(oidc, refuse=None, debug=False, client_id=INTROSPECTION_CLIENT[0],
-               client_secret=INTROSPECTION_CLIENT[1], timeout=START_TIMEOUT):
+               client_secret=INTROSPECTION_CLIENT[1], tls=None, timeout=START_TIMEOUT):
     """Starts a private Dovecot IMAP server (tests/servers/dovecot.conf.in)
     checking bearer tokens against `oidc` (an OIDC, or an introspection
     endpoint URL) by introspection, as the resource server client_id;
@@ -552,7 +624,10 @@ def start_imap(oidc, refuse=None, debug=False, client_id=INTROSPECTION_CLIENT[0]
     a login with a good token is then refused with "TAG NO [CONTACTADMIN]
     TEXT" (Dovecot's nologin and reason fields); a bad token still gets
     "NO [AUTHENTICATIONFAILED] Authentication failed.". debug: Dovecot's
-    auth_debug, whose log holds the tokens.
+    auth_debug, whose log holds the tokens. tls (from make_tls()): both
+    ports offer STARTTLS too, and imap.port_imaps (offering XOAUTH2 and
+    OAUTHBEARER) and imap.xoauth2_only.port_imaps speak TLS from the start;
+    their logins count in logins("both") and logins("xoauth2_only").
 
     Runs as root (CI) with Debian's dovecot and dovenull users, and as any
     other user as that user; see dovecot_present()."""
@@ -568,7 +643,7 @@ def start_imap(oidc, refuse=None, debug=False, client_id=INTROSPECTION_CLIENT[0]
         os.mkdir(os.path.join(top, d))
         os.chown(os.path.join(top, d), mail_uid, mail_gid)
     args = dict(top=top, oidc=oidc, refuse=refuse, debug=debug,
-                introspection=(client_id, client_secret), timeout=timeout)
+                introspection=(client_id, client_secret), tls=tls, timeout=timeout)
     imap = None
     try:
         imap = _start_dovecot(IMAP, "imap", os.path.join(top, "both"),
@@ -586,6 +661,7 @@ def start_imap(oidc, refuse=None, debug=False, client_id=INTROSPECTION_CLIENT[0]
     imap.mail_owner = (mail_uid, mail_gid)
     imap.refuse = refuse
     imap.port_xoauth2_only = imap.xoauth2_only.port
+    imap.tls = tls
     return imap
 
 
