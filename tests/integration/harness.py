@@ -25,7 +25,9 @@ Acting as the user: approve_device() / deny_device() drive oidc-provider's
 device-flow pages over HTTP. get_tokens_by_device() does a whole device
 login in Python (for testing the servers without the agent).
 
-Clients: run_msmtp() and run_curl_smtp() run the real msmtp and curl.
+Clients: run_msmtp() and run_curl_smtp() run the real msmtp and curl;
+Terminal runs a program that needs a terminal (mutt, aerc) in a private
+tmux.
 """
 
 import atexit
@@ -1173,6 +1175,108 @@ def run_curl_smtp(port, user, token, rcpt="bob@example.com", mail_from=None,
 
     # curl stops itself at --max-time; the harness waits a little longer.
     return _run_client("xo-curl-", prepare, timeout=timeout + 5)
+
+
+class Terminal:
+    """A program that wants a terminal (mutt reading mail, aerc), run in a
+    private tmux server: its own socket in a temporary directory and no
+    configuration file, so no user's tmux is touched or read. The window
+    stays after the program exits (remain-on-exit), so that its last
+    screen can still be read.
+
+    t = Terminal(["mutt"], env=env); t.wait_screen("Hello"); t.keys("q");
+    t.wait_exit(); t.close()  (also a context manager).
+
+    The program runs under a shell that writes its exit status to a file:
+    on this kind of machine tmux does not always see its child end (the
+    child stays a zombie and the pane alive), so the file, not tmux, says
+    when it has."""
+
+    def __init__(self, argv, env=None, cwd=None, width=160, height=48):
+        self.dir = tempfile.mkdtemp(prefix="xo-tmux-")
+        self.sock = os.path.join(self.dir, "tmux.sock")
+        self.status_path = os.path.join(self.dir, "status")
+        wrapped = ["sh", "-c", 'status=$1; shift; "$@"; echo $? > "$status.tmp"; '
+                   'mv "$status.tmp" "$status"', "sh", self.status_path] + list(argv)
+        self.env = dict(env if env is not None else os.environ)
+        self.env.pop("TMUX", None)
+        conf = os.path.join(self.dir, "tmux.conf")
+        with open(conf, "w") as f:
+            f.write("set -g remain-on-exit on\nset -g status off\n")
+        try:
+            self._tmux("-f", conf, "new-session", "-d", "-x", str(width), "-y", str(height),
+                       "--", *wrapped, cwd=cwd)
+        except BaseException:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
+
+    def _tmux(self, *args, cwd=None):
+        p = subprocess.run(["tmux", "-S", self.sock] + list(args), env=self.env, cwd=cwd,
+                           capture_output=True, text=True, timeout=30)
+        if p.returncode != 0:
+            raise HarnessError("tmux %s: %s" % (args[0] if args[0] != "-f" else args[2],
+                                                p.stderr.strip()))
+        return p.stdout
+
+    def screen(self):
+        """The text on the screen now, one string, lines without their
+        trailing blanks."""
+        try:
+            return self._tmux("capture-pane", "-p")
+        except HarnessError as e:
+            return "[no screen: %s]" % e
+
+    def keys(self, *keys):
+        """Presses keys as tmux names them ("Enter", "Escape", "C-c"...)."""
+        self._tmux("send-keys", *keys)
+
+    def type(self, text):
+        """Types text literally."""
+        self._tmux("send-keys", "-l", text)
+
+    def wait_screen(self, pattern, timeout=20):
+        """Waits until the screen matches the regular expression pattern;
+        returns the match. The error names the last screen."""
+        last = [""]
+
+        def look():
+            last[0] = self.screen()
+            return re.search(pattern, last[0])
+        try:
+            return wait_for(look, timeout, "%r on the screen" % pattern, interval=0.2)
+        except HarnessError as e:
+            raise HarnessError("%s; the screen:\n%s" % (e, last[0]))
+
+    def exit_status(self):
+        """The program's exit status once it has ended, else None."""
+        try:
+            with open(self.status_path) as f:
+                return int(f.read())
+        except FileNotFoundError:
+            return None
+
+    def wait_exit(self, timeout=20):
+        """Waits for the program to end; returns its exit status."""
+        try:
+            wait_for(lambda: self.exit_status() is not None, timeout, "the program to end",
+                     interval=0.2)
+        except HarnessError as e:
+            raise HarnessError("%s; the screen:\n%s" % (e, self.screen()))
+        return self.exit_status()
+
+    def close(self):
+        """Ends this tmux server (and the program, if still running)."""
+        try:
+            self._tmux("kill-server")
+        except (HarnessError, subprocess.TimeoutExpired):
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def read_messages(maildir):
