@@ -203,13 +203,16 @@ class ClientsWithServers(unittest.TestCase):
                          (user, mechanism, listener, True), why)
         return msg
 
-    def imap_login_after(self, before):
-        """The IMAP login that came after the `before` first ones at the
-        Dovecot offering both mechanisms, with whether it ran over TLS."""
+    def assert_imap_login(self, before, user=WORK[1], method="XOAUTH2"):
+        """The one IMAP login after the `before` first ones at the Dovecot
+        offering both mechanisms was user's, with method, over TLS."""
         logins = self.imap.wait_logins(before + 1, "both", tls=True)
-        self.assertEqual(len(logins), before + 1, logins)
-        return logins[-1]
+        self.assertEqual(logins[before:],
+                         [{"user": user, "method": method, "ok": True, "tls": True}])
 
-    def deliver(self, subject, user=WORK[1]):
-        """Puts a message with this subject into user's INBOX."""
+    def deliver(self, what, user=WORK[1]):
+        """Puts a message with a new subject (unique(what)) into user's
+        INBOX; returns the subject."""
+        subject = self.unique(what)
         self.imap.deliver(user, harness.make_message("carol@example.net", user, subject=subject))
+        return subject

@@ -31,10 +31,20 @@ class ReadMail(clients.ClientsWithServers):
     with_smtp = True
     with_imap = True
 
+    def assert_synced(self, argv, home, subject, timeout=60):
+        """argv, run in home, logged in to IMAPS with XOAUTH2 as work and
+        brought the message with subject into ~/Mail/work/INBOX."""
+        before = len(self.imap.logins("both"))
+        r = self.run_program(argv, self.client_env(home), timeout=timeout)
+        self.assertEqual(r.returncode, 0, r)
+        inbox = maildir_messages(os.path.join(home, "Mail", "work", "INBOX"))
+        self.assertTrue([m for m in inbox if "Subject: " + subject in m], (inbox, r))
+        self.assert_imap_login(before)
+        return r
+
     @clients.skip_unless_programs("mbsync")
     def test_mbsync_syncs_the_inbox_into_a_maildir_with_xoauth2(self):
-        subject = self.unique("for mbsync")
-        self.deliver(subject)
+        subject = self.deliver("for mbsync")
         home = self.home()
         # isync 1.4 takes no CA from the environment and checks the host
         # name only (hence HOST, not 127.0.0.1).
@@ -42,18 +52,11 @@ class ReadMail(clients.ClientsWithServers):
             "mbsyncrc", ("Host %s\n" % MS_IMAP, "Host %s\nPort %d\nCertificateFile %s\n"
                          % (HOST, self.imap.port_imaps, self.tls.ca))))
         os.makedirs(os.path.join(home, "Mail", "work"))
-        before = len(self.imap.logins("both"))
-        r = self.run_program(["mbsync", "work"], self.client_env(home))
-        self.assertEqual(r.returncode, 0, r)
-        inbox = maildir_messages(os.path.join(home, "Mail", "work", "INBOX"))
-        self.assertTrue([m for m in inbox if "Subject: " + subject in m], (inbox, r))
-        self.assertEqual(self.imap_login_after(before),
-                         {"user": WORK[1], "method": "XOAUTH2", "ok": True, "tls": True})
+        self.assert_synced(["mbsync", "work"], home, subject)
 
     @clients.skip_unless_programs("offlineimap")
     def test_offlineimap_syncs_the_inbox_into_a_maildir_with_xoauth2(self):
-        subject = self.unique("for offlineimap")
-        self.deliver(subject)
+        subject = self.deliver("for offlineimap")
         home = self.home()
         self.write(home, ".offlineimaprc", clients.snippet(
             "offlineimaprc",
@@ -61,22 +64,15 @@ class ReadMail(clients.ClientsWithServers):
              "remotehost = %s\nremoteport = %d\n" % (HOST, self.imap.port_imaps)),
             ("sslcacertfile = OS-DEFAULT", "sslcacertfile = %s" % self.tls.ca)))
         self.write(home, ".offlineimap.py", clients.snippet("offlineimap.py"))
-        before = len(self.imap.logins("both"))
-        r = self.run_program(["offlineimap", "-o", "-u", "basic"], self.client_env(home),
-                             timeout=120)
-        self.assertEqual(r.returncode, 0, r)
+        r = self.assert_synced(["offlineimap", "-o", "-u", "basic"], home, subject, timeout=120)
         self.assertNotIn("ERROR", r.stdout + r.stderr, r)
-        inbox = maildir_messages(os.path.join(home, "Mail", "work", "INBOX"))
-        self.assertTrue([m for m in inbox if "Subject: " + subject in m], (inbox, r))
-        self.assertEqual(self.imap_login_after(before),
-                         {"user": WORK[1], "method": "XOAUTH2", "ok": True, "tls": True})
 
     @clients.skip_unless_programs("curl")
     def test_curl_reads_the_first_message_over_imaps(self):
         home = self.home()
-        # The page reads UID 1: the first message of a fresh INBOX.
-        subject = self.unique("for curl")
-        self.deliver(subject, user=clients.GMAIL[1])
+        # The page reads UID 1: the first message of an INBOX no other
+        # test fills.
+        subject = self.deliver("for curl", user=clients.GMAIL[1])
         before = len(self.imap.logins("both"))
         script = clients.snippet(
             "curl-imap", ("imaps://%s/" % MS_IMAP, "imaps://%s:%d/" % (HOST, self.imap.port_imaps)),
@@ -85,13 +81,10 @@ class ReadMail(clients.ClientsWithServers):
         self.assertEqual(r.returncode, 0, r)
         self.assertIn("Subject: " + subject, r.stdout)
         # curl takes OAUTHBEARER where it is offered.
-        self.assertEqual(self.imap_login_after(before),
-                         {"user": clients.GMAIL[1], "method": "OAUTHBEARER", "ok": True,
-                          "tls": True})
+        self.assert_imap_login(before, clients.GMAIL[1], "OAUTHBEARER")
 
     def test_python_sends_with_smtplib_and_reads_with_imaplib(self):
-        subject = self.unique("for imaplib")
-        self.deliver(subject)
+        subject = self.deliver("for imaplib")
         home = self.home()
         script = self.write(home, "mail.py", clients.snippet(
             "python",
@@ -103,8 +96,7 @@ class ReadMail(clients.ClientsWithServers):
         self.assertEqual(r.returncode, 0, r)
         # It printed the subjects of the inbox, among them ours.
         self.assertIn("Subject: " + subject, r.stdout.splitlines())
-        self.assertEqual(self.imap_login_after(before),
-                         {"user": WORK[1], "method": "XOAUTH2", "ok": True, "tls": True})
+        self.assert_imap_login(before)
         sent = [m for m in self.smtp.messages() if "Hello from Python." in m["data"]]
         self.assertEqual(len(sent), 1, sent)
         self.assertEqual((sent[0]["user"], sent[0]["mechanism"], sent[0]["tls"]),

@@ -47,8 +47,7 @@ class TerminalPrograms(clients.ClientsWithServers):
         local mbox and quits (keys pushed before it starts, so that none
         arrives in the middle of the copy); the mbox then holds the message
         delivered for the test."""
-        subject = self.unique(mutt + " reads")
-        self.deliver(subject)
+        subject = self.deliver(mutt + " reads")
         home = self.home()
         self.muttrc(home, imap_url)
         out = os.path.join(home, "copied")
@@ -60,8 +59,7 @@ class TerminalPrograms(clients.ClientsWithServers):
             self.assertEqual(t.wait_exit(), 0)
         self.assertIn("Subject: " + subject, read(out),
                       "no copy of the message; Dovecot's log:\n%s" % self.imap.log()[-2000:])
-        self.assertEqual(self.imap_login_after(before),
-                         {"user": WORK[1], "method": "XOAUTH2", "ok": True, "tls": True})
+        self.assert_imap_login(before)
 
     @clients.skip_unless_programs("mutt")
     def test_mutt_sends_in_batch_mode_with_xoauth2_over_starttls(self):
@@ -97,8 +95,7 @@ class TerminalPrograms(clients.ClientsWithServers):
 
     @clients.skip_unless_programs("aerc", "tmux")
     def test_aerc_lists_the_inbox_and_sends_with_xoauth2(self):
-        subject = self.unique("aerc reads")
-        self.deliver(subject)
+        subject = self.deliver("aerc reads")
         home = self.home()
         self.write(home, ".config/aerc/accounts.conf", clients.snippet(
             "aerc-accounts.conf",
@@ -109,8 +106,7 @@ class TerminalPrograms(clients.ClientsWithServers):
         # body given to :compose as it is and goes on to the review.
         with harness.Terminal(["aerc"], env=self.client_env(home, EDITOR="true")) as t:
             t.wait_screen(subject, timeout=30)
-            self.assertEqual(self.imap_login_after(before),
-                             {"user": WORK[1], "method": "XOAUTH2", "ok": True, "tls": True})
+            self.assert_imap_login(before)
             sent_subject = self.unique("aerc sends")
             t.type(':compose -H "To: %s" -H "Subject: %s" "Hello from aerc."'
                    % (RCPT, sent_subject))
