@@ -91,6 +91,21 @@ class TerminalPrograms(clients.ClientsWithServers):
             t.wait_screen("No authenticators available")
         self.assertEqual(len(self.imap.logins("both")), before)
 
+    @clients.skip_unless_programs("mutt")
+    def test_mutt_sends_nothing_without_smtp_authenticators(self):
+        # What the page says: unset, SMTP is left to Cyrus SASL, which
+        # never runs the refresh command.
+        home = self.home()
+        self.write(home, ".muttrc", clients.snippet(
+            "muttrc", ('set smtp_authenticators = "xoauth2"\n', ""),
+            ("@%s:587/" % MS_SMTP, "@%s:%d/" % (HOST, self.smtp.port))))
+        before = len(self.smtp.auth_attempts())
+        r = self.run_program(["mutt"] + self.mutt_args("-s", "never sent", RCPT),
+                             self.client_env(home), stdin="Hello.\n")
+        self.assertNotEqual(r.returncode, 0, r)
+        self.assertIn("No authenticators available", r.stdout + r.stderr)
+        self.assertEqual(len(self.smtp.auth_attempts()), before)
+
     # aerc
 
     @clients.skip_unless_programs("aerc", "tmux")
