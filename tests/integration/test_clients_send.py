@@ -116,7 +116,7 @@ class SendMail(clients.ClientsWithServers):
         cflags = "-fsanitize=address,undefined " if sanitizer_build() else ""
         env = self.client_env(home, PKG_CONFIG_PATH=os.path.join(libdir, "pkgconfig"),
                               LD_LIBRARY_PATH=libdir)
-        r = self.run_shell(clients.snippet("c-build", ("cc -o", cflags + "cc -Wall -Werror -o")),
+        r = self.run_shell(clients.snippet("c-build", ("cc -o", "cc " + cflags + "-Wall -Werror -o")),
                            env, cwd=home)
         self.assertEqual(r.returncode, 0, r)
         response = r.stdout.strip()
