@@ -83,14 +83,19 @@ class ReadMail(clients.ClientsWithServers):
         # curl takes OAUTHBEARER where it is offered.
         self.assert_imap_login(before, clients.GMAIL[1], "OAUTHBEARER")
 
+    def python_script(self, home):
+        """The page's Python program, pointed at the test servers, in a
+        file."""
+        return self.write(home, "mail.py", clients.snippet(
+            "python",
+            ('smtplib.SMTP("%s", 587)' % MS_SMTP,
+             'smtplib.SMTP("%s", %d)' % (HOST, self.smtp.port)),
+            ('IMAP4_SSL("%s",' % MS_IMAP, 'IMAP4_SSL("%s", %d,' % (HOST, self.imap.port_imaps))))
+
     def test_python_sends_with_smtplib_and_reads_with_imaplib(self):
         subject = self.deliver("for imaplib")
         home = self.home()
-        script = self.write(home, "mail.py", clients.snippet(
-            "python",
-            ('smtplib.SMTP("%s", 587)' % MS_SMTP, 'smtplib.SMTP("%s", %d)' % (HOST, self.smtp.port)),
-            ('IMAP4_SSL("%s",' % MS_IMAP, 'IMAP4_SSL("%s", %d,' % (HOST, self.imap.port_imaps)),
-            ('"Sent with smtplib"', repr(self.unique("smtplib")))))
+        script = self.python_script(home)
         before = len(self.imap.logins("both"))
         r = self.run_program(["python3", script], self.client_env(home))
         self.assertEqual(r.returncode, 0, r)
@@ -106,9 +111,7 @@ class ReadMail(clients.ClientsWithServers):
         # The page's contexts check certificates: without the test CA
         # (SSL_CERT_FILE) the snippet refuses the server and sends nothing.
         home = self.home()
-        script = self.write(home, "mail.py", clients.snippet(
-            "python",
-            ('smtplib.SMTP("%s", 587)' % MS_SMTP, 'smtplib.SMTP("%s", %d)' % (HOST, self.smtp.port))))
+        script = self.python_script(home)
         before = len(self.smtp.auth_attempts())
         env = self.client_env(home)
         del env["SSL_CERT_FILE"]

@@ -116,8 +116,8 @@ class SendMail(clients.ClientsWithServers):
         cflags = "-fsanitize=address,undefined " if sanitizer_build() else ""
         env = self.client_env(home, PKG_CONFIG_PATH=os.path.join(libdir, "pkgconfig"),
                               LD_LIBRARY_PATH=libdir)
-        r = self.run_shell(clients.snippet("c-build", ("cc -o", "cc " + cflags + "-Wall -Werror -o")),
-                           env, cwd=home)
+        build = clients.snippet("c-build", ("cc -o", "cc " + cflags + "-Wall -Werror -o"))
+        r = self.run_shell(build, env, cwd=home)
         self.assertEqual(r.returncode, 0, r)
         response = r.stdout.strip()
         raw = base64.b64decode(response)
