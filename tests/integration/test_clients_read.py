@@ -54,18 +54,37 @@ class ReadMail(clients.ClientsWithServers):
         os.makedirs(os.path.join(home, "Mail", "work"))
         self.assert_synced(["mbsync", "work"], home, subject)
 
-    @clients.skip_unless_programs("offlineimap")
-    def test_offlineimap_syncs_the_inbox_into_a_maildir_with_xoauth2(self):
-        subject = self.deliver("for offlineimap")
+    def offlineimap_home(self, *replacements):
+        """A HOME with the page's two offlineimap files, pointed at the
+        test server's IMAPS port."""
         home = self.home()
         self.write(home, ".offlineimaprc", clients.snippet(
             "offlineimaprc",
             ("remotehost = %s\nremoteport = 993\n" % MS_IMAP,
              "remotehost = %s\nremoteport = %d\n" % (HOST, self.imap.port_imaps)),
-            ("sslcacertfile = OS-DEFAULT", "sslcacertfile = %s" % self.tls.ca)))
+            *replacements))
         self.write(home, ".offlineimap.py", clients.snippet("offlineimap.py"))
+        return home
+
+    @clients.skip_unless_programs("offlineimap")
+    def test_offlineimap_syncs_the_inbox_into_a_maildir_with_xoauth2(self):
+        subject = self.deliver("for offlineimap")
+        home = self.offlineimap_home(("sslcacertfile = OS-DEFAULT",
+                                      "sslcacertfile = %s" % self.tls.ca))
         r = self.assert_synced(["offlineimap", "-o", "-u", "basic"], home, subject, timeout=120)
         self.assertNotIn("ERROR", r.stdout + r.stderr, r)
+
+    @clients.skip_unless_programs("offlineimap")
+    def test_offlineimap_checks_the_certificate_against_the_system_cas(self):
+        # The page's OS-DEFAULT: the test CA is none of the system's, so
+        # offlineimap refuses the server before it logs in.
+        home = self.offlineimap_home()
+        before = len(self.imap.logins("both"))
+        r = self.run_program(["offlineimap", "-o", "-u", "basic"], self.client_env(home),
+                             timeout=120)
+        self.assertIn("certificate", (r.stdout + r.stderr).lower(), r)
+        self.assertEqual(len(self.imap.logins("both")), before)
+        self.assertEqual(maildir_messages(os.path.join(home, "Mail", "work", "INBOX")), [])
 
     @clients.skip_unless_programs("curl")
     def test_curl_reads_the_first_message_over_imaps(self):
