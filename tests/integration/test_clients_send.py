@@ -129,11 +129,15 @@ class SendMail(clients.ClientsWithServers):
             s.ehlo()
             code, text = s.docmd("AUTH", "XOAUTH2 " + response)
         self.assertEqual(code, 235, text)
-        # Without an agent it says so and exits 2.
-        r = self.run_program([os.path.join(home, "xoauth2-string"), "work"],
+        # As xoauth(1): 1 with the agent's reason when it refuses, 2 when
+        # there is no agent, and nothing on stdout either way.
+        program = os.path.join(home, "xoauth2-string")
+        r = self.run_program([program, "nosuch"], env)
+        self.assertEqual((r.returncode, r.stdout), (1, ""), r)
+        self.assertIn("nosuch", r.stderr)
+        r = self.run_program([program, "work"],
                              dict(env, XOAUTH_AUTH_SOCK=os.path.join(home, "none")))
-        self.assertEqual(r.returncode, 2, r)
-        self.assertEqual(r.stdout, "")
+        self.assertEqual((r.returncode, r.stdout), (2, ""), r)
 
 
 def sanitizer_build():
