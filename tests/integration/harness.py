@@ -54,6 +54,8 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 SERVERS_DIR = os.path.join(ROOT, "tests", "servers")
+# The Python package (import xoauth) and its example web application.
+PYTHON_PACKAGE_DIR = os.path.join(ROOT, "contrib", "python")
 
 # The public client the agent uses, and what it asks for.
 CLIENT_ID = "xoauth-test"
@@ -150,16 +152,24 @@ class Server:
                 buf += chunk
                 while b"\n" in buf:
                     line, buf = buf.split(b"\n", 1)
-                    text = line.decode("utf-8", "replace").strip()
-                    if text.startswith("READY "):
+                    info = self._ready(line.decode("utf-8", "replace").strip())
+                    if info is not None:
                         if buf:
                             self._log.write(buf)
                             self._log.flush()
-                        return json.loads(text[len("READY "):])
+                        return info
                     self._log.write(line + b"\n")
                     self._log.flush()
         finally:
             sel.close()
+
+    def _ready(self, line):
+        """The info of a line of stdout that says the server is ready
+        ("READY {json}"), else None. A server that says it otherwise
+        overrides this."""
+        if line.startswith("READY "):
+            return json.loads(line[len("READY "):])
+        return None
 
     def _drain_stdout(self):
         try:
@@ -802,6 +812,16 @@ def revoke_token(oidc, token, hint=None, client_id=CLIENT_ID):
                               "client_id": client_id})
     if status != 200:
         raise HarnessError("revocation failed: %s %s" % (status, body))
+
+
+def end_access_token(oidc, access_token):
+    """Ends one access token early at the provider while its grant and
+    refresh token stand, as a provider does when a policy cuts a token
+    short (oidc.js's /_test/end-access-token; the revocation endpoint would
+    end the whole grant). The holder's next refresh works."""
+    status, body = post_form(oidc.issuer + "/_test/end-access-token", {"token": access_token})
+    if status != 204:
+        raise HarnessError("ending the access token failed: %s %s" % (status, body))
 
 
 def is_refresh_token_active(oidc, refresh_token):
