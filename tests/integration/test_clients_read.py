@@ -102,29 +102,39 @@ class ReadMail(clients.ClientsWithServers):
         # curl takes OAUTHBEARER where it is offered.
         self.assert_imap_login(before, clients.GMAIL[1], "OAUTHBEARER")
 
-    def python_script(self, home):
-        """The page's Python program, pointed at the test servers, in a
-        file."""
+    def python_script(self, home, name="python"):
+        """The page's Python program NAME, pointed at the test servers, in
+        a file."""
         return self.write(home, "mail.py", clients.snippet(
-            "python",
+            name,
             ('smtplib.SMTP("%s", 587)' % MS_SMTP,
              'smtplib.SMTP("%s", %d)' % (HOST, self.smtp.port)),
             ('IMAP4_SSL("%s",' % MS_IMAP, 'IMAP4_SSL("%s", %d,' % (HOST, self.imap.port_imaps))))
 
-    def test_python_sends_with_smtplib_and_reads_with_imaplib(self):
-        subject = self.deliver("for imaplib")
+    def python_sends_and_reads(self, name, body, env=None):
+        """Runs the page's Python program NAME: it sends a message with
+        body (STARTTLS, XOAUTH2) and prints the subjects of the inbox."""
+        subject = self.deliver("for " + name)
         home = self.home()
-        script = self.python_script(home)
+        script = self.python_script(home, name)
         before = len(self.imap.logins("both"))
-        r = self.run_program(["python3", script], self.client_env(home))
+        r = self.run_program(["python3", script], self.client_env(home, **(env or {})))
         self.assertEqual(r.returncode, 0, r)
-        # It printed the subjects of the inbox, among them ours.
         self.assertIn("Subject: " + subject, r.stdout.splitlines())
         self.assert_imap_login(before)
-        sent = [m for m in self.smtp.messages() if "Hello from Python." in m["data"]]
+        sent = [m for m in self.smtp.messages() if body in m["data"]]
         self.assertEqual(len(sent), 1, sent)
         self.assertEqual((sent[0]["user"], sent[0]["mechanism"], sent[0]["tls"]),
                          (WORK[1], "XOAUTH2", True))
+
+    def test_python_sends_with_smtplib_and_reads_with_imaplib(self):
+        self.python_sends_and_reads("python", "Hello from Python.")
+
+    def test_python_package_logs_smtplib_and_imaplib_in(self):
+        # The package from the tree, as its README allows (PYTHONPATH).
+        self.python_sends_and_reads(
+            "python-package", "Hello from the xoauth package.",
+            {"PYTHONPATH": os.path.join(harness.ROOT, "contrib", "python")})
 
     def test_python_checks_the_servers_certificate(self):
         # The page's contexts check certificates: without the test CA
