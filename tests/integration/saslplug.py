@@ -2,8 +2,8 @@
 built plugin is, the environment in which a program's libsasl2 loads it
 from the build tree rather than from /usr ($SASL_PATH, which libsasl2
 honours for a program that is not set-uid), the exchange driver
-sasl_client, the documented snippets (docs/CLIENTS-sasl.md), and
-mbsync.
+sasl_client, and mbsync run with the documented snippet
+(docs/CLIENTS.md).
 
 Used by test_sasl_plugin.py, test_mbsync_sasl.py and test_postfix_sasl.py.
 """
@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 
+import clients
 import harness
 import sysuser
 import xoagent
@@ -128,44 +129,8 @@ def mbsync_present():
     return MBSYNC is not None
 
 
-# The pages whose snippets the tests run as they stand: docs/CLIENTS.md,
-# and docs/CLIENTS-sasl.md until its sections are merged into it.
-DOC_PAGES = [os.path.join(harness.ROOT, "docs", "CLIENTS.md"),
-             os.path.join(harness.ROOT, "docs", "CLIENTS-sasl.md")]
-
-
-def doc_snippet(name):
-    """The fenced block that follows `<!-- test: NAME -->` on a page of
-    DOC_PAGES, as text."""
-    marker = "<!-- test: %s -->" % name
-    for page in DOC_PAGES:
-        try:
-            with open(page) as f:
-                text = f.read()
-        except FileNotFoundError:
-            continue
-        if marker not in text:
-            continue
-        after = text.split(marker, 1)[1].lstrip("\n")
-        if not after.startswith("```"):
-            raise harness.HarnessError("%s: no code block after %s" % (page, marker))
-        body = after.split("\n", 1)[1]
-        return body.split("\n```", 1)[0] + "\n"
-    raise harness.HarnessError("no snippet %r in %s" % (name, ", ".join(DOC_PAGES)))
-
-
-def replace_each(text, pairs, where):
-    """text with each (old, new) of pairs replaced; an old that is not in
-    text means the snippet changed under the test."""
-    for old, new in pairs:
-        if old not in text:
-            raise harness.HarnessError("%s no longer holds %r" % (where, old))
-        text = text.replace(old, new)
-    return text
-
-
 class Mbsync:
-    """The ~/.mbsyncrc of docs/CLIENTS-sasl.md (snippet mbsyncrc-sasl),
+    """The ~/.mbsyncrc of docs/CLIENTS.md (snippet mbsyncrc-sasl),
     changed only where the test servers differ: host 127.0.0.1 and port,
     no TLS (the test Dovecot has none), the local mailbox in a temporary
     directory, and, when given, User and AuthMechs. run() syncs it."""
@@ -183,8 +148,7 @@ class Mbsync:
             pairs.append(("AuthMechs XOAUTH2", "AuthMechs %s" % mechs))
         self.config = os.path.join(self.dir, "mbsyncrc")
         with open(self.config, "w") as f:
-            f.write(replace_each(doc_snippet("mbsyncrc-sasl"), pairs,
-                                 "the snippet mbsyncrc-sasl"))
+            f.write(clients.snippet("mbsyncrc-sasl", *pairs))
 
     def run(self, env, timeout=60):
         """Runs `mbsync -c CONFIG -V work` with env; returns a

@@ -54,12 +54,12 @@ class PagesShowTheTestedConfigurations(unittest.TestCase):
         here = os.path.dirname(os.path.abspath(__file__))
         tests = ""
         for name in os.listdir(here):
-            if name.startswith("test_clients_") and name.endswith(".py"):
+            if name.endswith(".py") and name != os.path.basename(__file__):
                 with open(os.path.join(here, name), encoding="utf-8") as f:
                     tests += f.read()
         for name in clients.snippets():
-            self.assertIn('"%s"' % name, tests,
-                          "no test_clients_*.py runs the snippet %s of docs/CLIENTS.md" % name)
+            self.assertTrue('"%s"' % name in tests,
+                            "no test runs the snippet %s of docs/CLIENTS.md" % name)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import unittest
 
+import clients
 import harness
 import saslplug
 import sysuser
@@ -97,7 +98,7 @@ class Postfix:
         owner.makedirs(self.data)
         self.port = free_port()
         # The instance's own places and users, then the relay settings of
-        # docs/CLIENTS-sasl.md (snippet postfix-main-cf) as they stand,
+        # docs/CLIENTS.md (snippet postfix-main-cf) as they stand,
         # changed only where the test servers differ: the relay at
         # 127.0.0.1 and port, no TLS (smtp.js has none), the mechanism,
         # and what import_environment hands down.
@@ -126,14 +127,15 @@ class Postfix:
         # space (LD_PRELOAD takes colons as well).
         imported = " ".join("%s=%s" % (k, v.replace(" ", ":"))
                             for k, v in sorted(environment.items()))
-        relay = saslplug.replace_each(saslplug.doc_snippet("postfix-main-cf"), [
+        relay = clients.snippet(
+            "postfix-main-cf",
             ("[smtp.office365.com]:587", "[127.0.0.1]:%d" % relay_port),
             ("smtp_tls_security_level = encrypt", "smtp_tls_security_level = none"),
             ("smtp_sasl_mechanism_filter = xoauth2",
              "smtp_sasl_mechanism_filter = %s" % mechanism_filter),
             ("relay@example.com", sasl_user),
             ("XOAUTH_AUTH_SOCK=/run/xoauth-agent/postfix/socket", imported),
-        ], "the snippet postfix-main-cf")
+        )
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
             f.write("".join("%s = %s\n" % kv for kv in main.items()) + relay)
         master = MASTER_CF.format(listen="127.0.0.1:%d" % self.port)
