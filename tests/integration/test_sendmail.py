@@ -14,6 +14,7 @@ Mail.Send), as the login does for an account whose transport needs both.
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -54,14 +55,19 @@ class Senders(unittest.TestCase):
 
     smtp_kwargs = {}
     graph_scope = "mail.api"
+    smtp_tls = False
+    smtp_host = "127.0.0.1"
 
     @classmethod
     def setUpClass(cls):
         cls.oidc = harness.start_oidc(at_ttl=120)
-        cls.smtp = harness.start_smtp(cls.oidc, **cls.smtp_kwargs)
-        cls.api = harness.start_mailapi(cls.oidc)
-        common = ["email = %s" % EMAIL, "ca_file = %s" % cls.api.cert,
-                  "smtp = 127.0.0.1:%d" % cls.smtp.port_xoauth2_only,
+        cls.tlsdir = tempfile.mkdtemp(prefix="xo-sendmail-tls-")
+        tls = harness.make_tls(cls.tlsdir)
+        cls.smtp = harness.start_smtp(cls.oidc, tls=tls if cls.smtp_tls else None,
+                                      **cls.smtp_kwargs)
+        cls.api = harness.start_mailapi(cls.oidc, tls=tls)
+        common = ["email = %s" % EMAIL, "ca_file = %s" % tls.ca,
+                  "smtp = %s:%d" % (cls.smtp_host, cls.smtp.port_xoauth2_only),
                   "graph_endpoint = %s" % cls.api.graph,
                   "graph_scope = %s" % cls.graph_scope,
                   "gmail_endpoint = %s" % cls.api.gmail]
@@ -92,6 +98,7 @@ class Senders(unittest.TestCase):
         cls.api.stop()
         cls.smtp.stop()
         cls.oidc.stop()
+        shutil.rmtree(cls.tlsdir, ignore_errors=True)
 
     def sendmail(self, *args, stdin=b""):
         r = self.env.xoauth("sendmail", *args, stdin=stdin, timeout=TIMEOUT)
@@ -210,6 +217,26 @@ class SMTPTransport(Senders):
         got = self.smtp.wait_messages(before + 1)[-1]
         self.assertEqual(got["rcpt_to"], ["grace@example.com"])
         self.assertIn("Hello from mail().", got["data"])
+
+
+class SMTPOverTLS(Senders):
+    """A server that offers STARTTLS, named by a host name its certificate
+    holds: the token goes over TLS, the certificate checked against the
+    account's ca_file."""
+
+    smtp_tls = True
+    smtp_host = "localhost"
+
+    @classmethod
+    def accounts(cls):
+        return [("smtp", "smtp")]
+
+    def test_starttls_carries_the_login_and_the_message(self):
+        r = self.sendmail("-a", "smtp", "-t", "-v", stdin=message())
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.smtp.wait_messages(1)[-1]
+        self.assertTrue(got["tls"], got)
+        self.assertTrue(all(a["tls"] for a in self.smtp.auth_attempts()))
 
 
 class APITransports(Senders):

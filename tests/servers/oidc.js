@@ -168,74 +168,59 @@ server.listen(port, '127.0.0.1', () => {
   const jwk = { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), use: 'sig', alg: 'RS256' };
 
   const configuration = {
-	  clients,
-	  jwks : {keys : [ jwk ]},
-	  cookies : {keys : [ randomBytes(32).toString('hex') ]},
-	  scopes :
-	      [ 'openid', 'email', 'offline_access', MAIL_SCOPE, API_SCOPE ],
-	  claims : {openid : [ 'sub' ], email : [ 'email', 'email_verified' ]},
-	  // Put the scope's claims (email) into the id_token, as Microsoft and
-	  // Google do: the agent learns the account's address from it.
-	  conformIdTokenClaims : false,
-	  async findAccount(ctx, id) {
-		  return {
-			  accountId : id,
-			  async claims() {
-				  return {
-					  sub : id,
-					  email : id,
-					  email_verified : true
-				  };
-			  },
-		  };
-	  },
-	  features : {
-		  devInteractions : {enabled : true},
-		  deviceFlow : {enabled : true},
-		  clientCredentials : {enabled : true},
-		  revocation : {
-			  enabled : true,
-			  async allowedPolicy(ctx, client, token) {
-				  return token.clientId === client.clientId;
-			  },
-		  },
-		  introspection : {
-			  enabled : true,
-			  // The resource server may introspect anything; a
-			  // client only its own.
-			  async allowedPolicy(ctx, client, token) {
-				  return client.clientId === 'smtp-server' ||
-					 token.clientId === client.clientId;
-			  },
-		  },
-	  },
-	  pkce : {required : () => true},
-	  // Every client allowed the refresh_token grant gets a refresh token.
-	  async issueRefreshToken(ctx, client) {
-		  return client.grantTypeAllowed('refresh_token');
-	  },
-	  rotateRefreshToken : true,
-	  // Refresh tokens outlive the browser session of whoever approved
-	  // them.
-	  async expiresWithSession() {
-		  return false;
-	  },
-	  // Introspection then reports the mailbox, as providers' tokens do.
-	  async extraTokenClaims(ctx, token) {
-		  return token.accountId ? {email : token.accountId}
-					 : undefined;
-	  },
-	  ttl : {
-		  AccessToken : AT_TTL,
-		  ClientCredentials : AT_TTL,
-		  RefreshToken : RT_TTL,
-		  DeviceCode : DEVICE_TTL,
-		  AuthorizationCode : 60,
-		  IdToken : 3600,
-		  Interaction : 3600,
-		  Session : 24 * 3600,
-		  Grant : RT_TTL,
-	  },
+    clients,
+    jwks: { keys: [jwk] },
+    cookies: { keys: [randomBytes(32).toString('hex')] },
+    scopes: ['openid', 'email', 'offline_access', MAIL_SCOPE, API_SCOPE],
+    claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+    // Put the scope's claims (email) into the id_token, as Microsoft and
+    // Google do: the agent learns the account's address from it.
+    conformIdTokenClaims: false,
+    async findAccount(ctx, id) {
+      return {
+        accountId: id,
+        async claims() { return { sub: id, email: id, email_verified: true }; },
+      };
+    },
+    features: {
+      devInteractions: { enabled: true },
+      deviceFlow: { enabled: true },
+      clientCredentials: { enabled: true },
+      revocation: {
+        enabled: true,
+        async allowedPolicy(ctx, client, token) { return token.clientId === client.clientId; },
+      },
+      introspection: {
+        enabled: true,
+        // The resource server may introspect anything; a client only its own.
+        async allowedPolicy(ctx, client, token) {
+          return client.clientId === 'smtp-server' || token.clientId === client.clientId;
+        },
+      },
+    },
+    pkce: { required: () => true },
+    // Every client allowed the refresh_token grant gets a refresh token.
+    async issueRefreshToken(ctx, client) {
+      return client.grantTypeAllowed('refresh_token');
+    },
+    rotateRefreshToken: true,
+    // Refresh tokens outlive the browser session of whoever approved them.
+    async expiresWithSession() { return false; },
+    // Introspection then reports the mailbox, as providers' tokens do.
+    async extraTokenClaims(ctx, token) {
+      return token.accountId ? { email: token.accountId } : undefined;
+    },
+    ttl: {
+      AccessToken: AT_TTL,
+      ClientCredentials: AT_TTL,
+      RefreshToken: RT_TTL,
+      DeviceCode: DEVICE_TTL,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      Interaction: 3600,
+      Session: 24 * 3600,
+      Grant: RT_TTL,
+    },
   };
 
   const provider = new Provider(issuer, configuration);

@@ -5,11 +5,11 @@ time and hands out ready access tokens over a Unix socket named by
 ``$XOAUTH_AUTH_SOCK``.  This package speaks its protocol
 (proto/PROTOCOL.md) with the standard library only::
 
-    import smtplib, xoauth, xoauth.smtp
+    import smtplib, ssl, xoauth, xoauth.smtp
 
     bearer = xoauth.token("work")                 # the bare access token
     with smtplib.SMTP("smtp.office365.com", 587) as s:
-        s.starttls()
+        s.starttls(context=ssl.create_default_context())
         xoauth.smtp.login(s, "work")              # XOAUTH2, retried once on 535
         s.send_message(msg)
 

@@ -2,9 +2,10 @@
 
 ::
 
-    import imaplib, xoauth.imap
+    import imaplib, ssl, xoauth.imap
 
-    with imaplib.IMAP4_SSL("outlook.office365.com") as m:
+    with imaplib.IMAP4_SSL("outlook.office365.com",
+                           ssl_context=ssl.create_default_context()) as m:
         xoauth.imap.login(m, "work")
         m.select("INBOX")
 

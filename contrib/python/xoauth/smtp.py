@@ -2,10 +2,10 @@
 
 ::
 
-    import smtplib, xoauth.smtp
+    import smtplib, ssl, xoauth.smtp
 
     with smtplib.SMTP("smtp.office365.com", 587) as s:
-        s.starttls()
+        s.starttls(context=ssl.create_default_context())
         xoauth.smtp.login(s, "work")
         s.send_message(msg)
 
