@@ -13,8 +13,8 @@ cmake --install "$build" --prefix "$top/installed" >/dev/null
 mv "$top/installed" "$top/moved"
 dest=$top/moved
 for f in bin/xoauth-agent bin/xoauth include/xoauth/xo.h \
-	include/xoauth/xo_errors.h share/man/man1/xoauth-agent.1 \
-	share/man/man1/xoauth.1 share/man/man5/xoauth.conf.5 \
+	include/xoauth/xo_errors.h share/man/man1/xoauth-agent.1.gz \
+	share/man/man1/xoauth.1.gz share/man/man5/xoauth.conf.5.gz \
 	lib/systemd/user/xoauth-agent.socket \
 	lib/systemd/user/xoauth-agent.service \
 	lib/systemd/system/xoauth-agent@.socket \
@@ -26,8 +26,8 @@ done
 if [ -n "$(find "$build" -name pam_xoauth.so)" ]; then
 	find "$dest" -path '*/security/pam_xoauth.so' | grep -q . ||
 		{ echo "missing security/pam_xoauth.so"; exit 1; }
-	test -f "$dest/share/man/man8/pam_xoauth.8" ||
-		{ echo "missing share/man/man8/pam_xoauth.8"; exit 1; }
+	test -f "$dest/share/man/man8/pam_xoauth.8.gz" ||
+		{ echo "missing share/man/man8/pam_xoauth.8.gz"; exit 1; }
 fi
 # The SASL plugin and its page, where libsasl2's headers let it be built:
 # in the library directory's sasl2/ (lib/<multiarch>/sasl2 under /usr, as
