@@ -1,9 +1,10 @@
 #!/bin/sh
 # cmake --install puts both binaries, libxoauth (shared and static), its
 # header, xoauth.pc, the CMake package, the man pages, the systemd units,
-# the PAM module and the SASL plugin in place, all under the prefix it is
-# given; moved elsewhere, the tree still serves a program built against the
-# installed library through pkg-config and through find_package(xoauth).
+# the shell completion, the PAM module and the SASL plugin in place, all
+# under the prefix it is given; moved elsewhere, the tree still serves a
+# program built against the installed library through pkg-config and
+# through find_package(xoauth).
 set -eu
 build=$1
 extra_cflags=${2:-}
@@ -19,7 +20,10 @@ for f in bin/xoauth-agent bin/xoauth include/xoauth/xo.h \
 	lib/systemd/user/xoauth-agent.service \
 	lib/systemd/system/xoauth-agent@.socket \
 	lib/systemd/system/xoauth-agent@.service \
-	lib/environment.d/60-xoauth-agent.conf; do
+	lib/environment.d/60-xoauth-agent.conf \
+	share/bash-completion/completions/xoauth \
+	share/bash-completion/completions/xoauth-agent \
+	share/zsh/vendor-completions/_xoauth; do
 	test -f "$dest/$f" || { echo "missing $f"; exit 1; }
 done
 # The PAM module and its page, where libpam's headers let it be built.
