@@ -51,7 +51,7 @@ ls "$pc"/../libxoauth.a "$pc"/../libxoauth.so >/dev/null
 use=$(cd "$(dirname "$0")/use_xoauth" && pwd)
 # Run with no agent, each program must say so: exit 2.
 no_agent() {
-	if XOAUTH_AUTH_SOCK=/nonexistent/socket "$@"; then
+	if XOAUTH_AUTH_SOCK=/nonexistent/socket "$@" 2>/dev/null; then
 		echo "$*: found an agent"
 		exit 1
 	else
@@ -63,6 +63,11 @@ export PKG_CONFIG_PATH="$pc"
 cc $extra_cflags -o "$top/use" "$use/use.c" $(pkg-config --cflags --libs xoauth) \
 	-Wl,-rpath,"$pc/.."
 no_agent "$top/use"
+# Debian's changelog and copyright are the packages' alone.
+if [ -n "$(find "$dest" -name changelog.Debian.gz -o -name copyright)" ]; then
+	echo "a Debian package's changelog or copyright installed"
+	exit 1
+fi
 
 # find_package(xoauth) from the moved tree: both libraries.
 cmake -S "$use" -B "$top/fp" -DCMAKE_PREFIX_PATH="$dest" \
