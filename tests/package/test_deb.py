@@ -401,8 +401,11 @@ class TestDebianPackages(unittest.TestCase):
         self.assertIn("/usr/lib/%s/libxoauth.so.0" % multiarch,
                       self.installed_files("libxoauth0"))
         if "libpam-xoauth" in self.packages:
-            self.assertIn("/usr/lib/%s/security/pam_xoauth.so" % multiarch,
-                          self.installed_files("libpam-xoauth"))
+            module = "/usr/lib/%s/security/pam_xoauth.so" % multiarch
+            self.assertIn(module, self.installed_files("libpam-xoauth"))
+            # It starts the agent the package installed.
+            with open(self.root.path + module, "rb") as f:
+                self.assertIn(b"/usr/bin/xoauth-agent\0", f.read())
         # The units run the agent where the package put it.
         with open(self.root.path +
                   "/usr/lib/systemd/user/xoauth-agent.service") as f:
