@@ -39,8 +39,8 @@ fi
 if [ -n "$(find "$build" -name libxoauthagent.so)" ]; then
 	find "$dest" -path '*/sasl2/libxoauthagent.so' | grep -q . ||
 		{ echo "missing sasl2/libxoauthagent.so"; exit 1; }
-	test -f "$dest/share/man/man7/xoauth-sasl.7" ||
-		{ echo "missing share/man/man7/xoauth-sasl.7"; exit 1; }
+	test -f "$dest/share/man/man7/xoauth-sasl.7.gz" ||
+		{ echo "missing share/man/man7/xoauth-sasl.7.gz"; exit 1; }
 fi
 # The user unit runs the agent by its configured absolute path.
 grep -q "^ExecStart=/.*/bin/xoauth-agent -D" \
