@@ -771,6 +771,27 @@ static void mail_targets_are_parsed_strictly(void **state)
 	}
 }
 
+static void mail_target_refusal_quotes_no_control_character(void **state)
+{
+	/* Found by fuzz_doctor_reply: an unclosed IPv6 address with a line
+	   break in it came back quoted, line break and all, in the reason
+	   the client prints. */
+	static const char *const bad[] = {"[\xe8\xe8\xe8\n]", "[::1\x1b[2J]:25",
+					  "host\r\n:25"};
+	struct doctor_target t;
+	char why[200];
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < N(bad); i++) {
+		assert_int_equal(
+		    doctor_target_parse(bad[i], 0, &t, why, sizeof(why)), -1);
+		for (k = 0; why[k] != '\0'; k++)
+			assert_true((unsigned char)why[k] >= 0x20 &&
+				    why[k] != 0x7f);
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* The reply                                                           */
 
@@ -944,6 +965,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(graph_scopes_for_exchange_are_flagged),
 	    cmocka_unit_test(missing_scopes_are_flagged),
 	    cmocka_unit_test(mail_targets_are_parsed_strictly),
+	    cmocka_unit_test(mail_target_refusal_quotes_no_control_character),
 	    cmocka_unit_test(findings_encode_as_a_doctor_reply),
 	    cmocka_unit_test(too_many_findings_end_with_a_note),
 	    cmocka_unit_test(
