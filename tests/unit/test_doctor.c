@@ -201,6 +201,30 @@ static void jwt_with_bad_json_is_refused(void **state)
 			 DOCTOR_JWT_BAD_JSON);
 }
 
+static void jwt_exp_beyond_any_date_counts_as_none(void **state)
+{
+	/* Found by fuzz_jwt: {"exp": 1.7e105} was cast to long long, which
+	   is undefined.  {"exp":1.7e105,"upn":"a@b.c"}, {"exp":-1e300} and
+	   {"exp":1700000000.5}. */
+	static const char huge[] =
+	    JWT_HDR "eyJleHAiOjEuN2UxMDUsInVwbiI6ImFAYi5jIn0.c2ln";
+	static const char negative[] = JWT_HDR "eyJleHAiOi0xZTMwMH0.c2ln";
+	static const char real[] = JWT_HDR "eyJleHAiOjE3MDAwMDAwMDAuNX0.c2ln";
+	struct doctor_claims c;
+
+	(void)state;
+	assert_int_equal(doctor_jwt_claims(huge, strlen(huge), &c),
+			 DOCTOR_JWT_OK);
+	assert_true(c.exp == 0);
+	assert_string_equal(c.upn, "a@b.c");
+	assert_int_equal(doctor_jwt_claims(negative, strlen(negative), &c),
+			 DOCTOR_JWT_OK);
+	assert_true(c.exp == 0);
+	assert_int_equal(doctor_jwt_claims(real, strlen(real), &c),
+			 DOCTOR_JWT_OK);
+	assert_true(c.exp == 1700000000);
+}
+
 static void good_exchange_claims_raise_no_problem(void **state)
 {
 	struct doctor_report *r = report_new();
@@ -948,6 +972,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(opaque_tokens_are_not_jwts),
 	    cmocka_unit_test(jwt_with_bad_base64_is_refused),
 	    cmocka_unit_test(jwt_with_bad_json_is_refused),
+	    cmocka_unit_test(jwt_exp_beyond_any_date_counts_as_none),
 	    cmocka_unit_test(good_exchange_claims_raise_no_problem),
 	    cmocka_unit_test(graph_token_for_office365_smtp_is_a_problem),
 	    cmocka_unit_test(
