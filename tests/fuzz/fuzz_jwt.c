@@ -60,8 +60,8 @@ static void check_findings(const struct doctor_claims *c)
 	size_t i;
 
 	memset(&r, 0, sizeof(r));
-	doctor_check_claims(c, &a, "smtp.office365.com", "outlook.office365.com",
-			    1700000000, &r);
+	doctor_check_claims(c, &a, "smtp.office365.com",
+			    "outlook.office365.com", 1700000000, &r);
 	if (r.n == 0 || r.n > DOCTOR_MAX_FINDINGS)
 		abort();
 	for (i = 0; i < r.n; i++) {

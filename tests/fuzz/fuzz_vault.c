@@ -65,7 +65,8 @@ static void open_file(const uint8_t *img, size_t len)
 	hr = vault_image_params(img, len, &p);
 	if (hr != 0 && !header_err(hr))
 		abort();
-	if (hr == 0 && p.kdf != VAULT_KDF_ARGON2ID && p.kdf != VAULT_KDF_KEYFILE)
+	if (hr == 0 && p.kdf != VAULT_KDF_ARGON2ID &&
+	    p.kdf != VAULT_KDF_KEYFILE)
 		abort();
 	for (k = 0; k < 2; k++) {
 		r = vault_unseal(keys[k], img, len, &plain);
@@ -84,8 +85,8 @@ static void open_file(const uint8_t *img, size_t len)
 		    plain->len != len - VAULT_HEADER_LEN - 16 ||
 		    plain->data[plain->len] != '\0')
 			abort();
-		again = round_trip(keys[k], plain->data, plain->len,
-				   &again_len);
+		again =
+		    round_trip(keys[k], plain->data, plain->len, &again_len);
 		free(again);
 		agent_plain_free(plain);
 		plain = NULL;

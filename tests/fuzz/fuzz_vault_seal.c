@@ -29,13 +29,13 @@ int main(int argc, char **argv)
 	k = strcmp(argv[1], "passphrase") == 0;
 	len = fread(plain, 1, sizeof(plain), stdin);
 	if (ferror(stdin) || !feof(stdin)) {
-		fprintf(stderr, "fuzz_vault_seal: cannot read the plain text\n");
+		fprintf(stderr,
+			"fuzz_vault_seal: cannot read the plain text\n");
 		return 1;
 	}
 	if (fuzz_vault_keys(keys) != 0 ||
 	    vault_seal(keys[k], plain, len, &img, &img_len) != 0 ||
-	    fwrite(img, 1, img_len, stdout) != img_len ||
-	    fflush(stdout) != 0) {
+	    fwrite(img, 1, img_len, stdout) != img_len || fflush(stdout) != 0) {
 		fprintf(stderr, "fuzz_vault_seal: cannot seal\n");
 		goto out;
 	}
