@@ -311,27 +311,34 @@ GMAIL_EHLO = (b"250-smtp.gmail.com at your service, [203.0.113.7]\r\n"
               b"XOAUTH\r\n250-ENHANCEDSTATUSCODES\r\n250-PIPELINING\r\n"
               b"250-CHUNKING\r\n250 SMTPUTF8\r\n")
 
+
+
+def exo_smtp(reply):
+    """Exchange Online's greeting and EHLO, then its reply to AUTH."""
+    return SMTP, EXO_GREETING + EXO_EHLO + reply
+
+
 DIALOGUES = {
-    "exchange-smtp-auth-disabled-tenant": (SMTP, EXO_GREETING + EXO_EHLO +
+    "exchange-smtp-auth-disabled-tenant": exo_smtp(
         b"535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication "
         b"is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled "
         b"for more information. [AM0PR02CA0001.eurprd02.prod.outlook.com "
         b"2024-05-01T10:00:00.000Z 08DC6A1B2C3D4E5F]\r\n"),
-    "exchange-smtp-auth-disabled-mailbox": (SMTP, EXO_GREETING + EXO_EHLO +
+    "exchange-smtp-auth-disabled-mailbox": exo_smtp(
         b"535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication "
         b"is disabled for the Mailbox. Visit https://aka.ms/smtp_auth_disabled "
         b"for more information.\r\n"),
-    "exchange-smtp-token-rejected": (SMTP, EXO_GREETING + EXO_EHLO +
+    "exchange-smtp-token-rejected": exo_smtp(
         b"535 5.7.3 Authentication unsuccessful [AM0PR02CA0001.eurprd02.prod."
         b"outlook.com 2024-05-01T10:00:00.000Z 08DC6A1B2C3D4E5F]\r\n"),
-    "exchange-smtp-security-defaults": (SMTP, EXO_GREETING + EXO_EHLO +
+    "exchange-smtp-security-defaults": exo_smtp(
         b"535 5.7.139 Authentication unsuccessful, the user credentials were "
         b"incorrect or the request did not meet the criteria to be "
         b"authenticated successfully.\r\n"),
-    "exchange-smtp-accepted": (SMTP, EXO_GREETING + EXO_EHLO +
+    "exchange-smtp-accepted": exo_smtp(
         b"235 2.7.0 Authentication successful\r\n250 2.0.0 OK\r\n"
         b"221 2.0.0 Service closing transmission channel\r\n"),
-    "exchange-smtp-send-as": (SMTP, EXO_GREETING + EXO_EHLO +
+    "exchange-smtp-send-as": exo_smtp(
         b"235 2.7.0 Authentication successful\r\n"
         b"554 5.2.252 SendAsDenied; alice@contoso.com not allowed to send as "
         b"orders@contoso.com; STOREDRV.Submission.Exception:SendAsDeniedException"
