@@ -1,8 +1,8 @@
 #!/bin/sh
 # cmake --install puts both binaries, libxoauth (shared and static), its
-# header, xoauth.pc, the man pages, the systemd units and the PAM module in
-# place, all under the prefix it is given, and a program builds and links
-# against the installed library through pkg-config alone.
+# header, xoauth.pc, the man pages, the systemd units, the PAM module and
+# the SASL plugin in place, all under the prefix it is given, and a program
+# builds and links against the installed library through pkg-config alone.
 set -eu
 build=$1
 extra_cflags=${2:-}
@@ -25,6 +25,15 @@ if [ -n "$(find "$build" -name pam_xoauth.so)" ]; then
 		{ echo "missing security/pam_xoauth.so"; exit 1; }
 	test -f "$dest/share/man/man8/pam_xoauth.8" ||
 		{ echo "missing share/man/man8/pam_xoauth.8"; exit 1; }
+fi
+# The SASL plugin and its page, where libsasl2's headers let it be built:
+# in the library directory's sasl2/ (lib/<multiarch>/sasl2 under /usr, as
+# Debian's libsasl2 looks).
+if [ -n "$(find "$build" -name libxoauthagent.so)" ]; then
+	find "$dest" -path '*/sasl2/libxoauthagent.so' | grep -q . ||
+		{ echo "missing sasl2/libxoauthagent.so"; exit 1; }
+	test -f "$dest/share/man/man7/xoauth-sasl.7" ||
+		{ echo "missing share/man/man7/xoauth-sasl.7"; exit 1; }
 fi
 # The user unit runs the agent by its configured absolute path.
 grep -q "^ExecStart=/.*/bin/xoauth-agent -D" \
