@@ -71,6 +71,14 @@ int agent_mailhost_parse(const char *spec, int imap, struct agent_mailhost *out,
 		snprintf(why, whylen, "it is empty");
 		return -1;
 	}
+	/* The reasons below quote the address: none may carry a line break
+	   or a terminal escape into the client's message. */
+	for (close = spec; *close != '\0'; close++) {
+		if ((unsigned char)*close < 0x20 || *close == 0x7f) {
+			snprintf(why, whylen, "it holds a control character");
+			return -1;
+		}
+	}
 	if (spec[0] == '[') {
 		/* An IPv6 address, in brackets as in a URL. */
 		if ((close = strchr(spec, ']')) == NULL) {
