@@ -802,14 +802,14 @@ static void mail_target_refusal_quotes_no_control_character(void **state)
 	   the client prints. */
 	static const char *const bad[] = {"[\xe8\xe8\xe8\n]", "[::1\x1b[2J]:25",
 					  "host\r\n:25"};
-	struct doctor_target t;
+	struct agent_mailhost t;
 	char why[200];
 	size_t i, k;
 
 	(void)state;
 	for (i = 0; i < N(bad); i++) {
 		assert_int_equal(
-		    doctor_target_parse(bad[i], 0, &t, why, sizeof(why)), -1);
+		    agent_mailhost_parse(bad[i], 0, &t, why, sizeof(why)), -1);
 		for (k = 0; why[k] != '\0'; k++)
 			assert_true((unsigned char)why[k] >= 0x20 &&
 				    why[k] != 0x7f);
