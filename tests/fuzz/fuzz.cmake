@@ -59,7 +59,8 @@ xo_fuzz_target(fuzz_redirect
 # untrusted text.
 xo_fuzz_target(fuzz_config
 	SOURCES agent/config/pure/parse.c agent/config/pure/values.c
-		agent/config/pure/presets.c agent/secret/stack.c
+		agent/config/pure/presets.c agent/config/pure/mailhost.c
+		agent/secret/stack.c
 		agent/core/log.c
 	LIBS PkgConfig::INIH PkgConfig::SODIUM)
 
