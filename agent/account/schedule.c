@@ -55,10 +55,17 @@ static int64_t due_at(const struct account *acct, bool is_locked)
 {
 	int64_t at = 0;
 
+	int64_t scope_at;
+
 	if (acct->op != ACCOUNT_OP_NONE)
 		return 0;
 	if (!is_locked && acct->next_refresh_boot > 0)
 		at = acct->next_refresh_boot;
+	/* The tokens of other scopes (scopes.c) refresh on their own
+	   deadlines, one at a time with the account's own. */
+	if (!is_locked && (scope_at = account_scopes_next(acct)) > 0 &&
+	    (at == 0 || scope_at < at))
+		at = scope_at;
 	if (acct->drop_boot > 0 && (at == 0 || acct->drop_boot < at))
 		at = acct->drop_boot;
 	return at;
@@ -251,13 +258,24 @@ static void lifetime_over(struct account *acct)
 static bool start_if_due(struct account_store *s, struct account *acct,
 			 int64_t now, bool is_locked)
 {
-	if (is_locked || acct->op != ACCOUNT_OP_NONE ||
-	    acct->next_refresh_boot == 0 || acct->next_refresh_boot > now)
+	struct account_scope *sc = NULL;
+	bool own;
+
+	if (is_locked || acct->op != ACCOUNT_OP_NONE)
+		return true;
+	own = acct->next_refresh_boot != 0 && acct->next_refresh_boot <= now;
+	/* The account's own token first; another scope's comes when that
+	   one has ended (single flight). */
+	if (!own && (sc = account_scope_due(acct, now)) == NULL)
 		return true;
 	if (s->refreshing >= s->max_refreshing)
 		return false;
-	if (account_refresh_start(acct, NULL) != 0)
-		acct->next_refresh_boot = 0;
+	if (own) {
+		if (account_refresh_start(acct, NULL) != 0)
+			acct->next_refresh_boot = 0;
+	} else if (account_refresh_scope(acct, sc, NULL) != 0) {
+		sc->next_refresh_boot = 0;
+	}
 	return true;
 }
 

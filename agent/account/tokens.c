@@ -22,11 +22,14 @@ void account_unstage(struct account *acct)
 	agent_secret_free(acct->prev_refresh);
 	agent_secret_free(acct->staged_access);
 	acct->prev_refresh = acct->staged_access = NULL;
+	account_scopes_drop(acct, true);
 	/* A refresh that waited for the vault has nothing left to finish. */
 	if (acct->on_durable != NULL) {
 		account_durable_cancel(acct);
-		if (acct->op == ACCOUNT_OP_REFRESH)
+		if (acct->op == ACCOUNT_OP_REFRESH) {
 			account_set_op(acct, ACCOUNT_OP_NONE);
+			acct->cur = NULL;
+		}
 	}
 }
 
@@ -36,6 +39,8 @@ void account_drop_tokens(struct account *acct)
 	agent_secret_free(acct->refresh_token);
 	agent_secret_free(acct->access_token);
 	acct->refresh_token = acct->access_token = NULL;
+	/* Every scope's token came from this grant. */
+	account_scopes_drop(acct, false);
 	acct->mark = MARK_NONE;
 	acct->obtained_wall = 0;
 	acct->drop_boot = 0;
@@ -112,6 +117,13 @@ int account_stage_tokens(struct account *acct, struct oauth_result *res,
 {
 	struct agent *a = acct->agent;
 	struct agent_secret *access = NULL, *refresh = NULL;
+	/* A refresh for another scope stages that scope's token. */
+	struct agent_secret **staged = acct->cur != NULL
+					   ? &acct->cur->staged_access
+					   : &acct->staged_access;
+	long *staged_expires_in = acct->cur != NULL
+				      ? &acct->cur->staged_expires_in
+				      : &acct->staged_expires_in;
 	char fp[9];
 	int r;
 
@@ -129,8 +141,8 @@ int account_stage_tokens(struct account *acct, struct oauth_result *res,
 		agent_secret_free(access);
 		return r;
 	}
-	acct->staged_access = access;
-	acct->staged_expires_in = res->expires_in;
+	*staged = access;
+	*staged_expires_in = res->expires_in;
 	if (res->email != NULL && acct->email == NULL) {
 		account_set_email(acct, res->email);
 		res->email = NULL; /* transferred */
@@ -151,6 +163,10 @@ void account_commit_tokens(struct account *acct)
 {
 	agent_secret_free(acct->prev_refresh);
 	acct->prev_refresh = NULL;
+	if (acct->cur != NULL) {
+		account_scope_commit(acct);
+		return;
+	}
 	if (acct->staged_access == NULL)
 		return;
 	agent_secret_free(acct->access_token);

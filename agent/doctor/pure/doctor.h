@@ -5,10 +5,11 @@
  * The pure parts (no libuv, no curl, no globals; the unit tests link them
  * directly) are the findings list and its encoding (doctor/pure/report.c), the
  * checks of an account's settings, state and last error
- * (doctor/pure/checks.c), the JWT claims of its access token (doctor/pure/jwt.c)
- * and the meaning of SMTP/IMAP server replies (doctor/pure/reply.c).  The
- * real SMTP/IMAP login runs on the agent's loop (doctor/probe.c), and
- * doctor/job.c drives one DOCTOR request from start to reply.
+ * (doctor/pure/checks.c), the JWT claims of its access token
+ * (doctor/pure/jwt.c) and the meaning of SMTP/IMAP server replies
+ * (doctor/pure/reply.c).  The real SMTP/IMAP login runs on the agent's loop
+ * (doctor/probe.c), and doctor/job.c drives one DOCTOR request from start to
+ * reply.
  *
  * No finding ever holds a secret: claims are shown, never the token.
  */
@@ -19,6 +20,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "config/config.h"
 #include "proto.h"
 
 /* Fewer than PROTO_MAX_FINDINGS: a diagnosis says a few things. */
@@ -148,20 +150,32 @@ void doctor_check_claims(const struct doctor_claims *c,
 			 const char *imap, time_t now, struct doctor_report *r);
 
 /* ---- doctor/pure/reply.c ---- */
-struct doctor_target {
-	char host[256];
-	unsigned port;
-	int implicit_tls; /* 465, 993: TLS from the first byte */
-	int loopback;	  /* 127.0.0.0/8, ::1, localhost */
+/* The longest server line kept, with its NUL; longer ones are cut. */
+#define DOCTOR_LINE_MAX 400
+
+/* What a mail server said during the doctor's login.  Every string is
+   NUL-terminated, "" when the server said no such thing, and holds no
+   control character. */
+struct doctor_heard {
+	int greeted;			 /* some line came */
+	char greeting[DOCTOR_LINE_MAX];	 /* the server's first line */
+	int auth_ok;			 /* SMTP 235 */
+	int preauth;			 /* IMAP PREAUTH greeting */
+	char offer[DOCTOR_LINE_MAX];	 /* EHLO AUTH line, IMAP CAPABILITY */
+	char refusal[DOCTOR_LINE_MAX];	 /* 4xx/5xx, or "NO ..." minus tag */
+	char success[DOCTOR_LINE_MAX];	 /* SMTP 235 line */
+	char challenge[DOCTOR_LINE_MAX]; /* IMAP error challenge, decoded */
 };
 
-/* Parses "host[:port]" or "[v6]:port" (default port 587 for SMTP, 993
-   for IMAP).  Host names are letters, digits, '-', '.'; no user, path or
-   other URL parts.  0, or -1 with why filled. */
-int doctor_target_parse(const char *spec, int imap, struct doctor_target *out,
-			char *why, size_t whylen);
-/* 1 for localhost, 127.0.0.0/8 and ::1. */
-int doctor_host_is_loopback(const char *host);
+/*
+ * Reads size bytes of the server's side of the dialogue (what libcurl
+ * shows as CURLINFO_HEADER_IN: one or more lines, the last one maybe
+ * without its newline) into h, which starts zeroed.  Control characters
+ * become spaces, trailing blanks go, a line is cut to DOCTOR_LINE_MAX - 1
+ * bytes.  imap: the dialogue is IMAP, else SMTP.
+ */
+void doctor_heard_feed(struct doctor_heard *h, int imap, const char *data,
+		       size_t size);
 
 /*
  * What a refused SMTP AUTH reply ("535 5.7.139 ...") or IMAP tagged

@@ -1,129 +1,126 @@
 /*
- * reply.c: where the doctor logs in (HOST[:PORT]), and what a
- * refused SMTP AUTH or IMAP AUTHENTICATE means and how to fix it.
+ * reply.c: what a mail server says during the doctor's login, and what a
+ * refused SMTP AUTH or IMAP AUTHENTICATE means and how to fix it (where it
+ * logs in, HOST[:PORT], is config/pure/mailhost.c's).
  * The strings are Microsoft's and Google's (providers.md 1.1, 2.8, 2.9,
  * 2.10).  Pure: no I/O, no globals.
  */
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include <sodium.h>
+
 #include "doctor/pure/doctor.h"
 
-#define MAX_HOST 253
+/* ---- what the server said ---- */
 
-/* ---- targets ---- */
-
-int doctor_host_is_loopback(const char *host)
+static void keep(char *dst, const char *line)
 {
-	unsigned char addr[sizeof(struct in6_addr)];
-
-	if (strcasecmp(host, "localhost") == 0)
-		return 1;
-	if (inet_pton(AF_INET, host, addr) == 1)
-		return addr[0] == 127;
-	if (inet_pton(AF_INET6, host, addr) == 1)
-		return IN6_IS_ADDR_LOOPBACK((struct in6_addr *)addr);
-	return 0;
+	snprintf(dst, DOCTOR_LINE_MAX, "%s", line);
 }
 
-/* A DNS name or an IPv4 address: letters, digits, '-' and '.', starting
-   with a letter or digit.  Nothing that could make a URL mean more. */
-static int host_ok(const char *h, size_t n)
+static int starts(const char *s, const char *prefix)
 {
-	size_t i;
-
-	if (n == 0 || n > MAX_HOST || !isalnum((unsigned char)h[0]))
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)h[i]) && h[i] != '-' && h[i] != '.')
-			return 0;
-	return 1;
+	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-static int port_ok(const char *p, unsigned *port)
+/* The JSON of a base64 error challenge into dst (DOCTOR_LINE_MAX),
+   control characters replaced; left empty when line is not base64. */
+static void decode_challenge(const char *b64, char *dst)
 {
-	unsigned long v = 0;
-	size_t i;
+	unsigned char bin[DOCTOR_LINE_MAX];
+	size_t len = 0, i;
 
-	if (p[0] == '\0' || strlen(p) > 5)
-		return 0;
-	for (i = 0; p[i] != '\0'; i++) {
-		if (!isdigit((unsigned char)p[i]))
-			return 0;
-		v = v * 10 + (unsigned long)(p[i] - '0');
-	}
-	if (v == 0 || v > 65535)
-		return 0;
-	*port = (unsigned)v;
-	return 1;
+	if (sodium_base642bin(bin, sizeof(bin) - 1, b64, strlen(b64), NULL,
+			      &len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
+		return;
+	for (i = 0; i < len; i++)
+		dst[i] = bin[i] < 0x20 || bin[i] == 0x7f ? ' ' : (char)bin[i];
+	dst[len] = '\0';
 }
 
-int doctor_target_parse(const char *spec, int imap, struct doctor_target *out,
-			char *why, size_t whylen)
+/* One line the server sent, control characters already replaced. */
+static void server_line(struct doctor_heard *h, int imap, const char *line)
 {
-	unsigned char addr[sizeof(struct in6_addr)];
-	const char *host, *rest, *close;
-	size_t hl;
+	const char *sp;
 
-	memset(out, 0, sizeof(*out));
-	out->port = imap ? 993 : 587;
-	if (spec == NULL || spec[0] == '\0') {
-		snprintf(why, whylen, "it is empty");
-		return -1;
+	if (!h->greeted) {
+		h->greeted = 1;
+		keep(h->greeting, line);
+		if (imap && starts(line, "* PREAUTH"))
+			h->preauth = 1;
 	}
-	if (spec[0] == '[') {
-		/* An IPv6 address, in brackets as in a URL. */
-		if ((close = strchr(spec, ']')) == NULL) {
-			snprintf(why, whylen, "the '[' has no ']'");
-			return -1;
+	if (!imap) {
+		if (starts(line, "235")) {
+			h->auth_ok = 1;
+			keep(h->success, line);
+		} else if ((starts(line, "250-") || starts(line, "250 ")) &&
+			   starts(line + 4, "AUTH")) {
+			keep(h->offer, line + 4);
+		} else if ((line[0] == '4' || line[0] == '5') &&
+			   h->refusal[0] == '\0') {
+			keep(h->refusal, line);
 		}
-		host = spec + 1;
-		hl = (size_t)(close - host);
-		rest = close + 1;
-		if (hl == 0 || hl >= sizeof(out->host)) {
-			snprintf(why, whylen, "the address is empty or long");
-			return -1;
-		}
-		memcpy(out->host, host, hl);
-		out->host[hl] = '\0';
-		if (inet_pton(AF_INET6, out->host, addr) != 1) {
-			snprintf(why, whylen, "'%s' is not an IPv6 address",
-				 out->host);
-			return -1;
-		}
-	} else {
-		host = spec;
-		hl = strcspn(spec, ":");
-		rest = spec + hl;
-		if (strchr(rest + (*rest != '\0'), ':') != NULL) {
-			snprintf(why, whylen,
-				 "write an IPv6 address as [ADDRESS]:PORT");
-			return -1;
-		}
-		if (!host_ok(host, hl)) {
-			snprintf(why, whylen,
-				 "a host name has only letters, digits, '-' "
-				 "and '.'");
-			return -1;
-		}
-		memcpy(out->host, host, hl);
-		out->host[hl] = '\0';
+		return;
 	}
-	if (*rest != '\0') {
-		if (*rest != ':' || !port_ok(rest + 1, &out->port)) {
-			snprintf(why, whylen,
-				 "the port must be a number from 1 to 65535");
-			return -1;
-		}
+	if (starts(line, "* CAPABILITY") || starts(line, "* OK [CAPABILITY")) {
+		keep(h->offer, line + 2);
+		return;
 	}
-	out->implicit_tls = imap ? out->port == 993 : out->port == 465;
-	out->loopback = doctor_host_is_loopback(out->host);
-	return 0;
+	/* The token went with AUTHENTICATE (SASL-IR) or after a bare "+",
+	   so a "+ BASE64" now is the server's error challenge (RFC 7628
+	   3.2.2; Gmail and Dovecot send one for XOAUTH2 too), to be answered
+	   before the tagged NO comes.  libcurl 7.88 ends an XOAUTH2 login
+	   there instead (CURLE_LOGIN_DENIED), so this may be all the server
+	   says about the token. */
+	if (starts(line, "+ ") && h->challenge[0] == '\0') {
+		decode_challenge(line + 2, h->challenge);
+		return;
+	}
+	/* A tagged reply: "A002 NO ...", kept without curl's tag, which
+	   means nothing to the user. */
+	if (line[0] != '*' && line[0] != '+' &&
+	    (sp = strchr(line, ' ')) != NULL &&
+	    (starts(sp + 1, "NO") || starts(sp + 1, "BAD")) &&
+	    h->refusal[0] == '\0')
+		keep(h->refusal, sp + 1);
 }
+
+void doctor_heard_feed(struct doctor_heard *h, int imap, const char *data,
+		       size_t size)
+{
+	char line[DOCTOR_LINE_MAX];
+	size_t i, n;
+
+	while (size > 0) {
+		for (n = 0; n < size && data[n] != '\n'; n++)
+			;
+		for (i = 0; i < n && i < sizeof(line) - 1; i++)
+			line[i] =
+			    (unsigned char)data[i] < 0x20 || data[i] == 0x7f
+				? ' '
+				: data[i];
+		while (i > 0 && line[i - 1] == ' ')
+			i--;
+		line[i] = '\0';
+		if (i > 0)
+			server_line(h, imap, line);
+		if (n < size)
+			n++;
+		data += n;
+		size -= n;
+	}
+}
+
+/* What needs no administrator: mail goes out through Graph instead
+   (xoauth.conf(5), send). */
+#define SEND_AUTO                                                              \
+	"Without an administrator: set send = auto in the account's "          \
+	"section (and log in again, to consent to Graph's Mail.Send); "        \
+	"'xoauth sendmail' then sends through Microsoft Graph when SMTP AUTH " \
+	"is refused."
 
 /* ---- replies ---- */
 
@@ -184,7 +181,7 @@ void doctor_smtp_reply_cause(const char *reply, const char *email,
 			 "defaults off (Entra admin center > Properties "
 			 "> Manage security defaults) and protect "
 			 "sign-ins with Conditional Access instead. "
-			 "Changes take up to an hour.",
+			 "Changes take up to an hour. " SEND_AUTO,
 			 who);
 		set(out, PROTO_LEVEL_PROBLEM,
 		    "SMTP AUTH is disabled for the tenant: Exchange Online "
@@ -203,7 +200,7 @@ void doctor_smtp_reply_cause(const char *reply, const char *email,
 				"$null to follow the organisation's setting); "
 				"or Microsoft 365 admin center > Users > the "
 				"user > Mail > Manage email apps > "
-				"Authenticated SMTP.",
+				"Authenticated SMTP. " SEND_AUTO,
 			 who);
 		set(out, PROTO_LEVEL_PROBLEM, text, fix);
 		return;
@@ -224,7 +221,7 @@ void doctor_smtp_reply_cause(const char *reply, const char *email,
 		    "An administrator looks the sign-in up in the Entra "
 		    "sign-in logs; then turns security defaults off (Entra "
 		    "admin center > Properties) or excludes the app from the "
-		    "Conditional Access policy that blocks it.");
+		    "Conditional Access policy that blocks it. " SEND_AUTO);
 		return;
 	}
 	if (has_code(reply, "5.7.139")) {
@@ -234,7 +231,7 @@ void doctor_smtp_reply_cause(const char *reply, const char *email,
 		    "block it",
 		    EXO_PS "check Get-TransportConfig and Get-CASMailbox "
 			   "(SmtpClientAuthenticationDisabled must be False), "
-			   "and whether security defaults are on.");
+			   "and whether security defaults are on. " SEND_AUTO);
 		return;
 	}
 	if (has_code(reply, "5.7.3")) {
