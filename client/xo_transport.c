@@ -128,7 +128,12 @@ static int wait_fd(struct xo_client *c, short events, uint64_t deadline)
 	}
 }
 
-/* Moves exactly len bytes to (sending) or from the agent by the deadline. */
+/*
+ * Moves exactly len bytes to (sending) or from the agent by the deadline.
+ * Each step tries first and waits in poll() only when the socket is not
+ * ready: a reply that is there already costs one recv(), not a poll() and
+ * a recv().
+ */
 static int transfer_all(struct xo_client *c, int sending, unsigned char *p,
 			size_t len, uint64_t deadline)
 {
@@ -138,8 +143,6 @@ static int transfer_all(struct xo_client *c, int sending, unsigned char *p,
 	while (len > 0) {
 		ssize_t n;
 
-		if ((r = wait_fd(c, sending ? POLLOUT : POLLIN, deadline)) != 0)
-			return r;
 		/* MSG_NOSIGNAL: a dead agent must not kill the caller with
 		 * SIGPIPE. */
 		n = sending ? send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT)
@@ -149,8 +152,13 @@ static int transfer_all(struct xo_client *c, int sending, unsigned char *p,
 					"the agent at %s closed the connection",
 					c->path);
 		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN ||
-			    errno == EWOULDBLOCK)
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				if ((r = wait_fd(c, sending ? POLLOUT : POLLIN,
+						 deadline)) != 0)
+					return r;
+				continue;
+			}
+			if (errno == EINTR)
 				continue;
 			return xoc_fail(
 			    c, XO_ERR_IO, "cannot %s the agent at %s: %s",

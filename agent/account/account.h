@@ -186,7 +186,8 @@ void account_list_entry(const struct account *acct,
 
 /* ---- the vault's view ---- */
 
-/* What the vault keeps of an account; pointers are into the account. */
+/* What the vault keeps of an account; pointers are into the account (the
+   vault may take references to its secrets, agent_secret_ref()). */
 struct account_record {
 	const char *name;
 	const char *email;		     /* may be NULL */

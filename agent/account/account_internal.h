@@ -4,10 +4,12 @@
  * tests may); the layout check (tests/layout/) says so.
  *
  *   store.c      making, finding, freeing accounts; what they show
+ *   index.c      the list of accounts, and finding one without a walk
  *   tokens.c     the tokens: stage and commit, forget, import, lifetime
  *   reload.c     SIGHUP: the new config's accounts, tokens kept
  *   runtime.c    ADD and DELETE
- *   refresh.c    the scheduler and one refresh from start to end
+ *   schedule.c   when refreshes start: the heap of deadlines, the timer
+ *   refresh.c    one refresh from start to end
  *   durable.c    waiting for the vault's writes
  *   token.c      answering TOKEN, now or once a refresh has ended
  *   scopes.c     access tokens of other scopes than the account's own
@@ -21,6 +23,7 @@
 #define XO_ACCOUNT_ACCOUNT_INTERNAL_H
 
 #include <stdbool.h>
+#include <sys/queue.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -54,6 +57,14 @@ enum refresh_mark {
 			     it; sent again only on an explicit REFRESH */
 };
 
+/* The hash tables of the store's index (index.c). */
+enum {
+	IDX_NAME,  /* the name, exactly */
+	IDX_LNAME, /* the name, without case */
+	IDX_EMAIL, /* the address, without case */
+	IDX_N,
+};
+
 /*
  * An access token of another scope than the account's own (TOKEN with a
  * scope; Graph's Mail.Send for the send transports), got with the one
@@ -78,7 +89,10 @@ struct account_scope {
 };
 
 struct account {
-	struct account *next;
+	struct account *next, *prev;	 /* the store's list, in order */
+	struct account *idx_next[IDX_N]; /* chains of the index */
+	bool indexed;
+	uint64_t seq; /* place in the list: a lower one came first */
 	struct account_store *store;
 	struct agent *agent;
 	struct agent_account_cfg cfg; /* private copy; see store.c */
@@ -130,13 +144,21 @@ struct account {
 	account_login_cancel_cb login_cancel;
 	account_cb login_stored; /* the login's end, once the vault holds its
 				    tokens (tokens.c) */
-	struct agent_err login_outcome;
+	struct agent_err *login_outcome; /* NULL: none (login.c) */
 
-	/* A vault write this account waits for (durable.c). */
+	/* A vault write this account waits for (durable.c): while it does,
+	   it is in the store's durable list, which is in order of seq. */
 	uint64_t durable_seq;
 	account_cb on_durable;
+	TAILQ_ENTRY(account) durable_link;
 
 	struct waiter_list waiters;
+
+	/* The scheduler (schedule.c). */
+	size_t heap_at;	  /* place in the heap plus one; 0: not there */
+	int64_t heap_key; /* the deadline it is there for */
+	bool ready;	  /* in the ready queue */
+	TAILQ_ENTRY(account) ready_link;
 
 	/* Tokens of other scopes (scopes.c); the refresh in flight is for
 	   cur (NULL: the account's own token), and ended says, while the
@@ -149,16 +171,32 @@ struct account {
 /* A connection waiting for a write before its SUCCESS (durable.c). */
 struct durable_reply;
 
+struct account_index {
+	struct account **b[IDX_N]; /* nb buckets each */
+	size_t nb;		   /* a power of two */
+	size_t n;		   /* accounts indexed */
+};
+
 struct account_store {
 	struct agent *agent;
-	struct account *accounts;
+	struct account *accounts, *last;
+	uint64_t next_seq;
+	struct account_index index;
 	struct account_hooks hooks;
-	uv_timer_t scheduler; /* wakes at least every 30 s (refresh.c) */
+	uv_timer_t scheduler;  /* wakes at least every 30 s (schedule.c) */
+	struct account **heap; /* accounts by deadline (schedule.c) */
+	size_t heap_n, heap_cap;
+	TAILQ_HEAD(, account) ready_queue; /* due, waiting for a slot */
+	unsigned refreshing;		   /* accounts in ACCOUNT_OP_REFRESH */
+	unsigned max_refreshing;	   /* MAX_REFRESHING (tests: fewer) */
 	int stopped;
 	struct durable_reply *replies; /* connections waiting for a write */
-	uint64_t written_seq;	       /* the newest write that has ended */
-	const char *write_failure;     /* why it failed (the vault's), or
-					  NULL */
+	TAILQ_HEAD(, account)
+	durable;		   /* accounts waiting for a write, in
+				      order of durable_seq */
+	uint64_t written_seq;	   /* the newest write that has ended */
+	const char *write_failure; /* why it failed (the vault's), or
+				      NULL */
 };
 
 /* ---- store.c ---- */
@@ -169,7 +207,28 @@ int account_new(struct account_store *s, const struct agent_account_cfg *cfg,
 /* Frees the account (cancelling what runs, answering its waiters with
    why); it must be out of the list. */
 void account_free(struct account *acct, const char *why);
+
+/* ---- index.c ---- */
+/* The index's first tables; 0 or XO_ERR_NOMEM. */
+int account_index_init(struct account_store *s);
+void account_index_free(struct account_store *s);
+/* Puts acct at the end of the list, and in the index. */
+void account_store_append(struct account_store *s, struct account *acct);
+/* Takes acct out of the list and the index. */
 void account_unlink(struct account_store *s, struct account *acct);
+/* After code that changed the list through the next links alone (reload,
+   lock): the other links and the index made again from them. */
+void account_store_relink(struct account_store *s);
+/* Sets the account's address (taking email, which may be NULL), keeping
+   the index right. */
+void account_set_email(struct account *acct, char *email);
+/* The first account in the list, other than self and (runtime_only) a
+   runtime one, whose key in table idx equals key (len bytes; without case
+   but for IDX_NAME); NULL when none. */
+struct account *account_index_find(struct account_store *s, int idx,
+				   const char *key, size_t len,
+				   const struct account *self,
+				   bool runtime_only);
 /* 1 when an operation with the provider, or a request waiting on one,
    holds pointers into the account. */
 bool account_busy(const struct account *acct);
@@ -215,13 +274,23 @@ int account_runtime_add(struct account_store *s, const struct proto_add_req *q,
 int account_runtime_delete(struct account_store *s, struct account *acct,
 			   struct agent_err *err);
 
-/* ---- refresh.c ---- */
+/* ---- schedule.c ---- */
+/* Refreshes the scheduler lets run at once (token.c's do not wait). */
+#define MAX_REFRESHING 1024
 void account_scheduler_tick(uv_timer_t *t);
+/* Sets acct->op, counting the refreshes that run. */
+void account_set_op(struct account *acct, enum account_op op);
+/* Plans acct again after its deadlines or its op changed. */
+void account_schedule(struct account *acct);
+/* Takes acct out of the plan (it is being freed). */
+void account_unschedule(struct account *acct);
 
 /* ---- durable.c ---- */
 /* Persists, then calls done(acct) once the write has ended; false when
    nothing is written (no vault): the caller goes on at once. */
 bool account_persist_then(struct account *acct, account_cb done);
+/* Forgets the account's wait for a write (its callback never runs). */
+void account_durable_cancel(struct account *acct);
 
 /* ---- token.c ---- */
 /*

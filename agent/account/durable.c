@@ -31,15 +31,28 @@ uint64_t account_store_persist(struct account_store *s)
 
 bool account_persist_then(struct account *acct, account_cb done)
 {
-	uint64_t seq = account_store_persist(acct->store);
+	struct account_store *s = acct->store;
+	uint64_t seq = account_store_persist(s);
 
-	if (seq <= acct->store->written_seq)
+	if (seq <= s->written_seq)
 		return false;
 	/* One wait per account: a newer one supersedes it, since the newer
-	   write holds this change too. */
+	   write holds this change too.  Numbers only grow, so the list
+	   stays in their order when the account goes to its end. */
+	account_durable_cancel(acct);
 	acct->durable_seq = seq;
 	acct->on_durable = done;
+	TAILQ_INSERT_TAIL(&s->durable, acct, durable_link);
 	return true;
+}
+
+void account_durable_cancel(struct account *acct)
+{
+	if (acct->on_durable == NULL)
+		return;
+	TAILQ_REMOVE(&acct->store->durable, acct, durable_link);
+	acct->on_durable = NULL;
+	acct->durable_seq = 0;
 }
 
 static void cancel_reply(void *arg)
@@ -90,17 +103,15 @@ void account_store_written(struct account_store *s, uint64_t seq,
 	if (seq > s->written_seq)
 		s->written_seq = seq;
 	s->write_failure = failure;
-	/* A callback may change the accounts (and wait again): look from
-	   the start after each. */
-again:
-	for (acct = s->accounts; acct != NULL; acct = acct->next) {
-		if (acct->on_durable == NULL || acct->durable_seq > seq)
-			continue;
+	/* The list is in the order of the writes waited for, so those done
+	   are at its head.  A callback may wait again (at the tail, for a
+	   newer write) or cancel other waits: the head is looked at anew
+	   each time. */
+	while ((acct = TAILQ_FIRST(&s->durable)) != NULL &&
+	       acct->durable_seq <= seq) {
 		cb = acct->on_durable;
-		acct->on_durable = NULL;
-		acct->durable_seq = 0;
+		account_durable_cancel(acct);
 		cb(acct);
-		goto again;
 	}
 	for (pp = &s->replies; (w = *pp) != NULL;) {
 		if (w->seq > seq) {

@@ -20,15 +20,15 @@
 
 void account_store_wipe(struct account_store *s, const char *why)
 {
-	struct account *acct, *next, **pp;
+	struct account *acct, *next;
 
-	for (pp = &s->accounts; (acct = *pp) != NULL; acct = next) {
+	for (acct = s->accounts; acct != NULL; acct = next) {
 		next = acct->next;
 		account_login_cancel(acct);
 		if (acct->op == ACCOUNT_OP_REFRESH)
 			oauth_cancel(acct->oauth);
 		agent_secret_cmd_cancel(acct);
-		acct->op = ACCOUNT_OP_NONE;
+		account_set_op(acct, ACCOUNT_OP_NONE);
 		acct->cur = NULL;
 		acct->secret_fresh = false;
 		agent_waiters_fail(&acct->waiters, XO_ERR_LOCKED, why);
@@ -36,14 +36,11 @@ void account_store_wipe(struct account_store *s, const char *why)
 		agent_secret_free(acct->client_secret);
 		acct->client_secret = NULL;
 		acct->state = PROTO_STATE_NEED_LOGIN;
-		agent_err_clear(&acct->login_outcome);
+		account_login_outcome_clear(acct);
 		if (acct->runtime) {
-			*pp = next;
-			acct->next = NULL;
+			account_unlink(s, acct);
 			account_free(acct, why);
-			continue;
 		}
-		pp = &acct->next;
 	}
 }
 

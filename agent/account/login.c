@@ -3,6 +3,8 @@
  * occupies the account's single flight like a refresh does, and its
  * outcome stays for LOGIN_WAIT and the doctor after it has ended.
  */
+#include <stdlib.h>
+
 #include "account/account_internal.h"
 #include "core/log.h"
 
@@ -14,11 +16,20 @@ int account_login_begin(struct account *acct, void *data,
 				     "%s: a refresh is in flight; try again "
 				     "in a moment",
 				     acct->cfg.name);
-	acct->op = ACCOUNT_OP_LOGIN;
+	account_set_op(acct, ACCOUNT_OP_LOGIN);
 	acct->login = data;
 	acct->login_cancel = cancel;
-	agent_err_clear(&acct->login_outcome);
+	account_login_outcome_clear(acct);
 	return 0;
+}
+
+/* The outcome's record, made when there is one to keep: most accounts
+   never log in while the agent runs, and it is a KiB each. */
+static struct agent_err *outcome_slot(struct account *acct)
+{
+	if (acct->login_outcome == NULL)
+		acct->login_outcome = malloc(sizeof(*acct->login_outcome));
+	return acct->login_outcome;
 }
 
 void *account_login(const struct account *acct)
@@ -29,7 +40,7 @@ void *account_login(const struct account *acct)
 /* Empties the slot; the login's data is login/'s to free. */
 static void login_detach(struct account *acct)
 {
-	acct->op = ACCOUNT_OP_NONE;
+	account_set_op(acct, ACCOUNT_OP_NONE);
 	acct->login = NULL;
 	acct->login_cancel = NULL;
 	acct->login_stored = NULL;
@@ -38,14 +49,15 @@ static void login_detach(struct account *acct)
 void account_login_end(struct account *acct, const struct agent_err *outcome)
 {
 	login_detach(acct);
-	acct->login_outcome = *outcome;
+	if (outcome_slot(acct) != NULL)
+		*acct->login_outcome = *outcome;
 	if (outcome->code == 0)
 		log_info("%s: logged in", acct->cfg.name);
 	else
 		log_error("%s: login failed: %s", acct->cfg.name,
 			  agent_err_text(outcome));
 	account_wake(acct, ACCOUNT_CHANGED);
-	account_store_schedule(acct->store);
+	account_schedule(acct);
 }
 
 void account_login_cancel(struct account *acct)
@@ -58,16 +70,20 @@ void account_login_cancel(struct account *acct)
 	login_detach(acct);
 	if (cancel != NULL)
 		cancel(acct, data);
-	agent_err_set(&acct->login_outcome, XO_ERR_LOGIN_NEEDED,
-		      "%s: the login was cancelled", acct->cfg.name);
+	if (outcome_slot(acct) != NULL)
+		agent_err_set(acct->login_outcome, XO_ERR_LOGIN_NEEDED,
+			      "%s: the login was cancelled", acct->cfg.name);
 }
 
 const struct agent_err *account_login_outcome(const struct account *acct)
 {
-	return &acct->login_outcome;
+	static const struct agent_err none = {0};
+
+	return acct->login_outcome != NULL ? acct->login_outcome : &none;
 }
 
 void account_login_outcome_clear(struct account *acct)
 {
-	agent_err_clear(&acct->login_outcome);
+	free(acct->login_outcome);
+	acct->login_outcome = NULL;
 }

@@ -1,10 +1,6 @@
 /*
- * refresh.c: proactive refresh (DESIGN.md, "Refresh policy").
- *
- * One scheduler timer serves every account.  Deadlines are kept on
- * CLOCK_BOOTTIME; the timer wakes at the earliest deadline but at least
- * every 30 s, so that after a suspend a due refresh starts within 30 s
- * rather than when the monotonic clock catches up.
+ * refresh.c: one refresh from start to end (DESIGN.md, "Refresh policy");
+ * when each starts is schedule.c's business.
  *
  * A refresh is a refresh_token grant, or for an app account
  * (client_credentials) a client_credentials grant; both follow the same
@@ -40,8 +36,6 @@
 #include "oauth/oauth.h"
 #include "secret/secret.h"
 
-#define WAKE_MAX_MS 30000
-
 static double jitter(void)
 {
 	return (double)randombytes_uniform(1000000) / 1000000.0;
@@ -59,12 +53,12 @@ static bool locked(const struct account_store *s)
    may start, and whoever waits looks again. */
 static void refresh_ended(struct account *acct)
 {
-	acct->op = ACCOUNT_OP_NONE;
+	account_set_op(acct, ACCOUNT_OP_NONE);
 	acct->ended = acct->cur;
 	acct->cur = NULL;
 	account_wake(acct, ACCOUNT_REFRESHED);
 	acct->ended = NULL;
-	account_store_schedule(acct->store);
+	account_schedule(acct);
 }
 
 /* Ends a refresh that never reached the provider (its secret command
@@ -424,85 +418,6 @@ int account_refresh_scope(struct account *acct, struct account_scope *sc,
 			*err = acct->last;
 		return r;
 	}
-	acct->op = ACCOUNT_OP_REFRESH;
+	account_set_op(acct, ACCOUNT_OP_REFRESH);
 	return 0;
-}
-
-/* xoauth-agent -t, `lifetime`: the account's tokens are forgotten, in
-   memory and in the vault, as `xoauth remove` would. */
-static void lifetime_over(struct account *acct)
-{
-	log_info("%s: lifetime over: tokens forgotten", acct->cfg.name);
-	account_forget(acct);
-	/* "log in again", as after a refused refresh token */
-	acct->state = PROTO_STATE_REAUTH;
-	agent_err_set(&acct->last, XO_ERR_LOGIN_NEEDED,
-		      "%s: the tokens' lifetime is over", acct->cfg.name);
-	agent_waiters_fail(&acct->waiters, XO_ERR_LOGIN_NEEDED, acct->last.msg);
-	account_store_persist(acct->store);
-}
-
-void account_scheduler_tick(uv_timer_t *t)
-{
-	struct account_store *s = t->data;
-	struct account *acct;
-	int64_t now = agent_now_boot();
-
-	for (acct = s->accounts; acct != NULL; acct = acct->next)
-		if (acct->drop_boot != 0 && acct->drop_boot <= now &&
-		    acct->op == ACCOUNT_OP_NONE)
-			lifetime_over(acct);
-	if (locked(s)) {
-		account_store_schedule(s);
-		return;
-	}
-	for (acct = s->accounts; acct != NULL; acct = acct->next) {
-		struct account_scope *sc;
-
-		if (acct->op != ACCOUNT_OP_NONE)
-			continue;
-		if (acct->next_refresh_boot != 0 &&
-		    acct->next_refresh_boot <= now) {
-			if (account_refresh_start(acct, NULL) != 0)
-				acct->next_refresh_boot = 0;
-			continue;
-		}
-		/* The account's own token first; another scope's waits for
-		   the next tick (single flight). */
-		if ((sc = account_scope_due(acct, now)) != NULL &&
-		    account_refresh_scope(acct, sc, NULL) != 0)
-			sc->next_refresh_boot = 0;
-	}
-	account_store_schedule(s);
-}
-
-void account_store_schedule(struct account_store *s)
-{
-	struct account *acct;
-	int64_t now = agent_now_boot(), next = now + WAKE_MAX_MS;
-	bool refreshes = !locked(s);
-
-	if (s->stopped || s->agent->stopping)
-		return;
-	for (acct = s->accounts; acct != NULL; acct = acct->next) {
-		/* Only deadlines the tick would act on count: one that has
-		   passed and is skipped would wake the timer every
-		   millisecond.  The tick skips an account busy with a
-		   refresh or a login (its end plans again:
-		   refresh_ended(), account_login_end()), and while locked
-		   it starts no refresh (the unlock plans again:
-		   account_store_unlocked()). */
-		if (acct->op != ACCOUNT_OP_NONE)
-			continue;
-		if (refreshes && acct->next_refresh_boot > 0 &&
-		    acct->next_refresh_boot < next)
-			next = acct->next_refresh_boot;
-		if (refreshes && account_scopes_next(acct) > 0 &&
-		    account_scopes_next(acct) < next)
-			next = account_scopes_next(acct);
-		if (acct->drop_boot > 0 && acct->drop_boot < next)
-			next = acct->drop_boot;
-	}
-	uv_timer_start(&s->scheduler, account_scheduler_tick,
-		       next > now ? (uint64_t)(next - now) : 1, 0);
 }

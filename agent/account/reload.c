@@ -153,7 +153,7 @@ int account_store_reload(struct account_store *s,
 			 const struct agent_config *cfg, struct agent_err *err)
 {
 	struct reload_step *steps = NULL;
-	struct account *fresh = NULL, **tail = &fresh, *acct;
+	struct account *fresh = NULL, **tail = &fresh, *acct, *old;
 	size_t i, n = cfg->n_accounts, n_runtime;
 	int r;
 
@@ -208,12 +208,16 @@ int account_store_reload(struct account_store *s,
 		tail = &acct->next;
 	}
 	n_runtime = move_runtime(s, tail);
-	/* What is left are the accounts removed or changed. */
-	while ((acct = s->accounts) != NULL) {
-		s->accounts = acct->next;
+	old = s->accounts;
+	s->accounts = fresh;
+	account_store_relink(s);
+	/* What is left are the accounts removed or changed, out of the index
+	   already: a request that a waiter's answer lets through finds none
+	   of them. */
+	while ((acct = old) != NULL) {
+		old = acct->next;
 		account_free(acct, NULL);
 	}
-	s->accounts = fresh;
 	log_info("configuration reloaded: %zu accounts, and %zu added at run "
 		 "time",
 		 n, n_runtime);

@@ -90,7 +90,7 @@ void account_handle_remove(struct agent_request *q)
 	agent_waiters_fail(&acct->waiters, XO_ERR_LOGIN_NEEDED,
 			   "the account's tokens were removed");
 	log_info("%s: tokens removed", acct->cfg.name);
-	account_store_schedule(acct->store);
+	account_schedule(acct);
 	account_reply_when_durable(acct->store, q->conn,
 				   account_store_persist(acct->store), false);
 }

@@ -22,31 +22,56 @@
 #include "secret/buf.h"
 #include "secret/secret.h"
 
+/* Keeps the first (in the list) of best and a match by_email. */
+static struct account *first_of(struct account *best, bool *best_by_email,
+				struct account *acct, bool by_email)
+{
+	if (acct == NULL)
+		return best;
+	if (best == NULL || acct->seq < best->seq ||
+	    (acct == best && !by_email)) {
+		*best_by_email = by_email;
+		return acct;
+	}
+	return best;
+}
+
 struct account *account_clash(struct account_store *s,
 			      const struct account *self, const char *name,
 			      const char *email, bool runtime_only,
 			      bool *by_email)
 {
-	struct account *acct;
+	struct account *best = NULL;
+	size_t nl = name != NULL ? strlen(name) : 0;
+	size_t el = email != NULL ? strlen(email) : 0;
 
 	/* An account is named by its name or its address (PROTOCOL.md 4),
 	   so each of the two must not be either of another account's.
-	   Addresses compare without case, as account_find() does. */
-	for (acct = s->accounts; acct != NULL; acct = acct->next) {
-		if (acct == self || (runtime_only && !acct->runtime))
-			continue;
-		*by_email = false;
-		if (name != NULL && strcmp(acct->cfg.name, name) == 0)
-			return acct;
-		*by_email = true;
-		if (acct->email != NULL &&
-		    ((name != NULL && strcasecmp(acct->email, name) == 0) ||
-		     (email != NULL && strcasecmp(acct->email, email) == 0)))
-			return acct;
-		if (email != NULL && strcasecmp(acct->cfg.name, email) == 0)
-			return acct;
+	   Addresses compare without case, as account_find() does.  Of
+	   several accounts that clash, the first in the list is named; a
+	   clash of names is told before one of addresses. */
+	*by_email = false;
+	if (name != NULL) {
+		best = first_of(best, by_email,
+				account_index_find(s, IDX_NAME, name, nl, self,
+						   runtime_only),
+				false);
+		best = first_of(best, by_email,
+				account_index_find(s, IDX_EMAIL, name, nl, self,
+						   runtime_only),
+				true);
 	}
-	return NULL;
+	if (email != NULL) {
+		best = first_of(best, by_email,
+				account_index_find(s, IDX_EMAIL, email, el,
+						   self, runtime_only),
+				true);
+		best = first_of(best, by_email,
+				account_index_find(s, IDX_LNAME, email, el,
+						   self, runtime_only),
+				true);
+	}
+	return best;
 }
 
 /*
@@ -126,7 +151,7 @@ static int seal_settings(struct agent *a, const struct agent_setting *s,
 			json_string(s[i].value != NULL ? s[i].value : "")) != 0)
 			goto out;
 	len = json_dumpb(obj, NULL, 0, JSON_COMPACT);
-	if (len == 0 || (r = agent_plain_new(len, &text)) != 0)
+	if (len == 0 || (r = agent_plain_scratch(a->shield, len, &text)) != 0)
 		goto out;
 	if (json_dumpb(obj, text->data, len, JSON_COMPACT) != len) {
 		r = XO_ERR_INTERNAL;
@@ -144,7 +169,7 @@ int account_runtime_create(struct account_store *s, const char *name,
 			   struct account **out, struct agent_err *err)
 {
 	struct agent_account_cfg cfg;
-	struct account *acct = NULL, **tail;
+	struct account *acct = NULL;
 	bool by_email;
 	int r;
 
@@ -182,9 +207,9 @@ int account_runtime_create(struct account_store *s, const char *name,
 		goto out;
 	}
 	acct->runtime = true;
-	for (tail = &s->accounts; *tail != NULL; tail = &(*tail)->next)
-		;
-	*tail = acct;
+	account_store_append(s, acct);
+	/* An app account wants its first token now. */
+	account_schedule(acct);
 	*out = acct;
 	r = 0;
 out:
@@ -238,6 +263,5 @@ int account_runtime_delete(struct account_store *s, struct account *acct,
 	   on it are answered, and its tokens and secret are wiped. */
 	account_free(acct, "the account was deleted");
 	log_info("%s: account deleted", name);
-	account_store_schedule(s);
 	return 0;
 }

@@ -91,6 +91,13 @@ int account_store_new(struct agent *a, struct account_store **out)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return XO_ERR_NOMEM;
 	s->agent = a;
+	TAILQ_INIT(&s->durable);
+	TAILQ_INIT(&s->ready_queue);
+	s->max_refreshing = MAX_REFRESHING;
+	if (account_index_init(s) != 0) {
+		free(s);
+		return XO_ERR_NOMEM;
+	}
 	uv_timer_init(a->loop, &s->scheduler);
 	s->scheduler.data = s;
 	*out = s;
@@ -148,6 +155,11 @@ void account_free(struct account *acct, const char *why)
 		return;
 	account_login_cancel(acct);
 	agent_secret_cmd_cancel(acct);
+	/* A refresh of an account that goes (DELETE, a reload) no longer
+	   takes one of the scheduler's places. */
+	if (acct->op == ACCOUNT_OP_REFRESH)
+		account_set_op(acct, ACCOUNT_OP_NONE);
+	account_unschedule(acct);
 	agent_waiters_fail(&acct->waiters, XO_ERR_NO_ACCOUNT,
 			   why != NULL ? why
 				       : "the account was removed from the "
@@ -157,43 +169,33 @@ void account_free(struct account *acct, const char *why)
 	account_scopes_free(acct);
 	agent_secret_free(acct->client_secret);
 	agent_secret_free(acct->settings);
+	account_login_outcome_clear(acct);
 	free(acct->email);
 	cfg_cleanup(&acct->cfg);
 	free(acct);
 }
 
-void account_unlink(struct account_store *s, struct account *acct)
-{
-	struct account **pp;
-
-	for (pp = &s->accounts; *pp != acct; pp = &(*pp)->next)
-		;
-	*pp = acct->next;
-	acct->next = NULL;
-}
-
-/* Frees every account in the list at *head. */
-static void free_all(struct account **head)
+/* Frees every account of the store. */
+static void free_all(struct account_store *s)
 {
 	struct account *acct;
 
-	while ((acct = *head) != NULL) {
-		*head = acct->next;
+	while ((acct = s->accounts) != NULL) {
+		account_unlink(s, acct);
 		account_free(acct, NULL);
 	}
 }
 
 int account_store_load(struct account_store *s, const struct agent_config *cfg)
 {
-	struct account **tail = &s->accounts, *acct;
+	struct account *acct;
 	size_t i;
 	int r;
 
 	for (i = 0; i < cfg->n_accounts; i++) {
 		if ((r = account_new(s, &cfg->accounts[i], &acct)) != 0)
 			return r;
-		*tail = acct;
-		tail = &acct->next;
+		account_store_append(s, acct);
 	}
 	return 0;
 }
@@ -204,11 +206,15 @@ void account_store_stop(struct account_store *s)
 		return;
 	s->stopped = 1;
 	uv_close((uv_handle_t *)&s->scheduler, NULL);
-	free_all(&s->accounts);
+	free_all(s);
 }
 
 void account_store_free(struct account_store *s)
 {
+	if (s == NULL)
+		return;
+	account_index_free(s);
+	free(s->heap);
 	free(s);
 }
 
@@ -217,26 +223,16 @@ struct account *account_find(struct account_store *s, const char *name,
 {
 	struct account *acct;
 
-	for (acct = s->accounts; acct != NULL; acct = acct->next)
-		if (strlen(acct->cfg.name) == len &&
-		    memcmp(acct->cfg.name, name, len) == 0)
-			return acct;
+	if ((acct = account_index_find(s, IDX_NAME, name, len, NULL, false)) !=
+	    NULL)
+		return acct;
 	/* E-mail addresses compare without case. */
-	for (acct = s->accounts; acct != NULL; acct = acct->next)
-		if (acct->email != NULL && strlen(acct->email) == len &&
-		    strncasecmp(acct->email, name, len) == 0)
-			return acct;
-	return NULL;
+	return account_index_find(s, IDX_EMAIL, name, len, NULL, false);
 }
 
 struct account *account_find_named(struct account_store *s, const char *name)
 {
-	struct account *acct;
-
-	for (acct = s->accounts; acct != NULL; acct = acct->next)
-		if (strcmp(acct->cfg.name, name) == 0)
-			return acct;
-	return NULL;
+	return account_index_find(s, IDX_NAME, name, strlen(name), NULL, false);
 }
 
 struct account *account_first(struct account_store *s)
@@ -372,7 +368,7 @@ void account_status(const struct account *acct, struct account_status *out)
 		    time(NULL) +
 		    (time_t)((acct->next_refresh_boot - now) / 1000);
 	out->last = &acct->last;
-	out->login = &acct->login_outcome;
+	out->login = account_login_outcome(acct);
 	out->last_aadsts = acct->last_aadsts;
 	out->last_oauth_error = acct->last_oauth_error;
 }

@@ -61,8 +61,9 @@ int account_token_reply(struct account *acct, struct conn *c,
 	} else {
 		snprintf(host, sizeof(host), "%.*s", (int)req->host.len,
 			 req->host.ptr);
-		if ((r = agent_sasl_build(req->form, acct->email, host,
-					  req->port, token, &value)) != 0) {
+		if ((r = agent_sasl_build(acct->agent->shield, req->form,
+					  acct->email, host, req->port, token,
+					  &value)) != 0) {
 			if (r == XO_ERR_MSG_BAD)
 				agent_err_set(
 				    err, r,

@@ -25,10 +25,9 @@ void account_unstage(struct account *acct)
 	account_scopes_drop(acct, true);
 	/* A refresh that waited for the vault has nothing left to finish. */
 	if (acct->on_durable != NULL) {
-		acct->on_durable = NULL;
-		acct->durable_seq = 0;
+		account_durable_cancel(acct);
 		if (acct->op == ACCOUNT_OP_REFRESH) {
-			acct->op = ACCOUNT_OP_NONE;
+			account_set_op(acct, ACCOUNT_OP_NONE);
 			acct->cur = NULL;
 		}
 	}
@@ -145,7 +144,7 @@ int account_stage_tokens(struct account *acct, struct oauth_result *res,
 	*staged = access;
 	*staged_expires_in = res->expires_in;
 	if (res->email != NULL && acct->email == NULL) {
-		acct->email = res->email;
+		account_set_email(acct, res->email);
 		res->email = NULL; /* transferred */
 	}
 	if (refresh == NULL)
@@ -197,7 +196,7 @@ int account_import(struct account *acct, const char *token, size_t len,
 	account_forget(acct);
 	acct->refresh_token = sec;
 	if (how->email != NULL && acct->email == NULL)
-		acct->email = strdup(how->email);
+		account_set_email(acct, strdup(how->email));
 	account_set_obtained(acct,
 			     how->obtained != 0 ? how->obtained : time(NULL));
 	agent_secret_fingerprint(sec, fp);
@@ -213,12 +212,14 @@ int account_import(struct account *acct, const char *token, size_t len,
 		    "login %s'",
 		    name, name, name);
 		log_error("%s (token %s)", acct->last.msg, fp);
+		account_schedule(acct); /* its lifetime still runs */
 		return 0;
 	}
 	acct->state = PROTO_STATE_IDLE;
 	/* An access token at once, as after a login. */
 	if (how->refresh_now)
 		acct->next_refresh_boot = agent_now_boot();
+	account_schedule(acct);
 	log_info("%s: refresh token %s %s", name, fp, how->source);
 	return 0;
 }
@@ -229,6 +230,7 @@ static void login_commit(struct account *acct)
 	account_commit_tokens(acct);
 	acct->next_refresh_boot =
 	    policy_refresh_at(agent_now_boot(), acct->lifetime_ms, 0.5);
+	account_schedule(acct);
 }
 
 /* The vault holds a login's tokens: they are the account's, and the

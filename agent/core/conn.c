@@ -310,8 +310,9 @@ void agent_conn_send(struct conn *c, struct agent_reply *r)
 {
 	struct write_req *w;
 	unsigned char *frame;
-	size_t len, cap;
+	size_t len, cap, done = 0;
 	uv_buf_t b;
+	int n;
 
 	r->buf.len = r->w.err == 0 ? r->w.len : 0;
 	frame = agent_buf_take(&r->buf, &len, &cap);
@@ -320,26 +321,53 @@ void agent_conn_send(struct conn *c, struct agent_reply *r)
 	c->hold_cancel = NULL;
 	/* A reply that could not be built (no memory even for a FAILURE)
 	   leaves the client nothing to wait for but the close. */
-	if (c->closing || len == 0 || (w = malloc(sizeof(*w))) == NULL) {
+	if (c->closing || len == 0) {
 		agent_buf_free_bytes(frame, cap);
 		if (!c->closing)
 			conn_close(c, "out of memory");
 		return;
 	}
-	w->frame = frame;
-	w->cap = cap;
+	/* Most replies go out at once: written here, they need no write
+	   request, no callback in a later turn of the loop, and no change
+	   to what epoll watches.  Only what the socket does not take now
+	   is queued (uv_try_write() takes nothing while a queue exists, so
+	   the order holds). */
 	b = uv_buf_init((char *)frame, (unsigned)len);
-	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, on_written) !=
-	    0) {
+	n = uv_try_write((uv_stream_t *)&c->pipe, &b, 1);
+	if (n > 0)
+		done = (size_t)n;
+	else if (n != UV_EAGAIN) {
 		agent_buf_free_bytes(frame, cap);
-		free(w);
-		conn_close(c, "write failed");
+		conn_close(c, uv_strerror(n));
 		return;
 	}
-	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) >
-	    MAX_UNSENT) {
-		conn_close(c, "client does not read its replies");
-		return;
+	if (done == len) {
+		agent_buf_free_bytes(frame, cap);
+		if (c->close_when_sent) {
+			conn_close(c, NULL);
+			return;
+		}
+	} else {
+		if ((w = malloc(sizeof(*w))) == NULL) {
+			agent_buf_free_bytes(frame, cap);
+			conn_close(c, "out of memory");
+			return;
+		}
+		w->frame = frame;
+		w->cap = cap;
+		b = uv_buf_init((char *)frame + done, (unsigned)(len - done));
+		if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1,
+			     on_written) != 0) {
+			agent_buf_free_bytes(frame, cap);
+			free(w);
+			conn_close(c, "write failed");
+			return;
+		}
+		if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) >
+		    MAX_UNSENT) {
+			conn_close(c, "client does not read its replies");
+			return;
+		}
 	}
 	if (!c->in_dispatch && !c->close_when_sent)
 		process_frames(c);

@@ -38,6 +38,8 @@ struct daemon {
 	struct agent_spawns spawns;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t parent_check;
+	uv_prepare_t shield_watch; /* notices the key made readable */
+	uv_timer_t shield_close;   /* makes it unreadable again */
 };
 
 /* ---- run.c ---- */

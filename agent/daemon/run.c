@@ -38,6 +38,8 @@
    whole this soon (PROTOCOL.md 6). */
 #define FIRST_REQUEST_MS 10000
 #define FRAME_MS 10000
+/* The longest the shield's key stays readable after its first use. */
+#define SHIELD_HOLD_MS 50
 
 /* How many connections there is room for: the configured number, else
    as many as the open-file limit leaves after FD_RESERVE. */
@@ -103,6 +105,8 @@ static void daemon_stop(struct daemon *d)
 	uv_close((uv_handle_t *)&d->sig_int, NULL);
 	uv_close((uv_handle_t *)&d->sig_hup, NULL);
 	uv_close((uv_handle_t *)&d->parent_check, NULL);
+	uv_close((uv_handle_t *)&d->shield_watch, NULL);
+	uv_close((uv_handle_t *)&d->shield_close, NULL);
 	/* What the vault has not written yet is sealed while the accounts
 	   are still there. */
 	vault_stop(a);
@@ -161,6 +165,32 @@ static void on_signal(uv_signal_t *s, int signum)
 		return;
 	}
 	daemon_stop(d);
+}
+
+static void on_shield_close(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+
+	agent_shield_close(d->a.shield);
+}
+
+/*
+ * Runs in every turn of the loop just before it waits for events: a key
+ * that a seal or an open made readable during this turn is made unreadable
+ * again SHIELD_HOLD_MS later (secret.h, docs/SECURITY.md), whatever came
+ * in between.  So the key is never readable for longer than that after
+ * its first use, an idle agent holds it PROT_NONE, and a stream of
+ * requests pays for one pair of mprotect() calls per SHIELD_HOLD_MS
+ * rather than per request.
+ */
+static void on_shield_watch(uv_prepare_t *p)
+{
+	struct daemon *d = p->data;
+
+	if (agent_shield_is_open(d->a.shield) &&
+	    !uv_is_active((uv_handle_t *)&d->shield_close))
+		uv_timer_start(&d->shield_close, on_shield_close,
+			       SHIELD_HOLD_MS, 0);
 }
 
 static void on_parent_check(uv_timer_t *t)
@@ -244,6 +274,13 @@ int daemon_run(struct daemon *d, int listen_fd, int command_mode)
 	d->parent_check.data = d;
 	if (command_mode)
 		uv_timer_start(&d->parent_check, on_parent_check, 1000, 1000);
+	uv_prepare_init(a->loop, &d->shield_watch);
+	uv_timer_init(a->loop, &d->shield_close);
+	d->shield_watch.data = d->shield_close.data = d;
+	uv_prepare_start(&d->shield_watch, on_shield_watch);
+	/* They keep nothing alive: the loop ends when the rest has. */
+	uv_unref((uv_handle_t *)&d->shield_watch);
+	uv_unref((uv_handle_t *)&d->shield_close);
 	account_store_schedule(a->store);
 	log_info("listening on %s with %zu accounts%s", d->socket_path,
 		 a->config->n_accounts,

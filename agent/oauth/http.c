@@ -8,6 +8,14 @@
  * its own timer callback), -1 stops the timer, poll contexts are freed in
  * their close callback, and a poll error is passed on as CURL_CSELECT_ERR.
  *
+ * At most MAX_ACTIVE transfers run at once; the others wait, in the order
+ * they were started, and are handed to libcurl as running ones end.  So a
+ * storm of refreshes (a thousand accounts due together) reaches the
+ * provider over a few connections that libcurl's cache of the multi
+ * handle keeps open and reuses (HTTP keep-alive), not over a thousand
+ * new ones, and a transfer's timeout starts when it is handed over, not
+ * while it waits its turn.
+ *
  * libcurl must have been initialised with curl_global_init() before
  * agent_http_new() (the agent's main does it once, single-threaded).
  */
@@ -36,6 +44,8 @@
 #endif
 
 #define DEFAULT_TIMEOUT_MS 30000L
+/* Transfers at once, and connections kept for reuse. */
+#define MAX_ACTIVE 16
 /* A Retry-After further out than this is treated as this: a provider's
    typo must not silence an account for weeks. */
 #define MAX_RETRY_AFTER (24L * 3600L)
@@ -65,6 +75,8 @@ struct agent_http_xfer {
 	void *arg;
 	char errbuf[CURL_ERROR_SIZE];
 	struct agent_http_xfer *prev, *next;
+	int waiting;			/* in the queue, not given to curl */
+	struct agent_http_xfer *q_next; /* the queue */
 };
 
 struct agent_http {
@@ -73,6 +85,8 @@ struct agent_http {
 	uv_timer_t timer;
 	struct curl_slist *headers;
 	struct agent_http_xfer *xfers;
+	struct agent_http_xfer *q_head, *q_tail; /* waiting their turn */
+	unsigned active;			 /* given to curl */
 	struct sock_ctx *socks;
 	int dispatching;  /* inside check_multi_info() */
 	int free_pending; /* agent_http_free() was called from a callback */
@@ -106,6 +120,57 @@ static void xfer_unlink(struct agent_http *h, struct agent_http_xfer *x)
 	if (x->next != NULL)
 		x->next->prev = x->prev;
 	x->prev = x->next = NULL;
+}
+
+/* Hands x to libcurl, or queues it when MAX_ACTIVE run; 0 or -1. */
+static int xfer_submit(struct agent_http *h, struct agent_http_xfer *x)
+{
+	if (h->active >= MAX_ACTIVE) {
+		x->waiting = 1;
+		x->q_next = NULL;
+		if (h->q_tail != NULL)
+			h->q_tail->q_next = x;
+		else
+			h->q_head = x;
+		h->q_tail = x;
+		return 0;
+	}
+	/* Adding the handle sets a 0 ms timer; the transfer starts from the
+	   loop, so no callback runs before this returns. */
+	if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK)
+		return -1;
+	h->active++;
+	return 0;
+}
+
+static void queue_remove(struct agent_http *h, struct agent_http_xfer *x)
+{
+	struct agent_http_xfer **pp, *prev = NULL;
+
+	for (pp = &h->q_head; *pp != NULL; prev = *pp, pp = &(*pp)->q_next)
+		if (*pp == x) {
+			*pp = x->q_next;
+			if (h->q_tail == x)
+				h->q_tail = prev;
+			break;
+		}
+	x->waiting = 0;
+	x->q_next = NULL;
+}
+
+/* A transfer left curl: the first that waits takes its place.  One that
+   curl refuses ends with the error at once, as if it had run. */
+static void take_turns(struct agent_http *h);
+
+/* Takes x away from curl, or out of the queue. */
+static void xfer_withdraw(struct agent_http *h, struct agent_http_xfer *x)
+{
+	if (x->waiting) {
+		queue_remove(h, x);
+		return;
+	}
+	curl_multi_remove_handle(h->multi, x->easy);
+	h->active--;
 }
 
 /*
@@ -201,6 +266,7 @@ static void finish(struct agent_http *h, CURL *easy, CURLcode rc)
 		/* Not ours; libcurl documents no such case. */
 		return;
 	}
+	h->active--;
 	xfer_unlink(h, x);
 	if (x->easy_cb != NULL) {
 		x->done = 1;
@@ -248,9 +314,40 @@ static void check_multi_info(struct agent_http *h)
 		if (msg->msg == CURLMSG_DONE)
 			finish(h, msg->easy_handle, msg->data.result);
 	}
+	if (!h->free_pending)
+		take_turns(h);
 	h->dispatching = 0;
 	if (h->free_pending)
 		free_now(h);
+}
+
+static void take_turns(struct agent_http *h)
+{
+	struct agent_http_xfer *x;
+
+	while (h->active < MAX_ACTIVE && (x = h->q_head) != NULL) {
+		queue_remove(h, x);
+		if (xfer_submit(h, x) != 0) {
+			/* As a transfer that could not start: its callback
+			   says so (finish() wants it in curl). */
+			xfer_unlink(h, x);
+			x->done = 1;
+			if (x->easy_cb != NULL) {
+				x->easy_cb(x->arg, x->easy, CURLE_FAILED_INIT);
+			} else {
+				struct agent_http_resp resp;
+
+				memset(&resp, 0, sizeof(resp));
+				resp.err = XO_ERR_HTTP;
+				resp.retry_after = -1;
+				resp.body = "";
+				snprintf(resp.error, sizeof(resp.error),
+					 "cannot start the transfer");
+				x->cb(x->arg, &resp);
+			}
+			xfer_free(x);
+		}
+	}
 }
 
 static void socket_action(struct agent_http *h, curl_socket_t fd, int flags)
@@ -401,6 +498,8 @@ int agent_http_new(uv_loop_t *loop, struct agent_http **out)
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	/* Connections stay open between transfers, as many as may run. */
+	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)MAX_ACTIVE);
 	*out = h;
 	h = NULL; /* transferred */
 	r = 0;
@@ -427,7 +526,7 @@ static void free_now(struct agent_http *h)
 
 	while ((x = h->xfers) != NULL) {
 		xfer_unlink(h, x);
-		curl_multi_remove_handle(h->multi, x->easy);
+		xfer_withdraw(h, x);
 		xfer_free(x);
 	}
 	/* The socket callback may run during curl_multi_cleanup() (it closes
@@ -744,9 +843,7 @@ int agent_http_start(struct agent_http *h, const struct agent_http_req *req,
 	} else if (curl_easy_setopt(e, CURLOPT_HTTPGET, 1L) != CURLE_OK) {
 		goto out;
 	}
-	/* Adding the handle sets a 0 ms timer; the transfer starts from the
-	   loop, so cb never runs before this function returns. */
-	if (curl_multi_add_handle(h->multi, e) != CURLM_OK)
+	if (xfer_submit(h, x) != 0)
 		goto out;
 	x->next = h->xfers;
 	if (h->xfers != NULL)
@@ -781,7 +878,7 @@ int agent_http_start_easy(struct agent_http *h, CURL *easy,
 	   is kept here. */
 	agent_buf_init(&x->body, 0);
 	if (curl_easy_setopt(easy, CURLOPT_PRIVATE, x) != CURLE_OK ||
-	    curl_multi_add_handle(h->multi, easy) != CURLM_OK) {
+	    xfer_submit(h, x) != 0) {
 		free(x);
 		return XO_ERR_INTERNAL;
 	}
@@ -799,6 +896,10 @@ void agent_http_cancel(struct agent_http *h, struct agent_http_xfer *xfer)
 	if (h == NULL || xfer == NULL || xfer->done)
 		return;
 	xfer_unlink(h, xfer);
-	curl_multi_remove_handle(h->multi, xfer->easy);
+	xfer_withdraw(h, xfer);
 	xfer_free(xfer);
+	/* Not from a transfer's callback (check_multi_info() does it
+	   then): a place freed is taken now. */
+	if (!h->dispatching)
+		take_turns(h);
 }

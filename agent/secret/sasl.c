@@ -62,9 +62,9 @@ static int has_control(const char *s)
 	return 0;
 }
 
-int agent_sasl_build(uint8_t form, const char *email, const char *host,
-		     uint32_t port, const struct agent_plain *token,
-		     struct agent_plain **out)
+int agent_sasl_build(struct agent_shield *s, uint8_t form, const char *email,
+		     const char *host, uint32_t port,
+		     const struct agent_plain *token, struct agent_plain **out)
 {
 	struct agent_plain *raw = NULL, *enc = NULL;
 	struct builder b = {0};
@@ -79,9 +79,9 @@ int agent_sasl_build(uint8_t form, const char *email, const char *host,
 	   a field of the client's choosing to the response. */
 	if (has_control(email) || has_control(host))
 		return XO_ERR_MSG_BAD;
-	if ((r = agent_plain_new(
-		 token->len + 3 * strlen(email) + strlen(host) + 64, &raw)) !=
-	    0)
+	if ((r = agent_plain_scratch(
+		 s, token->len + 3 * strlen(email) + strlen(host) + 64,
+		 &raw)) != 0)
 		return r;
 	b.p = raw;
 	if (form == PROTO_FORM_XOAUTH2) {
@@ -108,7 +108,7 @@ int agent_sasl_build(uint8_t form, const char *email, const char *host,
 		goto out;
 	enc_len =
 	    sodium_base64_ENCODED_LEN(b.len, sodium_base64_VARIANT_ORIGINAL);
-	if ((r = agent_plain_new(enc_len - 1, &enc)) != 0)
+	if ((r = agent_plain_scratch(s, enc_len - 1, &enc)) != 0)
 		goto out;
 	sodium_bin2base64(enc->data, enc_len, (unsigned char *)raw->data, b.len,
 			  sodium_base64_VARIANT_ORIGINAL);

@@ -70,16 +70,19 @@ static int dump_json(const json_t *j, struct agent_plain **out)
 	return 0;
 }
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 /* Adds the sealed text as a JSON string member (or, parsed, as an
    object when as_object). */
-static int set_secret(struct agent *a, json_t *rec, const char *key,
+static int set_secret(struct agent_shield *shield, json_t *rec, const char *key,
 		      const struct agent_secret *sec, int as_object)
 {
 	struct agent_plain *p = NULL;
 	json_t *v;
 	int r;
 
-	if ((r = agent_secret_open(a->shield, sec, &p)) != 0)
+	if ((r = agent_secret_open(shield, sec, &p)) != 0)
 		return r;
 	v = as_object ? json_loadb(p->data, p->len, 0, NULL)
 		      : json_stringn(p->data, p->len);
@@ -89,36 +92,43 @@ static int set_secret(struct agent *a, json_t *rec, const char *key,
 	return 0;
 }
 
-/* The JSON record of an account (the caller checks it has one). */
-static int make_record(struct agent *a, const struct account *acct,
+/* What a snapshot keeps of an account: copies of its strings and
+   references to its sealed secrets, which never change. */
+struct snap_rec {
+	char *name, *email;
+	struct agent_secret *refresh, *settings; /* references; may be NULL */
+	time_t obtained;
+	bool presented;
+};
+
+/* The JSON record of an account, opening its secrets with shield. */
+static int make_record(struct agent_shield *shield, const struct snap_rec *ar,
 		       json_t **out)
 {
-	struct account_record ar;
 	json_t *rec = json_object();
 	int r = XO_ERR_NOMEM;
 
 	*out = NULL;
-	account_record(acct, &ar);
 	if (rec == NULL ||
-	    json_object_set_new(rec, "name", json_string(ar.name)) != 0)
+	    json_object_set_new(rec, "name", json_string(ar->name)) != 0)
 		goto fail;
-	if (ar.email != NULL &&
-	    json_object_set_new(rec, "email", json_string(ar.email)) != 0)
+	if (ar->email != NULL &&
+	    json_object_set_new(rec, "email", json_string(ar->email)) != 0)
 		goto fail;
-	if (ar.refresh != NULL) {
-		if ((r = set_secret(a, rec, "refresh_token", ar.refresh, 0)) !=
-		    0)
+	if (ar->refresh != NULL) {
+		if ((r = set_secret(shield, rec, "refresh_token", ar->refresh,
+				    0)) != 0)
 			goto fail;
 		r = XO_ERR_NOMEM;
 		if (json_object_set_new(
 			rec, "obtained",
-			json_integer((json_int_t)ar.obtained)) != 0 ||
+			json_integer((json_int_t)ar->obtained)) != 0 ||
 		    json_object_set_new(rec, "presented",
-					json_boolean(ar.presented)) != 0)
+					json_boolean(ar->presented)) != 0)
 			goto fail;
 	}
-	if (ar.settings != NULL &&
-	    (r = set_secret(a, rec, "settings", ar.settings, 1)) != 0)
+	if (ar->settings != NULL &&
+	    (r = set_secret(shield, rec, "settings", ar->settings, 1)) != 0)
 		goto fail;
 	*out = rec;
 	return 0;
@@ -127,31 +137,80 @@ fail:
 	return r;
 }
 
-int vault_store_snapshot(struct agent *a, struct agent_plain **out)
+struct vault_snapshot {
+	struct agent_shield *shield; /* a copy, for the thread that joins */
+	struct snap_rec *recs;	     /* the accounts that have a record */
+	size_t n_recs;
+	json_t *kept; /* the kept records not shadowed by an account */
+};
+
+void vault_snapshot_free(struct vault_snapshot *snap)
 {
-	json_t *root = NULL, *list = NULL, *kept = NULL, *rec, *name;
-	struct account *acct;
 	size_t i;
+
+	if (snap == NULL)
+		return;
+	for (i = 0; i < snap->n_recs; i++) {
+		free(snap->recs[i].name);
+		free(snap->recs[i].email);
+		agent_secret_free(snap->recs[i].refresh);
+		agent_secret_free(snap->recs[i].settings);
+	}
+	free(snap->recs);
+	json_decref(snap->kept);
+	agent_shield_free(snap->shield);
+	free(snap);
+}
+
+/*
+ * A snapshot is taken on the loop, which owns the accounts, and made into
+ * text in the thread pool (vault/write.c): the loop copies each account's
+ * name and address and takes a reference to its sealed refresh token and
+ * settings; the thread opens them with a copy of the shield and has
+ * jansson build and dump each record.  With 100,000 accounts the loop
+ * spends some milliseconds on a write, not the seconds that building and
+ * dumping some 250 MiB of records take.
+ */
+int vault_snapshot_take(struct agent *a, struct vault_snapshot **out)
+{
+	struct vault_snapshot *snap;
+	json_t *kept = NULL, *rec, *name;
+	struct account_record ar;
+	struct account *acct;
+	struct snap_rec *sr;
+	size_t i, n = 0;
 	int r = XO_ERR_NOMEM;
 
 	*out = NULL;
-	if ((root = json_object()) == NULL || (list = json_array()) == NULL)
+	if ((snap = calloc(1, sizeof(*snap))) == NULL)
+		return XO_ERR_NOMEM;
+	for (acct = account_first(a->store); acct != NULL;
+	     acct = account_next(acct))
+		n++;
+	if (n > 0 && (snap->recs = calloc(n, sizeof(*snap->recs))) == NULL)
 		goto out;
 	for (acct = account_first(a->store); acct != NULL;
 	     acct = account_next(acct)) {
-		struct account_record ar;
-
 		account_record(acct, &ar);
 		if (ar.settings == NULL && ar.refresh == NULL)
 			continue;
-		if ((r = make_record(a, acct, &rec)) != 0)
+		sr = &snap->recs[snap->n_recs++];
+		if ((sr->name = strdup(ar.name)) == NULL ||
+		    (ar.email != NULL &&
+		     (sr->email = strdup(ar.email)) == NULL))
 			goto out;
-		r = XO_ERR_NOMEM;
-		if (json_array_append_new(list, rec) != 0)
-			goto out;
+		if (ar.refresh != NULL)
+			sr->refresh =
+			    agent_secret_ref((struct agent_secret *)ar.refresh);
+		if (ar.settings != NULL)
+			sr->settings = agent_secret_ref(
+			    (struct agent_secret *)ar.settings);
+		sr->obtained = ar.obtained;
+		sr->presented = ar.presented;
 	}
-	if ((kept = open_json(a, a->vault->kept)) == NULL) {
-		r = XO_ERR_INTERNAL;
+	if ((kept = open_json(a, a->vault->kept)) == NULL ||
+	    (snap->kept = json_array()) == NULL) {
+		r = kept == NULL ? XO_ERR_INTERNAL : XO_ERR_NOMEM;
 		goto out;
 	}
 	json_array_foreach(kept, i, rec)
@@ -162,18 +221,104 @@ int vault_store_snapshot(struct agent *a, struct agent_plain **out)
 		    account_find_named(a->store, json_string_value(name)) !=
 			NULL)
 			continue;
-		if (json_array_append(list, rec) != 0)
+		/* A deep copy: the thread must share no reference count. */
+		if (json_array_append_new(snap->kept, json_deep_copy(rec)) != 0)
 			goto out;
 	}
-	if (json_object_set_new(root, "format",
-				json_integer(VAULT_STORE_FORMAT)) != 0 ||
-	    json_object_set(root, "accounts", list) != 0)
+	if ((r = agent_shield_copy(a->shield, &snap->shield)) != 0)
 		goto out;
-	r = dump_json(root, out);
+	*out = snap;
+	snap = NULL; /* transferred */
+	r = 0;
 out:
 	json_decref(kept);
-	json_decref(list);
-	json_decref(root);
+	vault_snapshot_free(snap);
+	return r;
+}
+
+/* Appends j, dumped, to p at *at, growing p as needed. */
+static int append_json(struct agent_plain *p, size_t *at, const json_t *j)
+{
+	size_t len = json_dumpb(j, NULL, 0, JSON_COMPACT), want;
+	int r;
+
+	if (len == 0)
+		return XO_ERR_NOMEM;
+	if (*at + len + 2 > p->len) {
+		want = p->len * 2 > *at + len + 2 ? p->len * 2 : *at + len + 2;
+		if ((r = agent_plain_large_grow(p, want)) != 0)
+			return r;
+	}
+	if (json_dumpb(j, p->data + *at, len, JSON_COMPACT) != len)
+		return XO_ERR_INTERNAL;
+	*at += len;
+	return 0;
+}
+
+static int append_bytes(struct agent_plain *p, size_t *at, const char *b,
+			size_t n)
+{
+	int r;
+
+	if (*at + n + 1 > p->len &&
+	    (r = agent_plain_large_grow(p, p->len * 2 + n)) != 0)
+		return r;
+	memcpy(p->data + *at, b, n);
+	*at += n;
+	return 0;
+}
+
+int vault_snapshot_text(struct vault_snapshot *snap, struct agent_plain **out)
+{
+	static const char head[] =
+	    "{\"format\":" STR(VAULT_STORE_FORMAT) ",\"accounts\":[";
+	struct agent_plain *p = NULL;
+	json_t *rec;
+	size_t i, at = 0, items = 0;
+	int r;
+
+	*out = NULL;
+	/* A guess at the size: grown (mremap, no copy left behind) if short. */
+	if ((r = agent_plain_large(64 + snap->n_recs * 2560, &p)) != 0)
+		return r;
+	if ((r = append_bytes(p, &at, head, sizeof(head) - 1)) != 0)
+		goto out;
+	for (i = 0; i < snap->n_recs; i++) {
+		if ((r = make_record(snap->shield, &snap->recs[i], &rec)) != 0)
+			goto out;
+		if ((items++ > 0 && (r = append_bytes(p, &at, ",", 1)) != 0) ||
+		    (r = append_json(p, &at, rec)) != 0) {
+			json_decref(rec);
+			goto out;
+		}
+		json_decref(rec);
+	}
+	json_array_foreach(snap->kept, i, rec)
+	{
+		if ((items++ > 0 && (r = append_bytes(p, &at, ",", 1)) != 0) ||
+		    (r = append_json(p, &at, rec)) != 0)
+			goto out;
+	}
+	if ((r = append_bytes(p, &at, "]}", 2)) != 0)
+		goto out;
+	p->len = at;
+	p->data[at] = '\0';
+	*out = p;
+	p = NULL; /* transferred */
+out:
+	agent_plain_free(p);
+	return r;
+}
+
+int vault_store_snapshot(struct agent *a, struct agent_plain **out)
+{
+	struct vault_snapshot *snap = NULL;
+	int r;
+
+	*out = NULL;
+	if ((r = vault_snapshot_take(a, &snap)) == 0)
+		r = vault_snapshot_text(snap, out);
+	vault_snapshot_free(snap);
 	return r;
 }
 

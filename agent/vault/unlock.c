@@ -86,6 +86,8 @@ void vault_handle_lock(struct agent_request *q)
 		/* Locked first: wiping answers the waiters, and a request a
 		   client pipelined behind one runs at once; it must find
 		   the agent locked, not half wiped. */
+		/* The changes not sealed yet go to the disk first. */
+		vault_flush(a);
 		v->state = VAULT_LOCKED;
 		vault_wipe_secrets(a);
 		account_store_schedule(a->store);

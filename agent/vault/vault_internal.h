@@ -66,6 +66,8 @@ struct agent_vault {
 
 	/* The write queue (vault/write.c). */
 	uint64_t seq;			 /* changes asked for */
+	uint64_t sealed_seq;		 /* the newest change sealed */
+	uv_idle_t flush;		 /* seals what changed, once a turn */
 	uint64_t written_seq;		 /* the newest write that has ended */
 	int in_flight;			 /* a write runs in the thread pool */
 	const unsigned char *flight_img; /* its image (the job's) */
@@ -107,6 +109,9 @@ int vault_describe_error(const char *path, int code, struct agent_err *e);
 void vault_write_init(struct agent *a);
 /* The accounts sealed into an image now (the caller frees it). */
 int vault_seal_now(struct agent *a, unsigned char **img, size_t *len);
+/* Seals the changes not sealed yet into the next image now, and starts
+   writing it if no write runs (LOCK, before the accounts are wiped). */
+void vault_flush(struct agent *a);
 /* Tells the account store that writes up to written_seq have ended. */
 void vault_writes_ended(struct agent *a);
 /* The newest image not on disk yet (waiting or being written), or NULL:
@@ -121,6 +126,17 @@ enum vault_apply_mode {
 /* The accounts and the kept records as the vault's plain text (in
    wiped memory: it holds every refresh token). */
 int vault_store_snapshot(struct agent *a, struct agent_plain **out);
+/*
+ * The same in two steps, so that the long one runs in the thread pool:
+ * vault_snapshot_take() (on the loop) holds a reference to each account's
+ * sealed record and a copy of the shield; vault_snapshot_text() (in any
+ * one thread) opens and joins them into the plain text; vault_snapshot_free()
+ * (on the loop again) drops the references.
+ */
+struct vault_snapshot;
+int vault_snapshot_take(struct agent *a, struct vault_snapshot **out);
+int vault_snapshot_text(struct vault_snapshot *snap, struct agent_plain **out);
+void vault_snapshot_free(struct vault_snapshot *snap);
 /*
  * Applies a vault's plain text to the agent: runtime accounts are
  * created, refresh tokens given, the rest kept.  XO_ERR_VAULT_CORRUPT or

@@ -1,9 +1,19 @@
 # Benchmarks against ssh-agent (see bench/README.md).  ctest runs a short
 # version that only checks that every number was produced: timing on a
 # shared machine never fails a build.
+add_library(bench_wire STATIC ${CMAKE_CURRENT_LIST_DIR}/bench_wire.c)
+target_link_libraries(bench_wire PUBLIC xoauth_static)
 add_executable(bench_conn ${CMAKE_CURRENT_LIST_DIR}/bench_conn.c)
-target_link_libraries(bench_conn PRIVATE xoauth_static)
+target_link_libraries(bench_conn PRIVATE bench_wire)
+add_executable(bench_load ${CMAKE_CURRENT_LIST_DIR}/bench_load.c)
+find_package(Threads REQUIRED)
+target_link_libraries(bench_load PRIVATE bench_wire Threads::Threads)
+add_executable(bench_echo ${CMAKE_CURRENT_LIST_DIR}/bench_echo.c)
+target_link_libraries(bench_echo PRIVATE bench_wire)
 add_test(NAME bench.short
 	COMMAND ${PYTHON3} ${CMAKE_CURRENT_LIST_DIR}/bench.py --short --check)
 set_tests_properties(bench.short PROPERTIES TIMEOUT 300 LABELS bench
 	ENVIRONMENT "XO_BUILD_DIR=${PROJECT_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
+add_executable(bench_vault ${CMAKE_CURRENT_LIST_DIR}/bench_vault.c)
+target_link_libraries(bench_vault PRIVATE bench_wire xo_vault_pure
+	PkgConfig::JANSSON PkgConfig::SODIUM)

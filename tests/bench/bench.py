@@ -1,30 +1,44 @@
 """Benchmarks xoauth-agent against ssh-agent, both measured in the same run
 on the same machine, and reports the ratios (xoauth / ssh).
 
-  spawn    a new process per request, as msmtp's passwordeval runs it:
-           `xoauth token ACCOUNT` vs `ssh-add -l` (one ed25519 key)
-  conn     request latency over one open connection: a token request
-           through libxoauth vs an ssh-agent REQUEST_IDENTITIES
-           (tests/bench/bench_conn.c)
-  memory   VmRSS and VmHWM of the idle agent holding tokens for 1 and for
-           many accounts vs ssh-agent holding as many ed25519 keys
-  attack   request latency over one open connection while other processes
-           of the user hold 10,000 silent connections, 100 slow-loris ones
-           and 10 that never read (tests/integration/hostile.py), against
-           the same agent's latency without them, measured in the same
-           run: the p99 ratio (target: within 2x)
+  spawn       a new process per request, as msmtp's passwordeval runs it:
+              `xoauth token ACCOUNT` vs `ssh-add -l` (one ed25519 key)
+  rtt         request latency over one open connection: a TOKEN request
+              (through libxoauth, and raw) vs an ssh-agent
+              REQUEST_IDENTITIES vs bench_echo, a server that does only
+              the framing (the Unix-socket floor), all raw clients sharing
+              one code (tests/bench/bench_conn.c): p50, p99, p99.9
+  throughput  requests/s with 1, 4, 16 and 64 clients at once
+              (tests/bench/bench_load.c): libxoauth vs ssh-agent
+  connect     a new connection per request (bench_load ... connect)
+  memory      VmRSS and VmHWM of the idle agent holding tokens for 1 and for
+              many accounts vs ssh-agent holding as many ed25519 keys
+  attack      request latency over one open connection while other processes
+              of the user hold 10,000 silent connections, 100 slow-loris ones
+              and 10 that never read (tests/integration/hostile.py), against
+              the same agent's latency without them, measured in the same
+              run: the p99 ratio (target: within 2x)
+  scale       an agent whose vault holds 1,000, 10,000, 100,000 accounts
+              with 2 KiB tokens (tests/bench/scale.py): start-up, the
+              refresh storm of loading them (all due at once, against a fast
+              token endpoint of ours), RSS, and TOKEN latency during the
+              storm and after it, for one account and across all of them
+  idle        CPU time and wake-ups of an agent holding 1,000 accounts
+              whose tokens are fresh, over a minute
 
-The xoauth-agent side uses the real test provider (tests/servers/oidc.js):
-each account gets its refresh token from a real device login and imports
-it, so the agent holds a refresh token and an access token per account.
-The two kinds of request alternate, so that load from elsewhere on the
-machine falls on both alike.
+The xoauth-agent side of spawn, rtt, throughput, connect, memory and
+attack uses the real test provider (tests/servers/oidc.js): each account
+gets its refresh token from a real device login and imports it, so the
+agent holds a refresh token and an access token per account.  The kinds
+of request alternate, so that load from elsewhere on the machine falls on
+all alike.
 
 Timing never makes this fail: it exits 1 only when a measurement could not
 be made (an agent did not start, a request failed). `--check` also fails
 when a number is missing or not positive; ctest runs `--short --check`.
 
-Usage: python3 tests/bench/bench.py [--short] [--json FILE] [--check]
+Usage: python3 tests/bench/bench.py [--short] [--only A,B] [--accounts N,..]
+                                    [--json FILE] [--check]
 (scripts/bench builds first and runs the full version).
 """
 
@@ -43,14 +57,25 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 
 import harness  # noqa: E402
 import hostile  # noqa: E402
+import scale  # noqa: E402
 import xoagent  # noqa: E402
 
 BENCH_CONN = os.path.join(xoagent.BUILD_DIR, "tests", "bench_conn")
+BENCH_LOAD = os.path.join(xoagent.BUILD_DIR, "tests", "bench_load")
+BENCH_ECHO = os.path.join(xoagent.BUILD_DIR, "tests", "bench_echo")
 
-FULL = {"spawn": 500, "conn": 20000, "accounts": (1, 100),
-        "attack": {"requests": 20000, "idle": 10000, "slow": 100, "never_read": 10}}
-SHORT = {"spawn": 20, "conn": 200, "accounts": (1, 3),
-         "attack": {"requests": 200, "idle": 200, "slow": 10, "never_read": 2}}
+SECTIONS = ("spawn", "rtt", "throughput", "connect", "memory", "attack",
+            "scale", "idle")
+FULL = {"spawn": 500, "rtt": 200000, "accounts": (1, 100),
+        "clients": (1, 4, 16, 64), "load_ms": 2000, "rounds": 2,
+        "attack": {"requests": 20000, "idle": 10000, "slow": 100, "never_read": 10},
+        "scale": (1000, 10000, 100000), "scale_requests": 20000,
+        "idle_accounts": 1000, "idle_s": 60}
+SHORT = {"spawn": 20, "rtt": 2000, "accounts": (1, 3),
+         "clients": (1, 4), "load_ms": 200, "rounds": 1,
+         "attack": {"requests": 200, "idle": 200, "slow": 10, "never_read": 2},
+         "scale": (100,), "scale_requests": 500,
+         "idle_accounts": 50, "idle_s": 2}
 
 
 class BenchError(Exception):
@@ -67,11 +92,13 @@ def percentile(samples, p):
 
 
 def summary(samples_ns):
-    """Median, p95 and p99 in microseconds."""
+    """Median, p95, p99, p99.9 and the most, in microseconds."""
     return {"n": len(samples_ns),
             "median_us": percentile(samples_ns, 50) / 1000.0,
             "p95_us": percentile(samples_ns, 95) / 1000.0,
-            "p99_us": percentile(samples_ns, 99) / 1000.0}
+            "p99_us": percentile(samples_ns, 99) / 1000.0,
+            "p999_us": percentile(samples_ns, 99.9) / 1000.0,
+            "max_us": max(samples_ns) / 1000.0}
 
 
 def ratio(a, b):
@@ -126,7 +153,7 @@ def start_xoauth_agent(oidc, n_accounts):
                      for i in range(n_accounts))
     env = xoagent.AgentEnv(config)
     try:
-        env.start()
+        env.start(debug=False)
         for i in range(n_accounts):
             rt = harness.get_tokens_by_device(oidc, "bench%d@example.com" % i)["refresh_token"]
             r = env.xoauth("import", account_name(i), stdin=(rt + "\n").encode())
@@ -176,18 +203,89 @@ def conn_samples(argv):
     return [int(line) for line in p.stdout.split()]
 
 
-def bench_conn(xo, ssh, n):
-    """One connection each; halves of the run alternate between the two."""
-    xs, ss = [], []
-    for _ in range(2):
-        xs += conn_samples(["xoauth", xo.sock, account_name(0), str(n // 2)])
-        ss += conn_samples(["ssh", ssh.sock, str(n // 2)])
-    return summary(xs), summary(ss)
+class Echo:
+    """bench_echo on a socket of its own, answering as many bytes as a
+    TOKEN reply of the agent holds."""
+
+    def __init__(self, reply_len):
+        self.dir = tempfile.mkdtemp(prefix="xo-bench-echo-")
+        self.sock = os.path.join(self.dir, "echo.sock")
+        self.proc = subprocess.Popen([BENCH_ECHO, self.sock, str(reply_len)],
+                                     stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        if self.proc.stdout.readline().strip() != b"ready":
+            raise BenchError("bench_echo did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.proc.stdout.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def token_reply_len(xo):
+    p = subprocess.run([BENCH_CONN, "size", xo.sock, account_name(0)],
+                       capture_output=True, stdin=subprocess.DEVNULL)
+    if p.returncode != 0:
+        raise BenchError("bench_conn size: %s" % p.stderr.decode(errors="replace"))
+    return int(p.stdout)
+
+
+def bench_rtt(xo, ssh, echo, n):
+    """One connection each; the run goes in rounds in which every server
+    takes its turn, so that load from elsewhere falls on all alike."""
+    servers = (("xoauth", xo.sock), ("token", xo.sock), ("ssh", ssh.sock),
+               ("echo", echo.sock))
+    out = {k: [] for k, _ in servers}
+    rounds = 4
+    for _ in range(rounds):
+        for mode, sock in servers:
+            out[mode] += conn_samples([mode, sock, account_name(0), str(n // rounds)])
+    return {k: summary(v) for k, v in out.items()}
+
+
+def load_rate(mode, sock, clients, ms, connect=False):
+    argv = [BENCH_LOAD, mode, sock, account_name(0), str(clients), str(ms)]
+    if connect:
+        argv.append("connect")
+    p = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL)
+    if p.returncode != 0:
+        raise BenchError("bench_load %s: %s" % (mode, p.stderr.decode(errors="replace")))
+    f = p.stdout.split()
+    return int(f[1]) / float(f[3])
+
+
+def bench_throughput(xo, ssh, sizes):
+    """Requests/s with n clients at once; the two agents take turns, and
+    each figure is the median of the rounds."""
+    rows = []
+    for clients in sizes["clients"]:
+        xs, ss = [], []
+        for _ in range(sizes["rounds"] * 2 - 1):
+            xs.append(load_rate("xoauth", xo.sock, clients, sizes["load_ms"]))
+            ss.append(load_rate("ssh", ssh.sock, clients, sizes["load_ms"]))
+        x, y = sorted(xs)[len(xs) // 2], sorted(ss)[len(ss) // 2]
+        rows.append({"clients": clients, "xoauth_per_s": x, "ssh_per_s": y,
+                     "ratio": ratio(x, y)})
+    return rows
+
+
+def bench_connect(xo, ssh, sizes):
+    """A connection per request: libxoauth (which asks QUERY first, as
+    `xoauth token` does), the TOKEN frame alone, and ssh-agent."""
+    runs = {"xoauth": [], "token": [], "ssh": []}
+    for _ in range(sizes["rounds"] * 2 - 1):
+        for mode in runs:
+            sock = ssh.sock if mode == "ssh" else xo.sock
+            runs[mode].append(load_rate(mode, sock, 1, sizes["load_ms"], connect=True))
+    res = {k + "_per_s": sorted(v)[len(v) // 2] for k, v in runs.items()}
+    res["ratio_xoauth"] = ratio(res["xoauth_per_s"], res["ssh_per_s"])
+    res["ratio_token"] = ratio(res["token_per_s"], res["ssh_per_s"])
+    return res
 
 
 def bench_attack(xo, sizes):
     """One agent, one connection: latency without and with the hostile
-    connections, halves taking turns as in bench_conn."""
+    connections, halves taking turns as in bench_rtt."""
     n = sizes["requests"]
     total = sizes["idle"] + sizes["slow"] + sizes["never_read"]
     if not hostile.raise_fd_limit(total + 1000):
@@ -208,14 +306,31 @@ def bench_attack(xo, sizes):
             "ratio_p99": ratio(percentile(loud, 99), percentile(quiet, 99))}
 
 
+def bench_scale(sizes, counts, storm_limit_s=None):
+    rows = []
+    for n in counts:
+        r = scale.run(n, idle_n=sizes["scale_requests"], storm_limit_s=storm_limit_s)
+        r.pop("log_tail", None)
+        for k in ("during", "idle_one", "idle_many"):
+            r[k] = summary(r[k]) if r[k] else None
+        r["rss_target_kib"] = 2 * r["secret_kib"] + n
+        if r["during"] and r["idle_one"]:
+            r["ratio_storm_p999"] = ratio(r["during"]["p999_us"],
+                                          r["idle_one"]["p999_us"])
+        if r["idle_one"]:
+            r["ratio_many_p99"] = ratio(r["idle_many"]["p99_us"],
+                                        r["idle_one"]["p99_us"])
+        rows.append(r)
+    return rows
+
+
+def bench_idle(sizes):
+    return scale.idle(sizes["idle_accounts"], sizes["idle_s"])
+
+
 def memory_of(pid):
     """VmRSS and VmHWM in KiB."""
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out[key] = int(value.split()[0])
+    out = scale.proc_status(pid)
     return {"rss_kib": out["VmRSS"], "hwm_kib": out["VmHWM"]}
 
 
@@ -236,56 +351,132 @@ def bench_memory(oidc, counts):
 # --------------------------------------------------------------------------
 # Report
 
-def run(sizes):
-    oidc = harness.start_oidc(at_ttl=3600)  # no refresh during a run
-    try:
-        xo = start_xoauth_agent(oidc, 1)
-        ssh = SshAgent(1)
+def run(sizes, only, counts, storm_limit_s=None):
+    res = {}
+    want = lambda k: k in only  # noqa: E731
+    if any(want(k) for k in ("spawn", "rtt", "throughput", "connect", "attack", "memory")):
+        oidc = harness.start_oidc(at_ttl=3600)  # no refresh during a run
         try:
-            spawn = bench_spawn(xo, ssh, sizes["spawn"])
-            conn = bench_conn(xo, ssh, sizes["conn"])
-            attack = bench_attack(xo, sizes["attack"])
+            if any(want(k) for k in ("spawn", "rtt", "throughput", "connect", "attack")):
+                xo = start_xoauth_agent(oidc, 1)
+                ssh = SshAgent(1)
+                echo = None
+                try:
+                    if want("spawn"):
+                        sp = bench_spawn(xo, ssh, sizes["spawn"])
+                        res["spawn"] = {"xoauth": sp[0], "ssh": sp[1]}
+                    if want("rtt"):
+                        echo = Echo(token_reply_len(xo))
+                        res["rtt"] = bench_rtt(xo, ssh, echo, sizes["rtt"])
+                    if want("throughput"):
+                        res["throughput"] = bench_throughput(xo, ssh, sizes)
+                    if want("connect"):
+                        res["connect"] = bench_connect(xo, ssh, sizes)
+                    if want("attack"):
+                        res["attack"] = bench_attack(xo, sizes["attack"])
+                finally:
+                    if echo is not None:
+                        echo.stop()
+                    xo.cleanup()
+                    ssh.stop()
+            if want("memory"):
+                res["memory"] = bench_memory(oidc, sizes["accounts"])
         finally:
-            xo.cleanup()
-            ssh.stop()
-        memory = bench_memory(oidc, sizes["accounts"])
-    finally:
-        oidc.stop()
-    res = {"spawn": {"xoauth": spawn[0], "ssh": spawn[1]},
-           "conn": {"xoauth": conn[0], "ssh": conn[1]},
-           "memory": memory, "attack": attack}
-    for k in ("spawn", "conn"):
-        res[k]["ratio_median"] = ratio(res[k]["xoauth"]["median_us"], res[k]["ssh"]["median_us"])
-        res[k]["ratio_p95"] = ratio(res[k]["xoauth"]["p95_us"], res[k]["ssh"]["p95_us"])
-    for row in memory:
+            oidc.stop()
+    if want("scale"):
+        res["scale"] = bench_scale(sizes, counts or sizes["scale"], storm_limit_s)
+    if want("idle"):
+        res["idle"] = bench_idle(sizes)
+    if "spawn" in res:
+        r = res["spawn"]
+        r["ratio_median"] = ratio(r["xoauth"]["median_us"], r["ssh"]["median_us"])
+        r["ratio_p95"] = ratio(r["xoauth"]["p95_us"], r["ssh"]["p95_us"])
+    if "rtt" in res:
+        r = res["rtt"]
+        for who in ("xoauth", "token"):
+            r["ratio_%s_ssh_p50" % who] = ratio(r[who]["median_us"], r["ssh"]["median_us"])
+            r["ratio_%s_echo_p50" % who] = ratio(r[who]["median_us"], r["echo"]["median_us"])
+    for row in res.get("memory", ()):
         row["ratio_rss"] = ratio(row["xoauth"]["rss_kib"], row["ssh"]["rss_kib"])
         row["ratio_hwm"] = ratio(row["xoauth"]["hwm_kib"], row["ssh"]["hwm_kib"])
     return res
 
 
 def report(res):
-    lines = ["%-34s %12s %12s %8s" % ("", "xoauth", "ssh", "ratio")]
-    for key, title in (("spawn", "new process per request"),
-                       ("conn", "one open connection")):
-        r = res[key]
+    lines = ["%-40s %12s %12s %8s" % ("", "xoauth", "ssh", "ratio")]
+    if "spawn" in res:
+        r = res["spawn"]
         for stat in ("median", "p95"):
-            lines.append("%-34s %10.1f us %9.1f us %7.2fx" % (
-                "%s, %s" % (title, stat), r["xoauth"]["%s_us" % stat],
+            lines.append("%-40s %9.1f us %9.1f us %7.2fx" % (
+                "new process per request, %s" % stat, r["xoauth"]["%s_us" % stat],
                 r["ssh"]["%s_us" % stat], r["ratio_%s" % stat]))
-    for row in res["memory"]:
+    if "rtt" in res:
+        r = res["rtt"]
+        lines.append("one open connection (n=%d each): p50 / p99 / p99.9 us"
+                     % r["ssh"]["n"])
+        for who, label in (("xoauth", "TOKEN via libxoauth"),
+                           ("token", "TOKEN, raw client"),
+                           ("ssh", "ssh-agent REQUEST_IDENTITIES"),
+                           ("echo", "echo floor (bench_echo)")):
+            x = r[who]
+            lines.append("  %-38s %8.1f %8.1f %8.1f" % (
+                label, x["median_us"], x["p99_us"], x["p999_us"]))
+        lines.append("  p50 ratios: libxoauth/ssh %.2fx, raw/ssh %.2fx, "
+                     "libxoauth/echo %.2fx, raw/echo %.2fx" % (
+                         r["ratio_xoauth_ssh_p50"], r["ratio_token_ssh_p50"],
+                         r["ratio_xoauth_echo_p50"], r["ratio_token_echo_p50"]))
+    for row in res.get("throughput", ()):
+        lines.append("%-40s %9.0f /s %9.0f /s %7.2fx" % (
+            "throughput, %d client(s)" % row["clients"], row["xoauth_per_s"],
+            row["ssh_per_s"], row["ratio"]))
+    if "connect" in res:
+        c = res["connect"]
+        lines.append("%-40s %9.0f /s %9.0f /s %7.2fx" % (
+            "connection per request, libxoauth", c["xoauth_per_s"], c["ssh_per_s"],
+            c["ratio_xoauth"]))
+        lines.append("%-40s %9.0f /s %9.0f /s %7.2fx" % (
+            "connection per request, TOKEN alone", c["token_per_s"], c["ssh_per_s"],
+            c["ratio_token"]))
+    for row in res.get("memory", ()):
         for stat, label in (("rss", "VmRSS"), ("hwm", "VmHWM")):
-            lines.append("%-34s %9d KiB %8d KiB %7.2fx" % (
+            lines.append("%-40s %8d KiB %8d KiB %7.2fx" % (
                 "idle, %d account(s)/key(s), %s" % (row["count"], label),
                 row["xoauth"]["%s_kib" % stat], row["ssh"]["%s_kib" % stat],
                 row["ratio_%s" % stat]))
-    a = res["attack"]
-    lines.append("%-34s %10.1f us %9.1f us %7.2fx" % (
-        "one connection, p99: attack / idle", a["attack"]["p99_us"],
-        a["idle"]["p99_us"], a["ratio_p99"]))
-    lines.append("(spawn n=%d, conn n=%d per agent; attack: %d hostile "
-                 "connections, n=%d each way)"
-                 % (res["spawn"]["xoauth"]["n"], res["conn"]["xoauth"]["n"],
-                    a["connections"], a["attack"]["n"]))
+    if "attack" in res:
+        a = res["attack"]
+        lines.append("%-40s %9.1f us %9.1f us %7.2fx" % (
+            "one connection, p99: attack / idle", a["attack"]["p99_us"],
+            a["idle"]["p99_us"], a["ratio_p99"]))
+        lines.append("  (attack: %d hostile connections, n=%d each way; p99.9 "
+                     "%.1f / %.1f us)" % (a["connections"], a["attack"]["n"],
+                                         a["attack"]["p999_us"], a["idle"]["p999_us"]))
+    for r in res.get("scale", ()):
+        lines.append("scale, %d accounts (%d-byte tokens, vault %.1f MiB):" % (
+            r["accounts"], r["token_len"], r["vault_bytes"] / 1048576.0))
+        lines.append("  start-up (vault loaded, first answer) %.2f s; first token "
+                     "of an account %.1f s; storm: %d refreshes%s in %.1f s, %.0f/s "
+                     "over %d connections (at most %d open)" % (
+                         r["startup_s"], r["first_token_s"], r["refreshed"],
+                         "" if r["storm_complete"] else " (of %d: stopped)" % r["accounts"],
+                         r["storm_s"], r["refreshes_per_s"], r["endpoint"]["connections"],
+                         r["endpoint"]["max_open"]))
+        lines.append("  VmRSS %d KiB, VmHWM %d KiB; target under %d KiB "
+                     "(2x %d KiB of tokens + 1 KiB per account)" % (
+                         r["rss_kib"], r["hwm_kib"], r["rss_target_kib"], r["secret_kib"]))
+        for k, label in (("idle_one", "TOKEN, one account, idle"),
+                         ("idle_many", "TOKEN, every account in turn, idle"),
+                         ("during", "TOKEN, one account, during the storm")):
+            if r.get(k):
+                x = r[k]
+                lines.append("  %-38s p50 %7.1f  p99 %8.1f  p99.9 %9.1f  max %9.1f us"
+                             " (n=%d)" % (label, x["median_us"], x["p99_us"], x["p999_us"],
+                                          x["max_us"], x["n"]))
+    if "idle" in res:
+        i = res["idle"]
+        lines.append("idle, %d accounts, %d s: %.3f CPU s and %.1f wake-ups per minute"
+                     % (i["accounts"], i["seconds"], i["cpu_s_per_min"],
+                        i["wakeups_per_min"]))
     return "\n".join(lines)
 
 
@@ -300,21 +491,35 @@ def numbers(obj):
         yield obj
 
 
-def check(res):
+def check(res, only):
     """Every number was produced and is positive and finite; timing itself
-    is never judged."""
+    is never judged.  (A count of wake-ups may be 0.)"""
+    idle = res.pop("idle", None)
     bad = [v for v in numbers(res) if not (math.isfinite(v) and v > 0)]
-    want = len(res["memory"]) == 2 and all(k in res for k in ("spawn", "conn", "attack"))
-    return not bad and want
+    if idle is not None:
+        res["idle"] = idle
+        bad += [v for v in numbers(idle) if not (math.isfinite(v) and v >= 0)]
+    return not bad and all(k in res for k in only)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--short", action="store_true", help="few iterations, 1 and 3 accounts")
+    ap.add_argument("--short", action="store_true",
+                    help="few iterations, few accounts (what ctest runs)")
+    ap.add_argument("--only", metavar="A,B",
+                    help="only these sections: " + ", ".join(SECTIONS))
+    ap.add_argument("--accounts", metavar="N,..",
+                    help="the account counts of the scale section")
+    ap.add_argument("--storm-limit", metavar="S", type=float,
+                    help="measure a scale storm for at most S seconds")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     ap.add_argument("--check", action="store_true",
                     help="exit 1 unless every number was produced (never on timing)")
     args = ap.parse_args()
+    only = tuple(args.only.split(",")) if args.only else SECTIONS
+    if any(k not in SECTIONS for k in only):
+        ap.error("--only takes %s" % ", ".join(SECTIONS))
+    counts = tuple(int(x) for x in args.accounts.split(",")) if args.accounts else None
     if not harness.node_modules_present():
         print("bench: run `npm ci` in tests/servers first", file=sys.stderr)
         return 1
@@ -323,15 +528,15 @@ def main():
             print("bench: %s is not installed (openssh-client)" % tool, file=sys.stderr)
             return 1
     try:
-        res = run(SHORT if args.short else FULL)
-    except (BenchError, harness.HarnessError) as e:
+        res = run(SHORT if args.short else FULL, only, counts, args.storm_limit)
+    except (BenchError, harness.HarnessError, scale.ScaleError) as e:
         print("bench: %s" % e, file=sys.stderr)
         return 1
     print(report(res))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=1)
-    if args.check and not check(res):
+    if args.check and not check(res, only):
         print("bench: some numbers were not produced", file=sys.stderr)
         return 1
     return 0

@@ -1,55 +1,39 @@
 /*
  * bench_conn: request latency over one open connection, for bench.py.
  *
- *   bench_conn xoauth SOCKET ACCOUNT N   N token requests through libxoauth
- *   bench_conn ssh SOCKET N              N ssh-agent REQUEST_IDENTITIES
+ *   bench_conn MODE SOCKET ACCOUNT N   N requests (MODE: bench_wire.h)
+ *   bench_conn size SOCKET ACCOUNT     the body length of one raw TOKEN
+ *                                      reply (bench_echo answers with as
+ *                                      many bytes)
+ *   bench_conn any SOCKET ACCOUNT      one raw TOKEN request, any answer
+ *                                      (FAILURE too): the agent serves
+ *   bench_conn first SOCKET ACCOUNT    one raw TOKEN request that waits up
+ *                                      to 30 minutes for a refresh
  *
  * Connects once, makes a few untimed requests (so that neither side is
  * measured while warming up), then prints the time of each of N requests
  * in nanoseconds, one per line.  Statistics are bench.py's business, so
- * that both agents' samples go through the same code.  Exits 0, or 1 with
- * a message when a request fails.
+ * that every server's samples go through the same code.  ACCOUNT is
+ * ignored by ssh; in the raw modes, PREFIX*COUNT names the accounts
+ * PREFIX0 to PREFIX<COUNT-1>, a different one for each request, in an
+ * order that jumps about (so that no lookup finds its account warm in
+ * the cache).  Exits 0, or 1 with a message when a request fails.
  */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <xoauth/xo.h>
 
+#include "proto.h"
+
+#include "bench_wire.h"
+
 #define WARMUP 20
 
-/* ssh-agent's protocol (draft-miller-ssh-agent, section 5.1). */
-#define SSH_AGENTC_REQUEST_IDENTITIES 11
-#define SSH_AGENT_IDENTITIES_ANSWER 12
-#define SSH_MAX_REPLY (256 * 1024)
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static long parse_count(const char *s)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || n < 1 || n > 10000000)
-		return -1;
-	return n;
-}
-
-/* One TOKEN request; 0 or -1. */
+/* One TOKEN request through libxoauth; 0 or -1. */
 static int xoauth_once(struct xo_client *c, const char *account)
 {
 	struct xo_token t;
@@ -79,10 +63,10 @@ static int bench_xoauth(const char *sock, const char *account, long n)
 		if (xoauth_once(c, account) != 0)
 			goto out;
 	for (i = 0; i < n; i++) {
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		if (xoauth_once(c, account) != 0)
 			goto out;
-		printf("%llu\n", (unsigned long long)(now_ns() - t0));
+		printf("%llu\n", (unsigned long long)(bench_now_ns() - t0));
 	}
 	r = 0;
 out:
@@ -90,68 +74,61 @@ out:
 	return r;
 }
 
-static int read_full(int fd, unsigned char *buf, size_t len)
+static uint8_t expected_reply(int mode)
 {
-	ssize_t got;
-
-	while (len > 0) {
-		if ((got = read(fd, buf, len)) < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			return -1;
-		buf += got;
-		len -= (size_t)got;
-	}
-	return 0;
+	return mode == BENCH_SSH ? BENCH_SSH_IDENTITIES_ANSWER
+				 : PROTO_REP_TOKEN;
 }
 
-/* One REQUEST_IDENTITIES and its answer, read whole; 0 or -1. */
-static int ssh_once(int fd, unsigned char *reply)
+/* PREFIX*COUNT: account number i of COUNT, into name; else the name. */
+static const char *account_for(const char *account, long i, char *name,
+			       size_t cap)
 {
-	static const unsigned char req[] = {0, 0, 0, 1,
-					    SSH_AGENTC_REQUEST_IDENTITIES};
-	unsigned char hdr[4];
-	uint32_t len;
+	const char *star = strchr(account, '*');
+	long count;
 
-	if (write(fd, req, sizeof(req)) != (ssize_t)sizeof(req) ||
-	    read_full(fd, hdr, sizeof(hdr)) != 0)
-		return -1;
-	len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
-	      (uint32_t)hdr[2] << 8 | hdr[3];
-	if (len < 1 || len > SSH_MAX_REPLY || read_full(fd, reply, len) != 0 ||
-	    reply[0] != SSH_AGENT_IDENTITIES_ANSWER)
-		return -1;
-	return 0;
+	if (star == NULL || (count = bench_count(star + 1)) < 0)
+		return account;
+	/* A multiplier prime to any count walks every account once. */
+	snprintf(name, cap, "%.*s%lu", (int)(star - account), account,
+		 (unsigned long)((uint64_t)i * 2654435761u % (uint64_t)count));
+	return name;
 }
 
-static int bench_ssh(const char *sock, long n)
+/* The raw modes: the same write and reads whoever answers.  size_only: 0
+   timed requests, 1 the reply's size, 2 any answer, 3 one request that
+   waits long. */
+static int bench_raw(int mode, const char *sock, const char *account, long n,
+		     int size_only)
 {
-	struct sockaddr_un sun;
-	unsigned char *reply = NULL;
+	unsigned char req[1024], *reply = NULL;
+	uint8_t want = size_only == 2 ? 0 : expected_reply(mode);
+	char name[256];
+	size_t len;
 	uint64_t t0;
-	long i;
+	long i, got;
 	int fd = -1, r = 1;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(sock) >= sizeof(sun.sun_path) ||
-	    (reply = malloc(SSH_MAX_REPLY)) == NULL ||
-	    (fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
+	if ((reply = malloc(BENCH_MAX_REPLY)) == NULL ||
+	    (fd = bench_connect(sock)) < 0)
 		goto out;
-	memcpy(sun.sun_path, sock, strlen(sock));
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-		fprintf(stderr, "bench_conn: cannot connect to %s\n", sock);
-		goto out;
-	}
-	for (i = 0; i < WARMUP + n; i++) {
-		t0 = now_ns();
-		if (ssh_once(fd, reply) != 0) {
-			fprintf(stderr,
-				"bench_conn: ssh-agent request failed\n");
+	for (i = 0; i < (size_only ? 1 : WARMUP + n); i++) {
+		if ((len = bench_request(
+			 mode, account_for(account, i, name, sizeof(name)),
+			 size_only == 3 ? 30 * 60 * 1000 : 0, req,
+			 sizeof(req))) == 0)
+			goto out;
+		t0 = bench_now_ns();
+		if ((got = bench_roundtrip(fd, req, len, reply, BENCH_MAX_REPLY,
+					   want)) < 0) {
+			fprintf(stderr, "bench_conn: request failed\n");
 			goto out;
 		}
-		if (i >= WARMUP)
-			printf("%llu\n", (unsigned long long)(now_ns() - t0));
+		if (size_only == 1)
+			printf("%ld\n", got);
+		else if (i >= WARMUP)
+			printf("%llu\n",
+			       (unsigned long long)(bench_now_ns() - t0));
 	}
 	r = 0;
 out:
@@ -164,14 +141,23 @@ out:
 int main(int argc, char **argv)
 {
 	long n;
+	int mode;
 
-	if (argc == 5 && strcmp(argv[1], "xoauth") == 0 &&
-	    (n = parse_count(argv[4])) > 0)
+	if (argc == 4 && strcmp(argv[1], "size") == 0)
+		return bench_raw(BENCH_TOKEN, argv[2], argv[3], 1, 1);
+	if (argc == 4 && strcmp(argv[1], "any") == 0)
+		return bench_raw(BENCH_TOKEN, argv[2], argv[3], 1, 2);
+	if (argc == 4 && strcmp(argv[1], "first") == 0)
+		return bench_raw(BENCH_TOKEN, argv[2], argv[3], 1, 3);
+	if (argc != 5 || (mode = bench_mode_parse(argv[1])) < 0 ||
+	    (n = bench_count(argv[4])) < 0) {
+		fprintf(stderr,
+			"usage: bench_conn xoauth|token|ssh|echo SOCKET "
+			"ACCOUNT N\n"
+			"       bench_conn size SOCKET ACCOUNT\n");
+		return 2;
+	}
+	if (mode == BENCH_XOAUTH)
 		return bench_xoauth(argv[2], argv[3], n);
-	if (argc == 4 && strcmp(argv[1], "ssh") == 0 &&
-	    (n = parse_count(argv[3])) > 0)
-		return bench_ssh(argv[2], n);
-	fprintf(stderr, "usage: bench_conn xoauth SOCKET ACCOUNT N\n"
-			"       bench_conn ssh SOCKET N\n");
-	return 2;
+	return bench_raw(mode, argv[2], argv[3], n, 0);
 }

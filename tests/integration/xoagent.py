@@ -71,11 +71,12 @@ class AgentEnv:
         with open(self.config_path, "w") as f:
             f.write(text)
 
-    def start(self, *args):
-        """Starts the agent in the foreground (-d, logging to a file) and
-        sets XOAUTH_AUTH_SOCK / XOAUTH_AGENT_PID from its output."""
+    def start(self, *args, debug=True):
+        """Starts the agent in the foreground (-d, logging to a file; -D
+        without the debug lines when debug is false) and sets
+        XOAUTH_AUTH_SOCK / XOAUTH_AGENT_PID from its output."""
         log = open(self.logfile, "ab")
-        self.proc = subprocess.Popen([AGENT, "-d"] + list(args),
+        self.proc = subprocess.Popen([AGENT, "-d" if debug else "-D"] + list(args),
                                      stdout=subprocess.PIPE, stderr=log,
                                      env=self.env)
         log.close()

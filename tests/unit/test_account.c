@@ -308,9 +308,99 @@ reload_failing_at_any_allocation_leaves_accounts_as_they_were(void **state)
 	find(f, "busy")->op = ACCOUNT_OP_NONE;
 }
 
+/* ---- finding accounts among many (index.c) ---- */
+
+#define MANY 5000
+
+static int add_runtime(struct fixture *f, unsigned i, const char *email,
+		       struct agent_err *err)
+{
+	char name[32], addr[64];
+	struct agent_setting s[] = {
+	    {"provider", "generic"},
+	    {"client_id", "cid"},
+	    {"token_endpoint", "http://127.0.0.1:9/token"},
+	    {"device_authorization_endpoint", "http://127.0.0.1:9/device"},
+	    {"scopes", "mail"},
+	    {"flow", "device"},
+	    {"email", addr},
+	};
+	struct account *acct;
+
+	snprintf(name, sizeof(name), "user%u", i);
+	snprintf(addr, sizeof(addr), "%s", email);
+	return account_runtime_create(f->a.store, name, s,
+				      sizeof(s) / sizeof(s[0]), &acct, err);
+}
+
+static void many_accounts_are_found_by_name_and_address(void **state)
+{
+	struct fixture *f = *state;
+	struct agent_err err;
+	char name[32], addr[64];
+	struct account *acct;
+	unsigned i;
+
+	for (i = 0; i < MANY; i++) {
+		snprintf(addr, sizeof(addr), "User%u@Example.COM", i);
+		assert_int_equal(add_runtime(f, i, addr, &err), 0);
+	}
+	for (i = 0; i < MANY; i++) {
+		snprintf(name, sizeof(name), "user%u", i);
+		snprintf(addr, sizeof(addr), "user%u@example.com", i);
+		acct = find(f, name);
+		assert_non_null(acct);
+		assert_string_equal(acct->cfg.name, name);
+		/* The address, in another case. */
+		assert_ptr_equal(find(f, addr), acct);
+	}
+	/* Every other one goes; the rest are still found, and the list
+	   keeps its order. */
+	for (i = 0; i < MANY; i += 2) {
+		snprintf(name, sizeof(name), "user%u", i);
+		assert_int_equal(
+		    account_runtime_delete(f->a.store, find(f, name), &err), 0);
+	}
+	for (i = 0; i < MANY; i++) {
+		snprintf(name, sizeof(name), "user%u", i);
+		snprintf(addr, sizeof(addr), "USER%u@example.com", i);
+		if (i % 2 == 0) {
+			assert_null(find(f, name));
+			assert_null(find(f, addr));
+		} else {
+			assert_non_null(find(f, name));
+			assert_ptr_equal(find(f, addr), find(f, name));
+		}
+	}
+	assert_string_equal(f->a.store->last->cfg.name, "user4999");
+	assert_ptr_equal(f->a.store->last->prev, find(f, "user4997"));
+}
+
+static void
+add_clashing_with_an_address_in_another_case_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct agent_err err;
+
+	assert_int_equal(add_runtime(f, 1, "one@example.com", &err), 0);
+	/* Its address, in capitals, as another account's address. */
+	assert_int_equal(add_runtime(f, 2, "ONE@example.com", &err),
+			 XO_ERR_EXISTS);
+	assert_non_null(strstr(err.msg, "user1"));
+	/* The same name again. */
+	assert_int_equal(add_runtime(f, 1, "other@example.com", &err),
+			 XO_ERR_EXISTS);
+	assert_int_equal(add_runtime(f, 4, "four@example.com", &err), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+		many_accounts_are_found_by_name_and_address, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		add_clashing_with_an_address_in_another_case_is_refused, setup,
+		teardown),
 	    cmocka_unit_test_setup_teardown(
 		reload_keeps_busy_account_and_tokens_of_unchanged_ones, setup,
 		teardown),

@@ -996,6 +996,46 @@ static void http_redirects_are_not_followed(void **state)
 	assert_string_equal(g.body, "moved");
 }
 
+/* More transfers than run at once (http.c's MAX_ACTIVE, 16): the rest
+   wait their turn and all end, each once; one cancelled while it waits
+   never calls back. */
+#define MANY_XFERS 40
+
+static void http_transfers_beyond_the_limit_wait_their_turn(void **state)
+{
+	struct agent_http_xfer *x[MANY_XFERS];
+	struct got g[MANY_XFERS];
+	struct agent_http_req req;
+	struct agent_http *h;
+	uv_loop_t loop;
+	char url[128];
+	int i;
+
+	(void)state;
+	url_for(url, sizeof(url), "/ok");
+	memset(&req, 0, sizeof(req));
+	req.url = url;
+	memset(g, 0, sizeof(g));
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(agent_http_new(&loop, &h), 0);
+	for (i = 0; i < MANY_XFERS; i++)
+		assert_int_equal(
+		    agent_http_start(h, &req, on_resp, &g[i], &x[i]), 0);
+	agent_http_cancel(h, x[MANY_XFERS - 2]);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	agent_http_free(h);
+	close_loop(&loop);
+	for (i = 0; i < MANY_XFERS; i++) {
+		if (i == MANY_XFERS - 2) {
+			assert_int_equal(g[i].calls, 0);
+			continue;
+		}
+		assert_int_equal(g[i].calls, 1);
+		assert_int_equal(g[i].err, 0);
+		assert_string_equal(g[i].body, "hello");
+	}
+}
+
 static void http_timeout_is_reported(void **state)
 {
 	struct got g;
@@ -1798,6 +1838,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(http_body_over_the_cap_is_refused),
 	    cmocka_unit_test(http_retry_after_seconds_and_date_are_read),
 	    cmocka_unit_test(http_redirects_are_not_followed),
+	    cmocka_unit_test(http_transfers_beyond_the_limit_wait_their_turn),
 	    cmocka_unit_test(http_timeout_is_reported),
 	    cmocka_unit_test(http_connection_refused_is_an_http_error),
 	    cmocka_unit_test(http_refuses_plain_http_to_other_hosts),

@@ -29,7 +29,7 @@ static int build(uint8_t form, const char *email, const char *host,
 	int r;
 
 	assert_int_equal(agent_plain_dup("TOKEN", 5, &token), 0);
-	r = agent_sasl_build(form, email, host, port, token, &b64);
+	r = agent_sasl_build(NULL, form, email, host, port, token, &b64);
 	agent_plain_free(token);
 	if (r != 0) {
 		assert_null(b64);

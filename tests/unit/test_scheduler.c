@@ -158,6 +158,14 @@ static void tick(struct fixture *f)
 	account_scheduler_tick(&f->a.store->scheduler);
 }
 
+/* The deadlines the test set by hand planned, as the code that sets them
+   plans them (account_schedule()), then a tick. */
+static void plan_and_tick(struct fixture *f)
+{
+	account_store_schedule(f->a.store);
+	tick(f);
+}
+
 /* ---- when the timer wakes ---- */
 
 static void timer_wakes_at_earliest_next_refresh(void **state)
@@ -208,7 +216,7 @@ static void refreshing_account_does_not_pull_timer_earlier(void **state)
 	struct account *a = logged_in(f, "a");
 
 	a->next_refresh_boot = T0 - 1;
-	tick(f);
+	plan_and_tick(f);
 	assert_true(account_refreshing(a));
 	/* Its planned refresh has passed, but it is under way: the timer
 	   does not wake every millisecond until it ends. */
@@ -250,7 +258,7 @@ static void tick_starts_due_refresh_and_not_future_one(void **state)
 	a->next_refresh_boot = T0 - 1000; /* overdue */
 	b->next_refresh_boot = T0;	  /* due this very millisecond */
 	c->next_refresh_boot = T0 + 1;	  /* not yet */
-	tick(f);
+	plan_and_tick(f);
 	assert_true(account_refreshing(a));
 	assert_true(account_refreshing(b));
 	assert_false(account_refreshing(c));
@@ -268,7 +276,7 @@ static void tick_skips_account_that_cannot_refresh(void **state)
 	/* No refresh token: a planned refresh is dropped, not retried at
 	   every tick. */
 	a->next_refresh_boot = T0 - 1;
-	tick(f);
+	plan_and_tick(f);
 	assert_false(account_refreshing(a));
 	assert_int_equal(a->next_refresh_boot, 0);
 	assert_int_equal(due_in(f), WAKE_MAX_MS);
@@ -311,7 +319,7 @@ static void refreshing_account_past_lifetime_does_not_spin_timer(void **state)
 
 	account_set_obtained(s, time(NULL) + 5);
 	s->next_refresh_boot = T0;
-	tick(f);
+	plan_and_tick(f);
 	assert_true(account_refreshing(s));
 	/* The lifetime ends during the refresh: the tokens go when it
 	   ends (refresh_ended() plans again), not at a timer that fires
@@ -330,15 +338,75 @@ static void locked_store_tick_starts_nothing(void **state)
 	a->next_refresh_boot = T0 - 1;
 	b->next_refresh_boot = T0;
 	f->locked = 1;
-	tick(f);
+	plan_and_tick(f);
 	assert_false(account_refreshing(a));
 	assert_false(account_refreshing(b));
 	/* Nothing can start until the unlock, which plans again
 	   (account_store_unlocked()): no timer spinning meanwhile. */
 	assert_int_equal(due_in(f), WAKE_MAX_MS);
 	f->locked = 0;
+	account_store_unlocked(f->a.store);
 	tick(f);
 	assert_true(account_refreshing(a));
+	assert_true(account_refreshing(b));
+}
+
+/* ---- how many at once ---- */
+
+static void due_accounts_beyond_the_limit_wait_for_a_slot(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = logged_in(f, "a"), *b = logged_in(f, "b"),
+		       *c = logged_in(f, "c");
+
+	f->a.store->max_refreshing = 2;
+	c->next_refresh_boot = T0 - 3000; /* due first */
+	a->next_refresh_boot = T0 - 2000;
+	b->next_refresh_boot = T0 - 1000;
+	plan_and_tick(f);
+	/* The two that came due first run; the third waits, and no timer
+	   spins meanwhile: a slot comes when a refresh ends. */
+	assert_true(account_refreshing(c));
+	assert_true(account_refreshing(a));
+	assert_false(account_refreshing(b));
+	assert_int_equal(due_in(f), WAKE_MAX_MS);
+	/* One ends (as refresh_ended() does): the next tick is at once, and
+	   starts the one that waited. */
+	account_set_op(c, ACCOUNT_OP_NONE);
+	c->next_refresh_boot = T0 + 600000;
+	account_schedule(c);
+	assert_int_equal(due_in(f), 1);
+	tick(f);
+	assert_true(account_refreshing(b));
+	assert_false(account_refreshing(c));
+	assert_int_equal(f->a.store->refreshing, 2);
+}
+
+static void deleted_account_leaves_the_plan(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = logged_in(f, "a"), *b = logged_in(f, "b"),
+		       *c = logged_in(f, "c");
+
+	a->next_refresh_boot = T0 + 1000;
+	b->next_refresh_boot = T0 + 5000;
+	account_store_schedule(f->a.store);
+	assert_int_equal(due_in(f), 1000);
+	account_unlink(f->a.store, a);
+	account_free(a, NULL);
+	/* One deleted while it refreshes gives its place back. */
+	c->next_refresh_boot = T0 - 1;
+	plan_and_tick(f);
+	assert_true(account_refreshing(c));
+	assert_int_equal(f->a.store->refreshing, 1);
+	account_unlink(f->a.store, c);
+	account_free(c, NULL);
+	assert_int_equal(f->a.store->refreshing, 0);
+	/* Out of the heap with the free: the timer follows b now. */
+	account_schedule(b);
+	assert_int_equal(due_in(f), 5000);
+	fake_now = T0 + 5000;
+	tick(f);
 	assert_true(account_refreshing(b));
 }
 
@@ -365,6 +433,10 @@ int main(int argc, char **argv)
 		refreshing_account_past_lifetime_does_not_spin_timer, setup,
 		teardown),
 	    cmocka_unit_test_setup_teardown(locked_store_tick_starts_nothing,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		due_accounts_beyond_the_limit_wait_for_a_slot, setup, teardown),
+	    cmocka_unit_test_setup_teardown(deleted_account_leaves_the_plan,
 					    setup, teardown),
 	};
 	const struct unit_group groups[] = {

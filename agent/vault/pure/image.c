@@ -112,8 +112,7 @@ static void key_check(const struct vault_key *k,
 			   sizeof(CHECK_CONTEXT) - 1, k->key, VAULT_KEY_LEN);
 }
 
-static int parse_header(const unsigned char *img, size_t len,
-			struct header *h)
+static int parse_header(const unsigned char *img, size_t len, struct header *h)
 {
 	struct proto_reader r;
 	uint32_t version;
@@ -222,7 +221,7 @@ int vault_unseal(const struct vault_key *k, const unsigned char *img,
 	if (h.params.kdf != k->params.kdf ||
 	    sodium_memcmp(check, h.check, VAULT_CHECK_LEN) != 0)
 		return XO_ERR_WRONG_PASSPHRASE;
-	if ((r = agent_plain_new(h.sealed_len - TAG_LEN, &plain)) != 0)
+	if ((r = agent_plain_large(h.sealed_len - TAG_LEN, &plain)) != 0)
 		return r;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
 		(unsigned char *)plain->data, &plain_len, NULL,

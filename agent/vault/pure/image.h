@@ -29,8 +29,9 @@
 #define VAULT_CHECK_LEN 16
 #define VAULT_HEADER_LEN (8 + 4 + 1 + 4 + 4 + VAULT_SALT_LEN + \
 			  VAULT_CHECK_LEN + 24 + 4)
-/* Far more than any number of accounts needs; bounds what we read. */
-#define VAULT_MAX_PLAIN (8u * 1024 * 1024)
+/* Bounds what we read: 100,000 accounts with 2 KiB refresh tokens and
+   their settings take some 250 MiB. */
+#define VAULT_MAX_PLAIN (512u * 1024 * 1024)
 
 enum vault_kdf {
 	VAULT_KDF_ARGON2ID = 1, /* from a passphrase */

@@ -1,0 +1,310 @@
+/*
+ * schedule.c: when each account's refresh starts, and when its lifetime
+ * ends (DESIGN.md, "Refresh policy").
+ *
+ * Every account that has a deadline the scheduler acts on (its next
+ * refresh, unless the agent is locked; the end of its tokens' lifetime)
+ * sits in one binary heap keyed by the earliest of them, and one timer
+ * wakes at the top's deadline.  A wake-up takes every account whose
+ * deadline has come, whatever their number, and costs O(log n) each; an
+ * account whose deadlines change is moved in the heap
+ * (account_schedule()), and a change to every account at once (start-up,
+ * reload, LOCK, UNLOCK, RESTORE) builds the heap again in O(n)
+ * (account_store_schedule()).  An account busy with a refresh or a login
+ * is out of the heap: the end of the operation plans it again.  An entry
+ * whose deadline went away (tokens forgotten) is dropped when it comes up.
+ *
+ * At most MAX_REFRESHING refreshes run at once.  An account due while all
+ * of them are taken waits, in the order it came due, in the ready queue,
+ * and starts when one ends; a request that needs a token now does not
+ * wait there (token.c starts its refresh at once).  So a storm of
+ * refreshes (100,000 accounts due in the same minute, or at once after a
+ * vault is loaded) is a steady stream that the provider, the vault and
+ * the requests of clients all keep up with.
+ *
+ * Deadlines are kept on CLOCK_BOOTTIME; the timer wakes at the earliest
+ * deadline but at least every WAKE_MAX_MS, so that after a suspend a due
+ * refresh starts soon rather than when the monotonic clock catches up.
+ */
+#include <stdlib.h>
+
+#include "account/account_internal.h"
+#include "core/clock.h"
+#include "core/log.h"
+
+#define WAKE_MAX_MS 30000
+
+static bool locked(const struct account_store *s)
+{
+	return s->hooks.locked != NULL && s->hooks.locked(s->hooks.arg);
+}
+
+void account_set_op(struct account *acct, enum account_op op)
+{
+	struct account_store *s = acct->store;
+
+	if (acct->op == ACCOUNT_OP_REFRESH)
+		s->refreshing--;
+	if (op == ACCOUNT_OP_REFRESH)
+		s->refreshing++;
+	acct->op = op;
+}
+
+/* The deadline the scheduler acts on for acct, 0 for none. */
+static int64_t due_at(const struct account *acct, bool is_locked)
+{
+	int64_t at = 0;
+
+	int64_t scope_at;
+
+	if (acct->op != ACCOUNT_OP_NONE)
+		return 0;
+	if (!is_locked && acct->next_refresh_boot > 0)
+		at = acct->next_refresh_boot;
+	/* The tokens of other scopes (scopes.c) refresh on their own
+	   deadlines, one at a time with the account's own. */
+	if (!is_locked && (scope_at = account_scopes_next(acct)) > 0 &&
+	    (at == 0 || scope_at < at))
+		at = scope_at;
+	if (acct->drop_boot > 0 && (at == 0 || acct->drop_boot < at))
+		at = acct->drop_boot;
+	return at;
+}
+
+/* ---- the heap: s->heap[0] has the earliest deadline; acct->heap_at is
+   its place plus one, 0 when it is not there ---- */
+
+static void heap_set(struct account_store *s, size_t i, struct account *acct)
+{
+	s->heap[i] = acct;
+	acct->heap_at = i + 1;
+}
+
+static void sift_up(struct account_store *s, size_t i)
+{
+	struct account *acct = s->heap[i];
+
+	while (i > 0 && s->heap[(i - 1) / 2]->heap_key > acct->heap_key) {
+		heap_set(s, i, s->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_set(s, i, acct);
+}
+
+static void sift_down(struct account_store *s, size_t i)
+{
+	struct account *acct = s->heap[i];
+	size_t c;
+
+	while ((c = 2 * i + 1) < s->heap_n) {
+		if (c + 1 < s->heap_n &&
+		    s->heap[c + 1]->heap_key < s->heap[c]->heap_key)
+			c++;
+		if (s->heap[c]->heap_key >= acct->heap_key)
+			break;
+		heap_set(s, i, s->heap[c]);
+		i = c;
+	}
+	heap_set(s, i, acct);
+}
+
+static void heap_remove(struct account_store *s, struct account *acct)
+{
+	size_t i = acct->heap_at - 1;
+	struct account *last;
+
+	if (acct->heap_at == 0)
+		return;
+	acct->heap_at = 0;
+	last = s->heap[--s->heap_n];
+	if (last == acct)
+		return;
+	heap_set(s, i, last);
+	sift_down(s, i);
+	sift_up(s, last->heap_at - 1);
+}
+
+/* Room for one more; false when out of memory. */
+static bool heap_room(struct account_store *s)
+{
+	struct account **h;
+	size_t cap;
+
+	if (s->heap_n < s->heap_cap)
+		return true;
+	cap = s->heap_cap ? s->heap_cap * 2 : 64;
+	if ((h = realloc(s->heap, cap * sizeof(*h))) == NULL)
+		return false;
+	s->heap = h;
+	s->heap_cap = cap;
+	return true;
+}
+
+/* ---- the ready queue ---- */
+
+static void ready_remove(struct account_store *s, struct account *acct)
+{
+	if (!acct->ready)
+		return;
+	TAILQ_REMOVE(&s->ready_queue, acct, ready_link);
+	acct->ready = false;
+}
+
+/* Puts acct where its deadlines say: in the heap, or nowhere. */
+static void plan(struct account_store *s, struct account *acct, bool is_locked)
+{
+	int64_t at = due_at(acct, is_locked);
+
+	ready_remove(s, acct);
+	if (at == 0) {
+		heap_remove(s, acct);
+		return;
+	}
+	if (acct->heap_at != 0) {
+		acct->heap_key = at;
+		sift_down(s, acct->heap_at - 1);
+		sift_up(s, acct->heap_at - 1);
+		return;
+	}
+	if (!heap_room(s)) {
+		/* Without memory for the heap the account is not forgotten:
+		   it is due again in the next full plan (every reload,
+		   unlock, and this log line says why it waits). */
+		log_error("%s: out of memory planning its refresh",
+			  acct->cfg.name);
+		return;
+	}
+	acct->heap_key = at;
+	heap_set(s, s->heap_n++, acct);
+	sift_up(s, s->heap_n - 1);
+}
+
+static void arm(struct account_store *s)
+{
+	int64_t now = agent_now_boot(), next = now + WAKE_MAX_MS;
+
+	if (s->stopped || s->agent->stopping)
+		return;
+	if (!TAILQ_EMPTY(&s->ready_queue) && s->refreshing < s->max_refreshing)
+		next = now;
+	else if (s->heap_n > 0 && s->heap[0]->heap_key < next)
+		next = s->heap[0]->heap_key;
+	uv_timer_start(&s->scheduler, account_scheduler_tick,
+		       next > now ? (uint64_t)(next - now) : 1, 0);
+}
+
+void account_schedule(struct account *acct)
+{
+	struct account_store *s = acct->store;
+
+	plan(s, acct, locked(s));
+	arm(s);
+}
+
+void account_unschedule(struct account *acct)
+{
+	struct account_store *s = acct->store;
+
+	if (s == NULL)
+		return;
+	ready_remove(s, acct);
+	heap_remove(s, acct);
+}
+
+void account_store_schedule(struct account_store *s)
+{
+	bool is_locked = locked(s);
+	struct account *acct;
+	size_t i;
+
+	if (s->stopped)
+		return;
+	while ((acct = TAILQ_FIRST(&s->ready_queue)) != NULL)
+		ready_remove(s, acct);
+	for (i = 0; i < s->heap_n; i++)
+		s->heap[i]->heap_at = 0;
+	s->heap_n = 0;
+	for (acct = s->accounts; acct != NULL; acct = acct->next) {
+		if ((acct->heap_key = due_at(acct, is_locked)) == 0)
+			continue;
+		if (!heap_room(s)) {
+			log_error("%s: out of memory planning its refresh",
+				  acct->cfg.name);
+			continue;
+		}
+		heap_set(s, s->heap_n++, acct);
+	}
+	for (i = s->heap_n / 2; i-- > 0;)
+		sift_down(s, i);
+	arm(s);
+}
+
+/* xoauth-agent -t, `lifetime`: the account's tokens are forgotten, in
+   memory and in the vault, as `xoauth remove` would. */
+static void lifetime_over(struct account *acct)
+{
+	log_info("%s: lifetime over: tokens forgotten", acct->cfg.name);
+	account_forget(acct);
+	/* "log in again", as after a refused refresh token */
+	acct->state = PROTO_STATE_REAUTH;
+	agent_err_set(&acct->last, XO_ERR_LOGIN_NEEDED,
+		      "%s: the tokens' lifetime is over", acct->cfg.name);
+	agent_waiters_fail(&acct->waiters, XO_ERR_LOGIN_NEEDED, acct->last.msg);
+	account_store_persist(acct->store);
+}
+
+/* Starts acct's refresh if it is still due; false when every slot is
+   taken (acct is left where it was). */
+static bool start_if_due(struct account_store *s, struct account *acct,
+			 int64_t now, bool is_locked)
+{
+	struct account_scope *sc = NULL;
+	bool own;
+
+	if (is_locked || acct->op != ACCOUNT_OP_NONE)
+		return true;
+	own = acct->next_refresh_boot != 0 && acct->next_refresh_boot <= now;
+	/* The account's own token first; another scope's comes when that
+	   one has ended (single flight). */
+	if (!own && (sc = account_scope_due(acct, now)) == NULL)
+		return true;
+	if (s->refreshing >= s->max_refreshing)
+		return false;
+	if (own) {
+		if (account_refresh_start(acct, NULL) != 0)
+			acct->next_refresh_boot = 0;
+	} else if (account_refresh_scope(acct, sc, NULL) != 0) {
+		sc->next_refresh_boot = 0;
+	}
+	return true;
+}
+
+void account_scheduler_tick(uv_timer_t *t)
+{
+	struct account_store *s = t->data;
+	bool is_locked = locked(s);
+	int64_t now = agent_now_boot();
+	struct account *acct;
+
+	/* Those that came due first go first. */
+	while (s->refreshing < s->max_refreshing &&
+	       (acct = TAILQ_FIRST(&s->ready_queue)) != NULL) {
+		ready_remove(s, acct);
+		start_if_due(s, acct, now, is_locked);
+		plan(s, acct, is_locked);
+	}
+	while (s->heap_n > 0 && s->heap[0]->heap_key <= now) {
+		acct = s->heap[0];
+		heap_remove(s, acct);
+		if (acct->drop_boot != 0 && acct->drop_boot <= now &&
+		    acct->op == ACCOUNT_OP_NONE)
+			lifetime_over(acct);
+		if (!start_if_due(s, acct, now, is_locked)) {
+			TAILQ_INSERT_TAIL(&s->ready_queue, acct, ready_link);
+			acct->ready = true;
+			continue;
+		}
+		plan(s, acct, is_locked);
+	}
+	arm(s);
+}
