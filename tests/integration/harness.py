@@ -301,48 +301,75 @@ def start_smtp(oidc, maildir=None, auth_reply=None, port=0, port_xoauth2_only=0,
 
 
 class Faults(Server):
-    """faults.js. Attributes: port, url, token_endpoint (point the agent's
-    token_endpoint here)."""
+    """faults.js. Attributes: port (the token endpoint's), url (its control
+    endpoints'), token_endpoint (point the agent's token_endpoint here),
+    tls (True when the token endpoint speaks HTTPS; the control endpoints
+    are then on a plain HTTP port of their own)."""
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.port = self.info["port"]
         self.url = self.info["url"]
         self.token_endpoint = self.info["token_endpoint"]
+        self.tls = self.token_endpoint.startswith("https:")
+
+    def _control(self, path, spec=None):
+        """A control request: GET, or POST with spec as JSON."""
+        data = None if spec is None else json.dumps(spec).encode()
+        status, _, body = http_request(self.url + path, method="GET" if spec is None else "POST",
+                                       data=data, headers={"Content-Type": "application/json"})
+        if status != 200:
+            raise HarnessError("faults.js refused %s %r: %s" % (path, spec, body))
+        return body
 
     def queue(self, kind, count=1, **params):
         """Queues a fault for the next `count` token requests (-1: all until
         reset()). kind: "500", "503", "429", "timeout", "malformed",
-        "invalid_grant", "huge", "slow", "close", "custom". params:
-        grant_type, retry_after, seconds, bytes, status, body, headers.
-        Returns the queue."""
-        spec = dict(params, kind=str(kind), count=count)
-        status, _, body = http_request(self.url + "/_fault", method="POST",
-                                       data=json.dumps(spec).encode(),
-                                       headers={"Content-Type": "application/json"})
-        if status != 200:
-            raise HarnessError("faults.js refused %r: %s" % (spec, body))
-        return body["queued"]
+        "invalid_grant", "huge", "slow", "close", "custom", "reset",
+        "stall", "redirect", "rewrite". params: grant_type, retry_after,
+        seconds, bytes, status, body, headers, location, set, unset (see
+        faults.js). Returns the queue."""
+        return self._control("/_fault", dict(params, kind=str(kind), count=count))["queued"]
 
     def queued(self):
-        return http_request(self.url + "/_faults")[2]["queued"]
+        return self._control("/_faults")["queued"]
 
     def requests(self):
-        """Token requests seen, oldest first: dicts with time, done (Unix
-        seconds), grant_type, fault (kind applied or None), status."""
-        return http_request(self.url + "/_log")[2]["requests"]
+        """Token requests seen, oldest first: dicts with time, done, closed
+        (Unix seconds), grant_type, fault (kind applied or None), status."""
+        return self._control("/_log")["requests"]
+
+    def connections(self):
+        """With tls: every TCP connection to the token endpoint, oldest
+        first, as dicts with time (Unix seconds). A client that refuses
+        the certificate connects but never sends a request."""
+        return self._control("/_log")["connections"]
+
+    def tls_errors(self):
+        """With tls: failed TLS handshakes, oldest first: dicts with time
+        (Unix seconds) and error (Node's code for the client's alert)."""
+        return self._control("/_log")["tls_errors"]
 
     def reset(self):
-        """Empties the fault queue and the request log."""
-        http_request(self.url + "/_reset", method="POST", data=b"")
+        """Empties the fault queue and the logs."""
+        self._control("/_reset", {})
+
+    def use_certificate(self, cert, key):
+        """From now on new connections get this certificate (PEM paths);
+        idle kept-alive connections are closed. Needs tls."""
+        self._control("/_tls", {"cert": cert, "key": key})
 
 
-def start_faults(upstream, port=0, timeout=START_TIMEOUT):
+def start_faults(upstream, port=0, tls=None, timeout=START_TIMEOUT):
     """Starts the fault injector in front of `upstream` (an OIDC, whose token
-    endpoint is used, or a token endpoint URL); returns a Faults server."""
+    endpoint is used, or a token endpoint URL); returns a Faults server.
+    tls: (cert, key) PEM paths to speak HTTPS with that certificate
+    (tlsca.py makes them)."""
     url = upstream.token_endpoint if isinstance(upstream, OIDC) else upstream
     argv = [_node(), os.path.join(SERVERS_DIR, "faults.js"), "--upstream", url,
             "--port", str(port)]
+    if tls is not None:
+        argv += ["--tls-cert", tls[0], "--tls-key", tls[1]]
     return Faults("faults", argv, timeout=timeout)
 
 
