@@ -31,6 +31,7 @@
 #include "core/agent.h"
 #include "core/err.h"
 #include "core/waiter.h"
+#include "oauth/pure/reply.h"
 
 /* What the account is doing with the provider: one thing at a time. */
 enum account_op {
@@ -90,10 +91,11 @@ struct account {
 	uint8_t state; /* enum proto_state: NEED_LOGIN, ACTIVE, RETRYING,
 			  REAUTH, CONFIG_ERROR or IDLE */
 	enum account_op op;
-	unsigned failures;	   /* consecutive transient failures */
-	struct agent_err last;	   /* the last failure; code 0: none */
-	long last_aadsts;	   /* the provider's AADSTS number, 0 */
-	char last_oauth_error[48]; /* the provider's "error", "" */
+	unsigned failures;	     /* consecutive transient failures */
+	struct agent_err last;	     /* the last failure; code 0: none */
+	enum oauth_fault last_fault; /* what it met (TLS, timeout ...) */
+	long last_aadsts;	     /* the provider's AADSTS number, 0 */
+	char last_oauth_error[48];   /* the provider's "error", "" */
 
 	/* client_secret_cmd (secret_cmd.c) */
 	struct agent_spawn *secret_run;	 /* the command, while it runs */

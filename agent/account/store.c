@@ -368,6 +368,7 @@ void account_status(const struct account *acct, struct account_status *out)
 	out->login = &acct->login_outcome;
 	out->last_aadsts = acct->last_aadsts;
 	out->last_oauth_error = acct->last_oauth_error;
+	out->last_fault = (int)acct->last_fault;
 }
 
 void account_list_entry(const struct account *acct,

@@ -49,6 +49,7 @@ void account_forget(struct account *acct)
 	account_drop_tokens(acct);
 	acct->failures = 0;
 	agent_err_clear(&acct->last);
+	acct->last_fault = OAUTH_FAULT_NONE;
 	acct->last_aadsts = 0;
 	acct->last_oauth_error[0] = '\0';
 }
@@ -164,6 +165,7 @@ void account_commit_tokens(struct account *acct)
 	acct->state = PROTO_STATE_ACTIVE;
 	acct->failures = 0;
 	agent_err_clear(&acct->last);
+	acct->last_fault = OAUTH_FAULT_NONE;
 	acct->last_aadsts = 0;
 	acct->last_oauth_error[0] = '\0';
 }

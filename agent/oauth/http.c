@@ -6,7 +6,8 @@
  * transfers are drained after every curl_multi_socket_action(), a 0 ms
  * timeout is run from a 1 ms timer (libcurl must not be re-entered from
  * its own timer callback), -1 stops the timer, poll contexts are freed in
- * their close callback, and a poll error is passed on as CURL_CSELECT_ERR.
+ * their close callback, and a poll error is passed on as CURL_CSELECT_ERR
+ * (with CURL_CSELECT_IN, so that curl learns which error: on_poll()).
  *
  * libcurl must have been initialised with curl_global_init() before
  * agent_http_new() (the agent's main does it once, single-threaded).
@@ -58,6 +59,7 @@ struct agent_http_xfer {
 	int too_large;
 	int done; /* the callback is running: cancel is a no-op */
 	long retry_after;
+	long timeout_ms; /* the transfer's deadline, for messages */
 	agent_http_cb cb;
 	agent_http_easy_cb easy_cb; /* agent_http_start_easy(): the caller
 				       owns easy */
@@ -183,6 +185,81 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *userp)
 	return n;
 }
 
+/*
+ * What a failed transfer met, in words that name the cause (the user reads
+ * them in `xoauth list`), with curl's own explanation after them.
+ */
+static void describe_failure(const struct agent_http_xfer *x, CURLcode rc,
+			     struct agent_http_resp *resp)
+{
+	const char *detail = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+	const char *what;
+	char timed[64];
+
+	switch (rc) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		resp->fault = OAUTH_FAULT_TLS;
+		what = "its TLS certificate was refused";
+		break;
+	case CURLE_SSL_CONNECT_ERROR:
+		resp->fault = OAUTH_FAULT_TLS;
+		what = "the TLS handshake failed";
+		break;
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+		resp->fault = OAUTH_FAULT_RESET;
+		what = "the connection broke in the middle of the exchange";
+		break;
+	case CURLE_PARTIAL_FILE:
+		resp->fault = OAUTH_FAULT_RESET;
+		what = "the connection closed in the middle of the reply";
+		break;
+	case CURLE_GOT_NOTHING:
+		resp->fault = OAUTH_FAULT_RESET;
+		what = "the connection closed without a reply";
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		resp->fault = OAUTH_FAULT_TIMEOUT;
+		snprintf(timed, sizeof(timed),
+			 "it timed out: no complete reply within %ld s",
+			 (x->timeout_ms + 999) / 1000);
+		what = timed;
+		break;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+		resp->fault = OAUTH_FAULT_NETWORK;
+		what = "no connection";
+		break;
+	default:
+		resp->fault = OAUTH_FAULT_NETWORK;
+		what = "the transfer failed";
+		break;
+	}
+	snprintf(resp->error, sizeof(resp->error), "%s (%s)", what, detail);
+}
+
+/* The host a redirect points to (never followed), for the message. */
+static void redirect_host(CURL *easy, struct agent_http_resp *resp)
+{
+	char *to = NULL, *host = NULL;
+	CURLU *u;
+
+	if (curl_easy_getinfo(easy, CURLINFO_REDIRECT_URL, &to) != CURLE_OK ||
+	    to == NULL || (u = curl_url()) == NULL)
+		return;
+	if (curl_url_set(u, CURLUPART_URL, to, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+		snprintf(resp->redirect_host, sizeof(resp->redirect_host), "%s",
+			 host);
+	curl_free(host);
+	curl_url_cleanup(u);
+}
+
 static void finish(struct agent_http *h, CURL *easy, CURLcode rc)
 {
 	struct agent_http_xfer *x = NULL;
@@ -210,16 +287,18 @@ static void finish(struct agent_http *h, CURL *easy, CURLcode rc)
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp.status);
 	if (rc == CURLE_OK) {
 		resp.err = 0;
+		if (resp.status >= 300 && resp.status < 400)
+			redirect_host(easy, &resp);
 	} else if (x->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
 		resp.err = XO_ERR_PROVIDER_REPLY;
+		resp.fault = OAUTH_FAULT_REPLY;
 		snprintf(resp.error, sizeof(resp.error),
 			 "the reply is larger than %d bytes",
 			 AGENT_HTTP_MAX_RESPONSE);
 	} else {
 		resp.err = rc == CURLE_OPERATION_TIMEDOUT ? XO_ERR_TIMEOUT
 							  : XO_ERR_HTTP;
-		snprintf(resp.error, sizeof(resp.error), "%s",
-			 x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+		describe_failure(x, rc, &resp);
 	}
 	resp.body = x->body.data != NULL ? (const char *)x->body.data : "";
 	resp.body_len = x->body.len;
@@ -269,8 +348,12 @@ static void on_poll(uv_poll_t *p, int status, int events)
 	struct sock_ctx *ctx = p->data;
 	int flags = 0;
 
+	/* On a socket error (EPOLLERR: a reset, say) libuv reports only
+	   UV_EBADF and stops the poll.  Letting curl read as well makes it
+	   meet the error itself and name it ("Connection reset by peer")
+	   rather than say "select/poll returned error". */
 	if (status < 0)
-		flags = CURL_CSELECT_ERR;
+		flags = CURL_CSELECT_ERR | CURL_CSELECT_IN;
 	if (events & UV_READABLE)
 		flags |= CURL_CSELECT_IN;
 	if (events & UV_WRITABLE)
@@ -531,6 +614,8 @@ int agent_http_start(struct agent_http *h, const struct agent_http_req *req,
 	x->cb = cb;
 	x->arg = arg;
 	x->retry_after = -1;
+	x->timeout_ms =
+	    req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
 	agent_buf_init(&x->body, AGENT_HTTP_MAX_RESPONSE + 1);
 	if ((kind = url_kind(req->url, &x->url)) == 0) {
 		r = XO_ERR_INVALID;
@@ -552,10 +637,8 @@ int agent_http_start(struct agent_http *h, const struct agent_http_req *req,
 	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-			     req->timeout_ms > 0
-				 ? req->timeout_ms
-				 : DEFAULT_TIMEOUT_MS) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, x->timeout_ms) !=
+		CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
 			     (curl_off_t)AGENT_HTTP_MAX_RESPONSE) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write) != CURLE_OK ||

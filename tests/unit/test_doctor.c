@@ -19,6 +19,7 @@
 #include <xoauth/xo_errors.h>
 
 #include "doctor/pure/doctor.h"
+#include "oauth/pure/reply.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -470,8 +471,8 @@ static void aadsts_numbers_are_found_in_text(void **state)
 }
 
 /* REAUTH has three causes, and each is told as what it is. */
-static void reauth_tells_a_revoked_grant_from_a_held_token_and_a_lifetime(
-    void **state)
+static void
+reauth_tells_a_revoked_grant_from_a_held_token_and_a_lifetime(void **state)
 {
 	struct doctor_report *r = report_new();
 	struct doctor_account a = ms_account();
@@ -495,7 +496,8 @@ static void reauth_tells_a_revoked_grant_from_a_held_token_and_a_lifetime(
 	a.last_error = "work: the agent stopped during a refresh";
 	doctor_check_state(&a, r);
 	dump(r);
-	assert_true(has_finding(r, PROTO_LEVEL_PROBLEM, "does not send by itself",
+	assert_true(has_finding(r, PROTO_LEVEL_PROBLEM,
+				"does not send by itself",
 				"xoauth refresh work", NULL));
 	assert_false(has_finding(r, PROTO_LEVEL_PROBLEM, "revoked", NULL));
 	free(r);
@@ -559,6 +561,47 @@ static void account_without_tokens_needs_a_login(void **state)
 	doctor_check_state(&a, r);
 	assert_true(has_finding(r, PROTO_LEVEL_OK, "valid", NULL));
 	assert_int_equal(doctor_count(r, PROTO_LEVEL_PROBLEM), 0);
+	free(r);
+}
+
+/* A refresh being retried gets the advice for what it met. */
+static void retrying_account_is_advised_by_what_failed(void **state)
+{
+	static const struct {
+		int fault;
+		const char *fix;
+	} cases[] = {
+	    {OAUTH_FAULT_TLS, "never skips the certificate check"},
+	    {OAUTH_FAULT_RESET, "broke in the middle"},
+	    {OAUTH_FAULT_TIMEOUT, "did not answer within"},
+	    {OAUTH_FAULT_REDIRECT, "set token_endpoint"},
+	    {OAUTH_FAULT_NONE, "check the network"},
+	};
+	struct doctor_report *r;
+	struct doctor_account a = ms_account();
+	size_t i;
+
+	(void)state;
+	a.state = PROTO_STATE_RETRYING;
+	a.last_err = XO_ERR_REFRESH_FAILED;
+	a.last_error = "work: refresh failed (...)";
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		r = report_new();
+		a.last_fault = cases[i].fault;
+		doctor_check_state(&a, r);
+		dump(r);
+		assert_true(has_finding(r, PROTO_LEVEL_WARNING,
+					"Refreshes of [account work] fail",
+					cases[i].fix, NULL));
+		free(r);
+	}
+	/* A permanent redirect is a config error: the fix is the URL. */
+	r = report_new();
+	a.state = PROTO_STATE_CONFIG_ERROR;
+	a.last_fault = OAUTH_FAULT_REDIRECT;
+	doctor_check_state(&a, r);
+	assert_true(has_finding(r, PROTO_LEVEL_PROBLEM,
+				"Set token_endpoint (or issuer)", NULL));
 	free(r);
 }
 
@@ -855,6 +898,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(aadsts_numbers_are_found_in_text),
 	    cmocka_unit_test(last_error_is_explained_with_its_remedy),
 	    cmocka_unit_test(account_without_tokens_needs_a_login),
+	    cmocka_unit_test(retrying_account_is_advised_by_what_failed),
 	    cmocka_unit_test(mail_hosts_are_classified_by_domain),
 	    cmocka_unit_test(
 		secret_on_a_microsoft_delegated_account_is_flagged),

@@ -5,10 +5,11 @@
  * The pure parts (no libuv, no curl, no globals; the unit tests link them
  * directly) are the findings list and its encoding (doctor/pure/report.c), the
  * checks of an account's settings, state and last error
- * (doctor/pure/checks.c), the JWT claims of its access token (doctor/pure/jwt.c)
- * and the meaning of SMTP/IMAP server replies (doctor/pure/reply.c).  The
- * real SMTP/IMAP login runs on the agent's loop (doctor/probe.c), and
- * doctor/job.c drives one DOCTOR request from start to reply.
+ * (doctor/pure/checks.c), the JWT claims of its access token
+ * (doctor/pure/jwt.c) and the meaning of SMTP/IMAP server replies
+ * (doctor/pure/reply.c).  The real SMTP/IMAP login runs on the agent's loop
+ * (doctor/probe.c), and doctor/job.c drives one DOCTOR request from start to
+ * reply.
  *
  * No finding ever holds a secret: claims are shown, never the token.
  */
@@ -73,6 +74,8 @@ struct doctor_account {
 	const char *last_error; /* its text, may be NULL */
 	long last_aadsts;	/* the provider's AADSTS number, 0: none */
 	const char *last_oauth_error; /* the provider's "error", may be NULL */
+	int last_fault;		      /* enum oauth_fault: what the last failure
+					 met (TLS, timeout, redirect ...) */
 };
 
 /* Mail servers named with --smtp / --imap, by family. */

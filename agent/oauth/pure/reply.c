@@ -256,6 +256,7 @@ static void unusable(struct oauth_result *out, long status, const char *why)
 	out->retry_after = retry_after;
 	out->cls = OAUTH_TRANSIENT;
 	out->err = XO_ERR_PROVIDER_REPLY;
+	out->fault = OAUTH_FAULT_REPLY;
 	snprintf(out->message, sizeof(out->message),
 		 "the provider's reply (HTTP %ld) is unusable: %s", status,
 		 why);
@@ -678,12 +679,7 @@ void oauth_parse_token_reply(long http_status, const char *body, size_t len,
 			 "URLs (or issuer) in the config",
 			 http_status);
 	} else if (http_status >= 300 && http_status < 400) {
-		out->cls = OAUTH_CONFIG;
-		out->err = XO_ERR_PROVIDER_CONFIG;
-		snprintf(out->message, sizeof(out->message),
-			 "the endpoint redirects (HTTP %ld) and redirects are "
-			 "not followed: set the final URL in the config",
-			 http_status);
+		oauth_redirect_refused(out, http_status, NULL);
 	} else if (http_status >= 400 && http_status < 500) {
 		unusable(out, http_status,
 			 json_is_object(root)
@@ -696,6 +692,40 @@ void oauth_parse_token_reply(long http_status, const char *body, size_t len,
 			 "no usable HTTP reply (status %ld)", http_status);
 	}
 	json_decref(root);
+}
+
+/* A host name or address as curl's URL parser gives it: worth quoting. */
+static int plain_host(const char *h)
+{
+	size_t i;
+
+	for (i = 0; h[i] != '\0'; i++)
+		if (i >= 253 ||
+		    !(isalnum((unsigned char)h[i]) || h[i] == '.' ||
+		      h[i] == '-' || h[i] == ':' || h[i] == '[' || h[i] == ']'))
+			return 0;
+	return i > 0;
+}
+
+void oauth_redirect_refused(struct oauth_result *out, long status,
+			    const char *host)
+{
+	char to[300] = "";
+	/* 301 and 308 say the endpoint moved for good: only a new URL in
+	   the config helps.  The others may pass, so they are retried. */
+	int moved = status == 301 || status == 308;
+
+	if (host != NULL && plain_host(host))
+		snprintf(to, sizeof(to), " to %s", host);
+	out->cls = moved ? OAUTH_CONFIG : OAUTH_TRANSIENT;
+	out->err = moved ? XO_ERR_PROVIDER_CONFIG : XO_ERR_HTTP;
+	out->fault = OAUTH_FAULT_REDIRECT;
+	snprintf(out->message, sizeof(out->message),
+		 "the token endpoint redirects (HTTP %ld)%s, and the redirect "
+		 "is refused: it would carry the refresh token with it; if "
+		 "the provider moved the endpoint, set token_endpoint to its "
+		 "new URL",
+		 status, to);
 }
 
 int oauth_parse_device_reply(long http_status, const char *body, size_t len,
