@@ -165,6 +165,8 @@ struct account_status {
 	const char *last_oauth_error;  /* the provider's "error", "" */
 	int last_fault;		       /* enum oauth_fault of the last
 					  failure */
+	const char *lifetime_note;     /* what the agent made of the last
+					  reply's expires_in, "" if fine */
 };
 void account_status(const struct account *acct, struct account_status *out);
 /* Fills a LIST entry; strings point into the account. */

@@ -76,16 +76,22 @@ struct account {
 	struct agent_secret *prev_refresh;
 	struct agent_secret *staged_access;
 	long staged_expires_in;
+	enum oauth_lifetime staged_lifetime; /* how the reply gave it */
+	char staged_said[40];		     /* what the reply had */
 	enum refresh_mark mark;
 	time_t obtained_wall; /* login, import or restore (lifetime) */
 	int64_t drop_boot;    /* lifetime: forget the tokens then; 0 */
 
 	/* The access token's times. */
 	int64_t expires_boot;	   /* CLOCK_BOOTTIME ms; 0: none */
-	int64_t lifetime_ms;	   /* its lifetime */
+	int64_t lifetime_ms;	   /* its lifetime, as planned */
 	int64_t next_refresh_boot; /* 0: nothing planned */
 	time_t expires_wall;	   /* the same expiry in Unix time */
 	time_t refreshed_wall;
+	/* What the agent made of the last token reply's expires_in when it
+	   was missing, unusable or over a day; "" when it was fine.  LIST
+	   and the doctor show it. */
+	char lifetime_note[400];
 
 	/* Health. */
 	uint8_t state; /* enum proto_state: NEED_LOGIN, ACTIVE, RETRYING,

@@ -50,6 +50,7 @@ void account_forget(struct account *acct)
 	acct->failures = 0;
 	agent_err_clear(&acct->last);
 	acct->last_fault = OAUTH_FAULT_NONE;
+	acct->lifetime_note[0] = '\0';
 	acct->last_aadsts = 0;
 	acct->last_oauth_error[0] = '\0';
 }
@@ -133,6 +134,9 @@ int account_stage_tokens(struct account *acct, struct oauth_result *res,
 	}
 	acct->staged_access = access;
 	acct->staged_expires_in = res->expires_in;
+	acct->staged_lifetime = res->lifetime;
+	snprintf(acct->staged_said, sizeof(acct->staged_said), "%s",
+		 res->expires_in_said);
 	if (res->email != NULL && acct->email == NULL) {
 		acct->email = res->email;
 		res->email = NULL; /* transferred */
@@ -149,8 +153,62 @@ int account_stage_tokens(struct account *acct, struct oauth_result *res,
 	return 0;
 }
 
+/*
+ * The life to plan a new access token with (xoauth-agent(1), REFRESH): what
+ * the reply said, capped at a day by the parser; when it said nothing
+ * usable, the life of the token before it if that was shorter than the
+ * parser's default hour, since a provider's tokens rarely change their
+ * life from one to the next.  What was assumed goes to lifetime_note.
+ */
+static long planned_lifetime(struct account *acct)
+{
+	const char *name = acct->cfg.name;
+	long secs = acct->staged_expires_in;
+	const char *basis = "an hour, the default";
+	char said[sizeof(acct->staged_said) + 32];
+
+	acct->lifetime_note[0] = '\0';
+	switch (acct->staged_lifetime) {
+	case OAUTH_LIFETIME_GIVEN:
+		return secs;
+	case OAUTH_LIFETIME_CAPPED:
+		snprintf(acct->lifetime_note, sizeof(acct->lifetime_note),
+			 "%s: the provider's last token reply says expires_in "
+			 "%s, over a day: the token is taken to live a day "
+			 "(%ld s) and is refreshed within it",
+			 name, acct->staged_said, secs);
+		log_error("%s", acct->lifetime_note);
+		return secs;
+	case OAUTH_LIFETIME_MISSING:
+	case OAUTH_LIFETIME_UNUSABLE:
+		break;
+	}
+	if (acct->lifetime_ms > 0 && acct->lifetime_ms / 1000 < secs) {
+		secs = (long)(acct->lifetime_ms / 1000);
+		basis = "the life of the token before it";
+	}
+	if (acct->staged_lifetime == OAUTH_LIFETIME_MISSING)
+		snprintf(said, sizeof(said), "no expires_in");
+	else
+		snprintf(said, sizeof(said), "a bad expires_in (%s)",
+			 acct->staged_said);
+	snprintf(acct->lifetime_note, sizeof(acct->lifetime_note),
+		 "%s: the provider's last token reply has %s: the token is "
+		 "taken to live %ld s (%s)",
+		 name, said, secs, basis);
+	/* RFC 6749 allows a reply without expires_in; a bad one is the
+	   provider's fault. */
+	if (acct->staged_lifetime == OAUTH_LIFETIME_MISSING)
+		log_info("%s", acct->lifetime_note);
+	else
+		log_error("%s", acct->lifetime_note);
+	return secs;
+}
+
 void account_commit_tokens(struct account *acct)
 {
+	long secs;
+
 	agent_secret_free(acct->prev_refresh);
 	acct->prev_refresh = NULL;
 	if (acct->staged_access == NULL)
@@ -158,10 +216,11 @@ void account_commit_tokens(struct account *acct)
 	agent_secret_free(acct->access_token);
 	acct->access_token = acct->staged_access;
 	acct->staged_access = NULL; /* transferred */
-	acct->lifetime_ms = (int64_t)acct->staged_expires_in * 1000;
+	secs = planned_lifetime(acct);
+	acct->lifetime_ms = (int64_t)secs * 1000;
 	acct->expires_boot = agent_now_boot() + acct->lifetime_ms;
 	acct->refreshed_wall = time(NULL);
-	acct->expires_wall = acct->refreshed_wall + acct->staged_expires_in;
+	acct->expires_wall = acct->refreshed_wall + secs;
 	acct->state = PROTO_STATE_ACTIVE;
 	acct->failures = 0;
 	agent_err_clear(&acct->last);

@@ -605,6 +605,29 @@ static void retrying_account_is_advised_by_what_failed(void **state)
 	free(r);
 }
 
+/* A token whose life the agent had to guess is a warning that says so. */
+static void planned_token_life_is_told(void **state)
+{
+	struct doctor_report *r = report_new();
+	struct doctor_account a = ms_account();
+
+	(void)state;
+	a.lifetime_note = "work: the provider's last token reply has a bad "
+			  "expires_in (0): the token is taken to live 3600 s";
+	doctor_check_state(&a, r);
+	dump(r);
+	assert_true(has_finding(r, PROTO_LEVEL_WARNING,
+				"planned the token's life itself",
+				"expires_in (0)", "RFC 6749", NULL));
+	free(r);
+
+	r = report_new();
+	a.lifetime_note = "";
+	doctor_check_state(&a, r);
+	assert_int_equal(doctor_count(r, PROTO_LEVEL_WARNING), 0);
+	free(r);
+}
+
 /* ------------------------------------------------------------------ */
 /* Settings, scopes and hosts                                          */
 
@@ -899,6 +922,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(last_error_is_explained_with_its_remedy),
 	    cmocka_unit_test(account_without_tokens_needs_a_login),
 	    cmocka_unit_test(retrying_account_is_advised_by_what_failed),
+	    cmocka_unit_test(planned_token_life_is_told),
 	    cmocka_unit_test(mail_hosts_are_classified_by_domain),
 	    cmocka_unit_test(
 		secret_on_a_microsoft_delegated_account_is_flagged),

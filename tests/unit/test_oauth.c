@@ -93,16 +93,6 @@ static const struct token_case broken[] = {
      "access_token is not"},
     {"access_token_empty", 200, "{\"access_token\":\"\"}", OAUTH_TRANSIENT,
      XO_ERR_PROVIDER_REPLY, NULL, NULL, 0, "access_token is not"},
-    {"negative_expires_in", 200, "{\"access_token\":\"AT\",\"expires_in\":-5}",
-     OAUTH_TRANSIENT, XO_ERR_PROVIDER_REPLY, NULL, NULL, 0, "out of range"},
-    {"zero_expires_in", 200, "{\"access_token\":\"AT\",\"expires_in\":0}",
-     OAUTH_TRANSIENT, XO_ERR_PROVIDER_REPLY, NULL, NULL, 0, "out of range"},
-    {"nonsense_expires_in", 200,
-     "{\"access_token\":\"AT\",\"expires_in\":\"soon\"}", OAUTH_TRANSIENT,
-     XO_ERR_PROVIDER_REPLY, NULL, NULL, 0, "expires_in is not a number"},
-    {"fractional_expires_in", 200,
-     "{\"access_token\":\"AT\",\"expires_in\":10.5}", OAUTH_TRANSIENT,
-     XO_ERR_PROVIDER_REPLY, NULL, NULL, 0, "expires_in is not a number"},
     {"token_type_mac", 200, "{\"access_token\":\"AT\",\"token_type\":\"mac\"}",
      OAUTH_TRANSIENT, XO_ERR_PROVIDER_REPLY, NULL, NULL, 0,
      "\"mac\" is not Bearer"},
@@ -365,6 +355,95 @@ static void long_descriptions_are_cut(void **state)
 	assert_true(strlen(res.message) < 400);
 	assert_non_null(strstr(res.message, "...\""));
 	oauth_result_cleanup(&res);
+}
+
+/* expires_in, as data: what the account plans with, how it was found,
+   and what the reply said (xoauth-agent(1), REFRESH). */
+struct lifetime_case {
+	const char *name;
+	const char *expires_in; /* JSON text of the member, NULL: absent */
+	long planned;
+	enum oauth_lifetime how;
+	const char *said; /* expires_in_said; "" when GIVEN */
+};
+
+static const struct lifetime_case lifetimes[] = {
+    {"an_hour", "3600", 3600, OAUTH_LIFETIME_GIVEN, ""},
+    {"a_second", "1", 1, OAUTH_LIFETIME_GIVEN, ""},
+    {"a_day_exactly", "86400", 86400, OAUTH_LIFETIME_GIVEN, ""},
+    {"a_string", "\"1800\"", 1800, OAUTH_LIFETIME_GIVEN, ""},
+    {"fraction_cut_to_seconds", "10.5", 10, OAUTH_LIFETIME_GIVEN, ""},
+    {"missing", NULL, OAUTH_DEFAULT_LIFETIME, OAUTH_LIFETIME_MISSING,
+     "missing"},
+    {"null", "null", OAUTH_DEFAULT_LIFETIME, OAUTH_LIFETIME_MISSING, "missing"},
+    {"zero", "0", OAUTH_DEFAULT_LIFETIME, OAUTH_LIFETIME_UNUSABLE, "0"},
+    {"zero_string", "\"0\"", OAUTH_DEFAULT_LIFETIME, OAUTH_LIFETIME_UNUSABLE,
+     "\"0\""},
+    {"negative", "-3600", OAUTH_DEFAULT_LIFETIME, OAUTH_LIFETIME_UNUSABLE,
+     "-3600"},
+    {"under_a_second", "0.5", OAUTH_DEFAULT_LIFETIME, OAUTH_LIFETIME_UNUSABLE,
+     "0.5"},
+    {"words", "\"soon\"", OAUTH_DEFAULT_LIFETIME, OAUTH_LIFETIME_UNUSABLE,
+     "\"soon\""},
+    {"a_token_like_string_is_not_quoted",
+     "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+     OAUTH_DEFAULT_LIFETIME, OAUTH_LIFETIME_UNUSABLE, "\"[redacted]\""},
+    {"an_object", "{\"s\":1}", OAUTH_DEFAULT_LIFETIME, OAUTH_LIFETIME_UNUSABLE,
+     "not a number"},
+    {"boolean", "true", OAUTH_DEFAULT_LIFETIME, OAUTH_LIFETIME_UNUSABLE,
+     "not a number"},
+    {"beyond_long", "\"99999999999999999999999\"", OAUTH_DEFAULT_LIFETIME,
+     OAUTH_LIFETIME_UNUSABLE, "\"99999999999999999999999\""},
+    {"a_day_and_a_second", "86401", OAUTH_MAX_LIFETIME, OAUTH_LIFETIME_CAPPED,
+     "86401"},
+    {"ten_years", "315360000", OAUTH_MAX_LIFETIME, OAUTH_LIFETIME_CAPPED,
+     "315360000"},
+    {"milliseconds_by_mistake", "3600000", OAUTH_MAX_LIFETIME,
+     OAUTH_LIFETIME_CAPPED, "3600000"},
+    {"huge_real", "1e300", OAUTH_MAX_LIFETIME, OAUTH_LIFETIME_CAPPED,
+     "9223372036854775807"},
+};
+
+/* A reply whose expires_in is missing, garbled or absurd still grants its
+   tokens, refresh token included: with a rotating one, refusing the
+   reply would leave only the spent one. */
+static void any_expires_in_keeps_the_tokens_and_plans_a_sane_life(void **state)
+{
+	struct oauth_result res;
+	char body[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N(lifetimes); i++) {
+		const struct lifetime_case *t = &lifetimes[i];
+
+		if (t->expires_in != NULL)
+			snprintf(body, sizeof(body),
+				 "{\"access_token\":\"AT\",\"token_type\":"
+				 "\"Bearer\",\"refresh_token\":\"RT2\","
+				 "\"expires_in\":%s}",
+				 t->expires_in);
+		else
+			snprintf(body, sizeof(body),
+				 "{\"access_token\":\"AT\",\"token_type\":"
+				 "\"Bearer\",\"refresh_token\":\"RT2\"}");
+		oauth_parse_token_reply(200, body, strlen(body), -1, &res);
+		if (res.cls != OAUTH_OK || res.expires_in != t->planned ||
+		    res.lifetime != t->how ||
+		    strcmp(res.expires_in_said, t->said) != 0) {
+			print_error("case %s: class %s, %ld s, how %d, said "
+				    "\"%s\" (%s)\n",
+				    t->name, oauth_class_name(res.cls),
+				    res.expires_in, (int)res.lifetime,
+				    res.expires_in_said, res.message);
+			fail();
+		}
+		assert_non_null(res.access_token);
+		assert_non_null(res.refresh_token);
+		assert_string_equal(res.refresh_token->data, "RT2");
+		assert_in_range(res.expires_in, 1, OAUTH_MAX_LIFETIME);
+		oauth_result_cleanup(&res);
+	}
 }
 
 /* Where a redirect points is said only when it is a plain host. */
@@ -1872,6 +1951,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(echoed_tokens_are_redacted_from_messages),
 	    cmocka_unit_test(long_descriptions_are_cut),
 	    cmocka_unit_test(retry_after_is_propagated),
+	    cmocka_unit_test(
+		any_expires_in_keeps_the_tokens_and_plans_a_sane_life),
 	    cmocka_unit_test(refused_redirect_names_a_plain_host_only),
 	    cmocka_unit_test(email_is_taken_from_the_id_token),
 	    cmocka_unit_test(device_replies_are_parsed),

@@ -803,6 +803,15 @@ void doctor_check_state(const struct doctor_account *a, struct doctor_report *r)
 			    "[account %s] holds a refresh token but no valid "
 			    "access token",
 			    a->name);
+	if (a->lifetime_note != NULL && a->lifetime_note[0] != '\0')
+		doctor_addf(r, PROTO_LEVEL_WARNING,
+			    "Nothing to change here: the agent refreshes at "
+			    "this pace by itself. If the provider's tokens "
+			    "live another time, tell its administrator: the "
+			    "token endpoint's expires_in should say how long "
+			    "they live (RFC 6749 5.1).",
+			    "The agent planned the token's life itself: %s",
+			    a->lifetime_note);
 
 	/* The last error, explained. */
 	code = a->last_aadsts != 0 ? a->last_aadsts

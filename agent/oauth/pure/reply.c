@@ -24,12 +24,12 @@
 #include "secret/buf.h"
 #include "secret/wipe_alloc.h"
 
-/* RFC 6749 gives no default for a missing expires_in; an hour is what
-   every mail provider issues. */
-#define DEFAULT_EXPIRES_IN 3600L
-/* Ten years: longer than any provider's access token (Yandex's live a
-   year), short enough that deadline arithmetic cannot overflow. */
+/* Ten years: the longest device code life taken, short enough that
+   deadline arithmetic cannot overflow.  (An access token's is capped at
+   OAUTH_MAX_LIFETIME.) */
 #define MAX_EXPIRES_IN (10L * 365L * 24L * 3600L)
+/* How much of an unusable expires_in string a message quotes. */
+#define QUOTE_SAID_MAX 24
 #define DEFAULT_DEVICE_EXPIRES_IN 900L
 #define DEFAULT_DEVICE_INTERVAL 5L
 /* Quoted provider text: long enough for an AADSTS description's first
@@ -201,6 +201,64 @@ static int json_to_long(const json_t *v, long *out)
 	return 0;
 }
 
+/*
+ * expires_in (RFC 6749 5.1), leniently: an integer, an integral or
+ * fractional number (cut to whole seconds), or a string of digits; what
+ * cannot be a lifetime leaves the default with a note (reply.h, enum
+ * oauth_lifetime).
+ */
+static void read_expires_in(const json_t *v, struct oauth_result *out)
+{
+	char q[QUOTE_SAID_MAX + 1];
+	double d;
+	long l = 0;
+	int ok;
+
+	out->expires_in = OAUTH_DEFAULT_LIFETIME;
+	out->lifetime = OAUTH_LIFETIME_GIVEN;
+	out->expires_in_said[0] = '\0';
+	if (v == NULL || json_is_null(v)) {
+		out->lifetime = OAUTH_LIFETIME_MISSING;
+		snprintf(out->expires_in_said, sizeof(out->expires_in_said),
+			 "missing");
+		return;
+	}
+	if (json_is_real(v)) {
+		d = json_real_value(v);
+		ok = isfinite(d) && d >= 1;
+		if (ok)
+			l = d >= (double)LONG_MAX ? LONG_MAX : (long)d;
+	} else {
+		ok = json_to_long(v, &l) == 0 && l > 0;
+	}
+	if (!ok) {
+		out->lifetime = OAUTH_LIFETIME_UNUSABLE;
+		if (json_is_integer(v))
+			snprintf(out->expires_in_said,
+				 sizeof(out->expires_in_said), "%lld",
+				 (long long)json_integer_value(v));
+		else if (json_is_real(v))
+			snprintf(out->expires_in_said,
+				 sizeof(out->expires_in_said), "%g",
+				 json_real_value(v));
+		else if (json_is_string(v)) {
+			quote_text(q, QUOTE_SAID_MAX, json_string_value(v));
+			snprintf(out->expires_in_said,
+				 sizeof(out->expires_in_said), "\"%s\"", q);
+		} else
+			snprintf(out->expires_in_said,
+				 sizeof(out->expires_in_said), "not a number");
+		return;
+	}
+	if (l > OAUTH_MAX_LIFETIME) {
+		out->lifetime = OAUTH_LIFETIME_CAPPED;
+		snprintf(out->expires_in_said, sizeof(out->expires_in_said),
+			 "%ld", l);
+		l = OAUTH_MAX_LIFETIME;
+	}
+	out->expires_in = l;
+}
+
 const char *oauth_class_name(enum oauth_class cls)
 {
 	switch (cls) {
@@ -344,7 +402,6 @@ static void parse_success(long status, const json_t *root,
 {
 	const json_t *v;
 	const char *s;
-	long l;
 	char why[160];
 	char q[QUOTE_ERROR_MAX + 1];
 
@@ -374,21 +431,7 @@ static void parse_success(long status, const json_t *root,
 		}
 	}
 
-	out->expires_in = DEFAULT_EXPIRES_IN;
-	if ((v = json_object_get(root, "expires_in")) != NULL &&
-	    !json_is_null(v)) {
-		if (json_to_long(v, &l) != 0) {
-			unusable(out, status, "expires_in is not a number");
-			return;
-		}
-		if (l <= 0 || l > MAX_EXPIRES_IN) {
-			snprintf(why, sizeof(why),
-				 "expires_in %ld is out of range", l);
-			unusable(out, status, why);
-			return;
-		}
-		out->expires_in = l;
-	}
+	read_expires_in(json_object_get(root, "expires_in"), out);
 
 	/* Absent (or empty) means "keep the refresh token you have". */
 	if ((v = json_object_get(root, "refresh_token")) != NULL &&

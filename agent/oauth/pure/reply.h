@@ -24,6 +24,29 @@ enum oauth_class {
 };
 
 /*
+ * What a token reply's expires_in was worth (xoauth-agent(1), REFRESH).
+ * RFC 6749 5.1 only recommends it, so a reply without one still grants a
+ * token; so does one whose expires_in is garbled (0, negative, not a
+ * number): refusing it would throw away the new refresh token it may carry,
+ * and with a rotating one the old is already spent.  Either way the
+ * lifetime is unknown and the account plans with a default.  A lifetime
+ * over a day is planned as a day, so that the agent keeps refreshing at a
+ * sane pace whatever a provider claims.
+ */
+enum oauth_lifetime {
+	OAUTH_LIFETIME_GIVEN = 0, /* expires_in as the reply said */
+	OAUTH_LIFETIME_MISSING,	  /* none: OAUTH_DEFAULT_LIFETIME */
+	OAUTH_LIFETIME_UNUSABLE,  /* 0, negative, not a number: the same */
+	OAUTH_LIFETIME_CAPPED,	  /* over OAUTH_MAX_LIFETIME: that */
+};
+
+/* An hour: what every mail provider issues, and RFC 6749 gives none. */
+#define OAUTH_DEFAULT_LIFETIME 3600L
+/* A day: no mail provider's access token lives longer but Yandex's (a
+   year), and a daily refresh costs nothing. */
+#define OAUTH_MAX_LIFETIME 86400L
+
+/*
  * What went wrong on the way to a reply, as far as the remedy differs
  * (`xoauth doctor` picks its advice by it).  Transfers and replies set it;
  * the provider's own error replies leave it NONE.
@@ -56,9 +79,15 @@ struct oauth_result {
 	   oauth_result_cleanup() unless taken (set to NULL). */
 	struct agent_plain *access_token;
 	struct agent_plain *refresh_token;
-	long expires_in; /* seconds; 3600 when the reply gave none */
-	char *scope;	 /* granted scope, may be NULL */
-	char *email;	 /* from the id_token (email, preferred_username) */
+	/* Seconds to plan the access token's life with, in
+	   [1, OAUTH_MAX_LIFETIME]; lifetime says how it was found, and
+	   expires_in_said, when it is not GIVEN, what the reply had (for
+	   people: "missing", "0", "\"soon\"", "315360000"). */
+	long expires_in;
+	enum oauth_lifetime lifetime;
+	char expires_in_said[40];
+	char *scope; /* granted scope, may be NULL */
+	char *email; /* from the id_token (email, preferred_username) */
 };
 
 void oauth_result_init(struct oauth_result *r);
@@ -80,7 +109,8 @@ void oauth_json_init(void);
  * *out is initialised here (pass a fresh or cleaned-up result; the caller
  * frees it with oauth_result_cleanup()).
  * Lenient where the design says so: token_type in any case, expires_in as
- * number or string, refresh_token optional.  A reply without access_token, with
+ * number or string (see enum oauth_lifetime for one that is missing or
+ * unusable), refresh_token optional.  A reply without access_token, with
  * a token_type other than Bearer, or that is not JSON is OAUTH_TRANSIENT
  * with err XO_ERR_PROVIDER_REPLY and a reason in message.  A redirect is
  * never followed: 301 and 308 (moved for good) are OAUTH_CONFIG, the
