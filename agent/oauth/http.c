@@ -634,6 +634,12 @@ int agent_http_start(struct agent_http *h, const struct agent_http_req *req,
 	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
 			     kind == 2 ? "http,https" : "https") != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    /* A connection per request: refreshes come minutes apart, when
+	       a kept one is dead anyway, and a try on a dead one would
+	       leave its error ("Broken pipe") in errbuf, which keeps the
+	       first, over the real one of the retry (a refused
+	       certificate, say). */
+	    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
