@@ -186,61 +186,62 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *userp)
 }
 
 /*
- * What a failed transfer met, in words that name the cause (the user reads
- * them in `xoauth list`), with curl's own explanation after them.
+ * What a failed transfer met, by curl's code: words that name the cause
+ * (the user reads them in `xoauth list`), which curl's own explanation
+ * follows.  A code not listed is a network failure.
  */
+static const struct failure {
+	CURLcode rc;
+	enum oauth_fault fault;
+	const char *what;
+} failures[] = {
+    {CURLE_PEER_FAILED_VERIFICATION, OAUTH_FAULT_TLS,
+     "its TLS certificate was refused"},
+    {CURLE_SSL_CACERT_BADFILE, OAUTH_FAULT_TLS,
+     "its TLS certificate was refused"},
+    {CURLE_SSL_ISSUER_ERROR, OAUTH_FAULT_TLS,
+     "its TLS certificate was refused"},
+    {CURLE_SSL_INVALIDCERTSTATUS, OAUTH_FAULT_TLS,
+     "its TLS certificate was refused"},
+    {CURLE_SSL_PINNEDPUBKEYNOTMATCH, OAUTH_FAULT_TLS,
+     "its TLS certificate was refused"},
+    {CURLE_SSL_CONNECT_ERROR, OAUTH_FAULT_TLS, "the TLS handshake failed"},
+    {CURLE_RECV_ERROR, OAUTH_FAULT_RESET,
+     "the connection broke in the middle of the exchange"},
+    {CURLE_SEND_ERROR, OAUTH_FAULT_RESET,
+     "the connection broke in the middle of the exchange"},
+    {CURLE_PARTIAL_FILE, OAUTH_FAULT_RESET,
+     "the connection closed in the middle of the reply"},
+    {CURLE_GOT_NOTHING, OAUTH_FAULT_RESET,
+     "the connection closed without a reply"},
+    {CURLE_OPERATION_TIMEDOUT, OAUTH_FAULT_TIMEOUT,
+     "it timed out: no complete reply within"}, /* + "N s" */
+    {CURLE_COULDNT_RESOLVE_HOST, OAUTH_FAULT_NETWORK, "no connection"},
+    {CURLE_COULDNT_RESOLVE_PROXY, OAUTH_FAULT_NETWORK, "no connection"},
+    {CURLE_COULDNT_CONNECT, OAUTH_FAULT_NETWORK, "no connection"},
+};
+
 static void describe_failure(const struct agent_http_xfer *x, CURLcode rc,
 			     struct agent_http_resp *resp)
 {
 	const char *detail = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
-	const char *what;
-	char timed[64];
+	const char *what = "the transfer failed";
+	char secs[32] = "";
+	size_t i;
 
-	switch (rc) {
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_INVALIDCERTSTATUS:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-		resp->fault = OAUTH_FAULT_TLS;
-		what = "its TLS certificate was refused";
-		break;
-	case CURLE_SSL_CONNECT_ERROR:
-		resp->fault = OAUTH_FAULT_TLS;
-		what = "the TLS handshake failed";
-		break;
-	case CURLE_RECV_ERROR:
-	case CURLE_SEND_ERROR:
-		resp->fault = OAUTH_FAULT_RESET;
-		what = "the connection broke in the middle of the exchange";
-		break;
-	case CURLE_PARTIAL_FILE:
-		resp->fault = OAUTH_FAULT_RESET;
-		what = "the connection closed in the middle of the reply";
-		break;
-	case CURLE_GOT_NOTHING:
-		resp->fault = OAUTH_FAULT_RESET;
-		what = "the connection closed without a reply";
-		break;
-	case CURLE_OPERATION_TIMEDOUT:
-		resp->fault = OAUTH_FAULT_TIMEOUT;
-		snprintf(timed, sizeof(timed),
-			 "it timed out: no complete reply within %ld s",
-			 (x->timeout_ms + 999) / 1000);
-		what = timed;
-		break;
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_CONNECT:
-		resp->fault = OAUTH_FAULT_NETWORK;
-		what = "no connection";
-		break;
-	default:
-		resp->fault = OAUTH_FAULT_NETWORK;
-		what = "the transfer failed";
+	resp->fault = OAUTH_FAULT_NETWORK;
+	for (i = 0; i < sizeof(failures) / sizeof(failures[0]); i++) {
+		if (failures[i].rc != rc)
+			continue;
+		resp->fault = failures[i].fault;
+		what = failures[i].what;
 		break;
 	}
-	snprintf(resp->error, sizeof(resp->error), "%s (%s)", what, detail);
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		snprintf(secs, sizeof(secs), " %ld s",
+			 (x->timeout_ms + 999) / 1000);
+	snprintf(resp->error, sizeof(resp->error), "%s%s (%s)", what, secs,
+		 detail);
 }
 
 /* The host a redirect points to (never followed), for the message. */
