@@ -61,6 +61,10 @@ APP_CLIENT = ("xoauth-test-app", "xoauth-test-app-secret")
 INTROSPECTION_CLIENT = ("smtp-server", "smtp-server-secret")
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
+# How many times longer than usual the tests wait for the agent: a memcheck
+# build runs it under valgrind, several times slower (tests.cmake).
+TIME_SCALE = float(os.environ.get("XO_TEST_TIME_SCALE") or 1)
+
 # How long a server may take to say READY.  oidc.js makes an RSA key at
 # start, which on a loaded 2-core machine running the sanitizer build has
 # taken over 30 s; a server that never starts still fails, only later.
@@ -1175,7 +1179,8 @@ def processes_running(marker):
 
 def wait_for(predicate, timeout=10, what="condition", interval=0.05):
     """Calls predicate() until it returns something true; returns that.
-    Raises HarnessError after timeout seconds."""
+    Raises HarnessError after timeout seconds (times TIME_SCALE)."""
+    timeout *= TIME_SCALE
     deadline = time.monotonic() + timeout
     while True:
         v = predicate()
