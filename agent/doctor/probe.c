@@ -4,7 +4,8 @@
  *
  * curl speaks the protocol; we only read the server's side of the
  * dialogue through CURLOPT_DEBUGFUNCTION (CURLINFO_HEADER_IN), to quote a
- * "535 5.7.139 ..." back to the user.  The client's side
+ * "535 5.7.139 ..." back to the user (doctor_heard_feed() in
+ * doctor/pure/reply.c reads it).  The client's side
  * (CURLINFO_HEADER_OUT) carries the token and is never looked at, and no
  * other debug output is kept.  CURLOPT_XOAUTH2_BEARER makes libcurl copy
  * the token into its own (unwiped) memory for the length of the login:
@@ -15,14 +16,12 @@
 #include <string.h>
 
 #include <curl/curl.h>
-#include <sodium.h>
 
 #include <xoauth/xo_errors.h>
 
 #include "doctor/probe.h"
 #include "core/log.h"
 
-#define LINE_MAX_LEN 400
 /* A connection attempt gives up sooner than the whole login, so that an
    unreachable host is named as such. */
 #define CONNECT_TIMEOUT_MS 10000L
@@ -40,15 +39,7 @@ struct doctor_probe {
 	doctor_probe_cb cb;
 	void *arg;
 
-	/* What the server said. */
-	int greeted;
-	char greeting[LINE_MAX_LEN];  /* the server's first line */
-	int auth_ok;		      /* SMTP 235 */
-	int preauth;		      /* IMAP PREAUTH greeting */
-	char offer[LINE_MAX_LEN];     /* EHLO AUTH line, IMAP CAPABILITY */
-	char refusal[LINE_MAX_LEN];   /* 4xx/5xx, or "NO ..." minus its tag */
-	char success[LINE_MAX_LEN];   /* SMTP 235 line */
-	char challenge[LINE_MAX_LEN]; /* IMAP error challenge, decoded */
+	struct doctor_heard heard; /* what the server said */
 };
 
 static const char *proto_name(const struct doctor_probe *p)
@@ -65,16 +56,6 @@ static void where(const struct doctor_probe *p, char *buf, size_t len)
 		snprintf(buf, len, "%s:%u", p->target.host, p->target.port);
 }
 
-static void keep(char *dst, const char *line)
-{
-	snprintf(dst, LINE_MAX_LEN, "%s", line);
-}
-
-static int starts(const char *s, const char *prefix)
-{
-	return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
 static int ends_with_stop(const char *s)
 {
 	size_t n = strlen(s);
@@ -82,97 +63,15 @@ static int ends_with_stop(const char *s)
 	return n > 0 && s[n - 1] == '.';
 }
 
-/* The JSON of a base64 error challenge into dst (LINE_MAX_LEN), control
-   characters replaced; left empty when line is not base64. */
-static void decode_challenge(const char *b64, char *dst)
-{
-	unsigned char bin[LINE_MAX_LEN];
-	size_t len = 0, i;
-
-	if (sodium_base642bin(bin, sizeof(bin) - 1, b64, strlen(b64), NULL,
-			      &len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
-		return;
-	for (i = 0; i < len; i++)
-		dst[i] = bin[i] < 0x20 || bin[i] == 0x7f ? ' ' : (char)bin[i];
-	dst[len] = '\0';
-}
-
-/* One line the server sent, control characters already replaced. */
-static void server_line(struct doctor_probe *p, const char *line)
-{
-	const char *sp;
-
-	if (!p->greeted) {
-		p->greeted = 1;
-		keep(p->greeting, line);
-		if (p->imap && starts(line, "* PREAUTH"))
-			p->preauth = 1;
-	}
-	if (!p->imap) {
-		if (starts(line, "235")) {
-			p->auth_ok = 1;
-			keep(p->success, line);
-		} else if ((starts(line, "250-") || starts(line, "250 ")) &&
-			   starts(line + 4, "AUTH")) {
-			keep(p->offer, line + 4);
-		} else if ((line[0] == '4' || line[0] == '5') &&
-			   p->refusal[0] == '\0') {
-			keep(p->refusal, line);
-		}
-		return;
-	}
-	if (starts(line, "* CAPABILITY") || starts(line, "* OK [CAPABILITY")) {
-		keep(p->offer, line + 2);
-		return;
-	}
-	/* The token went with AUTHENTICATE (SASL-IR) or after a bare "+",
-	   so a "+ BASE64" now is the server's error challenge (RFC 7628
-	   3.2.2; Gmail and Dovecot send one for XOAUTH2 too), to be answered
-	   before the tagged NO comes.  libcurl 7.88 ends an XOAUTH2 login
-	   there instead (CURLE_LOGIN_DENIED), so this may be all the server
-	   says about the token. */
-	if (starts(line, "+ ") && p->challenge[0] == '\0') {
-		decode_challenge(line + 2, p->challenge);
-		return;
-	}
-	/* A tagged reply: "A002 NO ...", kept without curl's tag, which
-	   means nothing to the user. */
-	if (line[0] != '*' && line[0] != '+' &&
-	    (sp = strchr(line, ' ')) != NULL &&
-	    (starts(sp + 1, "NO") || starts(sp + 1, "BAD")) &&
-	    p->refusal[0] == '\0')
-		keep(p->refusal, sp + 1);
-}
-
 static int on_debug(CURL *easy, curl_infotype type, char *data, size_t size,
 		    void *userp)
 {
 	struct doctor_probe *p = userp;
-	char line[LINE_MAX_LEN];
-	size_t i, n;
 
 	(void)easy;
 	/* Only the server's lines: HEADER_OUT holds the token. */
-	if (type != CURLINFO_HEADER_IN)
-		return 0;
-	while (size > 0) {
-		for (n = 0; n < size && data[n] != '\n'; n++)
-			;
-		for (i = 0; i < n && i < sizeof(line) - 1; i++)
-			line[i] =
-			    (unsigned char)data[i] < 0x20 || data[i] == 0x7f
-				? ' '
-				: data[i];
-		while (i > 0 && line[i - 1] == ' ')
-			i--;
-		line[i] = '\0';
-		if (i > 0)
-			server_line(p, line);
-		if (n < size)
-			n++;
-		data += n;
-		size -= n;
-	}
+	if (type == CURLINFO_HEADER_IN)
+		doctor_heard_feed(&p->heard, p->imap, data, size);
 	return 0;
 }
 
@@ -323,12 +222,13 @@ void doctor_probe_report(const struct doctor_probe *p, struct doctor_report *r)
 	char at[280];
 
 	where(p, at, sizeof(at));
-	if (p->rc == CURLE_OK && (p->imap ? !p->preauth : p->auth_ok)) {
+	if (p->rc == CURLE_OK &&
+	    (p->imap ? !p->heard.preauth : p->heard.auth_ok)) {
 		doctor_addf(r, PROTO_LEVEL_OK, NULL,
 			    "%s login as %s at %s works (the server accepted "
 			    "the token%s%s)",
-			    name, p->email, at, p->success[0] ? ": " : "",
-			    p->success);
+			    name, p->email, at, p->heard.success[0] ? ": " : "",
+			    p->heard.success);
 		return;
 	}
 	if (p->rc == CURLE_OK) {
@@ -339,43 +239,45 @@ void doctor_probe_report(const struct doctor_probe *p, struct doctor_report *r)
 			    "%s server at %s let the session in without a "
 			    "login (%s), so the token was not tried",
 			    name, at,
-			    p->offer[0] != '\0' ? p->offer
-						: "it offered no AUTH");
+			    p->heard.offer[0] != '\0' ? p->heard.offer
+						      : "it offered no AUTH");
 		return;
 	}
-	if (p->refusal[0] != '\0' &&
+	if (p->heard.refusal[0] != '\0' &&
 	    (p->rc == CURLE_LOGIN_DENIED || p->rc == CURLE_QUOTE_ERROR ||
 	     p->rc == CURLE_WEIRD_SERVER_REPLY)) {
 		if (p->imap)
-			doctor_imap_reply_cause(p->refusal, p->email, &c);
+			doctor_imap_reply_cause(p->heard.refusal, p->email, &c);
 		else
-			doctor_smtp_reply_cause(p->refusal, p->email, &c);
+			doctor_smtp_reply_cause(p->heard.refusal, p->email, &c);
 		/* IMAP replies end in a full stop already ("NO
 		   [AUTHENTICATIONFAILED] Authentication failed."). */
 		doctor_addf(r, c.level, c.fix,
 			    "%s login as %s at %s refused: "
 			    "%s%s %s",
-			    name, p->email, at, p->refusal,
-			    ends_with_stop(p->refusal) ? "" : ".", c.text);
+			    name, p->email, at, p->heard.refusal,
+			    ends_with_stop(p->heard.refusal) ? "" : ".",
+			    c.text);
 		return;
 	}
-	if (p->imap && p->challenge[0] != '\0' && p->rc == CURLE_LOGIN_DENIED) {
-		doctor_imap_reply_cause(p->challenge, p->email, &c);
+	if (p->imap && p->heard.challenge[0] != '\0' &&
+	    p->rc == CURLE_LOGIN_DENIED) {
+		doctor_imap_reply_cause(p->heard.challenge, p->email, &c);
 		doctor_addf(r, c.level, c.fix,
 			    "%s login as %s at %s refused: the server answered "
 			    "the token with the error %s. %s",
-			    name, p->email, at, p->challenge, c.text);
+			    name, p->email, at, p->heard.challenge, c.text);
 		return;
 	}
 	if (p->rc == CURLE_LOGIN_DENIED) {
-		doctor_addf(r, PROTO_LEVEL_PROBLEM,
-			    "Check host and port: Microsoft 365, Outlook.com "
-			    "and Gmail offer XOAUTH2 (some servers only after "
-			    "STARTTLS).",
-			    "%s server at %s does not offer XOAUTH2 (%s)", name,
-			    at,
-			    p->offer[0] != '\0' ? p->offer
-						: "no AUTH mechanisms offered");
+		doctor_addf(
+		    r, PROTO_LEVEL_PROBLEM,
+		    "Check host and port: Microsoft 365, Outlook.com "
+		    "and Gmail offer XOAUTH2 (some servers only after "
+		    "STARTTLS).",
+		    "%s server at %s does not offer XOAUTH2 (%s)", name, at,
+		    p->heard.offer[0] != '\0' ? p->heard.offer
+					      : "no AUTH mechanisms offered");
 		return;
 	}
 	if (p->rc == CURLE_USE_SSL_FAILED) {
@@ -396,13 +298,13 @@ void doctor_probe_report(const struct doctor_probe *p, struct doctor_report *r)
 			    why);
 		return;
 	}
-	if (p->rc == CURLE_OPERATION_TIMEDOUT && p->greeted) {
+	if (p->rc == CURLE_OPERATION_TIMEDOUT && p->heard.greeted) {
 		doctor_addf(r, PROTO_LEVEL_PROBLEM,
 			    "Check the port: is it the server's SMTP "
 			    "submission or IMAP port?",
 			    "%s server at %s did not finish the login in time "
 			    "(its first line: %s)",
-			    name, at, p->greeting);
+			    name, at, p->heard.greeting);
 		return;
 	}
 	if (unreachable(p->rc)) {
@@ -411,12 +313,14 @@ void doctor_probe_report(const struct doctor_probe *p, struct doctor_report *r)
 			    "firewall blocks the way (SMTP submission: 587 or "
 			    "465; IMAP: 993).",
 			    "cannot reach %s for %s: %s%s%s", at, name, why,
-			    p->refusal[0] ? "; server: " : "", p->refusal);
+			    p->heard.refusal[0] ? "; server: " : "",
+			    p->heard.refusal);
 		return;
 	}
 	doctor_addf(r, PROTO_LEVEL_PROBLEM,
 		    "Run the login again; if it fails the same way, compare "
 		    "with 'curl -v' against the server.",
 		    "%s login as %s at %s failed: %s%s%s", name, p->email, at,
-		    why, p->refusal[0] ? "; server: " : "", p->refusal);
+		    why, p->heard.refusal[0] ? "; server: " : "",
+		    p->heard.refusal);
 }

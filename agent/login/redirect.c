@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include <xoauth/xo_errors.h>
 
 #include "core/log.h"
@@ -37,9 +35,8 @@ struct redirect_conn {
 	int open_handles;
 	char *out; /* the answer being written */
 	size_t out_len;
-	/* The request read so far, with room for the NUL that makes it a C
-	   string: it can carry an authorization code, and agent_buf wipes
-	   it. */
+	/* The request read so far (login/pure/request.c reads it): it can
+	   carry an authorization code, and agent_buf wipes it. */
 	struct agent_buf in;
 };
 
@@ -282,95 +279,6 @@ int redirect_holding(const struct redirect_server *s)
 	return s != NULL && s->held != NULL;
 }
 
-/* Splits the request line; 0 with method and target NUL-terminated in
-   place, or -1 when it is no HTTP/1.x request line. */
-static int request_line(char *line, char **method, char **target)
-{
-	char *sp1 = strchr(line, ' '), *sp2;
-
-	if (sp1 == NULL || (sp2 = strchr(sp1 + 1, ' ')) == NULL)
-		return -1;
-	*sp1 = '\0';
-	*sp2 = '\0';
-	if (strncmp(sp2 + 1, "HTTP/1.", 7) != 0)
-		return -1;
-	*method = line;
-	*target = sp1 + 1;
-	return 0;
-}
-
-/*
- * Path and query of an origin-form target ("/path?query"), curl-allocated:
- * libcurl allocates with the agent's wiping allocator (secret/wipe_alloc.h),
- * so curl_free() wipes the query and the code in it.
- */
-static int split_target(const char *target, char **path, char **query)
-{
-	struct agent_buf url;
-	const char *s;
-	CURLU *u = NULL;
-	CURLUcode uc;
-	int r = -1;
-
-	*path = NULL;
-	*query = NULL;
-	/* The target is at most REDIRECT_MAX_REQUEST bytes: it fits. */
-	agent_buf_init(&url, REDIRECT_MAX_REQUEST + 32);
-	if (target[0] != '/' || target[1] == '/')
-		goto out;
-	if (agent_buf_append_str(&url, "http://127.0.0.1") != 0 ||
-	    agent_buf_append_str(&url, target) != 0 ||
-	    (s = agent_buf_cstr(&url)) == NULL || (u = curl_url()) == NULL)
-		goto out;
-	if (curl_url_set(u, CURLUPART_URL, s, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_PATH, path, 0) == CURLUE_OK) {
-		uc = curl_url_get(u, CURLUPART_QUERY, query, 0);
-		r = uc == CURLUE_OK || uc == CURLUE_NO_QUERY ? 0 : -1;
-	}
-out:
-	curl_url_cleanup(u);
-	agent_buf_cleanup(&url);
-	return r;
-}
-
-/* req: the request as read, a C string in rc->in, cut in place here. */
-static void handle_request(struct redirect_conn *rc, char *req)
-{
-	struct redirect_server *s = rc->srv;
-	char *method, *target, *path = NULL, *query = NULL;
-
-	req[strcspn(req, "\r\n")] = '\0';
-	if (request_line(req, &method, &target) != 0) {
-		redirect_reply(rc, 400, "Bad request",
-			       "This is not an HTTP request.");
-		return;
-	}
-	if (strcmp(method, "GET") != 0) {
-		redirect_reply(rc, 405, "Method not allowed",
-			       "Only GET is served here.");
-		return;
-	}
-	if (split_target(target, &path, &query) != 0) {
-		redirect_reply(rc, 400, "Bad request",
-			       "The address is not understood.");
-		goto out;
-	}
-	if (strcmp(path, s->path) != 0) {
-		redirect_reply(rc, 404, "Not found",
-			       "xoauth-agent serves only its sign-in address "
-			       "here.");
-		goto out;
-	}
-	rc->state = C_HANDLING;
-	s->cb(s->arg, rc, query != NULL ? query : "");
-	if (rc->state == C_HANDLING)
-		redirect_reply(rc, 500, "Internal error",
-			       "xoauth-agent could not handle the request.");
-out:
-	curl_free(path);
-	curl_free(query);
-}
-
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct redirect_conn *rc = h->data;
@@ -378,16 +286,16 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	size_t room;
 
 	(void)suggested;
-	/* rc->in was reserved whole at accept; its last byte is kept for
-	   the NUL. */
+	/* rc->in was reserved whole at accept: a request that fills it
+	   is refused (431) before another read. */
 	tail = agent_buf_tail(&rc->in, &room);
-	*buf = uv_buf_init((char *)tail, (unsigned)(room > 0 ? room - 1 : 0));
+	*buf = uv_buf_init((char *)tail, (unsigned)room);
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	struct redirect_conn *rc = st->data;
-	char *req;
+	struct redirect_request req;
 
 	(void)buf;
 	if (rc->state != C_READING) {
@@ -400,31 +308,31 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	agent_buf_advance(&rc->in, (size_t)nread);
-	/* Cannot fail: on_alloc() left the room for the NUL. */
-	if ((req = agent_buf_cstr(&rc->in)) == NULL) {
-		conn_close(rc);
-		return;
-	}
-	if (memchr(req, '\0', rc->in.len) != NULL) {
+	redirect_parse_request((const char *)rc->in.data, rc->in.len,
+			       rc->srv->path, &req);
+	switch (req.verdict) {
+	case REDIRECT_MORE:
+		break;
+	case REDIRECT_GET:
 		uv_read_stop(st);
-		redirect_reply(rc, 400, "Bad request",
-			       "The request holds a NUL byte.");
-		return;
-	}
-	if (strstr(req, "\r\n\r\n") != NULL || strstr(req, "\n\n") != NULL) {
+		rc->state = C_HANDLING;
+		rc->srv->cb(rc->srv->arg, rc,
+			    req.query != NULL ? req.query : "");
+		if (rc->state == C_HANDLING)
+			redirect_reply(rc, 500, "Internal error",
+				       "xoauth-agent could not handle the "
+				       "request.");
+		break;
+	case REDIRECT_REFUSE:
 		uv_read_stop(st);
-		handle_request(rc, req);
-		return;
+		if (req.status == 431)
+			log_info("redirect %s: a request larger than %d bytes "
+				 "was refused",
+				 rc->srv->name, REDIRECT_MAX_REQUEST);
+		redirect_reply(rc, req.status, req.title, req.text);
+		break;
 	}
-	if (rc->in.len >= REDIRECT_MAX_REQUEST) {
-		uv_read_stop(st);
-		log_info("redirect %s: a request larger than %d bytes was "
-			 "refused",
-			 rc->srv->name, REDIRECT_MAX_REQUEST);
-		redirect_reply(rc, 431, "Request too large",
-			       "The request is larger than xoauth-agent "
-			       "accepts.");
-	}
+	redirect_request_cleanup(&req);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -437,7 +345,7 @@ static void on_connection(uv_stream_t *server, int status)
 	if ((rc = calloc(1, sizeof(*rc))) == NULL)
 		return;
 	rc->srv = s;
-	agent_buf_init(&rc->in, REDIRECT_MAX_REQUEST + 1);
+	agent_buf_init(&rc->in, REDIRECT_MAX_REQUEST);
 	uv_tcp_init(server->loop, &rc->tcp);
 	uv_timer_init(server->loop, &rc->timer);
 	rc->tcp.data = rc;
@@ -461,7 +369,7 @@ static void on_connection(uv_stream_t *server, int status)
 	/* The whole request's room at once, as the fixed array it once was:
 	   reading needs no growth, and a lack of memory drops the connection
 	   before anything is read. */
-	if (agent_buf_reserve(&rc->in, REDIRECT_MAX_REQUEST + 1) != 0) {
+	if (agent_buf_reserve(&rc->in, REDIRECT_MAX_REQUEST) != 0) {
 		conn_close(rc);
 		return;
 	}

@@ -15,7 +15,8 @@
 
 #include <uv.h>
 
-#define REDIRECT_MAX_REQUEST 8192
+#include "login/pure/request.h"
+
 #define REDIRECT_READ_MS 10000
 #define REDIRECT_HOLD_MS 60000
 #define REDIRECT_MAX_CONNS 16

@@ -10,6 +10,9 @@ Servers (tests/servers/, npm packages pinned by package-lock.json; run
     faults = start_faults(oidc)           # our fault injector for the token endpoint
     imap = start_imap(oidc)               # a private Dovecot (dovecot.conf.in)
                                           # checking bearer tokens likewise
+    tls = make_tls(dir)                   # a CA and a certificate for 127.0.0.1:
+    smtp = start_smtp(oidc, tls=tls)      # STARTTLS and SMTPS as well,
+    imap = start_imap(oidc, tls=tls)      # STARTTLS and IMAPS as well
 
 Each runs as its own process group, on a free port, and is ready when
 start_* returns (its READY line parsed; Dovecot's greeting read). stop()
@@ -22,7 +25,9 @@ Acting as the user: approve_device() / deny_device() drive oidc-provider's
 device-flow pages over HTTP. get_tokens_by_device() does a whole device
 login in Python (for testing the servers without the agent).
 
-Clients: run_msmtp() and run_curl_smtp() run the real msmtp and curl.
+Clients: run_msmtp() and run_curl_smtp() run the real msmtp and curl;
+Terminal runs a program that needs a terminal (mutt, aerc) in a private
+tmux.
 """
 
 import atexit
@@ -49,6 +54,8 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 SERVERS_DIR = os.path.join(ROOT, "tests", "servers")
+# The Python package (import xoauth) and its example web application.
+PYTHON_PACKAGE_DIR = os.path.join(ROOT, "contrib", "python")
 
 # The public client the agent uses, and what it asks for.
 CLIENT_ID = "xoauth-test"
@@ -149,16 +156,24 @@ class Server:
                 buf += chunk
                 while b"\n" in buf:
                     line, buf = buf.split(b"\n", 1)
-                    text = line.decode("utf-8", "replace").strip()
-                    if text.startswith("READY "):
+                    info = self._ready(line.decode("utf-8", "replace").strip())
+                    if info is not None:
                         if buf:
                             self._log.write(buf)
                             self._log.flush()
-                        return json.loads(text[len("READY "):])
+                        return info
                     self._log.write(line + b"\n")
                     self._log.flush()
         finally:
             sel.close()
+
+    def _ready(self, line):
+        """The info of a line of stdout that says the server is ready
+        ("READY {json}"), else None. A server that says it otherwise
+        overrides this."""
+        if line.startswith("READY "):
+            return json.loads(line[len("READY "):])
+        return None
 
     def _drain_stdout(self):
         try:
@@ -263,12 +278,14 @@ def start_oidc(at_ttl=30, rt_ttl=None, device_ttl=None, device_interval=None,
 
 class SMTP(Server):
     """smtp.js. Attributes: port (XOAUTH2 and OAUTHBEARER), port_xoauth2_only,
+    port_smtps (TLS from the start, both mechanisms; None without TLS),
     maildir."""
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.port = self.info["port"]
         self.port_xoauth2_only = self.info["port_xoauth2_only"]
+        self.port_smtps = self.info.get("port_smtps")
         self.maildir = self.info["maildir"]
 
     def messages(self):
@@ -288,10 +305,13 @@ class SMTP(Server):
 
 def start_smtp(oidc, maildir=None, auth_reply=None, port=0, port_xoauth2_only=0,
                client_id=INTROSPECTION_CLIENT[0], client_secret=INTROSPECTION_CLIENT[1],
-               timeout=START_TIMEOUT):
+               tls=None, timeout=START_TIMEOUT):
     """Starts the SMTP server checking tokens against `oidc` (an OIDC or an
     issuer URL); returns an SMTP server. auth_reply, e.g. "535 5.7.139 ...",
-    makes it answer every AUTH with that reply."""
+    makes it answer every AUTH with that reply. tls (from make_tls()): both
+    ports offer STARTTLS too, and smtp.port_smtps speaks TLS from the
+    start; each delivered message and AUTH attempt records whether it came
+    over TLS."""
     issuer = oidc.issuer if isinstance(oidc, OIDC) else oidc
     workdir = tempfile.mkdtemp(prefix="xo-smtp-")
     maildir = maildir or os.path.join(workdir, "mail")
@@ -301,6 +321,8 @@ def start_smtp(oidc, maildir=None, auth_reply=None, port=0, port_xoauth2_only=0,
             "--client-id", client_id, "--client-secret", client_secret]
     if auth_reply is not None:
         argv += ["--auth-reply", auth_reply]
+    if tls is not None:
+        argv += ["--tls-cert", tls.cert, "--tls-key", tls.key]
     return SMTP("smtp", argv, timeout=timeout, workdir=workdir)
 
 
@@ -378,6 +400,53 @@ def start_faults(upstream, port=0, tls=None, timeout=START_TIMEOUT):
 
 
 # --------------------------------------------------------------------------
+# TLS for the test servers
+
+class TLS:
+    """Files of make_tls(): ca (the CA certificate a client trusts), cert
+    and key (the servers' certificate, for 127.0.0.1 and localhost, and its
+    key)."""
+
+    def __init__(self, directory):
+        self.ca = os.path.join(directory, "ca.pem")
+        self.cert = os.path.join(directory, "cert.pem")
+        self.key = os.path.join(directory, "key.pem")
+
+
+def make_tls(directory):
+    """Makes a CA and a server certificate signed by it, valid for the IP
+    address 127.0.0.1 and the name localhost, with the openssl command (EC
+    P-256 keys: quick to make). Clients trust the CA as they trust a public
+    one: a trust file of their own, or SSL_CERT_FILE for OpenSSL, Python
+    and Go. Returns a TLS; the files stay in directory (keys readable by
+    the owner only)."""
+    tls = TLS(directory)
+    ca_key = os.path.join(directory, "ca-key.pem")
+    csr = os.path.join(directory, "cert.csr")
+    ext = os.path.join(directory, "cert.ext")
+    with open(ext, "w") as f:
+        f.write("basicConstraints = critical, CA:FALSE\n"
+                "keyUsage = critical, digitalSignature\n"
+                "extendedKeyUsage = serverAuth\n"
+                "subjectAltName = IP:127.0.0.1, DNS:localhost\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-noenc"]
+    steps = [
+        ["openssl", "req", "-x509"] + ec + ["-keyout", ca_key, "-out", tls.ca, "-days", "2",
+         "-subj", "/CN=xoauth-agent test CA",
+         "-addext", "basicConstraints = critical, CA:TRUE",
+         "-addext", "keyUsage = critical, keyCertSign, cRLSign"],
+        ["openssl", "req"] + ec + ["-keyout", tls.key, "-out", csr, "-subj", "/CN=localhost"],
+        ["openssl", "x509", "-req", "-in", csr, "-CA", tls.ca, "-CAkey", ca_key,
+         "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", tls.cert],
+    ]
+    for argv in steps:
+        p = subprocess.run(argv, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise HarnessError("%s failed (%d): %s" % (" ".join(argv[:3]), p.returncode, p.stderr))
+    return tls
+
+
+# --------------------------------------------------------------------------
 # IMAP: a private Dovecot
 
 DOVECOT = os.environ.get("XO_TEST_DOVECOT", "/usr/sbin/dovecot")
@@ -431,8 +500,9 @@ def _fill(template, values):
 
 class Dovecot(Server):
     """One `dovecot -F` process; start_imap() makes them. Ready once its port
-    answers with the greeting of this instance. Attributes: port, greeting
-    and those of Server (its log is Dovecot's log file)."""
+    answers with the greeting of this instance. Attributes: port,
+    port_imaps (None without TLS), greeting and those of Server (its log is
+    Dovecot's log file)."""
 
     def __init__(self, name, argv, port, greeting, **kw):
         self.port = port
@@ -464,7 +534,7 @@ class IMAP(Dovecot):
     (offers XOAUTH2 and OAUTHBEARER), port_xoauth2_only (a second Dovecot on
     the same mailboxes offering only XOAUTH2), maildir (the mailboxes: a
     Maildir++ per user under maildir/USER), refuse, xoauth2_only (the second
-    Dovecot)."""
+    Dovecot), tls and port_imaps (see start_imap())."""
 
     xoauth2_only = None
     top = None
@@ -488,14 +558,15 @@ class IMAP(Dovecot):
         os.rename(tmp, os.path.join(box, "new", name))
         return name
 
-    def logins(self, listener="both"):
+    def logins(self, listener="both", tls=False):
         """Every IMAP login that got an answer at one of the two Dovecots
         (listener "both": self.port, "xoauth2_only": self.port_xoauth2_only),
         oldest first: dicts with user, method ("XOAUTH2", "OAUTHBEARER") and
         ok (True when logged in), read from its log. Dovecot logs a refusal
         once the client has gone: see wait_logins(). user is "" when the
         client hung up on the error challenge (Debian 12's curl does so
-        with XOAUTH2) instead of waiting for the refusal."""
+        with XOAUTH2) instead of waiting for the refusal. tls=True adds
+        "tls": whether the connection was encrypted (STARTTLS or IMAPS)."""
         server = {"both": self, "xoauth2_only": self.xoauth2_only}[listener]
         out = []
         for line in server.log().splitlines():
@@ -510,13 +581,18 @@ class IMAP(Dovecot):
                 ok = False
             else:
                 continue
-            out.append({"user": m.group(2), "method": m.group(3), "ok": ok})
+            login = {"user": m.group(2), "method": m.group(3), "ok": ok}
+            if tls:
+                login["tls"] = re.search(r", TLS\b", line) is not None
+            out.append(login)
         return out
 
-    def wait_logins(self, n, listener="both", timeout=10):
-        """Waits until logins(listener) holds at least n; returns them."""
-        return wait_for(lambda: (lambda l: l if len(l) >= n else None)(self.logins(listener)),
-                        timeout, "%d IMAP login(s) at %s" % (n, listener))
+    def wait_logins(self, n, listener="both", timeout=10, tls=False):
+        """Waits until logins(listener, tls) holds at least n; returns
+        them."""
+        return wait_for(
+            lambda: (lambda l: l if len(l) >= n else None)(self.logins(listener, tls)),
+            timeout, "%d IMAP login(s) at %s" % (n, listener))
 
     def stop(self, keep_workdir=False):
         """Ends both Dovecots and removes their directory and the
@@ -529,9 +605,11 @@ class IMAP(Dovecot):
 
 
 def _start_dovecot(cls, name, workdir, top, oidc, mechanisms, refuse, debug, introspection,
-                   timeout):
+                   tls, timeout):
     """Runs one Dovecot with its files in workdir and the mailboxes and
-    homes under top; returns a cls (a Dovecot)."""
+    homes under top; returns a cls (a Dovecot). tls (a TLS or None): the
+    port offers STARTTLS, and the Dovecot's port_imaps speaks TLS from the
+    start."""
     internal, group, login, mail_uid, mail_gid = _dovecot_users()
     greeting = "xoauth-agent test IMAP server %s ready" % name
     pass_attrs = "pass_attrs = nologin=y reason=%{env:XO_IMAP_REFUSE}" if refuse is not None else ""
@@ -550,6 +628,8 @@ def _start_dovecot(cls, name, workdir, top, oidc, mechanisms, refuse, debug, int
             f.write(_fill("dovecot-oauth2.conf.ext.in",
                           {"INTROSPECTION_URL": url, "PASS_ATTRS": pass_attrs}))
         port = _free_port()
+        imaps_port = _free_port() if tls else 0
+        ssl_files = "ssl_cert = <%s\nssl_key = <%s" % (tls.cert, tls.key) if tls else ""
         conf = os.path.join(workdir, "dovecot.conf")
         with open(conf, "w") as f:
             f.write(_fill("dovecot.conf.in", {
@@ -557,10 +637,14 @@ def _start_dovecot(cls, name, workdir, top, oidc, mechanisms, refuse, debug, int
                 "DEBUG": "yes" if debug else "no", "MECHANISMS": mechanisms,
                 "INTERNAL_USER": internal, "INTERNAL_GROUP": group, "LOGIN_USER": login,
                 "MAIL_UID": mail_uid, "MAIL_GID": mail_gid, "PORT": port, "GREETING": greeting,
-                "MAILDIR": os.path.join(top, "mail"), "HOME": os.path.join(top, "home")}))
+                "MAILDIR": os.path.join(top, "mail"), "HOME": os.path.join(top, "home"),
+                "SSL": "yes" if tls else "no", "SSL_FILES": ssl_files,
+                "IMAPS_PORT": imaps_port}))
         try:
-            return cls(name, [DOVECOT, "-F", "-c", conf], port, greeting,
-                       env={"XO_IMAP_REFUSE": refuse}, timeout=timeout, workdir=workdir)
+            server = cls(name, [DOVECOT, "-F", "-c", conf], port, greeting,
+                         env={"XO_IMAP_REFUSE": refuse}, timeout=timeout, workdir=workdir)
+            server.port_imaps = imaps_port or None
+            return server
         except HarnessError as e:
             if "Address already in use" not in str(e):
                 raise
@@ -569,7 +653,7 @@ def _start_dovecot(cls, name, workdir, top, oidc, mechanisms, refuse, debug, int
 
 
 def start_imap(oidc, refuse=None, debug=False, client_id=INTROSPECTION_CLIENT[0],
-               client_secret=INTROSPECTION_CLIENT[1], timeout=START_TIMEOUT):
+               client_secret=INTROSPECTION_CLIENT[1], tls=None, timeout=START_TIMEOUT):
     """Starts a private Dovecot IMAP server (tests/servers/dovecot.conf.in)
     checking bearer tokens against `oidc` (an OIDC, or an introspection
     endpoint URL) by introspection, as the resource server client_id;
@@ -583,7 +667,10 @@ def start_imap(oidc, refuse=None, debug=False, client_id=INTROSPECTION_CLIENT[0]
     a login with a good token is then refused with "TAG NO [CONTACTADMIN]
     TEXT" (Dovecot's nologin and reason fields); a bad token still gets
     "NO [AUTHENTICATIONFAILED] Authentication failed.". debug: Dovecot's
-    auth_debug, whose log holds the tokens.
+    auth_debug, whose log holds the tokens. tls (from make_tls()): both
+    ports offer STARTTLS too, and imap.port_imaps (offering XOAUTH2 and
+    OAUTHBEARER) and imap.xoauth2_only.port_imaps speak TLS from the start;
+    their logins count in logins("both") and logins("xoauth2_only").
 
     Runs as root (CI) with Debian's dovecot and dovenull users, and as any
     other user as that user; see dovecot_present()."""
@@ -599,7 +686,7 @@ def start_imap(oidc, refuse=None, debug=False, client_id=INTROSPECTION_CLIENT[0]
         os.mkdir(os.path.join(top, d))
         os.chown(os.path.join(top, d), mail_uid, mail_gid)
     args = dict(top=top, oidc=oidc, refuse=refuse, debug=debug,
-                introspection=(client_id, client_secret), timeout=timeout)
+                introspection=(client_id, client_secret), tls=tls, timeout=timeout)
     imap = None
     try:
         imap = _start_dovecot(IMAP, "imap", os.path.join(top, "both"),
@@ -617,6 +704,7 @@ def start_imap(oidc, refuse=None, debug=False, client_id=INTROSPECTION_CLIENT[0]
     imap.mail_owner = (mail_uid, mail_gid)
     imap.refuse = refuse
     imap.port_xoauth2_only = imap.xoauth2_only.port
+    imap.tls = tls
     return imap
 
 
@@ -755,6 +843,16 @@ def revoke_token(oidc, token, hint=None, client_id=CLIENT_ID):
                               "client_id": client_id})
     if status != 200:
         raise HarnessError("revocation failed: %s %s" % (status, body))
+
+
+def end_access_token(oidc, access_token):
+    """Ends one access token early at the provider while its grant and
+    refresh token stand, as a provider does when a policy cuts a token
+    short (oidc.js's /_test/end-access-token; the revocation endpoint would
+    end the whole grant). The holder's next refresh works."""
+    status, body = post_form(oidc.issuer + "/_test/end-access-token", {"token": access_token})
+    if status != 204:
+        raise HarnessError("ending the access token failed: %s %s" % (status, body))
 
 
 def is_refresh_token_active(oidc, refresh_token):
@@ -1128,6 +1226,108 @@ def run_curl_smtp(port, user, token, rcpt="bob@example.com", mail_from=None,
 
     # curl stops itself at --max-time; the harness waits a little longer.
     return _run_client("xo-curl-", prepare, timeout=timeout + 5)
+
+
+class Terminal:
+    """A program that wants a terminal (mutt reading mail, aerc), run in a
+    private tmux server: its own socket in a temporary directory and no
+    configuration file, so no user's tmux is touched or read. The window
+    stays after the program exits (remain-on-exit), so that its last
+    screen can still be read.
+
+    t = Terminal(["mutt"], env=env); t.wait_screen("Hello"); t.keys("q");
+    t.wait_exit(); t.close()  (also a context manager).
+
+    The program runs under a shell that writes its exit status to a file:
+    on this kind of machine tmux does not always see its child end (the
+    child stays a zombie and the pane alive), so the file, not tmux, says
+    when it has."""
+
+    def __init__(self, argv, env=None, cwd=None, width=160, height=48):
+        self.dir = tempfile.mkdtemp(prefix="xo-tmux-")
+        self.sock = os.path.join(self.dir, "tmux.sock")
+        self.status_path = os.path.join(self.dir, "status")
+        wrapped = ["sh", "-c", 'status=$1; shift; "$@"; echo $? > "$status.tmp"; '
+                   'mv "$status.tmp" "$status"', "sh", self.status_path] + list(argv)
+        self.env = dict(env if env is not None else os.environ)
+        self.env.pop("TMUX", None)
+        conf = os.path.join(self.dir, "tmux.conf")
+        with open(conf, "w") as f:
+            f.write("set -g remain-on-exit on\nset -g status off\n")
+        try:
+            self._tmux("-f", conf, "new-session", "-d", "-x", str(width), "-y", str(height),
+                       "--", *wrapped, cwd=cwd)
+        except BaseException:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
+
+    def _tmux(self, *args, cwd=None):
+        p = subprocess.run(["tmux", "-S", self.sock] + list(args), env=self.env, cwd=cwd,
+                           capture_output=True, text=True, timeout=30)
+        if p.returncode != 0:
+            raise HarnessError("tmux %s: %s" % (args[0] if args[0] != "-f" else args[2],
+                                                p.stderr.strip()))
+        return p.stdout
+
+    def screen(self):
+        """The text on the screen now, one string, lines without their
+        trailing blanks."""
+        try:
+            return self._tmux("capture-pane", "-p")
+        except HarnessError as e:
+            return "[no screen: %s]" % e
+
+    def keys(self, *keys):
+        """Presses keys as tmux names them ("Enter", "Escape", "C-c"...)."""
+        self._tmux("send-keys", *keys)
+
+    def type(self, text):
+        """Types text literally."""
+        self._tmux("send-keys", "-l", text)
+
+    def wait_screen(self, pattern, timeout=20):
+        """Waits until the screen matches the regular expression pattern;
+        returns the match. The error names the last screen."""
+        last = [""]
+
+        def look():
+            last[0] = self.screen()
+            return re.search(pattern, last[0])
+        try:
+            return wait_for(look, timeout, "%r on the screen" % pattern, interval=0.2)
+        except HarnessError as e:
+            raise HarnessError("%s; the screen:\n%s" % (e, last[0]))
+
+    def exit_status(self):
+        """The program's exit status once it has ended, else None."""
+        try:
+            with open(self.status_path) as f:
+                return int(f.read())
+        except FileNotFoundError:
+            return None
+
+    def wait_exit(self, timeout=20):
+        """Waits for the program to end; returns its exit status."""
+        try:
+            wait_for(lambda: self.exit_status() is not None, timeout, "the program to end",
+                     interval=0.2)
+        except HarnessError as e:
+            raise HarnessError("%s; the screen:\n%s" % (e, self.screen()))
+        return self.exit_status()
+
+    def close(self):
+        """Ends this tmux server (and the program, if still running)."""
+        try:
+            self._tmux("kill-server")
+        except (HarnessError, subprocess.TimeoutExpired):
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def read_messages(maildir):

@@ -2,9 +2,13 @@
 real Dovecot (harness.start_imap()) whose oauth2 passdb asks the real
 provider's introspection endpoint about every bearer token."""
 
+import imaplib
 import os
 import shlex
+import shutil
+import ssl
 import subprocess
+import tempfile
 import unittest
 
 import harness
@@ -131,6 +135,52 @@ class ReadMailWithTheAgentsToken(unittest.TestCase):
         for _ in range(4):
             r = curl_imap(self.imap.port, EMAIL, "bad", timeout=2)
             self.assertEqual(r.returncode, 67, r)
+
+
+@unittest.skipUnless(harness.dovecot_present() or os.environ.get("CI"),
+                     "needs dovecot-core and dovecot-imapd (scripts/setup)")
+class ImapOverTls(unittest.TestCase):
+    """start_imap(tls=...): STARTTLS on the port, IMAPS on another, under
+    the CA of make_tls(); logins(tls=True) tells them from clear text."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="xo-imap-tls-")
+        cls.tls = harness.make_tls(cls.tmp)
+        cls.oidc = harness.start_oidc(at_ttl=120)
+        cls.imap = harness.start_imap(cls.oidc, tls=cls.tls)
+        cls.token = harness.get_tokens_by_device(cls.oidc, EMAIL)["access_token"]
+        cls.ctx = ssl.create_default_context(cafile=cls.tls.ca)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.imap.stop()
+        cls.oidc.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def login(self, c):
+        xoauth2 = "user=%s\x01auth=Bearer %s\x01\x01" % (EMAIL, self.token)
+        self.assertEqual(c.authenticate("XOAUTH2", lambda _: xoauth2)[0], "OK")
+        c.logout()
+
+    def test_starttls_imaps_and_clear_text_logins_are_told_apart(self):
+        before = len(self.imap.logins("both"))
+        c = imaplib.IMAP4("localhost", self.imap.port)
+        self.assertIn("STARTTLS", c.capabilities)
+        c.starttls(ssl_context=self.ctx)
+        self.login(c)
+        for host in ("localhost", "127.0.0.1"):     # the certificate names both
+            self.login(imaplib.IMAP4_SSL(host, self.imap.port_imaps, ssl_context=self.ctx))
+        self.login(imaplib.IMAP4("127.0.0.1", self.imap.port))
+        logins = self.imap.wait_logins(before + 4, "both", tls=True)[before:]
+        self.assertEqual([(x["method"], x["ok"], x["tls"]) for x in logins],
+                         [("XOAUTH2", True, True)] * 3 + [("XOAUTH2", True, False)])
+
+    def test_the_xoauth2_only_server_has_imaps_too(self):
+        c = imaplib.IMAP4_SSL("localhost", self.imap.xoauth2_only.port_imaps,
+                              ssl_context=self.ctx)
+        self.assertNotIn("AUTH=OAUTHBEARER", c.capabilities)
+        self.login(c)
 
 
 if __name__ == "__main__":

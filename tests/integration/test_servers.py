@@ -1,7 +1,8 @@
 """The test servers themselves work, without the C agent: the OpenID provider
 (device flow, offline_access, rotation, introspection, short tokens), the
 SMTP server (XOAUTH2 and OAUTHBEARER checked by introspection, real msmtp
-and curl), and every fault of our fault injector.
+and curl; STARTTLS and SMTPS when asked), and every fault of our fault
+injector.
 
 Run from the top of the tree, after `cd tests/servers && npm ci`:
     python3 -m unittest tests/integration/test_servers.py -v
@@ -12,6 +13,7 @@ import os
 import shutil
 import smtplib
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -266,6 +268,58 @@ class SmtpTest(ServersTestCase):
             self.assertNotEqual(r.returncode, 0)
             self.assertIn(reply, r.stderr)
             self.assertEqual(s.messages(), [])
+
+
+class SmtpTlsTest(ServersTestCase):
+    """start_smtp(tls=...): STARTTLS on both ports, SMTPS on a third, under
+    the CA of make_tls(); what came over TLS is recorded as such."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tok = h.get_tokens_by_device(cls.oidc, ALICE)
+        cls.tls = h.make_tls(tempfile.mkdtemp(dir=cls.tmp))
+        cls.tls_smtp = h.start_smtp(cls.oidc, tls=cls.tls)
+        cls.ctx = ssl.create_default_context(cafile=cls.tls.ca)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tls_smtp.stop()
+
+    def send(self, c, subject):
+        c.ehlo()
+        xoauth2 = "user=%s\x01auth=Bearer %s\x01\x01" % (ALICE, self.tok["access_token"])
+        self.assertEqual(c.auth("XOAUTH2", lambda challenge=None: xoauth2)[0], 235)
+        c.sendmail(ALICE, ["bob@example.com"], "Subject: %s\r\n\r\nHello.\r\n" % subject)
+
+    def test_starttls_and_smtps_deliver_and_say_so(self):
+        n, a = len(self.tls_smtp.messages()), len(self.tls_smtp.auth_attempts())
+        with smtplib.SMTP("localhost", self.tls_smtp.port, timeout=10) as c:
+            c.ehlo()
+            self.assertTrue(c.has_extn("starttls"))
+            c.starttls(context=self.ctx)
+            self.send(c, "after STARTTLS")
+        for host in ("localhost", "127.0.0.1"):     # the certificate names both
+            with smtplib.SMTP_SSL(host, self.tls_smtp.port_smtps, context=self.ctx,
+                                  timeout=10) as c:
+                self.send(c, "over SMTPS to %s" % host)
+        got = [(m["listener"], m["tls"], m["mechanism"]) for m in self.tls_smtp.messages()[n:]]
+        self.assertEqual(got, [("both", True, "XOAUTH2"), ("smtps", True, "XOAUTH2"),
+                               ("smtps", True, "XOAUTH2")])
+        self.assertEqual([x["tls"] for x in self.tls_smtp.auth_attempts()[a:]], [True] * 3)
+
+    def test_clear_text_auth_is_still_taken_and_recorded_as_such(self):
+        n = len(self.tls_smtp.messages())
+        with smtplib.SMTP("127.0.0.1", self.tls_smtp.port_xoauth2_only, timeout=10) as c:
+            self.send(c, "in clear text")
+        (m,) = self.tls_smtp.messages()[n:]
+        self.assertEqual((m["listener"], m["tls"]), ("xoauth2_only", False))
+
+    def test_without_tls_there_is_no_starttls_and_no_smtps(self):
+        self.assertIsNone(self.smtp.port_smtps)
+        with smtplib.SMTP("127.0.0.1", self.smtp.port, timeout=10) as c:
+            c.ehlo()
+            self.assertFalse(c.has_extn("starttls"))
 
 
 class FaultsTest(ServersTestCase):

@@ -55,3 +55,12 @@ endforeach()
 # use it.
 add_executable(add_login ${CMAKE_CURRENT_LIST_DIR}/add_login.c)
 target_link_libraries(add_login PRIVATE xoauth_shared)
+
+# sasl_client: one exchange through Cyrus SASL's client API, as mail
+# programs drive it (test_sasl_plugin.py), when the SASL plugin is built.
+if(TARGET xoauth_sasl)
+	find_library(XO_SASL_LIBRARY sasl2 REQUIRED)
+	add_executable(sasl_client ${CMAKE_CURRENT_LIST_DIR}/sasl_client.c)
+	target_include_directories(sasl_client PRIVATE ${XO_SASL_INCLUDE_DIR})
+	target_link_libraries(sasl_client PRIVATE ${XO_SASL_LIBRARY})
+endif()

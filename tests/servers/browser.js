@@ -17,7 +17,7 @@
 
 import { parseArgs } from 'node:util';
 
-import { chromium } from 'playwright-core';
+import { actAtProvider, launchBrowser } from './provider_pages.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -37,12 +37,7 @@ const timeoutMs = Number(opts.timeout) * 1000;
 const issuer = new URL(opts.url).origin;
 
 async function run() {
-  const browser = await chromium.launch({
-    executablePath: process.env.XO_TEST_CHROMIUM || '/usr/bin/chromium',
-    // Root (as in CI) cannot use chromium's sandbox.
-    args: ['--no-sandbox', '--disable-dev-shm-usage'],
-    timeout: timeoutMs,
-  });
+  const browser = await launchBrowser(timeoutMs);
   try {
     const page = await browser.newPage();
     page.setDefaultTimeout(timeoutMs);
@@ -55,28 +50,11 @@ async function run() {
     });
     let response = await page.goto(opts.url);
     for (let step = 0; step < 8 && new URL(page.url()).origin === issuer; step++) {
-      const prompt = await page.locator('input[name=prompt]').first()
-        .getAttribute('value', { timeout: timeoutMs }).catch(() => null);
-      if (prompt === 'login') {
-        await page.fill('input[name=login]', opts.login);
-        await page.fill('input[name=password]', 'secret');
-      } else if (prompt === 'consent' && opts.decline) {
-        // oidc-provider's "Cancel" link: the interaction's abort route.
-        const action = await page.locator('form').first().getAttribute('action');
-        const nav = page.waitForNavigation({ waitUntil: 'load' });
-        await page.goto(new URL(action + '/abort', page.url()).href);
-        response = await nav.catch(() => null) || response;
-        continue;
-      } else if (prompt !== 'consent') {
+      const resp = await actAtProvider(page, { login: opts.login, decline: opts.decline, timeoutMs });
+      if (resp === false) {
         throw new Error(`unexpected page at ${page.url()}: ${(await page.content()).slice(0, 400)}`);
       }
-      const [resp] = await Promise.all([
-        page.waitForNavigation({ waitUntil: 'load' }),
-        page.locator('form button[type=submit]').first().click(),
-      ]);
-      response = resp;
-      // The last hop to the agent may still be loading.
-      await page.waitForLoadState('load');
+      response = resp || response;
     }
     if (new URL(page.url()).origin === issuer) {
       throw new Error(`never left the provider; at ${page.url()}`);

@@ -28,6 +28,8 @@
 //   prompt=consent is sent. Refresh tokens are issued to every client allowed
 //   the refresh_token grant, with or without offline_access, so a browser
 //   login that omits prompt=consent still gets one.
+// - POST /_test/end-access-token (token=VALUE) ends one access token early,
+//   leaving its grant and refresh token (see the handler below).
 // The login and consent pages are oidc-provider's devInteractions: any login
 // name with any password is accepted; use e-mail addresses as login names,
 // the account's "sub" and "email" claims are that name.
@@ -230,7 +232,29 @@ server.listen(port, '127.0.0.1', () => {
     });
   }
 
-  handler = provider.callback();
+  // A test control beside the provider's routes: POST /_test/end-access-token
+  // with the form field token=VALUE ends that one access token at once,
+  // through the provider's own model, while its grant and refresh token
+  // stand: what a provider does when a policy cuts an access token short
+  // (Microsoft's continuous access evaluation). The revocation endpoint
+  // cannot: oidc-provider revokes every token of the grant with it.
+  // Answers 204, or 404 when no such access token is active.
+  const providerCallback = provider.callback();
+  handler = (req, res) => {
+    if (req.method !== 'POST' || req.url !== '/_test/end-access-token') {
+      return providerCallback(req, res);
+    }
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', async () => {
+      const value = new URLSearchParams(Buffer.concat(chunks).toString()).get('token');
+      const token = value ? await provider.AccessToken.find(value) : undefined;
+      if (token) await token.destroy();
+      res.statusCode = token ? 204 : 404;
+      res.end();
+    });
+    return undefined;
+  };
   const ready = {
     issuer,
     port,

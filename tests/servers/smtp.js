@@ -16,10 +16,17 @@
 //                            token, e.g. "535 5.7.139 Authentication
 //                            unsuccessful, SmtpClientAuthentication is disabled
 //                            for the Tenant" (for doctor tests)
+//   --tls-cert FILE --tls-key FILE
+//                            TLS as mail providers do it: both listeners offer
+//                            STARTTLS, and a third (--port-smtps N, 0 = any)
+//                            speaks TLS from the start (SMTPS, port 465 in the
+//                            world), offering XOAUTH2 and OAUTHBEARER
 // When listening it prints one line on stdout:
-//   READY {"port":N,"port_xoauth2_only":M,"maildir":DIR}
+//   READY {"port":N,"port_xoauth2_only":M,"port_smtps":S or null,"maildir":DIR}
 //
-// No TLS at all (no STARTTLS offered): loopback only; msmtp needs "tls off".
+// Without --tls-cert no TLS at all (no STARTTLS offered): loopback only;
+// msmtp needs "tls off". With it, AUTH is still accepted before STARTTLS
+// (allowInsecureAuth), so that clients which never start TLS keep working.
 //
 // A token is accepted when introspection says it is active, it is an access
 // token (not a refresh token), and its subject or email equals the SASL user
@@ -42,15 +49,18 @@
 //
 // Files in --maildir, written when a message is accepted:
 //   msg-NNNN.eml   the message as received
-//   msg-NNNN.json  {"user", "mechanism", "listener", "mail_from", "rcpt_to",
-//                   "client_id", "scope", "time", "eml"}; written after the
+//   msg-NNNN.json  {"user", "mechanism", "listener", "tls", "mail_from",
+//                   "rcpt_to", "client_id", "scope", "time", "eml"} (tls:
+//                   the session ran over TLS); written after the
 //                   .eml, by rename, so a reader never sees half of it
-//   auth.jsonl     one line per AUTH attempt: {"time", "listener",
+//   auth.jsonl     one line per AUTH attempt: {"time", "listener", "tls",
 //                   "mechanism", "user", "ok", "reply", "reason",
 //                   "token_sha256" (first 16 hex digits)}
 
 import { createHash } from 'node:crypto';
-import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -66,6 +76,9 @@ const { values: opts } = parseArgs({
     'client-id': { type: 'string', default: 'smtp-server' },
     'client-secret': { type: 'string', default: 'smtp-server-secret' },
     'auth-reply': { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'port-smtps': { type: 'string', default: '0' },
   },
 });
 
@@ -77,6 +90,11 @@ function die(msg) {
 if (!opts.issuer) die('--issuer is required');
 if (!opts.maildir) die('--maildir is required');
 mkdirSync(opts.maildir, { recursive: true });
+
+if (!opts['tls-cert'] !== !opts['tls-key']) die('--tls-cert and --tls-key go together');
+const tls = opts['tls-cert']
+  ? { cert: readFileSync(opts['tls-cert']), key: readFileSync(opts['tls-key']) }
+  : undefined;
 
 let forcedReply;
 if (opts['auth-reply'] !== undefined) {
@@ -163,7 +181,11 @@ async function checkToken(user, token) {
 function makeOnAuth(listener) {
   return function onAuth(auth, session, callback) {
     const base = {
-      listener, mechanism: auth.method, user: auth.username, token_sha256: fingerprint(auth.accessToken),
+      listener,
+      tls: !!session.secure,
+      mechanism: auth.method,
+      user: auth.username,
+      token_sha256: fingerprint(auth.accessToken),
     };
     const refuse = (reply, reason) => {
       logAuth({ ...base, ok: false, reply: `${reply.code} ${reply.text}`, reason });
@@ -292,6 +314,7 @@ function makeOnData(listener) {
         client_id: session.user?.client_id,
         scope: session.user?.scope,
         listener,
+        tls: !!session.secure,
         mail_from: session.envelope.mailFrom ? session.envelope.mailFrom.address : null,
         rcpt_to: session.envelope.rcptTo.map((r) => r.address),
         time: Date.now() / 1000,
@@ -305,14 +328,15 @@ function makeOnData(listener) {
   };
 }
 
-function startListener(listener, authMethods, port) {
+// implicitTls: TLS from the first byte (SMTPS). Otherwise STARTTLS is
+// offered when we have a certificate, and not at all without one.
+function startListener(listener, authMethods, port, implicitTls = false) {
   const server = new SMTPServer({
     name: 'smtp.test.invalid',
     banner: 'xoauth-agent test SMTP server',
     authMethods,
     allowInsecureAuth: true,
-    disabledCommands: ['STARTTLS'],
-    hideSTARTTLS: true,
+    ...(tls ? { ...tls, secure: implicitTls } : { disabledCommands: ['STARTTLS'], hideSTARTTLS: true }),
     size: 10 * 1024 * 1024,
     logger: false,
     disableReverseLookup: true,
@@ -336,10 +360,14 @@ introspectionEndpoint = await discover();
 const both = await startListener('both', ['XOAUTH2', 'OAUTHBEARER'], parsePort(opts.port, '--port'));
 const xoauth2Only = await startListener('xoauth2_only', ['XOAUTH2'],
   parsePort(opts['port-xoauth2-only'], '--port-xoauth2-only'));
+const smtps = tls
+  ? await startListener('smtps', ['XOAUTH2', 'OAUTHBEARER'], parsePort(opts['port-smtps'], '--port-smtps'), true)
+  : undefined;
 
 process.stdout.write(`READY ${JSON.stringify({
   port: both.server.address().port,
   port_xoauth2_only: xoauth2Only.server.address().port,
+  port_smtps: smtps ? smtps.server.address().port : null,
   maildir: opts.maildir,
   introspection_endpoint: introspectionEndpoint,
 })}\n`);

@@ -20,6 +20,7 @@
 #include <xoauth/xo_errors.h>
 
 #include "login/pure/authz.h"
+#include "login/pure/request.h"
 #include "secret/pkce.h"
 
 static int setup(void **state)
@@ -370,6 +371,92 @@ static void mutated_pastes_never_crash(void **state)
 	}
 }
 
+/* What the loopback listener makes of the bytes a connection sent. */
+#define LIT(s) (s), sizeof(s) - 1
+
+static enum redirect_verdict request(const char *data, size_t len,
+				     struct redirect_request *r)
+{
+	redirect_parse_request(data, len, "/cb", r);
+	return r->verdict;
+}
+
+static void redirect_request_of_the_path_gives_its_raw_query(void **state)
+{
+	static const char get[] =
+	    "GET /cb?code=4%2F0Ab&state=xyz HTTP/1.1\r\n"
+	    "Host: 127.0.0.1:8765\r\nUser-Agent: test\r\n\r\n";
+	struct redirect_request r;
+
+	(void)state;
+	assert_int_equal(request(get, strlen(get), &r), REDIRECT_GET);
+	assert_string_equal(r.query, "code=4%2F0Ab&state=xyz");
+	assert_int_equal(r.status, 0);
+	redirect_request_cleanup(&r);
+	/* Bare line ends, HTTP/1.0, no query at all. */
+	assert_int_equal(request("GET /cb HTTP/1.0\n\n", 18, &r), REDIRECT_GET);
+	assert_null(r.query);
+	redirect_request_cleanup(&r);
+}
+
+static void redirect_request_waits_for_its_blank_line(void **state)
+{
+	static const char part[] = "GET /cb?code=abc HTTP/1.1\r\nHost: x\r\n";
+	struct redirect_request r;
+	char big[REDIRECT_MAX_REQUEST + 10];
+
+	(void)state;
+	assert_int_equal(request(part, strlen(part), &r), REDIRECT_MORE);
+	redirect_request_cleanup(&r);
+	assert_int_equal(request("", 0, &r), REDIRECT_MORE);
+	redirect_request_cleanup(&r);
+	/* One byte short of the limit: read on; at the limit: refused. */
+	memset(big, 'a', sizeof(big));
+	assert_int_equal(request(big, REDIRECT_MAX_REQUEST - 1, &r),
+			 REDIRECT_MORE);
+	redirect_request_cleanup(&r);
+	assert_int_equal(request(big, REDIRECT_MAX_REQUEST, &r),
+			 REDIRECT_REFUSE);
+	assert_int_equal(r.status, 431);
+	redirect_request_cleanup(&r);
+}
+
+static void
+hostile_redirect_requests_are_refused_with_their_status(void **state)
+{
+	static const struct {
+		const char *req;
+		size_t len;
+		int status;
+	} cases[] = {
+	    {LIT("POST /cb?code=a HTTP/1.1\r\n\r\n"), 405},
+	    {LIT("get /cb?code=a HTTP/1.1\r\n\r\n"), 405},
+	    {LIT("GET /favicon.ico HTTP/1.1\r\n\r\n"), 404},
+	    {LIT("GET /cbx?code=a HTTP/1.1\r\n\r\n"), 404},
+	    {LIT("GET http://evil/cb?code=a HTTP/1.1\r\n\r\n"), 400},
+	    {LIT("GET //evil/cb?code=a HTTP/1.1\r\n\r\n"), 400},
+	    {LIT("GET /cb?code=a HTTP/2\r\n\r\n"), 400},
+	    {LIT("GET /cb?code=a\r\n\r\n"), 400},
+	    {LIT("\r\n\r\n"), 400},
+	    {LIT("GET /cb?code=a\0b HTTP/1.1\r\n\r\n"), 400},
+	    /* A NUL is refused before the request is even whole. */
+	    {LIT("GET /cb\0"), 400},
+	};
+	struct redirect_request r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(request(cases[i].req, cases[i].len, &r),
+				 REDIRECT_REFUSE);
+		assert_int_equal(r.status, cases[i].status);
+		assert_non_null(r.title);
+		assert_non_null(r.text);
+		assert_null(r.query);
+		redirect_request_cleanup(&r);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -386,6 +473,10 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(pasted_url_query_or_bare_code_are_read),
 	    cmocka_unit_test(bad_pastes_get_a_reason),
 	    cmocka_unit_test(mutated_pastes_never_crash),
+	    cmocka_unit_test(redirect_request_of_the_path_gives_its_raw_query),
+	    cmocka_unit_test(redirect_request_waits_for_its_blank_line),
+	    cmocka_unit_test(
+		hostile_redirect_requests_are_refused_with_their_status),
 	};
 	const struct unit_group groups[] = {
 	    UNIT_GROUP("authz", tests, setup, teardown),

@@ -202,6 +202,30 @@ static void jwt_with_bad_json_is_refused(void **state)
 			 DOCTOR_JWT_BAD_JSON);
 }
 
+static void jwt_exp_beyond_any_date_counts_as_none(void **state)
+{
+	/* Found by fuzz_jwt: {"exp": 1.7e105} was cast to long long, which
+	   is undefined.  {"exp":1.7e105,"upn":"a@b.c"}, {"exp":-1e300} and
+	   {"exp":1700000000.5}. */
+	static const char huge[] =
+	    JWT_HDR "eyJleHAiOjEuN2UxMDUsInVwbiI6ImFAYi5jIn0.c2ln";
+	static const char negative[] = JWT_HDR "eyJleHAiOi0xZTMwMH0.c2ln";
+	static const char real[] = JWT_HDR "eyJleHAiOjE3MDAwMDAwMDAuNX0.c2ln";
+	struct doctor_claims c;
+
+	(void)state;
+	assert_int_equal(doctor_jwt_claims(huge, strlen(huge), &c),
+			 DOCTOR_JWT_OK);
+	assert_true(c.exp == 0);
+	assert_string_equal(c.upn, "a@b.c");
+	assert_int_equal(doctor_jwt_claims(negative, strlen(negative), &c),
+			 DOCTOR_JWT_OK);
+	assert_true(c.exp == 0);
+	assert_int_equal(doctor_jwt_claims(real, strlen(real), &c),
+			 DOCTOR_JWT_OK);
+	assert_true(c.exp == 1700000000);
+}
+
 static void good_exchange_claims_raise_no_problem(void **state)
 {
 	struct doctor_report *r = report_new();
@@ -836,6 +860,27 @@ static void mail_targets_are_parsed_strictly(void **state)
 	}
 }
 
+static void mail_target_refusal_quotes_no_control_character(void **state)
+{
+	/* Found by fuzz_doctor_reply: an unclosed IPv6 address with a line
+	   break in it came back quoted, line break and all, in the reason
+	   the client prints. */
+	static const char *const bad[] = {"[\xe8\xe8\xe8\n]", "[::1\x1b[2J]:25",
+					  "host\r\n:25"};
+	struct doctor_target t;
+	char why[200];
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < N(bad); i++) {
+		assert_int_equal(
+		    doctor_target_parse(bad[i], 0, &t, why, sizeof(why)), -1);
+		for (k = 0; why[k] != '\0'; k++)
+			assert_true((unsigned char)why[k] >= 0x20 &&
+				    why[k] != 0x7f);
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* The reply                                                           */
 
@@ -900,6 +945,87 @@ static void too_many_findings_end_with_a_note(void **state)
 	free(r);
 }
 
+/* Each chunk as libcurl hands the server's lines to the debug callback. */
+static void hear(struct doctor_heard *h, int imap, const char *const *chunks)
+{
+	memset(h, 0, sizeof(*h));
+	for (; *chunks != NULL; chunks++)
+		doctor_heard_feed(h, imap, *chunks, strlen(*chunks));
+}
+
+static void smtp_dialogue_keeps_greeting_offer_and_first_refusal(void **state)
+{
+	static const char *const said[] = {
+	    "220 mx.example.com ESMTP ready\r\n",
+	    "250-mx.example.com Hello\r\n250-SIZE 35882577\r\n"
+	    "250-AUTH LOGIN XOAUTH2\r\n250 SMTPUTF8\r\n",
+	    "535 5.7.3 Authentication unsuccessful [AM0PR02CA0001]\r\n",
+	    "554 5.7.0 later refusal\r\n",
+	    NULL,
+	};
+	struct doctor_heard h;
+
+	(void)state;
+	hear(&h, 0, said);
+	assert_true(h.greeted);
+	assert_string_equal(h.greeting, "220 mx.example.com ESMTP ready");
+	assert_string_equal(h.offer, "AUTH LOGIN XOAUTH2");
+	assert_string_equal(h.refusal, "535 5.7.3 Authentication unsuccessful "
+				       "[AM0PR02CA0001]");
+	assert_false(h.auth_ok);
+	hear(&h, 0, (const char *const[]){"235 2.7.0 Accepted\r\n", NULL});
+	assert_true(h.auth_ok);
+	assert_string_equal(h.success, "235 2.7.0 Accepted");
+}
+
+static void imap_dialogue_decodes_the_challenge_and_drops_the_tag(void **state)
+{
+	/* {"status":"invalid_token"} after a NUL and a line break, in
+	   base64, as a hostile or broken server might send it. */
+	static const char *const said[] = {
+	    "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] ready\r\n",
+	    "+ AAp7InN0YXR1cyI6ImludmFsaWRfdG9rZW4ifQ==\r\n",
+	    "A002 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n",
+	    NULL,
+	};
+	struct doctor_heard h;
+
+	(void)state;
+	hear(&h, 1, said);
+	assert_string_equal(h.offer, "OK [CAPABILITY IMAP4rev1 SASL-IR "
+				     "AUTH=XOAUTH2] ready");
+	assert_string_equal(h.challenge, "  {\"status\":\"invalid_token\"}");
+	assert_string_equal(h.refusal,
+			    "NO [AUTHENTICATIONFAILED] Authentication failed.");
+	assert_false(h.preauth);
+	hear(&h, 1, (const char *const[]){"* PREAUTH welcome\r\n", NULL});
+	assert_true(h.preauth);
+}
+
+static void server_lines_lose_control_bytes_and_are_cut_to_fit(void **state)
+{
+	char big[3 * DOCTOR_LINE_MAX];
+	struct doctor_heard h;
+	size_t i;
+
+	(void)state;
+	hear(&h, 0,
+	     (const char *const[]){"535 5.7.8 bad\x1b[31m token\x7f \t\r\n",
+				   NULL});
+	assert_string_equal(h.refusal, "535 5.7.8 bad [31m token");
+	/* A line longer than the room is cut, and the next line is read
+	   as a line of its own. */
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "554 ", 4);
+	memcpy(big + sizeof(big) - 12, "\n235 ok\r\n", 10);
+	memset(&h, 0, sizeof(h));
+	doctor_heard_feed(&h, 0, big, strlen(big));
+	assert_int_equal(strlen(h.refusal), DOCTOR_LINE_MAX - 1);
+	assert_true(h.auth_ok);
+	for (i = 0; i < sizeof(h.greeting) && h.greeting[i] != '\0'; i++)
+		assert_true((unsigned char)h.greeting[i] >= 0x20);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -911,6 +1037,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(opaque_tokens_are_not_jwts),
 	    cmocka_unit_test(jwt_with_bad_base64_is_refused),
 	    cmocka_unit_test(jwt_with_bad_json_is_refused),
+	    cmocka_unit_test(jwt_exp_beyond_any_date_counts_as_none),
 	    cmocka_unit_test(good_exchange_claims_raise_no_problem),
 	    cmocka_unit_test(graph_token_for_office365_smtp_is_a_problem),
 	    cmocka_unit_test(
@@ -930,8 +1057,15 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(graph_scopes_for_exchange_are_flagged),
 	    cmocka_unit_test(missing_scopes_are_flagged),
 	    cmocka_unit_test(mail_targets_are_parsed_strictly),
+	    cmocka_unit_test(mail_target_refusal_quotes_no_control_character),
 	    cmocka_unit_test(findings_encode_as_a_doctor_reply),
 	    cmocka_unit_test(too_many_findings_end_with_a_note),
+	    cmocka_unit_test(
+		smtp_dialogue_keeps_greeting_offer_and_first_refusal),
+	    cmocka_unit_test(
+		imap_dialogue_decodes_the_challenge_and_drops_the_tag),
+	    cmocka_unit_test(
+		server_lines_lose_control_bytes_and_are_cut_to_fit),
 	};
 
 	if (sodium_init() < 0)

@@ -169,6 +169,33 @@ int doctor_target_parse(const char *spec, int imap, struct doctor_target *out,
 /* 1 for localhost, 127.0.0.0/8 and ::1. */
 int doctor_host_is_loopback(const char *host);
 
+/* The longest server line kept, with its NUL; longer ones are cut. */
+#define DOCTOR_LINE_MAX 400
+
+/* What a mail server said during the doctor's login.  Every string is
+   NUL-terminated, "" when the server said no such thing, and holds no
+   control character. */
+struct doctor_heard {
+	int greeted;			 /* some line came */
+	char greeting[DOCTOR_LINE_MAX];	 /* the server's first line */
+	int auth_ok;			 /* SMTP 235 */
+	int preauth;			 /* IMAP PREAUTH greeting */
+	char offer[DOCTOR_LINE_MAX];	 /* EHLO AUTH line, IMAP CAPABILITY */
+	char refusal[DOCTOR_LINE_MAX];	 /* 4xx/5xx, or "NO ..." minus tag */
+	char success[DOCTOR_LINE_MAX];	 /* SMTP 235 line */
+	char challenge[DOCTOR_LINE_MAX]; /* IMAP error challenge, decoded */
+};
+
+/*
+ * Reads size bytes of the server's side of the dialogue (what libcurl
+ * shows as CURLINFO_HEADER_IN: one or more lines, the last one maybe
+ * without its newline) into h, which starts zeroed.  Control characters
+ * become spaces, trailing blanks go, a line is cut to DOCTOR_LINE_MAX - 1
+ * bytes.  imap: the dialogue is IMAP, else SMTP.
+ */
+void doctor_heard_feed(struct doctor_heard *h, int imap, const char *data,
+		       size_t size);
+
 /*
  * What a refused SMTP AUTH reply ("535 5.7.139 ...") or IMAP tagged
  * reply ("A002 NO AUTHENTICATE failed.") means, and what to do, for the

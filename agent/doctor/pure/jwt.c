@@ -23,6 +23,8 @@
 /* Larger than any provider's access token (Google: 2048 bytes,
    providers.md 3; Microsoft's with many groups run to a few KiB). */
 #define MAX_TOKEN (32 * 1024)
+/* Within long long, far beyond any date (the year 292 billion). */
+#define MAX_EXP 9e18
 
 /* Decodes one base64url part of n > 0 bytes onto out (at least n bytes
    under its max); 0, or -1 when it is no such part or memory is short. */
@@ -129,9 +131,14 @@ int doctor_jwt_claims(const char *token, size_t len, struct doctor_claims *out)
 		claim(root, "preferred_username", out->upn, sizeof(out->upn));
 	if (out->upn[0] == '\0')
 		claim(root, "unique_name", out->upn, sizeof(out->upn));
+	/* A NumericDate may be a real; one no long long holds (1e300) is
+	   as good as none. */
 	exp = json_object_get(root, "exp");
-	if (json_is_number(exp))
-		out->exp = (long long)json_number_value(exp);
+	if (json_is_integer(exp))
+		out->exp = (long long)json_integer_value(exp);
+	else if (json_is_real(exp) && json_real_value(exp) > -MAX_EXP &&
+		 json_real_value(exp) < MAX_EXP)
+		out->exp = (long long)json_real_value(exp);
 	r = DOCTOR_JWT_OK;
 out:
 	json_decref(root);

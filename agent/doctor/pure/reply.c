@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sodium.h>
+
 #include "doctor/pure/doctor.h"
 
 #define MAX_HOST 253
@@ -75,6 +77,14 @@ int doctor_target_parse(const char *spec, int imap, struct doctor_target *out,
 		snprintf(why, whylen, "it is empty");
 		return -1;
 	}
+	/* The reasons below quote the address: none may carry a line break
+	   or a terminal escape into the client's message. */
+	for (close = spec; *close != '\0'; close++) {
+		if ((unsigned char)*close < 0x20 || *close == 0x7f) {
+			snprintf(why, whylen, "it holds a control character");
+			return -1;
+		}
+	}
 	if (spec[0] == '[') {
 		/* An IPv6 address, in brackets as in a URL. */
 		if ((close = strchr(spec, ']')) == NULL) {
@@ -123,6 +133,106 @@ int doctor_target_parse(const char *spec, int imap, struct doctor_target *out,
 	out->implicit_tls = imap ? out->port == 993 : out->port == 465;
 	out->loopback = doctor_host_is_loopback(out->host);
 	return 0;
+}
+
+/* ---- what the server said ---- */
+
+static void keep(char *dst, const char *line)
+{
+	snprintf(dst, DOCTOR_LINE_MAX, "%s", line);
+}
+
+static int starts(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* The JSON of a base64 error challenge into dst (DOCTOR_LINE_MAX),
+   control characters replaced; left empty when line is not base64. */
+static void decode_challenge(const char *b64, char *dst)
+{
+	unsigned char bin[DOCTOR_LINE_MAX];
+	size_t len = 0, i;
+
+	if (sodium_base642bin(bin, sizeof(bin) - 1, b64, strlen(b64), NULL,
+			      &len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
+		return;
+	for (i = 0; i < len; i++)
+		dst[i] = bin[i] < 0x20 || bin[i] == 0x7f ? ' ' : (char)bin[i];
+	dst[len] = '\0';
+}
+
+/* One line the server sent, control characters already replaced. */
+static void server_line(struct doctor_heard *h, int imap, const char *line)
+{
+	const char *sp;
+
+	if (!h->greeted) {
+		h->greeted = 1;
+		keep(h->greeting, line);
+		if (imap && starts(line, "* PREAUTH"))
+			h->preauth = 1;
+	}
+	if (!imap) {
+		if (starts(line, "235")) {
+			h->auth_ok = 1;
+			keep(h->success, line);
+		} else if ((starts(line, "250-") || starts(line, "250 ")) &&
+			   starts(line + 4, "AUTH")) {
+			keep(h->offer, line + 4);
+		} else if ((line[0] == '4' || line[0] == '5') &&
+			   h->refusal[0] == '\0') {
+			keep(h->refusal, line);
+		}
+		return;
+	}
+	if (starts(line, "* CAPABILITY") || starts(line, "* OK [CAPABILITY")) {
+		keep(h->offer, line + 2);
+		return;
+	}
+	/* The token went with AUTHENTICATE (SASL-IR) or after a bare "+",
+	   so a "+ BASE64" now is the server's error challenge (RFC 7628
+	   3.2.2; Gmail and Dovecot send one for XOAUTH2 too), to be answered
+	   before the tagged NO comes.  libcurl 7.88 ends an XOAUTH2 login
+	   there instead (CURLE_LOGIN_DENIED), so this may be all the server
+	   says about the token. */
+	if (starts(line, "+ ") && h->challenge[0] == '\0') {
+		decode_challenge(line + 2, h->challenge);
+		return;
+	}
+	/* A tagged reply: "A002 NO ...", kept without curl's tag, which
+	   means nothing to the user. */
+	if (line[0] != '*' && line[0] != '+' &&
+	    (sp = strchr(line, ' ')) != NULL &&
+	    (starts(sp + 1, "NO") || starts(sp + 1, "BAD")) &&
+	    h->refusal[0] == '\0')
+		keep(h->refusal, sp + 1);
+}
+
+void doctor_heard_feed(struct doctor_heard *h, int imap, const char *data,
+		       size_t size)
+{
+	char line[DOCTOR_LINE_MAX];
+	size_t i, n;
+
+	while (size > 0) {
+		for (n = 0; n < size && data[n] != '\n'; n++)
+			;
+		for (i = 0; i < n && i < sizeof(line) - 1; i++)
+			line[i] =
+			    (unsigned char)data[i] < 0x20 || data[i] == 0x7f
+				? ' '
+				: data[i];
+		while (i > 0 && line[i - 1] == ' ')
+			i--;
+		line[i] = '\0';
+		if (i > 0)
+			server_line(h, imap, line);
+		if (n < size)
+			n++;
+		data += n;
+		size -= n;
+	}
 }
 
 /* ---- replies ---- */
