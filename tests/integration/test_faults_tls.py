@@ -1,27 +1,30 @@
 """The token endpoint over HTTPS, served by our fault injector with
-certificates the test makes (tlsca.py): the account's ca_file names the
+certificates the test makes (harness.TestCA): the account's ca_file names the
 test CA, so only the fault makes a certificate wrong. A certificate for
 another host name, or one that has expired, fails every refresh: the agent
 serves the still-valid token until it expires and never after, backs off,
 and says it is the certificate (faultenv.py)."""
 
+import shutil
+import tempfile
 import unittest
 
 import faultenv
-import tlsca
+import harness
 
 
 class CertificateFaults(faultenv.AgentBehindFaults):
     @classmethod
     def setUpClass(cls):
-        cls.ca = tlsca.TestCA()
+        cls.ca_dir = tempfile.mkdtemp(prefix="xo-ca-")
+        cls.ca = harness.TestCA(cls.ca_dir)
         cls.good = cls.ca.issue("good")
         cls.other_host = cls.ca.issue("other-host", names=["DNS:wrong.example"])
         cls.expired = cls.ca.issue("expired", expired=True)
 
     @classmethod
     def tearDownClass(cls):
-        cls.ca.cleanup()
+        shutil.rmtree(cls.ca_dir, ignore_errors=True)
 
     def tls_certificate(self):
         return self.good.cert, self.good.key, self.ca.cert

@@ -23,7 +23,6 @@ import urllib.error
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
-import tlsca  # noqa: E402
 
 ALICE = "alice@example.com"
 
@@ -484,13 +483,13 @@ class FaultsTest(ServersTestCase):
 
 class FaultsOverTls(ServersTestCase):
     """faults.js with --tls-cert: HTTPS on the token endpoint with the test
-    CA's certificates (tlsca.py), swapped at run time, and a plain control
+    CA's certificates (harness.TestCA), swapped at run time, and a plain control
     port."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.ca = tlsca.TestCA()
+        cls.ca = h.TestCA(tempfile.mkdtemp(dir=cls.tmp))
         cls.good = cls.ca.issue("good")
         cls.expired = cls.ca.issue("expired", expired=True)
         cls.other = cls.ca.issue("other", names=["DNS:wrong.example"])
@@ -499,7 +498,6 @@ class FaultsOverTls(ServersTestCase):
     @classmethod
     def tearDownClass(cls):
         cls.tls.stop()
-        cls.ca.cleanup()
 
     def curl(self):
         p = subprocess.run(["curl", "-sS", "--cacert", self.ca.cert, "--data",
