@@ -279,6 +279,18 @@ XO_EXTERN int xo_token(struct xo_client *c, const char *account,
 		r = xoc_fail(c, XO_ERR_INVALID, "host name too long");
 		goto out;
 	}
+	if (opts->scope != NULL && opts->scope[0] != '\0' &&
+	    !xo_client_has_cap(c, "token-scope")) {
+		r = xoc_fail(c, XO_ERR_MSG_UNKNOWN,
+			     "the agent at %s is too old to keep tokens of "
+			     "other scopes (no \"token-scope\")",
+			     c->path);
+		goto out;
+	}
+	if (opts->scope != NULL && strlen(opts->scope) > PROTO_MAX_STR) {
+		r = xoc_fail(c, XO_ERR_INVALID, "scope too long");
+		goto out;
+	}
 	memset(&q, 0, sizeof(q));
 	q.account = proto_str_c(account);
 	q.form = (uint8_t)opts->form;
@@ -286,7 +298,9 @@ XO_EXTERN int xo_token(struct xo_client *c, const char *account,
 	q.port = opts->port;
 	q.min_valid = opts->min_valid;
 	q.wait_ms = opts->wait_ms;
-	if ((r = xoc_call(c, enc_token, &q, q.account.len + q.host.len,
+	q.scope = proto_str_c(opts->scope);
+	if ((r = xoc_call(c, enc_token, &q,
+			  q.account.len + q.host.len + 4 + q.scope.len,
 			  opts->wait_ms, PROTO_REP_TOKEN, &rep)) != 0 ||
 	    (r = xoc_finish(c, &rep, proto_dec_token_rep(&rep.r, &t))) != 0)
 		goto out;

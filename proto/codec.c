@@ -415,11 +415,26 @@ static int host_ok(struct proto_str host)
 	return host.len == 0 || memchr(host.ptr, 0x01, host.len) == NULL;
 }
 
+/* RFC 6749 3.3: scope tokens are printable ASCII but '"' and '\\',
+   separated by spaces. */
+static int scope_ok(struct proto_str scope)
+{
+	uint32_t i;
+
+	for (i = 0; i < scope.len; i++) {
+		unsigned char ch = (unsigned char)scope.ptr[i];
+
+		if (ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\')
+			return 0;
+	}
+	return 1;
+}
+
 int proto_enc_token_req(struct proto_writer *w, const struct proto_token_req *m)
 {
 	proto_frame_begin(w, PROTO_REQ_TOKEN);
 	if (m->form > PROTO_FORM_OAUTHBEARER || m->port > PORT_MAX ||
-	    !host_ok(m->host))
+	    !host_ok(m->host) || !scope_ok(m->scope))
 		proto_writer_fail(w, XO_ERR_INVALID);
 	proto_put_str(w, m->account);
 	proto_put_u8(w, m->form);
@@ -427,6 +442,10 @@ int proto_enc_token_req(struct proto_writer *w, const struct proto_token_req *m)
 	proto_put_u32(w, m->port);
 	proto_put_u32(w, m->min_valid);
 	proto_put_u32(w, m->wait_ms);
+	/* The optional scope: an agent without "token-scope" would read it
+	   as bytes left over, so an empty one is not written at all. */
+	if (m->scope.len > 0)
+		proto_put_str(w, m->scope);
 	return proto_frame_end(w);
 }
 
@@ -438,8 +457,20 @@ int proto_dec_token_req(struct proto_reader *r, struct proto_token_req *m)
 	m->port = proto_get_u32(r);
 	m->min_valid = proto_get_u32(r);
 	m->wait_ms = proto_get_u32(r);
-	if (r->err == 0 && (m->form > PROTO_FORM_OAUTHBEARER ||
-			    m->port > PORT_MAX || !host_ok(m->host)))
+	m->scope = proto_str_c(NULL);
+	if (r->err == 0 && r->off < r->len) {
+		m->scope = proto_get_str(r);
+		/* What follows wait_ms is a scope or nothing: bytes that are
+		   not a whole string are left over, not a short frame; and an
+		   empty scope is left off, never sent, so that each request
+		   has one encoding. */
+		if (r->err == XO_ERR_MSG_TRUNCATED ||
+		    (r->err == 0 && m->scope.len == 0))
+			r->err = XO_ERR_MSG_BAD;
+	}
+	if (r->err == 0 &&
+	    (m->form > PROTO_FORM_OAUTHBEARER || m->port > PORT_MAX ||
+	     !host_ok(m->host) || !scope_ok(m->scope)))
 		proto_reader_fail(r, XO_ERR_MSG_BAD);
 	return proto_dec_done(r, m, sizeof(*m));
 }

@@ -36,6 +36,13 @@
 #define PROTO_MAX_CHUNKS 4
 /* Bytes of the frame header: length and type. */
 #define PROTO_HEADER_LEN 5
+/* Largest message SEND takes (PROTOCOL.md 4.11): more than Exchange
+   Online's default 35 MB, which is also what Gmail takes. */
+#define PROTO_MAX_MAIL (40 * 1024 * 1024)
+/* Largest piece of a message in one SEND_DATA. */
+#define PROTO_MAX_DATA (192 * 1024)
+/* Largest number of envelope recipients in one SEND. */
+#define PROTO_MAX_RCPTS 512
 
 /* Message numbers.  They never change; see PROTOCOL.md. */
 enum proto_type {
@@ -55,6 +62,9 @@ enum proto_type {
 	PROTO_REQ_UNLOCK = 14,
 	PROTO_REQ_EXPORT = 15,
 	PROTO_REQ_RESTORE = 16,
+	PROTO_REQ_SEND = 17,
+	PROTO_REQ_SEND_DATA = 18,
+	PROTO_REQ_SEND_END = 19,
 
 	PROTO_REP_SUCCESS = 128,
 	PROTO_REP_FAILURE = 129,
@@ -64,7 +74,15 @@ enum proto_type {
 	PROTO_REP_LOGIN = 133,
 	PROTO_REP_DOCTOR = 134,
 	PROTO_REP_EXPORT = 135,
+	PROTO_REP_SENT = 136,
 };
+
+/* SEND's flags. */
+enum proto_send_flag {
+	/* -t: the recipients of the To, Cc and Bcc headers too. */
+	PROTO_SEND_RCPTS_FROM_HEADERS = 1,
+};
+#define PROTO_SEND_FLAGS_ALL PROTO_SEND_RCPTS_FROM_HEADERS
 
 /* What a TOKEN request asks for. */
 enum proto_form {
@@ -185,6 +203,10 @@ struct proto_token_req {
 	uint32_t port;            /* OAUTHBEARER port, 0 for none */
 	uint32_t min_valid;       /* seconds the token must stay valid */
 	uint32_t wait_ms;         /* longest wait for a refresh, 0: default */
+	/* Optional trailing field (capability "token-scope"): the scope of
+	   the token wanted, "" for the account's own.  Left off the wire
+	   when empty, so that such a request reads as before. */
+	struct proto_str scope;
 };
 
 struct proto_token_rep {
@@ -267,6 +289,36 @@ struct proto_restore_req {
 	struct proto_str passphrase; /* the export's passphrase */
 };
 
+/* SEND: a message follows in SEND_DATA pieces, then SEND_END. */
+struct proto_send_req {
+	struct proto_str account;  /* "" : the agent chooses (4.11) */
+	struct proto_str from;     /* envelope sender, "" : the account's */
+	struct proto_str fullname; /* for a From: the agent adds; may be "" */
+	uint8_t flags;             /* enum proto_send_flag */
+	uint64_t size;             /* bytes of the message, at most
+				      PROTO_MAX_MAIL */
+	uint32_t count;            /* at most PROTO_MAX_RCPTS */
+	struct proto_str rcpts[PROTO_MAX_RCPTS];
+};
+
+/* SEND_DATA: a piece of the message, any bytes (not a text field). */
+struct proto_send_data {
+	const unsigned char *data;
+	uint32_t len; /* at most PROTO_MAX_DATA */
+};
+
+/* SEND_END: the whole message is there; send it. */
+struct proto_send_end {
+	uint32_t wait_ms; /* longest wait for the send, 0: the agent's */
+};
+
+/* SENT: how the message went out. */
+struct proto_sent {
+	struct proto_str transport; /* "smtp", "graph" or "gmail" */
+	struct proto_str reply;     /* the server's last words, for people */
+	struct proto_str notice;    /* a fallback taken, or "" */
+};
+
 struct proto_finding {
 	uint8_t level;        /* enum proto_level */
 	struct proto_str text; /* what was found */
@@ -342,6 +394,15 @@ int proto_dec_export_rep(struct proto_reader *r, struct proto_export *m);
 int proto_enc_restore_req(struct proto_writer *w,
 			  const struct proto_restore_req *m);
 int proto_dec_restore_req(struct proto_reader *r, struct proto_restore_req *m);
+int proto_enc_send_req(struct proto_writer *w, const struct proto_send_req *m);
+int proto_dec_send_req(struct proto_reader *r, struct proto_send_req *m);
+int proto_enc_send_data(struct proto_writer *w,
+			const struct proto_send_data *m);
+int proto_dec_send_data(struct proto_reader *r, struct proto_send_data *m);
+int proto_enc_send_end(struct proto_writer *w, const struct proto_send_end *m);
+int proto_dec_send_end(struct proto_reader *r, struct proto_send_end *m);
+int proto_enc_sent(struct proto_writer *w, const struct proto_sent *m);
+int proto_dec_sent(struct proto_reader *r, struct proto_sent *m);
 int proto_enc_failure(struct proto_writer *w, const struct proto_failure *m);
 int proto_dec_failure(struct proto_reader *r, struct proto_failure *m);
 int proto_enc_success(struct proto_writer *w);

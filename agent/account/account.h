@@ -144,6 +144,21 @@ int account_open_client_secret(const struct account *acct,
 int account_open_access_token(const struct account *acct,
 			      struct agent_plain **out);
 
+/*
+ * An access token for the agent's own use (the send transports): of scope
+ * (NULL or "": the account's own; else one of its graph_scope and
+ * gmail_scope), valid for min_ms more (0: the margin TOKEN has by
+ * default, policy_min_valid()).  0 with *out opened (free it with
+ * agent_plain_free()); XO_ERR_BUSY while a refresh runs that may bring it
+ * (one is started when none runs: look again once account_refreshing()
+ * is false); else XO_ERR_* with the reason in err.
+ */
+int account_token_get(struct account *acct, const char *scope, int64_t min_ms,
+		      struct agent_plain **out, struct agent_err *err);
+/* A service refused the token of scope (HTTP 401): it is forgotten, so
+   that the next account_token_get() refreshes. */
+void account_token_refused(struct account *acct, const char *scope);
+
 /* What LIST and the doctor show; pointers are into the account. */
 struct account_status {
 	uint8_t state;	/* enum proto_state, as LIST shows it */

@@ -10,6 +10,7 @@
  *   refresh.c    the scheduler and one refresh from start to end
  *   durable.c    waiting for the vault's writes
  *   token.c      answering TOKEN, now or once a refresh has ended
+ *   scopes.c     access tokens of other scopes than the account's own
  *   login.c      the login slot login/ fills
  *   lock.c       what LOCK and UNLOCK do to the accounts
  *   app.c        LOGIN_START of a client_credentials account
@@ -52,6 +53,29 @@ enum refresh_mark {
 	MARK_INTERRUPTED, /* loaded presented: the agent stopped
 			     mid-refresh, so the provider may have rotated
 			     it; sent again only on an explicit REFRESH */
+};
+
+/*
+ * An access token of another scope than the account's own (TOKEN with a
+ * scope; Graph's Mail.Send for the send transports), got with the one
+ * refresh token: a refresh for it may rotate that token like any other,
+ * and runs as the account's one refresh (single flight).  Its failures
+ * are its own unless they concern the grant or the client.
+ */
+struct account_scope {
+	struct account_scope *next;
+	char *scope;
+	struct agent_secret *access_token;
+	struct agent_secret *staged_access;
+	long staged_expires_in;
+	int64_t expires_boot;	   /* CLOCK_BOOTTIME ms; 0: none */
+	int64_t lifetime_ms;	   /* its lifetime */
+	int64_t next_refresh_boot; /* 0: nothing planned */
+	time_t expires_wall;
+	unsigned failures;     /* consecutive transient failures */
+	bool refused;	       /* the provider refused the scope: no
+				  refresh until the next login */
+	struct agent_err last; /* the last failure; code 0: none */
 };
 
 struct account {
@@ -121,6 +145,13 @@ struct account {
 	account_cb on_durable;
 
 	struct waiter_list waiters;
+
+	/* Tokens of other scopes (scopes.c); the refresh in flight is for
+	   cur (NULL: the account's own token), and ended says, while the
+	   waiters are woken, which one has just ended. */
+	struct account_scope *scopes;
+	struct account_scope *cur;
+	struct account_scope *ended;
 };
 
 /* A connection waiting for a write before its SUCCESS (durable.c). */
@@ -167,6 +198,20 @@ void account_unstage(struct account *acct);
 void account_drop_tokens(struct account *acct);
 /* Forgets every token and the last error. */
 void account_forget(struct account *acct);
+/*
+ * The life to plan a new access token with (xoauth-agent(1), REFRESH
+ * POLICY), staged_expires_in being what the parser made of the reply
+ * (capped at a day) and acct->staged_lifetime how: when the reply said
+ * nothing usable, the life of the token before it (prev_ms, 0: none) if
+ * that was shorter than the parser's default hour, since a provider's
+ * tokens rarely change their life from one to the next.  What was assumed
+ * goes to note (the account's lifetime_note, for its own token) and the
+ * log; "" when the reply's word was taken.  scope: NULL for the account's
+ * own token, else the scope's, for the words.
+ */
+long account_plan_lifetime(struct account *acct, long staged_expires_in,
+			   int64_t prev_ms, const char *scope, char *note,
+			   size_t notelen);
 /* Starts the lifetime clock from obtained (Unix time). */
 void account_set_obtained(struct account *acct, time_t obtained);
 /* Puts the account in config-error with e (logged) and runs the notify
@@ -220,6 +265,48 @@ enum refresh_wait_kind {
 int account_wait_refresh(struct account *acct, struct conn *c,
 			 enum refresh_wait_kind kind,
 			 const struct proto_token_req *req, uint32_t wait_ms);
+
+/* Sends the TOKEN reply for req with the access token tok, which expires
+   at expires_wall (Unix time); 0 or XO_ERR_* with the reason in err. */
+int account_token_reply(struct account *acct, struct conn *c,
+			const struct proto_token_req *req,
+			const struct agent_secret *tok, time_t expires_wall,
+			struct agent_err *err);
+
+/* Why no refresh can bring a token now (no refresh token, a login
+   waits, the provider refused the client), as TOKEN says it; or 0. */
+int account_refresh_blocked(const struct account *acct, struct agent_err *err);
+
+/* ---- scopes.c ---- */
+/* 1 when scope names the account's own token ("" or its `scopes`). */
+bool account_scope_is_own(const struct account *acct, struct proto_str scope);
+/* account_token_try() for a TOKEN with another scope. */
+int account_scope_token_try(struct account *acct, struct conn *c,
+			    const struct proto_token_req *req, bool *must_wait,
+			    struct agent_err *err);
+/* The failure a waiter for scope (NULL: the account's own) is answered
+   with now that a refresh has ended, or NULL to look again. */
+const struct agent_err *account_refresh_failure(const struct account *acct,
+						const char *scope);
+/* The refresh for acct->cur has ended with res (refresh.c calls it);
+   true when it is the scope's own business and has been handled (else
+   the caller handles res as for the account's own token). */
+bool account_scope_outcome(struct account *acct, struct oauth_result *res);
+/* A refresh for acct->cur could not start or reach the provider. */
+void account_scope_aborted(struct account *acct, int err, const char *msg);
+/* Commits the staged token of acct->cur and plans its next refresh. */
+void account_scope_commit(struct account *acct);
+/* The scope whose refresh is due at now, or NULL; the earliest
+   deadline of any scope (0: none). */
+struct account_scope *account_scope_due(struct account *acct, int64_t now);
+int64_t account_scopes_next(const struct account *acct);
+/* Drops every scope's tokens (staged ones with staged_only). */
+void account_scopes_drop(struct account *acct, bool staged_only);
+void account_scopes_free(struct account *acct);
+/* Starts a refresh for sc (NULL: the account's own token), as
+   account_refresh_start(). */
+int account_refresh_scope(struct account *acct, struct account_scope *sc,
+			  struct agent_err *err);
 
 /* ---- app.c ---- */
 /* The LOGIN reply of an app account (no URL, no code). */

@@ -29,6 +29,7 @@ void account_store_wipe(struct account_store *s, const char *why)
 			oauth_cancel(acct->oauth);
 		agent_secret_cmd_cancel(acct);
 		acct->op = ACCOUNT_OP_NONE;
+		acct->cur = NULL;
 		acct->secret_fresh = false;
 		agent_waiters_fail(&acct->waiters, XO_ERR_LOCKED, why);
 		account_forget(acct);

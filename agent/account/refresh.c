@@ -60,7 +60,10 @@ static bool locked(const struct account_store *s)
 static void refresh_ended(struct account *acct)
 {
 	acct->op = ACCOUNT_OP_NONE;
+	acct->ended = acct->cur;
+	acct->cur = NULL;
 	account_wake(acct, ACCOUNT_REFRESHED);
+	acct->ended = NULL;
 	account_store_schedule(acct->store);
 }
 
@@ -72,6 +75,11 @@ static void refresh_aborted(struct account *acct, int err)
 	int64_t now = agent_now_boot();
 
 	acct->secret_fresh = false;
+	if (acct->cur != NULL && err != XO_ERR_CONFIG) {
+		account_scope_aborted(acct, err, acct->last.msg);
+		refresh_ended(acct);
+		return;
+	}
 	acct->last.code = err;
 	if (err == XO_ERR_CONFIG) {
 		account_config_error(acct, &acct->last);
@@ -96,6 +104,11 @@ static void refreshed(struct account *acct)
 {
 	int64_t now = agent_now_boot();
 
+	if (acct->cur != NULL) {
+		account_commit_tokens(acct); /* the scope's; it plans its own */
+		refresh_ended(acct);
+		return;
+	}
 	account_commit_tokens(acct);
 	acct->next_refresh_boot =
 	    policy_refresh_at(now, acct->lifetime_ms, jitter());
@@ -116,8 +129,9 @@ static void take_refreshed(struct account *acct, struct oauth_result *res,
 
 	agent_test_crash("after_reply");
 	if ((r = account_stage_tokens(acct, res, &rotated)) != 0) {
-		agent_err_set(&acct->last, r,
-			      "%s: cannot store the new tokens: %s",
+		agent_err_set(acct->cur != NULL ? &acct->cur->last
+						: &acct->last,
+			      r, "%s: cannot store the new tokens: %s",
 			      acct->cfg.name, proto_strerror(r));
 		refresh_ended(acct);
 		return;
@@ -237,6 +251,15 @@ static void on_refreshed(void *arg, struct oauth_result *res)
 	if (res->cls == OAUTH_OK || res->cls == OAUTH_REAUTH ||
 	    res->cls == OAUTH_CONFIG)
 		acct->mark = MARK_NONE;
+	/* A refresh for another scope: what concerns only that scope is
+	   its own business; the grant and the client are the account's. */
+	if (res->cls != OAUTH_OK && acct->cur != NULL &&
+	    account_scope_outcome(acct, res)) {
+		if (was_presented)
+			account_store_persist(acct->store); /* the mark goes */
+		refresh_ended(acct);
+		return;
+	}
 	switch (res->cls) {
 	case OAUTH_OK:
 		take_refreshed(acct, res, was_presented);
@@ -269,8 +292,10 @@ static int send_grant(struct account *acct)
 			r = XO_ERR_INTERNAL;
 			goto out;
 		}
-		r = oauth_client_credentials(acct->oauth, secret, on_refreshed,
-					     acct);
+		r = oauth_client_credentials(
+		    acct->oauth, secret,
+		    acct->cur != NULL ? acct->cur->scope : NULL, on_refreshed,
+		    acct);
 	} else {
 		if (acct->refresh_token == NULL) {
 			/* Dropped while the secret command ran. */
@@ -284,8 +309,9 @@ static int send_grant(struct account *acct)
 					   acct->refresh_token, &refresh)) != 0)
 			goto out;
 		agent_test_crash("before_send");
-		r = oauth_refresh(acct->oauth, refresh, secret, on_refreshed,
-				  acct);
+		r = oauth_refresh(acct->oauth, refresh, secret,
+				  acct->cur != NULL ? acct->cur->scope : NULL,
+				  on_refreshed, acct);
 	}
 out:
 	if (r != 0)
@@ -351,6 +377,12 @@ static int refuse(struct account *acct, struct agent_err *err, int code,
 
 int account_refresh_start(struct account *acct, struct agent_err *err)
 {
+	return account_refresh_scope(acct, NULL, err);
+}
+
+int account_refresh_scope(struct account *acct, struct account_scope *sc,
+			  struct agent_err *err)
+{
 	const char *name = acct->cfg.name;
 	bool running;
 	int r;
@@ -375,7 +407,11 @@ int account_refresh_start(struct account *acct, struct agent_err *err)
 		return refuse(acct, err, XO_ERR_LOGIN_NEEDED,
 			      "%s: login needed: run 'xoauth login %s'", name,
 			      name);
+	/* From here on the refresh is for sc: the grant and whatever ends
+	   it read acct->cur. */
+	acct->cur = sc;
 	if ((r = agent_secret_cmd_fetch(acct, on_secret, &running)) != 0) {
+		acct->cur = NULL;
 		if (r == XO_ERR_CONFIG) {
 			acct->last.code = r;
 			account_config_error(acct, &acct->last);
@@ -385,6 +421,7 @@ int account_refresh_start(struct account *acct, struct agent_err *err)
 		return r;
 	}
 	if (!running && (r = start_grant(acct)) != 0) {
+		acct->cur = NULL;
 		if (err != NULL)
 			*err = acct->last;
 		return r;
@@ -422,12 +459,21 @@ void account_scheduler_tick(uv_timer_t *t)
 		return;
 	}
 	for (acct = s->accounts; acct != NULL; acct = acct->next) {
-		if (acct->op != ACCOUNT_OP_NONE ||
-		    acct->next_refresh_boot == 0 ||
-		    acct->next_refresh_boot > now)
+		struct account_scope *sc;
+
+		if (acct->op != ACCOUNT_OP_NONE)
 			continue;
-		if (account_refresh_start(acct, NULL) != 0)
-			acct->next_refresh_boot = 0;
+		if (acct->next_refresh_boot != 0 &&
+		    acct->next_refresh_boot <= now) {
+			if (account_refresh_start(acct, NULL) != 0)
+				acct->next_refresh_boot = 0;
+			continue;
+		}
+		/* The account's own token first; another scope's waits for
+		   the next tick (single flight). */
+		if ((sc = account_scope_due(acct, now)) != NULL &&
+		    account_refresh_scope(acct, sc, NULL) != 0)
+			sc->next_refresh_boot = 0;
 	}
 	account_store_schedule(s);
 }
@@ -453,6 +499,9 @@ void account_store_schedule(struct account_store *s)
 		if (refreshes && acct->next_refresh_boot > 0 &&
 		    acct->next_refresh_boot < next)
 			next = acct->next_refresh_boot;
+		if (refreshes && account_scopes_next(acct) > 0 &&
+		    account_scopes_next(acct) < next)
+			next = account_scopes_next(acct);
 		if (acct->drop_boot > 0 && acct->drop_boot < next)
 			next = acct->drop_boot;
 	}

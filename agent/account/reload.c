@@ -29,6 +29,9 @@ static void keep_tokens(struct account *from, struct account *to)
 	       sizeof(to->lifetime_note));
 	to->refreshed_wall = from->refreshed_wall;
 	to->next_refresh_boot = from->next_refresh_boot;
+	/* The other scopes' tokens came from the same grant. */
+	to->scopes = from->scopes;
+	from->scopes = NULL; /* transferred */
 	to->state = from->state;
 	to->mark = from->mark;
 	/* A new lifetime applies from the same start. */

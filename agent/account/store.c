@@ -36,6 +36,12 @@ static const size_t cfg_strings[] = {
     offsetof(struct agent_account_cfg, ca_file),
     offsetof(struct agent_account_cfg, redirect_uri),
     offsetof(struct agent_account_cfg, notify_cmd),
+    offsetof(struct agent_account_cfg, send),
+    offsetof(struct agent_account_cfg, smtp),
+    offsetof(struct agent_account_cfg, graph_endpoint),
+    offsetof(struct agent_account_cfg, graph_scope),
+    offsetof(struct agent_account_cfg, gmail_endpoint),
+    offsetof(struct agent_account_cfg, gmail_scope),
 };
 
 #define N_CFG_STRINGS (sizeof(cfg_strings) / sizeof(cfg_strings[0]))
@@ -148,6 +154,7 @@ void account_free(struct account *acct, const char *why)
 					 "configuration");
 	oauth_client_free(acct->oauth);
 	account_forget(acct);
+	account_scopes_free(acct);
 	agent_secret_free(acct->client_secret);
 	agent_secret_free(acct->settings);
 	free(acct->email);

@@ -20,16 +20,22 @@
 /* The longest OAUTHBEARER host a token request may name. */
 #define HOST_MAX 255
 
+/* The longest scope a token request may name. */
+#define SCOPE_MAX 1024
+
 /* What a parked TOKEN request keeps of itself (the frame is gone). */
 struct token_wait {
 	struct proto_token_req req;
 	char host[HOST_MAX + 1];
+	char scope[SCOPE_MAX + 1];
 };
 
 /* Sends the TOKEN reply: the access token as asked for (bare, or a SASL
    initial response for the account's address). */
-static int token_reply(struct account *acct, struct conn *c,
-		       const struct proto_token_req *req, struct agent_err *err)
+int account_token_reply(struct account *acct, struct conn *c,
+			const struct proto_token_req *req,
+			const struct agent_secret *tok, time_t expires_wall,
+			struct agent_err *err)
 {
 	struct agent_plain *token = NULL, *value = NULL;
 	struct proto_token_rep rep;
@@ -43,7 +49,11 @@ static int token_reply(struct account *acct, struct conn *c,
 				     "SASL user name; set 'email' in the "
 				     "account's section",
 				     acct->cfg.name);
-	if ((r = account_open_access_token(acct, &token)) != 0)
+	if (tok == NULL) {
+		r = XO_ERR_LOGIN_NEEDED;
+		goto out;
+	}
+	if ((r = agent_secret_open(acct->agent->shield, tok, &token)) != 0)
 		goto out;
 	if (req->form == PROTO_FORM_ACCESS) {
 		value = token;
@@ -65,7 +75,7 @@ static int token_reply(struct account *acct, struct conn *c,
 	}
 	rep.token.ptr = value->data;
 	rep.token.len = (uint32_t)value->len;
-	rep.expires_at = (uint64_t)acct->expires_wall;
+	rep.expires_at = (uint64_t)expires_wall;
 	rep.email = proto_str_c(acct->email);
 	if ((r = agent_reply_init(&reply, value->len + 512)) != 0 ||
 	    (r = proto_enc_token_rep(&reply.w, &rep)) != 0)
@@ -104,18 +114,35 @@ static int cannot_refresh(const struct account *acct, struct agent_err *err)
 			     name);
 }
 
+int account_refresh_blocked(const struct account *acct, struct agent_err *err)
+{
+	if (!account_can_refresh(acct))
+		return cannot_refresh(acct, err);
+	if (acct->state == PROTO_STATE_CONFIG_ERROR &&
+	    acct->op != ACCOUNT_OP_REFRESH)
+		return agent_err_set(err,
+				     acct->last.code ? acct->last.code
+						     : XO_ERR_PROVIDER_CONFIG,
+				     "%s", acct->last.msg);
+	return 0;
+}
+
 int account_token_try(struct account *acct, struct conn *c,
 		      const struct proto_token_req *req, bool *must_wait,
 		      struct agent_err *err)
 {
 	int64_t now = agent_now_boot(), min_ms;
 	uint32_t wait;
+	int r;
 
 	*must_wait = false;
+	if (!account_scope_is_own(acct, req->scope))
+		return account_scope_token_try(acct, c, req, must_wait, err);
 	min_ms = req->min_valid > 0 ? (int64_t)req->min_valid * 1000
 				    : policy_min_valid(acct->lifetime_ms);
 	if (account_token_ok(acct, min_ms))
-		return token_reply(acct, c, req, err);
+		return account_token_reply(acct, c, req, acct->access_token,
+					   acct->expires_wall, err);
 	/* No refresh can help when the provider's tokens live less than
 	   that: say so rather than wait for a token that cannot come. */
 	if (req->min_valid > 0 && acct->lifetime_ms > 0 &&
@@ -127,14 +154,8 @@ int account_token_try(struct account *acct, struct conn *c,
 				     acct->cfg.name,
 				     (long long)(acct->lifetime_ms / 1000),
 				     (unsigned)req->min_valid);
-	if (!account_can_refresh(acct))
-		return cannot_refresh(acct, err);
-	if (acct->state == PROTO_STATE_CONFIG_ERROR &&
-	    acct->op != ACCOUNT_OP_REFRESH)
-		return agent_err_set(err,
-				     acct->last.code ? acct->last.code
-						     : XO_ERR_PROVIDER_CONFIG,
-				     "%s", acct->last.msg);
+	if ((r = account_refresh_blocked(acct, err)) != 0)
+		return r;
 	*must_wait = true;
 	if (acct->op == ACCOUNT_OP_REFRESH)
 		return 0;
@@ -167,12 +188,13 @@ static int wake_token(struct waiter *w, int event)
 {
 	struct account *acct = waiter_owner(w);
 	struct token_wait *tw = waiter_extra(w);
+	const struct agent_err *failed;
 	struct agent_err err;
 	bool must_wait;
 
-	if (event == ACCOUNT_REFRESHED && acct->last.code != 0 &&
-	    !account_token_ok(acct, 1000)) {
-		agent_conn_reply_err(waiter_conn(w), &acct->last);
+	if (event == ACCOUNT_REFRESHED &&
+	    (failed = account_refresh_failure(acct, tw->scope)) != NULL) {
+		agent_conn_reply_err(waiter_conn(w), failed);
 		return 0;
 	}
 	agent_err_clear(&err);
@@ -253,6 +275,9 @@ int account_wait_refresh(struct account *acct, struct conn *c,
 		snprintf(tw->host, sizeof(tw->host), "%.*s", (int)req->host.len,
 			 req->host.ptr);
 		tw->req.host = proto_str_c(tw->host);
+		snprintf(tw->scope, sizeof(tw->scope), "%.*s",
+			 (int)req->scope.len, req->scope.ptr);
+		tw->req.scope = proto_str_c(tw->scope);
 	}
 	return 0;
 }

@@ -22,12 +22,15 @@ void account_unstage(struct account *acct)
 	agent_secret_free(acct->prev_refresh);
 	agent_secret_free(acct->staged_access);
 	acct->prev_refresh = acct->staged_access = NULL;
+	account_scopes_drop(acct, true);
 	/* A refresh that waited for the vault has nothing left to finish. */
 	if (acct->on_durable != NULL) {
 		acct->on_durable = NULL;
 		acct->durable_seq = 0;
-		if (acct->op == ACCOUNT_OP_REFRESH)
+		if (acct->op == ACCOUNT_OP_REFRESH) {
 			acct->op = ACCOUNT_OP_NONE;
+			acct->cur = NULL;
+		}
 	}
 }
 
@@ -37,6 +40,8 @@ void account_drop_tokens(struct account *acct)
 	agent_secret_free(acct->refresh_token);
 	agent_secret_free(acct->access_token);
 	acct->refresh_token = acct->access_token = NULL;
+	/* Every scope's token came from this grant. */
+	account_scopes_drop(acct, false);
 	acct->mark = MARK_NONE;
 	acct->obtained_wall = 0;
 	acct->drop_boot = 0;
@@ -115,6 +120,13 @@ int account_stage_tokens(struct account *acct, struct oauth_result *res,
 {
 	struct agent *a = acct->agent;
 	struct agent_secret *access = NULL, *refresh = NULL;
+	/* A refresh for another scope stages that scope's token. */
+	struct agent_secret **staged = acct->cur != NULL
+					   ? &acct->cur->staged_access
+					   : &acct->staged_access;
+	long *staged_expires_in = acct->cur != NULL
+				      ? &acct->cur->staged_expires_in
+				      : &acct->staged_expires_in;
 	char fp[9];
 	int r;
 
@@ -132,8 +144,10 @@ int account_stage_tokens(struct account *acct, struct oauth_result *res,
 		agent_secret_free(access);
 		return r;
 	}
-	acct->staged_access = access;
-	acct->staged_expires_in = res->expires_in;
+	*staged = access;
+	*staged_expires_in = res->expires_in;
+	/* How the reply gave the lifetime, for the commit of the token
+	   staged now, the account's or cur's: one refresh runs at a time. */
 	acct->staged_lifetime = res->lifetime;
 	snprintf(acct->staged_said, sizeof(acct->staged_said), "%s",
 		 res->expires_in_said);
@@ -153,38 +167,35 @@ int account_stage_tokens(struct account *acct, struct oauth_result *res,
 	return 0;
 }
 
-/*
- * The life to plan a new access token with (xoauth-agent(1), REFRESH): what
- * the reply said, capped at a day by the parser; when it said nothing
- * usable, the life of the token before it if that was shorter than the
- * parser's default hour, since a provider's tokens rarely change their
- * life from one to the next.  What was assumed goes to lifetime_note.
- */
-static long planned_lifetime(struct account *acct)
+long account_plan_lifetime(struct account *acct, long staged_expires_in,
+			   int64_t prev_ms, const char *scope, char *note,
+			   size_t notelen)
 {
 	const char *name = acct->cfg.name;
-	long secs = acct->staged_expires_in;
+	long secs = staged_expires_in;
 	const char *basis = "an hour, the default";
-	char said[sizeof(acct->staged_said) + 32];
+	char said[sizeof(acct->staged_said) + 32], whose[320] = "";
 
-	acct->lifetime_note[0] = '\0';
+	note[0] = '\0';
+	if (scope != NULL)
+		snprintf(whose, sizeof(whose), " for %s", scope);
 	switch (acct->staged_lifetime) {
 	case OAUTH_LIFETIME_GIVEN:
 		return secs;
 	case OAUTH_LIFETIME_CAPPED:
-		snprintf(acct->lifetime_note, sizeof(acct->lifetime_note),
-			 "%s: the provider's last token reply says expires_in "
-			 "%s, over a day: the token is taken to live a day "
-			 "(%ld s) and is refreshed within it",
-			 name, acct->staged_said, secs);
-		log_error("%s", acct->lifetime_note);
+		snprintf(note, notelen,
+			 "%s: the provider's last token reply%s says "
+			 "expires_in %s, over a day: the token is taken to "
+			 "live a day (%ld s) and is refreshed within it",
+			 name, whose, acct->staged_said, secs);
+		log_error("%s", note);
 		return secs;
 	case OAUTH_LIFETIME_MISSING:
 	case OAUTH_LIFETIME_UNUSABLE:
 		break;
 	}
-	if (acct->lifetime_ms > 0 && acct->lifetime_ms / 1000 < secs) {
-		secs = (long)(acct->lifetime_ms / 1000);
+	if (prev_ms > 0 && prev_ms / 1000 < secs) {
+		secs = (long)(prev_ms / 1000);
 		basis = "the life of the token before it";
 	}
 	if (acct->staged_lifetime == OAUTH_LIFETIME_MISSING)
@@ -192,16 +203,16 @@ static long planned_lifetime(struct account *acct)
 	else
 		snprintf(said, sizeof(said), "a bad expires_in (%s)",
 			 acct->staged_said);
-	snprintf(acct->lifetime_note, sizeof(acct->lifetime_note),
-		 "%s: the provider's last token reply has %s: the token is "
+	snprintf(note, notelen,
+		 "%s: the provider's last token reply%s has %s: the token is "
 		 "taken to live %ld s (%s)",
-		 name, said, secs, basis);
+		 name, whose, said, secs, basis);
 	/* RFC 6749 allows a reply without expires_in; a bad one is the
 	   provider's fault. */
 	if (acct->staged_lifetime == OAUTH_LIFETIME_MISSING)
-		log_info("%s", acct->lifetime_note);
+		log_info("%s", note);
 	else
-		log_error("%s", acct->lifetime_note);
+		log_error("%s", note);
 	return secs;
 }
 
@@ -211,12 +222,18 @@ void account_commit_tokens(struct account *acct)
 
 	agent_secret_free(acct->prev_refresh);
 	acct->prev_refresh = NULL;
+	if (acct->cur != NULL) {
+		account_scope_commit(acct);
+		return;
+	}
 	if (acct->staged_access == NULL)
 		return;
 	agent_secret_free(acct->access_token);
 	acct->access_token = acct->staged_access;
 	acct->staged_access = NULL; /* transferred */
-	secs = planned_lifetime(acct);
+	secs = account_plan_lifetime(
+	    acct, acct->staged_expires_in, acct->lifetime_ms, NULL,
+	    acct->lifetime_note, sizeof(acct->lifetime_note));
 	acct->lifetime_ms = (int64_t)secs * 1000;
 	acct->expires_boot = agent_now_boot() + acct->lifetime_ms;
 	acct->refreshed_wall = time(NULL);

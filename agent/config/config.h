@@ -45,6 +45,17 @@ struct agent_account_cfg {
 	unsigned lifetime_s; /* forget the tokens this long after login or
 				import; 0: xoauth-agent -t, or never.  Not
 				compared either. */
+	/* Sending (xoauth sendmail, SEND): the transport and where each
+	   one goes; the preset fills them in. */
+	char *send;	      /* smtp, graph, gmail or auto; never NULL
+				 after load (smtp) */
+	char *smtp;	      /* HOST[:PORT] of SMTP submission; may be NULL */
+	char *graph_endpoint; /* Microsoft Graph, ".../v1.0"; may be NULL */
+	char *graph_scope;    /* the scope of Graph's token; NULL: the
+				 account's own token */
+	char *gmail_endpoint; /* the Gmail API, ".../gmail/v1"; may be NULL */
+	char *gmail_scope;    /* NULL: the account's own token (Google's
+				 https://mail.google.com/ covers it) */
 };
 
 struct agent_config {
@@ -126,6 +137,35 @@ void agent_config_forget_secrets(struct agent_config *c);
 
 /* Frees the strings of a, wiping the client secret, and zeroes it. */
 void agent_account_cfg_cleanup(struct agent_account_cfg *a);
+
+/* A mail server: `smtp = HOST[:PORT]`, `xoauth doctor --smtp`. */
+struct agent_mailhost {
+	char host[256];
+	unsigned port;
+	int implicit_tls; /* 465, 993: TLS from the first byte */
+	int loopback;	  /* 127.0.0.0/8, ::1, localhost */
+};
+
+/* Parses "host[:port]" or "[v6]:port" (default port 587 for SMTP, 993
+   for IMAP).  Host names are letters, digits, '-', '.'; no user, path or
+   other URL parts.  0, or -1 with why filled.  Pure. */
+int agent_mailhost_parse(const char *spec, int imap, struct agent_mailhost *out,
+			 char *why, size_t whylen);
+/* 1 for localhost, 127.0.0.0/8 and ::1. */
+int agent_host_is_loopback(const char *host);
+
+/* The scope the account's `send` transport needs a token of, beyond its
+   own scopes (graph_scope for graph and auto, gmail_scope for gmail), or
+   NULL when its own token serves. */
+const char *agent_account_send_scope(const struct agent_account_cfg *a);
+/*
+ * The scopes a login asks for: the account's own, and the scope its
+ * transport needs when that is another one, so that one consent covers
+ * both (a Microsoft refresh token then gets tokens for either resource).
+ * A new string in *out, or XO_ERR_NOMEM; *out is NULL when the account
+ * has no scopes.
+ */
+int agent_account_login_scopes(const struct agent_account_cfg *a, char **out);
 
 /* Looks an account up by section name, then by e-mail address. */
 const struct agent_account_cfg *

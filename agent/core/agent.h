@@ -22,6 +22,7 @@ struct agent_spawns;  /* account/spawn.h */
 struct account_store; /* account/account.h */
 struct agent_vault;   /* vault/vault.h */
 struct agent_server;  /* core/server.h */
+struct send_outbox;   /* send/send.h */
 
 /* The command line (daemon/main.c). */
 struct agent_options {
@@ -55,6 +56,7 @@ struct agent {
 	struct agent_vault *vault;	   /* the vault; NULL before it is
 					      prepared */
 	struct agent_server *server;	   /* the listener and connections */
+	struct send_outbox *outbox;	   /* messages being sent */
 	int stopping;			   /* set once, when the agent stops */
 };
 

@@ -64,6 +64,8 @@ struct conn {
 	struct waiter *waiter;		  /* the request is parked on it */
 	agent_conn_cancel_cb hold_cancel; /* a job answers later */
 	void *hold_arg;
+	void *attached; /* agent_conn_attach() */
+	agent_conn_cancel_cb attached_drop;
 	unsigned long id;
 };
 
@@ -118,6 +120,11 @@ static void conn_close(struct conn *c, const char *why)
 
 		c->hold_cancel = NULL;
 		cancel(c->hold_arg);
+	}
+	if (c->attached_drop != NULL) {
+		agent_conn_cancel_cb drop = c->attached_drop;
+
+		drop(agent_conn_detach(c));
 	}
 	TAILQ_REMOVE(&c->server->conns, c, link);
 	if (c->fresh)
@@ -341,6 +348,31 @@ void agent_conn_send(struct conn *c, struct agent_reply *r)
 void agent_conn_park(struct conn *c, struct waiter *w)
 {
 	c->waiter = w;
+}
+
+void agent_conn_attach(struct conn *c, void *data, agent_conn_cancel_cb drop)
+{
+	agent_conn_cancel_cb old_drop = c->attached_drop;
+	void *old = agent_conn_detach(c);
+
+	if (old != NULL && old_drop != NULL)
+		old_drop(old);
+	c->attached = data;
+	c->attached_drop = drop;
+}
+
+void *agent_conn_attached(const struct conn *c)
+{
+	return c->attached;
+}
+
+void *agent_conn_detach(struct conn *c)
+{
+	void *data = c->attached;
+
+	c->attached = NULL;
+	c->attached_drop = NULL;
+	return data;
 }
 
 void agent_conn_hold(struct conn *c, agent_conn_cancel_cb cancel, void *arg)

@@ -75,4 +75,17 @@ void agent_conn_park(struct conn *c, struct waiter *w);
 typedef void (*agent_conn_cancel_cb)(void *arg);
 void agent_conn_hold(struct conn *c, agent_conn_cancel_cb cancel, void *arg);
 
+/* ---- what a conversation of several requests keeps ---- */
+
+/*
+ * A room's state that lasts from one request of the connection to a later
+ * one (a message arriving in pieces: send/).  One at a time: attaching
+ * drops what was attached; drop(data) runs when the connection closes
+ * with it still attached.  agent_conn_detach() hands it back without
+ * drop.
+ */
+void agent_conn_attach(struct conn *c, void *data, agent_conn_cancel_cb drop);
+void *agent_conn_attached(const struct conn *c);
+void *agent_conn_detach(struct conn *c);
+
 #endif

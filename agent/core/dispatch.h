@@ -40,6 +40,9 @@ union agent_msg {
 	struct proto_doctor_req doctor;
 	struct proto_passphrase_req passphrase; /* UNLOCK, EXPORT */
 	struct proto_restore_req restore;
+	struct proto_send_req send;
+	struct proto_send_data send_data;
+	struct proto_send_end send_end;
 };
 
 /* One request, as a handler gets it.  Strings in m point into the frame,

@@ -17,6 +17,7 @@
 #include "core/conn.h"
 #include "doctor/job.h"
 #include "login/login.h"
+#include "send/send.h"
 #include "vault/vault.h"
 #include "daemon/daemon.h"
 
@@ -24,7 +25,7 @@
 #define CAPABILITIES                                                           \
 	"token xoauth2 oauthbearer list refresh remove import login-device "   \
 	"login-browser login-paste client-credentials add delete doctor "      \
-	"vault"
+	"vault token-scope send"
 
 static void handle_query(struct agent_request *q)
 {
@@ -74,6 +75,9 @@ static void handle_query(struct agent_request *q)
 DECODER(proto_dec_query, query)
 DECODER(proto_dec_add_req, add)
 DECODER(proto_dec_restore_req, restore)
+DECODER(proto_dec_send_req, send)
+DECODER(proto_dec_send_data, send_data)
+DECODER(proto_dec_send_end, send_end)
 NAMED_DECODER(proto_dec_token_req, token)
 NAMED_DECODER(proto_dec_account_req, account)
 NAMED_DECODER(proto_dec_import_req, import)
@@ -144,6 +148,9 @@ static const struct request_entry entries[] = {
     {PROTO_REQ_UNLOCK,      decode_unlock,      vault_handle_unlock,    UNNAMED, LOCKED_TOO,    LOCAL_ONLY},
     {PROTO_REQ_EXPORT,      decode_export,      vault_handle_export,    UNNAMED, UNLOCKED_ONLY, LOCAL_ONLY},
     {PROTO_REQ_RESTORE,     decode_restore,     vault_handle_restore,   UNNAMED, UNLOCKED_ONLY, LOCAL_ONLY},
+    {PROTO_REQ_SEND,        decode_send,        send_handle_begin,      UNNAMED, UNLOCKED_ONLY, LOCAL_ONLY},
+    {PROTO_REQ_SEND_DATA,   decode_send_data,   send_handle_data,       UNNAMED, UNLOCKED_ONLY, LOCAL_ONLY},
+    {PROTO_REQ_SEND_END,    decode_send_end,    send_handle_end,        UNNAMED, UNLOCKED_ONLY, LOCAL_ONLY},
 };
 /* clang-format on */
 

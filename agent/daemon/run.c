@@ -21,6 +21,7 @@
 #include "oauth/http.h"
 #include "secret/secret.h"
 #include "secret/wipe_alloc.h"
+#include "send/send.h"
 #include "vault/vault.h"
 
 /* Commands at once, all accounts together: enough for every account's
@@ -194,7 +195,8 @@ static int start(struct daemon *d, int listen_fd, struct agent_err *err)
 				     "with a wiping allocator");
 	if ((r = agent_shield_new(&a->shield)) != 0 ||
 	    (r = agent_http_new(a->loop, &a->http)) != 0 ||
-	    (r = account_store_new(a, &a->store)) != 0)
+	    (r = account_store_new(a, &a->store)) != 0 ||
+	    (r = send_outbox_new(a)) != 0)
 		return agent_err_code(err, r);
 	account_store_set_hooks(a->store, &hooks);
 	if ((r = account_store_load(a->store, a->config)) != 0)
@@ -258,6 +260,7 @@ int daemon_run(struct daemon *d, int listen_fd, int command_mode)
 	agent_server_free(a->server);
 	agent_server_free(d->restricted);
 	account_store_free(a->store);
+	send_outbox_free(a);
 	vault_free(a);
 	agent_shield_free(a->shield);
 	agent_config_free(d->config);

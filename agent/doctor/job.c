@@ -47,7 +47,7 @@ struct doctor_job {
 	char *name;
 	struct doctor_report *report;
 	int want_smtp, want_imap; /* asked for, and parsed */
-	struct doctor_target smtp, imap;
+	struct agent_mailhost smtp, imap;
 	const char *smtp_host, *imap_host; /* into smtp/imap, or NULL */
 	int64_t deadline;		   /* CLOCK_BOOTTIME ms */
 	uv_timer_t timer;		   /* closed when the job ends */
@@ -163,7 +163,7 @@ static void start_login(struct doctor_job *job, int imap,
 			const struct agent_plain *token)
 {
 	struct doctor_probe **slot = imap ? &job->probe_imap : &job->probe_smtp;
-	const struct doctor_target *t = imap ? &job->imap : &job->smtp;
+	const struct agent_mailhost *t = imap ? &job->imap : &job->smtp;
 	int r;
 
 	r = doctor_probe_start(job->agent->http, imap, t, account_email(acct),
@@ -273,7 +273,7 @@ static void on_tick(uv_timer_t *t)
 static void parse_target(struct doctor_job *job, struct proto_str spec,
 			 int imap)
 {
-	struct doctor_target *t = imap ? &job->imap : &job->smtp;
+	struct agent_mailhost *t = imap ? &job->imap : &job->smtp;
 	char buf[300], why[160];
 
 	if (spec.len == 0)
@@ -284,7 +284,7 @@ static void parse_target(struct doctor_job *job, struct proto_str spec,
 	} else {
 		memcpy(buf, spec.ptr, spec.len);
 		buf[spec.len] = '\0';
-		if (doctor_target_parse(buf, imap, t, why, sizeof(why)) == 0) {
+		if (agent_mailhost_parse(buf, imap, t, why, sizeof(why)) == 0) {
 			if (imap) {
 				job->want_imap = 1;
 				job->imap_host = t->host;

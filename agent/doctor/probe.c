@@ -31,7 +31,7 @@ struct doctor_probe {
 	struct agent_http_xfer *xfer; /* NULL once ended */
 	CURL *easy;
 	int imap;
-	struct doctor_target target;
+	struct agent_mailhost target;
 	char email[320];
 	long timeout_ms;
 	CURLcode rc;
@@ -94,11 +94,12 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 }
 
 int doctor_probe_start(struct agent_http *h, int imap,
-		       const struct doctor_target *t, const char *email,
+		       const struct agent_mailhost *t, const char *email,
 		       const struct agent_plain *token, long timeout_ms,
 		       doctor_probe_cb cb, void *arg, struct doctor_probe **out)
 {
 	struct doctor_probe *p = NULL;
+	struct agent_mail_login m;
 	char url[300], hostport[280];
 	const char *scheme;
 	CURL *e;
@@ -122,43 +123,20 @@ int doctor_probe_start(struct agent_http *h, int imap,
 	snprintf(url, sizeof(url), "%s://%s/", scheme, hostport);
 	if ((p->easy = e = curl_easy_init()) == NULL)
 		goto out;
-	/* As in http.c: a failed setopt must not start a weaker login. */
-	if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
-			     imap ? "imap,imaps" : "smtp,smtps") != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_USERNAME, email) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, token->data) !=
-		CURLE_OK ||
-	    /* XOAUTH2: what Microsoft documents.  (Debian 12's curl still
-	       takes OAUTHBEARER where a server offers it too; Microsoft's
-	       do not.) */
-	    curl_easy_setopt(e, CURLOPT_LOGIN_OPTIONS, "AUTH=XOAUTH2") !=
-		CURLE_OK ||
-	    /* A connection of an earlier login, cached by the multi
-	       handle, would skip the login this one is here to try; and a
-	       logged-in connection must not outlive its login. */
-	    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_USE_SSL,
-			     t->loopback ? (long)CURLUSESSL_TRY
-					 : (long)CURLUSESSL_ALL) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+	memset(&m, 0, sizeof(m));
+	m.url = url;
+	m.protocols = imap ? "imap,imaps" : "smtp,smtps";
+	m.user = email;
+	m.token = token->data;
+	m.loopback = t->loopback;
+	m.timeout_ms = timeout_ms;
+	m.connect_timeout_ms = CONNECT_TIMEOUT_MS;
+	m.errbuf = p->errbuf;
+	m.debug = on_debug;
+	m.debug_arg = p;
+	if (agent_http_mail_setup(e, &m) != 0 ||
 	    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "NOOP") != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-			     timeout_ms < CONNECT_TIMEOUT_MS
-				 ? timeout_ms
-				 : CONNECT_TIMEOUT_MS) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, p->errbuf) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_debug) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_DEBUGDATA, p) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_VERBOSE, 1L) != CURLE_OK)
-		goto out;
-	if (t->loopback &&
-	    curl_easy_setopt(e, CURLOPT_NOPROXY, "*") != CURLE_OK)
+	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write) != CURLE_OK)
 		goto out;
 	if ((r = agent_http_start_easy(h, e, on_done, p, &p->xfer)) != 0)
 		goto out;
@@ -181,22 +159,6 @@ void doctor_probe_free(struct doctor_probe *p)
 	if (p->easy != NULL)
 		curl_easy_cleanup(p->easy);
 	free(p);
-}
-
-static int unreachable(CURLcode rc)
-{
-	switch (rc) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_GOT_NOTHING:
-	case CURLE_RECV_ERROR:
-	case CURLE_SEND_ERROR:
-		return 1;
-	default:
-		return 0;
-	}
 }
 
 static int tls_failed(CURLcode rc)
@@ -307,7 +269,7 @@ void doctor_probe_report(const struct doctor_probe *p, struct doctor_report *r)
 			    name, at, p->heard.greeting);
 		return;
 	}
-	if (unreachable(p->rc)) {
+	if (agent_http_unreachable(p->rc)) {
 		doctor_addf(r, PROTO_LEVEL_PROBLEM,
 			    "Check the host name and port, and that no "
 			    "firewall blocks the way (SMTP submission: 587 or "

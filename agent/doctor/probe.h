@@ -24,7 +24,7 @@ typedef void (*doctor_probe_cb)(void *arg, struct doctor_probe *p);
  * never called).  The probe is freed with doctor_probe_free().
  */
 int doctor_probe_start(struct agent_http *h, int imap,
-		       const struct doctor_target *t, const char *email,
+		       const struct agent_mailhost *t, const char *email,
 		       const struct agent_plain *token, long timeout_ms,
 		       doctor_probe_cb cb, void *arg,
 		       struct doctor_probe **out);

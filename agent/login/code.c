@@ -384,6 +384,7 @@ static int make_ready(struct login *l, char *why, size_t whylen)
 	char verifier[PKCE_VERIFIER_LEN + 1], challenge[PKCE_CHALLENGE_LEN + 1];
 	const char *endpoint =
 	    oauth_client_authorization_endpoint(account_oauth(acct));
+	char *scopes = NULL;
 	int r;
 
 	if (endpoint == NULL) {
@@ -409,16 +410,22 @@ static int make_ready(struct login *l, char *why, size_t whylen)
 		r = XO_ERR_NOMEM;
 	if (r != 0)
 		return r;
+	/* The account's scopes, and the one its send transport needs, so
+	   that one consent covers both. */
+	if ((r = agent_account_login_scopes(cfg, &scopes)) != 0)
+		return r;
 	memset(&q, 0, sizeof(q));
 	q.endpoint = endpoint;
 	q.client_id = cfg->client_id;
 	q.redirect_uri = l->redirect_uri;
-	q.scope = cfg->scopes;
+	q.scope = scopes;
 	q.state = l->state;
 	q.challenge = challenge;
 	q.login_hint = account_email(acct);
 	q.extra = extra_params(cfg);
-	if ((r = authz_url_build(&q, &l->auth_url, why, whylen)) != 0)
+	r = authz_url_build(&q, &l->auth_url, why, whylen);
+	free(scopes);
+	if (r != 0)
 		return r;
 	l->expires_boot = agent_now_boot() + LOGIN_CODE_TTL_S * 1000;
 	uv_timer_start(&l->timer, on_expired, LOGIN_CODE_TTL_S * 1000, 0);

@@ -49,6 +49,7 @@ struct oauth_client {
 	char *name;
 	char *client_id;
 	char *scopes;	/* may be NULL */
+	char *login_scopes; /* what a login asks for; may be NULL */
 	char *ca_file;	/* may be NULL */
 	char *issuer;	/* without a trailing '/'; may be NULL */
 	char *token_ep; /* NULL until discovered */
@@ -568,9 +569,10 @@ static void on_main_done(void *arg, const struct agent_http_resp *resp)
 
 /* Where a form field's value comes from. */
 enum grant_from {
-	FROM_ARG = 0,	/* .text or .secret, as the caller gave it */
-	FROM_CLIENT_ID, /* the client's client_id */
-	FROM_SCOPES,	/* the client's scopes, which may be unset */
+	FROM_ARG = 0,	   /* .text or .secret, as the caller gave it */
+	FROM_CLIENT_ID,	   /* the client's client_id */
+	FROM_SCOPES,	   /* the client's scopes, which may be unset */
+	FROM_LOGIN_SCOPES, /* the scopes a login asks for */
 };
 
 /*
@@ -611,6 +613,9 @@ static const char *field_value(const struct oauth_client *c,
 		break;
 	case FROM_SCOPES:
 		s = c->scopes;
+		break;
+	case FROM_LOGIN_SCOPES:
+		s = c->login_scopes != NULL ? c->login_scopes : c->scopes;
 		break;
 	}
 	*len = s != NULL ? strlen(s) : 0;
@@ -683,8 +688,8 @@ out:
 }
 
 int oauth_refresh(struct oauth_client *c, const struct agent_plain *refresh,
-		  const struct agent_plain *client_secret, oauth_token_cb cb,
-		  void *arg)
+		  const struct agent_plain *client_secret, const char *scope,
+		  oauth_token_cb cb, void *arg)
 {
 	/* RFC 6749 6; scope may not exceed what was granted, and the config
 	   names exactly what the login asked for. */
@@ -692,7 +697,9 @@ int oauth_refresh(struct oauth_client *c, const struct agent_plain *refresh,
 	    {.key = "grant_type", .text = "refresh_token"},
 	    {.key = "client_id", .from = FROM_CLIENT_ID},
 	    {.key = "refresh_token", .secret = refresh, .required = 1},
-	    {.key = "scope", .from = FROM_SCOPES},
+	    {.key = "scope",
+	     .text = scope,
+	     .from = scope != NULL ? FROM_ARG : FROM_SCOPES},
 	    {.key = "client_secret", .secret = client_secret},
 	};
 
@@ -701,7 +708,7 @@ int oauth_refresh(struct oauth_client *c, const struct agent_plain *refresh,
 
 int oauth_client_credentials(struct oauth_client *c,
 			     const struct agent_plain *client_secret,
-			     oauth_token_cb cb, void *arg)
+			     const char *scope, oauth_token_cb cb, void *arg)
 {
 	/* RFC 6749 4.4.2; client_secret_post (2.3.1), which Microsoft's
 	   token endpoint takes for app-only tokens. */
@@ -709,7 +716,9 @@ int oauth_client_credentials(struct oauth_client *c,
 	    {.key = "grant_type", .text = "client_credentials"},
 	    {.key = "client_id", .from = FROM_CLIENT_ID},
 	    {.key = "client_secret", .secret = client_secret, .required = 1},
-	    {.key = "scope", .from = FROM_SCOPES},
+	    {.key = "scope",
+	     .text = scope,
+	     .from = scope != NULL ? FROM_ARG : FROM_SCOPES},
 	};
 
 	return start_grant(c, OP_CLIENT_CREDENTIALS, f, N_FIELDS(f), cb, NULL,
@@ -723,7 +732,7 @@ int oauth_device_start(struct oauth_client *c,
 	/* RFC 8628 3.1. */
 	const struct grant_field f[] = {
 	    {.key = "client_id", .from = FROM_CLIENT_ID},
-	    {.key = "scope", .from = FROM_SCOPES},
+	    {.key = "scope", .from = FROM_LOGIN_SCOPES},
 	    {.key = "client_secret", .secret = client_secret},
 	};
 
@@ -800,6 +809,7 @@ static void client_free(struct oauth_client *c)
 	free(c->name);
 	free(c->client_id);
 	free(c->scopes);
+	free(c->login_scopes);
 	free(c->ca_file);
 	free(c->issuer);
 	free(c->token_ep);
@@ -867,6 +877,7 @@ int oauth_client_new(struct agent_http *http,
 	    (c->client_id = strdup(cfg->client_id)) == NULL ||
 	    (cfg->scopes != NULL &&
 	     (c->scopes = strdup(cfg->scopes)) == NULL) ||
+	    agent_account_login_scopes(cfg, &c->login_scopes) != 0 ||
 	    (cfg->ca_file != NULL &&
 	     (c->ca_file = strdup(cfg->ca_file)) == NULL) ||
 	    (cfg->issuer != NULL &&

@@ -53,6 +53,7 @@ struct agent_http_xfer {
 	CURL *easy;
 	CURLU *url;
 	struct agent_plain *form; /* request body, sodium_malloc */
+	struct curl_slist *headers; /* a body's own headers, or NULL */
 	/* The response, a C string at all times (the NUL is kept after the
 	   bytes): it holds tokens, and agent_buf wipes it. */
 	struct agent_buf body;
@@ -90,6 +91,9 @@ static void xfer_free(struct agent_http_xfer *x)
 	if (x->easy != NULL && x->easy_cb == NULL)
 		curl_easy_cleanup(x->easy);
 	curl_url_cleanup(x->url);
+	/* curl's allocator wipes what it frees (secret/wipe_alloc.h), the
+	   bearer token's header with the rest. */
+	curl_slist_free_all(x->headers);
 	agent_plain_free(x->form); /* wipes the form, which may hold secrets */
 	agent_buf_cleanup(&x->body);
 	free(x);
@@ -588,9 +592,151 @@ out:
 	return kind;
 }
 
+int agent_http_mail_setup(CURL *e, const struct agent_mail_login *m)
+{
+	if (curl_easy_setopt(e, CURLOPT_URL, m->url) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, m->protocols) !=
+		CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_USERNAME, m->user) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, m->token) != CURLE_OK ||
+	    /* XOAUTH2: what Microsoft documents.  (Debian 12's curl still
+	       takes OAUTHBEARER where a server offers it too; Microsoft's
+	       do not.) */
+	    curl_easy_setopt(e, CURLOPT_LOGIN_OPTIONS, "AUTH=XOAUTH2") !=
+		CURLE_OK ||
+	    /* A connection cached by the multi handle would skip the login
+	       this one is here for; and a logged-in connection must not
+	       outlive its session. */
+	    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK ||
+	    /* The token never crosses a network in clear. */
+	    curl_easy_setopt(e, CURLOPT_USE_SSL,
+			     m->loopback ? (long)CURLUSESSL_TRY
+					 : (long)CURLUSESSL_ALL) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, m->timeout_ms) !=
+		CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+			     m->timeout_ms < m->connect_timeout_ms
+				 ? m->timeout_ms
+				 : m->connect_timeout_ms) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, m->errbuf) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, m->debug) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_DEBUGDATA, m->debug_arg) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_VERBOSE, 1L) != CURLE_OK)
+		return XO_ERR_INTERNAL;
+	if (m->ca_file != NULL &&
+	    curl_easy_setopt(e, CURLOPT_CAINFO, m->ca_file) != CURLE_OK)
+		return XO_ERR_INTERNAL;
+	if (m->loopback &&
+	    curl_easy_setopt(e, CURLOPT_NOPROXY, "*") != CURLE_OK)
+		return XO_ERR_INTERNAL;
+	return 0;
+}
+
+int agent_http_unreachable(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_GOT_NOTHING:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+void agent_http_lines(const char *data, size_t size,
+		      void (*line)(void *arg, const char *text), void *arg)
+{
+	char buf[400];
+	size_t i, n;
+
+	while (size > 0) {
+		for (n = 0; n < size && data[n] != '\n'; n++)
+			;
+		for (i = 0; i < n && i < sizeof(buf) - 1; i++)
+			buf[i] =
+			    (unsigned char)data[i] < 0x20 || data[i] == 0x7f
+				? ' '
+				: data[i];
+		while (i > 0 && buf[i - 1] == ' ')
+			i--;
+		buf[i] = '\0';
+		if (i > 0)
+			line(arg, buf);
+		if (n < size)
+			n++;
+		data += n;
+		size -= n;
+	}
+}
+
 int agent_http_url_allowed(const char *url)
 {
 	return url_kind(url, NULL) != 0;
+}
+
+/* Appends "name: value" to *list; value may be a secret (its line is
+   built in wiped memory, and curl's copy is wiped when freed). */
+static int add_header(struct curl_slist **list, const char *name,
+		      const char *value, size_t vlen)
+{
+	struct agent_plain *line = NULL;
+	struct curl_slist *l;
+	size_t n = strlen(name) + 2 + vlen;
+	int r;
+
+	if ((r = agent_plain_new(n, &line)) != 0)
+		return r;
+	memcpy(line->data, name, strlen(name));
+	memcpy(line->data + strlen(name), ": ", 2);
+	memcpy(line->data + strlen(name) + 2, value, vlen);
+	line->data[n] = '\0';
+	line->len = n;
+	l = curl_slist_append(*list, line->data);
+	agent_plain_free(line);
+	if (l == NULL)
+		return XO_ERR_NOMEM;
+	*list = l;
+	return 0;
+}
+
+/* The headers of a request with a body of its own: the shared ones, its
+   content type and its bearer token. */
+static int body_headers(struct agent_http *h, struct agent_http_xfer *x,
+			const struct agent_http_req *req)
+{
+	static const char bearer[] = "Bearer ";
+	struct agent_plain *auth = NULL;
+	struct curl_slist *s, *l;
+	int r;
+
+	for (s = h->headers; s != NULL; s = s->next) {
+		if ((l = curl_slist_append(x->headers, s->data)) == NULL)
+			return XO_ERR_NOMEM;
+		x->headers = l;
+	}
+	if ((r = add_header(&x->headers, "Content-Type", req->content_type,
+			    strlen(req->content_type))) != 0 ||
+	    req->bearer == NULL)
+		return r;
+	if ((r = agent_plain_new(sizeof(bearer) - 1 + req->bearer->len,
+				 &auth)) != 0)
+		return r;
+	memcpy(auth->data, bearer, sizeof(bearer) - 1);
+	memcpy(auth->data + sizeof(bearer) - 1, req->bearer->data,
+	       req->bearer->len);
+	auth->len = sizeof(bearer) - 1 + req->bearer->len;
+	r = add_header(&x->headers, "Authorization", auth->data, auth->len);
+	agent_plain_free(auth);
+	return r;
 }
 
 int agent_http_start(struct agent_http *h, const struct agent_http_req *req,
@@ -625,6 +771,8 @@ int agent_http_start(struct agent_http *h, const struct agent_http_req *req,
 	if (req->form != NULL &&
 	    (r = agent_plain_dup(req->form, req->form_len, &x->form)) != 0)
 		goto out;
+	if (req->content_type != NULL && (r = body_headers(h, x, req)) != 0)
+		goto out;
 	r = XO_ERR_INTERNAL;
 	if ((x->easy = e = curl_easy_init()) == NULL)
 		goto out;
@@ -655,7 +803,9 @@ int agent_http_start(struct agent_http *h, const struct agent_http_req *req,
 	    curl_easy_setopt(e, CURLOPT_HEADERDATA, x) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_PRIVATE, x) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h->headers) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_HTTPHEADER,
+			     x->headers != NULL ? x->headers : h->headers) !=
+		CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_USERAGENT,
 			     "xoauth-agent/" XO_VERSION) != CURLE_OK)
 		goto out;
@@ -672,6 +822,14 @@ int agent_http_start(struct agent_http *h, const struct agent_http_req *req,
 			CURLE_OK ||
 		    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
 				     (curl_off_t)x->form->len) != CURLE_OK)
+			goto out;
+	} else if (req->content_type != NULL) {
+		/* The body is the caller's, and no secret. */
+		if (curl_easy_setopt(e, CURLOPT_POSTFIELDS,
+				     req->body != NULL ? req->body : "") !=
+			CURLE_OK ||
+		    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+				     (curl_off_t)req->body_len) != CURLE_OK)
 			goto out;
 	} else if (curl_easy_setopt(e, CURLOPT_HTTPGET, 1L) != CURLE_OK) {
 		goto out;

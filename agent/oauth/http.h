@@ -36,6 +36,14 @@ struct agent_http_req {
 	size_t form_len;
 	const char *ca_file; /* NULL: system store */
 	long timeout_ms;     /* 0: 30000 */
+	/* A POST of another body than a form (the send transports): body
+	   (borrowed: it must outlive the transfer, and is no secret) with
+	   its content_type.  bearer (may be NULL) is the access token of an
+	   Authorization header; its copies are wiped. */
+	const char *content_type;
+	const void *body;
+	size_t body_len;
+	const struct agent_plain *bearer;
 };
 
 struct agent_http_resp {
@@ -82,6 +90,43 @@ typedef void (*agent_http_easy_cb)(void *arg, CURL *easy, CURLcode rc);
 int agent_http_start_easy(struct agent_http *h, CURL *easy,
 			  agent_http_easy_cb cb, void *arg,
 			  struct agent_http_xfer **xfer);
+
+/*
+ * Splits what libcurl hands CURLOPT_DEBUGFUNCTION into lines, control
+ * characters made blanks and trailing blanks cut, and calls line(arg,
+ * text) for each that is not empty: how the doctor and the send
+ * transports read a mail server's replies (CURLINFO_HEADER_IN).  Never
+ * for CURLINFO_HEADER_OUT, which carries the token.
+ */
+void agent_http_lines(const char *data, size_t size,
+		      void (*line)(void *arg, const char *text), void *arg);
+
+/* A login at a mail server with XOAUTH2 (the doctor's probe, the SMTP
+   transport). */
+struct agent_mail_login {
+	const char *url;       /* smtp://, smtps://, imap:// or imaps:// */
+	const char *protocols; /* "smtp,smtps" or "imap,imaps" */
+	const char *user;
+	const char *token;   /* the bearer; libcurl copies it for the
+				length of the login */
+	int loopback;	     /* TLS when offered; elsewhere required */
+	const char *ca_file; /* NULL: the system's store */
+	long timeout_ms;     /* the whole session */
+	long connect_timeout_ms;
+	char *errbuf;		   /* CURL_ERROR_SIZE bytes */
+	curl_debug_callback debug; /* reads the server's lines */
+	void *debug_arg;
+};
+/*
+ * Sets easy up for a login as m says: XOAUTH2 (what Microsoft and Google
+ * document), a connection of its own that ends with it, TLS (STARTTLS or
+ * from the first byte) required except to loopback, certificates
+ * verified, no proxy for loopback.  0, or XO_ERR_INTERNAL when an option
+ * did not take: a session with one missing must not start.
+ */
+int agent_http_mail_setup(CURL *easy, const struct agent_mail_login *m);
+/* 1 when rc says the server could not be reached (or went silent). */
+int agent_http_unreachable(CURLcode rc);
 
 /* Stops a transfer; its callback will not be called. */
 void agent_http_cancel(struct agent_http *h, struct agent_http_xfer *xfer);

@@ -50,17 +50,21 @@ void oauth_client_free(struct oauth_client *c);
  * arguments, secrets too, as soon as the call returns.
  */
 
-/* RFC 6749 6: grant_type=refresh_token.  client_secret may be NULL. */
+/* RFC 6749 6: grant_type=refresh_token.  client_secret may be NULL;
+ * scope NULL asks for the account's own scopes, else for scope (another
+ * resource the login consented to, such as Graph's Mail.Send). */
 int oauth_refresh(struct oauth_client *c, const struct agent_plain *refresh,
-		  const struct agent_plain *client_secret, oauth_token_cb cb,
-		  void *arg);
+		  const struct agent_plain *client_secret, const char *scope,
+		  oauth_token_cb cb, void *arg);
 /* RFC 6749 4.4: grant_type=client_credentials, the secret sent in the
  * form (client_secret_post), with the configured scopes.  No user and no
  * refresh token: the reply carries only an access token. */
 int oauth_client_credentials(struct oauth_client *c,
 			     const struct agent_plain *client_secret,
-			     oauth_token_cb cb, void *arg);
-/* RFC 8628 3.1: asks for a device code.  client_secret may be NULL.
+			     const char *scope, oauth_token_cb cb, void *arg);
+/* RFC 8628 3.1: asks for a device code, for the login's scopes (the
+ * account's, and the one its send transport needs: config.h,
+ * agent_account_login_scopes()).  client_secret may be NULL.
  * XO_ERR_UNSUPPORTED_FLOW when the account has no device authorization
  * endpoint and none is to be discovered. */
 int oauth_device_start(struct oauth_client *c,

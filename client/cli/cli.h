@@ -97,6 +97,7 @@ int cmd_unlock(const struct cli *cli, int argc, char *argv[]);
 int cmd_export(const struct cli *cli, int argc, char *argv[]);
 int cmd_restore(const struct cli *cli, int argc, char *argv[]);
 int cmd_doctor(const struct cli *cli, int argc, char *argv[]);
+int cmd_sendmail(const struct cli *cli, int argc, char *argv[]);
 
 /* login.c: signs account in over the connection c with flow (NULL: the
  * account's own), showing the user what to do and waiting until the agent

@@ -26,19 +26,20 @@ int usage(const char *name)
 static int cmd_help(const struct cli *cli, int argc, char *argv[]);
 
 static const struct command commands[] = {
-    {"token", cmd_token, "ACCOUNT",
-     "print an access token (for msmtp passwordeval, mutt)"},
-    {"xoauth2", cmd_xoauth2, "ACCOUNT",
+    {"token", cmd_token, "ACCOUNT [--scope SCOPE]",
+     "print an access token (for msmtp passwordeval, mutt); with --scope, "
+     "one of another scope the account keeps (graph_scope)"},
+    {"xoauth2", cmd_xoauth2, "ACCOUNT [--scope SCOPE]",
      "print a base64 SASL XOAUTH2 initial response"},
-    {"oauthbearer", cmd_oauthbearer, "ACCOUNT [--host HOST] [--port PORT]",
+    {"oauthbearer", cmd_oauthbearer,
+     "ACCOUNT [--host HOST] [--port PORT] [--scope SCOPE]",
      "print a base64 SASL OAUTHBEARER initial response"},
     {"list", cmd_list, "", "list accounts, their state and token expiry"},
     {"refresh", cmd_refresh, "ACCOUNT", "refresh the access token now"},
     {"remove", cmd_remove, "ACCOUNT", "forget an account's tokens"},
     {"import", cmd_import, "ACCOUNT",
      "hand the agent a refresh token read from stdin"},
-    {"login", cmd_login,
-     "ACCOUNT [--flow device|browser|paste] [--no-browser]",
+    {"login", cmd_login, "ACCOUNT [--flow device|browser|paste] [--no-browser]",
      "sign in (the account's flow, or the one named) and wait"},
     {"add", cmd_add,
      "NAME --provider P --client-id ID [--email ADDR] [--tenant T] "
@@ -47,7 +48,8 @@ static const struct command commands[] = {
      "add an account to the running agent (kept in its vault, if any)"},
     {"delete", cmd_delete, "NAME",
      "delete an account added with 'add', tokens and all"},
-    {"lock", cmd_lock, "", "wipe the agent's secrets from memory until unlocked"},
+    {"lock", cmd_lock, "",
+     "wipe the agent's secrets from memory until unlocked"},
     {"unlock", cmd_unlock, "",
      "unlock the agent's vault (the first unlock creates it)"},
     {"export", cmd_export, "[FILE]",
@@ -57,6 +59,10 @@ static const struct command commands[] = {
     {"doctor", cmd_doctor, "ACCOUNT [--smtp HOST[:PORT]] [--imap HOST[:PORT]]",
      "explain what is wrong with an account, with the fix; with --smtp or "
      "--imap, try a real login there"},
+    {"sendmail", cmd_sendmail,
+     "[-t] [-i] [-f ADDR] [-F NAME] [-a ACCOUNT] [-v] [--] [RECIPIENT ...]",
+     "send the message on stdin through the account's transport, as "
+     "sendmail(8) does (exit status from sysexits.h)"},
     {"help", cmd_help, "[COMMAND]", "show this help"},
 };
 
@@ -120,8 +126,16 @@ int main(int argc, char *argv[])
 	struct cli cli = {.wait_ms = DEFAULT_WAIT_S * 1000u};
 	const struct command *cmd;
 	const char *value = NULL;
+	const char *base;
 	unsigned v;
 	int i, m;
+
+	/* Installed as "sendmail" (a link to xoauth), it is sendmail, and
+	   every argument is sendmail's. */
+	base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+	base = base != NULL ? base + 1 : argc > 0 ? argv[0] : "";
+	if (strcmp(base, "sendmail") == 0)
+		return cmd_sendmail(&cli, argc, argv);
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--") == 0) {

@@ -24,8 +24,14 @@ static int get_token(const struct cli *cli, int argc, char *argv[],
 	opts.min_valid = cli->min_valid;
 	opts.wait_ms = cli->wait_ms;
 	for (i = 1; i < argc; i++) {
-		if (form == XO_FORM_OAUTHBEARER &&
-		    (m = option_value(argc, argv, &i, "--host", &value)) != 0) {
+		if ((m = option_value(argc, argv, &i, "--scope", &value)) !=
+		    0) {
+			if (m < 0 || value[0] == '\0')
+				return usage(argv[0]);
+			opts.scope = value;
+		} else if (form == XO_FORM_OAUTHBEARER &&
+			   (m = option_value(argc, argv, &i, "--host",
+					     &value)) != 0) {
 			if (m < 0 || value[0] == '\0')
 				return usage(argv[0]);
 			opts.host = value;

@@ -13,19 +13,21 @@
 # when they part.
 
 _xoauth_commands="token xoauth2 oauthbearer list refresh remove import login
-	add delete lock unlock export restore status doctor help"
+	add delete lock unlock export restore status doctor sendmail help"
 _xoauth_providers="microsoft microsoft-us-gov microsoft-china google yahoo
 	aol fastmail yandex generic"
 _xoauth_keys="provider email client_id client_secret client_secret_cmd tenant
 	issuer authorization_endpoint token_endpoint
 	device_authorization_endpoint scopes flow ca_file redirect_uri
-	notify_cmd redirect_port lifetime"
+	notify_cmd redirect_port lifetime send smtp graph_endpoint graph_scope
+	gmail_endpoint gmail_scope"
 
 # The options of each command, as its usage line has them.
 _xoauth_command_options()
 {
 	case $1 in
-	oauthbearer) echo "--host --port" ;;
+	token | xoauth2) echo "--scope" ;;
+	oauthbearer) echo "--host --port --scope" ;;
 	login) echo "--flow --no-browser" ;;
 	add)
 		echo "--provider --client-id --email --tenant --scopes --flow" \
@@ -114,10 +116,18 @@ _xoauth()
 		return
 		;;
 	--host | --port | --client-id | --email | --scopes | --issuer | \
-		--smtp | --imap)
+		--smtp | --imap | --scope)
 		return
 		;;
 	esac
+	# sendmail: sendmail's own options; -a takes an account.
+	if [[ $command == sendmail ]]; then
+		case $prev in
+		-a) COMPREPLY=($(compgen -W "$(_xoauth_accounts "${words[0]}" \
+			"${sock[@]}")" -- "$cur")) ;;
+		esac
+		return
+	fi
 
 	# Options already given are not offered again, but for --set.
 	if [[ $cur == -* ]]; then
@@ -137,7 +147,8 @@ _xoauth()
 	for ((i = command_at + 1; i < cword; i++)); do
 		case ${words[i]} in
 		--host | --port | --provider | --client-id | --email | --tenant | \
-			--scopes | --flow | --issuer | --set | --smtp | --imap)
+			--scopes | --flow | --issuer | --set | --smtp | --imap | \
+			--scope)
 			((i++))
 			;;
 		-*) ;;

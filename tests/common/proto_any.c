@@ -79,6 +79,14 @@ int proto_any_decode(uint8_t type, struct proto_reader *r, struct proto_any *m)
 		return proto_dec_export_rep(r, &m->u.export_rep);
 	case PROTO_REQ_RESTORE:
 		return proto_dec_restore_req(r, &m->u.restore);
+	case PROTO_REQ_SEND:
+		return proto_dec_send_req(r, &m->u.send);
+	case PROTO_REQ_SEND_DATA:
+		return proto_dec_send_data(r, &m->u.send_data);
+	case PROTO_REQ_SEND_END:
+		return proto_dec_send_end(r, &m->u.send_end);
+	case PROTO_REP_SENT:
+		return proto_dec_sent(r, &m->u.sent);
 	case PROTO_REQ_IMPORT:
 		return proto_dec_import_req(r, &m->u.import);
 	case PROTO_REP_LOGIN:
@@ -196,6 +204,23 @@ static int encode_more(const struct proto_any *m, struct proto_writer *w,
 		see_export(&m->u.restore.data, cb, arg);
 		see(cb, arg, m->u.restore.passphrase);
 		return proto_enc_restore_req(w, &m->u.restore);
+	case PROTO_REQ_SEND:
+		see(cb, arg, m->u.send.account);
+		see(cb, arg, m->u.send.from);
+		see(cb, arg, m->u.send.fullname);
+		for (i = 0; i < m->u.send.count && i < PROTO_MAX_RCPTS; i++)
+			see(cb, arg, m->u.send.rcpts[i]);
+		return proto_enc_send_req(w, &m->u.send);
+	case PROTO_REQ_SEND_DATA:
+		/* Bytes, not a text field. */
+		return proto_enc_send_data(w, &m->u.send_data);
+	case PROTO_REQ_SEND_END:
+		return proto_enc_send_end(w, &m->u.send_end);
+	case PROTO_REP_SENT:
+		see(cb, arg, m->u.sent.transport);
+		see(cb, arg, m->u.sent.reply);
+		see(cb, arg, m->u.sent.notice);
+		return proto_enc_sent(w, &m->u.sent);
 	default:
 		return 1;
 	}
@@ -216,6 +241,8 @@ int proto_any_encode(const struct proto_any *m, struct proto_writer *w,
 	case PROTO_REQ_TOKEN:
 		see(cb, arg, m->u.token_req.account);
 		see(cb, arg, m->u.token_req.host);
+		if (m->u.token_req.scope.len > 0)
+			see(cb, arg, m->u.token_req.scope);
 		return proto_enc_token_req(w, &m->u.token_req);
 	case PROTO_REP_TOKEN:
 		see(cb, arg, m->u.token_rep.token);

@@ -30,6 +30,10 @@ struct proto_any {
 		struct proto_passphrase_req passphrase;	  /* UNLOCK, EXPORT */
 		struct proto_export export_rep;		  /* EXPORT reply */
 		struct proto_restore_req restore;	  /* RESTORE */
+		struct proto_send_req send;		  /* SEND */
+		struct proto_send_data send_data;	  /* SEND_DATA */
+		struct proto_send_end send_end;		  /* SEND_END */
+		struct proto_sent sent;			  /* SENT reply */
 	} u;
 	/* LIST reply: the entries, malloc'd; freed by proto_any_cleanup(). */
 	struct proto_account_info *entries;

@@ -41,7 +41,7 @@ endfunction()
 xo_fuzz_target(fuzz_proto
 	SOURCES tests/common/proto_any.c proto/codec.c proto/errors.c
 		proto/msg_login.c proto/msg_add.c proto/msg_doctor.c
-		proto/msg_vault.c)
+		proto/msg_vault.c proto/msg_send.c)
 
 # The browser and paste flows' redirect parsing (agent/login/pure/authz.c).
 xo_fuzz_target(fuzz_authz
@@ -59,7 +59,8 @@ xo_fuzz_target(fuzz_redirect
 # untrusted text.
 xo_fuzz_target(fuzz_config
 	SOURCES agent/config/pure/parse.c agent/config/pure/values.c
-		agent/config/pure/presets.c agent/secret/stack.c
+		agent/config/pure/presets.c agent/config/pure/mailhost.c
+		agent/secret/stack.c
 		agent/core/log.c
 	LIBS PkgConfig::INIH PkgConfig::SODIUM)
 
@@ -83,8 +84,15 @@ xo_fuzz_target(fuzz_jwt
 # What an SMTP or IMAP server says to the doctor's login, and what the
 # doctor makes of it (agent/doctor/pure/reply.c).
 xo_fuzz_target(fuzz_doctor_reply
-	SOURCES agent/doctor/pure/reply.c
+	SOURCES agent/doctor/pure/reply.c agent/config/pure/mailhost.c
 	LIBS PkgConfig::SODIUM)
+
+# The message xoauth sendmail hands the agent: its header block, addresses,
+# the copy that goes out, and a service's error body
+# (agent/send/pure/message.c).
+xo_fuzz_target(fuzz_message
+	SOURCES agent/send/pure/message.c
+	LIBS PkgConfig::JANSSON)
 
 # The vault file: its header before any key, and its opening with one
 # (agent/vault/pure/image.c).

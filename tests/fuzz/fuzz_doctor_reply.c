@@ -65,7 +65,7 @@ static void explain(const struct doctor_heard *h, int imap)
 static void check_target(const uint8_t *data, size_t size)
 {
 	static char spec[512];
-	struct doctor_target t;
+	struct agent_mailhost t;
 	char why[128];
 	size_t i;
 
@@ -73,7 +73,7 @@ static void check_target(const uint8_t *data, size_t size)
 		return;
 	memcpy(spec, data, size);
 	spec[size] = '\0';
-	if (doctor_target_parse(spec, size % 2, &t, why, sizeof(why)) != 0) {
+	if (agent_mailhost_parse(spec, size % 2, &t, why, sizeof(why)) != 0) {
 		fuzz_check_str(why);
 		return;
 	}

@@ -550,8 +550,24 @@ FRAMES = {
 }
 
 
+# SEND, a piece of its message, SEND_END and SENT (PROTOCOL.md 4.11), and
+# TOKEN with its trailing scope.
+SEND_FRAMES = {
+    "send": frame(17, s("work") + s("alice@example.com") + s("Alice") + u8(1)
+                  + u64(42) + u32(2) + s("bob@example.com") + s("c@d.e")),
+    "send-data": frame(18, u32(9) + b"To: x\r\n\x00\xff"),
+    "send-end": frame(19, u32(120000)),
+    "sent": frame(136, s("graph") + s("202 Accepted") + s("SMTP AUTH off")),
+    "token-scope": frame(2, s("work") + u8(0) + s("") + u32(0) + u32(0) + u32(0)
+                         + s("https://graph.microsoft.com/Mail.Send")),
+}
+
+
 def proto_seeds():
     seeds = dict(FRAMES)
+    seeds.update(SEND_FRAMES)
+    seeds["send-conversation"] = (SEND_FRAMES["send"] + SEND_FRAMES["send-data"]
+                                  + SEND_FRAMES["send-end"])
     # Pipelined, as a client may send them, and the spec's examples.
     seeds["pipelined-requests"] = (FRAMES["query"] + FRAMES["token-xoauth2"]
                                    + FRAMES["list"] + FRAMES["lock"])
@@ -561,6 +577,31 @@ def proto_seeds():
     for name in ("token-xoauth2", "add", "list-reply"):
         seeds[name + "-payload"] = FRAMES[name][5:]
     return seeds
+
+
+# ---- messages for xoauth sendmail (agent/send/pure/message.c) ----
+# fuzz_message reads the first byte as options too: bit 0 drops Bcc, bit 1
+# writes the To/Cc recipients as a Bcc field.
+MESSAGES = {
+    "simple": "From: Alice <alice@example.com>\nTo: bob@example.com\n"
+              "Subject: hi\n\nHello.\n",
+    "folded-groups-comments": "To: \"Smith, Bob\" <bob@example.com>,\r\n"
+                              " team: a@b.c, (x) d@e.f;, <@route:g@h.i>\r\n"
+                              "Cc: undisclosed-recipients:;\r\n"
+                              "Bcc: hidden@example.net\r\n\r\nbody\r\n",
+    "8bit-no-final-newline": "Subject: \u00e9t\u00e9\nTo: x@y.z\n\n\u00bd \u20ac",
+    "no-header": "just a body line\n.\nand a dot line\n",
+    "graph-error": "{\"error\":{\"code\":\"ErrorAccessDenied\",\"message\":"
+                   "\"Access is denied.\"}}",
+    "gmail-error": "{\"error\":{\"code\":403,\"message\":\"Request had "
+                   "insufficient authentication scopes.\",\"status\":"
+                   "\"PERMISSION_DENIED\",\"errors\":[{\"reason\":"
+                   "\"insufficientPermissions\"}]}}",
+}
+
+
+def message_seeds():
+    return {k: v.encode() for k, v in MESSAGES.items()}
 
 
 # ---- configs (agent/config/pure/) ----
@@ -713,6 +754,7 @@ def main():
         "fuzz_jwt": jwt_seeds(),
         "fuzz_doctor_reply": doctor_seeds(),
         "fuzz_vault": vault_seeds(build),
+        "fuzz_message": message_seeds(),
     }
     for target, seeds in corpora.items():
         print("make_corpus: %-18s %3d seeds" % (target, write(out, target,

@@ -43,6 +43,7 @@ import selectors
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -305,13 +306,13 @@ class SMTP(Server):
 
 def start_smtp(oidc, maildir=None, auth_reply=None, port=0, port_xoauth2_only=0,
                client_id=INTROSPECTION_CLIENT[0], client_secret=INTROSPECTION_CLIENT[1],
-               tls=None, timeout=START_TIMEOUT):
+               tls=None, timeout=START_TIMEOUT, reject_rcpt=None):
     """Starts the SMTP server checking tokens against `oidc` (an OIDC or an
     issuer URL); returns an SMTP server. auth_reply, e.g. "535 5.7.139 ...",
     makes it answer every AUTH with that reply. tls (from make_tls()): both
     ports offer STARTTLS too, and smtp.port_smtps speaks TLS from the
     start; each delivered message and AUTH attempt records whether it came
-    over TLS."""
+    over TLS. reject_rcpt: an address it refuses at RCPT TO (550 5.1.1)."""
     issuer = oidc.issuer if isinstance(oidc, OIDC) else oidc
     workdir = tempfile.mkdtemp(prefix="xo-smtp-")
     maildir = maildir or os.path.join(workdir, "mail")
@@ -323,7 +324,77 @@ def start_smtp(oidc, maildir=None, auth_reply=None, port=0, port_xoauth2_only=0,
         argv += ["--auth-reply", auth_reply]
     if tls is not None:
         argv += ["--tls-cert", tls.cert, "--tls-key", tls.key]
+    if reject_rcpt is not None:
+        argv += ["--reject-rcpt", reject_rcpt]
     return SMTP("smtp", argv, timeout=timeout, workdir=workdir)
+
+
+class MailAPI(Server):
+    """mailapi.js, the stand-in for Graph's sendMail and Gmail's
+    messages.send. Attributes: port, graph, gmail (the endpoints to
+    configure), maildir, cert (the CA to trust: the agent's ca_file)."""
+
+    def __init__(self, *a, cert=None, **kw):
+        super().__init__(*a, **kw)
+        self.port = self.info["port"]
+        self.graph = self.info["graph"]
+        self.gmail = self.info["gmail"]
+        self.maildir = self.info["maildir"]
+        self.cert = cert
+        self._ctx = ssl.create_default_context(cafile=cert)
+
+    def _get(self, path, data=None):
+        req = urllib.request.Request("https://127.0.0.1:%d%s" % (self.port, path), data=data,
+                                     method="POST" if data is not None else "GET",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10, context=self._ctx) as resp:
+            return json.loads(resp.read())
+
+    def queue_fault(self, status, retry_after=None, count=1, code=None):
+        """The next `count` API requests get HTTP status (429, 503, 401)
+        before any check, with Retry-After when given (code: Graph's error
+        code)."""
+        spec = {"status": status, "count": count}
+        if code is not None:
+            spec["code"] = code
+        if retry_after is not None:
+            spec["retry_after"] = retry_after
+        return self._get("/_faults", json.dumps(spec).encode())
+
+    def requests(self):
+        """Every request seen: dicts with path, content_type, status,
+        token_sha256, bytes."""
+        return self._get("/_requests")
+
+    def messages(self):
+        """Accepted messages, oldest first: the .json dicts (api, path,
+        user, scope, content_type, to, cc, bcc, subject) with data (bytes of
+        the decoded message)."""
+        out = []
+        try:
+            names = sorted(n for n in os.listdir(self.maildir)
+                           if n.startswith("api-") and n.endswith(".json"))
+        except FileNotFoundError:
+            return out
+        for n in names:
+            with open(os.path.join(self.maildir, n)) as f:
+                meta = json.load(f)
+            with open(os.path.join(self.maildir, meta["eml"]), "rb") as f:
+                meta["data"] = f.read()
+            out.append(meta)
+        return out
+
+
+def start_mailapi(oidc, graph_scope="mail.api", gmail_scope=MAIL_SCOPE, tls=None,
+                  timeout=START_TIMEOUT):
+    """Starts the Graph/Gmail stand-in over HTTPS (the certificate of tls,
+    else one of make_tls() of its own), checking tokens at `oidc`."""
+    workdir = tempfile.mkdtemp(prefix="xo-mailapi-")
+    tls = tls or make_tls(workdir)
+    argv = [_node(), os.path.join(SERVERS_DIR, "mailapi.js"), "--issuer", oidc.issuer,
+            "--maildir", os.path.join(workdir, "mail"), "--cert", tls.cert, "--key", tls.key,
+            "--graph-scope", graph_scope, "--gmail-scope", gmail_scope]
+    return MailAPI("mailapi", argv, timeout=timeout, workdir=workdir, cert=tls.ca)
 
 
 class Faults(Server):

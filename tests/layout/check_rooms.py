@@ -31,8 +31,9 @@ ROOMS = {
     "login": ["account", "oauth", "config", "core", "secret"],
     "vault": ["account", "config", "core", "secret"],
     "doctor": ["account", "oauth", "config", "core", "secret"],
-    "daemon": ["doctor", "vault", "login", "account", "oauth", "config",
-               "core", "secret"],
+    "send": ["account", "oauth", "config", "core", "secret"],
+    "daemon": ["send", "doctor", "vault", "login", "account", "oauth",
+               "config", "core", "secret"],
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+([<"])([^>"]+)[>"]', re.M)

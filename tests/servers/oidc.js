@@ -68,6 +68,9 @@ const DEVICE_INTERVAL = process.env.XO_TEST_DEVICE_INTERVAL
 // The scope a mail client asks for. mail.send stands for Microsoft's
 // https://outlook.office.com/SMTP.Send or Google's https://mail.google.com/.
 const MAIL_SCOPE = 'mail.send';
+// Another resource's scope a login may consent to as well: mail.api stands
+// for Graph's https://graph.microsoft.com/Mail.Send (mailapi.js checks it).
+const API_SCOPE = 'mail.api';
 
 // The paste flow's registered redirect URI (a name that never resolves).
 const PASTE_REDIRECT_URI = 'https://xoauth-paste.invalid/done';
@@ -168,7 +171,7 @@ server.listen(port, '127.0.0.1', () => {
     clients,
     jwks: { keys: [jwk] },
     cookies: { keys: [randomBytes(32).toString('hex')] },
-    scopes: ['openid', 'email', 'offline_access', MAIL_SCOPE],
+    scopes: ['openid', 'email', 'offline_access', MAIL_SCOPE, API_SCOPE],
     claims: { openid: ['sub'], email: ['email', 'email_verified'] },
     // Put the scope's claims (email) into the id_token, as Microsoft and
     // Google do: the agent learns the account's address from it.

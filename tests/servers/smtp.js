@@ -12,6 +12,8 @@
 //                            12's curl picks OAUTHBEARER whenever it is offered
 //   --client-id ID           introspection credentials (default smtp-server)
 //   --client-secret S        (default smtp-server-secret)
+//   --reject-rcpt ADDR       answer RCPT TO for ADDR with 550 5.1.1 (a
+//                            recipient the server does not know)
 //   --auth-reply "CODE TEXT" answer every AUTH with this reply, whatever the
 //                            token, e.g. "535 5.7.139 Authentication
 //                            unsuccessful, SmtpClientAuthentication is disabled
@@ -76,6 +78,7 @@ const { values: opts } = parseArgs({
     'client-id': { type: 'string', default: 'smtp-server' },
     'client-secret': { type: 'string', default: 'smtp-server-secret' },
     'auth-reply': { type: 'string' },
+    'reject-rcpt': { type: 'string' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'port-smtps': { type: 'string', default: '0' },
@@ -341,6 +344,14 @@ function startListener(listener, authMethods, port, implicitTls = false) {
     logger: false,
     disableReverseLookup: true,
     onAuth: makeOnAuth(listener),
+    onRcptTo(address, session, callback) {
+      if (opts['reject-rcpt'] && address.address.toLowerCase() === opts['reject-rcpt'].toLowerCase()) {
+        const err = new Error('5.1.1 Recipient address rejected: User unknown');
+        err.responseCode = 550;
+        return callback(err);
+      }
+      return callback();
+    },
     onData: makeOnData(listener),
   });
   server.on('error', (err) => console.error(`smtp.js (${listener}): ${err.message}`));

@@ -765,6 +765,75 @@ static struct agent_config *parsed(const char *text)
 	return c;
 }
 
+/* The presets say where mail goes out, and a login for a transport on
+   another resource asks for that scope too. */
+static void presets_fill_the_send_transports(void **state)
+{
+	struct agent_config *c;
+	const struct agent_account_cfg *a;
+	char *login = NULL;
+
+	(void)state;
+	c = parsed("[account work]\nprovider = microsoft\nclient_id = x\n"
+		   "send = auto\n"
+		   "[account home]\nprovider = google\nclient_id = y\n"
+		   "send = gmail\n"
+		   "[account plain]\nprovider = microsoft\nclient_id = z\n");
+	a = account(c, "work");
+	assert_string_equal(a->send, "auto");
+	assert_string_equal(a->smtp, "smtp.office365.com:587");
+	assert_string_equal(a->graph_endpoint,
+			    "https://graph.microsoft.com/v1.0");
+	assert_string_equal(agent_account_send_scope(a),
+			    "https://graph.microsoft.com/Mail.Send");
+	assert_int_equal(agent_account_login_scopes(a, &login), 0);
+	assert_non_null(strstr(login, "/SMTP.Send"));
+	assert_non_null(
+	    strstr(login, " https://graph.microsoft.com/Mail.Send"));
+	free(login);
+	/* Gmail's API takes the account's own mail.google.com token. */
+	a = account(c, "home");
+	assert_string_equal(a->smtp, "smtp.gmail.com:587");
+	assert_null(agent_account_send_scope(a));
+	assert_int_equal(agent_account_login_scopes(a, &login), 0);
+	assert_string_equal(login, a->scopes);
+	free(login);
+	/* SMTP needs nothing more. */
+	a = account(c, "plain");
+	assert_string_equal(a->send, "smtp");
+	assert_int_equal(agent_account_login_scopes(a, &login), 0);
+	assert_null(strstr(login, "graph"));
+	free(login);
+	agent_config_free(c);
+}
+
+static void a_transport_without_its_server_is_refused(void **state)
+{
+	(void)state;
+	refused_with("[account a]\nprovider = generic\nclient_id = x\n"
+		     "token_endpoint = https://idp.example/token\n"
+		     "send = auto\n",
+		     "t.conf:5: [account a] key 'send': send = auto needs "
+		     "graph_endpoint (Microsoft Graph, which the microsoft "
+		     "providers fill in)");
+	refused_with("[account a]\nprovider = generic\nclient_id = x\n"
+		     "token_endpoint = https://idp.example/token\n"
+		     "send = smtp\n",
+		     "t.conf:5: [account a] key 'send': send = smtp needs smtp "
+		     "= HOST[:PORT], the SMTP submission server");
+	refused_with("[account a]\nprovider = google\nclient_id = x\n"
+		     "send = pigeon\n",
+		     "t.conf:4: [account a] key 'send': unknown transport "
+		     "'pigeon' (expected smtp, graph, gmail or auto)");
+	refused_with(
+	    "[account a]\nprovider = google\nclient_id = x\n"
+	    "smtp = smtp.example.com:99999\n",
+	    "t.conf:4: [account a] key 'smtp': 'smtp.example.com:99999' "
+	    "is no mail server: the port must be a number from 1 to "
+	    "65535 (expected HOST[:PORT] of the SMTP submission "
+	    "server, such as smtp.office365.com:587)");
+}
+
 static void agent_unknown_key_lists_the_agent_keys(void **state)
 {
 	(void)state;
@@ -1204,6 +1273,8 @@ int main(int argc, char **argv)
 		browser_and_paste_flows_need_an_authorization_endpoint),
 	    cmocka_unit_test(discovery_may_supply_the_endpoint_a_flow_needs),
 	    cmocka_unit_test(only_microsoft_presets_take_client_credentials),
+	    cmocka_unit_test(presets_fill_the_send_transports),
+	    cmocka_unit_test(a_transport_without_its_server_is_refused),
 	};
 	const struct unit_group groups[] = {
 	    UNIT_GROUP("config", tests, make_tmpdir, remove_tmpdir),

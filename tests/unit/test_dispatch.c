@@ -227,6 +227,25 @@ static size_t build_request(uint8_t type, const char *account,
 		r = proto_enc_restore_req(&w, &m);
 		break;
 	}
+	case PROTO_REQ_SEND: {
+		struct proto_send_req m = {.account = name, .size = 10};
+
+		r = proto_enc_send_req(&w, &m);
+		break;
+	}
+	case PROTO_REQ_SEND_DATA: {
+		struct proto_send_data m = {(const unsigned char *)"To: x\r\n",
+					    7};
+
+		r = proto_enc_send_data(&w, &m);
+		break;
+	}
+	case PROTO_REQ_SEND_END: {
+		struct proto_send_end m = {.wait_ms = 10};
+
+		r = proto_enc_send_end(&w, &m);
+		break;
+	}
 	default:
 		return 0;
 	}
@@ -307,10 +326,10 @@ static void table_has_an_entry_for_every_request_type(void **state)
 	size_t i, j;
 
 	(void)state;
-	for (t = PROTO_REQ_QUERY; t <= PROTO_REQ_RESTORE; t++)
+	for (t = PROTO_REQ_QUERY; t <= PROTO_REQ_SEND_END; t++)
 		if (agent_request_entry(&daemon_requests, t) == NULL)
 			fail_msg("no entry for request type %u", t);
-	assert_int_equal(daemon_requests.n, 16);
+	assert_int_equal(daemon_requests.n, 19);
 	for (i = 0; i < daemon_requests.n; i++) {
 		const struct request_entry *e = &daemon_requests.entries[i];
 

@@ -318,13 +318,13 @@ static const struct reply_case replies[] = {
      {"disabled for the mailbox",
       "Set-CASMailbox -Identity alice@example.com "
       "-SmtpClientAuthenticationDisabled $false",
-      NULL}},
+      "set send = auto"}},
     {0,
      "535 5.7.139 Authentication unsuccessful, the request did not meet the "
      "criteria to be authenticated successfully. Contact your "
      "administrator.",
      PROTO_LEVEL_PROBLEM,
-     {"Conditional Access", "security defaults", NULL}},
+     {"Conditional Access", "security defaults", "set send = auto"}},
     {0,
      "535 5.7.139 Authentication unsuccessful, basic authentication is "
      "disabled.",
@@ -818,43 +818,43 @@ static void mail_targets_are_parsed_strictly(void **state)
 	    "host:25x",	  "smtp://host", "host?x",	"[::1]x",
 	    "-host",	  "host:-1",	 "[nothex]:25", "h\001st",
 	};
-	struct doctor_target t;
+	struct agent_mailhost t;
 	char why[200];
 	size_t i;
 
 	(void)state;
 	assert_int_equal(
-	    doctor_target_parse("smtp.example.com", 0, &t, why, sizeof(why)),
+	    agent_mailhost_parse("smtp.example.com", 0, &t, why, sizeof(why)),
 	    0);
 	assert_string_equal(t.host, "smtp.example.com");
 	assert_int_equal(t.port, 587);
 	assert_false(t.implicit_tls);
 	assert_false(t.loopback);
-	assert_int_equal(doctor_target_parse("smtp.example.com:465", 0, &t, why,
-					     sizeof(why)),
+	assert_int_equal(agent_mailhost_parse("smtp.example.com:465", 0, &t,
+					      why, sizeof(why)),
 			 0);
 	assert_int_equal(t.port, 465);
 	assert_true(t.implicit_tls);
 	assert_int_equal(
-	    doctor_target_parse("imap.example.com", 1, &t, why, sizeof(why)),
+	    agent_mailhost_parse("imap.example.com", 1, &t, why, sizeof(why)),
 	    0);
 	assert_int_equal(t.port, 993);
 	assert_true(t.implicit_tls);
 	assert_int_equal(
-	    doctor_target_parse("127.0.0.1:2525", 0, &t, why, sizeof(why)), 0);
+	    agent_mailhost_parse("127.0.0.1:2525", 0, &t, why, sizeof(why)), 0);
 	assert_true(t.loopback);
 	assert_int_equal(
-	    doctor_target_parse("[::1]:143", 1, &t, why, sizeof(why)), 0);
+	    agent_mailhost_parse("[::1]:143", 1, &t, why, sizeof(why)), 0);
 	assert_string_equal(t.host, "::1");
 	assert_int_equal(t.port, 143);
 	assert_true(t.loopback);
 	assert_false(t.implicit_tls);
 	assert_int_equal(
-	    doctor_target_parse("LocalHost:25", 0, &t, why, sizeof(why)), 0);
+	    agent_mailhost_parse("LocalHost:25", 0, &t, why, sizeof(why)), 0);
 	assert_true(t.loopback);
 	for (i = 0; i < N(bad); i++) {
 		why[0] = '\0';
-		if (doctor_target_parse(bad[i], 0, &t, why, sizeof(why)) == 0)
+		if (agent_mailhost_parse(bad[i], 0, &t, why, sizeof(why)) == 0)
 			fail_msg("'%s' was accepted", bad[i]);
 		assert_true(why[0] != '\0');
 	}
@@ -867,14 +867,14 @@ static void mail_target_refusal_quotes_no_control_character(void **state)
 	   the client prints. */
 	static const char *const bad[] = {"[\xe8\xe8\xe8\n]", "[::1\x1b[2J]:25",
 					  "host\r\n:25"};
-	struct doctor_target t;
+	struct agent_mailhost t;
 	char why[200];
 	size_t i, k;
 
 	(void)state;
 	for (i = 0; i < N(bad); i++) {
 		assert_int_equal(
-		    doctor_target_parse(bad[i], 0, &t, why, sizeof(why)), -1);
+		    agent_mailhost_parse(bad[i], 0, &t, why, sizeof(why)), -1);
 		for (k = 0; why[k] != '\0'; k++)
 			assert_true((unsigned char)why[k] >= 0x20 &&
 				    why[k] != 0x7f);

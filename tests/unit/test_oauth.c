@@ -1433,7 +1433,7 @@ static void refresh_with(struct fixture *f, struct tok *t)
 	/* Characters that must be escaped in a form. */
 	assert_int_equal(agent_plain_dup("r/t k&=", 7, &rt), 0);
 	assert_int_equal(agent_plain_dup("s&x", 3, &secret), 0);
-	assert_int_equal(oauth_refresh(f->c, rt, secret, on_token, t), 0);
+	assert_int_equal(oauth_refresh(f->c, rt, secret, NULL, on_token, t), 0);
 	/* The client copied what it needs. */
 	agent_plain_free(rt);
 	agent_plain_free(secret);
@@ -1557,11 +1557,12 @@ static void client_credentials_posts_the_secret_and_gets_a_token(void **state)
 	(void)state;
 	fixture_init(&f, NULL);
 	/* No secret, no grant: the call refuses without a callback. */
-	assert_int_equal(oauth_client_credentials(f.c, NULL, on_token, &t),
-			 XO_ERR_INVALID);
+	assert_int_equal(
+	    oauth_client_credentials(f.c, NULL, NULL, on_token, &t),
+	    XO_ERR_INVALID);
 	assert_int_equal(agent_plain_dup("s&x", 3, &secret), 0);
-	assert_int_equal(oauth_client_credentials(f.c, secret, on_token, &t),
-			 0);
+	assert_int_equal(
+	    oauth_client_credentials(f.c, secret, NULL, on_token, &t), 0);
 	agent_plain_free(secret);
 	uv_run(&f.loop, UV_RUN_DEFAULT);
 	assert_int_equal(t.calls, 1);
@@ -1622,8 +1623,8 @@ static void second_operation_while_one_runs_is_busy(void **state)
 	(void)state;
 	fixture_init(&f, NULL);
 	assert_int_equal(agent_plain_dup("r", 1, &rt), 0);
-	assert_int_equal(oauth_refresh(f.c, rt, NULL, on_token, &t), 0);
-	assert_int_equal(oauth_refresh(f.c, rt, NULL, on_token, &t2),
+	assert_int_equal(oauth_refresh(f.c, rt, NULL, NULL, on_token, &t), 0);
+	assert_int_equal(oauth_refresh(f.c, rt, NULL, NULL, on_token, &t2),
 			 XO_ERR_BUSY);
 	assert_int_equal(oauth_device_start(f.c, NULL, on_device, &t2),
 			 XO_ERR_BUSY);
@@ -1647,7 +1648,7 @@ static void freeing_the_client_mid_operation_fires_nothing(void **state)
 	(void)state;
 	fixture_init(&f, "");
 	assert_int_equal(agent_plain_dup("r", 1, &rt), 0);
-	assert_int_equal(oauth_refresh(f.c, rt, NULL, on_token, &t), 0);
+	assert_int_equal(oauth_refresh(f.c, rt, NULL, NULL, on_token, &t), 0);
 	agent_plain_free(rt);
 	oauth_client_free(f.c);
 	f.c = NULL;
@@ -1674,7 +1675,7 @@ static void unreachable_token_endpoint_is_transient(void **state)
 	assert_int_equal(oauth_device_start(f.c, NULL, on_device, &t),
 			 XO_ERR_UNSUPPORTED_FLOW);
 	assert_int_equal(agent_plain_dup("r", 1, &rt), 0);
-	assert_int_equal(oauth_refresh(f.c, rt, NULL, on_token, &t), 0);
+	assert_int_equal(oauth_refresh(f.c, rt, NULL, NULL, on_token, &t), 0);
 	agent_plain_free(rt);
 	uv_run(&f.loop, UV_RUN_DEFAULT);
 	assert_int_equal(t.calls, 1);
@@ -1792,10 +1793,10 @@ static int start_case(struct oauth_client *c, const struct grant_case *g,
 		c = NULL;
 	switch (g->grant) {
 	case G_REFRESH:
-		r = oauth_refresh(c, code, secret, tcb, t);
+		r = oauth_refresh(c, code, secret, NULL, tcb, t);
 		break;
 	case G_CLIENT_CREDENTIALS:
-		r = oauth_client_credentials(c, secret, tcb, t);
+		r = oauth_client_credentials(c, secret, NULL, tcb, t);
 		break;
 	case G_DEVICE_START:
 		r = oauth_device_start(c, secret, dcb, t);

@@ -89,6 +89,10 @@ enum sample {
 	S_EXPORT_REQ,
 	S_EXPORT_REP,
 	S_RESTORE,
+	S_SEND,
+	S_SEND_DATA,
+	S_SEND_END,
+	S_SENT,
 	S_COUNT,
 };
 
@@ -101,7 +105,8 @@ static const struct proto_token_req sample_token_req = {
     {"smtp.example.com", 16},
     587,
     600,
-    10000};
+    10000,
+    {"", 0}};
 static const struct proto_token_rep sample_token_rep = {
     {"ya29.secret", 11}, 1700000000, {"alice@example.com", 17}};
 static const struct proto_account_req sample_account_req = {{"work", 4}, 12345};
@@ -141,6 +146,20 @@ static const struct proto_export sample_export = {
     2, {{"WE9BVVRIVlQ", 11}, {"AAAAAQ==", 8}}};
 static const struct proto_restore_req sample_restore = {
     {2, {{"WE9BVVRIVlQ", 11}, {"AAAAAQ==", 8}}}, {"export pass", 11}};
+static const struct proto_send_req sample_send = {
+    {"work", 4},
+    {"alice@example.com", 17},
+    {"Alice Smith", 11},
+    PROTO_SEND_RCPTS_FROM_HEADERS,
+    1234,
+    2,
+    {{"bob@example.com", 15}, {"carol@example.org", 17}}};
+static const unsigned char sample_bytes[] = "Subject: hi\r\n\r\n\x00\xff\x80";
+static const struct proto_send_data sample_send_data = {
+    sample_bytes, sizeof(sample_bytes) - 1};
+static const struct proto_send_end sample_send_end = {30000};
+static const struct proto_sent sample_sent = {
+    {"graph", 5}, {"202 Accepted", 12}, {"SMTP AUTH is off", 16}};
 static const struct proto_failure sample_failure = {
     4, {"no such account: nope", 21}};
 
@@ -211,6 +230,14 @@ static int encode_sample_more(struct proto_writer *w, enum sample s)
 		return proto_enc_export_rep(w, &sample_export);
 	case S_RESTORE:
 		return proto_enc_restore_req(w, &sample_restore);
+	case S_SEND:
+		return proto_enc_send_req(w, &sample_send);
+	case S_SEND_DATA:
+		return proto_enc_send_data(w, &sample_send_data);
+	case S_SEND_END:
+		return proto_enc_send_end(w, &sample_send_end);
+	case S_SENT:
+		return proto_enc_sent(w, &sample_sent);
 	default:
 		return XO_ERR_INTERNAL;
 	}
@@ -279,6 +306,10 @@ static uint8_t sample_type(enum sample s)
 	    [S_EXPORT_REQ] = PROTO_REQ_EXPORT,
 	    [S_EXPORT_REP] = PROTO_REP_EXPORT,
 	    [S_RESTORE] = PROTO_REQ_RESTORE,
+	    [S_SEND] = PROTO_REQ_SEND,
+	    [S_SEND_DATA] = PROTO_REQ_SEND_DATA,
+	    [S_SEND_END] = PROTO_REQ_SEND_END,
+	    [S_SENT] = PROTO_REP_SENT,
 	};
 	return types[s];
 }
@@ -377,6 +408,30 @@ static void check_sample_more(enum sample s, const struct proto_any *m)
 		check_export(&m->u.restore.data, &sample_restore.data);
 		assert_str_eq(m->u.restore.passphrase,
 			      sample_restore.passphrase);
+		break;
+	case S_SEND:
+		assert_str_eq(m->u.send.account, sample_send.account);
+		assert_str_eq(m->u.send.from, sample_send.from);
+		assert_str_eq(m->u.send.fullname, sample_send.fullname);
+		assert_int_equal(m->u.send.flags, sample_send.flags);
+		assert_true(m->u.send.size == sample_send.size);
+		assert_int_equal(m->u.send.count, sample_send.count);
+		for (i = 0; i < m->u.send.count; i++)
+			assert_str_eq(m->u.send.rcpts[i], sample_send.rcpts[i]);
+		break;
+	case S_SEND_DATA:
+		assert_int_equal(m->u.send_data.len, sample_send_data.len);
+		assert_memory_equal(m->u.send_data.data, sample_send_data.data,
+				    sample_send_data.len);
+		break;
+	case S_SEND_END:
+		assert_int_equal(m->u.send_end.wait_ms,
+				 sample_send_end.wait_ms);
+		break;
+	case S_SENT:
+		assert_str_eq(m->u.sent.transport, sample_sent.transport);
+		assert_str_eq(m->u.sent.reply, sample_sent.reply);
+		assert_str_eq(m->u.sent.notice, sample_sent.notice);
 		break;
 	default:
 		fail_msg("no sample %d", (int)s);
@@ -534,7 +589,8 @@ static void frames_match_protocol_md_examples(void **state)
 					   proto_str_c(NULL),
 					   0,
 					   600,
-					   0};
+					   0,
+					   proto_str_c(NULL)};
 	const struct proto_failure fl = {4, proto_str_c("no such account")};
 	const struct proto_query q = {1};
 	unsigned char buf[64];
@@ -1003,7 +1059,7 @@ static void status_and_error_map_round_trip_for_every_status(void **state)
 	(void)state;
 	/* Every status PROTOCOL.md lists has a canonical error that maps
 	 * back to it. */
-	for (s = 0; s <= 23; s++)
+	for (s = 0; s <= 28; s++)
 		assert_int_equal(proto_status_from_err(proto_status_to_err(s)),
 				 s);
 	assert_int_equal(proto_status_to_err(0), XO_ERR_OK);
@@ -1018,7 +1074,9 @@ static void status_and_error_map_round_trip_for_every_status(void **state)
 	assert_int_equal(proto_status_to_err(17), XO_ERR_LOGIN_MISMATCH);
 	assert_int_equal(proto_status_to_err(20), XO_ERR_WRONG_PASSPHRASE);
 	assert_int_equal(proto_status_to_err(23), XO_ERR_RESTRICTED);
-	assert_int_equal(proto_status_to_err(24), XO_ERR_INTERNAL);
+	assert_int_equal(proto_status_to_err(24), XO_ERR_SEND_REFUSED);
+	assert_int_equal(proto_status_to_err(28), XO_ERR_MESSAGE_BAD);
+	assert_int_equal(proto_status_to_err(29), XO_ERR_INTERNAL);
 	assert_int_equal(proto_status_to_err(UINT32_MAX), XO_ERR_INTERNAL);
 
 	/* Every error keeps its status through the canonical error. */
@@ -1055,6 +1113,84 @@ static void state_names_match_protocol_md(void **state)
 	assert_string_equal(proto_state_name(PROTO_STATE_IDLE), "idle");
 	assert_string_equal(proto_state_name(8), "unknown");
 	assert_string_equal(proto_state_name(255), "unknown");
+}
+
+/* TOKEN's scope is a trailing field an old client never sends: a request
+ * without one is byte for byte what it was, and one with it round-trips. */
+static void token_scope_is_optional_and_trailing(void **state)
+{
+	struct proto_token_req tq = sample_token_req, got;
+	struct frame plain, scoped;
+	struct proto_writer w;
+	struct proto_reader r;
+	uint8_t type;
+
+	(void)state;
+	make_frame(&plain, S_TOKEN_REQ);
+	tq.scope = proto_str_c("https://graph.microsoft.com/Mail.Send");
+	proto_writer_init(&w, scoped.buf, sizeof(scoped.buf));
+	assert_int_equal(proto_enc_token_req(&w, &tq), 0);
+	scoped.len = w.len;
+	/* The same fields first, then the scope string. */
+	assert_int_equal(scoped.len, plain.len + 4 + tq.scope.len);
+	assert_memory_equal(scoped.buf + 4, plain.buf + 4, plain.len - 4);
+	assert_int_equal(proto_frame_open(scoped.buf, scoped.len, &type, &r),
+			 0);
+	assert_int_equal(proto_dec_token_req(&r, &got), 0);
+	assert_str_eq(got.scope, tq.scope);
+	assert_str_eq(got.account, sample_token_req.account);
+	/* Without it the scope reads as empty. */
+	assert_int_equal(proto_frame_open(plain.buf, plain.len, &type, &r), 0);
+	assert_int_equal(proto_dec_token_req(&r, &got), 0);
+	assert_int_equal(got.scope.len, 0);
+	/* A scope with a control character or a quote is no OAuth scope. */
+	tq.scope = proto_str_c("mail\x01send");
+	proto_writer_init(&w, scoped.buf, sizeof(scoped.buf));
+	assert_int_equal(proto_enc_token_req(&w, &tq), XO_ERR_INVALID);
+	tq.scope = proto_str_c("mail.send");
+	proto_writer_init(&w, scoped.buf, sizeof(scoped.buf));
+	assert_int_equal(proto_enc_token_req(&w, &tq), 0);
+	scoped.buf[w.len - 1] = '"';
+	assert_int_equal(proto_frame_open(scoped.buf, w.len, &type, &r), 0);
+	assert_int_equal(proto_dec_token_req(&r, &got), XO_ERR_MSG_BAD);
+}
+
+/* SEND's limits: the writer refuses what the reader would. */
+static void send_limits_are_enforced_both_ways(void **state)
+{
+	struct proto_send_req sq = sample_send, got;
+	struct proto_send_data d = sample_send_data;
+	struct proto_writer w;
+	struct proto_reader r;
+	struct frame f;
+	uint8_t type;
+
+	(void)state;
+	sq.size = (uint64_t)PROTO_MAX_MAIL + 1;
+	proto_writer_init(&w, f.buf, sizeof(f.buf));
+	assert_int_equal(proto_enc_send_req(&w, &sq), XO_ERR_INVALID);
+	sq = sample_send;
+	sq.flags = 0x80;
+	proto_writer_init(&w, f.buf, sizeof(f.buf));
+	assert_int_equal(proto_enc_send_req(&w, &sq), XO_ERR_INVALID);
+	sq = sample_send;
+	sq.rcpts[1] = proto_str_c("eve@example.com\r\nDATA");
+	proto_writer_init(&w, f.buf, sizeof(f.buf));
+	assert_int_equal(proto_enc_send_req(&w, &sq), XO_ERR_INVALID);
+	d.len = 0;
+	proto_writer_init(&w, f.buf, sizeof(f.buf));
+	assert_int_equal(proto_enc_send_data(&w, &d), XO_ERR_INVALID);
+
+	/* A recipient with a line break, patched in: malformed. */
+	make_frame(&f, S_SEND);
+	f.buf[f.len - 3] = '\n';
+	assert_int_equal(proto_frame_open(f.buf, f.len, &type, &r), 0);
+	assert_int_equal(proto_dec_send_req(&r, &got), XO_ERR_MSG_BAD);
+	/* A piece announcing more bytes than the frame has: truncated. */
+	make_frame(&f, S_SEND_DATA);
+	f.buf[PROTO_HEADER_LEN + 3]++;
+	assert_int_equal(proto_frame_open(f.buf, f.len, &type, &r), 0);
+	assert_int_not_equal(proto_dec_send_data(&r, &d), 0);
 }
 
 static void str_helpers_make_c_strings(void **state)
@@ -1107,6 +1243,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(status_and_error_map_round_trip_for_every_status),
 	    cmocka_unit_test(state_names_match_protocol_md),
 	    cmocka_unit_test(str_helpers_make_c_strings),
+	    cmocka_unit_test(token_scope_is_optional_and_trailing),
+	    cmocka_unit_test(send_limits_are_enforced_both_ways),
 	};
 	const struct unit_group groups[] = {
 	    UNIT_GROUP("proto", tests, NULL, NULL),

@@ -66,6 +66,12 @@ enum account_key {
 	K_NOTIFY_CMD,
 	K_REDIRECT_PORT,
 	K_LIFETIME,
+	K_SEND,
+	K_SMTP,
+	K_GRAPH_ENDPOINT,
+	K_GRAPH_SCOPE,
+	K_GMAIL_ENDPOINT,
+	K_GMAIL_SCOPE,
 	K_COUNT
 };
 
@@ -208,6 +214,31 @@ static int check_scopes(struct value_check *v)
 		      token, v->expect);
 }
 
+/* The transports `xoauth sendmail` knows (xoauth.conf(5), "send"). */
+static const char *const send_names[] = {"smtp", "graph", "gmail", "auto"};
+
+static int check_send(struct value_check *v)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(send_names) / sizeof(send_names[0]); i++)
+		if (strcmp(v->value, send_names[i]) == 0)
+			return 0;
+	return refuse(v, "unknown transport '%s' (expected %s)", v->shown,
+		      v->expect);
+}
+
+static int check_mailhost(struct value_check *v)
+{
+	struct agent_mailhost h;
+	char why[128];
+
+	if (agent_mailhost_parse(v->value, 0, &h, why, sizeof(why)) == 0)
+		return 0;
+	return refuse(v, "'%s' is no mail server: %s (expected %s)", v->shown,
+		      why, v->expect);
+}
+
 static int check_path(struct value_check *v)
 {
 	if (v->value[0] == '/')
@@ -321,6 +352,16 @@ static const struct key_info account_keys[K_COUNT] = {
     [K_LIFETIME] = {"lifetime", ACC(lifetime_s), check_duration,
 		    "a time such as 3600, 90m, 12h or 7d (at most 3650d)",
 		    .number = 1},
+    [K_SEND] = {"send", ACC(send), check_send, "smtp, graph, gmail or auto"},
+    [K_SMTP] = {"smtp", ACC(smtp), check_mailhost,
+		"HOST[:PORT] of the SMTP submission server, such as "
+		"smtp.office365.com:587"},
+    [K_GRAPH_ENDPOINT] = URL_KEY("graph_endpoint", graph_endpoint),
+    [K_GRAPH_SCOPE] = {"graph_scope", ACC(graph_scope), check_scopes,
+		       "the OAuth scope of Graph's Mail.Send"},
+    [K_GMAIL_ENDPOINT] = URL_KEY("gmail_endpoint", gmail_endpoint),
+    [K_GMAIL_SCOPE] = {"gmail_scope", ACC(gmail_scope), check_scopes,
+		       "the OAuth scope of the Gmail API's send"},
 };
 
 #define AGT(field) offsetof(struct agent_config, field)
@@ -983,6 +1024,47 @@ static int fill_from_preset(struct completion *c)
 	return 0;
 }
 
+/*
+ * Sending: the transport (smtp unless set) has where it goes.  A preset
+ * fills the SMTP host and its provider's API in; an app-only account's
+ * Graph token is the application permission's (.default).
+ */
+static int fill_send(struct completion *c)
+{
+	struct agent_account_cfg *a = c->a;
+	const struct agent_preset *p = c->p;
+	int app = c->explicit_flow && c->flow == AGENT_FLOW_CLIENT_CREDENTIALS;
+	int explicit_send = a->send != NULL;
+	const char *need = NULL;
+	int r;
+
+	if ((r = dup_into(&a->send, "smtp", NULL)) != 0 ||
+	    (r = dup_into(&a->smtp, p->smtp, NULL)) != 0 ||
+	    (r = dup_into(&a->graph_endpoint, p->graph_endpoint, NULL)) != 0 ||
+	    (r = dup_into(&a->graph_scope,
+			  app ? p->app_graph_scope : p->graph_scope, NULL)) !=
+		0 ||
+	    (r = dup_into(&a->gmail_endpoint, p->gmail_endpoint, NULL)) != 0)
+		return r;
+	if (!explicit_send)
+		return 0;
+	if (strcmp(a->send, "graph") == 0 || strcmp(a->send, "auto") == 0) {
+		if (a->graph_endpoint == NULL)
+			need = "graph_endpoint (Microsoft Graph, which the "
+			       "microsoft providers fill in)";
+	} else if (strcmp(a->send, "gmail") == 0 && a->gmail_endpoint == NULL) {
+		need = "gmail_endpoint (the Gmail API, which provider = "
+		       "google fills in)";
+	}
+	if (need == NULL && strcmp(a->send, "gmail") != 0 &&
+	    strcmp(a->send, "graph") != 0 && a->smtp == NULL)
+		need = "smtp = HOST[:PORT], the SMTP submission server";
+	if (need == NULL)
+		return 0;
+	return fail(c->x, c->kl->at[K_SEND], c->label, "send",
+		    "send = %s needs %s", a->send, need);
+}
+
 /* The token endpoint is set, or found later by discovery from issuer. */
 static int check_token_endpoint(struct completion *c)
 {
@@ -1114,7 +1196,7 @@ static int resolve_account(struct parse_ctx *x, struct agent_account_cfg *a,
 	account_label(a, c.label, sizeof(c.label));
 	if ((r = find_preset(&c)) != 0 || (r = check_tenant_allowed(&c)) != 0 ||
 	    (r = check_client(&c)) != 0 || (r = check_flow_allowed(&c)) != 0 ||
-	    (r = fill_from_preset(&c)) != 0 ||
+	    (r = fill_from_preset(&c)) != 0 || (r = fill_send(&c)) != 0 ||
 	    (r = check_token_endpoint(&c)) != 0)
 		goto out;
 	r = c.explicit_flow ? check_flow_needs(&c) : choose_default_flow(&c);
@@ -1144,6 +1226,12 @@ void agent_account_cfg_cleanup(struct agent_account_cfg *a)
 	free(a->ca_file);
 	free(a->redirect_uri);
 	free(a->notify_cmd);
+	free(a->send);
+	free(a->smtp);
+	free(a->graph_endpoint);
+	free(a->graph_scope);
+	free(a->gmail_endpoint);
+	free(a->gmail_scope);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -1380,5 +1468,61 @@ int agent_account_cfg_equal(const struct agent_account_cfg *a,
 	       str_equal(a->ca_file, b->ca_file) &&
 	       str_equal(a->redirect_uri, b->redirect_uri) &&
 	       a->redirect_port == b->redirect_port &&
-	       a->needs_discovery == b->needs_discovery;
+	       a->needs_discovery == b->needs_discovery &&
+	       str_equal(a->send, b->send) && str_equal(a->smtp, b->smtp) &&
+	       str_equal(a->graph_endpoint, b->graph_endpoint) &&
+	       str_equal(a->graph_scope, b->graph_scope) &&
+	       str_equal(a->gmail_endpoint, b->gmail_endpoint) &&
+	       str_equal(a->gmail_scope, b->gmail_scope);
+}
+
+const char *agent_account_send_scope(const struct agent_account_cfg *a)
+{
+	if (a->send == NULL)
+		return NULL;
+	if (strcmp(a->send, "graph") == 0 || strcmp(a->send, "auto") == 0)
+		return a->graph_scope;
+	if (strcmp(a->send, "gmail") == 0)
+		return a->gmail_scope;
+	return NULL;
+}
+
+/* 1 when the space-separated list has every scope of want. */
+static int scopes_have(const char *list, const char *want)
+{
+	const char *w = want, *l;
+	size_t wl, ll;
+
+	while (*w != '\0') {
+		wl = strcspn(w, " ");
+		for (l = list; *l != '\0'; l += ll + (l[ll] == ' ')) {
+			ll = strcspn(l, " ");
+			if (ll == wl && memcmp(l, w, wl) == 0)
+				break;
+		}
+		if (*l == '\0')
+			return 0;
+		w += wl + (w[wl] == ' ');
+	}
+	return 1;
+}
+
+int agent_account_login_scopes(const struct agent_account_cfg *a, char **out)
+{
+	const char *extra = agent_account_send_scope(a);
+	size_t n;
+
+	*out = NULL;
+	if (a->scopes == NULL && extra == NULL)
+		return 0;
+	if (a->scopes == NULL || extra == NULL ||
+	    scopes_have(a->scopes, extra)) {
+		*out = strdup(a->scopes != NULL ? a->scopes : extra);
+		return *out != NULL ? 0 : XO_ERR_NOMEM;
+	}
+	n = strlen(a->scopes) + 1 + strlen(extra) + 1;
+	if ((*out = malloc(n)) == NULL)
+		return XO_ERR_NOMEM;
+	snprintf(*out, n, "%s %s", a->scopes, extra);
+	return 0;
 }

@@ -53,6 +53,17 @@
 			    .default_tenant = "common", .authz_extra = "",     \
 			    .default_flow = AGENT_FLOW_DEVICE
 
+/*
+ * A Microsoft cloud's Graph, for `send = graph` and `auto`: sendMail with
+ * the message as MIME needs the delegated Mail.Send permission (app-only:
+ * the application permission, asked for as .default).  The token of a
+ * refresh that names a Graph scope is for Graph: Microsoft issues tokens
+ * for the resource of the first scope (providers.md 2.2).
+ */
+#define MS_GRAPH(graph)                                                        \
+	.graph_endpoint = graph "/v1.0", .graph_scope = graph "/Mail.Send",    \
+	.app_graph_scope = graph "/.default"
+
 static const char only_microsoft_app_only[] =
     "only Microsoft 365 is known to offer app-only (client_credentials) "
     "access to mail; use browser or paste";
@@ -70,6 +81,10 @@ static const struct agent_preset presets[] = {
 	.name = "microsoft",
 	MS_CLOUD("login.microsoftonline.com", "https://outlook.office.com",
 		 "https://outlook.office365.com"),
+	/* SMTP submission for work accounts and Outlook.com alike
+	   (providers.md 1.3). */
+	.smtp = "smtp.office365.com:587",
+	MS_GRAPH("https://graph.microsoft.com"),
 	.redirect_uri = "https://login.microsoftonline.com/common/oauth2/"
 			"nativeclient",
     },
@@ -82,6 +97,11 @@ static const struct agent_preset presets[] = {
 	.name = "microsoft-us-gov",
 	MS_CLOUD("login.microsoftonline.us", "https://outlook.office365.us",
 		 "https://outlook.office365.us"),
+	/* UNVERIFIED, as the rest of this cloud: the SMTP host and Graph
+	   endpoint of the US Government cloud (GCC High) as third-party
+	   guides give them. */
+	.smtp = "smtp.office365.us:587",
+	MS_GRAPH("https://graph.microsoft.us"),
     },
     {
 	/* China (21Vianet).  Secondary, as above: the authority is
@@ -92,6 +112,9 @@ static const struct agent_preset presets[] = {
 	.name = "microsoft-china",
 	MS_CLOUD("login.partner.microsoftonline.cn",
 		 "https://partner.outlook.cn", "https://partner.outlook.cn"),
+	/* UNVERIFIED likewise: 21Vianet's SMTP host and Graph. */
+	.smtp = "smtp.partner.outlook.cn:587",
+	MS_GRAPH("https://microsoftgraph.chinacloudapi.cn"),
     },
     {
 	/* Gmail (providers.md 3).  The device endpoint exists, but
@@ -115,6 +138,11 @@ static const struct agent_preset presets[] = {
 	   secondary). */
 	.authz_extra = "access_type=offline&prompt=consent",
 	.default_flow = AGENT_FLOW_BROWSER,
+	/* SMTP submission with STARTTLS (465 takes TLS from the start).
+	   users.messages.send takes https://mail.google.com/ among its
+	   scopes, so the account's own token serves the Gmail API. */
+	.smtp = "smtp.gmail.com:587",
+	.gmail_endpoint = "https://gmail.googleapis.com/gmail/v1",
 	.refused =
 	    {
 		[AGENT_FLOW_DEVICE] = "Google refuses the device flow for "
@@ -140,6 +168,7 @@ static const struct agent_preset presets[] = {
 	YAHOO_ENDPOINTS("api.login.yahoo.com"),
 	.scopes = "mail-w",
 	.default_flow = AGENT_FLOW_BROWSER,
+	.smtp = "smtp.mail.yahoo.com:465",
 	.refused = {[AGENT_FLOW_CLIENT_CREDENTIALS] = only_microsoft_app_only},
     },
     {
@@ -149,6 +178,7 @@ static const struct agent_preset presets[] = {
 	YAHOO_ENDPOINTS("api.login.aol.com"),
 	.scopes = "mail-w",
 	.default_flow = AGENT_FLOW_BROWSER,
+	.smtp = "smtp.aol.com:465",
 	.refused = {[AGENT_FLOW_CLIENT_CREDENTIALS] = only_microsoft_app_only},
     },
     {
@@ -162,6 +192,7 @@ static const struct agent_preset presets[] = {
 		  "https://www.fastmail.com/dev/protocol-pop "
 		  "https://www.fastmail.com/dev/protocol-smtp",
 	.default_flow = AGENT_FLOW_BROWSER,
+	.smtp = "smtp.fastmail.com:465",
 	.refused = {[AGENT_FLOW_CLIENT_CREDENTIALS] = only_microsoft_app_only},
     },
     {
@@ -173,6 +204,7 @@ static const struct agent_preset presets[] = {
 	.token_endpoint = "https://oauth.yandex.com/token",
 	.scopes = "mail:imap_full mail:smtp",
 	.default_flow = AGENT_FLOW_BROWSER,
+	.smtp = "smtp.yandex.com:465",
 	.refused = {[AGENT_FLOW_CLIENT_CREDENTIALS] = only_microsoft_app_only},
     },
     {

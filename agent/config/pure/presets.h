@@ -32,6 +32,13 @@ struct agent_preset {
 	   rule, prompt=consent when the scopes ask for offline_access. */
 	const char *authz_extra;
 	enum agent_flow default_flow;
+	/* Sending (xoauth.conf(5), "send"): where SMTP submission is, and
+	   the APIs that send without it.  NULL where there is none. */
+	const char *smtp;	     /* HOST:PORT */
+	const char *graph_endpoint;  /* Microsoft Graph v1.0 */
+	const char *graph_scope;     /* delegated Mail.Send */
+	const char *app_graph_scope; /* client_credentials: .default */
+	const char *gmail_endpoint;  /* Gmail API v1 */
 	/* Why the provider refuses a flow, NULL where it does not. */
 	const char *refused[AGENT_FLOW_COUNT];
 };

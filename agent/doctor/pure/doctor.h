@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "config/config.h"
 #include "proto.h"
 
 /* Fewer than PROTO_MAX_FINDINGS: a diagnosis says a few things. */
@@ -154,21 +155,6 @@ void doctor_check_claims(const struct doctor_claims *c,
 			 const char *imap, time_t now, struct doctor_report *r);
 
 /* ---- doctor/pure/reply.c ---- */
-struct doctor_target {
-	char host[256];
-	unsigned port;
-	int implicit_tls; /* 465, 993: TLS from the first byte */
-	int loopback;	  /* 127.0.0.0/8, ::1, localhost */
-};
-
-/* Parses "host[:port]" or "[v6]:port" (default port 587 for SMTP, 993
-   for IMAP).  Host names are letters, digits, '-', '.'; no user, path or
-   other URL parts.  0, or -1 with why filled. */
-int doctor_target_parse(const char *spec, int imap, struct doctor_target *out,
-			char *why, size_t whylen);
-/* 1 for localhost, 127.0.0.0/8 and ::1. */
-int doctor_host_is_loopback(const char *host);
-
 /* The longest server line kept, with its NUL; longer ones are cut. */
 #define DOCTOR_LINE_MAX 400
 

@@ -1,12 +1,11 @@
 /*
- * reply.c: where the doctor logs in (HOST[:PORT]), and what a
- * refused SMTP AUTH or IMAP AUTHENTICATE means and how to fix it.
+ * reply.c: what a mail server says during the doctor's login, and what a
+ * refused SMTP AUTH or IMAP AUTHENTICATE means and how to fix it (where it
+ * logs in, HOST[:PORT], is config/pure/mailhost.c's).
  * The strings are Microsoft's and Google's (providers.md 1.1, 2.8, 2.9,
  * 2.10).  Pure: no I/O, no globals.
  */
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -14,126 +13,6 @@
 #include <sodium.h>
 
 #include "doctor/pure/doctor.h"
-
-#define MAX_HOST 253
-
-/* ---- targets ---- */
-
-int doctor_host_is_loopback(const char *host)
-{
-	unsigned char addr[sizeof(struct in6_addr)];
-
-	if (strcasecmp(host, "localhost") == 0)
-		return 1;
-	if (inet_pton(AF_INET, host, addr) == 1)
-		return addr[0] == 127;
-	if (inet_pton(AF_INET6, host, addr) == 1)
-		return IN6_IS_ADDR_LOOPBACK((struct in6_addr *)addr);
-	return 0;
-}
-
-/* A DNS name or an IPv4 address: letters, digits, '-' and '.', starting
-   with a letter or digit.  Nothing that could make a URL mean more. */
-static int host_ok(const char *h, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || n > MAX_HOST || !isalnum((unsigned char)h[0]))
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)h[i]) && h[i] != '-' && h[i] != '.')
-			return 0;
-	return 1;
-}
-
-static int port_ok(const char *p, unsigned *port)
-{
-	unsigned long v = 0;
-	size_t i;
-
-	if (p[0] == '\0' || strlen(p) > 5)
-		return 0;
-	for (i = 0; p[i] != '\0'; i++) {
-		if (!isdigit((unsigned char)p[i]))
-			return 0;
-		v = v * 10 + (unsigned long)(p[i] - '0');
-	}
-	if (v == 0 || v > 65535)
-		return 0;
-	*port = (unsigned)v;
-	return 1;
-}
-
-int doctor_target_parse(const char *spec, int imap, struct doctor_target *out,
-			char *why, size_t whylen)
-{
-	unsigned char addr[sizeof(struct in6_addr)];
-	const char *host, *rest, *close;
-	size_t hl;
-
-	memset(out, 0, sizeof(*out));
-	out->port = imap ? 993 : 587;
-	if (spec == NULL || spec[0] == '\0') {
-		snprintf(why, whylen, "it is empty");
-		return -1;
-	}
-	/* The reasons below quote the address: none may carry a line break
-	   or a terminal escape into the client's message. */
-	for (close = spec; *close != '\0'; close++) {
-		if ((unsigned char)*close < 0x20 || *close == 0x7f) {
-			snprintf(why, whylen, "it holds a control character");
-			return -1;
-		}
-	}
-	if (spec[0] == '[') {
-		/* An IPv6 address, in brackets as in a URL. */
-		if ((close = strchr(spec, ']')) == NULL) {
-			snprintf(why, whylen, "the '[' has no ']'");
-			return -1;
-		}
-		host = spec + 1;
-		hl = (size_t)(close - host);
-		rest = close + 1;
-		if (hl == 0 || hl >= sizeof(out->host)) {
-			snprintf(why, whylen, "the address is empty or long");
-			return -1;
-		}
-		memcpy(out->host, host, hl);
-		out->host[hl] = '\0';
-		if (inet_pton(AF_INET6, out->host, addr) != 1) {
-			snprintf(why, whylen, "'%s' is not an IPv6 address",
-				 out->host);
-			return -1;
-		}
-	} else {
-		host = spec;
-		hl = strcspn(spec, ":");
-		rest = spec + hl;
-		if (strchr(rest + (*rest != '\0'), ':') != NULL) {
-			snprintf(why, whylen,
-				 "write an IPv6 address as [ADDRESS]:PORT");
-			return -1;
-		}
-		if (!host_ok(host, hl)) {
-			snprintf(why, whylen,
-				 "a host name has only letters, digits, '-' "
-				 "and '.'");
-			return -1;
-		}
-		memcpy(out->host, host, hl);
-		out->host[hl] = '\0';
-	}
-	if (*rest != '\0') {
-		if (*rest != ':' || !port_ok(rest + 1, &out->port)) {
-			snprintf(why, whylen,
-				 "the port must be a number from 1 to 65535");
-			return -1;
-		}
-	}
-	out->implicit_tls = imap ? out->port == 993 : out->port == 465;
-	out->loopback = doctor_host_is_loopback(out->host);
-	return 0;
-}
 
 /* ---- what the server said ---- */
 
@@ -235,6 +114,14 @@ void doctor_heard_feed(struct doctor_heard *h, int imap, const char *data,
 	}
 }
 
+/* What needs no administrator: mail goes out through Graph instead
+   (xoauth.conf(5), send). */
+#define SEND_AUTO                                                              \
+	"Without an administrator: set send = auto in the account's "          \
+	"section (and log in again, to consent to Graph's Mail.Send); "        \
+	"'xoauth sendmail' then sends through Microsoft Graph when SMTP AUTH " \
+	"is refused."
+
 /* ---- replies ---- */
 
 /* strcasestr(), which C17 lacks. */
@@ -294,7 +181,7 @@ void doctor_smtp_reply_cause(const char *reply, const char *email,
 			 "defaults off (Entra admin center > Properties "
 			 "> Manage security defaults) and protect "
 			 "sign-ins with Conditional Access instead. "
-			 "Changes take up to an hour.",
+			 "Changes take up to an hour. " SEND_AUTO,
 			 who);
 		set(out, PROTO_LEVEL_PROBLEM,
 		    "SMTP AUTH is disabled for the tenant: Exchange Online "
@@ -313,7 +200,7 @@ void doctor_smtp_reply_cause(const char *reply, const char *email,
 				"$null to follow the organisation's setting); "
 				"or Microsoft 365 admin center > Users > the "
 				"user > Mail > Manage email apps > "
-				"Authenticated SMTP.",
+				"Authenticated SMTP. " SEND_AUTO,
 			 who);
 		set(out, PROTO_LEVEL_PROBLEM, text, fix);
 		return;
@@ -334,7 +221,7 @@ void doctor_smtp_reply_cause(const char *reply, const char *email,
 		    "An administrator looks the sign-in up in the Entra "
 		    "sign-in logs; then turns security defaults off (Entra "
 		    "admin center > Properties) or excludes the app from the "
-		    "Conditional Access policy that blocks it.");
+		    "Conditional Access policy that blocks it. " SEND_AUTO);
 		return;
 	}
 	if (has_code(reply, "5.7.139")) {
@@ -344,7 +231,7 @@ void doctor_smtp_reply_cause(const char *reply, const char *email,
 		    "block it",
 		    EXO_PS "check Get-TransportConfig and Get-CASMailbox "
 			   "(SmtpClientAuthenticationDisabled must be False), "
-			   "and whether security defaults are on.");
+			   "and whether security defaults are on. " SEND_AUTO);
 		return;
 	}
 	if (has_code(reply, "5.7.3")) {

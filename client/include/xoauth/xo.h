@@ -43,6 +43,32 @@ struct xo_token_opts {
 	unsigned port;      /* OAUTHBEARER only; 0 for none */
 	unsigned min_valid; /* seconds the token must stay valid; 0: default */
 	unsigned wait_ms;   /* longest wait for a refresh; 0: agent default */
+	const char *scope;  /* NULL: the account's own token; else one of the
+			       scopes it keeps tokens of (graph_scope,
+			       gmail_scope), on an agent that says
+			       "token-scope" */
+};
+
+/* What xo_send() is told besides the message (xoauth(1), SENDMAIL). */
+struct xo_send_opts {
+	const char *account;	  /* NULL: the agent chooses: the account whose
+				     address is the sender's, else the only
+				     one */
+	const char *from;	  /* envelope sender; NULL: the account's */
+	const char *fullname;	  /* the name of a From: the agent adds when the
+				     message has none; NULL */
+	const char *const *rcpts; /* envelope recipients */
+	size_t n_rcpts;
+	int rcpts_from_headers; /* 1: also those of To, Cc and Bcc (-t) */
+	unsigned wait_ms;	/* longest wait for the send; 0: the
+				   agent's (120 s) */
+};
+
+/* How xo_send() sent; strings freed by xo_sent_free(). */
+struct xo_sent {
+	char *transport; /* "smtp", "graph" or "gmail" */
+	char *reply;	 /* the server's last words */
+	char *notice;	 /* a fallback taken ("" when none): show it */
 };
 
 /* A token: token is a NUL-terminated secret, freed (and wiped) by
@@ -130,6 +156,21 @@ XO_EXTERN int xo_client_has_cap(const struct xo_client *c, const char *word);
 XO_EXTERN int xo_token(struct xo_client *c, const char *account,
 		       const struct xo_token_opts *opts, struct xo_token *out);
 XO_EXTERN void xo_token_free(struct xo_token *t);
+
+/*
+ * Sends the message (len bytes of RFC 5322 text, LF or CRLF line ends)
+ * through the account's transport (SMTP with XOAUTH2, Microsoft Graph or
+ * the Gmail API): Bcc fields are taken out of what SMTP sends, and the
+ * agent adds From, Date and Message-ID when they are missing.  0 and *out
+ * filled, or an XO_ERR_*: XO_ERR_SEND_TEMPFAIL (try later; nothing was
+ * sent, or the message says it may have been), XO_ERR_SEND_REFUSED,
+ * XO_ERR_RCPT_REFUSED, XO_ERR_SEND_AUTH, XO_ERR_MESSAGE_BAD, or the
+ * account's failures as xo_token() has them.  XO_ERR_MSG_UNKNOWN from an
+ * agent that does not send.
+ */
+XO_EXTERN int xo_send(struct xo_client *c, const struct xo_send_opts *opts,
+		      const void *msg, size_t len, struct xo_sent *out);
+XO_EXTERN void xo_sent_free(struct xo_sent *s);
 
 XO_EXTERN int xo_list(struct xo_client *c, struct xo_account **accounts,
 		      size_t *count);

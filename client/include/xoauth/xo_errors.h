@@ -56,7 +56,13 @@
 	XX(VAULT_IN_USE, -32, 21, "another agent is using the vault")        \
 	XX(NO_VAULT, -33, 22, "there is no vault yet")                      \
 	XX(RESTRICTED, -34, 23,                                               \
-	   "not answered on this socket: it takes token requests only")
+	   "not answered on this socket: it takes token requests only")      \
+	XX(SEND_REFUSED, -35, 24, "the mail service refused the message")     \
+	XX(RCPT_REFUSED, -36, 25, "the mail service refused a recipient")     \
+	XX(SEND_TEMPFAIL, -37, 26,                                            \
+	   "the message could not be sent now; try again later")              \
+	XX(SEND_AUTH, -38, 27, "the mail service refused the access token")   \
+	XX(MESSAGE_BAD, -39, 28, "the message cannot be sent as it is")
 
 enum xo_err {
 #define XO_ERR_ENUM_(name, code, status, msg) XO_ERR_##name = (code),

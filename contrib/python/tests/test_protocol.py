@@ -92,6 +92,14 @@ SAMPLES = [
         {"level": 3, "text": "SMTP AUTH is disabled for the tenant",
          "fix": "Set-TransportConfig -SmtpClientAuthenticationDisabled $false"}]}),
     (Msg.REP_EXPORT, {"pieces": ["A" * MAX_STR, "B" * MAX_STR, "C" * MAX_STR, "D"]}),
+    (Msg.REQ_TOKEN, {"account": "work", "form": 0, "host": "", "port": 0, "min_valid": 0,
+                     "wait_ms": 0, "scope": "https://graph.microsoft.com/Mail.Send"}),
+    (Msg.REQ_SEND, {"account": "", "from": "alice@example.com", "fullname": "Alice",
+                    "flags": 1, "size": 12345, "recipients": ["bob@example.com", "c@d.e"]}),
+    (Msg.REQ_SEND_DATA, {"data": b"Subject: hi\r\n\r\n\x00\xff 8-bit\r\n"}),
+    (Msg.REQ_SEND_END, {"wait_ms": 120000}),
+    (Msg.REP_SENT, {"transport": "graph", "reply": "202 Accepted",
+                    "notice": "SMTP AUTH refused; sent through Microsoft Graph instead"}),
 ]
 
 

@@ -25,7 +25,7 @@ from typing import Any, Iterable, List, Mapping, Optional, Tuple, Union
 
 from . import protocol
 from .client import (AUTH_SOCK_ENV, DEFAULT_TIMEOUT, Account, Client, Finding, Login, PathLike,
-                     Token)
+                     Sent, Token)
 from .errors import (Error, NoAgentError, TransportError, ProtocolError, InvalidArgumentError,
                      AgentError, InternalError, RequestError, UnsupportedMessageError,
                      BadRequestError, AccountError, NoSuchAccountError, AccountExistsError,
@@ -34,14 +34,17 @@ from .errors import (Error, NoAgentError, TransportError, ProtocolError, Invalid
                      LoginMismatchError, ProviderError, RefreshFailedError,
                      ProviderConfigError, AgentTimeoutError, BusyError, VersionError,
                      ConfigError, VaultError, LockedError, WrongPassphraseError,
-                     VaultUnusableError, NoVaultError, RestrictedError, STATUS_MESSAGES,
-                     error_for_status)
+                     VaultUnusableError, NoVaultError, RestrictedError, SendError,
+                     SendRefusedError, RecipientRefusedError, SendTempFailError,
+                     SendAuthError, MessageError, STATUS_MESSAGES, error_for_status)
 from .protocol import Form, Level, State
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AUTH_SOCK_ENV", "DEFAULT_TIMEOUT", "Client", "Token", "Account", "Login", "Finding",
+    "Sent", "SendError", "SendRefusedError", "RecipientRefusedError", "SendTempFailError",
+    "SendAuthError", "MessageError",
     "Form", "State", "Level", "protocol", "connect", "token", "xoauth2", "oauthbearer",
     "accounts", "refresh", "add", "delete", "login_start", "login_wait", "login_code",
     "doctor", "Error", "NoAgentError", "TransportError", "ProtocolError",

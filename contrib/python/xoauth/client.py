@@ -23,6 +23,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from . import protocol
 from .errors import (Error, InvalidArgumentError, NoAgentError, ProtocolError,
+                     UnsupportedMessageError,
                      TransportError, VersionError, BusyError, error_for_status)
 from .protocol import Form, Level, Msg, State
 
@@ -80,6 +81,17 @@ class Account:
     @property
     def state_name(self) -> str:
         return self.state.label
+
+
+@dataclasses.dataclass(frozen=True)
+class Sent:
+    """How :meth:`Client.send` sent: ``transport`` ("smtp", "graph" or
+    "gmail"), the server's last words, and a ``notice`` to show once when
+    not empty (the fallback ``send = auto`` took)."""
+
+    transport: str
+    reply: str
+    notice: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -403,7 +415,7 @@ class Client:
 
     def token(self, account: str, *, form: Form = Form.ACCESS, host: str = "",
               port: int = 0, min_valid: int = 0,
-              wait: Optional[float] = None) -> Token:
+              wait: Optional[float] = None, scope: str = "") -> Token:
         """A token for the account (its config name or e-mail address).
 
         form: Form.ACCESS (the bare access token), Form.XOAUTH2 or
@@ -411,13 +423,22 @@ class Client:
         go into OAUTHBEARER's, 0 and "" leave them out).  min_valid:
         seconds the access token must stay valid (0: the agent's
         default).  wait: seconds the agent may wait for a refresh (None:
-        its default, 10 s).  The agent never hands out an expired token.
+        its default, 10 s).  scope: the token of another resource the
+        account keeps (its graph_scope or gmail_scope, such as
+        "https://graph.microsoft.com/Mail.Send"), on an agent that says
+        "token-scope"; "" is the account's own.  The agent never hands
+        out an expired token.
         """
         _need_text(account, "account")
+        if scope and not self.has_capability("token-scope"):
+            raise UnsupportedMessageError(
+                "the agent is too old to keep tokens of other scopes "
+                "(no \"token-scope\")", None)
         t = self._request(Msg.REQ_TOKEN, {
             "account": account, "form": int(form), "host": host or "",
             "port": port, "min_valid": min_valid,
-            "wait_ms": _ms(wait, "wait")}, Msg.REP_TOKEN, _ms(wait, "wait"))
+            "wait_ms": _ms(wait, "wait"), "scope": scope or ""},
+            Msg.REP_TOKEN, _ms(wait, "wait"))
         if not t["token"]:
             self.close()
             raise ProtocolError("the agent sent an empty token")
@@ -432,6 +453,46 @@ class Client:
         """The base64 SASL OAUTHBEARER initial response (RFC 7628) for the
         account, naming the server's host and port when given."""
         return self.token(account, form=Form.OAUTHBEARER, host=host, port=port, **kw)
+
+    # -- sending -----------------------------------------------------------------
+
+    def send(self, message: Union[bytes, bytearray, memoryview],
+             recipients: Iterable[str] = (), *, account: str = "", sender: str = "",
+             fullname: str = "", from_headers: bool = False,
+             wait: Optional[float] = None) -> Sent:
+        """Sends an RFC 5322 message through the account's transport (SMTP
+        with XOAUTH2, Microsoft Graph or the Gmail API; PROTOCOL.md 4.11),
+        as ``xoauth sendmail`` does.
+
+        recipients: the envelope; from_headers adds those of To, Cc and
+        Bcc (sendmail -t).  account "": the agent chooses (the sender's
+        account, else the only one).  sender "": the account's address.
+        fullname: the name of a From field the agent adds when the message
+        has none.  wait: seconds the send may take (None: 120).  Raises a
+        :class:`SendError` (or the account's errors) when it was not sent.
+        """
+        data = bytes(message)
+        rcpts = list(recipients)
+        if not self.has_capability("send"):
+            raise UnsupportedMessageError(
+                "the agent does not send mail (no \"send\": it is older "
+                "than xoauth sendmail)", None)
+        if not 1 <= len(data) <= protocol.MAX_MAIL:
+            raise InvalidArgumentError("a message of %d bytes: the agent takes 1 to %d"
+                                       % (len(data), protocol.MAX_MAIL))
+        ms = _ms(wait, "wait")
+        with self._lock:
+            self._call(Msg.REQ_SEND, {
+                "account": account, "from": sender, "fullname": fullname,
+                "flags": 1 if from_headers else 0, "size": len(data),
+                "recipients": rcpts}, Msg.REP_SUCCESS)
+            for i in range(0, len(data), protocol.MAX_DATA):
+                self._call(Msg.REQ_SEND_DATA, {"data": data[i:i + protocol.MAX_DATA]},
+                           Msg.REP_SUCCESS)
+            rep = self._call(Msg.REQ_SEND_END, {"wait_ms": ms}, Msg.REP_SENT,
+                             ms or 120000)
+        return Sent(_printable(rep["transport"]), _printable(rep["reply"]),
+                    _printable(rep["notice"]))
 
     # -- accounts ----------------------------------------------------------------
 

@@ -34,7 +34,9 @@ __all__ = [
     "ProviderError", "RefreshFailedError", "ProviderConfigError",
     "AgentTimeoutError", "BusyError", "VersionError", "ConfigError",
     "VaultError", "LockedError", "WrongPassphraseError", "VaultUnusableError",
-    "NoVaultError", "RestrictedError", "STATUS_MESSAGES", "error_for_status",
+    "NoVaultError", "RestrictedError", "SendError", "SendRefusedError",
+    "RecipientRefusedError", "SendTempFailError", "SendAuthError",
+    "MessageError", "STATUS_MESSAGES", "error_for_status",
 ]
 
 
@@ -262,6 +264,42 @@ class RestrictedError(AgentError):
     STATUS = 23
 
 
+class SendError(AgentError):
+    """Sending a message (SEND, PROTOCOL.md 4.11) failed."""
+
+
+class SendRefusedError(SendError):
+    """Status 24: the mail service refused the message."""
+
+    STATUS = 24
+
+
+class RecipientRefusedError(SendError):
+    """Status 25: the mail service refused a recipient; nothing was sent."""
+
+    STATUS = 25
+
+
+class SendTempFailError(SendError):
+    """Status 26: not sent now, try later (or, as the message says, it
+    may have been sent: the connection broke after it went)."""
+
+    STATUS = 26
+
+
+class SendAuthError(SendError):
+    """Status 27: the mail service refused the access token, or SMTP AUTH
+    is off."""
+
+    STATUS = 27
+
+
+class MessageError(SendError):
+    """Status 28: the message cannot be sent as it is."""
+
+    STATUS = 28
+
+
 _BY_STATUS: Dict[int, Type[AgentError]] = {
     cls.STATUS: cls
     for cls in (InternalError, UnsupportedMessageError, BadRequestError,
@@ -271,7 +309,8 @@ _BY_STATUS: Dict[int, Type[AgentError]] = {
                 VersionError, ConfigError, UnsupportedFlowError,
                 LoginMismatchError, AccountExistsError, AccountConfiguredError,
                 WrongPassphraseError, VaultUnusableError, NoVaultError,
-                RestrictedError)
+                RestrictedError, SendRefusedError, RecipientRefusedError,
+                SendTempFailError, SendAuthError, MessageError)
 }
 
 
@@ -301,6 +340,11 @@ STATUS_MESSAGES: Dict[int, str] = {
     21: "the vault file is damaged",
     22: "there is no vault yet",
     23: "not answered on this socket: it takes token requests only",
+    24: "the mail service refused the message",
+    25: "the mail service refused a recipient",
+    26: "the message could not be sent now; try again later",
+    27: "the mail service refused the access token",
+    28: "the message cannot be sent as it is",
 }
 
 

@@ -52,6 +52,12 @@ MAX_FINDINGS = 256
 MAX_CHUNKS = 4
 #: Bytes of the frame header: the length and the type.
 HEADER_LEN = 5
+#: The largest message a SEND announces (40 MiB).
+MAX_MAIL = 40 * 1024 * 1024
+#: The largest piece of a message in one SEND_DATA.
+MAX_DATA = 192 * 1024
+#: The largest ``count`` of recipients in a SEND.
+MAX_RCPTS = 512
 
 
 class Msg(enum.IntEnum):
@@ -73,6 +79,9 @@ class Msg(enum.IntEnum):
     REQ_UNLOCK = 14
     REQ_EXPORT = 15
     REQ_RESTORE = 16
+    REQ_SEND = 17
+    REQ_SEND_DATA = 18
+    REQ_SEND_END = 19
     REP_SUCCESS = 128
     REP_FAILURE = 129
     REP_VERSION = 130
@@ -81,6 +90,7 @@ class Msg(enum.IntEnum):
     REP_LOGIN = 133
     REP_DOCTOR = 134
     REP_EXPORT = 135
+    REP_SENT = 136
 
 
 class Form(enum.IntEnum):
@@ -122,8 +132,19 @@ class Level(enum.IntEnum):
 # The messages, field by field
 
 U8, U32, U64, STR = "u8", "u32", "u64", "str"
+#: uint32 length and that many bytes of any value (SEND_DATA's piece).
+DATA = "data"
 _INT_SIZE = {U8: 1, U32: 4, U64: 8}
 _INT_FMT = {U8: ">B", U32: ">I", U64: ">Q"}
+
+
+class Trailing(NamedTuple):
+    """A trailing field that may be left off (TOKEN's scope): written only
+    when not empty, read only when bytes are left (a decoded message has
+    the key only then); an empty one on the wire is malformed, so that
+    each message has one encoding."""
+
+    item: str
 
 
 class Many(NamedTuple):
@@ -146,7 +167,8 @@ _ACCOUNT_WAIT = (("account", STR), ("wait_ms", U32))
 SCHEMAS: Dict[Msg, Tuple[Tuple[str, Any], ...]] = {
     Msg.REQ_QUERY: (("version", U32),),
     Msg.REQ_TOKEN: (("account", STR), ("form", U8), ("host", STR),
-                    ("port", U32), ("min_valid", U32), ("wait_ms", U32)),
+                    ("port", U32), ("min_valid", U32), ("wait_ms", U32),
+                    ("scope", Trailing(STR))),
     Msg.REQ_LIST: (),
     Msg.REQ_REFRESH: _ACCOUNT_WAIT,
     Msg.REQ_REMOVE: _ACCOUNT_WAIT,
@@ -175,6 +197,12 @@ SCHEMAS: Dict[Msg, Tuple[Tuple[str, Any], ...]] = {
                     ("expires_in", U32), ("interval", U32), ("flow", STR)),
     Msg.REP_DOCTOR: (("findings", Many(_FINDING, MAX_FINDINGS)),),
     Msg.REP_EXPORT: (("pieces", Many(STR, MAX_CHUNKS, 1)),),
+    Msg.REQ_SEND: (("account", STR), ("from", STR), ("fullname", STR),
+                   ("flags", U8), ("size", U64),
+                   ("recipients", Many(STR, MAX_RCPTS))),
+    Msg.REQ_SEND_DATA: (("data", DATA),),
+    Msg.REQ_SEND_END: (("wait_ms", U32),),
+    Msg.REP_SENT: (("transport", STR), ("reply", STR), ("notice", STR)),
 }
 
 
@@ -185,11 +213,21 @@ def _holds_soh(value: Union[str, bytes, bytearray, memoryview]) -> bool:
     return b"\x01" in bytes(value)
 
 
+def _as_text(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", "surrogateescape")
+    return value
+
+
 def _range_problem(mtype: Msg, m: Mapping[str, Any]) -> Optional[str]:
     """What PROTOCOL.md says is out of range in a message, or None.  Field
     sizes are checked as they are written and read; these are the rules
     that look at values."""
     if mtype == Msg.REQ_TOKEN:
+        scope = _as_text(m.get("scope", ""))
+        # RFC 6749 3.3: printable ASCII but '"' and '\\'.
+        if any(not 0x20 <= ord(c) <= 0x7e or c in '"\\' for c in scope):
+            return "the scope holds a character OAuth does not allow"
         if m["form"] > max(Form):
             return "token form %d is not 0, 1 or 2" % m["form"]
         if m["port"] > 65535:
@@ -203,6 +241,20 @@ def _range_problem(mtype: Msg, m: Mapping[str, Any]) -> Optional[str]:
             return "the account name is empty"
         if any(not s["key"] for s in m["settings"]):
             return "a setting has an empty key"
+    elif mtype == Msg.REQ_SEND:
+        if m["flags"] & ~1:
+            return "SEND flags %d: only bit 0 is defined" % m["flags"]
+        if m["size"] > MAX_MAIL:
+            return "a %d-byte message is above %d" % (m["size"], MAX_MAIL)
+        for what in [m["from"], m["fullname"]] + list(m["recipients"]):
+            if any(ord(c) < 0x20 or ord(c) == 0x7f for c in _as_text(what)):
+                return "an address or name holds a control byte"
+        if any(not r for r in m["recipients"]):
+            return "a recipient is empty"
+    elif mtype == Msg.REQ_SEND_DATA and not 1 <= len(m["data"]) <= MAX_DATA:
+        return "a SEND_DATA piece of %d bytes" % len(m["data"])
+    elif mtype == Msg.REP_SENT and not m["transport"]:
+        return "SENT names no transport"
     elif mtype == Msg.REQ_UNLOCK and m["create"] > 1:
         return "create is %d, not 0 or 1" % m["create"]
     elif mtype == Msg.REP_FAILURE and m["status"] == 0:
@@ -238,7 +290,16 @@ def _text_bytes(value: Any, name: str) -> bytes:
 
 
 def _put(out: bytearray, kind: Any, value: Any, name: str) -> None:
-    if kind == STR:
+    if isinstance(kind, Trailing):
+        if value:
+            _put(out, kind.item, value, name)
+    elif kind == DATA:
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise InvalidArgumentError("%s must be bytes" % name)
+        raw = bytes(value)
+        out += struct.pack(">I", len(raw))
+        out += raw
+    elif kind == STR:
         raw = _text_bytes(value, name)
         out += struct.pack(">I", len(raw))
         out += raw
@@ -285,9 +346,9 @@ def encode(mtype: int, fields: Optional[Mapping[str, Any]] = None) -> bytearray:
     out.append(mtype)
     try:
         for name, kind in schema:
-            if name not in m:
+            if name not in m and not isinstance(kind, Trailing):
                 raise InvalidArgumentError("%s needs %s" % (mtype.name, name))
-            _put(out, kind, m[name], name)
+            _put(out, kind, m.get(name, ""), name)
         why = _range_problem(mtype, m)
         if why is not None:
             raise InvalidArgumentError("%s: %s" % (mtype.name, why))
@@ -319,6 +380,21 @@ class _Reader:
         return p
 
     def get(self, kind: Any, name: str) -> Any:
+        if isinstance(kind, Trailing):
+            if self.off == len(self.buf):
+                return None  # left off: the message has no such key
+            try:
+                value = self.get(kind.item, name)
+            except ProtocolError:
+                # Bytes that are no whole field are left over.
+                raise ProtocolError("malformed message: bytes left over "
+                                    "where %s may stand" % name) from None
+            if not value:
+                raise ProtocolError("malformed message: %s is sent empty" % name)
+            return value
+        if kind == DATA:
+            n = struct.unpack(">I", self.take(4, name))[0]
+            return bytes(self.take(n, name))
         if kind == STR:
             n = struct.unpack(">I", self.take(4, name))[0]
             # Judged before the bytes are looked for, as codec.c does.
@@ -350,6 +426,7 @@ def decode_payload(mtype: int, payload: Union[bytes, bytearray, memoryview]) -> 
         raise ProtocolError("unknown message type %d" % mtype) from None
     r = _Reader(payload)
     m = {name: r.get(kind, name) for name, kind in SCHEMAS[mt]}
+    m = {k: v for k, v in m.items() if v is not None}
     if r.off != len(r.buf):
         raise ProtocolError("malformed message: %d bytes left over after %s"
                             % (len(r.buf) - r.off, mt.name))

@@ -1,0 +1,60 @@
+/*
+ * fuzz_message.c: libFuzzer target for the message a client hands the
+ * agent to send (agent/send/pure/message.c): its header block, the
+ * addresses of To, Cc, Bcc and From, the copy that goes out, and the
+ * reading of a service's error body.  Whatever is taken must hold only
+ * what the parser promises: addresses send_addr_ok() accepts, and a copy
+ * whose every line ends in CRLF.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "send/pure/message.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_addrs(const struct send_addrs *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		if (!send_addr_ok(a->v[i], strlen(a->v[i])))
+			abort();
+}
+
+static void check_copy(const char *p, size_t n)
+{
+	size_t i;
+
+	if (n > 0 && (n < 2 || p[n - 2] != '\r' || p[n - 1] != '\n'))
+		abort();
+	for (i = 0; i < n; i++)
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *msg = (const char *)data;
+	struct send_copy_opts o = {.add = {"Date: x", NULL}};
+	struct send_headers h;
+	char why[SEND_WHY_MAX], code[64], text[128], *copy = NULL;
+	size_t len = 0;
+
+	if (send_headers_parse(msg, size, &h, why, sizeof(why)) == 0) {
+		check_addrs(&h.to_cc);
+		check_addrs(&h.bcc);
+		if (h.from[0] != '\0' && !send_addr_ok(h.from, strlen(h.from)))
+			abort();
+	}
+	o.drop_bcc = size > 0 && (data[0] & 1);
+	o.bcc = size > 0 && (data[0] & 2) ? &h.to_cc : NULL;
+	if (send_copy(msg, size, &o, &copy, &len) == 0)
+		check_copy(copy, len);
+	free(copy);
+	send_headers_free(&h);
+	send_api_error(msg, size, code, sizeof(code), text, sizeof(text));
+	return 0;
+}

@@ -1,0 +1,466 @@
+"""`xoauth sendmail`: a message handed over as to sendmail(8) goes out
+through the account's transport, against real servers on 127.0.0.1: SMTP
+with XOAUTH2 to smtp-server (which checks every token at the provider),
+and Microsoft Graph's sendMail or the Gmail API's messages.send to
+mailapi.js, our stand-in for those services (they cannot be reached from
+a test), which checks the token by introspection, the scope, the path, the
+content type and the decoded MIME, as the services document.
+
+Each class logs one user in once (device flow) with the scopes of both
+resources (mail.send for SMTP and Gmail, mail.api standing for Graph's
+Mail.Send), as the login does for an account whose transport needs both.
+"""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+
+import harness
+import xoagent
+
+import sys
+sys.path.insert(0, harness.PYTHON_PACKAGE_DIR)
+import xoauth  # noqa: E402
+
+EMAIL = "alice@example.com"
+SCOPES = harness.SCOPE + " mail.api"
+TIMEOUT = 120
+
+
+def message(to="bob@example.com", cc=None, bcc=None, subject="hello",
+            body="Hello from xoauth sendmail.\n", sender=EMAIL, nl="\n"):
+    lines = ["From: Alice <%s>" % sender, "To: %s" % to]
+    if cc:
+        lines.append("Cc: %s" % cc)
+    if bcc:
+        lines.append("Bcc: %s" % bcc)
+    lines += ["Subject: %s" % subject, "Date: Sun, 06 Dec 2026 10:00:00 +0000",
+              "Message-ID: <t.%d@example.com>" % time.time_ns(), "MIME-Version: 1.0",
+              "Content-Type: text/plain; charset=utf-8",
+              "Content-Transfer-Encoding: 8bit", ""]
+    return (nl.join(lines) + nl + body.replace("\n", nl)).encode()
+
+
+def crlf(data):
+    """What SMTP carries: every line ended by CRLF."""
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+class Senders(unittest.TestCase):
+    """One provider, one SMTP server, the API stand-in and an agent with
+    accounts of every transport, all of one login's refresh token."""
+
+    smtp_kwargs = {}
+    graph_scope = "mail.api"
+    smtp_tls = False
+    smtp_host = "127.0.0.1"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.oidc = harness.start_oidc(at_ttl=120)
+        cls.tlsdir = tempfile.mkdtemp(prefix="xo-sendmail-tls-")
+        tls = harness.make_tls(cls.tlsdir)
+        cls.smtp = harness.start_smtp(cls.oidc, tls=tls if cls.smtp_tls else None,
+                                      **cls.smtp_kwargs)
+        cls.api = harness.start_mailapi(cls.oidc, tls=tls)
+        common = ["email = %s" % EMAIL, "ca_file = %s" % tls.ca,
+                  "smtp = %s:%d" % (cls.smtp_host, cls.smtp.port_xoauth2_only),
+                  "graph_endpoint = %s" % cls.api.graph,
+                  "graph_scope = %s" % cls.graph_scope,
+                  "gmail_endpoint = %s" % cls.api.gmail]
+        cls.env = xoagent.AgentEnv("".join(
+            xoagent.account_section(name, cls.oidc, scope=harness.SCOPE,
+                                    extra=common + ["send = %s" % send])
+            for name, send in cls.accounts()))
+        cls.env.start()
+        rt = harness.get_tokens_by_device(cls.oidc, EMAIL, scope=SCOPES)["refresh_token"]
+        for name, _ in cls.accounts():
+            # One grant per account: a rotating refresh token must have
+            # one owner.
+            if name != cls.accounts()[0][0]:
+                rt = harness.get_tokens_by_device(cls.oidc, EMAIL,
+                                                  scope=SCOPES)["refresh_token"]
+            r = cls.env.xoauth("import", name, stdin=(rt + "\n").encode())
+            if r.returncode != 0:
+                raise AssertionError("import %s: %r\n%s" % (name, r, cls.env.log()))
+
+    @classmethod
+    def accounts(cls):
+        return [("smtp", "smtp"), ("graph", "graph"), ("gmail", "gmail"),
+                ("auto", "auto")]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.cleanup()
+        cls.api.stop()
+        cls.smtp.stop()
+        cls.oidc.stop()
+        shutil.rmtree(cls.tlsdir, ignore_errors=True)
+
+    def sendmail(self, *args, stdin=b""):
+        r = self.env.xoauth("sendmail", *args, stdin=stdin, timeout=TIMEOUT)
+        return r
+
+
+class SMTPTransport(Senders):
+    def test_message_arrives_byte_for_byte_with_bcc_taken_out(self):
+        before = len(self.smtp.messages())
+        msg = message(to="Bob <bob@example.com>", cc="carol@example.org",
+                      bcc="dave@example.net",
+                      body="8-bit: Grüße, ½ €\n.a line that starts with a dot\n")
+        r = self.sendmail("-a", "smtp", "-t", "-i", stdin=msg)
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.smtp.wait_messages(before + 1)[-1]
+        with open(os.path.join(self.smtp.maildir, got["eml"]), "rb") as f:
+            data = f.read()
+        want = crlf(b"".join(l for l in msg.splitlines(True) if not l.startswith(b"Bcc:")))
+        self.assertEqual(data, want)
+        self.assertEqual(got["mail_from"], EMAIL)
+        self.assertEqual(sorted(got["rcpt_to"]),
+                         ["bob@example.com", "carol@example.org", "dave@example.net"])
+        self.assertEqual(got["mechanism"], "XOAUTH2")
+
+    def test_arguments_are_the_envelope_without_t(self):
+        before = len(self.smtp.messages())
+        r = self.sendmail("-a", "smtp", "-f", "alice@example.com", "erin@example.com",
+                          stdin=message(to="bob@example.com"))
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.smtp.wait_messages(before + 1)[-1]
+        self.assertEqual(got["rcpt_to"], ["erin@example.com"])
+
+    def test_a_dot_line_ends_the_message_unless_i(self):
+        before = len(self.smtp.messages())
+        body = message(body="first\n.\nnever sent\n")
+        r = self.sendmail("-a", "smtp", "-t", stdin=body)
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.smtp.wait_messages(before + 1)[-1]
+        self.assertIn("first", got["data"])
+        self.assertNotIn("never sent", got["data"])
+        r = self.sendmail("-a", "smtp", "-t", "-oi", stdin=body)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = self.smtp.wait_messages(before + 2)[-1]
+        self.assertIn("never sent", got["data"])
+
+    def test_large_message_arrives_whole(self):
+        before = len(self.smtp.messages())
+        body = "".join("line %07d %s\n" % (i, "x" * 60) for i in range(30000))
+        msg = message(body=body)
+        self.assertGreater(len(msg), 2 * 1024 * 1024)
+        r = self.sendmail("-a", "smtp", "-t", "-i", stdin=msg)
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.smtp.wait_messages(before + 1)[-1]
+        with open(os.path.join(self.smtp.maildir, got["eml"]), "rb") as f:
+            self.assertEqual(f.read(), crlf(msg))
+
+    def test_from_date_and_message_id_are_added_when_missing(self):
+        before = len(self.smtp.messages())
+        r = self.sendmail("-a", "smtp", "-F", 'Cron "Daemon"', "bob@example.com",
+                          stdin=b"Subject: nightly\n\nall is well\n")
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.smtp.wait_messages(before + 1)[-1]
+        with open(os.path.join(self.smtp.maildir, got["eml"]), "rb") as f:
+            data = f.read().decode()
+        self.assertTrue(data.startswith('From: "Cron \\"Daemon\\"" <%s>\r\n' % EMAIL), data)
+        self.assertRegex(data, r"\r\nDate: \w{3}, \d\d \w{3} \d{4} [0-9:]{8} \+0000\r\n")
+        self.assertRegex(data, r"\r\nMessage-ID: <[0-9a-f]{16}\.\d+@example\.com>\r\n")
+        self.assertTrue(data.endswith("\r\n\r\nall is well\r\n"), data)
+
+    def test_the_account_is_chosen_by_the_sender_address(self):
+        # Every account here has the same address: the first one that
+        # has it is the one, and a sender no account has is refused.
+        r = self.sendmail("-f", "mallory@example.com", "bob@example.com",
+                          stdin=message(sender="mallory@example.com"))
+        self.assertEqual(r.returncode, 78, r.stderr)  # EX_CONFIG
+        self.assertIn("-a ACCOUNT", r.stderr)
+
+    def test_no_recipients_is_a_usage_error(self):
+        r = self.sendmail("-a", "smtp", stdin=message())
+        self.assertEqual(r.returncode, 64, r.stderr)  # EX_USAGE
+        r = self.sendmail("-a", "smtp", "-t", stdin=b"Subject: none\n\nno one\n")
+        self.assertEqual(r.returncode, 65, r.stderr)  # EX_DATAERR
+
+    def test_python_subprocess_with_t(self):
+        before = len(self.smtp.messages())
+        p = subprocess.run([xoagent.CLI, "sendmail", "-a", "smtp", "-t"],
+                           input=message(to="frank@example.com"), env=self.env.env,
+                           capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.smtp.wait_messages(before + 1)[-1]["rcpt_to"],
+                         ["frank@example.com"])
+
+    def test_python_package_sends_with_xo_send_semantics(self):
+        before = len(self.smtp.messages())
+        msg = message(to="bob@example.com", bcc="hidden@example.com")
+        with xoauth.connect(self.env.sock) as c:
+            sent = c.send(msg, account="smtp", from_headers=True)
+            self.assertEqual(sent.transport, "smtp")
+            self.assertTrue(sent.reply.startswith("250"), sent.reply)
+            with self.assertRaises(xoauth.MessageError):
+                c.send(b"Subject: x\n\nno recipients\n", account="smtp")
+            with self.assertRaises(xoauth.NoSuchAccountError):
+                c.send(msg, ["bob@example.com"], account="nope")
+        got = self.smtp.wait_messages(before + 1)[-1]
+        self.assertEqual(sorted(got["rcpt_to"]), ["bob@example.com", "hidden@example.com"])
+
+    @unittest.skipUnless(shutil.which("php"), "php-cli is not installed")
+    def test_php_mail_through_sendmail_path(self):
+        before = len(self.smtp.messages())
+        script = ('$ok = mail("grace@example.com", "from PHP", "Hello from mail().\\n", '
+                  '"From: %s"); exit($ok ? 0 : 1);' % EMAIL)
+        p = subprocess.run(["php", "-n", "-d", "sendmail_path=%s sendmail -a smtp -t -i"
+                            % xoagent.CLI, "-r", script], env=self.env.env,
+                           capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr + self.env.log().encode())
+        got = self.smtp.wait_messages(before + 1)[-1]
+        self.assertEqual(got["rcpt_to"], ["grace@example.com"])
+        self.assertIn("Hello from mail().", got["data"])
+
+
+class SMTPOverTLS(Senders):
+    """A server that offers STARTTLS, named by a host name its certificate
+    holds: the token goes over TLS, the certificate checked against the
+    account's ca_file."""
+
+    smtp_tls = True
+    smtp_host = "localhost"
+
+    @classmethod
+    def accounts(cls):
+        return [("smtp", "smtp")]
+
+    def test_starttls_carries_the_login_and_the_message(self):
+        r = self.sendmail("-a", "smtp", "-t", "-v", stdin=message())
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.smtp.wait_messages(1)[-1]
+        self.assertTrue(got["tls"], got)
+        self.assertTrue(all(a["tls"] for a in self.smtp.auth_attempts()))
+
+
+class APITransports(Senders):
+    def test_graph_gets_base64_mime_with_the_graph_scope(self):
+        before = len(self.api.messages())
+        msg = message(to="bob@example.com", bcc="dave@example.net", body="Grüße\n")
+        r = self.sendmail("-a", "graph", "-t", "-v", stdin=msg)
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        self.assertIn("sent by graph: 202", r.stderr)
+        got = self.api.messages()[before]
+        self.assertEqual(got["api"], "graph")
+        self.assertEqual(got["path"], "/graph/v1.0/me/sendMail")
+        self.assertTrue(got["content_type"].startswith("text/plain"))
+        self.assertEqual(got["scope"], "mail.api")
+        self.assertEqual(got["to"], ["bob@example.com"])
+        self.assertEqual(got["bcc"], ["dave@example.net"])
+        self.assertEqual(got["data"], crlf(msg))
+
+    def test_gmail_gets_raw_base64url(self):
+        before = len(self.api.messages())
+        msg = message(to="bob@example.com", body="?>?>?> base64url\n")
+        r = self.sendmail("-a", "gmail", "-t", "-v", stdin=msg)
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        self.assertIn("sent by gmail: 200 OK, id api-", r.stderr)
+        got = self.api.messages()[before]
+        self.assertEqual(got["api"], "gmail")
+        self.assertEqual(got["path"], "/gmail/v1/users/me/messages/send")
+        self.assertIn("mail.send", got["scope"].split())
+        self.assertEqual(got["data"], crlf(msg))
+
+    def test_envelope_only_recipients_become_bcc_for_an_api(self):
+        before = len(self.api.messages())
+        r = self.sendmail("-a", "graph", "bob@example.com", "hidden@example.com",
+                          stdin=message(to="bob@example.com"))
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.api.messages()[before]
+        self.assertEqual(got["to"], ["bob@example.com"])
+        self.assertEqual(got["bcc"], ["hidden@example.com"])
+
+    def test_header_recipient_outside_the_envelope_is_refused_for_an_api(self):
+        before = len(self.api.requests())
+        r = self.sendmail("-a", "graph", "bob@example.com",
+                          stdin=message(to="bob@example.com", cc="eve@example.com"))
+        self.assertEqual(r.returncode, 65, r.stderr)  # EX_DATAERR
+        self.assertIn("eve@example.com", r.stderr)
+        self.assertEqual(len(self.api.requests()), before)
+
+    def test_token_scope_keeps_one_token_per_resource(self):
+        own = self.env.token("graph")
+        api = self.env.xoauth("token", "graph", "--scope", "mail.api")
+        self.assertEqual(api.returncode, 0, api.stderr + self.env.log())
+        api = api.stdout.strip()
+        self.assertNotEqual(own, api)
+        self.assertEqual(harness.introspect(self.oidc, api)["scope"], "mail.api")
+        self.assertIn("mail.send", harness.introspect(self.oidc, own)["scope"].split())
+        # Asked again, the same token: it is kept, not fetched anew.
+        self.assertEqual(self.env.xoauth("token", "graph", "--scope", "mail.api")
+                         .stdout.strip(), api)
+        r = self.env.xoauth("token", "graph", "--scope", "openid")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("graph_scope", r.stderr)
+        # The Python package asks for it the same way.
+        with xoauth.connect(self.env.sock) as c:
+            self.assertEqual(c.token("graph", scope="mail.api").token, api)
+            self.assertEqual(c.token("graph").token, own)
+
+    def test_401_gets_one_fresh_token(self):
+        # Graph refuses a token its tenant revoked while the grant lives
+        # on (continuous access evaluation); the test provider revokes a
+        # grant with any of its tokens, so the 401 is injected.
+        token = self.env.xoauth("token", "graph", "--scope", "mail.api").stdout.strip()
+        self.api.queue_fault(401, code="InvalidAuthenticationToken")
+        before_req, before = len(self.api.requests()), len(self.api.messages())
+        r = self.sendmail("-a", "graph", "-t", stdin=message())
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        seen = self.api.requests()[before_req:]
+        self.assertEqual([q["status"] for q in seen], [401, 202])
+        # The second try went with another token.
+        self.assertNotEqual(seen[0]["token_sha256"], seen[1]["token_sha256"])
+        self.assertNotEqual(token, self.env.xoauth("token", "graph", "--scope",
+                                                   "mail.api").stdout.strip())
+        self.assertEqual(len(self.api.messages()), before + 1)
+
+    def test_401_twice_is_ex_noperm(self):
+        self.api.queue_fault(401, code="InvalidAuthenticationToken", count=2)
+        before = len(self.api.messages())
+        r = self.sendmail("-a", "graph", "-t", stdin=message())
+        self.assertEqual(r.returncode, 77, r.stderr)  # EX_NOPERM
+        self.assertIn("InvalidAuthenticationToken", r.stderr)
+        self.assertEqual(len(self.api.messages()), before)
+
+    def test_429_with_retry_after_is_waited_out(self):
+        self.api.queue_fault(429, retry_after=1)
+        before_req = len(self.api.requests())
+        t0 = time.monotonic()
+        r = self.sendmail("-a", "gmail", "-t", stdin=message())
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        self.assertGreaterEqual(time.monotonic() - t0, 1.0)
+        self.assertEqual([q["status"] for q in self.api.requests()[before_req:]], [429, 200])
+
+    def test_429_beyond_the_wait_is_tempfail_and_nothing_is_sent(self):
+        self.api.queue_fault(429, retry_after=3600)
+        before = len(self.api.messages())
+        r = self.sendmail("-a", "graph", "-t", stdin=message())
+        self.assertEqual(r.returncode, 75, r.stderr)  # EX_TEMPFAIL
+        self.assertIn("3600", r.stderr)
+        self.assertEqual(len(self.api.messages()), before)
+
+
+class ScopeRotationWithVault(unittest.TestCase):
+    """A refresh for Graph's scope rotates the one refresh token like any
+    other: the vault holds the new one, so an agent started from the vault
+    refreshes both resources with it (an old token presented again would
+    make the provider revoke the grant)."""
+
+    def setUp(self):
+        import vaulttest
+        self.oidc = harness.start_oidc(at_ttl=120)
+        self.env = vaulttest.key_file_env(
+            self.oidc, EMAIL, scope=harness.SCOPE,
+            extra=["graph_endpoint = https://127.0.0.1:9/v1.0", "graph_scope = mail.api",
+                   "send = graph"])
+        self.env.start()
+
+    def tearDown(self):
+        self.env.cleanup()
+        self.oidc.stop()
+
+    def test_a_scope_refresh_rotates_through_the_vault(self):
+        rt = harness.get_tokens_by_device(self.oidc, EMAIL, scope=SCOPES)["refresh_token"]
+        r = self.env.xoauth("import", "work", stdin=(rt + "\n").encode())
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        api = self.env.xoauth("token", "work", "--scope", "mail.api")
+        self.assertEqual(api.returncode, 0, api.stderr + self.env.log())
+        self.assertEqual(harness.introspect(self.oidc, api.stdout.strip())["scope"],
+                         "mail.api")
+        self.assertFalse(harness.is_refresh_token_active(self.oidc, rt))
+        # A new agent from the vault: the newest refresh token is there.
+        self.env.stop()
+        self.env.start()
+        api2 = self.env.xoauth("token", "work", "--scope", "mail.api")
+        self.assertEqual(api2.returncode, 0, api2.stderr + self.env.log())
+        self.assertNotEqual(api2.stdout.strip(), api.stdout.strip())
+        self.assertTrue(harness.is_access_token_active(self.oidc, self.env.token("work")))
+        self.assertNotIn("revoked the grant", self.env.log())
+
+
+class APIRefusals(Senders):
+    """An account whose Graph token lacks the permission: its graph_scope
+    is mail.send, the service wants mail.api (Graph's Mail.Send)."""
+
+    graph_scope = "mail.send"
+
+    @classmethod
+    def accounts(cls):
+        return [("graph", "graph")]
+
+    def test_403_access_denied_is_ex_noperm_and_nothing_is_sent(self):
+        before = len(self.api.requests())
+        r = self.sendmail("-a", "graph", "-t", stdin=message())
+        self.assertEqual(r.returncode, 77, r.stderr)  # EX_NOPERM
+        self.assertIn("ErrorAccessDenied", r.stderr)
+        self.assertIn("Mail.Send", r.stderr)
+        # One request: a 403 is no reason for another token.
+        self.assertEqual([q["status"] for q in self.api.requests()[before:]], [403])
+        self.assertEqual(self.api.messages(), [])
+
+
+class AutoFallback(Senders):
+    """SMTP AUTH is off for the tenant: auto sends through Graph."""
+
+    smtp_kwargs = {"auth_reply": "535 5.7.139 Authentication unsuccessful, "
+                                 "SmtpClientAuthentication is disabled for the Tenant. "
+                                 "Visit https://aka.ms/smtp_auth_disabled"}
+
+    @classmethod
+    def accounts(cls):
+        return [("auto", "auto"), ("smtp", "smtp")]
+
+    def test_auto_falls_back_to_graph_exactly_once(self):
+        before_api = len(self.api.messages())
+        before_auth = len(self.smtp.auth_attempts())
+        r = self.sendmail("-a", "auto", "-t", stdin=message(bcc="dave@example.net"))
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        self.assertEqual(r.stderr.count("sent through Microsoft Graph instead"), 1, r.stderr)
+        self.assertIn("5.7.139", r.stderr)
+        self.assertEqual(self.env.log().count("sent through Microsoft Graph instead"), 1)
+        self.assertEqual(len(self.smtp.auth_attempts()), before_auth + 1)
+        self.assertEqual(self.smtp.messages(), [])
+        got = self.api.messages()[before_api:]
+        self.assertEqual(len(got), 1)
+        self.assertEqual(got[0]["bcc"], ["dave@example.net"])
+
+    def test_smtp_alone_says_why_with_ex_noperm(self):
+        r = self.sendmail("-a", "smtp", "-t", stdin=message())
+        self.assertEqual(r.returncode, 77, r.stderr)  # EX_NOPERM
+        self.assertIn("5.7.139", r.stderr)
+        self.assertEqual(self.smtp.messages(), [])
+
+    def test_doctor_proposes_send_auto(self):
+        r = self.env.xoauth("doctor", "smtp", "--smtp",
+                            "127.0.0.1:%d" % self.smtp.port_xoauth2_only, timeout=TIMEOUT)
+        self.assertIn("send = auto", r.stdout + r.stderr)
+
+
+class NoFallbackAfterMailFrom(Senders):
+    """A refusal once the message was offered: auto must not send it
+    again by Graph."""
+
+    smtp_kwargs = {"reject_rcpt": "nobody@example.com"}
+
+    @classmethod
+    def accounts(cls):
+        return [("auto", "auto")]
+
+    def test_recipient_refused_is_ex_nouser_and_sent_nowhere(self):
+        before_api = len(self.api.requests())
+        r = self.sendmail("-a", "auto", "bob@example.com", "nobody@example.com",
+                          stdin=message(to="bob@example.com", cc="nobody@example.com"))
+        self.assertEqual(r.returncode, 67, r.stderr + self.env.log())  # EX_NOUSER
+        self.assertIn("550", r.stderr)
+        self.assertEqual(self.smtp.messages(), [])
+        self.assertEqual(len(self.api.requests()), before_api)
+
+
+if __name__ == "__main__":
+    unittest.main()

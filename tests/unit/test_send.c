@@ -1,0 +1,216 @@
+/*
+ * test_send.c: the message as the send transports need it
+ * (agent/send/pure/message.c): addresses, the header block, the copy that
+ * goes out, and what servers answer.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <xoauth/xo_errors.h>
+
+#include "send/pure/message.h"
+#include "unit.h"
+
+/* The addresses parse() finds in value, joined by spaces. */
+static void addresses_are(const char *value, const char *want)
+{
+	struct send_addrs a = {0};
+	char why[SEND_WHY_MAX] = "", got[512] = "";
+	size_t i;
+
+	if (send_parse_addresses(value, strlen(value), &a, why, sizeof(why)) !=
+	    0)
+		fail_msg("%s: %s", value, why);
+	for (i = 0; i < a.n; i++) {
+		strcat(got, i > 0 ? " " : "");
+		strcat(got, a.v[i]);
+	}
+	assert_string_equal(got, want);
+	send_addrs_free(&a);
+}
+
+static void addresses_are_read_as_rfc5322_writes_them(void **state)
+{
+	(void)state;
+	addresses_are("bob@example.com", "bob@example.com");
+	addresses_are("Bob Smith <bob@example.com>", "bob@example.com");
+	addresses_are("\"Smith, Bob\" <bob@example.com>, carol@example.org",
+		      "bob@example.com carol@example.org");
+	addresses_are("bob@example.com (Bob, at work), <c@d.e>",
+		      "bob@example.com c@d.e");
+	addresses_are("team: a@b.c, \"x\" <d@e.f>;, g@h.i",
+		      "a@b.c d@e.f g@h.i");
+	addresses_are("undisclosed-recipients:;", "");
+	addresses_are("<@route.example,@other:bob@example.com>",
+		      "bob@example.com");
+	addresses_are("\"odd\\\"local\"@example.com",
+		      "\"odd\\\"local\"@example.com");
+	/* A set: the same address twice (any case) counts once. */
+	addresses_are("a@b.c, A@B.C, a@b.c", "a@b.c");
+}
+
+static void unreadable_addresses_are_refused(void **state)
+{
+	static const char *const bad[] = {
+	    "bob", /* no domain: nothing is delivered locally */
+	    "Bob <bob@example.com",  /* unclosed angle */
+	    "<bob@example.com> x",   /* text after the angle address */
+	    "\"unterminated@x.y",    /* unclosed quote */
+	    "(comment bob@x.y",	     /* unclosed comment */
+	    "bob smith@example.com", /* a blank in a bare address */
+	    "a@@b.c",
+	};
+	struct send_addrs a = {0};
+	char why[SEND_WHY_MAX];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (send_parse_addresses(bad[i], strlen(bad[i]), &a, why,
+					 sizeof(why)) != XO_ERR_MESSAGE_BAD)
+			fail_msg("accepted '%s'", bad[i]);
+		assert_non_null(strstr(why, "cannot read"));
+	}
+	send_addrs_free(&a);
+}
+
+static void header_block_gives_recipients_and_what_is_missing(void **state)
+{
+	static const char msg[] = "From: Alice <alice@example.com>\r\n"
+				  "To: bob@example.com,\r\n"
+				  " Carol <carol@example.org>\r\n"
+				  "cc: dave@example.net\n"
+				  "BCC: eve@example.com\n"
+				  "Subject: To: not@a.header\n"
+				  "\n"
+				  "To: body@example.com\n";
+	struct send_headers h;
+	char why[SEND_WHY_MAX];
+
+	(void)state;
+	assert_int_equal(
+	    send_headers_parse(msg, sizeof(msg) - 1, &h, why, sizeof(why)), 0);
+	assert_int_equal(h.to_cc.n, 3);
+	assert_string_equal(h.to_cc.v[1], "carol@example.org");
+	assert_string_equal(h.to_cc.v[2], "dave@example.net");
+	assert_int_equal(h.bcc.n, 1);
+	assert_string_equal(h.from, "alice@example.com");
+	assert_true(h.has_from);
+	assert_false(h.has_date);
+	assert_false(h.has_message_id);
+	send_headers_free(&h);
+}
+
+static char *copy_of(const char *msg, const struct send_copy_opts *o)
+{
+	char *out = NULL, *s;
+	size_t len = 0;
+
+	assert_int_equal(send_copy(msg, strlen(msg), o, &out, &len), 0);
+	s = strndup(out, len);
+	free(out);
+	return s;
+}
+
+static void copy_has_crlf_lines_and_bcc_as_asked(void **state)
+{
+	static const char msg[] = "To: a@b.c\nBcc: x@y.z,\n y@y.z\r\n"
+				  "Subject: s\n\nBcc: stays in the body\n"
+				  "last line without end";
+	struct send_addrs blind = {0};
+	struct send_copy_opts o = {0};
+	char *s;
+
+	(void)state;
+	o.drop_bcc = true;
+	s = copy_of(msg, &o);
+	assert_string_equal(s, "To: a@b.c\r\nSubject: s\r\n\r\n"
+			       "Bcc: stays in the body\r\n"
+			       "last line without end\r\n");
+	free(s);
+
+	/* The APIs: the blind recipients are written in, once. */
+	assert_int_equal(send_addrs_add(&blind, "x@y.z", 5), 0);
+	assert_int_equal(send_addrs_add(&blind, "w@v.u", 5), 0);
+	memset(&o, 0, sizeof(o));
+	o.bcc = &blind;
+	o.add[0] = "Date: today";
+	s = copy_of(msg, &o);
+	assert_string_equal(s, "Date: today\r\nBcc: x@y.z,\r\n w@v.u\r\n"
+			       "To: a@b.c\r\nSubject: s\r\n\r\n"
+			       "Bcc: stays in the body\r\n"
+			       "last line without end\r\n");
+	free(s);
+	send_addrs_free(&blind);
+
+	/* 8-bit bytes and CRLF already there pass as they are. */
+	memset(&o, 0, sizeof(o));
+	s = copy_of("Subject: \xc3\xa9\r\n\r\n\xff\xfe body\r\n", &o);
+	assert_string_equal(s, "Subject: \xc3\xa9\r\n\r\n\xff\xfe body\r\n");
+	free(s);
+}
+
+static void exchange_refusals_that_allow_graph_are_known(void **state)
+{
+	(void)state;
+	assert_true(send_smtp_auth_off(
+	    "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication "
+	    "is disabled for the Tenant. Visit "
+	    "https://aka.ms/smtp_auth_disabled"));
+	assert_true(send_smtp_auth_off(
+	    "535 5.7.3 Authentication unsuccessful [BN0PR04CA0001.namprd04]"));
+	assert_false(send_smtp_auth_off("535-5.7.8 Username and Password not "
+					"accepted"));
+	assert_false(send_smtp_auth_off("454 4.7.0 Temporary authentication "
+					"failure"));
+	/* A 4xx is no refusal of SMTP AUTH, whatever it quotes. */
+	assert_false(send_smtp_auth_off("454 4.7.0 see 5.7.139 later"));
+}
+
+static void api_errors_of_graph_and_google_are_read(void **state)
+{
+	static const char graph[] =
+	    "{\"error\":{\"code\":\"ErrorAccessDenied\",\"message\":\"Access "
+	    "is denied.\\nCheck credentials.\"}}";
+	static const char google[] =
+	    "{\"error\":{\"code\":403,\"message\":\"Request had insufficient "
+	    "authentication scopes.\",\"status\":\"PERMISSION_DENIED\","
+	    "\"errors\":[{\"reason\":\"insufficientPermissions\"}]}}";
+	char code[64], msg[128];
+
+	(void)state;
+	send_api_error(graph, sizeof(graph) - 1, code, sizeof(code), msg,
+		       sizeof(msg));
+	assert_string_equal(code, "ErrorAccessDenied");
+	assert_string_equal(msg, "Access is denied. Check credentials.");
+	send_api_error(google, sizeof(google) - 1, code, sizeof(code), msg,
+		       sizeof(msg));
+	assert_string_equal(code, "insufficientPermissions");
+	assert_string_equal(msg,
+			    "Request had insufficient authentication scopes.");
+	send_api_error("not json", 8, code, sizeof(code), msg, sizeof(msg));
+	assert_string_equal(code, "");
+	assert_string_equal(msg, "");
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(addresses_are_read_as_rfc5322_writes_them),
+	    cmocka_unit_test(unreadable_addresses_are_refused),
+	    cmocka_unit_test(header_block_gives_recipients_and_what_is_missing),
+	    cmocka_unit_test(copy_has_crlf_lines_and_bcc_as_asked),
+	    cmocka_unit_test(exchange_refusals_that_allow_graph_are_known),
+	    cmocka_unit_test(api_errors_of_graph_and_google_are_read),
+	};
+	const struct unit_group groups[] = {
+	    UNIT_GROUP("send", tests, NULL, NULL),
+	};
+
+	return unit_run(argc, argv, groups, 1);
+}
