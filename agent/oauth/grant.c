@@ -48,11 +48,11 @@ struct oauth_client {
 	   from under a running operation. */
 	char *name;
 	char *client_id;
-	char *scopes;	/* may be NULL */
+	char *scopes;	    /* may be NULL */
 	char *login_scopes; /* what a login asks for; may be NULL */
-	char *ca_file;	/* may be NULL */
-	char *issuer;	/* without a trailing '/'; may be NULL */
-	char *token_ep; /* NULL until discovered */
+	char *ca_file;	    /* may be NULL */
+	char *issuer;	    /* without a trailing '/'; may be NULL */
+	char *token_ep;	    /* NULL until discovered */
 	char *device_ep;
 	char *authz_ep;
 	int need_discovery;

@@ -52,7 +52,7 @@ struct agent_http_xfer {
 	struct agent_http *h;
 	CURL *easy;
 	CURLU *url;
-	struct agent_plain *form; /* request body, sodium_malloc */
+	struct agent_plain *form;   /* request body, sodium_malloc */
 	struct curl_slist *headers; /* a body's own headers, or NULL */
 	/* The response, a C string at all times (the NUL is kept after the
 	   bytes): it holds tokens, and agent_buf wipes it. */
