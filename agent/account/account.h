@@ -178,6 +178,10 @@ struct account_status {
 	const struct agent_err *login; /* the last login's outcome */
 	long last_aadsts;	       /* the provider's AADSTS number, 0 */
 	const char *last_oauth_error;  /* the provider's "error", "" */
+	int last_fault;		       /* enum oauth_fault of the last
+					  failure */
+	const char *lifetime_note;     /* what the agent made of the last
+					  reply's expires_in, "" if fine */
 };
 void account_status(const struct account *acct, struct account_status *out);
 /* Fills a LIST entry; strings point into the account. */

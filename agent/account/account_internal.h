@@ -35,6 +35,7 @@
 #include "core/agent.h"
 #include "core/err.h"
 #include "core/waiter.h"
+#include "oauth/pure/reply.h"
 
 /* What the account is doing with the provider: one thing at a time. */
 enum account_op {
@@ -113,25 +114,32 @@ struct account {
 	struct agent_secret *prev_refresh;
 	struct agent_secret *staged_access;
 	long staged_expires_in;
+	enum oauth_lifetime staged_lifetime; /* how the reply gave it */
+	char staged_said[40];		     /* what the reply had */
 	enum refresh_mark mark;
 	time_t obtained_wall; /* login, import or restore (lifetime) */
 	int64_t drop_boot;    /* lifetime: forget the tokens then; 0 */
 
 	/* The access token's times. */
 	int64_t expires_boot;	   /* CLOCK_BOOTTIME ms; 0: none */
-	int64_t lifetime_ms;	   /* its lifetime */
+	int64_t lifetime_ms;	   /* its lifetime, as planned */
 	int64_t next_refresh_boot; /* 0: nothing planned */
 	time_t expires_wall;	   /* the same expiry in Unix time */
 	time_t refreshed_wall;
+	/* What the agent made of the last token reply's expires_in when it
+	   was missing, unusable or over a day; "" when it was fine.  LIST
+	   and the doctor show it. */
+	char lifetime_note[400];
 
 	/* Health. */
 	uint8_t state; /* enum proto_state: NEED_LOGIN, ACTIVE, RETRYING,
 			  REAUTH, CONFIG_ERROR or IDLE */
 	enum account_op op;
-	unsigned failures;	   /* consecutive transient failures */
-	struct agent_err last;	   /* the last failure; code 0: none */
-	long last_aadsts;	   /* the provider's AADSTS number, 0 */
-	char last_oauth_error[48]; /* the provider's "error", "" */
+	unsigned failures;	     /* consecutive transient failures */
+	struct agent_err last;	     /* the last failure; code 0: none */
+	enum oauth_fault last_fault; /* what it met (TLS, timeout ...) */
+	long last_aadsts;	     /* the provider's AADSTS number, 0 */
+	char last_oauth_error[48];   /* the provider's "error", "" */
 
 	/* client_secret_cmd (secret_cmd.c) */
 	struct agent_spawn *secret_run;	 /* the command, while it runs */
@@ -249,6 +257,20 @@ void account_unstage(struct account *acct);
 void account_drop_tokens(struct account *acct);
 /* Forgets every token and the last error. */
 void account_forget(struct account *acct);
+/*
+ * The life to plan a new access token with (xoauth-agent(1), REFRESH
+ * POLICY), staged_expires_in being what the parser made of the reply
+ * (capped at a day) and acct->staged_lifetime how: when the reply said
+ * nothing usable, the life of the token before it (prev_ms, 0: none) if
+ * that was shorter than the parser's default hour, since a provider's
+ * tokens rarely change their life from one to the next.  What was assumed
+ * goes to note (the account's lifetime_note, for its own token) and the
+ * log; "" when the reply's word was taken.  scope: NULL for the account's
+ * own token, else the scope's, for the words.
+ */
+long account_plan_lifetime(struct account *acct, long staged_expires_in,
+			   int64_t prev_ms, const char *scope, char *note,
+			   size_t notelen);
 /* Starts the lifetime clock from obtained (Unix time). */
 void account_set_obtained(struct account *acct, time_t obtained);
 /* Puts the account in config-error with e (logged) and runs the notify

@@ -172,6 +172,7 @@ static void client_refused(struct account *acct, const struct oauth_result *res)
 		      res->client_rejected && agent_secret_cmd_used(acct)
 			  ? " (the secret came from client_secret_cmd)"
 			  : "");
+	acct->last_fault = res->fault;
 	/* The next attempt asks the command again. */
 	if (res->client_rejected)
 		agent_secret_cmd_forget(acct);
@@ -196,6 +197,7 @@ static void back_off(struct account *acct, const struct oauth_result *res)
 		      "%s: refresh failed (%s), retry %u in %lld s",
 		      acct->cfg.name, res->message, acct->failures,
 		      (long long)((acct->next_refresh_boot - now) / 1000));
+	acct->last_fault = res->fault;
 	log_error("%s", acct->last.msg);
 	/* The client sees the refresh failure, not the detail. */
 	if (acct->last.code != XO_ERR_TIMEOUT)

@@ -25,6 +25,8 @@ static void keep_tokens(struct account *from, struct account *to)
 	to->expires_boot = from->expires_boot;
 	to->expires_wall = from->expires_wall;
 	to->lifetime_ms = from->lifetime_ms;
+	memcpy(to->lifetime_note, from->lifetime_note,
+	       sizeof(to->lifetime_note));
 	to->refreshed_wall = from->refreshed_wall;
 	to->next_refresh_boot = from->next_refresh_boot;
 	/* The other scopes' tokens came from the same grant. */

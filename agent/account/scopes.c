@@ -317,15 +317,22 @@ void account_scope_commit(struct account *acct)
 {
 	struct account_scope *sc = acct->cur;
 	int64_t now = agent_now_boot();
+	/* What was assumed of its life goes to the log only: LIST shows
+	   the account's own token. */
+	char note[400];
+	long secs;
 
 	if (sc->staged_access == NULL)
 		return;
 	agent_secret_free(sc->access_token);
 	sc->access_token = sc->staged_access;
 	sc->staged_access = NULL; /* transferred */
-	sc->lifetime_ms = (int64_t)sc->staged_expires_in * 1000;
+	secs =
+	    account_plan_lifetime(acct, sc->staged_expires_in, sc->lifetime_ms,
+				  sc->scope, note, sizeof(note));
+	sc->lifetime_ms = (int64_t)secs * 1000;
 	sc->expires_boot = now + sc->lifetime_ms;
-	sc->expires_wall = time(NULL) + sc->staged_expires_in;
+	sc->expires_wall = time(NULL) + secs;
 	sc->failures = 0;
 	sc->refused = false;
 	agent_err_clear(&sc->last);

@@ -371,6 +371,8 @@ void account_status(const struct account *acct, struct account_status *out)
 	out->login = account_login_outcome(acct);
 	out->last_aadsts = acct->last_aadsts;
 	out->last_oauth_error = acct->last_oauth_error;
+	out->last_fault = (int)acct->last_fault;
+	out->lifetime_note = acct->lifetime_note;
 }
 
 void account_list_entry(const struct account *acct,
@@ -395,6 +397,9 @@ void account_list_entry(const struct account *acct,
 	   tokens the vault could not take. */
 	if (acct->last.msg[0] == '\0' && problem != NULL)
 		info->last_error = proto_str_c(problem);
+	/* Else what the agent had to assume about its token's life. */
+	else if (acct->last.msg[0] == '\0' && acct->lifetime_note[0] != '\0')
+		info->last_error = proto_str_c(acct->lifetime_note);
 }
 
 void account_record(const struct account *acct, struct account_record *out)

@@ -53,6 +53,8 @@ void account_forget(struct account *acct)
 	account_drop_tokens(acct);
 	acct->failures = 0;
 	agent_err_clear(&acct->last);
+	acct->last_fault = OAUTH_FAULT_NONE;
+	acct->lifetime_note[0] = '\0';
 	acct->last_aadsts = 0;
 	acct->last_oauth_error[0] = '\0';
 }
@@ -143,6 +145,11 @@ int account_stage_tokens(struct account *acct, struct oauth_result *res,
 	}
 	*staged = access;
 	*staged_expires_in = res->expires_in;
+	/* How the reply gave the lifetime, for the commit of the token
+	   staged now, the account's or cur's: one refresh runs at a time. */
+	acct->staged_lifetime = res->lifetime;
+	snprintf(acct->staged_said, sizeof(acct->staged_said), "%s",
+		 res->expires_in_said);
 	if (res->email != NULL && acct->email == NULL) {
 		account_set_email(acct, res->email);
 		res->email = NULL; /* transferred */
@@ -159,8 +166,59 @@ int account_stage_tokens(struct account *acct, struct oauth_result *res,
 	return 0;
 }
 
+long account_plan_lifetime(struct account *acct, long staged_expires_in,
+			   int64_t prev_ms, const char *scope, char *note,
+			   size_t notelen)
+{
+	const char *name = acct->cfg.name;
+	long secs = staged_expires_in;
+	const char *basis = "an hour, the default";
+	char said[sizeof(acct->staged_said) + 32], whose[320] = "";
+
+	note[0] = '\0';
+	if (scope != NULL)
+		snprintf(whose, sizeof(whose), " for %s", scope);
+	switch (acct->staged_lifetime) {
+	case OAUTH_LIFETIME_GIVEN:
+		return secs;
+	case OAUTH_LIFETIME_CAPPED:
+		snprintf(note, notelen,
+			 "%s: the provider's last token reply%s says "
+			 "expires_in %s, over a day: the token is taken to "
+			 "live a day (%ld s) and is refreshed within it",
+			 name, whose, acct->staged_said, secs);
+		log_error("%s", note);
+		return secs;
+	case OAUTH_LIFETIME_MISSING:
+	case OAUTH_LIFETIME_UNUSABLE:
+		break;
+	}
+	if (prev_ms > 0 && prev_ms / 1000 < secs) {
+		secs = (long)(prev_ms / 1000);
+		basis = "the life of the token before it";
+	}
+	if (acct->staged_lifetime == OAUTH_LIFETIME_MISSING)
+		snprintf(said, sizeof(said), "no expires_in");
+	else
+		snprintf(said, sizeof(said), "a bad expires_in (%s)",
+			 acct->staged_said);
+	snprintf(note, notelen,
+		 "%s: the provider's last token reply%s has %s: the token is "
+		 "taken to live %ld s (%s)",
+		 name, whose, said, secs, basis);
+	/* RFC 6749 allows a reply without expires_in; a bad one is the
+	   provider's fault. */
+	if (acct->staged_lifetime == OAUTH_LIFETIME_MISSING)
+		log_info("%s", note);
+	else
+		log_error("%s", note);
+	return secs;
+}
+
 void account_commit_tokens(struct account *acct)
 {
+	long secs;
+
 	agent_secret_free(acct->prev_refresh);
 	acct->prev_refresh = NULL;
 	if (acct->cur != NULL) {
@@ -172,13 +230,17 @@ void account_commit_tokens(struct account *acct)
 	agent_secret_free(acct->access_token);
 	acct->access_token = acct->staged_access;
 	acct->staged_access = NULL; /* transferred */
-	acct->lifetime_ms = (int64_t)acct->staged_expires_in * 1000;
+	secs = account_plan_lifetime(
+	    acct, acct->staged_expires_in, acct->lifetime_ms, NULL,
+	    acct->lifetime_note, sizeof(acct->lifetime_note));
+	acct->lifetime_ms = (int64_t)secs * 1000;
 	acct->expires_boot = agent_now_boot() + acct->lifetime_ms;
 	acct->refreshed_wall = time(NULL);
-	acct->expires_wall = acct->refreshed_wall + acct->staged_expires_in;
+	acct->expires_wall = acct->refreshed_wall + secs;
 	acct->state = PROTO_STATE_ACTIVE;
 	acct->failures = 0;
 	agent_err_clear(&acct->last);
+	acct->last_fault = OAUTH_FAULT_NONE;
 	acct->last_aadsts = 0;
 	acct->last_oauth_error[0] = '\0';
 }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -326,6 +327,10 @@ int main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	d.restricted_fd = -1;
+	/* -k looks for this name in /proc/PID/comm: the agent carries it
+	   whatever started it (valgrind's memcheck names the process after
+	   itself). */
+	prctl(PR_SET_NAME, "xoauth-agent", 0, 0, 0);
 	getrlimit(RLIMIT_CORE, &d.saved_core);
 	/* Blocks of 128 KiB and more (a vault's image and its reading, a
 	   large reply) are mapped and unmapped, not left in the heap: glibc

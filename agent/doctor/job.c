@@ -138,6 +138,8 @@ static void snapshot(const struct account *acct, struct doctor_account *a)
 	a->last_aadsts = st.last_aadsts;
 	a->last_oauth_error =
 	    st.last_oauth_error[0] != '\0' ? st.last_oauth_error : NULL;
+	a->last_fault = st.last_fault;
+	a->lifetime_note = st.lifetime_note;
 }
 
 static void on_probe_done(void *arg, struct doctor_probe *p)

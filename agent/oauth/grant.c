@@ -48,11 +48,11 @@ struct oauth_client {
 	   from under a running operation. */
 	char *name;
 	char *client_id;
-	char *scopes;	/* may be NULL */
+	char *scopes;	    /* may be NULL */
 	char *login_scopes; /* what a login asks for; may be NULL */
-	char *ca_file;	/* may be NULL */
-	char *issuer;	/* without a trailing '/'; may be NULL */
-	char *token_ep; /* NULL until discovered */
+	char *ca_file;	    /* may be NULL */
+	char *issuer;	    /* without a trailing '/'; may be NULL */
+	char *token_ep;	    /* NULL until discovered */
 	char *device_ep;
 	char *authz_ep;
 	int need_discovery;
@@ -502,14 +502,19 @@ static void finish_token(struct oauth_client *c,
 		oauth_result_init(&res);
 		res.cls = OAUTH_TRANSIENT;
 		res.err = resp->err;
+		res.fault = resp->fault;
 		res.retry_after = resp->retry_after;
 		snprintf(res.message, sizeof(res.message),
-			 "the token endpoint could not be reached: %s",
+			 "the request to the token endpoint failed: %s",
 			 resp->error);
 	} else {
 		oauth_parse_token_reply(resp->status, resp->body,
 					resp->body_len, resp->retry_after,
 					&res);
+		/* The parser cannot know where a redirect points. */
+		if (res.fault == OAUTH_FAULT_REDIRECT)
+			oauth_redirect_refused(&res, resp->status,
+					       resp->redirect_host);
 	}
 	log_debug("oauth %s: %s: HTTP %ld, %s", c->name, op_name(c->op),
 		  resp->status, oauth_class_name(res.cls));

@@ -6,7 +6,8 @@
  * transfers are drained after every curl_multi_socket_action(), a 0 ms
  * timeout is run from a 1 ms timer (libcurl must not be re-entered from
  * its own timer callback), -1 stops the timer, poll contexts are freed in
- * their close callback, and a poll error is passed on as CURL_CSELECT_ERR.
+ * their close callback, and a poll error is passed on as CURL_CSELECT_ERR
+ * (with CURL_CSELECT_IN, so that curl learns which error: on_poll()).
  *
  * At most MAX_ACTIVE transfers run at once; the others wait, in the order
  * they were started, and are handed to libcurl as running ones end.  So a
@@ -61,7 +62,7 @@ struct agent_http_xfer {
 	struct agent_http *h;
 	CURL *easy;
 	CURLU *url;
-	struct agent_plain *form; /* request body, sodium_malloc */
+	struct agent_plain *form;   /* request body, sodium_malloc */
 	struct curl_slist *headers; /* a body's own headers, or NULL */
 	/* The response, a C string at all times (the NUL is kept after the
 	   bytes): it holds tokens, and agent_buf wipes it. */
@@ -69,6 +70,7 @@ struct agent_http_xfer {
 	int too_large;
 	int done; /* the callback is running: cancel is a no-op */
 	long retry_after;
+	long timeout_ms; /* the transfer's deadline, for messages */
 	agent_http_cb cb;
 	agent_http_easy_cb easy_cb; /* agent_http_start_easy(): the caller
 				       owns easy */
@@ -252,6 +254,82 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *userp)
 	return n;
 }
 
+/*
+ * What a failed transfer met, by curl's code: words that name the cause
+ * (the user reads them in `xoauth list`), which curl's own explanation
+ * follows.  A code not listed is a network failure.
+ */
+static const struct failure {
+	CURLcode rc;
+	enum oauth_fault fault;
+	const char *what;
+} failures[] = {
+    {CURLE_PEER_FAILED_VERIFICATION, OAUTH_FAULT_TLS,
+     "its TLS certificate was refused"},
+    {CURLE_SSL_CACERT_BADFILE, OAUTH_FAULT_TLS,
+     "its TLS certificate was refused"},
+    {CURLE_SSL_ISSUER_ERROR, OAUTH_FAULT_TLS,
+     "its TLS certificate was refused"},
+    {CURLE_SSL_INVALIDCERTSTATUS, OAUTH_FAULT_TLS,
+     "its TLS certificate was refused"},
+    {CURLE_SSL_PINNEDPUBKEYNOTMATCH, OAUTH_FAULT_TLS,
+     "its TLS certificate was refused"},
+    {CURLE_SSL_CONNECT_ERROR, OAUTH_FAULT_TLS, "the TLS handshake failed"},
+    {CURLE_RECV_ERROR, OAUTH_FAULT_RESET,
+     "the connection broke in the middle of the exchange"},
+    {CURLE_SEND_ERROR, OAUTH_FAULT_RESET,
+     "the connection broke in the middle of the exchange"},
+    {CURLE_PARTIAL_FILE, OAUTH_FAULT_RESET,
+     "the connection closed in the middle of the reply"},
+    {CURLE_GOT_NOTHING, OAUTH_FAULT_RESET,
+     "the connection closed without a reply"},
+    {CURLE_OPERATION_TIMEDOUT, OAUTH_FAULT_TIMEOUT,
+     "it timed out: no complete reply within"}, /* + "N s" */
+    {CURLE_COULDNT_RESOLVE_HOST, OAUTH_FAULT_NETWORK, "no connection"},
+    {CURLE_COULDNT_RESOLVE_PROXY, OAUTH_FAULT_NETWORK, "no connection"},
+    {CURLE_COULDNT_CONNECT, OAUTH_FAULT_NETWORK, "no connection"},
+};
+
+static void describe_failure(const struct agent_http_xfer *x, CURLcode rc,
+			     struct agent_http_resp *resp)
+{
+	const char *detail = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+	const char *what = "the transfer failed";
+	char secs[32] = "";
+	size_t i;
+
+	resp->fault = OAUTH_FAULT_NETWORK;
+	for (i = 0; i < sizeof(failures) / sizeof(failures[0]); i++) {
+		if (failures[i].rc != rc)
+			continue;
+		resp->fault = failures[i].fault;
+		what = failures[i].what;
+		break;
+	}
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		snprintf(secs, sizeof(secs), " %ld s",
+			 (x->timeout_ms + 999) / 1000);
+	snprintf(resp->error, sizeof(resp->error), "%s%s (%s)", what, secs,
+		 detail);
+}
+
+/* The host a redirect points to (never followed), for the message. */
+static void redirect_host(CURL *easy, struct agent_http_resp *resp)
+{
+	char *to = NULL, *host = NULL;
+	CURLU *u;
+
+	if (curl_easy_getinfo(easy, CURLINFO_REDIRECT_URL, &to) != CURLE_OK ||
+	    to == NULL || (u = curl_url()) == NULL)
+		return;
+	if (curl_url_set(u, CURLUPART_URL, to, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+		snprintf(resp->redirect_host, sizeof(resp->redirect_host), "%s",
+			 host);
+	curl_free(host);
+	curl_url_cleanup(u);
+}
+
 static void finish(struct agent_http *h, CURL *easy, CURLcode rc)
 {
 	struct agent_http_xfer *x = NULL;
@@ -280,16 +358,18 @@ static void finish(struct agent_http *h, CURL *easy, CURLcode rc)
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp.status);
 	if (rc == CURLE_OK) {
 		resp.err = 0;
+		if (resp.status >= 300 && resp.status < 400)
+			redirect_host(easy, &resp);
 	} else if (x->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
 		resp.err = XO_ERR_PROVIDER_REPLY;
+		resp.fault = OAUTH_FAULT_REPLY;
 		snprintf(resp.error, sizeof(resp.error),
 			 "the reply is larger than %d bytes",
 			 AGENT_HTTP_MAX_RESPONSE);
 	} else {
 		resp.err = rc == CURLE_OPERATION_TIMEDOUT ? XO_ERR_TIMEOUT
 							  : XO_ERR_HTTP;
-		snprintf(resp.error, sizeof(resp.error), "%s",
-			 x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+		describe_failure(x, rc, &resp);
 	}
 	resp.body = x->body.data != NULL ? (const char *)x->body.data : "";
 	resp.body_len = x->body.len;
@@ -370,8 +450,12 @@ static void on_poll(uv_poll_t *p, int status, int events)
 	struct sock_ctx *ctx = p->data;
 	int flags = 0;
 
+	/* On a socket error (EPOLLERR: a reset, say) libuv reports only
+	   UV_EBADF and stops the poll.  Letting curl read as well makes it
+	   meet the error itself and name it ("Connection reset by peer")
+	   rather than say "select/poll returned error". */
 	if (status < 0)
-		flags = CURL_CSELECT_ERR;
+		flags = CURL_CSELECT_ERR | CURL_CSELECT_IN;
 	if (events & UV_READABLE)
 		flags |= CURL_CSELECT_IN;
 	if (events & UV_WRITABLE)
@@ -776,6 +860,8 @@ int agent_http_start(struct agent_http *h, const struct agent_http_req *req,
 	x->cb = cb;
 	x->arg = arg;
 	x->retry_after = -1;
+	x->timeout_ms =
+	    req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
 	agent_buf_init(&x->body, AGENT_HTTP_MAX_RESPONSE + 1);
 	if ((kind = url_kind(req->url, &x->url)) == 0) {
 		r = XO_ERR_INVALID;
@@ -796,13 +882,17 @@ int agent_http_start(struct agent_http *h, const struct agent_http_req *req,
 	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
 			     kind == 2 ? "http,https" : "https") != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    /* A connection per request: refreshes come minutes apart, when
+	       a kept one is dead anyway, and a try on a dead one would
+	       leave its error ("Broken pipe") in errbuf, which keeps the
+	       first, over the real one of the retry (a refused
+	       certificate, say). */
+	    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-			     req->timeout_ms > 0
-				 ? req->timeout_ms
-				 : DEFAULT_TIMEOUT_MS) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, x->timeout_ms) !=
+		CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
 			     (curl_off_t)AGENT_HTTP_MAX_RESPONSE) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write) != CURLE_OK ||

@@ -21,6 +21,8 @@
 #include <curl/curl.h>
 #include <uv.h>
 
+#include "oauth/pure/reply.h"
+
 struct agent_http;
 struct agent_http_xfer;
 
@@ -29,11 +31,11 @@ struct agent_http_xfer;
 
 struct agent_http_req {
 	const char *url;
-	const char *form;     /* application/x-www-form-urlencoded body, or
-				 NULL for a GET */
+	const char *form; /* application/x-www-form-urlencoded body, or
+			     NULL for a GET */
 	size_t form_len;
-	const char *ca_file;  /* NULL: system store */
-	long timeout_ms;      /* 0: 30000 */
+	const char *ca_file; /* NULL: system store */
+	long timeout_ms;     /* 0: 30000 */
 	/* A POST of another body than a form (the send transports): body
 	   (borrowed: it must outlive the transfer, and is no secret) with
 	   its content_type.  bearer (may be NULL) is the access token of an
@@ -45,13 +47,18 @@ struct agent_http_req {
 };
 
 struct agent_http_resp {
-	int err;              /* 0, or XO_ERR_HTTP / XO_ERR_TIMEOUT /
-				 XO_ERR_PROVIDER_REPLY (too large) */
-	char error[256];      /* curl's explanation when err != 0 */
-	long status;          /* HTTP status, 0 when none arrived */
-	const char *body;     /* NUL-terminated; wiped after the callback */
+	int err;		/* 0, or XO_ERR_HTTP / XO_ERR_TIMEOUT /
+				   XO_ERR_PROVIDER_REPLY (too large) */
+	enum oauth_fault fault; /* what failed when err != 0 (TLS, reset,
+				   timeout ...) */
+	char error[320];	/* when err != 0: what failed, in words,
+				   then curl's explanation in parentheses */
+	long status;		/* HTTP status, 0 when none arrived */
+	const char *body;	/* NUL-terminated; wiped after the callback */
 	size_t body_len;
-	long retry_after;     /* seconds from Retry-After, -1 when absent */
+	long retry_after;	 /* seconds from Retry-After, -1 when absent */
+	char redirect_host[256]; /* a 3xx reply's Location host, "" when
+				    none (the redirect is not followed) */
 };
 
 /* Called once per transfer, unless it was cancelled. */

@@ -149,10 +149,17 @@ int cmd_status(const struct cli *cli, int argc, char *argv[])
 		printf(" (%zu need%s attention: see 'xoauth list')", attention,
 		       attention == 1 ? "s" : "");
 	printf("\n");
+	/* What is wrong, account by account: the agent's own words, which
+	   start with the account's name. */
+	for (i = 0; i < count; i++) {
+		sanitize(list[i].last_error);
+		if (list[i].last_error == NULL || list[i].last_error[0] == '\0')
+			continue;
+		printf("  %s: %s\n", list[i].state_name, list[i].last_error);
+	}
 	r = finish_stdout();
 out:
 	xo_accounts_free(list, count);
 	xo_client_free(c);
 	return r;
 }
-

@@ -116,7 +116,14 @@ static void check_token_reply(const struct oauth_result *r, long retry_after)
 	    (r->refresh_token->len == 0 ||
 	     r->refresh_token->data[r->refresh_token->len] != '\0'))
 		abort();
-	if (r->expires_in <= 0 || r->expires_in > 10L * 365 * 24 * 3600)
+	/* Whatever expires_in said, the life planned is a sane one, and
+	   what the reply said is told without a token in it. */
+	if (r->expires_in <= 0 || r->expires_in > OAUTH_MAX_LIFETIME)
+		abort();
+	fuzz_check_text(r->expires_in_said, sizeof(r->expires_in_said));
+	check_no_token_run(r->expires_in_said);
+	if ((r->lifetime == OAUTH_LIFETIME_GIVEN) !=
+	    (r->expires_in_said[0] == '\0'))
 		abort();
 	fuzz_check_str(r->scope);
 	fuzz_check_str(r->email);
@@ -133,7 +140,8 @@ static void check_same(const struct oauth_result *a,
 	    strcmp(a->message, b->message) != 0 || a->aadsts != b->aadsts ||
 	    strcmp(a->error, b->error) != 0 ||
 	    a->client_rejected != b->client_rejected ||
-	    a->expires_in != b->expires_in)
+	    a->expires_in != b->expires_in || a->lifetime != b->lifetime ||
+	    a->fault != b->fault)
 		abort();
 }
 
@@ -165,6 +173,7 @@ static void check_doctor(const struct oauth_result *r)
 	a.last_error = r->message;
 	a.last_aadsts = r->aadsts;
 	a.last_oauth_error = r->error[0] != '\0' ? r->error : NULL;
+	a.last_fault = r->fault;
 	memset(&rep, 0, sizeof(rep));
 	doctor_check_state(&a, &rep);
 	if (rep.n > DOCTOR_MAX_FINDINGS)

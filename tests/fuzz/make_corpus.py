@@ -114,6 +114,17 @@ TOKEN_REPLIES = {
         "scope": "openid email offline_access", "token_type": "Bearer"}),
     "lenient-token-type-and-string-expiry": (200, {
         "access_token": "abc", "token_type": "bearer", "expires_in": "3600"}),
+    # expires_in as the fault tests send it (test_expires_in.py): the
+    # tokens are taken, the life is planned by the agent.
+    "expires-in-zero": (200, {
+        "access_token": "abc", "token_type": "Bearer", "expires_in": 0,
+        "refresh_token": "def"}),
+    "expires-in-negative": (200, {
+        "access_token": "abc", "token_type": "Bearer", "expires_in": -3600}),
+    "expires-in-ten-years": (200, {
+        "access_token": "abc", "token_type": "Bearer", "expires_in": 315360000}),
+    "expires-in-missing": (200, {
+        "access_token": "abc", "token_type": "Bearer", "refresh_token": "def"}),
     "github-style-pending-with-200": (200, {
         "error": "authorization_pending",
         "error_description": "The authorization request is still pending."}),

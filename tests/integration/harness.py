@@ -69,6 +69,10 @@ APP_CLIENT = ("xoauth-test-app", "xoauth-test-app-secret")
 INTROSPECTION_CLIENT = ("smtp-server", "smtp-server-secret")
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
+# How many times longer than usual the tests wait for the agent: a memcheck
+# build runs it under valgrind, several times slower (tests.cmake).
+TIME_SCALE = float(os.environ.get("XO_TEST_TIME_SCALE") or 1)
+
 # How long a server may take to say READY.  oidc.js makes an RSA key at
 # start, which on a loaded 2-core machine running the sanitizer build has
 # taken over 30 s; a server that never starts still fails, only later.
@@ -394,48 +398,75 @@ def start_mailapi(oidc, graph_scope="mail.api", gmail_scope=MAIL_SCOPE, tls=None
 
 
 class Faults(Server):
-    """faults.js. Attributes: port, url, token_endpoint (point the agent's
-    token_endpoint here)."""
+    """faults.js. Attributes: port (the token endpoint's), url (its control
+    endpoints'), token_endpoint (point the agent's token_endpoint here),
+    tls (True when the token endpoint speaks HTTPS; the control endpoints
+    are then on a plain HTTP port of their own)."""
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.port = self.info["port"]
         self.url = self.info["url"]
         self.token_endpoint = self.info["token_endpoint"]
+        self.tls = self.token_endpoint.startswith("https:")
+
+    def _control(self, path, spec=None):
+        """A control request: GET, or POST with spec as JSON."""
+        data = None if spec is None else json.dumps(spec).encode()
+        status, _, body = http_request(self.url + path, method="GET" if spec is None else "POST",
+                                       data=data, headers={"Content-Type": "application/json"})
+        if status != 200:
+            raise HarnessError("faults.js refused %s %r: %s" % (path, spec, body))
+        return body
 
     def queue(self, kind, count=1, **params):
         """Queues a fault for the next `count` token requests (-1: all until
         reset()). kind: "500", "503", "429", "timeout", "malformed",
-        "invalid_grant", "huge", "slow", "close", "custom". params:
-        grant_type, retry_after, seconds, bytes, status, body, headers.
-        Returns the queue."""
-        spec = dict(params, kind=str(kind), count=count)
-        status, _, body = http_request(self.url + "/_fault", method="POST",
-                                       data=json.dumps(spec).encode(),
-                                       headers={"Content-Type": "application/json"})
-        if status != 200:
-            raise HarnessError("faults.js refused %r: %s" % (spec, body))
-        return body["queued"]
+        "invalid_grant", "huge", "slow", "close", "custom", "reset",
+        "stall", "redirect", "rewrite". params: grant_type, retry_after,
+        seconds, bytes, status, body, headers, location, set, unset (see
+        faults.js). Returns the queue."""
+        return self._control("/_fault", dict(params, kind=str(kind), count=count))["queued"]
 
     def queued(self):
-        return http_request(self.url + "/_faults")[2]["queued"]
+        return self._control("/_faults")["queued"]
 
     def requests(self):
-        """Token requests seen, oldest first: dicts with time, done (Unix
-        seconds), grant_type, fault (kind applied or None), status."""
-        return http_request(self.url + "/_log")[2]["requests"]
+        """Token requests seen, oldest first: dicts with time, done, closed
+        (Unix seconds), grant_type, fault (kind applied or None), status."""
+        return self._control("/_log")["requests"]
+
+    def connections(self):
+        """With tls: every TCP connection to the token endpoint, oldest
+        first, as dicts with time (Unix seconds). A client that refuses
+        the certificate connects but never sends a request."""
+        return self._control("/_log")["connections"]
+
+    def tls_errors(self):
+        """With tls: failed TLS handshakes, oldest first: dicts with time
+        (Unix seconds) and error (Node's code for the client's alert)."""
+        return self._control("/_log")["tls_errors"]
 
     def reset(self):
-        """Empties the fault queue and the request log."""
-        http_request(self.url + "/_reset", method="POST", data=b"")
+        """Empties the fault queue and the logs."""
+        self._control("/_reset", {})
+
+    def use_certificate(self, cert, key):
+        """From now on new connections get this certificate (PEM paths);
+        idle kept-alive connections are closed. Needs tls."""
+        self._control("/_tls", {"cert": cert, "key": key})
 
 
-def start_faults(upstream, port=0, timeout=START_TIMEOUT):
+def start_faults(upstream, port=0, tls=None, timeout=START_TIMEOUT):
     """Starts the fault injector in front of `upstream` (an OIDC, whose token
-    endpoint is used, or a token endpoint URL); returns a Faults server."""
+    endpoint is used, or a token endpoint URL); returns a Faults server.
+    tls: (cert, key) PEM paths to speak HTTPS with that certificate
+    (TestCA.issue() makes them)."""
     url = upstream.token_endpoint if isinstance(upstream, OIDC) else upstream
     argv = [_node(), os.path.join(SERVERS_DIR, "faults.js"), "--upstream", url,
             "--port", str(port)]
+    if tls is not None:
+        argv += ["--tls-cert", tls[0], "--tls-key", tls[1]]
     return Faults("faults", argv, timeout=timeout)
 
 
@@ -443,47 +474,89 @@ def start_faults(upstream, port=0, timeout=START_TIMEOUT):
 # TLS for the test servers
 
 class TLS:
-    """Files of make_tls(): ca (the CA certificate a client trusts), cert
-    and key (the servers' certificate, for 127.0.0.1 and localhost, and its
-    key)."""
+    """A server certificate and its key, and the CA certificate that
+    signed it (PEM paths): ca (what a client trusts), cert, key."""
+
+    def __init__(self, ca, cert, key):
+        self.ca = ca
+        self.cert = cert
+        self.key = key
+
+
+GOOD_NAMES = ("IP:127.0.0.1", "DNS:localhost")
+
+
+class TestCA:
+    """A CA made for the run in directory with the openssl command (EC
+    P-256 keys: quick to make); cert is its certificate. Clients trust it
+    as they trust a public one: a trust file of their own, or
+    SSL_CERT_FILE for OpenSSL, Python and Go. issue() signs server
+    certificates, good or wrong on purpose (another host, expired); keys
+    stay readable by the owner only."""
+
+    __test__ = False  # not a test case, whatever its name
 
     def __init__(self, directory):
-        self.ca = os.path.join(directory, "ca.pem")
-        self.cert = os.path.join(directory, "cert.pem")
-        self.key = os.path.join(directory, "key.pem")
+        self.dir = directory
+        self.cert = os.path.join(directory, "ca.pem")
+        self.key = os.path.join(directory, "ca-key.pem")
+        os.makedirs(os.path.join(directory, "ca-db"), exist_ok=True)
+        open(os.path.join(directory, "ca-db", "index.txt"), "w").close()
+        with open(os.path.join(directory, "ca-db", "serial"), "w") as f:
+            f.write("01\n")
+        # `openssl ca` rather than `openssl x509 -req`: it alone sets any
+        # validity period (-startdate, -enddate), which an expired
+        # certificate needs.
+        self.config = os.path.join(directory, "ca.cnf")
+        with open(self.config, "w") as f:
+            f.write("[ca]\ndefault_ca = test\n"
+                    "[test]\ndatabase = ca-db/index.txt\nnew_certs_dir = ca-db\n"
+                    "serial = ca-db/serial\ndefault_md = sha256\npolicy = any\n"
+                    "copy_extensions = none\nunique_subject = no\n"
+                    "[any]\ncommonName = supplied\n")
+        self._openssl(["req", "-x509"] + self.EC + [
+            "-keyout", self.key, "-out", self.cert, "-days", "2",
+            "-subj", "/CN=xoauth-agent test CA",
+            "-addext", "basicConstraints = critical, CA:TRUE",
+            "-addext", "keyUsage = critical, keyCertSign, cRLSign"])
+
+    EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-noenc"]
+
+    def _openssl(self, args):
+        p = subprocess.run(["openssl"] + args, cwd=self.dir, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise HarnessError("openssl %s failed (%d): %s" % (args[0], p.returncode, p.stderr))
+
+    def issue(self, name, names=GOOD_NAMES, expired=False):
+        """A server certificate NAME.pem (key NAME-key.pem) for the
+        subjectAltName entries `names`: valid from yesterday for two days,
+        or, expired, only in January 2020. Returns a TLS."""
+        cert = os.path.join(self.dir, name + ".pem")
+        key = os.path.join(self.dir, name + "-key.pem")
+        csr = os.path.join(self.dir, name + ".csr")
+        ext = os.path.join(self.dir, name + ".ext")
+        with open(ext, "w") as f:
+            f.write("[ext]\nbasicConstraints = critical, CA:FALSE\n"
+                    "keyUsage = critical, digitalSignature\n"
+                    "extendedKeyUsage = serverAuth\n"
+                    "subjectAltName = %s\n" % ", ".join(names))
+        self._openssl(["req"] + self.EC + ["-keyout", key, "-out", csr, "-subj", "/CN=" + name])
+        if expired:
+            validity = ["-startdate", "20200101000000Z", "-enddate", "20200201000000Z"]
+        else:
+            yesterday = time.strftime("%Y%m%d%H%M%SZ", time.gmtime(time.time() - 86400))
+            validity = ["-startdate", yesterday, "-days", "2"]
+        self._openssl(["ca", "-batch", "-config", self.config, "-cert", self.cert,
+                       "-keyfile", self.key, "-in", csr, "-out", cert, "-extfile", ext,
+                       "-extensions", "ext", "-notext"] + validity)
+        return TLS(self.cert, cert, key)
 
 
 def make_tls(directory):
-    """Makes a CA and a server certificate signed by it, valid for the IP
-    address 127.0.0.1 and the name localhost, with the openssl command (EC
-    P-256 keys: quick to make). Clients trust the CA as they trust a public
-    one: a trust file of their own, or SSL_CERT_FILE for OpenSSL, Python
-    and Go. Returns a TLS; the files stay in directory (keys readable by
-    the owner only)."""
-    tls = TLS(directory)
-    ca_key = os.path.join(directory, "ca-key.pem")
-    csr = os.path.join(directory, "cert.csr")
-    ext = os.path.join(directory, "cert.ext")
-    with open(ext, "w") as f:
-        f.write("basicConstraints = critical, CA:FALSE\n"
-                "keyUsage = critical, digitalSignature\n"
-                "extendedKeyUsage = serverAuth\n"
-                "subjectAltName = IP:127.0.0.1, DNS:localhost\n")
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-noenc"]
-    steps = [
-        ["openssl", "req", "-x509"] + ec + ["-keyout", ca_key, "-out", tls.ca, "-days", "2",
-         "-subj", "/CN=xoauth-agent test CA",
-         "-addext", "basicConstraints = critical, CA:TRUE",
-         "-addext", "keyUsage = critical, keyCertSign, cRLSign"],
-        ["openssl", "req"] + ec + ["-keyout", tls.key, "-out", csr, "-subj", "/CN=localhost"],
-        ["openssl", "x509", "-req", "-in", csr, "-CA", tls.ca, "-CAkey", ca_key,
-         "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", tls.cert],
-    ]
-    for argv in steps:
-        p = subprocess.run(argv, capture_output=True, text=True)
-        if p.returncode != 0:
-            raise HarnessError("%s failed (%d): %s" % (" ".join(argv[:3]), p.returncode, p.stderr))
-    return tls
+    """Makes a CA (TestCA) and a server certificate signed by it, valid for
+    the IP address 127.0.0.1 and the name localhost, in directory.
+    Returns a TLS."""
+    return TestCA(directory).issue("cert")
 
 
 # --------------------------------------------------------------------------
@@ -1419,7 +1492,8 @@ def processes_running(marker):
 
 def wait_for(predicate, timeout=10, what="condition", interval=0.05):
     """Calls predicate() until it returns something true; returns that.
-    Raises HarnessError after timeout seconds."""
+    Raises HarnessError after timeout seconds (times TIME_SCALE)."""
+    timeout *= TIME_SCALE
     deadline = time.monotonic() + timeout
     while True:
         v = predicate()

@@ -14,6 +14,7 @@ import shutil
 import smtplib
 import socket
 import ssl
+import subprocess
 import sys
 import tempfile
 import time
@@ -419,6 +420,114 @@ class FaultsTest(ServersTestCase):
     def test_unknown_kind_is_refused(self):
         with self.assertRaises(h.HarnessError):
             self.faults.queue("meteor")
+
+    def raw_token_request(self, timeout=5):
+        """A token request on a raw socket: what came back before the
+        connection ended, and how it ended (None: closed, or the
+        exception)."""
+        port = self.faults.port
+        body = b"grant_type=client_credentials"
+        req = (b"POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+               b"application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s"
+               % (len(body), body))
+        got, end = b"", None
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+            c.sendall(req)
+            try:
+                while True:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+            except (OSError, socket.timeout) as e:
+                end = e
+        return got, end
+
+    def test_reset_sends_half_a_reply_then_a_tcp_reset(self):
+        self.faults.queue("reset")
+        got, end = self.raw_token_request()
+        self.assertTrue(got.startswith(b"HTTP/1.1 200"), got)
+        self.assertIn(b'{"access_token":', got)
+        self.assertIsInstance(end, ConnectionResetError)
+        # It never reached the provider.
+        (req,) = self.faults.requests()
+        self.assertEqual((req["fault"], req["status"]), ("reset", None))
+
+    def test_stall_sends_half_a_reply_then_nothing(self):
+        self.faults.queue("stall", seconds=30)
+        t0 = time.monotonic()
+        got, end = self.raw_token_request(timeout=1.5)
+        self.assertIsInstance(end, socket.timeout)
+        self.assertGreaterEqual(time.monotonic() - t0, 1.4)
+        self.assertIn(b"Content-Length: 400", got.replace(b"content-length", b"Content-Length"))
+        # Our hang-up is seen.
+        req = h.wait_for(lambda: [r for r in self.faults.requests() if r["closed"]], 5,
+                         "the closed connection")[0]
+        self.assertEqual(req["fault"], "stall")
+        self.assertIsNone(req["done"])
+
+    def test_redirect_points_elsewhere(self):
+        self.faults.queue("redirect", status=307, location="http://localhost:9/token")
+        s, hd, _ = h.http_request(self.faults.token_endpoint, "POST", b"grant_type=refresh_token",
+                                  follow=False)
+        self.assertEqual((s, hd["Location"]), (307, "http://localhost:9/token"))
+
+    def test_rewrite_changes_the_real_reply(self):
+        self.faults.queue("rewrite", set={"expires_in": 0}, unset=["scope"])
+        s, body = self.app_token()
+        self.assertEqual(s, 200, body)
+        self.assertEqual(body["expires_in"], 0)
+        self.assertNotIn("scope", body)
+        self.assertTrue(h.is_access_token_active(self.oidc, body["access_token"]))
+
+
+class FaultsOverTls(ServersTestCase):
+    """faults.js with --tls-cert: HTTPS on the token endpoint with the test
+    CA's certificates (harness.TestCA), swapped at run time, and a plain control
+    port."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.ca = h.TestCA(tempfile.mkdtemp(dir=cls.tmp))
+        cls.good = cls.ca.issue("good")
+        cls.expired = cls.ca.issue("expired", expired=True)
+        cls.other = cls.ca.issue("other", names=["DNS:wrong.example"])
+        cls.tls = h.start_faults(cls.oidc, tls=(cls.good.cert, cls.good.key))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tls.stop()
+
+    def curl(self):
+        p = subprocess.run(["curl", "-sS", "--cacert", self.ca.cert, "--data",
+                            "grant_type=client_credentials&client_id=%s&client_secret=%s&scope=%s"
+                            % (h.APP_CLIENT[0], h.APP_CLIENT[1], h.MAIL_SCOPE),
+                            "https://localhost:%d/token" % self.tls.port],
+                           capture_output=True, text=True, timeout=30)
+        return p.returncode, p.stdout, p.stderr
+
+    def test_certificates_are_swapped_and_connections_counted(self):
+        self.assertTrue(self.tls.tls)
+        self.assertTrue(self.tls.url.startswith("http://"))
+        self.tls.reset()
+        rc, out, err = self.curl()
+        self.assertEqual(rc, 0, err)
+        self.assertIn("access_token", out)
+        try:
+            self.tls.use_certificate(self.expired.cert, self.expired.key)
+            rc, _, err = self.curl()
+            self.assertEqual(rc, 60, err)
+            self.assertIn("expired", err)
+            self.tls.use_certificate(self.other.cert, self.other.key)
+            rc, _, err = self.curl()
+            self.assertEqual(rc, 60, err)
+            self.assertRegex(err, r"(?i)certificate.*(host ?name|match)")
+        finally:
+            self.tls.use_certificate(self.good.cert, self.good.key)
+        # Three connections; two never became requests.
+        self.assertEqual(len(self.tls.connections()), 3)
+        self.assertEqual(len(self.tls.requests()), 1)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ import vaulttest
 import xoagent
 
 EMAIL = "brief@example.com"
+# Under memcheck (harness.TIME_SCALE) a restart takes seconds: every time
+# here is stretched as much.
+S = harness.TIME_SCALE
 
 
 class Lifetime(unittest.TestCase):
@@ -32,28 +35,28 @@ class Lifetime(unittest.TestCase):
 
     def test_dash_t_forgets_the_tokens(self):
         self.env = vaulttest.key_file_env(self.oidc, EMAIL)
-        self.env.start("-t", "3s")
+        self.env.start("-t", "%ds" % (3 * S))
         vaulttest.import_token(self.env, self.oidc, EMAIL)
         self.assertTrue(self.env.token("work"))
-        time.sleep(3.5)
+        time.sleep(3.5 * S)
         self.assert_forgotten()
         # Gone from the vault too.
         self.env.stop()
-        self.env.start("-t", "3s")
+        self.env.start("-t", "%ds" % (3 * S))
         r = self.env.xoauth("token", "work")
         self.assertEqual(r.returncode, 1)
         self.assertIn("login", r.stderr)
 
     def test_lifetime_key_and_restart_keep_the_clock(self):
         self.env = vaulttest.key_file_env(self.oidc, EMAIL,
-                                          extra=["lifetime = 4"])
+                                          extra=["lifetime = %d" % (4 * S)])
         self.env.start()
         vaulttest.import_token(self.env, self.oidc, EMAIL)
-        time.sleep(2)
+        time.sleep(2 * S)
         self.env.stop()
         self.env.start()
         self.assertTrue(self.env.token("work"))
-        time.sleep(2.5)
+        time.sleep(2.5 * S)
         self.assert_forgotten()
 
     def test_bad_times_are_refused(self):

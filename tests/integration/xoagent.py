@@ -5,6 +5,7 @@ so tests run side by side without seeing each other's agent.
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,8 +17,64 @@ import harness
 
 BUILD_DIR = os.environ.get("XO_BUILD_DIR",
                            os.path.join(harness.ROOT, "build"))
-AGENT = os.path.join(BUILD_DIR, "agent", "xoauth-agent")
+# What the tests run as the agent: the binary, or in a memcheck build
+# (-DXO_MEMCHECK=ON) a script that runs it under valgrind, writing a report
+# per process into MEMCHECK_LOGS (tests/valgrind/memcheck-agent.in).
+AGENT = os.environ.get("XO_TEST_AGENT") or os.path.join(BUILD_DIR, "agent", "xoauth-agent")
 CLI = os.path.join(BUILD_DIR, "client", "xoauth")
+MEMCHECK_LOGS = os.environ.get("XO_MEMCHECK_LOGS")
+if MEMCHECK_LOGS:
+    # Agents of other users (test_service.py, test_pam.py) write here too.
+    os.makedirs(MEMCHECK_LOGS, exist_ok=True)
+    os.chmod(MEMCHECK_LOGS, 0o1777)
+
+
+def agent_argv(pid):
+    """The arguments agent process pid was started with, and its argv[0]:
+    (argv0, [args...]) as bytes.  Under memcheck the process is valgrind's:
+    its own options are dropped, and argv0 is None (the wrapper script
+    passed the binary's path, not what its caller gave)."""
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        argv = f.read().split(b"\0")[:-1]
+    if MEMCHECK_LOGS and argv and os.path.basename(argv[0]).startswith(b"valgrind"):
+        rest = argv[1:]
+        while rest and rest[0].startswith(b"--"):
+            rest = rest[1:]
+        return None, rest[1:]
+    return argv[0], argv[1:]
+
+
+def agent_environ(pid):
+    """The environment agent process pid was started with, as a dict of
+    bytes; under memcheck without the variables valgrind adds."""
+    with open("/proc/%d/environ" % pid, "rb") as f:
+        env = dict(e.split(b"=", 1) for e in f.read().split(b"\0") if e)
+    if MEMCHECK_LOGS:
+        # valgrind's, Debian's valgrind script's (LD_LIBRARY_PATH for its
+        # debug symbols) and the wrapper shell's (PWD).
+        for name in (b"VALGRIND_LAUNCHER", b"GLIBCPP_FORCE_NEW", b"GLIBCXX_FORCE_NEW",
+                     b"LD_LIBRARY_PATH", b"PWD"):
+            env.pop(name, None)
+        if b"valgrind" in env.get(b"LD_PRELOAD", b""):
+            env.pop(b"LD_PRELOAD")
+    return env
+
+
+def memcheck_errors(pid):
+    """Under memcheck: the report of agent process pid when it found errors
+    (a definitely lost block among them), else None (no errors, no report
+    yet, or no memcheck)."""
+    if not MEMCHECK_LOGS:
+        return None
+    try:
+        with open(os.path.join(MEMCHECK_LOGS, "agent.%d.log" % pid), errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return None
+    m = re.search(r"ERROR SUMMARY: (\d+) error", text)
+    if m and int(m.group(1)) > 0:
+        return text
+    return None
 
 
 def account_section(name, oidc, token_endpoint=None, email=None,
@@ -102,7 +159,7 @@ class AgentEnv:
         """Runs the CLI; returns a harness.Result."""
         p = subprocess.run([CLI] + list(args), input=stdin,
                            capture_output=True, env=self.env,
-                           timeout=timeout)
+                           timeout=timeout * harness.TIME_SCALE)
         return harness.Result(p.returncode, p.stdout.decode(),
                               p.stderr.decode(), "")
 
@@ -114,20 +171,30 @@ class AgentEnv:
         return r.stdout.strip()
 
     def stop(self):
+        """Stops the agent (SIGTERM). Under memcheck, raises AssertionError
+        with valgrind's report when it found errors in the agent."""
+        pid = None
         if self.proc is not None and self.proc.poll() is None:
+            pid = self.proc.pid
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(10)
+                # valgrind's leak check at exit takes a few seconds.
+                self.proc.wait(10 * harness.TIME_SCALE)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
         if self.proc is not None:
             self.proc.stdout.close()
         self.proc = None
+        report = memcheck_errors(pid) if pid is not None else None
+        if report is not None:
+            raise AssertionError("memcheck found errors in agent %d:\n%s" % (pid, report))
 
     def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.home, ignore_errors=True)
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.home, ignore_errors=True)
 
 
 def login_as_user(env, account, email, timeout=60):

@@ -19,6 +19,7 @@
 #include <xoauth/xo_errors.h>
 
 #include "doctor/pure/doctor.h"
+#include "oauth/pure/reply.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -587,6 +588,70 @@ static void account_without_tokens_needs_a_login(void **state)
 	free(r);
 }
 
+/* A refresh being retried gets the advice for what it met. */
+static void retrying_account_is_advised_by_what_failed(void **state)
+{
+	static const struct {
+		int fault;
+		const char *fix;
+	} cases[] = {
+	    {OAUTH_FAULT_TLS, "never skips the certificate check"},
+	    {OAUTH_FAULT_RESET, "broke in the middle"},
+	    {OAUTH_FAULT_TIMEOUT, "did not answer within"},
+	    {OAUTH_FAULT_REDIRECT, "set token_endpoint"},
+	    {OAUTH_FAULT_NONE, "check the network"},
+	};
+	struct doctor_report *r;
+	struct doctor_account a = ms_account();
+	size_t i;
+
+	(void)state;
+	a.state = PROTO_STATE_RETRYING;
+	a.last_err = XO_ERR_REFRESH_FAILED;
+	a.last_error = "work: refresh failed (...)";
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		r = report_new();
+		a.last_fault = cases[i].fault;
+		doctor_check_state(&a, r);
+		dump(r);
+		assert_true(has_finding(r, PROTO_LEVEL_WARNING,
+					"Refreshes of [account work] fail",
+					cases[i].fix, NULL));
+		free(r);
+	}
+	/* A permanent redirect is a config error: the fix is the URL. */
+	r = report_new();
+	a.state = PROTO_STATE_CONFIG_ERROR;
+	a.last_fault = OAUTH_FAULT_REDIRECT;
+	doctor_check_state(&a, r);
+	assert_true(has_finding(r, PROTO_LEVEL_PROBLEM,
+				"Set token_endpoint (or issuer)", NULL));
+	free(r);
+}
+
+/* A token whose life the agent had to guess is a warning that says so. */
+static void planned_token_life_is_told(void **state)
+{
+	struct doctor_report *r = report_new();
+	struct doctor_account a = ms_account();
+
+	(void)state;
+	a.lifetime_note = "work: the provider's last token reply has a bad "
+			  "expires_in (0): the token is taken to live 3600 s";
+	doctor_check_state(&a, r);
+	dump(r);
+	assert_true(has_finding(r, PROTO_LEVEL_WARNING,
+				"planned the token's life itself",
+				"expires_in (0)", "RFC 6749", NULL));
+	free(r);
+
+	r = report_new();
+	a.lifetime_note = "";
+	doctor_check_state(&a, r);
+	assert_int_equal(doctor_count(r, PROTO_LEVEL_WARNING), 0);
+	free(r);
+}
+
 /* ------------------------------------------------------------------ */
 /* Settings, scopes and hosts                                          */
 
@@ -983,6 +1048,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(aadsts_numbers_are_found_in_text),
 	    cmocka_unit_test(last_error_is_explained_with_its_remedy),
 	    cmocka_unit_test(account_without_tokens_needs_a_login),
+	    cmocka_unit_test(retrying_account_is_advised_by_what_failed),
+	    cmocka_unit_test(planned_token_life_is_told),
 	    cmocka_unit_test(mail_hosts_are_classified_by_domain),
 	    cmocka_unit_test(
 		secret_on_a_microsoft_delegated_account_is_flagged),

@@ -93,16 +93,6 @@ static const struct token_case broken[] = {
      "access_token is not"},
     {"access_token_empty", 200, "{\"access_token\":\"\"}", OAUTH_TRANSIENT,
      XO_ERR_PROVIDER_REPLY, NULL, NULL, 0, "access_token is not"},
-    {"negative_expires_in", 200, "{\"access_token\":\"AT\",\"expires_in\":-5}",
-     OAUTH_TRANSIENT, XO_ERR_PROVIDER_REPLY, NULL, NULL, 0, "out of range"},
-    {"zero_expires_in", 200, "{\"access_token\":\"AT\",\"expires_in\":0}",
-     OAUTH_TRANSIENT, XO_ERR_PROVIDER_REPLY, NULL, NULL, 0, "out of range"},
-    {"nonsense_expires_in", 200,
-     "{\"access_token\":\"AT\",\"expires_in\":\"soon\"}", OAUTH_TRANSIENT,
-     XO_ERR_PROVIDER_REPLY, NULL, NULL, 0, "expires_in is not a number"},
-    {"fractional_expires_in", 200,
-     "{\"access_token\":\"AT\",\"expires_in\":10.5}", OAUTH_TRANSIENT,
-     XO_ERR_PROVIDER_REPLY, NULL, NULL, 0, "expires_in is not a number"},
     {"token_type_mac", 200, "{\"access_token\":\"AT\",\"token_type\":\"mac\"}",
      OAUTH_TRANSIENT, XO_ERR_PROVIDER_REPLY, NULL, NULL, 0,
      "\"mac\" is not Bearer"},
@@ -173,8 +163,14 @@ static const struct token_case errors[] = {
      "HTTP 408"},
     {"http_404_is_config", 404, "<html>Not Found</html>", OAUTH_CONFIG,
      XO_ERR_PROVIDER_CONFIG, NULL, NULL, 0, "HTTP 404"},
-    {"redirect_is_config", 302, "", OAUTH_CONFIG, XO_ERR_PROVIDER_CONFIG, NULL,
-     NULL, 0, "redirect"},
+    {"redirect_302_is_refused_and_retried", 302, "", OAUTH_TRANSIENT,
+     XO_ERR_HTTP, NULL, NULL, 0, "redirect is refused"},
+    {"redirect_307_is_refused_and_retried", 307, "", OAUTH_TRANSIENT,
+     XO_ERR_HTTP, NULL, NULL, 0, "set token_endpoint"},
+    {"moved_301_is_config", 301, "", OAUTH_CONFIG, XO_ERR_PROVIDER_CONFIG, NULL,
+     NULL, 0, "redirect is refused"},
+    {"moved_308_is_config", 308, "", OAUTH_CONFIG, XO_ERR_PROVIDER_CONFIG, NULL,
+     NULL, 0, "new URL"},
     {"no_reply_is_transient", 0, "", OAUTH_TRANSIENT, XO_ERR_HTTP, NULL, NULL,
      0, NULL},
 };
@@ -358,6 +354,119 @@ static void long_descriptions_are_cut(void **state)
 	assert_int_equal(res.cls, OAUTH_CONFIG);
 	assert_true(strlen(res.message) < 400);
 	assert_non_null(strstr(res.message, "...\""));
+	oauth_result_cleanup(&res);
+}
+
+/* expires_in, as data: what the account plans with, how it was found,
+   and what the reply said (xoauth-agent(1), REFRESH). */
+struct lifetime_case {
+	const char *name;
+	const char *expires_in; /* JSON text of the member, NULL: absent */
+	long planned;
+	enum oauth_lifetime how;
+	const char *said; /* expires_in_said; "" when GIVEN */
+};
+
+static const struct lifetime_case lifetimes[] = {
+    {"an_hour", "3600", 3600, OAUTH_LIFETIME_GIVEN, ""},
+    {"a_second", "1", 1, OAUTH_LIFETIME_GIVEN, ""},
+    {"a_day_exactly", "86400", 86400, OAUTH_LIFETIME_GIVEN, ""},
+    {"a_string", "\"1800\"", 1800, OAUTH_LIFETIME_GIVEN, ""},
+    {"fraction_cut_to_seconds", "10.5", 10, OAUTH_LIFETIME_GIVEN, ""},
+    {"missing", NULL, OAUTH_DEFAULT_LIFETIME, OAUTH_LIFETIME_MISSING,
+     "missing"},
+    {"null", "null", OAUTH_DEFAULT_LIFETIME, OAUTH_LIFETIME_MISSING, "missing"},
+    {"zero", "0", OAUTH_DEFAULT_LIFETIME, OAUTH_LIFETIME_UNUSABLE, "0"},
+    {"zero_string", "\"0\"", OAUTH_DEFAULT_LIFETIME, OAUTH_LIFETIME_UNUSABLE,
+     "\"0\""},
+    {"negative", "-3600", OAUTH_DEFAULT_LIFETIME, OAUTH_LIFETIME_UNUSABLE,
+     "-3600"},
+    {"under_a_second", "0.5", OAUTH_DEFAULT_LIFETIME, OAUTH_LIFETIME_UNUSABLE,
+     "0.5"},
+    {"words", "\"soon\"", OAUTH_DEFAULT_LIFETIME, OAUTH_LIFETIME_UNUSABLE,
+     "\"soon\""},
+    {"a_token_like_string_is_not_quoted",
+     "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+     OAUTH_DEFAULT_LIFETIME, OAUTH_LIFETIME_UNUSABLE, "\"[redacted]\""},
+    {"an_object", "{\"s\":1}", OAUTH_DEFAULT_LIFETIME, OAUTH_LIFETIME_UNUSABLE,
+     "not a number"},
+    {"boolean", "true", OAUTH_DEFAULT_LIFETIME, OAUTH_LIFETIME_UNUSABLE,
+     "not a number"},
+    {"beyond_long", "\"99999999999999999999999\"", OAUTH_DEFAULT_LIFETIME,
+     OAUTH_LIFETIME_UNUSABLE, "\"99999999999999999999999\""},
+    {"a_day_and_a_second", "86401", OAUTH_MAX_LIFETIME, OAUTH_LIFETIME_CAPPED,
+     "86401"},
+    {"ten_years", "315360000", OAUTH_MAX_LIFETIME, OAUTH_LIFETIME_CAPPED,
+     "315360000"},
+    {"milliseconds_by_mistake", "3600000", OAUTH_MAX_LIFETIME,
+     OAUTH_LIFETIME_CAPPED, "3600000"},
+    {"huge_real", "1e300", OAUTH_MAX_LIFETIME, OAUTH_LIFETIME_CAPPED,
+     "9223372036854775807"},
+};
+
+/* A reply whose expires_in is missing, garbled or absurd still grants its
+   tokens, refresh token included: with a rotating one, refusing the
+   reply would leave only the spent one. */
+static void any_expires_in_keeps_the_tokens_and_plans_a_sane_life(void **state)
+{
+	struct oauth_result res;
+	char body[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N(lifetimes); i++) {
+		const struct lifetime_case *t = &lifetimes[i];
+
+		if (t->expires_in != NULL)
+			snprintf(body, sizeof(body),
+				 "{\"access_token\":\"AT\",\"token_type\":"
+				 "\"Bearer\",\"refresh_token\":\"RT2\","
+				 "\"expires_in\":%s}",
+				 t->expires_in);
+		else
+			snprintf(body, sizeof(body),
+				 "{\"access_token\":\"AT\",\"token_type\":"
+				 "\"Bearer\",\"refresh_token\":\"RT2\"}");
+		oauth_parse_token_reply(200, body, strlen(body), -1, &res);
+		if (res.cls != OAUTH_OK || res.expires_in != t->planned ||
+		    res.lifetime != t->how ||
+		    strcmp(res.expires_in_said, t->said) != 0) {
+			print_error("case %s: class %s, %ld s, how %d, said "
+				    "\"%s\" (%s)\n",
+				    t->name, oauth_class_name(res.cls),
+				    res.expires_in, (int)res.lifetime,
+				    res.expires_in_said, res.message);
+			fail();
+		}
+		assert_non_null(res.access_token);
+		assert_non_null(res.refresh_token);
+		assert_string_equal(res.refresh_token->data, "RT2");
+		assert_in_range(res.expires_in, 1, OAUTH_MAX_LIFETIME);
+		oauth_result_cleanup(&res);
+	}
+}
+
+/* Where a redirect points is said only when it is a plain host. */
+static void refused_redirect_names_a_plain_host_only(void **state)
+{
+	struct oauth_result res;
+
+	(void)state;
+	oauth_result_init(&res);
+	oauth_redirect_refused(&res, 307, "login.example.net");
+	assert_int_equal(res.cls, OAUTH_TRANSIENT);
+	assert_int_equal(res.fault, OAUTH_FAULT_REDIRECT);
+	assert_non_null(
+	    strstr(res.message, "(HTTP 307) to login.example.net,"));
+	oauth_redirect_refused(&res, 308, "[::1]");
+	assert_int_equal(res.cls, OAUTH_CONFIG);
+	assert_int_equal(res.err, XO_ERR_PROVIDER_CONFIG);
+	assert_non_null(strstr(res.message, "(HTTP 308) to [::1],"));
+	oauth_redirect_refused(&res, 302, "evil\r\nhost");
+	assert_null(strstr(res.message, "evil"));
+	assert_non_null(strstr(res.message, "(HTTP 302), and"));
+	oauth_redirect_refused(&res, 302, NULL);
+	assert_non_null(strstr(res.message, "(HTTP 302), and"));
 	oauth_result_cleanup(&res);
 }
 
@@ -733,6 +842,27 @@ static void serve_one(int fd, int *held, size_t *nheld)
 		reply(fd, 503, hdr, "busy", 4, 1);
 	} else if (strcmp(path, "/redirect") == 0) {
 		reply(fd, 302, "Location: /ok\r\n", "moved", 5, 1);
+	} else if (strcmp(path, "/redirect-away") == 0) {
+		reply(fd, 307,
+		      "Location: https://elsewhere.example:8443/token?x=1\r\n",
+		      "moved", 5, 1);
+	} else if (strcmp(path, "/half") == 0 || strcmp(path, "/reset") == 0) {
+		/* The head and half the body of a reply, then the end of
+		   the connection: a close, or a reset (SO_LINGER 0). */
+		static const char head[] =
+		    "HTTP/1.1 200 X\r\nContent-Type: application/json\r\n"
+		    "Content-Length: 100\r\n\r\n";
+		static const char half[] = "{\"access_token\":\"A";
+		struct linger lg = {1, 0};
+
+		write_all(fd, head, sizeof(head) - 1);
+		write_all(fd, half, sizeof(half) - 1);
+		if (strcmp(path, "/reset") == 0) {
+			/* Let the client read what came before the reset,
+			   which would otherwise discard it. */
+			usleep(100 * 1000);
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		}
 	} else if (strcmp(path, "/slow") == 0) {
 		if (*nheld < 16) {
 			held[(*nheld)++] = fd;
@@ -877,6 +1007,9 @@ static void url_for(char *buf, size_t len, const char *path)
 struct got {
 	int calls;
 	int err;
+	enum oauth_fault fault;
+	char error[320];
+	char redirect_host[256];
 	long status;
 	long retry_after;
 	size_t body_len;
@@ -889,6 +1022,10 @@ static void on_resp(void *arg, const struct agent_http_resp *r)
 
 	g->calls++;
 	g->err = r->err;
+	g->fault = r->fault;
+	snprintf(g->error, sizeof(g->error), "%s", r->error);
+	snprintf(g->redirect_host, sizeof(g->redirect_host), "%s",
+		 r->redirect_host);
 	g->status = r->status;
 	g->retry_after = r->retry_after;
 	g->body_len = r->body_len;
@@ -994,6 +1131,28 @@ static void http_redirects_are_not_followed(void **state)
 	assert_int_equal(g.err, 0);
 	assert_int_equal(g.status, 302);
 	assert_string_equal(g.body, "moved");
+	/* Where it points is kept for the message: the host alone. */
+	fetch("/redirect-away", NULL, 0, &g);
+	assert_int_equal(g.err, 0);
+	assert_int_equal(g.status, 307);
+	assert_string_equal(g.redirect_host, "elsewhere.example");
+}
+
+static void http_reply_cut_short_is_named(void **state)
+{
+	struct got g;
+
+	(void)state;
+	fetch("/half", NULL, 0, &g);
+	assert_int_equal(g.err, XO_ERR_HTTP);
+	assert_int_equal(g.fault, OAUTH_FAULT_RESET);
+	assert_non_null(strstr(g.error, "closed in the middle of the reply"));
+	fetch("/reset", NULL, 0, &g);
+	assert_int_equal(g.err, XO_ERR_HTTP);
+	assert_int_equal(g.fault, OAUTH_FAULT_RESET);
+	assert_non_null(strstr(g.error, "broke in the middle"));
+	/* curl's own words, not "select/poll returned error". */
+	assert_non_null(strstr(g.error, "reset by peer"));
 }
 
 /* More transfers than run at once (http.c's MAX_ACTIVE, 16): the rest
@@ -1043,6 +1202,9 @@ static void http_timeout_is_reported(void **state)
 	(void)state;
 	fetch("/slow", NULL, 300, &g);
 	assert_int_equal(g.err, XO_ERR_TIMEOUT);
+	assert_int_equal(g.fault, OAUTH_FAULT_TIMEOUT);
+	assert_non_null(
+	    strstr(g.error, "timed out: no complete reply within 1 s"));
 }
 
 static void http_connection_refused_is_an_http_error(void **state)
@@ -1066,6 +1228,8 @@ static void http_connection_refused_is_an_http_error(void **state)
 	assert_int_equal(g.calls, 1);
 	assert_int_equal(g.err, XO_ERR_HTTP);
 	assert_int_equal(g.status, 0);
+	assert_int_equal(g.fault, OAUTH_FAULT_NETWORK);
+	assert_non_null(strstr(g.error, "no connection ("));
 }
 
 static void http_refuses_plain_http_to_other_hosts(void **state)
@@ -1828,6 +1992,9 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(echoed_tokens_are_redacted_from_messages),
 	    cmocka_unit_test(long_descriptions_are_cut),
 	    cmocka_unit_test(retry_after_is_propagated),
+	    cmocka_unit_test(
+		any_expires_in_keeps_the_tokens_and_plans_a_sane_life),
+	    cmocka_unit_test(refused_redirect_names_a_plain_host_only),
 	    cmocka_unit_test(email_is_taken_from_the_id_token),
 	    cmocka_unit_test(device_replies_are_parsed),
 	    cmocka_unit_test(only_https_or_loopback_http_is_allowed),
@@ -1839,6 +2006,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(http_retry_after_seconds_and_date_are_read),
 	    cmocka_unit_test(http_redirects_are_not_followed),
 	    cmocka_unit_test(http_transfers_beyond_the_limit_wait_their_turn),
+	    cmocka_unit_test(http_reply_cut_short_is_named),
 	    cmocka_unit_test(http_timeout_is_reported),
 	    cmocka_unit_test(http_connection_refused_is_an_http_error),
 	    cmocka_unit_test(http_refuses_plain_http_to_other_hosts),

@@ -17,6 +17,7 @@
 
 #include "doctor/pure/doctor.h"
 #include "config/pure/presets.h"
+#include "oauth/pure/reply.h"
 
 #define EXCHANGE_SCOPES                                                        \
 	"https://outlook.office.com/SMTP.Send "                                \
@@ -678,12 +679,13 @@ static void reauth(const struct doctor_account *a, const char *login,
 			 "Run 'xoauth refresh %s' to send it anyway, or "
 			 "'xoauth login %s'.",
 			 a->name, a->name);
-		doctor_addf(r, PROTO_LEVEL_PROBLEM, fix,
-			    "[account %s] holds a refresh token the agent does "
-			    "not send by itself: the agent stopped during a "
-			    "refresh, so the provider may have replaced it, and "
-			    "a replayed one makes it revoke the whole grant",
-			    a->name);
+		doctor_addf(
+		    r, PROTO_LEVEL_PROBLEM, fix,
+		    "[account %s] holds a refresh token the agent does "
+		    "not send by itself: the agent stopped during a "
+		    "refresh, so the provider may have replaced it, and "
+		    "a replayed one makes it revoke the whole grant",
+		    a->name);
 	} else if (a->last_oauth_error != NULL || a->last_aadsts != 0) {
 		doctor_addf(r, PROTO_LEVEL_PROBLEM, login,
 			    "The provider no longer accepts the refresh token "
@@ -697,6 +699,42 @@ static void reauth(const struct doctor_account *a, const char *login,
 			    a->last_error != NULL && a->last_error[0] != '\0'
 				? a->last_error
 				: "its tokens were dropped");
+	}
+}
+
+/* What to do about a transient failure, by what it met. */
+static const char *retry_fix(int fault)
+{
+	switch (fault) {
+	case OAUTH_FAULT_TLS:
+		return "The agent never skips the certificate check. Check "
+		       "that the clock is right (an expired certificate), "
+		       "that token_endpoint names the provider's own host, "
+		       "and the account's ca_file if it sets one; a proxy "
+		       "that inspects TLS needs its CA there. The agent "
+		       "retries by itself and serves the current token while "
+		       "it lasts.";
+	case OAUTH_FAULT_RESET:
+		return "The connection broke in the middle of the "
+		       "provider's reply: a proxy, a firewall or the "
+		       "provider dropping connections. The agent retries by "
+		       "itself and serves the current token while it lasts.";
+	case OAUTH_FAULT_TIMEOUT:
+		return "The provider did not answer within the agent's 30 s: "
+		       "check the network, a proxy or firewall, and the "
+		       "provider's status page. The agent retries by itself "
+		       "and serves the current token while it lasts.";
+	case OAUTH_FAULT_REDIRECT:
+		return "The agent never follows a redirect from the token "
+		       "endpoint: the refresh token would go with it. If the "
+		       "provider moved the endpoint, set token_endpoint (or "
+		       "issuer) to the new URL and reload the agent: kill -HUP "
+		       "$XOAUTH_AGENT_PID. Meanwhile it retries and serves the "
+		       "current token while it lasts.";
+	default:
+		return "The agent retries by itself and serves the current "
+		       "token while it lasts; check the network and the "
+		       "provider's status page.";
 	}
 }
 
@@ -724,9 +762,13 @@ void doctor_check_state(const struct doctor_account *a, struct doctor_report *r)
 		break;
 	case PROTO_STATE_CONFIG_ERROR:
 		doctor_addf(r, PROTO_LEVEL_PROBLEM,
-			    "Fix the account's settings (see the other "
-			    "findings), then reload the agent: kill -HUP "
-			    "$XOAUTH_AGENT_PID",
+			    a->last_fault == OAUTH_FAULT_REDIRECT
+				? "Set token_endpoint (or issuer) to the "
+				  "endpoint's new URL, then reload the "
+				  "agent: kill -HUP $XOAUTH_AGENT_PID"
+				: "Fix the account's settings (see the other "
+				  "findings), then reload the agent: kill -HUP "
+				  "$XOAUTH_AGENT_PID",
 			    "The provider refused the client settings of "
 			    "[account %s]: %s",
 			    a->name,
@@ -734,10 +776,7 @@ void doctor_check_state(const struct doctor_account *a, struct doctor_report *r)
 		state_said = 1;
 		break;
 	case PROTO_STATE_RETRYING:
-		doctor_addf(r, PROTO_LEVEL_WARNING,
-			    "The agent retries by itself and serves the "
-			    "current token while it lasts; check the network "
-			    "and the provider's status page.",
+		doctor_addf(r, PROTO_LEVEL_WARNING, retry_fix(a->last_fault),
 			    "Refreshes of [account %s] fail for now: %s",
 			    a->name,
 			    a->last_error != NULL ? a->last_error : "");
@@ -764,6 +803,15 @@ void doctor_check_state(const struct doctor_account *a, struct doctor_report *r)
 			    "[account %s] holds a refresh token but no valid "
 			    "access token",
 			    a->name);
+	if (a->lifetime_note != NULL && a->lifetime_note[0] != '\0')
+		doctor_addf(r, PROTO_LEVEL_WARNING,
+			    "Nothing to change here: the agent refreshes at "
+			    "this pace by itself. If the provider's tokens "
+			    "live another time, tell its administrator: the "
+			    "token endpoint's expires_in should say how long "
+			    "they live (RFC 6749 5.1).",
+			    "The agent planned the token's life itself: %s",
+			    a->lifetime_note);
 
 	/* The last error, explained. */
 	code = a->last_aadsts != 0 ? a->last_aadsts

@@ -75,6 +75,11 @@ struct doctor_account {
 	const char *last_error; /* its text, may be NULL */
 	long last_aadsts;	/* the provider's AADSTS number, 0: none */
 	const char *last_oauth_error; /* the provider's "error", may be NULL */
+	int last_fault;		      /* enum oauth_fault: what the last failure
+					 met (TLS, timeout, redirect ...) */
+	const char *lifetime_note;    /* what the agent made of the last reply's
+					 expires_in, NULL or "" when it was
+					 fine */
 };
 
 /* Mail servers named with --smtp / --imap, by family. */

@@ -24,12 +24,12 @@
 #include "secret/buf.h"
 #include "secret/wipe_alloc.h"
 
-/* RFC 6749 gives no default for a missing expires_in; an hour is what
-   every mail provider issues. */
-#define DEFAULT_EXPIRES_IN 3600L
-/* Ten years: longer than any provider's access token (Yandex's live a
-   year), short enough that deadline arithmetic cannot overflow. */
+/* Ten years: the longest device code life taken, short enough that
+   deadline arithmetic cannot overflow.  (An access token's is capped at
+   OAUTH_MAX_LIFETIME.) */
 #define MAX_EXPIRES_IN (10L * 365L * 24L * 3600L)
+/* How much of an unusable expires_in string a message quotes. */
+#define QUOTE_SAID_MAX 24
 #define DEFAULT_DEVICE_EXPIRES_IN 900L
 #define DEFAULT_DEVICE_INTERVAL 5L
 /* Quoted provider text: long enough for an AADSTS description's first
@@ -201,6 +201,64 @@ static int json_to_long(const json_t *v, long *out)
 	return 0;
 }
 
+/*
+ * expires_in (RFC 6749 5.1), leniently: an integer, an integral or
+ * fractional number (cut to whole seconds), or a string of digits; what
+ * cannot be a lifetime leaves the default with a note (reply.h, enum
+ * oauth_lifetime).
+ */
+static void read_expires_in(const json_t *v, struct oauth_result *out)
+{
+	char q[QUOTE_SAID_MAX + 1];
+	double d;
+	long l = 0;
+	int ok;
+
+	out->expires_in = OAUTH_DEFAULT_LIFETIME;
+	out->lifetime = OAUTH_LIFETIME_GIVEN;
+	out->expires_in_said[0] = '\0';
+	if (v == NULL || json_is_null(v)) {
+		out->lifetime = OAUTH_LIFETIME_MISSING;
+		snprintf(out->expires_in_said, sizeof(out->expires_in_said),
+			 "missing");
+		return;
+	}
+	if (json_is_real(v)) {
+		d = json_real_value(v);
+		ok = isfinite(d) && d >= 1;
+		if (ok)
+			l = d >= (double)LONG_MAX ? LONG_MAX : (long)d;
+	} else {
+		ok = json_to_long(v, &l) == 0 && l > 0;
+	}
+	if (!ok) {
+		out->lifetime = OAUTH_LIFETIME_UNUSABLE;
+		if (json_is_integer(v))
+			snprintf(out->expires_in_said,
+				 sizeof(out->expires_in_said), "%lld",
+				 (long long)json_integer_value(v));
+		else if (json_is_real(v))
+			snprintf(out->expires_in_said,
+				 sizeof(out->expires_in_said), "%g",
+				 json_real_value(v));
+		else if (json_is_string(v)) {
+			quote_text(q, QUOTE_SAID_MAX, json_string_value(v));
+			snprintf(out->expires_in_said,
+				 sizeof(out->expires_in_said), "\"%s\"", q);
+		} else
+			snprintf(out->expires_in_said,
+				 sizeof(out->expires_in_said), "not a number");
+		return;
+	}
+	if (l > OAUTH_MAX_LIFETIME) {
+		out->lifetime = OAUTH_LIFETIME_CAPPED;
+		snprintf(out->expires_in_said, sizeof(out->expires_in_said),
+			 "%ld", l);
+		l = OAUTH_MAX_LIFETIME;
+	}
+	out->expires_in = l;
+}
+
 const char *oauth_class_name(enum oauth_class cls)
 {
 	switch (cls) {
@@ -256,6 +314,7 @@ static void unusable(struct oauth_result *out, long status, const char *why)
 	out->retry_after = retry_after;
 	out->cls = OAUTH_TRANSIENT;
 	out->err = XO_ERR_PROVIDER_REPLY;
+	out->fault = OAUTH_FAULT_REPLY;
 	snprintf(out->message, sizeof(out->message),
 		 "the provider's reply (HTTP %ld) is unusable: %s", status,
 		 why);
@@ -343,7 +402,6 @@ static void parse_success(long status, const json_t *root,
 {
 	const json_t *v;
 	const char *s;
-	long l;
 	char why[160];
 	char q[QUOTE_ERROR_MAX + 1];
 
@@ -373,21 +431,7 @@ static void parse_success(long status, const json_t *root,
 		}
 	}
 
-	out->expires_in = DEFAULT_EXPIRES_IN;
-	if ((v = json_object_get(root, "expires_in")) != NULL &&
-	    !json_is_null(v)) {
-		if (json_to_long(v, &l) != 0) {
-			unusable(out, status, "expires_in is not a number");
-			return;
-		}
-		if (l <= 0 || l > MAX_EXPIRES_IN) {
-			snprintf(why, sizeof(why),
-				 "expires_in %ld is out of range", l);
-			unusable(out, status, why);
-			return;
-		}
-		out->expires_in = l;
-	}
+	read_expires_in(json_object_get(root, "expires_in"), out);
 
 	/* Absent (or empty) means "keep the refresh token you have". */
 	if ((v = json_object_get(root, "refresh_token")) != NULL &&
@@ -678,12 +722,7 @@ void oauth_parse_token_reply(long http_status, const char *body, size_t len,
 			 "URLs (or issuer) in the config",
 			 http_status);
 	} else if (http_status >= 300 && http_status < 400) {
-		out->cls = OAUTH_CONFIG;
-		out->err = XO_ERR_PROVIDER_CONFIG;
-		snprintf(out->message, sizeof(out->message),
-			 "the endpoint redirects (HTTP %ld) and redirects are "
-			 "not followed: set the final URL in the config",
-			 http_status);
+		oauth_redirect_refused(out, http_status, NULL);
 	} else if (http_status >= 400 && http_status < 500) {
 		unusable(out, http_status,
 			 json_is_object(root)
@@ -696,6 +735,40 @@ void oauth_parse_token_reply(long http_status, const char *body, size_t len,
 			 "no usable HTTP reply (status %ld)", http_status);
 	}
 	json_decref(root);
+}
+
+/* A host name or address as curl's URL parser gives it: worth quoting. */
+static int plain_host(const char *h)
+{
+	size_t i;
+
+	for (i = 0; h[i] != '\0'; i++)
+		if (i >= 253 ||
+		    !(isalnum((unsigned char)h[i]) || h[i] == '.' ||
+		      h[i] == '-' || h[i] == ':' || h[i] == '[' || h[i] == ']'))
+			return 0;
+	return i > 0;
+}
+
+void oauth_redirect_refused(struct oauth_result *out, long status,
+			    const char *host)
+{
+	char to[300] = "";
+	/* 301 and 308 say the endpoint moved for good: only a new URL in
+	   the config helps.  The others may pass, so they are retried. */
+	int moved = status == 301 || status == 308;
+
+	if (host != NULL && plain_host(host))
+		snprintf(to, sizeof(to), " to %s", host);
+	out->cls = moved ? OAUTH_CONFIG : OAUTH_TRANSIENT;
+	out->err = moved ? XO_ERR_PROVIDER_CONFIG : XO_ERR_HTTP;
+	out->fault = OAUTH_FAULT_REDIRECT;
+	snprintf(out->message, sizeof(out->message),
+		 "the token endpoint redirects (HTTP %ld)%s, and the redirect "
+		 "is refused: it would carry the refresh token with it; if "
+		 "the provider moved the endpoint, set token_endpoint to its "
+		 "new URL",
+		 status, to);
 }
 
 int oauth_parse_device_reply(long http_status, const char *body, size_t len,
