@@ -47,6 +47,9 @@
 #define DEFAULT_TIMEOUT_MS 30000L
 /* Transfers at once, and connections kept for reuse. */
 #define MAX_ACTIVE 16
+/* How long a kept connection may have been idle and still be reused:
+   shorter than any server's keep-alive (Node's default is 5 s). */
+#define MAX_IDLE_CONN_S 2L
 /* A Retry-After further out than this is treated as this: a provider's
    typo must not silence an account for weeks. */
 #define MAX_RETRY_AFTER (24L * 3600L)
@@ -882,12 +885,14 @@ int agent_http_start(struct agent_http *h, const struct agent_http_req *req,
 	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
 			     kind == 2 ? "http,https" : "https") != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-	    /* A connection per request: refreshes come minutes apart, when
-	       a kept one is dead anyway, and a try on a dead one would
-	       leave its error ("Broken pipe") in errbuf, which keeps the
-	       first, over the real one of the retry (a refused
+	    /* A kept connection only while requests follow each other (a
+	       storm of refreshes): one refresh minutes after another would
+	       find it closed by the provider, and the try on the dead one
+	       would leave its error ("Broken pipe") in errbuf, which keeps
+	       the first, over the real one of the retry (a refused
 	       certificate, say). */
-	    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, MAX_IDLE_CONN_S) !=
+		CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
