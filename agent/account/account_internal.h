@@ -287,9 +287,10 @@ struct account *account_clash(struct account_store *s,
 			      bool *by_email);
 /* ADD: checks the settings as the config file's (XO_ERR_CONFIG, "KEY:
    problem"), refuses a name or address in use (XO_ERR_EXISTS), and
-   appends the account.  The request's strings need no NUL. */
+   appends the account (*out, when out is not NULL).  The request's
+   strings need no NUL. */
 int account_runtime_add(struct account_store *s, const struct proto_add_req *q,
-			struct agent_err *err);
+			struct account **out, struct agent_err *err);
 /* DELETE: cancels the account's login or refresh, fails its waiters and
    frees it with its secrets; an account of the file gets
    XO_ERR_CONFIGURED and stays. */

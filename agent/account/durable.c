@@ -22,17 +22,17 @@ struct durable_reply {
 	bool strict; /* a failed write is answered as a failure */
 };
 
-uint64_t account_store_persist(struct account_store *s)
+uint64_t account_store_persist(struct account_store *s, const char *name)
 {
 	if (s->hooks.persist == NULL)
 		return 0;
-	return s->hooks.persist(s->hooks.arg);
+	return s->hooks.persist(s->hooks.arg, name);
 }
 
 bool account_persist_then(struct account *acct, account_cb done)
 {
 	struct account_store *s = acct->store;
-	uint64_t seq = account_store_persist(s);
+	uint64_t seq = account_store_persist(s, acct->cfg.name);
 
 	if (seq <= s->written_seq)
 		return false;
