@@ -202,6 +202,7 @@ struct account_store {
 	TAILQ_HEAD(, account)
 	durable;		   /* accounts waiting for a write, in
 				      order of durable_seq */
+	uv_idle_t durable_more;	   /* the rest of them, next turn */
 	uint64_t written_seq;	   /* the newest write that has ended */
 	const char *write_failure; /* why it failed (the vault's), or
 				      NULL */

@@ -100,6 +100,8 @@ int account_store_new(struct agent *a, struct account_store **out)
 	}
 	uv_timer_init(a->loop, &s->scheduler);
 	s->scheduler.data = s;
+	uv_idle_init(a->loop, &s->durable_more);
+	s->durable_more.data = s;
 	*out = s;
 	return 0;
 }
@@ -206,6 +208,7 @@ void account_store_stop(struct account_store *s)
 		return;
 	s->stopped = 1;
 	uv_close((uv_handle_t *)&s->scheduler, NULL);
+	uv_close((uv_handle_t *)&s->durable_more, NULL);
 	free_all(s);
 }
 
