@@ -432,6 +432,9 @@ static int file_written(struct agent *a, struct vault_job *job)
 			log_info("vault %s: now of format 2, a base and a "
 				 "journal of changes (it was one image)",
 				 v->path);
+		log_debug("vault: the new base carries %llu bytes of records "
+			  "appended while it was written",
+			  (unsigned long long)(job->to - job->off));
 		v->journal = 1;
 		v->base = job->base;
 		v->base.len = job->len;
@@ -673,7 +676,18 @@ int vault_newest(struct agent *a, struct vault_kdf_job *kjob, vault_kdf_cb cb,
 		v->parked_cb = cb;
 		return 1;
 	}
-	if (!v->journal && v->compaction != NULL) {
+	if (!v->journal && v->compaction == NULL) {
+		/* No base to put records after (it could not be sealed):
+		   the file as it is. */
+		if ((r = vault_read_file(v->path, img, len, err)) != 0)
+			return r;
+		*adopt = *img != NULL;
+		return *img == NULL
+			   ? agent_err_set(err, XO_ERR_NO_VAULT,
+					   "the vault %s is gone", v->path)
+			   : 0;
+	}
+	if (!v->journal) {
 		/* The first base, not written yet (it failed): it is the
 		   vault, and what was taken after it follows. */
 		if ((r = job_seal(v->compaction)) != 0)

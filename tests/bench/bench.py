@@ -464,6 +464,14 @@ def report(res):
         lines.append("  VmRSS %d KiB, VmHWM %d KiB; target under %d KiB "
                      "(2x %d KiB of tokens + 1 KiB per account)" % (
                          r["rss_kib"], r["hwm_kib"], r["rss_target_kib"], r["secret_kib"]))
+        lines.append("  written during the storm %.1f MiB, %.0f bytes per refresh "
+                     "(vault records, new bases, log)" % (
+                         r["write_bytes"] / 1048576.0, r["write_bytes_per_refresh"]))
+        if "restart_s" in r:
+            lines.append("  started again after the storm: %.2f s (base %.1f MiB, "
+                         "journal %.1f MiB)" % (
+                             r["restart_s"], r["vault_base_bytes"] / 1048576.0,
+                             (r["vault_file_bytes"] - r["vault_base_bytes"]) / 1048576.0))
         for k, label in (("idle_one", "TOKEN, one account, idle"),
                          ("idle_many", "TOKEN, every account in turn, idle"),
                          ("during", "TOKEN, one account, during the storm")):
