@@ -68,7 +68,8 @@ int vault_describe_error(const char *path, int code, struct agent_err *e)
 		    "the vault %s is damaged (cut short or changed); it is "
 		    "left as it is%s%s%s%s%s",
 		    path,
-		    has_bak ? ". The copy from before its last write is " : "",
+		    has_bak ? ". The file from before its last new base is "
+			    : "",
 		    has_bak ? bak : "",
 		    has_bak ? ": stop the agent and 'mv " : "",
 		    has_bak ? bak : "",

@@ -332,7 +332,12 @@ static void start_base(struct agent *a)
 	return;
 fail:
 	job_free(job);
-	take_failed(a, r);
+	if (!v->journal) {
+		take_failed(a, r);
+		return;
+	}
+	/* The journal holds every change: only the new base waits. */
+	log_error("vault: cannot make a new base: %s", proto_strerror(r));
 }
 
 /* A new base is due: the file has no journal yet, or its journal has
