@@ -85,6 +85,7 @@ struct vault_job {
 
 static void kick(struct agent *a);
 static void run_job(struct agent *a, struct vault_job *job);
+static void write_failed(struct agent *a, struct vault_job *job);
 
 static void on_retry(uv_timer_t *t)
 {
@@ -331,13 +332,21 @@ static void start_base(struct agent *a)
 	run_job(a, job);
 	return;
 fail:
-	job_free(job);
-	if (!v->journal) {
-		take_failed(a, r);
+	if (v->journal) {
+		/* The journal holds every change: only the new base waits,
+		   made again from a new snapshot after the delay of a failed
+		   write (not at every turn of the loop). */
+		if (job == NULL) {
+			log_error("vault: cannot make a new base: %s",
+				  proto_strerror(r));
+			return;
+		}
+		agent_err_code(&job->err, r);
+		write_failed(a, job);
 		return;
 	}
-	/* The journal holds every change: only the new base waits. */
-	log_error("vault: cannot make a new base: %s", proto_strerror(r));
+	job_free(job);
+	take_failed(a, r);
 }
 
 /* A new base is due: the file has no journal yet, or its journal has
