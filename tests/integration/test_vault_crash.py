@@ -76,7 +76,9 @@ class CrashDuringRefresh(unittest.TestCase):
 
     def held(self):
         """The refresh token the agent holds, as the provider last issued
-        it before the crash."""
+        it before the crash (a request the agent died in the middle of
+        included: the provider answers it all the same)."""
+        self.assertTrue(self.rec.wait_idle(), "the provider never answered")
         return self.rec.refresh_tokens()[-1]
 
     def crash_at(self, step):
@@ -209,7 +211,9 @@ class CrashDuringRefresh(unittest.TestCase):
             vaulttest.send_mail(self, self.env, self.smtp, EMAIL)
         # A replay would have revoked the grant.
         self.assertTrue(harness.is_refresh_token_active(self.oidc,
-                                                        self.held()))
+                                                        self.held()),
+                        "%d grants seen by the provider\n%s"
+                        % (len(self.rec.grants), self.env.log()))
 
     def test_killed_while_the_new_base_is_written(self):
         self.crash_while_compacting("during_compaction#1")

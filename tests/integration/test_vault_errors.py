@@ -13,7 +13,33 @@ import xoagent
 EMAIL = "careful@example.com"
 
 
-class BrokenVaultFiles(unittest.TestCase):
+class RefusedFile:
+    """A vault file written over while the agent is stopped, and the
+    agent's refusal to start on it: its message has the words, and the
+    file (and its .bak, when the test keeps one in self.bak) is left as it
+    is."""
+
+    words = ()  # in every refusal
+    bak = None
+
+    def write(self, data):
+        with open(self.env.vault_path, "wb") as f:
+            f.write(data)
+        return data
+
+    def assert_refused(self, data, *words):
+        rc, err = vaulttest.start_failing(self.env)
+        self.assertEqual(rc, 1, err)
+        for w in self.words + words:
+            self.assertIn(w, err)
+        self.assertEqual(vaulttest.read(self.env.vault_path), data)
+        if self.bak is not None:
+            self.assertEqual(vaulttest.read(self.env.vault_path + ".bak"),
+                             self.bak)
+        return err
+
+
+class BrokenVaultFiles(RefusedFile, unittest.TestCase):
     """A vault made with a key file, then damaged while the agent is
     stopped: the agent refuses to start and leaves the file alone.  Every
     record makes a new base here (XOAUTH_AGENT_TEST_JOURNAL_MAX), so that
@@ -42,40 +68,25 @@ class BrokenVaultFiles(unittest.TestCase):
     def tearDown(self):
         self.env.cleanup()
 
-    def damage(self, data):
-        with open(self.env.vault_path, "wb") as f:
-            f.write(data)
-        return data
-
-    def assert_refused(self, data, *words):
-        rc, err = vaulttest.start_failing(self.env)
-        self.assertEqual(rc, 1, err)
-        for w in words:
-            self.assertIn(w, err)
-        self.assertEqual(vaulttest.read(self.env.vault_path), data)
-        self.assertEqual(vaulttest.read(self.env.vault_path + ".bak"),
-                         self.bak)
-        return err
-
     def test_flipped_byte_is_damage_and_names_the_backup(self):
         img = bytearray(vaulttest.read(self.env.vault_path))
         img[-5] ^= 0x40
-        data = self.damage(bytes(img))
+        data = self.write(bytes(img))
         err = self.assert_refused(data, "damaged", "left as it is")
         self.assertIn(self.env.vault_path + ".bak", err)
 
     def test_truncated_vault(self):
-        data = self.damage(vaulttest.read(self.env.vault_path)[:70])
+        data = self.write(vaulttest.read(self.env.vault_path)[:70])
         self.assert_refused(data, "damaged")
 
     def test_vault_of_a_newer_version(self):
         img = bytearray(vaulttest.read(self.env.vault_path))
         img[8:12] = struct.pack(">I", 99)
-        data = self.damage(bytes(img))
+        data = self.write(bytes(img))
         self.assert_refused(data, "newer xoauth-agent")
 
     def test_foreign_file(self):
-        data = self.damage(b"-----BEGIN PGP MESSAGE-----\nxyz\n")
+        data = self.write(b"-----BEGIN PGP MESSAGE-----\nxyz\n")
         self.assert_refused(data, "not an xoauth-agent vault")
 
     def test_wrong_key_file(self):
@@ -87,19 +98,21 @@ class BrokenVaultFiles(unittest.TestCase):
         # What the message advises: the .bak is a whole, older vault.
         img = bytearray(vaulttest.read(self.env.vault_path))
         img[-5] ^= 0x40
-        self.damage(bytes(img))
+        self.write(bytes(img))
         os.replace(self.env.vault_path + ".bak", self.env.vault_path)
         self.env.start()
         r = self.env.xoauth("list")
         self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
 
 
-class BrokenJournal(unittest.TestCase):
+class BrokenJournal(RefusedFile, unittest.TestCase):
     """A vault whose base is followed by records of changes (the login's
     rotated token, then a refresh's mark and rotated token), damaged while
     the agent is stopped.  A record cut short at the end is what a crash
     in the middle of an append leaves: left out.  Anything else is damage:
     refused, the file left as it is."""
+
+    words = ("damaged", "left as it is")
 
     @classmethod
     def setUpClass(cls):
@@ -125,18 +138,6 @@ class BrokenJournal(unittest.TestCase):
 
     def tearDown(self):
         self.env.cleanup()
-
-    def write(self, data):
-        with open(self.env.vault_path, "wb") as f:
-            f.write(data)
-        return data
-
-    def assert_refused(self, data, *words):
-        rc, err = vaulttest.start_failing(self.env)
-        self.assertEqual(rc, 1, err)
-        for w in ("damaged", "left as it is") + words:
-            self.assertIn(w, err)
-        self.assertEqual(vaulttest.read(self.env.vault_path), data)
 
     def flip_in_record(self, i):
         off, n = self.records[i]
