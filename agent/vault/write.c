@@ -12,7 +12,7 @@
  * cost of a change is that of the accounts it concerns, not of every
  * account: a refresh writes its "presented" mark and its rotated token as
  * two records of some KiB, where the whole vault of 100,000 accounts is
- * some 250 MiB.  Appends run one at a time, in the order of their
+ * some 230 MiB.  Appends run one at a time, in the order of their
  * numbers: the lane.
  *
  * Once the journal is larger than half the base (and at least a MiB),
