@@ -167,8 +167,8 @@ static void start_login(struct doctor_job *job, int imap,
 	int r;
 
 	r = doctor_probe_start(job->agent->http, imap, t, account_email(acct),
-			       token, login_budget(job), on_probe_done, job,
-			       slot);
+			       account_cfg(acct)->ca_file, token,
+			       login_budget(job), on_probe_done, job, slot);
 	if (r != 0)
 		doctor_addf(job->report, PROTO_LEVEL_PROBLEM, NULL,
 			    "%s login not tried: %s", imap ? "IMAP" : "SMTP",

@@ -67,7 +67,7 @@ class Senders(unittest.TestCase):
                                       **cls.smtp_kwargs)
         cls.api = harness.start_mailapi(cls.oidc, tls=tls)
         common = ["email = %s" % EMAIL, "ca_file = %s" % tls.ca,
-                  "smtp = %s:%d" % (cls.smtp_host, cls.smtp.port_xoauth2_only),
+                  "smtp = %s" % cls.smtp_address(),
                   "graph_endpoint = %s" % cls.api.graph,
                   "graph_scope = %s" % cls.graph_scope,
                   "gmail_endpoint = %s" % cls.api.gmail]
@@ -91,6 +91,11 @@ class Senders(unittest.TestCase):
     def accounts(cls):
         return [("smtp", "smtp"), ("graph", "graph"), ("gmail", "gmail"),
                 ("auto", "auto")]
+
+    @classmethod
+    def smtp_address(cls):
+        """The accounts' smtp key."""
+        return "%s:%d" % (cls.smtp_host, cls.smtp.port_xoauth2_only)
 
     @classmethod
     def tearDownClass(cls):
@@ -237,6 +242,57 @@ class SMTPOverTLS(Senders):
         got = self.smtp.wait_messages(1)[-1]
         self.assertTrue(got["tls"], got)
         self.assertTrue(all(a["tls"] for a in self.smtp.auth_attempts()))
+
+
+class SMTPImplicitTLS(Senders):
+    """TLS from the first byte (port 465 in the world): smtps:// names it
+    on any port. Nothing goes in clear, not even the greeting, and the
+    certificate is checked against the account's ca_file."""
+
+    smtp_tls = True
+
+    @classmethod
+    def accounts(cls):
+        return [("smtp", "smtp")]
+
+    @classmethod
+    def smtp_address(cls):
+        return "smtps://localhost:%d" % cls.smtp.port_smtps
+
+    def test_implicit_tls_carries_the_login_and_the_message(self):
+        before = len(self.smtp.auth_attempts())
+        msg = message(body="over TLS from the first byte: Grüße\n")
+        r = self.sendmail("-a", "smtp", "-t", "-v", stdin=msg)
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.smtp.wait_messages(1)[-1]
+        self.assertEqual((got["listener"], got["tls"]), ("smtps", True), got)
+        with open(os.path.join(self.smtp.maildir, got["eml"]), "rb") as f:
+            self.assertEqual(f.read(), crlf(msg))
+        attempts = self.smtp.auth_attempts()[before:]
+        self.assertEqual([(a["listener"], a["tls"], a["ok"]) for a in attempts],
+                         [("smtps", True, True)])
+
+    def test_doctor_logs_in_over_implicit_tls_too(self):
+        before = len(self.smtp.auth_attempts())
+        r = self.env.xoauth("doctor", "smtp", "--smtp",
+                            "smtps://localhost:%d" % self.smtp.port_smtps, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr + self.env.log())
+        self.assertRegex(r.stdout, r"(?m)^ok +SMTP login as alice@example.com at "
+                                   r"localhost:\d+ works")
+        self.assertEqual([(a["listener"], a["tls"]) for a in
+                          self.smtp.auth_attempts()[before:]], [("smtps", True)])
+
+    def test_smtps_to_a_starttls_port_sends_nothing(self):
+        # A server that expects plain text first: the TLS handshake fails,
+        # and no token or message goes in clear.
+        before = len(self.smtp.auth_attempts())
+        r = self.env.xoauth("doctor", "smtp", "--smtp",
+                            "smtps://localhost:%d" % self.smtp.port_xoauth2_only,
+                            timeout=TIMEOUT)
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^problem +TLS with the SMTP server")
+        self.assertIn("smtp://", r.stdout)
+        self.assertEqual(self.smtp.auth_attempts()[before:], [])
 
 
 class APITransports(Senders):

@@ -813,10 +813,11 @@ static void missing_scopes_are_flagged(void **state)
 static void mail_targets_are_parsed_strictly(void **state)
 {
 	static const char *const bad[] = {
-	    "",		  "a b",	 "user@host",	"host:0",
-	    "host:99999", "host/x",	 "host:",	"[::1",
-	    "host:25x",	  "smtp://host", "host?x",	"[::1]x",
-	    "-host",	  "host:-1",	 "[nothex]:25", "h\001st",
+	    "",		  "a b",	  "user@host",	 "host:0",
+	    "host:99999", "host/x",	  "host:",	 "[::1",
+	    "host:25x",	  "imaps://host", "host?x",	 "[::1]x",
+	    "smtps://",	  "http://host",  "smtp://h/x",	 "smtps://[::1",
+	    "-host",	  "host:-1",	  "[nothex]:25", "h\001st",
 	};
 	struct agent_mailhost t;
 	char why[200];
@@ -852,6 +853,34 @@ static void mail_targets_are_parsed_strictly(void **state)
 	assert_int_equal(
 	    agent_mailhost_parse("LocalHost:25", 0, &t, why, sizeof(why)), 0);
 	assert_true(t.loopback);
+	/* A scheme says how TLS starts, whatever the port. */
+	assert_int_equal(agent_mailhost_parse("smtps://localhost:2465", 0, &t,
+					      why, sizeof(why)),
+			 0);
+	assert_string_equal(t.host, "localhost");
+	assert_int_equal(t.port, 2465);
+	assert_true(t.implicit_tls);
+	assert_int_equal(agent_mailhost_parse("SMTPS://smtp.example.com", 0, &t,
+					      why, sizeof(why)),
+			 0);
+	assert_int_equal(t.port, 465);
+	assert_true(t.implicit_tls);
+	assert_int_equal(agent_mailhost_parse("smtp://smtp.example.com:465", 0,
+					      &t, why, sizeof(why)),
+			 0);
+	assert_false(t.implicit_tls);
+	assert_int_equal(
+	    agent_mailhost_parse("imap://[::1]", 1, &t, why, sizeof(why)), 0);
+	assert_string_equal(t.host, "::1");
+	assert_int_equal(t.port, 143);
+	assert_false(t.implicit_tls);
+	assert_int_equal(agent_mailhost_parse("imaps://imap.example.com:1993",
+					      1, &t, why, sizeof(why)),
+			 0);
+	assert_true(t.implicit_tls);
+	assert_int_equal(agent_mailhost_parse("smtps://imap.example.com", 1, &t,
+					      why, sizeof(why)),
+			 -1);
 	for (i = 0; i < N(bad); i++) {
 		why[0] = '\0';
 		if (agent_mailhost_parse(bad[i], 0, &t, why, sizeof(why)) == 0)
