@@ -505,6 +505,7 @@ static int start(struct job *job, struct account *acct,
 	struct send_smtp_req sq;
 	struct send_api_req aq;
 	char hw[128];
+	int r;
 
 	if (job->t == T_SMTP) {
 		if (cfg->smtp == NULL ||
@@ -538,6 +539,8 @@ static int start(struct job *job, struct account *acct,
 			 cfg->name, send_api_word(aq.kind));
 		return XO_ERR_CONFIG;
 	}
+	if ((r = send_api_check_size(aq.kind, job->copy_len, why, whylen)) != 0)
+		return r;
 	/* An app-only token has no "me": it sends as the account's
 	   mailbox. */
 	aq.user = account_is_app(acct) ? account_email(acct) : NULL;
@@ -556,7 +559,7 @@ static void step(struct job *job)
 	struct agent_plain *token = NULL;
 	struct account *acct;
 	struct agent_err err;
-	char why[400] = "";
+	char why[700] = "";
 	int r;
 
 	acct =

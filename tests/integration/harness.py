@@ -362,8 +362,8 @@ class MailAPI(Server):
         return self._get("/_faults", json.dumps(spec).encode())
 
     def requests(self):
-        """Every request seen: dicts with path, content_type, status,
-        token_sha256, bytes."""
+        """Every request seen: dicts with path, query ("?a=b" or ""),
+        content_type, status, token_sha256, bytes."""
         return self._get("/_requests")
 
     def messages(self):

@@ -311,17 +311,73 @@ class APITransports(Senders):
         self.assertEqual(got["bcc"], ["dave@example.net"])
         self.assertEqual(got["data"], crlf(msg))
 
-    def test_gmail_gets_raw_base64url(self):
-        before = len(self.api.messages())
-        msg = message(to="bob@example.com", body="?>?>?> base64url\n")
+    def test_gmail_gets_the_message_by_media_upload(self):
+        before, before_req = len(self.api.messages()), len(self.api.requests())
+        msg = message(to="bob@example.com", body="Grüße ?>?>?>\n")
         r = self.sendmail("-a", "gmail", "-t", "-v", stdin=msg)
         self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
         self.assertIn("sent by gmail: 200 OK, id api-", r.stderr)
         got = self.api.messages()[before]
         self.assertEqual(got["api"], "gmail")
-        self.assertEqual(got["path"], "/gmail/v1/users/me/messages/send")
+        self.assertEqual(got["path"],
+                         "/upload/gmail/v1/users/me/messages/send?uploadType=media")
+        self.assertEqual(got["content_type"], "message/rfc822")
+        self.assertEqual(self.api.requests()[before_req]["query"], "?uploadType=media")
         self.assertIn("mail.send", got["scope"].split())
         self.assertEqual(got["data"], crlf(msg))
+
+    def test_gmail_takes_a_message_larger_than_graph_could(self):
+        # Past Graph's 4 MB and Google's "5 MB or less" for a simple
+        # upload: the media upload takes up to 35 MB.
+        before = len(self.api.messages())
+        body = "".join("line %07d %s\n" % (i, "y" * 80) for i in range(70000))
+        msg = message(body=body)
+        self.assertGreater(len(msg), 6 * 1024 * 1024)
+        r = self.sendmail("-a", "gmail", "-t", "-i", stdin=msg)
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        self.assertEqual(self.api.messages()[before]["data"], crlf(msg))
+
+    def test_gmail_refuses_over_35_mb_without_sending(self):
+        before = len(self.api.requests())
+        msg = message(body="z" * 76 + "\n") + b"z" * (35 * 1024 * 1024) + b"\n"
+        r = self.sendmail("-a", "gmail", "-t", "-i", stdin=msg)
+        self.assertEqual(r.returncode, 65, r.stderr)  # EX_DATAERR
+        self.assertIn("the message is %d bytes" % len(crlf(msg)), r.stderr)
+        self.assertIn("36700160 bytes (35 MB)", r.stderr)
+        self.assertEqual(len(self.api.requests()), before)
+
+    def test_graph_refuses_over_4_mb_of_base64_without_sending(self):
+        # About 3.2 MB of message, 4.3 MB in base64: Graph has no way to
+        # take it (its upload sessions are for attachments of JSON drafts).
+        before = len(self.api.requests())
+        body = "".join("line %07d %s\n" % (i, "g" * 80) for i in range(35000))
+        msg = message(body=body)
+        r = self.sendmail("-a", "graph", "-t", "-i", stdin=msg)
+        self.assertEqual(r.returncode, 65, r.stderr)  # EX_DATAERR
+        self.assertIn("the message is %d bytes, %d in base64" %
+                      (len(crlf(msg)), (len(crlf(msg)) + 2) // 3 * 4), r.stderr)
+        self.assertIn("4194304 bytes (4 MB)", r.stderr)
+        self.assertIn("SMTP", r.stderr)
+        self.assertEqual(len(self.api.requests()), before)
+
+    def test_graph_just_under_its_limit_is_sent(self):
+        before = len(self.api.messages())
+        body = "".join("line %07d %s\n" % (i, "h" * 80) for i in range(32000))
+        msg = message(body=body)
+        self.assertLess((len(crlf(msg)) + 2) // 3 * 4, 4 * 1024 * 1024)
+        r = self.sendmail("-a", "graph", "-t", "-i", stdin=msg)
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        self.assertEqual(self.api.messages()[before]["data"], crlf(msg))
+
+    def test_a_413_says_the_size_and_nothing_is_retried(self):
+        self.api.queue_fault(413, code="RequestEntityTooLarge")
+        before = len(self.api.requests())
+        msg = message()
+        r = self.sendmail("-a", "graph", "-t", stdin=msg)
+        self.assertEqual(r.returncode, 65, r.stderr)  # EX_DATAERR
+        self.assertIn("the message (%d bytes" % len(crlf(msg)), r.stderr)
+        self.assertIn("too large for Microsoft Graph", r.stderr)
+        self.assertEqual([q["status"] for q in self.api.requests()[before:]], [413])
 
     def test_envelope_only_recipients_become_bcc_for_an_api(self):
         before = len(self.api.messages())
@@ -485,6 +541,16 @@ class AutoFallback(Senders):
         got = self.api.messages()[before_api:]
         self.assertEqual(len(got), 1)
         self.assertEqual(got[0]["bcc"], ["dave@example.net"])
+
+    def test_a_message_too_large_for_graph_says_both_refusals(self):
+        before_api = len(self.api.requests())
+        body = "".join("line %07d %s\n" % (i, "a" * 80) for i in range(35000))
+        r = self.sendmail("-a", "auto", "-t", "-i", stdin=message(body=body))
+        self.assertEqual(r.returncode, 65, r.stderr)  # EX_DATAERR
+        self.assertIn("5.7.139", r.stderr)
+        self.assertIn("4194304 bytes (4 MB)", r.stderr)
+        self.assertEqual(len(self.api.requests()), before_api)
+        self.assertEqual(self.smtp.messages(), [])
 
     def test_smtp_alone_says_why_with_ex_noperm(self):
         r = self.sendmail("-a", "smtp", "-t", stdin=message())
