@@ -56,6 +56,11 @@ struct agent_account_cfg {
 	char *gmail_endpoint; /* the Gmail API, ".../gmail/v1"; may be NULL */
 	char *gmail_scope;    /* NULL: the account's own token (Google's
 				 https://mail.google.com/ covers it) */
+	char *local_recipient; /* "a@b.c, d@e.f": where mail for a local
+				  user (an address without '@', as cron
+				  writes "root") goes; NULL: refused.  Not
+				  compared by agent_account_cfg_equal():
+				  changing it keeps the tokens. */
 };
 
 struct agent_config {

@@ -581,8 +581,14 @@ def proto_seeds():
 
 # ---- messages for xoauth sendmail (agent/send/pure/message.c) ----
 # fuzz_message reads the first byte as options too: bit 0 drops Bcc, bit 1
-# writes the To/Cc recipients as a Bcc field.
+# writes the To/Cc recipients as a Bcc field, bit 2 maps local users' names
+# to an address, bit 3 writes a From naming a local user anew ("F" has bits
+# 1 and 2, "X" bit 3).
 MESSAGES = {
+    "cron-root": "From: root (Cron Daemon)\nTo: root\nSubject: Cron <root@h> ls\n"
+                 "Content-Type: text/plain; charset=UTF-8\n\noutput\n",
+    "logwatch-local-from": "X-Mailer: logwatch\nTo: Admin <root>, www-data\n"
+                           "From: Logwatch\nBcc: a.b\n\nall quiet\n",
     "simple": "From: Alice <alice@example.com>\nTo: bob@example.com\n"
               "Subject: hi\n\nHello.\n",
     "folded-groups-comments": "To: \"Smith, Bob\" <bob@example.com>,\r\n"
@@ -680,6 +686,14 @@ client_id = 3f1a7c2e-0000-4000-8000-00000000abcd
 provider = microsoft-china
 tenant = organizations
 client_id = 3f1a7c2e-0000-4000-8000-00000000abcd
+""",
+    "send-keys": """[account shop]
+provider = microsoft
+client_id = 3f1a7c2e-0000-4000-8000-00000000abcd
+email = orders@example.com
+send = auto
+smtp = smtps://smtp.example.com:2465
+local_recipient = ops@example.com , admin@example.org,
 """,
 }
 

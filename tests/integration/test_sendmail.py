@@ -13,6 +13,7 @@ Mail.Send), as the login does for an account whose transport needs both.
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -73,7 +74,7 @@ class Senders(unittest.TestCase):
                   "gmail_endpoint = %s" % cls.api.gmail]
         cls.env = xoagent.AgentEnv("".join(
             xoagent.account_section(name, cls.oidc, scope=harness.SCOPE,
-                                    extra=common + ["send = %s" % send])
+                                    extra=common + ["send = %s" % send] + cls.extra(name))
             for name, send in cls.accounts()))
         cls.env.start()
         rt = harness.get_tokens_by_device(cls.oidc, EMAIL, scope=SCOPES)["refresh_token"]
@@ -93,6 +94,11 @@ class Senders(unittest.TestCase):
                 ("auto", "auto")]
 
     @classmethod
+    def extra(cls, name):
+        """More lines of the account's section."""
+        return []
+
+    @classmethod
     def smtp_address(cls):
         """The accounts' smtp key."""
         return "%s:%d" % (cls.smtp_host, cls.smtp.port_xoauth2_only)
@@ -108,6 +114,11 @@ class Senders(unittest.TestCase):
     def sendmail(self, *args, stdin=b""):
         r = self.env.xoauth("sendmail", *args, stdin=stdin, timeout=TIMEOUT)
         return r
+
+    def eml(self, got):
+        """The message smtp-server received, as text."""
+        with open(os.path.join(self.smtp.maildir, got["eml"]), "rb") as f:
+            return f.read().decode()
 
 
 class SMTPTransport(Senders):
@@ -293,6 +304,116 @@ class SMTPImplicitTLS(Senders):
         self.assertRegex(r.stdout, r"(?m)^problem +TLS with the SMTP server")
         self.assertIn("smtp://", r.stdout)
         self.assertEqual(self.smtp.auth_attempts()[before:], [])
+
+
+def cron_message(output="run-parts: /etc/cron.daily/logrotate exited 1\n"):
+    """What Debian's cron hands to `sendmail -FCronDaemon -i -B8BITMIME
+    -oem root` (do_command.c): its user as the recipient, and as From."""
+    return ("From: root (Cron Daemon)\nTo: root\n"
+            "Subject: Cron <root@host> test -x /usr/sbin/anacron\n"
+            "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n"
+            "Content-Transfer-Encoding: 8bit\nX-Cron-Env: <SHELL=/bin/sh>\n"
+            "\n" + output).encode()
+
+
+class LocalRecipients(Senders):
+    """Mail for local users (cron's "root", logwatch's "To: root"): nothing
+    is delivered on this machine, so the account's local_recipient says
+    where it goes; without it such mail is refused, naming the key."""
+
+    @classmethod
+    def accounts(cls):
+        return [("smtp", "smtp"), ("graph", "graph"), ("bare", "smtp")]
+
+    @classmethod
+    def extra(cls, name):
+        if name == "bare":
+            return []
+        return ["local_recipient = ops@example.com, admin@example.org"]
+
+    def test_cron_mail_for_root_goes_to_local_recipient(self):
+        before = len(self.smtp.messages())
+        r = self.sendmail("-a", "smtp", "-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root",
+                          stdin=cron_message())
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.smtp.wait_messages(before + 1)[-1]
+        self.assertEqual(got["mail_from"], EMAIL)
+        self.assertEqual(got["rcpt_to"], ["ops@example.com", "admin@example.org"])
+        data = self.eml(got)
+        # The local names are written anew, as sendmail qualifies them
+        # (after the Date and Message-ID cron leaves out).
+        self.assertIn('\r\nFrom: "CronDaemon" <%s>\r\nTo: ops@example.com,\r\n '
+                      'admin@example.org\r\nSubject: Cron <root@host>' % EMAIL, data)
+        self.assertTrue(data.endswith("\r\n\r\nrun-parts: /etc/cron.daily/logrotate "
+                                      "exited 1\r\n"), data)
+
+    def test_logwatch_with_t_and_a_bare_from(self):
+        before = len(self.smtp.messages())
+        msg = b"To: root\nFrom: Logwatch\nSubject: Logwatch for host\n\nall quiet\n"
+        r = self.sendmail("-a", "smtp", "-t", stdin=msg)
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.smtp.wait_messages(before + 1)[-1]
+        self.assertEqual(got["rcpt_to"], ["ops@example.com", "admin@example.org"])
+        self.assertIn('\r\nFrom: "Logwatch" <%s>\r\n' % EMAIL, self.eml(got))
+
+    def test_a_local_sender_is_the_accounts_address(self):
+        before = len(self.smtp.messages())
+        r = self.sendmail("-a", "smtp", "-f", "www-data", "bob@example.com",
+                          stdin=message(to="bob@example.com"))
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.smtp.wait_messages(before + 1)[-1]
+        self.assertEqual(got["mail_from"], EMAIL)
+        self.assertEqual(got["rcpt_to"], ["bob@example.com"])
+
+    def test_graph_sends_to_the_mapped_header(self):
+        before = len(self.api.messages())
+        r = self.sendmail("-a", "graph", "-t", stdin=cron_message())
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.api.messages()[before]
+        self.assertEqual(got["to"], ["ops@example.com", "admin@example.org"])
+        self.assertEqual(got["bcc"], [])
+
+    def test_a_changed_local_recipient_applies_after_reload_tokens_kept(self):
+        with open(self.env.config_path) as f:
+            config = f.read()
+        token = self.env.token("smtp")
+        before = len(self.smtp.messages())
+        try:
+            self.env.write_config(config.replace(
+                "ops@example.com, admin@example.org", "night@example.com"))
+            reloads = self.env.log().count("configuration reloaded")
+            self.env.proc.send_signal(signal.SIGHUP)
+            harness.wait_for(lambda: self.env.log().count("configuration reloaded") > reloads,
+                             10, "the reload")
+            r = self.sendmail("-a", "smtp", "-i", "root", stdin=cron_message())
+            self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+            self.assertEqual(self.smtp.wait_messages(before + 1)[-1]["rcpt_to"],
+                             ["night@example.com"])
+            self.assertEqual(self.env.token("smtp"), token)
+        finally:
+            self.env.write_config(config)
+            reloads = self.env.log().count("configuration reloaded")
+            self.env.proc.send_signal(signal.SIGHUP)
+            harness.wait_for(lambda: self.env.log().count("configuration reloaded") > reloads,
+                             10, "the reload back")
+
+    def test_without_local_recipient_root_is_refused_naming_the_key(self):
+        before = len(self.smtp.auth_attempts())
+        r = self.sendmail("-a", "bare", "-FCronDaemon", "-i", "root", stdin=cron_message())
+        self.assertEqual(r.returncode, 78, r.stderr)  # EX_CONFIG
+        self.assertIn("'root' is a local user", r.stderr)
+        self.assertIn("local_recipient = ADDRESS in [account bare]", r.stderr)
+        self.assertEqual(self.smtp.auth_attempts()[before:], [])
+
+    def test_without_local_recipient_a_header_root_goes_by_the_envelope(self):
+        # SMTP sends to the envelope: "To: root" alone harms no one, and
+        # the local From is still made the sender's.
+        before = len(self.smtp.messages())
+        r = self.sendmail("-a", "bare", "-i", "bob@example.com", stdin=cron_message())
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.smtp.wait_messages(before + 1)[-1]
+        self.assertEqual(got["rcpt_to"], ["bob@example.com"])
+        self.assertIn('\r\nFrom: "root" <%s>\r\nTo: root\r\n' % EMAIL, self.eml(got))
 
 
 class APITransports(Senders):

@@ -57,7 +57,7 @@ static void addresses_are_read_as_rfc5322_writes_them(void **state)
 static void unreadable_addresses_are_refused(void **state)
 {
 	static const char *const bad[] = {
-	    "bob", /* no domain: nothing is delivered locally */
+	    "bob smith",	     /* a blank in a local name */
 	    "Bob <bob@example.com",  /* unclosed angle */
 	    "<bob@example.com> x",   /* text after the angle address */
 	    "\"unterminated@x.y",    /* unclosed quote */
@@ -77,6 +77,55 @@ static void unreadable_addresses_are_refused(void **state)
 		assert_non_null(strstr(why, "cannot read"));
 	}
 	send_addrs_free(&a);
+}
+
+/* cron and logwatch write "To: root", "From: root (Cron Daemon)". */
+static void local_users_names_are_read_and_mapped(void **state)
+{
+	static const char *const names[] = {"root", "www-data", "a.b", "x+y",
+					    "O'Brien"};
+	static const char *const bad[] = {"",
+					  ".root",
+					  "root.",
+					  "a..b",
+					  "ro ot",
+					  "r\xc3\xa9",
+					  "a\"b",
+					  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+					  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+	struct send_addrs in = {0}, to = {0}, out = {0};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		assert_true(send_local_ok(names[i], strlen(names[i])));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (send_local_ok(bad[i], strlen(bad[i])))
+			fail_msg("'%s' taken for a local name", bad[i]);
+	addresses_are("root", "root");
+	addresses_are("root (Cron Daemon)", "root");
+	addresses_are("Logwatch", "Logwatch");
+	addresses_are("Admin <root>, bob@example.com", "root bob@example.com");
+	assert_true(send_addr_local("root"));
+	assert_false(send_addr_local("root@example.com"));
+
+	/* Each local name becomes every address of local_recipient. */
+	assert_int_equal(send_addrs_add(&in, "root", 4), 0);
+	assert_int_equal(send_addrs_add(&in, "bob@x.y", 7), 0);
+	assert_int_equal(send_addrs_add(&in, "www-data", 8), 0);
+	assert_int_equal(send_addrs_add(&to, "ops@x.y", 7), 0);
+	assert_int_equal(send_addrs_add(&to, "bob@x.y", 7), 0);
+	assert_int_equal(send_addrs_map_local(&in, &to, &out), 0);
+	assert_int_equal(out.n, 2);
+	assert_string_equal(out.v[0], "ops@x.y");
+	assert_string_equal(out.v[1], "bob@x.y");
+	send_addrs_free(&out);
+	/* Nothing to map to: they stay. */
+	assert_int_equal(send_addrs_map_local(&in, NULL, &out), 0);
+	assert_int_equal(out.n, 3);
+	send_addrs_free(&out);
+	send_addrs_free(&in);
+	send_addrs_free(&to);
 }
 
 static void header_block_gives_recipients_and_what_is_missing(void **state)
@@ -155,6 +204,44 @@ static void copy_has_crlf_lines_and_bcc_as_asked(void **state)
 	free(s);
 }
 
+/* A field naming a local user is written anew, as sendmail qualifies
+   such addresses; the rest stays as it was. */
+static void copy_writes_local_users_fields_anew(void **state)
+{
+	static const char msg[] = "From: root (Cron Daemon)\n"
+				  "To: Admin <root>,\n bob@x.y\n"
+				  "Cc: \"Carol\" <carol@x.y>\n"
+				  "Bcc: www-data\n"
+				  "Subject: Cron <root@host> run-parts\n"
+				  "\n"
+				  "To: root\n";
+	struct send_addrs to = {0};
+	struct send_copy_opts o = {0};
+	char *s;
+
+	(void)state;
+	assert_int_equal(send_addrs_add(&to, "ops@x.y", 7), 0);
+	o.local_to = &to;
+	o.from_field = "From: \"Cron Daemon\" <alice@x.y>";
+	s = copy_of(msg, &o);
+	assert_string_equal(s, "From: \"Cron Daemon\" <alice@x.y>\r\n"
+			       "To: ops@x.y,\r\n bob@x.y\r\n"
+			       "Cc: \"Carol\" <carol@x.y>\r\n"
+			       "Bcc: ops@x.y\r\n"
+			       "Subject: Cron <root@host> run-parts\r\n"
+			       "\r\n"
+			       "To: root\r\n");
+	free(s);
+	/* A From with a domain, and no local_recipient: as they are. */
+	memset(&o, 0, sizeof(o));
+	o.from_field = "From: never@x.y";
+	s = copy_of("From: Alice <alice@x.y>\nTo: root\n\nhi\n", &o);
+	assert_string_equal(s, "From: Alice <alice@x.y>\r\nTo: root\r\n"
+			       "\r\nhi\r\n");
+	free(s);
+	send_addrs_free(&to);
+}
+
 static void exchange_refusals_that_allow_graph_are_known(void **state)
 {
 	(void)state;
@@ -203,8 +290,10 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(addresses_are_read_as_rfc5322_writes_them),
 	    cmocka_unit_test(unreadable_addresses_are_refused),
+	    cmocka_unit_test(local_users_names_are_read_and_mapped),
 	    cmocka_unit_test(header_block_gives_recipients_and_what_is_missing),
 	    cmocka_unit_test(copy_has_crlf_lines_and_bcc_as_asked),
+	    cmocka_unit_test(copy_writes_local_users_fields_anew),
 	    cmocka_unit_test(exchange_refusals_that_allow_graph_are_known),
 	    cmocka_unit_test(api_errors_of_graph_and_google_are_read),
 	};

@@ -88,6 +88,49 @@ int send_addr_ok(const char *s, size_t len)
 	return 1;
 }
 
+int send_local_ok(const char *s, size_t len)
+{
+	static const char special[] = "!#$%&'*+-/=?^_`{|}~";
+	size_t i;
+
+	if (len == 0 || len > 64 || s[0] == '.' || s[len - 1] == '.')
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') ||
+		    (c != '\0' && strchr(special, c) != NULL))
+			continue;
+		if (c == '.' && s[i - 1] != '.')
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+bool send_addr_local(const char *addr)
+{
+	return strchr(addr, '@') == NULL;
+}
+
+int send_addrs_map_local(const struct send_addrs *in,
+			 const struct send_addrs *to, struct send_addrs *out)
+{
+	size_t i, k;
+	int r = 0;
+
+	for (i = 0; i < in->n && r == 0; i++) {
+		if (!send_addr_local(in->v[i]) || to == NULL || to->n == 0) {
+			r = send_addrs_add(out, in->v[i], strlen(in->v[i]));
+			continue;
+		}
+		for (k = 0; k < to->n && r == 0; k++)
+			r = send_addrs_add(out, to->v[k], strlen(to->v[k]));
+	}
+	return r;
+}
+
 /* ---- address lists (RFC 5322 3.4) ---- */
 
 /* Skips a comment starting at p[*i] == '(' (nested, with quoted pairs);
@@ -151,7 +194,7 @@ static int take_mailbox(char *bare, size_t bare_n, const char *angle,
 		n--;
 	if (n == 0 && !have_angle)
 		return 0; /* "a, , b", or the end of a group */
-	if (!send_addr_ok(s, n)) {
+	if (!send_addr_ok(s, n) && !send_local_ok(s, n)) {
 		snprintf(why, whylen, "cannot read the address '%.*s'",
 			 (int)(n > 80 ? 80 : n), s);
 		return XO_ERR_MESSAGE_BAD;
@@ -391,22 +434,86 @@ static int put_lines(struct out *o, const char *p, size_t start, size_t end)
 	return 0;
 }
 
-static int put_bcc(struct out *o, const struct send_addrs *bcc)
+/* "Name: a,\r\n b\r\n"; nothing for an empty set. */
+static int put_field(struct out *o, const char *name, size_t name_len,
+		     const struct send_addrs *a)
 {
 	size_t i;
 	int r = 0;
 
-	if (bcc == NULL || bcc->n == 0)
+	if (a == NULL || a->n == 0)
 		return 0;
-	if ((r = put(o, "Bcc: ", 5)) != 0)
+	if ((r = put(o, name, name_len)) != 0 || (r = put(o, ": ", 2)) != 0)
 		return r;
-	for (i = 0; i < bcc->n && r == 0; i++) {
+	for (i = 0; i < a->n && r == 0; i++) {
 		if (i > 0)
 			r = put(o, ",\r\n ", 4);
 		if (r == 0)
-			r = put(o, bcc->v[i], strlen(bcc->v[i]));
+			r = put(o, a->v[i], strlen(a->v[i]));
 	}
 	return r != 0 ? r : put(o, "\r\n", 2);
+}
+
+/* The addresses of the field at p[start..end) (name_len bytes of name),
+   into *a; 0, or -1 when they cannot be read or memory ran out. */
+static int field_addresses(const char *p, size_t start, size_t end,
+			   size_t name_len, struct send_addrs *a)
+{
+	char why[SEND_WHY_MAX], *value;
+	int r;
+
+	if ((value = unfold(p, start + name_len + 1, end)) == NULL)
+		return -1;
+	r = send_parse_addresses(value, strlen(value), a, why, sizeof(why));
+	free(value);
+	return r == 0 ? 0 : -1;
+}
+
+static bool any_local(const struct send_addrs *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		if (send_addr_local(a->v[i]))
+			return true;
+	return false;
+}
+
+/*
+ * One header field of the copy: as it is, or written anew when it names a
+ * local user and opts say what to write instead (a To, Cc or Bcc with the
+ * local names mapped, a From replaced whole).
+ */
+static int put_header(struct out *o, const char *p, size_t start, size_t end,
+		      size_t name_len, const struct send_copy_opts *opts)
+{
+	struct send_addrs found = {0}, mapped = {0};
+	const char *name = p + start;
+	bool rcpt = name_is(name, name_len, "To") ||
+		    name_is(name, name_len, "Cc") ||
+		    name_is(name, name_len, "Bcc");
+	bool from = name_is(name, name_len, "From");
+	int r;
+
+	if (!((rcpt && opts->local_to != NULL && opts->local_to->n > 0) ||
+	      (from && opts->from_field != NULL)) ||
+	    field_addresses(p, start, end, name_len, &found) != 0 ||
+	    !(rcpt ? any_local(&found)
+		   : found.n > 0 && send_addr_local(found.v[0]))) {
+		send_addrs_free(&found);
+		return put_lines(o, p, start, end);
+	}
+	if (from) {
+		if ((r = put(o, opts->from_field, strlen(opts->from_field))) ==
+		    0)
+			r = put(o, "\r\n", 2);
+	} else if ((r = send_addrs_map_local(&found, opts->local_to,
+					     &mapped)) == 0) {
+		r = put_field(o, name, name_len, &mapped);
+	}
+	send_addrs_free(&found);
+	send_addrs_free(&mapped);
+	return r;
 }
 
 int send_copy(const char *msg, size_t len, const struct send_copy_opts *opts,
@@ -422,14 +529,14 @@ int send_copy(const char *msg, size_t len, const struct send_copy_opts *opts,
 		if ((r = put(&o, opts->add[k], strlen(opts->add[k]))) == 0)
 			r = put(&o, "\r\n", 2);
 	if (r == 0)
-		r = put_bcc(&o, opts->bcc);
+		r = put_field(&o, "Bcc", 3, opts->bcc);
 	/* The header block, without the Bcc fields when asked. */
 	while (r == 0 && i < len &&
 	       !blank_line(msg, i, line_end(msg, len, i)) &&
 	       (end = field_at(msg, len, i, &name_len)) != 0) {
 		if (!((opts->drop_bcc || (opts->bcc != NULL)) &&
 		      name_is(msg + i, name_len, "Bcc")))
-			r = put_lines(&o, msg, i, end);
+			r = put_header(&o, msg, i, end, name_len, opts);
 		i = end;
 	}
 	/* The rest as it is, line ends made CRLF. */
