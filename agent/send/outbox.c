@@ -90,6 +90,9 @@ struct job {
 	struct send_addrs local_to; /* the account's local_recipient */
 	char *copy;		    /* what goes out by the current transport */
 	size_t copy_len;
+	char *copy7; /* SMTP: the copy for a server without 8BITMIME */
+	size_t copy7_len;
+	char why7[300]; /* why there is none, for an 8-bit message */
 	enum transport t;
 	bool fallback_ok; /* auto: Graph after SMTP AUTH is refused */
 	bool fresh_token; /* a 401 has been answered with a new token */
@@ -254,6 +257,7 @@ static void on_job_closed(uv_handle_t *h)
 	send_headers_free(&job->hdr);
 	send_addrs_free(&job->local_to);
 	free(job->copy);
+	free(job->copy7);
 	free(job->account);
 	free(job);
 }
@@ -546,6 +550,17 @@ static int start(struct job *job, struct account *acct,
 		sq.rcpts = &job->s->rcpts;
 		sq.data = job->copy;
 		sq.len = job->copy_len;
+		/* RFC 6152: 8-bit bytes only to a server that takes them;
+		   the 7-bit copy is ready for one that does not. */
+		sq.eightbit = send_has_8bit(job->copy, job->copy_len);
+		if (sq.eightbit && job->copy7 == NULL &&
+		    (r = send_to_7bit(job->copy, job->copy_len, &job->copy7,
+				      &job->copy7_len, job->why7,
+				      sizeof(job->why7))) == XO_ERR_NOMEM)
+			return r;
+		sq.data7 = job->copy7;
+		sq.len7 = job->copy7_len;
+		sq.why7 = job->why7;
 		sq.timeout_ms = budget_ms(job);
 		return send_smtp_start(job->agent->http, &sq, on_smtp_done, job,
 				       &job->smtp);

@@ -6,7 +6,8 @@
  * what the parser promises: addresses send_addr_ok() accepts, or local
  * users' names send_local_ok() accepts; a copy whose every line ends in
  * CRLF and, when local names were to be mapped to addresses, whose To, Cc
- * and Bcc name no local user any more.
+ * and Bcc name no local user any more; and a 7-bit copy of it that has no
+ * byte above 0x7f and CRLF lines too.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +48,20 @@ static void check_copy(const char *p, size_t n)
 			abort();
 }
 
+static void check_7bit(const char *copy, size_t len)
+{
+	char *seven = NULL, why[SEND_WHY_MAX];
+	size_t n = 0, i;
+
+	if (send_to_7bit(copy, len, &seven, &n, why, sizeof(why)) != 0)
+		return;
+	check_copy(seven, n);
+	for (i = 0; i < n; i++)
+		if ((unsigned char)seven[i] > 0x7f)
+			abort();
+	free(seven);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *msg = (const char *)data;
@@ -74,6 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.from_field = size > 0 && (data[0] & 8) ? "From: a@x.y" : NULL;
 	if (send_copy(msg, size, &o, &copy, &len) == 0) {
 		check_copy(copy, len);
+		check_7bit(copy, len);
 		/* A message that could be read is read again the same way,
 		   now with no local user in its recipients' fields. */
 		if (parsed == 0 && o.local_to != NULL && o.bcc == NULL &&

@@ -11,6 +11,7 @@ resources (mail.send for SMTP and Gmail, mail.api standing for Graph's
 Mail.Send), as the login does for an account whose transport needs both.
 """
 
+import email
 import os
 import shutil
 import signal
@@ -253,6 +254,76 @@ class SMTPOverTLS(Senders):
         got = self.smtp.wait_messages(1)[-1]
         self.assertTrue(got["tls"], got)
         self.assertTrue(all(a["tls"] for a in self.smtp.auth_attempts()))
+
+
+class SMTPWithout8BITMIME(Senders):
+    """A server that does not announce 8BITMIME, to which RFC 6152 forbids
+    sending 8-bit bytes (libcurl cannot declare BODY=8BITMIME anyway): a
+    single-part body goes quoted-printable, read back to the same text;
+    what cannot be converted (8-bit header, multipart) is refused after the
+    login and before MAIL FROM."""
+
+    smtp_kwargs = {"eightbitmime": False}
+
+    @classmethod
+    def accounts(cls):
+        return [("smtp", "smtp")]
+
+    def test_a_single_part_8bit_body_goes_quoted_printable(self):
+        before = len(self.smtp.messages())
+        body = ("Grüße, ½ € = 100 %\n" + "ä" * 100 + "\n"
+                "a line that ends in a blank \n.a dot line\nplain\n")
+        r = self.sendmail("-a", "smtp", "-t", "-i", stdin=message(body=body))
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.smtp.wait_messages(before + 1)[-1]
+        self.assertFalse(got["eightbit"], got)
+        with open(os.path.join(self.smtp.maildir, got["eml"]), "rb") as f:
+            raw = f.read()
+        self.assertTrue(all(len(l) <= 78 for l in raw.split(b"\r\n")), raw)
+        parsed = email.message_from_bytes(raw)
+        self.assertEqual(parsed["Content-Transfer-Encoding"], "quoted-printable")
+        self.assertEqual(parsed.get_all("Content-Transfer-Encoding"), ["quoted-printable"])
+        self.assertEqual(parsed["Content-Type"], "text/plain; charset=utf-8")
+        self.assertEqual(parsed.get_payload(decode=True).replace(b"\r\n", b"\n"),
+                         body.encode())
+        self.assertIn("does not announce 8BITMIME", self.env.log())
+
+    def test_a_message_without_mime_fields_gets_them(self):
+        before = len(self.smtp.messages())
+        r = self.sendmail("-a", "smtp", "-i", "bob@example.com",
+                          stdin="Subject: nightly\n\nbackup done ✓\n".encode())
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.smtp.wait_messages(before + 1)[-1]
+        parsed = email.message_from_bytes(self.eml(got).encode())
+        self.assertEqual(parsed["MIME-Version"], "1.0")
+        self.assertEqual(parsed["Content-Type"], "text/plain; charset=utf-8")
+        self.assertEqual(parsed.get_payload(decode=True), "backup done ✓\r\n".encode())
+
+    def test_7bit_goes_byte_for_byte(self):
+        before = len(self.smtp.messages())
+        msg = message(body="plain ASCII = fine\n")
+        r = self.sendmail("-a", "smtp", "-t", "-i", stdin=msg)
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        self.assertEqual(self.eml(self.smtp.wait_messages(before + 1)[-1]).encode(), crlf(msg))
+
+    def test_8bit_that_cannot_be_encoded_is_refused_before_mail_from(self):
+        multipart = ("From: %s\nTo: bob@example.com\nSubject: report\nMIME-Version: 1.0\n"
+                     "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+                     "Content-Type: text/plain; charset=utf-8\n"
+                     "Content-Transfer-Encoding: 8bit\n\nGrüße\n--b--\n" % EMAIL)
+        header = "From: %s\nTo: bob@example.com\nSubject: Grüße\n\nhi\n" % EMAIL
+        before = len(self.smtp.messages())
+        for msg, why in ((multipart, "multipart/mixed"), (header, "header")):
+            before_auth = len(self.smtp.auth_attempts())
+            r = self.sendmail("-a", "smtp", "-t", "-i", stdin=msg.encode())
+            self.assertEqual(r.returncode, 65, r.stderr)  # EX_DATAERR
+            self.assertIn("does not announce 8BITMIME", r.stderr)
+            self.assertIn("RFC 6152", r.stderr)
+            self.assertIn(why, r.stderr)
+            self.assertIn("nothing was sent", r.stderr)
+            # The login went, and nothing after it.
+            self.assertEqual([a["ok"] for a in self.smtp.auth_attempts()[before_auth:]], [True])
+        self.assertEqual(len(self.smtp.messages()), before)
 
 
 class SMTPImplicitTLS(Senders):

@@ -242,6 +242,79 @@ static void copy_writes_local_users_fields_anew(void **state)
 	send_addrs_free(&to);
 }
 
+static char *seven_bit(const char *msg, int want, const char *why_has)
+{
+	char *out = NULL, *s, why[SEND_WHY_MAX] = "";
+	size_t len = 0, i;
+
+	assert_int_equal(
+	    send_to_7bit(msg, strlen(msg), &out, &len, why, sizeof(why)), want);
+	if (want != 0) {
+		assert_null(out);
+		if (strstr(why, why_has) == NULL)
+			fail_msg("'%s' does not say '%s'", why, why_has);
+		return NULL;
+	}
+	for (i = 0; i < len; i++)
+		assert_true((unsigned char)out[i] < 0x80);
+	s = strndup(out, len);
+	free(out);
+	return s;
+}
+
+/* RFC 6152: to a server without 8BITMIME, a single-part body goes
+   quoted-printable (RFC 2045 6.7), which reads back to the same text. */
+static void eight_bit_body_becomes_quoted_printable(void **state)
+{
+	char *s;
+
+	(void)state;
+	assert_false(send_has_8bit("plain\r\n", 7));
+	assert_true(send_has_8bit("\xc3\xa9", 2));
+	s = seven_bit(
+	    "Subject: s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Transfer-Encoding: 8bit\r\nMIME-Version: 1.0\r\n"
+	    "\r\n"
+	    "Gr\xc3\xbc\xc3\x9f"
+	    "e = 1\r\n"
+	    "ends in a blank \r\n"
+	    "\ttab\t\r\n",
+	    0, NULL);
+	assert_string_equal(
+	    s, "Subject: s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	       "MIME-Version: 1.0\r\n"
+	       "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	       "Gr=C3=BC=C3=9Fe =3D 1\r\n"
+	       "ends in a blank=20\r\n"
+	       "\ttab=09\r\n");
+	free(s);
+	/* Long lines are broken softly, no line over 76. */
+	s = seven_bit("\r\n"
+		      "\xe4\xe4\xe4\xe4\xe4\xe4\xe4\xe4\xe4\xe4\xe4\xe4\xe4"
+		      "\xe4\xe4\xe4\xe4\xe4\xe4\xe4\xe4\xe4\xe4\xe4\xe4\xe4"
+		      "\xe4\xe4\r\n",
+		      0, NULL);
+	/* Not UTF-8: the charset is unknown-8bit (RFC 1428). */
+	assert_string_equal(
+	    s, "MIME-Version: 1.0\r\n"
+	       "Content-Type: text/plain; charset=unknown-8bit\r\n"
+	       "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	       "=E4=E4=E4=E4=E4=E4=E4=E4=E4=E4=E4=E4=E4=E4=E4=E4=E4=E4=E4=E4="
+	       "E4=E4=E4=E4=E4=\r\n"
+	       "=E4=E4=E4\r\n");
+	free(s);
+	/* What cannot be converted without changing what a reader sees. */
+	seven_bit("Subject: \xc3\xa9t\xc3\xa9\r\n\r\nhi\r\n",
+		  XO_ERR_MESSAGE_BAD, "header");
+	seven_bit("Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+		  "--b\r\n\r\n\xc3\xa9\r\n--b--\r\n",
+		  XO_ERR_MESSAGE_BAD, "multipart/mixed");
+	seven_bit("Content-Type: Message/RFC822\r\n\r\n\xc3\xa9\r\n",
+		  XO_ERR_MESSAGE_BAD, "message/rfc822");
+	seven_bit("Content-Transfer-Encoding:  Base64 \r\n\r\n\xc3\xa9\r\n",
+		  XO_ERR_MESSAGE_BAD, "base64");
+}
+
 static void exchange_refusals_that_allow_graph_are_known(void **state)
 {
 	(void)state;
@@ -294,6 +367,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(header_block_gives_recipients_and_what_is_missing),
 	    cmocka_unit_test(copy_has_crlf_lines_and_bcc_as_asked),
 	    cmocka_unit_test(copy_writes_local_users_fields_anew),
+	    cmocka_unit_test(eight_bit_body_becomes_quoted_printable),
 	    cmocka_unit_test(exchange_refusals_that_allow_graph_are_known),
 	    cmocka_unit_test(api_errors_of_graph_and_google_are_read),
 	};

@@ -551,6 +551,215 @@ int send_copy(const char *msg, size_t len, const struct send_copy_opts *opts,
 	return 0;
 }
 
+/* ---- 8-bit bytes and servers without 8BITMIME ---- */
+
+bool send_has_8bit(const char *msg, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)msg[i] > 0x7f)
+			return true;
+	return false;
+}
+
+/* Whether the len bytes at p are UTF-8 (RFC 3629: no overlong forms, no
+   surrogates, nothing above U+10FFFF). */
+static bool utf8_ok(const unsigned char *p, size_t len)
+{
+	size_t i = 0, n, k;
+	unsigned long c;
+
+	while (i < len) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (p[i] >= 0xc2 && p[i] <= 0xdf)
+			n = 1, c = p[i] & 0x1f;
+		else if (p[i] >= 0xe0 && p[i] <= 0xef)
+			n = 2, c = p[i] & 0x0f;
+		else if (p[i] >= 0xf0 && p[i] <= 0xf4)
+			n = 3, c = p[i] & 0x07;
+		else
+			return false;
+		if (len - i <= n)
+			return false;
+		for (k = 1; k <= n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+			c = (c << 6) | (p[i + k] & 0x3f);
+		}
+		if ((n == 2 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+		    (n == 3 && (c < 0x10000 || c > 0x10ffff)))
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+/* The value of a field, unfolded, without blanks either side, lowercase
+   up to its first ';' (a media type or an encoding); NULL without memory. */
+static char *field_token(const char *p, size_t start, size_t end,
+			 size_t name_len)
+{
+	char *v = unfold(p, start + name_len + 1, end), *a, *b;
+	size_t i;
+
+	if (v == NULL)
+		return NULL;
+	for (a = v; *a == ' ' || *a == '\t'; a++)
+		;
+	b = a + strcspn(a, ";");
+	while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+		b--;
+	memmove(v, a, (size_t)(b - a));
+	v[b - a] = '\0';
+	for (i = 0; v[i] != '\0'; i++)
+		v[i] = (char)tolower((unsigned char)v[i]);
+	return v;
+}
+
+/* The body's lines (CRLF) in quoted-printable, lines of at most 76. */
+static int put_qp(struct out *o, const char *p, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, col = 0;
+	char enc[3];
+	int r = 0;
+
+	for (i = 0; i < len && r == 0; i++) {
+		unsigned char c = (unsigned char)p[i];
+		bool eol = i + 1 < len && p[i] == '\r' && p[i + 1] == '\n';
+		/* A blank is literal unless a line break follows it. */
+		bool last = i + 1 == len || (i + 2 < len && p[i + 1] == '\r' &&
+					     p[i + 2] == '\n');
+		size_t n;
+
+		if (eol) {
+			r = put(o, "\r\n", 2);
+			col = 0;
+			i++;
+			continue;
+		}
+		if ((c >= 33 && c <= 126 && c != '=') ||
+		    ((c == ' ' || c == '\t') && !last)) {
+			enc[0] = (char)c;
+			n = 1;
+		} else {
+			enc[0] = '=';
+			enc[1] = hex[c >> 4];
+			enc[2] = hex[c & 15];
+			n = 3;
+		}
+		/* A soft break keeps every line within 76, its '=' too. */
+		if (col + n > 75) {
+			r = put(o, "=\r\n", 3);
+			col = 0;
+		}
+		if (r == 0)
+			r = put(o, enc, n);
+		col += n;
+	}
+	return r;
+}
+
+int send_to_7bit(const char *msg, size_t len, char **out, size_t *outlen,
+		 char *why, size_t whylen)
+{
+	struct out o = {0};
+	size_t i = 0, end, name_len, body;
+	bool has_type = false, has_version = false;
+	char *v;
+	int r = 0;
+
+	*out = NULL;
+	*outlen = 0;
+	/* The header block: where it ends, and whether it can stay. */
+	while (i < len && !blank_line(msg, i, line_end(msg, len, i)) &&
+	       (end = field_at(msg, len, i, &name_len)) != 0)
+		i = end;
+	/* The body starts after the blank line, or where a line that is
+	   no field is (the copy then gets the blank line it lacked). */
+	body = i < len && blank_line(msg, i, line_end(msg, len, i))
+		   ? line_end(msg, len, i)
+		   : i;
+	if (send_has_8bit(msg, i)) {
+		snprintf(why, whylen,
+			 "its header has 8-bit bytes, which only RFC 2047's "
+			 "encoded words could carry");
+		return XO_ERR_MESSAGE_BAD;
+	}
+	for (i = 0;
+	     r == 0 && i < len && !blank_line(msg, i, line_end(msg, len, i)) &&
+	     (end = field_at(msg, len, i, &name_len)) != 0;
+	     i = end) {
+		bool type = name_is(msg + i, name_len, "Content-Type");
+		bool cte =
+		    name_is(msg + i, name_len, "Content-Transfer-Encoding");
+
+		if (name_is(msg + i, name_len, "MIME-Version"))
+			has_version = true;
+		if (!type && !cte)
+			continue;
+		if ((v = field_token(msg, i, end, name_len)) == NULL) {
+			r = XO_ERR_NOMEM;
+			break;
+		}
+		if (type) {
+			has_type = true;
+			if (strncmp(v, "multipart/", 10) == 0 ||
+			    strncmp(v, "message/", 8) == 0) {
+				snprintf(why, whylen,
+					 "it is %.60s: each of its parts "
+					 "would need an encoding of its own",
+					 v);
+				r = XO_ERR_MESSAGE_BAD;
+			}
+		} else if (strcmp(v, "7bit") != 0 && strcmp(v, "8bit") != 0) {
+			snprintf(
+			    why, whylen,
+			    "its Content-Transfer-Encoding is %.60s, which "
+			    "leaves no 8-bit byte in a body",
+			    v);
+			r = XO_ERR_MESSAGE_BAD;
+		}
+		free(v);
+	}
+	if (r != 0)
+		return r;
+	/* The header as it was, but its encoding; then what MIME needs. */
+	for (i = 0;
+	     r == 0 && i < len && !blank_line(msg, i, line_end(msg, len, i)) &&
+	     (end = field_at(msg, len, i, &name_len)) != 0;
+	     i = end)
+		if (!name_is(msg + i, name_len, "Content-Transfer-Encoding"))
+			r = put(&o, msg + i, end - i);
+	if (r == 0 && !has_version)
+		r = put(&o, "MIME-Version: 1.0\r\n", 19);
+	if (r == 0 && !has_type) {
+		const char *t =
+		    utf8_ok((const unsigned char *)msg + body, len - body)
+			? "Content-Type: text/plain; charset=utf-8\r\n"
+			: "Content-Type: text/plain; charset=unknown-8bit\r\n";
+
+		r = put(&o, t, strlen(t));
+	}
+	if (r == 0)
+		r = put(&o,
+			"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+			47);
+	if (r == 0)
+		r = put_qp(&o, msg + body, len - body);
+	if (r != 0) {
+		free(o.p);
+		return r;
+	}
+	*out = o.p;
+	*outlen = o.n;
+	return 0;
+}
+
 /* ---- what the servers say ---- */
 
 static const char *find_ci(const char *s, const char *needle)

@@ -102,6 +102,27 @@ struct send_copy_opts {
 int send_copy(const char *msg, size_t len, const struct send_copy_opts *opts,
 	      char **out, size_t *outlen);
 
+/* ---- 8-bit bytes and servers without 8BITMIME (RFC 6152) ---- */
+
+/* Whether the len bytes at msg hold a byte above 0x7f. */
+bool send_has_8bit(const char *msg, size_t len);
+
+/*
+ * The copy for an SMTP server that does not announce 8BITMIME, to which
+ * RFC 6152 forbids sending 8-bit bytes: msg (a copy send_copy() made,
+ * CRLF lines) with its body quoted-printable (RFC 2045 6.7), where that
+ * changes nothing a reader sees: a message whose 8-bit bytes are all in
+ * its body, whose Content-Type is no multipart or message type, and whose
+ * Content-Transfer-Encoding is none, 7bit or 8bit.  The header gets
+ * Content-Transfer-Encoding: quoted-printable instead of its own, and
+ * MIME-Version and a Content-Type (text/plain, charset utf-8 when the
+ * body is UTF-8, else unknown-8bit, RFC 1428) when it has none.  0 with
+ * *out (free() it), XO_ERR_NOMEM, or XO_ERR_MESSAGE_BAD with why saying
+ * what cannot be converted.
+ */
+int send_to_7bit(const char *msg, size_t len, char **out, size_t *outlen,
+		 char *why, size_t whylen);
+
 /* ---- what the servers say ---- */
 
 /*
