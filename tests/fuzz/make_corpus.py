@@ -560,6 +560,18 @@ SEND_FRAMES = {
     "sent": frame(136, s("graph") + s("202 Accepted") + s("SMTP AUTH off")),
     "token-scope": frame(2, s("work") + u8(0) + s("") + u32(0) + u32(0) + u32(0)
                          + s("https://graph.microsoft.com/Mail.Send")),
+    # LIST with its flags, and a reply with the other scopes' tokens.
+    "list-scopes": frame(3, u32(1)),
+    "list-reply-scopes": frame(132, u32(1) + s("work") + s("alice@contoso.com") +
+                               s("microsoft") + s("device") + u8(1) + u64(EXP) +
+                               u64(1700000000) + u64(1700002700) + s("") +
+                               u32(2) + s("work") +
+                               s("https://graph.microsoft.com/Mail.Send") + u8(5) +
+                               u64(0) + u64(0) + u64(0) +
+                               s("work: the provider gives no token for "
+                                 "https://graph.microsoft.com/Mail.Send (AADSTS65001)") +
+                               s("work") + s("https://mail.google.com/") + u8(1) +
+                               u64(EXP) + u64(1700000000) + u64(1700002700) + s("")),
 }
 
 

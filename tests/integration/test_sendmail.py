@@ -46,6 +46,11 @@ def message(to="bob@example.com", cc=None, bcc=None, subject="hello",
     return (nl.join(lines) + nl + body.replace("\n", nl)).encode()
 
 
+def numbered_lines(n, fill):
+    """A body of n numbered lines: a message as large as a test needs."""
+    return "".join("line %07d %s\n" % (i, fill) for i in range(n))
+
+
 def crlf(data):
     """What SMTP carries: every line ended by CRLF."""
     return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
@@ -163,7 +168,7 @@ class SMTPTransport(Senders):
 
     def test_large_message_arrives_whole(self):
         before = len(self.smtp.messages())
-        body = "".join("line %07d %s\n" % (i, "x" * 60) for i in range(30000))
+        body = numbered_lines(30000, "x" * 60)
         msg = message(body=body)
         self.assertGreater(len(msg), 2 * 1024 * 1024)
         r = self.sendmail("-a", "smtp", "-t", "-i", stdin=msg)
@@ -522,7 +527,7 @@ class APITransports(Senders):
         # Past Graph's 4 MB and Google's "5 MB or less" for a simple
         # upload: the media upload takes up to 35 MB.
         before = len(self.api.messages())
-        body = "".join("line %07d %s\n" % (i, "y" * 80) for i in range(70000))
+        body = numbered_lines(70000, "y" * 80)
         msg = message(body=body)
         self.assertGreater(len(msg), 6 * 1024 * 1024)
         r = self.sendmail("-a", "gmail", "-t", "-i", stdin=msg)
@@ -542,7 +547,7 @@ class APITransports(Senders):
         # About 3.2 MB of message, 4.3 MB in base64: Graph has no way to
         # take it (its upload sessions are for attachments of JSON drafts).
         before = len(self.api.requests())
-        body = "".join("line %07d %s\n" % (i, "g" * 80) for i in range(35000))
+        body = numbered_lines(35000, "g" * 80)
         msg = message(body=body)
         r = self.sendmail("-a", "graph", "-t", "-i", stdin=msg)
         self.assertEqual(r.returncode, 65, r.stderr)  # EX_DATAERR
@@ -554,7 +559,7 @@ class APITransports(Senders):
 
     def test_graph_just_under_its_limit_is_sent(self):
         before = len(self.api.messages())
-        body = "".join("line %07d %s\n" % (i, "h" * 80) for i in range(32000))
+        body = numbered_lines(32000, "h" * 80)
         msg = message(body=body)
         self.assertLess((len(crlf(msg)) + 2) // 3 * 4, 4 * 1024 * 1024)
         r = self.sendmail("-a", "graph", "-t", "-i", stdin=msg)
@@ -688,6 +693,127 @@ class ScopeRotationWithVault(unittest.TestCase):
         self.assertNotIn("revoked the grant", self.env.log())
 
 
+class ScopeTokensInList(unittest.TestCase):
+    """`xoauth list`, `status` and the Python package show the token each
+    account keeps of its transport's scope (Graph's Mail.Send, mail.api
+    here), so that an administrator sees why Graph sending fails: a scope
+    the grant never consented to (the real provider's invalid_scope), or
+    Microsoft's AADSTS65001 (which faults.js, our fault injector, makes:
+    the test provider is no Entra ID)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.oidc = harness.start_oidc(at_ttl=120)
+        cls.faults = harness.start_faults(cls.oidc)
+        cls.tlsdir = tempfile.mkdtemp(prefix="xo-scopes-tls-")
+        cls.api = harness.start_mailapi(cls.oidc, tls=harness.make_tls(cls.tlsdir))
+        send = ["email = %s" % EMAIL, "ca_file = %s" % cls.api.cert, "send = graph",
+                "graph_endpoint = %s" % cls.api.graph, "graph_scope = mail.api"]
+        cls.env = xoagent.AgentEnv(
+            xoagent.account_section("consented", cls.oidc, extra=send)
+            + xoagent.account_section("unused", cls.oidc, extra=send)
+            + xoagent.account_section("noconsent", cls.oidc, extra=send)
+            + xoagent.account_section("tenant", cls.oidc, extra=send,
+                                      token_endpoint=cls.faults.token_endpoint))
+        cls.env.start()
+        for name, scope in (("consented", SCOPES), ("unused", SCOPES),
+                            ("noconsent", harness.SCOPE), ("tenant", SCOPES)):
+            rt = harness.get_tokens_by_device(cls.oidc, EMAIL, scope=scope)["refresh_token"]
+            r = cls.env.xoauth("import", name, stdin=(rt + "\n").encode())
+            if r.returncode != 0:
+                raise AssertionError("import %s: %r\n%s" % (name, r, cls.env.log()))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.cleanup()
+        cls.api.stop()
+        cls.faults.stop()
+        cls.oidc.stop()
+        shutil.rmtree(cls.tlsdir, ignore_errors=True)
+
+    def listed(self):
+        r = self.env.xoauth("list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
+
+    def python_scopes(self, name):
+        with xoauth.connect(self.env.sock) as c:
+            return [a for a in c.accounts() if a.name == name][0].scopes
+
+    def test_a_scope_never_asked_for_shows_idle(self):
+        self.assertIn("scope mail.api: idle (no token yet: the first send gets one)",
+                      self.listed())
+        (t,) = self.python_scopes("unused")
+        self.assertEqual((t.scope, t.state, t.expires_at), ("mail.api", xoauth.State.IDLE, 0))
+
+    def test_a_held_scope_token_shows_active_and_its_expiry(self):
+        r = self.env.xoauth("token", "consented", "--scope", "mail.api")
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        self.assertRegex(self.listed(), r"(?m)^consented .*\n +scope mail\.api: active, "
+                                        r"expires \d\d:\d\d$")
+        (t,) = self.python_scopes("consented")
+        self.assertEqual((t.state, t.state_name, t.last_error),
+                         (xoauth.State.ACTIVE, "active", ""))
+        self.assertGreater(t.expires_at, time.time())
+        self.assertGreater(t.next_refresh_at, time.time())
+        self.assertLessEqual(t.refreshed_at, time.time())
+
+    def test_a_scope_the_grant_lacks_shows_why_graph_sending_fails(self):
+        r = self.env.xoauth("sendmail", "-a", "noconsent", "-t", stdin=message(),
+                            timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 77, r.stderr)  # EX_NOPERM
+        out = self.listed()
+        self.assertRegex(out, r"(?m)^noconsent +alice@example\.com +active ")
+        self.assertRegex(out, r"(?m)^ +scope mail\.api: reauth$")
+        self.assertRegex(out, r"(?m)^ +last error: noconsent: the provider gives no "
+                              r"token for mail\.api \(.*invalid_scope")
+        (t,) = self.python_scopes("noconsent")
+        self.assertEqual(t.state, xoauth.State.REAUTH)
+        self.assertIn("xoauth login noconsent", t.last_error)
+        status = self.env.xoauth("status").stdout
+        self.assertRegex(status, r"accounts: 4 \(1 needs attention")
+        self.assertRegex(status, r"(?m)^  reauth: noconsent: the provider gives no token "
+                                 r"for mail\.api")
+
+    def test_doctor_says_why_graph_gets_no_token(self):
+        r = self.env.xoauth("doctor", "noconsent", timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^problem +No token for mail\.api, which send = graph "
+                                   r"needs: The provider refused the scopes \(invalid_scope\)")
+        r = self.env.xoauth("doctor", "consented", timeout=TIMEOUT)
+        self.assertRegex(r.stdout, r"(?m)^ok +\[account consented\] gets tokens for mail\.api, "
+                                   r"which send = graph needs")
+
+    def test_aadsts65001_shows_in_list_status_and_doctor(self):
+        # The account's own token is held: the next token request is the
+        # one for Graph's scope.
+        self.env.token("tenant")
+        self.faults.queue("custom", status=400, body={
+            "error": "invalid_grant", "error_codes": [65001],
+            "error_description": "AADSTS65001: The user or administrator has not "
+                                 "consented to use the application with ID 'x' named "
+                                 "'y'. Send an interactive authorization request for "
+                                 "this user and resource."})
+        r = self.env.xoauth("token", "tenant", "--scope", "mail.api")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("AADSTS65001", r.stderr)
+        out = self.listed()
+        self.assertRegex(out, r"(?m)^tenant +alice@example\.com +active ")
+        self.assertRegex(out, r"(?m)^ +last error: tenant: the provider gives no token "
+                              r"for mail\.api \(.*AADSTS65001")
+        # The grant lives on: the account's own token still comes.
+        self.assertTrue(harness.is_access_token_active(self.oidc, self.env.token("tenant")))
+        self.assertIn("AADSTS65001", self.env.xoauth("status").stdout)
+        # The doctor names the cause and the remedy; the scope stays
+        # refused until a login, so it asks the provider nothing more.
+        before = len(self.faults.requests())
+        r = self.env.xoauth("doctor", "tenant", timeout=TIMEOUT)
+        self.assertRegex(r.stdout, r"(?m)^problem +No token for mail\.api, which send = graph "
+                                   r"needs: The app has no consent .*AADSTS65001")
+        self.assertIn("xoauth login tenant", r.stdout)
+        self.assertEqual(len(self.faults.requests()), before)
+
+
 class APIRefusals(Senders):
     """An account whose Graph token lacks the permission: its graph_scope
     is mail.send, the service wants mail.api (Graph's Mail.Send)."""
@@ -736,7 +862,7 @@ class AutoFallback(Senders):
 
     def test_a_message_too_large_for_graph_says_both_refusals(self):
         before_api = len(self.api.requests())
-        body = "".join("line %07d %s\n" % (i, "a" * 80) for i in range(35000))
+        body = numbered_lines(35000, "a" * 80)
         r = self.sendmail("-a", "auto", "-t", "-i", stdin=message(body=body))
         self.assertEqual(r.returncode, 65, r.stderr)  # EX_DATAERR
         self.assertIn("5.7.139", r.stderr)

@@ -567,6 +567,50 @@ static void last_error_is_explained_with_its_remedy(void **state)
 	free(r);
 }
 
+/* The token of the transport's scope: why Graph sending fails while the
+   account's own token is fine. */
+static void send_scope_refusal_is_explained_for_its_transport(void **state)
+{
+	static const char graph[] = "https://graph.microsoft.com/Mail.Send";
+	struct doctor_report *r = report_new();
+	struct doctor_account a = ms_account();
+
+	(void)state;
+	doctor_check_send_scope(&a, "graph", graph, 0, "", r);
+	assert_true(has_finding(r, PROTO_LEVEL_OK, "gets tokens for", graph,
+				"send = graph", NULL));
+	free(r);
+
+	r = report_new();
+	doctor_check_send_scope(&a, "graph", graph, XO_ERR_LOGIN_NEEDED,
+				"work: the provider gives no token for ... "
+				"(AADSTS65001: The user or administrator has "
+				"not consented)",
+				r);
+	dump(r);
+	assert_true(has_finding(r, PROTO_LEVEL_PROBLEM, "No token for", graph,
+				"AADSTS65001", "xoauth login work",
+				"send = smtp", NULL));
+	free(r);
+
+	/* auto needs it only to fall back: a warning. */
+	r = report_new();
+	doctor_check_send_scope(&a, "auto", graph, XO_ERR_LOGIN_NEEDED,
+				"work: ... (invalid_scope: nope)", r);
+	assert_true(has_finding(r, PROTO_LEVEL_WARNING, "fall back to Graph",
+				"invalid_scope", NULL));
+	assert_int_equal(doctor_count(r, PROTO_LEVEL_PROBLEM), 0);
+	free(r);
+
+	/* A cause the rules do not know: the words, and the general fix. */
+	r = report_new();
+	doctor_check_send_scope(&a, "graph", graph, XO_ERR_TIMEOUT,
+				"its refresh did not end within the wait", r);
+	assert_true(has_finding(r, PROTO_LEVEL_PROBLEM, "did not end",
+				"Mail.Send", NULL));
+	free(r);
+}
+
 static void account_without_tokens_needs_a_login(void **state)
 {
 	struct doctor_report *r = report_new();
@@ -1076,6 +1120,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(provider_errors_map_to_cause_and_remedy),
 	    cmocka_unit_test(aadsts_numbers_are_found_in_text),
 	    cmocka_unit_test(last_error_is_explained_with_its_remedy),
+	    cmocka_unit_test(send_scope_refusal_is_explained_for_its_transport),
 	    cmocka_unit_test(account_without_tokens_needs_a_login),
 	    cmocka_unit_test(retrying_account_is_advised_by_what_failed),
 	    cmocka_unit_test(planned_token_life_is_told),
