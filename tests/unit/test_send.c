@@ -48,6 +48,8 @@ static void addresses_are_read_as_rfc5322_writes_them(void **state)
 	addresses_are("undisclosed-recipients:;", "");
 	addresses_are("<@route.example,@other:bob@example.com>",
 		      "bob@example.com");
+	/* A ':' in an angle address is no route unless one starts it. */
+	addresses_are("<g@h.:i>", "g@h.:i");
 	addresses_are("\"odd\\\"local\"@example.com",
 		      "\"odd\\\"local\"@example.com");
 	/* A set: the same address twice (any case) counts once. */
@@ -231,6 +233,14 @@ static void copy_writes_local_users_fields_anew(void **state)
 			       "Subject: Cron <root@host> run-parts\r\n"
 			       "\r\n"
 			       "To: root\r\n");
+	free(s);
+	/* Found by fuzz_message: an address that needs its angle brackets
+	   keeps them when the field is written anew, so that it reads back
+	   as itself and not as a group's name and a local user. */
+	memset(&o, 0, sizeof(o));
+	o.local_to = &to;
+	s = copy_of("To: b, <g@h.:i>\n\nx\n", &o);
+	assert_string_equal(s, "To: ops@x.y,\r\n <g@h.:i>\r\n\r\nx\r\n");
 	free(s);
 	/* A From with a domain, and no local_recipient: as they are. */
 	memset(&o, 0, sizeof(o));

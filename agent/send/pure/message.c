@@ -181,8 +181,11 @@ static int take_mailbox(char *bare, size_t bare_n, const char *angle,
 	size_t n = have_angle ? angle_n : bare_n;
 	const char *route;
 
-	/* RFC 5322 4.4's obsolete route, "<@a,@b:user@c>". */
-	if (have_angle && (route = memchr(s, ':', n)) != NULL) {
+	/* RFC 5322 4.4's obsolete route, "<@a,@b:user@c>": only where the
+	   angle address starts with one (a ':' elsewhere is the address's
+	   own). */
+	if (have_angle && n > 0 && s[0] == '@' &&
+	    (route = memchr(s, ':', n)) != NULL) {
 		n -= (size_t)(route + 1 - s);
 		s = route + 1;
 	}
@@ -434,11 +437,21 @@ static int put_lines(struct out *o, const char *p, size_t start, size_t end)
 	return 0;
 }
 
+/* Whether an address must stand in angle brackets to be read back as
+   itself: it holds a character that means something outside them (a
+   group's ':', a quoted string, a comment), where a plain dot-atom
+   "user@domain" needs none. */
+static bool needs_angle(const char *a)
+{
+	return strpbrk(a, ":;()[]\\\"") != NULL;
+}
+
 /* "Name: a,\r\n b\r\n"; nothing for an empty set. */
 static int put_field(struct out *o, const char *name, size_t name_len,
 		     const struct send_addrs *a)
 {
 	size_t i;
+	bool angle;
 	int r = 0;
 
 	if (a == NULL || a->n == 0)
@@ -446,10 +459,15 @@ static int put_field(struct out *o, const char *name, size_t name_len,
 	if ((r = put(o, name, name_len)) != 0 || (r = put(o, ": ", 2)) != 0)
 		return r;
 	for (i = 0; i < a->n && r == 0; i++) {
+		angle = needs_angle(a->v[i]);
 		if (i > 0)
 			r = put(o, ",\r\n ", 4);
+		if (r == 0 && angle)
+			r = put(o, "<", 1);
 		if (r == 0)
 			r = put(o, a->v[i], strlen(a->v[i]));
+		if (r == 0 && angle)
+			r = put(o, ">", 1);
 	}
 	return r != 0 ? r : put(o, "\r\n", 2);
 }
