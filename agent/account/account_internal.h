@@ -83,6 +83,7 @@ struct account_scope {
 	int64_t lifetime_ms;	   /* its lifetime */
 	int64_t next_refresh_boot; /* 0: nothing planned */
 	time_t expires_wall;
+	time_t refreshed_wall; /* its last refresh, 0: never */
 	unsigned failures;     /* consecutive transient failures */
 	bool refused;	       /* the provider refused the scope: no
 				  refresh until the next login */
@@ -371,6 +372,15 @@ struct account_scope *account_scope_due(struct account *acct, int64_t now);
 int64_t account_scopes_next(const struct account *acct);
 /* Drops every scope's tokens (staged ones with staged_only). */
 void account_scopes_drop(struct account *acct, bool staged_only);
+/*
+ * LIST's view of the account's tokens of other scopes (PROTO_LIST_SCOPES):
+ * every scope it keeps, and the one its transport needs though none was
+ * asked for yet (idle).  Fills at most max entries of out, strings
+ * pointing into the account; returns how many there are (which may be
+ * more than max).
+ */
+size_t account_list_scopes(const struct account *acct,
+			   struct proto_scope_info *out, size_t max);
 void account_scopes_free(struct account *acct);
 /* Starts a refresh for sc (NULL: the account's own token), as
    account_refresh_start(). */

@@ -42,6 +42,7 @@ static const size_t cfg_strings[] = {
     offsetof(struct agent_account_cfg, graph_scope),
     offsetof(struct agent_account_cfg, gmail_endpoint),
     offsetof(struct agent_account_cfg, gmail_scope),
+    offsetof(struct agent_account_cfg, local_recipient),
 };
 
 #define N_CFG_STRINGS (sizeof(cfg_strings) / sizeof(cfg_strings[0]))

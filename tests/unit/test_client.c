@@ -160,11 +160,14 @@ static void fake_drain(int fd)
 		;
 }
 
+/* What the fake agent says it does; a script may say more. */
+static const char *fake_caps = "token list login";
+
 static void fake_reply_version(int fd, uint32_t version)
 {
 	struct proto_version v = {.version = version,
 				  .agent = proto_str_c(AGENT_NAME),
-				  .caps = proto_str_c("token list login")};
+				  .caps = proto_str_c(fake_caps)};
 	unsigned char out[256];
 	struct proto_writer w;
 
@@ -439,6 +442,49 @@ static void script_list(int fd)
 	proto_enc_list_begin(&w, 2);
 	proto_enc_list_entry(&w, &e[0]);
 	proto_enc_list_entry(&w, &e[1]);
+	if (proto_enc_list_end(&w) != 0)
+		_exit(FAKE_IO);
+	fake_send(fd, out, w.len);
+	fake_drain(fd);
+}
+
+/* An agent that keeps tokens of other scopes (PROTOCOL.md 4.4). */
+static void script_list_scopes(int fd)
+{
+	struct proto_account_info e = {.name = proto_str_c("work"),
+				       .email =
+					   proto_str_c("alice@example.com"),
+				       .provider = proto_str_c("microsoft"),
+				       .flow = proto_str_c("device"),
+				       .state = PROTO_STATE_ACTIVE};
+	struct proto_scope_info s[2] = {
+	    {.account = proto_str_c("work"),
+	     .scope = proto_str_c("https://graph.microsoft.com/Mail.Send"),
+	     .state = PROTO_STATE_REAUTH,
+	     .last_error = proto_str_c("work: AADSTS65001: no consent")},
+	    {.account = proto_str_c("work"),
+	     .scope = proto_str_c("https://mail.google.com/"),
+	     .state = PROTO_STATE_ACTIVE,
+	     .expires_at = 1700003600,
+	     .refreshed_at = 1700000000,
+	     .next_refresh_at = 1700002700},
+	};
+	unsigned char in[256], out[1024];
+	struct proto_list_req q;
+	struct proto_writer w;
+	struct proto_reader r;
+
+	fake_caps = "token list login list-scopes";
+	fake_hello(fd, PROTO_VERSION);
+	fake_expect(fd, PROTO_REQ_LIST, in, sizeof(in), &r);
+	if (proto_dec_list_req(&r, &q) != 0 || q.flags != PROTO_LIST_SCOPES)
+		_exit(FAKE_WRONG_FIELD);
+	proto_writer_init(&w, out, sizeof(out));
+	proto_enc_list_begin(&w, 1);
+	proto_enc_list_entry(&w, &e);
+	proto_enc_list_scopes_begin(&w, 2);
+	proto_enc_list_scope(&w, &s[0]);
+	proto_enc_list_scope(&w, &s[1]);
 	if (proto_enc_list_end(&w) != 0)
 		_exit(FAKE_IO);
 	fake_send(fd, out, w.len);
@@ -967,6 +1013,57 @@ static void client_lists_accounts(void **state)
 	assert_int_equal(fake_finish(&f), FAKE_OK);
 }
 
+static void client_lists_tokens_of_other_scopes(void **state)
+{
+	struct xo_scope_token *t = NULL;
+	struct xo_account *list = NULL;
+	struct xo_client *c = NULL;
+	size_t n = 0, nt = 0;
+	struct fake f;
+
+	(void)state;
+	fake_start(&f, script_list_scopes);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_int_equal(xo_list_scopes(c, &list, &n, &t, &nt), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(nt, 2);
+	assert_string_equal(t[0].account, "work");
+	assert_string_equal(t[0].scope,
+			    "https://graph.microsoft.com/Mail.Send");
+	assert_string_equal(t[0].state_name, "reauth");
+	assert_string_equal(t[0].last_error, "work: AADSTS65001: no consent");
+	assert_int_equal(t[1].state, PROTO_STATE_ACTIVE);
+	assert_int_equal(t[1].expires_at, 1700003600);
+	assert_int_equal(t[1].refreshed_at, 1700000000);
+	assert_int_equal(t[1].next_refresh_at, 1700002700);
+	xo_scope_tokens_free(t, nt);
+	xo_accounts_free(list, n);
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+/* An agent without "list-scopes" gets the LIST it knows (script_list
+   checks that it is empty), and the client no scopes. */
+static void client_asks_an_older_agent_for_no_scopes(void **state)
+{
+	struct xo_scope_token *t = (struct xo_scope_token *)1;
+	struct xo_account *list = NULL;
+	struct xo_client *c = NULL;
+	size_t n = 0, nt = 99;
+	struct fake f;
+
+	(void)state;
+	fake_start(&f, script_list);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_int_equal(xo_list_scopes(c, &list, &n, &t, &nt), 0);
+	assert_int_equal(n, 2);
+	assert_null(t);
+	assert_int_equal(nt, 0);
+	xo_accounts_free(list, n);
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
 static void client_login_waits_until_agent_says_done(void **state)
 {
 	struct xo_login l = {0};
@@ -1083,6 +1180,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(client_gives_up_on_silent_agent),
 	    cmocka_unit_test(client_rejects_reply_of_wrong_type),
 	    cmocka_unit_test(client_lists_accounts),
+	    cmocka_unit_test(client_lists_tokens_of_other_scopes),
+	    cmocka_unit_test(client_asks_an_older_agent_for_no_scopes),
 	    cmocka_unit_test(client_login_waits_until_agent_says_done),
 	    cmocka_unit_test(client_checks_arguments_before_sending),
 	    cmocka_unit_test(

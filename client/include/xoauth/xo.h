@@ -92,6 +92,23 @@ struct xo_account {
 	char *last_error;
 };
 
+/* The token of another scope than its account's own (graph_scope,
+ * gmail_scope: Microsoft Graph's Mail.Send for `send = graph`), as
+ * xo_list_scopes() gives it: why sending through an API fails shows
+ * here (no consent for the scope: AADSTS65001). */
+struct xo_scope_token {
+	char *account;		/* the account's name */
+	char *scope;
+	int state;		/* PROTO_STATE_*: active, refreshing,
+				   retrying, reauth (the provider refused
+				   the scope) or idle (none held yet) */
+	const char *state_name; /* static string */
+	uint64_t expires_at;	/* 0: none held */
+	uint64_t refreshed_at;
+	uint64_t next_refresh_at;
+	char *last_error; /* the scope's own failure, "" */
+};
+
 struct xo_login {
 	/* device flow: where the user enters user_code; browser and paste
 	 * flows: the authorization URL to open. */
@@ -175,6 +192,16 @@ XO_EXTERN void xo_sent_free(struct xo_sent *s);
 XO_EXTERN int xo_list(struct xo_client *c, struct xo_account **accounts,
 		      size_t *count);
 XO_EXTERN void xo_accounts_free(struct xo_account *accounts, size_t count);
+/*
+ * As xo_list(), and the tokens the accounts keep of other scopes than
+ * their own in *tokens (*n_tokens of them; none from an agent that does
+ * not say "list-scopes").  Free them with xo_scope_tokens_free().
+ */
+XO_EXTERN int xo_list_scopes(struct xo_client *c,
+			     struct xo_account **accounts, size_t *count,
+			     struct xo_scope_token **tokens, size_t *n_tokens);
+XO_EXTERN void xo_scope_tokens_free(struct xo_scope_token *tokens,
+				    size_t count);
 
 /* Refreshes now and waits for the result (up to wait_ms, 0: default). */
 XO_EXTERN int xo_refresh(struct xo_client *c, const char *account,

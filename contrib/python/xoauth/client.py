@@ -28,7 +28,7 @@ from .errors import (Error, InvalidArgumentError, NoAgentError, ProtocolError,
 from .protocol import Form, Level, Msg, State
 
 __all__ = ["AUTH_SOCK_ENV", "DEFAULT_TIMEOUT", "Client", "Token", "Account",
-           "Login", "Finding"]
+           "ScopeToken", "Login", "Finding"]
 
 #: The environment variable naming the agent's socket.
 AUTH_SOCK_ENV = "XOAUTH_AUTH_SOCK"
@@ -64,9 +64,32 @@ class Token:
 
 
 @dataclasses.dataclass(frozen=True)
+class ScopeToken:
+    """The token an account keeps of another scope than its own (its
+    ``graph_scope`` or ``gmail_scope``: Microsoft Graph's Mail.Send for
+    ``send = graph``), from LIST (PROTOCOL.md 4.4).  ``state`` is ACTIVE,
+    REFRESHING, RETRYING, REAUTH (the provider refused the scope, such as
+    AADSTS65001, no consent: ``last_error`` says so) or IDLE (none held
+    yet; the first send asks for one)."""
+
+    scope: str
+    state: State
+    expires_at: int
+    refreshed_at: int
+    next_refresh_at: int
+    last_error: str
+
+    @property
+    def state_name(self) -> str:
+        return self.state.label
+
+
+@dataclasses.dataclass(frozen=True)
 class Account:
     """One entry of LIST (PROTOCOL.md 4.4).  Times are Unix seconds, 0 for
-    none; ``state_name`` is the word ``xoauth list`` shows ("active")."""
+    none; ``state_name`` is the word ``xoauth list`` shows ("active").
+    ``scopes`` holds its tokens of other scopes, from an agent that says
+    "list-scopes" (empty from an older one)."""
 
     name: str
     email: str
@@ -77,6 +100,7 @@ class Account:
     refreshed_at: int
     next_refresh_at: int
     last_error: str
+    scopes: Tuple[ScopeToken, ...] = ()
 
     @property
     def state_name(self) -> str:
@@ -497,11 +521,20 @@ class Client:
     # -- accounts ----------------------------------------------------------------
 
     def accounts(self) -> List[Account]:
-        """Every account the agent knows (LIST)."""
-        rep = self._request(Msg.REQ_LIST, {}, Msg.REP_LIST)
+        """Every account the agent knows (LIST), with the tokens each keeps
+        of other scopes when the agent says "list-scopes"."""
+        # An older agent would call the field bytes left over.
+        q = {"flags": protocol.LIST_SCOPES} if self.has_capability("list-scopes") else {}
+        rep = self._request(Msg.REQ_LIST, q, Msg.REP_LIST)
+        scopes: Dict[str, List[ScopeToken]] = {}
+        for s in rep.get("scopes", ()):
+            scopes.setdefault(s["account"], []).append(ScopeToken(
+                _printable(s["scope"]), State(s["state"]), s["expires_at"],
+                s["refreshed_at"], s["next_refresh_at"], _printable(s["last_error"])))
         return [Account(a["name"], a["email"], a["provider"], a["flow"],
                         State(a["state"]), a["expires_at"], a["refreshed_at"],
-                        a["next_refresh_at"], _printable(a["last_error"]))
+                        a["next_refresh_at"], _printable(a["last_error"]),
+                        tuple(scopes.get(a["name"], ())))
                 for a in rep["accounts"]]
 
     def _simple(self, mtype: Msg, account: str, wait: Optional[float] = None) -> None:
