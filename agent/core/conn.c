@@ -257,7 +257,7 @@ static void process_frames(struct conn *c)
 	size_t frame_len;
 	int r;
 
-	while (!c->busy && !c->closing) {
+	while (!c->busy && !c->closing && !c->close_when_sent) {
 		r = proto_frame_peek(c->in.data, c->in.len, PROTO_MAX_MSG,
 				     &frame_len);
 		if (r == XO_ERR_MSG_TRUNCATED)
@@ -284,7 +284,7 @@ static void process_frames(struct conn *c)
 			return;
 		}
 	}
-	if (c->closing)
+	if (c->closing || c->close_when_sent)
 		return;
 	/* Reading goes on while a request is answered later (see the
 	   top); only the deadline stops. */
@@ -435,20 +435,27 @@ static struct conn *conn_new(struct agent_server *s)
 	return c;
 }
 
-/* Tells c it must go (a FAILURE with XO_ERR_BUSY and why) and closes it
-   once that is written: a client learns it was refused, and can try
-   again, rather than reading a reset. */
-static void send_busy(struct conn *c, const char *why)
+void agent_conn_end_after_reply(struct conn *c)
 {
+	if (c->close_when_sent || c->closing)
+		return;
 	/* Out of the count at once, while the answer is written: the next
 	   newcomer must not make room a second time for the same one. */
 	c->close_when_sent = true;
 	c->server->n_conns--;
 	uv_read_stop((uv_stream_t *)&c->pipe);
-	log_info("connection %lu refused: %s", c->id, why);
 	/* A peer that does not take even this answer is not waited for. */
 	uv_timer_start(&c->deadline, on_deadline,
 		       c->server->agent->limits.frame_ms, 0);
+}
+
+/* Tells c it must go (a FAILURE with XO_ERR_BUSY and why) and closes it
+   once that is written: a client learns it was refused, and can try
+   again, rather than reading a reset. */
+static void send_busy(struct conn *c, const char *why)
+{
+	agent_conn_end_after_reply(c);
+	log_info("connection %lu refused: %s", c->id, why);
 	agent_conn_reply_failure(c, XO_ERR_BUSY, why);
 }
 
