@@ -170,6 +170,7 @@ XO_EXTERN void xo_client_free(struct xo_client *c)
 	if (c == NULL)
 		return;
 	xoc_drop_connection(c);
+	xoc_wipe_free(c->rbuf, c->rcap);
 	free(c->agent);
 	free(c->caps);
 	free(c);

@@ -42,6 +42,9 @@ struct xo_client {
 	int open_err;	/* why the first exchange failed, 0: it did not */
 	char *agent;
 	char *caps;
+	unsigned char *rbuf; /* read from the socket, not taken yet: wiped as
+				it is taken */
+	size_t rlen, rcap;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char msg[XOC_MSG_MAX];
 	char open_msg[XOC_MSG_MAX]; /* open_err's message */

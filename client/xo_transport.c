@@ -84,6 +84,10 @@ void xoc_drop_connection(struct xo_client *c)
 		close(c->fd);
 		c->fd = -1;
 	}
+	/* What was read and not taken belongs to that connection. */
+	if (c->rlen > 0)
+		explicit_bzero(c->rbuf, c->rlen);
+	c->rlen = 0;
 }
 
 static uint64_t now_ms(void)
@@ -136,46 +140,108 @@ static int wait_fd(struct xo_client *c, short events, uint64_t deadline)
 }
 
 /*
- * Moves exactly len bytes to (sending) or from the agent by the deadline.
- * Each step tries first and waits in poll() only when the socket is not
- * ready: a reply that is there already costs one recv(), not a poll() and
- * a recv().
+ * Sends exactly len bytes to the agent by the deadline.  Each step tries
+ * first and waits in poll() only when the socket is not ready.
  */
-static int transfer_all(struct xo_client *c, int sending, unsigned char *p,
-			size_t len, uint64_t deadline)
+static int send_all(struct xo_client *c, const unsigned char *p, size_t len,
+		    uint64_t deadline)
 {
 	char eb[128];
 	int r;
 
 	while (len > 0) {
-		ssize_t n;
-
 		/* MSG_NOSIGNAL: a dead agent must not kill the caller with
 		 * SIGPIPE. */
-		n = sending ? send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT)
-			    : recv(c->fd, p, len, MSG_DONTWAIT);
-		if (n == 0 && !sending)
-			return xoc_fail(c, XO_ERR_IO,
-					"the agent at %s closed the connection",
-					c->path);
+		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				if ((r = wait_fd(c, sending ? POLLOUT : POLLIN,
-						 deadline)) != 0)
+				if ((r = wait_fd(c, POLLOUT, deadline)) != 0)
 					return r;
 				continue;
 			}
 			if (errno == EINTR)
 				continue;
 			return xoc_fail(
-			    c, XO_ERR_IO, "cannot %s the agent at %s: %s",
-			    sending ? "send to" : "read from", c->path,
-			    xoc_errno_str(errno, eb, sizeof(eb)));
+			    c, XO_ERR_IO, "cannot send to the agent at %s: %s",
+			    c->path, xoc_errno_str(errno, eb, sizeof(eb)));
 		}
 		p += n;
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* The read buffer's least size: the replies of a connection's first
+ * exchange (VERSION and a TOKEN) fit, so one recv() takes both. */
+#define RBUF_MIN 4096
+
+/* Makes room for need bytes in the read buffer.  A larger one is a new
+ * allocation: what the old held (replies, secrets) is wiped, not left
+ * behind by realloc(). */
+static int rbuf_room(struct xo_client *c, size_t need)
+{
+	unsigned char *p;
+	size_t cap = need > RBUF_MIN ? need : RBUF_MIN;
+
+	if (c->rcap >= need)
+		return 0;
+	if ((p = malloc(cap)) == NULL)
+		return xoc_fail(c, XO_ERR_NOMEM, "out of memory");
+	if (c->rlen > 0)
+		memcpy(p, c->rbuf, c->rlen);
+	xoc_wipe_free(c->rbuf, c->rcap);
+	c->rbuf = p;
+	c->rcap = cap;
+	return 0;
+}
+
+/*
+ * Reads from the agent until the buffer holds at least need bytes, by the
+ * deadline.  Each recv() takes what the socket has, up to the buffer's
+ * room, so replies that came together are read together; it tries first
+ * and waits in poll() only when nothing is there yet.
+ */
+static int fill(struct xo_client *c, size_t need, uint64_t deadline)
+{
+	char eb[128];
+	int r;
+
+	if ((r = rbuf_room(c, need)) != 0)
+		return r;
+	while (c->rlen < need) {
+		ssize_t n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen,
+				 MSG_DONTWAIT);
+
+		if (n == 0)
+			return xoc_fail(c, XO_ERR_IO,
+					"the agent at %s closed the connection",
+					c->path);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				if ((r = wait_fd(c, POLLIN, deadline)) != 0)
+					return r;
+				continue;
+			}
+			if (errno == EINTR)
+				continue;
+			return xoc_fail(c, XO_ERR_IO,
+					"cannot read from the agent at %s: %s",
+					c->path,
+					xoc_errno_str(errno, eb, sizeof(eb)));
+		}
+		c->rlen += (size_t)n;
+	}
+	return 0;
+}
+
+/* Takes n bytes off the front of the read buffer, wiping where they
+ * were. */
+static void consume(struct xo_client *c, size_t n)
+{
+	memmove(c->rbuf, c->rbuf + n, c->rlen - n);
+	explicit_bzero(c->rbuf + c->rlen - n, n);
+	c->rlen -= n;
 }
 
 /*
@@ -185,16 +251,15 @@ static int transfer_all(struct xo_client *c, int sending, unsigned char *p,
  */
 static int read_frame(struct xo_client *c, uint64_t deadline, struct reply *rep)
 {
-	unsigned char hdr[4];
 	struct proto_reader hr;
 	unsigned char *frame = NULL;
 	size_t total = 0, flen = 0;
 	uint32_t len;
 	int r = XO_ERR_INTERNAL;
 
-	if ((r = transfer_all(c, 0, hdr, sizeof(hdr), deadline)) != 0)
+	if ((r = fill(c, 4, deadline)) != 0)
 		goto out;
-	proto_reader_init(&hr, hdr, sizeof(hdr));
+	proto_reader_init(&hr, c->rbuf, 4);
 	len = proto_get_u32(&hr);
 	if (len == 0) {
 		r = xoc_fail(c, XO_ERR_MSG_BAD,
@@ -208,14 +273,15 @@ static int read_frame(struct xo_client *c, uint64_t deadline, struct reply *rep)
 		    (unsigned long)len, PROTO_MAX_MSG);
 		goto out;
 	}
-	total = sizeof(hdr) + (size_t)len;
+	total = 4 + (size_t)len;
+	if ((r = fill(c, total, deadline)) != 0)
+		goto out;
 	if ((frame = malloc(total)) == NULL) {
 		r = xoc_fail(c, XO_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	memcpy(frame, hdr, sizeof(hdr));
-	if ((r = transfer_all(c, 0, frame + sizeof(hdr), len, deadline)) != 0)
-		goto out;
+	memcpy(frame, c->rbuf, total);
+	consume(c, total);
 	if ((r = proto_frame_peek(frame, total, PROTO_MAX_MSG, &flen)) != 0 ||
 	    flen != total ||
 	    (r = proto_frame_open(frame, total, &rep->type, &rep->r)) != 0) {
@@ -242,7 +308,7 @@ static int send_read(struct xo_client *c, const unsigned char *buf, size_t len,
 	char why[XOC_MSG_MAX];
 	int r;
 
-	if ((r = transfer_all(c, 1, (unsigned char *)buf, len, deadline)) == 0)
+	if ((r = send_all(c, buf, len, deadline)) == 0)
 		return read_frame(c, deadline, rep);
 	memcpy(why, c->msg, sizeof(why));
 	if (read_frame(c, deadline, rep) == 0)
