@@ -26,11 +26,14 @@
  * secrets (IMPORT, UNLOCK, TOKEN replies): both directions live in
  * agent_buf memory, wiped as it is consumed.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sys/socket.h>
 
 #include "core/agent.h"
 #include "core/conn.h"
@@ -89,6 +92,7 @@ struct write_req {
 };
 
 static void process_frames(struct conn *c);
+static void took(struct conn *c, size_t n);
 static void conn_close(struct conn *c, const char *why);
 static void flush(struct conn *c);
 
@@ -239,7 +243,6 @@ static int grow_for_frame(struct conn *c)
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
 	struct conn *c = s->data;
-	int r;
 
 	(void)b;
 	if (n == UV_ENOBUFS && c->busy) {
@@ -256,9 +259,18 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	}
 	if (n == 0)
 		return;
+	took(c, (size_t)n);
+}
+
+/* n bytes were read into the input buffer's tail: serve what they
+   complete. */
+static void took(struct conn *c, size_t n)
+{
+	int r;
+
 	if (c->in.len == 0)
 		c->frame_began_ms = uv_now(c->server->agent->loop);
-	c->in.len += (size_t)n;
+	c->in.len += n;
 	arm_deadline(c);
 	if ((r = grow_for_frame(c)) != 0) {
 		/* Framing errors close the connection (PROTOCOL.md). */
@@ -566,6 +578,9 @@ static void conn_start(struct conn *c)
 {
 	struct agent_server *s = c->server;
 	uv_os_fd_t fd;
+	unsigned char *tail;
+	size_t room;
+	ssize_t n;
 
 	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
 	    !agent_peer_allowed(s, fd, c->id)) {
@@ -580,6 +595,27 @@ static void conn_start(struct conn *c)
 		make_room(s, c);
 		if (c->close_when_sent)
 			return;
+	}
+	/* A client sends its first request as soon as it is connected
+	   (libxoauth: QUERY and the request in one write), so it is usually
+	   there already: read it now rather than ask epoll first (one
+	   epoll_wait a connection less).  Nothing there yet: libuv reads
+	   when it comes. */
+	tail = agent_buf_tail(&c->in, &room);
+	do
+		n = recv(fd, tail, room, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		took(c, (size_t)n);
+		return;
+	}
+	if (n == 0) {
+		conn_close(c, NULL);
+		return;
+	}
+	if (errno != EAGAIN && errno != EWOULDBLOCK) {
+		conn_close(c, strerror(errno));
+		return;
 	}
 	start_reading(c);
 	arm_deadline(c);
