@@ -33,6 +33,7 @@
 #include "account/secret_cmd.h"
 #include "config/config.h"
 #include "core/agent.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/waiter.h"
 #include "oauth/pure/reply.h"
@@ -192,7 +193,8 @@ struct account_store {
 	uint64_t next_seq;
 	struct account_index index;
 	struct account_hooks hooks;
-	uv_timer_t scheduler;  /* wakes at least every 30 s (schedule.c) */
+	struct agent_boot_timer scheduler; /* wakes at the earliest deadline
+					      (schedule.c) */
 	struct account **heap; /* accounts by deadline (schedule.c) */
 	size_t heap_n, heap_cap;
 	TAILQ_HEAD(, account) ready_queue; /* due, waiting for a slot */
@@ -300,7 +302,7 @@ int account_runtime_delete(struct account_store *s, struct account *acct,
 /* ---- schedule.c ---- */
 /* Refreshes the scheduler lets run at once (token.c's do not wait). */
 #define MAX_REFRESHING 1024
-void account_scheduler_tick(uv_timer_t *t);
+void account_scheduler_tick(struct agent_boot_timer *t);
 /* Sets acct->op, counting the refreshes that run. */
 void account_set_op(struct account *acct, enum account_op op);
 /* Plans acct again after its deadlines or its op changed. */

@@ -99,7 +99,12 @@ int account_store_new(struct agent *a, struct account_store **out)
 		free(s);
 		return XO_ERR_NOMEM;
 	}
-	uv_timer_init(a->loop, &s->scheduler);
+	if (agent_boot_timer_init(a->loop, &s->scheduler,
+				  account_scheduler_tick) != 0) {
+		account_index_free(s);
+		free(s);
+		return XO_ERR_INTERNAL;
+	}
 	s->scheduler.data = s;
 	*out = s;
 	return 0;
@@ -206,7 +211,7 @@ void account_store_stop(struct account_store *s)
 	if (s == NULL || s->stopped)
 		return;
 	s->stopped = 1;
-	uv_close((uv_handle_t *)&s->scheduler, NULL);
+	agent_boot_timer_close(&s->scheduler, NULL);
 	free_all(s);
 }
 

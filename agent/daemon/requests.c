@@ -33,8 +33,11 @@ static void handle_query(struct agent_request *q)
 	struct agent_reply reply;
 
 	/* PROTOCOL.md 3.1: answer with the highest version we speak that
-	   the client does too. */
+	   the client does too.  With none, the connection ends with the
+	   answer: what the client sent behind its QUERY is in a layout we
+	   do not know, and is not carried out. */
 	if (q->m.query.version < 1) {
+		agent_conn_end_after_reply(q->conn);
 		agent_conn_reply_failure(
 		    q->conn, XO_ERR_VERSION,
 		    "this agent speaks protocol version 1");

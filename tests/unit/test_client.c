@@ -279,6 +279,84 @@ static void script_hello(int fd)
 	fake_drain(fd);
 }
 
+/* Nothing may come at all: the client hangs up without a byte. */
+static void script_nothing(int fd)
+{
+	unsigned char b;
+
+	if (recv(fd, &b, 1, 0) != 0)
+		_exit(FAKE_WRONG_FIELD);
+}
+
+/* Answers one TOKEN request for "work" with SECRET_TOKEN. */
+static void fake_answer_token(int fd)
+{
+	unsigned char in[512], out[512];
+	struct proto_token_rep t = {.token = proto_str_c(SECRET_TOKEN),
+				    .expires_at = 1,
+				    .email = proto_str_c("a@example.com")};
+	struct proto_token_req q;
+	struct proto_writer w;
+	struct proto_reader r;
+
+	fake_expect(fd, PROTO_REQ_TOKEN, in, sizeof(in), &r);
+	if (proto_dec_token_req(&r, &q) != 0 ||
+	    !proto_str_eq(q.account, "work"))
+		_exit(FAKE_WRONG_FIELD);
+	proto_writer_init(&w, out, sizeof(out));
+	if (proto_enc_token_rep(&w, &t) != 0)
+		_exit(FAKE_IO);
+	fake_send(fd, out, w.len);
+}
+
+static void script_hello_token(int fd)
+{
+	fake_hello(fd, PROTO_VERSION);
+	fake_answer_token(fd);
+	fake_drain(fd);
+}
+
+/* The QUERY and the first request come in one write: one recv() holds
+   both frames whole, and nothing more. */
+static void script_one_write(int fd)
+{
+	unsigned char in[1024];
+	struct proto_reader r;
+	struct proto_query q;
+	size_t first = 0, second = 0;
+	uint8_t type;
+	ssize_t n;
+
+	n = recv(fd, in, sizeof(in), 0);
+	if (n <= 0)
+		_exit(FAKE_IO);
+	if (proto_frame_peek(in, (size_t)n, PROTO_MAX_MSG, &first) != 0 ||
+	    proto_frame_open(in, first, &type, &r) != 0 ||
+	    type != PROTO_REQ_QUERY || proto_dec_query(&r, &q) != 0 ||
+	    q.version != PROTO_VERSION)
+		_exit(FAKE_WRONG_TYPE);
+	if (proto_frame_peek(in + first, (size_t)n - first, PROTO_MAX_MSG,
+			     &second) != 0 ||
+	    first + second != (size_t)n ||
+	    proto_frame_open(in + first, second, &type, &r) != 0 ||
+	    type != PROTO_REQ_TOKEN)
+		_exit(FAKE_WRONG_FIELD);
+	fake_reply_version(fd, PROTO_VERSION);
+	{
+		unsigned char out[512];
+		struct proto_token_rep t = {.token = proto_str_c(SECRET_TOKEN),
+					    .expires_at = 1,
+					    .email = proto_str_c("a@b.c")};
+		struct proto_writer w;
+
+		proto_writer_init(&w, out, sizeof(out));
+		if (proto_enc_token_rep(&w, &t) != 0)
+			_exit(FAKE_IO);
+		fake_send(fd, out, w.len);
+	}
+	fake_drain(fd);
+}
+
 static void script_other_major(int fd)
 {
 	fake_hello(fd, PROTO_VERSION + 1);
@@ -623,19 +701,52 @@ static void client_uses_socket_from_environment(void **state)
 	assert_int_equal(setenv(XO_AUTH_SOCK_ENV, f.path, 1), 0);
 	assert_int_equal(xo_client_connect(NULL, &c), 0);
 	unsetenv(XO_AUTH_SOCK_ENV);
+	assert_string_equal(xo_client_agent_version(c), AGENT_NAME);
 	xo_client_free(c);
 	assert_int_equal(fake_finish(&f), FAKE_OK);
 }
 
+/* The version is checked with the first request, sent behind QUERY: an
+   agent of another version fails it (its reply to the request is never
+   taken), and every call after it. */
 static void client_refuses_agent_with_other_major_version(void **state)
 {
+	struct xo_account *list = NULL;
+	struct xo_token t = {0};
 	struct xo_client *c = NULL;
+	size_t n = 0;
 	struct fake f;
 
 	(void)state;
 	fake_start(&f, script_other_major);
-	assert_int_equal(xo_client_connect(f.path, &c), XO_ERR_VERSION);
-	assert_null(c);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_int_equal(xo_token(c, "work", NULL, &t), XO_ERR_VERSION);
+	assert_null(t.token);
+	assert_non_null(strstr(xo_client_message(c), "version 2"));
+	assert_int_equal(xo_list(c, &list, &n), XO_ERR_VERSION);
+	assert_non_null(strstr(xo_client_message(c), "version 2"));
+	assert_string_equal(xo_client_agent_version(c), "");
+	assert_false(xo_client_has_cap(c, "token"));
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+static void client_sends_query_and_first_request_in_one_write(void **state)
+{
+	struct xo_token t = {0};
+	struct xo_client *c = NULL;
+	struct fake f;
+
+	(void)state;
+	fake_start(&f, script_one_write);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_int_equal(xo_token(c, "work", NULL, &t), 0);
+	assert_string_equal(t.token, SECRET_TOKEN);
+	/* Learnt on the way. */
+	assert_string_equal(xo_client_agent_version(c), AGENT_NAME);
+	assert_true(xo_client_has_cap(c, "list"));
+	xo_token_free(&t);
+	xo_client_free(c);
 	assert_int_equal(fake_finish(&f), FAKE_OK);
 }
 
@@ -678,8 +789,8 @@ static void client_reports_no_agent_when_nobody_listens(void **state)
 
 /* A fake agent that is full for its first `busy` connections: it answers
    each with FAILURE busy at once, without reading, and closes; the next
-   one it serves.  It exits with FAKE_OK once served. */
-static void fake_start_full(struct fake *f, int busy)
+   one it serves with script.  It exits with FAKE_OK once served. */
+static void fake_start_full(struct fake *f, int busy, fake_script_cb script)
 {
 	int lfd = fake_listen(f), i;
 
@@ -698,7 +809,7 @@ static void fake_start_full(struct fake *f, int busy)
 				close(fd);
 				continue;
 			}
-			script_hello(fd);
+			script(fd);
 			_exit(FAKE_OK);
 		}
 	}
@@ -706,20 +817,37 @@ static void fake_start_full(struct fake *f, int busy)
 }
 
 /* An agent that says "busy" at connect has room a moment later: the
-   client tries again by itself, and gives up with the agent's words. */
+   client tries again by itself, sending its first request again (a busy
+   agent carried out nothing), and gives up with the agent's words. */
 static void client_retries_an_agent_that_is_full(void **state)
 {
+	struct xo_token t = {0};
 	struct xo_client *c = NULL;
 	struct fake f;
 
 	(void)state;
-	fake_start_full(&f, 2);
+	fake_start_full(&f, 2, script_hello_token);
 	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_int_equal(xo_token(c, "work", NULL, &t), 0);
+	assert_string_equal(t.token, SECRET_TOKEN);
+	xo_token_free(&t);
 	xo_client_free(c);
 	assert_int_equal(fake_finish(&f), FAKE_OK);
 
-	fake_start_full(&f, 1000);
-	assert_int_equal(xo_client_open(f.path, &c), XO_ERR_BUSY);
+	/* Asked for its version alone, likewise. */
+	fake_start_full(&f, 2, script_hello);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_string_equal(xo_client_agent_version(c), AGENT_NAME);
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+
+	fake_start_full(&f, 1000, script_hello);
+	assert_int_equal(xo_client_open(f.path, &c), 0);
+	assert_int_equal(xo_token(c, "work", NULL, &t), XO_ERR_BUSY);
+	assert_non_null(strstr(xo_client_message(c), "full up"));
+	assert_true(xo_client_agent_failed(c));
+	/* The connection stays failed for that reason. */
+	assert_int_equal(xo_token(c, "work", NULL, &t), XO_ERR_BUSY);
 	assert_non_null(strstr(xo_client_message(c), "full up"));
 	xo_client_free(c);
 	kill(f.pid, SIGKILL);
@@ -930,8 +1058,10 @@ static void client_rejects_oversized_version_reply(void **state)
 
 	(void)state;
 	fake_start(&f, script_oversized_version);
-	assert_int_equal(xo_client_connect(f.path, &c), XO_ERR_MSG_TOO_LARGE);
-	assert_null(c);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_string_equal(xo_client_agent_version(c), "");
+	assert_non_null(strstr(xo_client_message(c), "limit"));
+	xo_client_free(c);
 	assert_int_equal(fake_finish(&f), FAKE_OK);
 }
 
@@ -1146,7 +1276,7 @@ static void client_checks_arguments_before_sending(void **state)
 	struct fake f;
 
 	(void)state;
-	fake_start(&f, script_hello);
+	fake_start(&f, script_nothing);
 	assert_int_equal(xo_client_connect(f.path, &c), 0);
 	assert_int_equal(xo_token(c, "", NULL, &t), XO_ERR_INVALID);
 	assert_int_equal(xo_token(c, NULL, NULL, &t), XO_ERR_INVALID);
@@ -1155,7 +1285,7 @@ static void client_checks_arguments_before_sending(void **state)
 	xo_token_free(NULL);
 	xo_client_free(NULL);
 	xo_client_free(c);
-	/* The fake saw only the QUERY, then the hang-up. */
+	/* The fake saw nothing, not even a QUERY: only the hang-up. */
 	assert_int_equal(fake_finish(&f), FAKE_OK);
 }
 
@@ -1165,6 +1295,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(client_connects_and_learns_agent_version),
 	    cmocka_unit_test(client_uses_socket_from_environment),
 	    cmocka_unit_test(client_refuses_agent_with_other_major_version),
+	    cmocka_unit_test(client_sends_query_and_first_request_in_one_write),
 	    cmocka_unit_test(client_reports_no_agent_when_socket_is_missing),
 	    cmocka_unit_test(client_reports_no_agent_when_nobody_listens),
 	    cmocka_unit_test(client_refuses_a_socket_of_another_user),

@@ -40,7 +40,7 @@ enum xo_form {
 struct xo_token_opts {
 	enum xo_form form;
 	const char *host;   /* OAUTHBEARER only; NULL for none */
-	unsigned port;      /* OAUTHBEARER only; 0 for none */
+	unsigned port;	    /* OAUTHBEARER only; 0 for none */
 	unsigned min_valid; /* seconds the token must stay valid; 0: default */
 	unsigned wait_ms;   /* longest wait for a refresh; 0: agent default */
 	const char *scope;  /* NULL: the account's own token; else one of the
@@ -84,8 +84,8 @@ struct xo_account {
 	char *email;
 	char *provider;
 	char *flow;
-	int state;               /* PROTO_STATE_* as in PROTOCOL.md */
-	const char *state_name;  /* static string: "active", ... */
+	int state;		/* PROTO_STATE_* as in PROTOCOL.md */
+	const char *state_name; /* static string: "active", ... */
 	uint64_t expires_at;
 	uint64_t refreshed_at;
 	uint64_t next_refresh_at;
@@ -114,7 +114,7 @@ struct xo_login {
 	 * flows: the authorization URL to open. */
 	char *verification_uri;
 	char *verification_uri_complete; /* may be "" */
-	char *user_code;                 /* device flow; "" otherwise */
+	char *user_code;		 /* device flow; "" otherwise */
 	unsigned expires_in;
 	unsigned interval;
 	char *flow; /* "device", "browser", "paste", "client_credentials" */
@@ -143,10 +143,15 @@ struct xo_finding {
 /*
  * Connects to the agent at path, or at $XOAUTH_AUTH_SOCK when path is NULL.
  * Checks that the process listening there is of our uid (or root's: a
- * client running as root talks to anyone's) before it sends anything, and
- * the protocol version.  Returns XO_ERR_NO_AGENT when no socket is named,
- * nothing listens there, or another user's process does.  *out is freed
- * with xo_client_free().
+ * client running as root talks to anyone's) before it sends anything.
+ * Returns XO_ERR_NO_AGENT when no socket is named, nothing listens there,
+ * or another user's process does.  *out is freed with xo_client_free().
+ *
+ * The protocol version is checked with the first request, at no extra
+ * round trip: QUERY goes out in the same write (PROTOCOL.md 3.1).  So an
+ * agent of another protocol version (XO_ERR_VERSION), or one that stays
+ * full ("busy", tried again for about 1.5 s: XO_ERR_BUSY), fails the first
+ * call, and every call after it, rather than the connect.
  */
 XO_EXTERN int xo_client_connect(const char *path, struct xo_client **out);
 /*
@@ -165,10 +170,13 @@ XO_EXTERN const char *xo_client_message(const struct xo_client *c);
 /* 1 when the last failure was the agent's answer (a FAILURE reply), 0
  * when it happened on this side (no agent, broken connection, bad reply). */
 XO_EXTERN int xo_client_agent_failed(const struct xo_client *c);
-/* The agent's version string, e.g. "xoauth-agent 0.1.0". */
-XO_EXTERN const char *xo_client_agent_version(const struct xo_client *c);
-/* 1 when the agent announced the capability word (PROTOCOL.md 3.1). */
-XO_EXTERN int xo_client_has_cap(const struct xo_client *c, const char *word);
+/* The agent's version string, e.g. "xoauth-agent 0.1.0"; "" when it
+ * cannot be asked (xo_client_message() says why).  Before any request on
+ * the connection, this asks (a QUERY, one round trip). */
+XO_EXTERN const char *xo_client_agent_version(struct xo_client *c);
+/* 1 when the agent announced the capability word (PROTOCOL.md 3.1); 0 when
+ * it did not, or could not be asked (as xo_client_agent_version()). */
+XO_EXTERN int xo_client_has_cap(struct xo_client *c, const char *word);
 
 XO_EXTERN int xo_token(struct xo_client *c, const char *account,
 		       const struct xo_token_opts *opts, struct xo_token *out);
