@@ -9,8 +9,7 @@
 
 static int enc_list(struct proto_writer *w, const void *m)
 {
-	(void)m;
-	return proto_enc_account_req(w, PROTO_REQ_LIST, NULL);
+	return proto_enc_list_req(w, m);
 }
 
 static int enc_import(struct proto_writer *w, const void *m)
@@ -46,12 +45,77 @@ static void account_cleanup(struct xo_account *a)
 	memset(a, 0, sizeof(*a));
 }
 
-XO_EXTERN int xo_list(struct xo_client *c, struct xo_account **accounts,
-		      size_t *count)
+static void scope_cleanup(struct xo_scope_token *t)
+{
+	free(t->account);
+	free(t->scope);
+	free(t->last_error);
+	memset(t, 0, sizeof(*t));
+}
+
+XO_EXTERN void xo_scope_tokens_free(struct xo_scope_token *tokens, size_t count)
+{
+	size_t i;
+
+	if (tokens == NULL)
+		return;
+	for (i = 0; i < count; i++)
+		scope_cleanup(&tokens[i]);
+	free(tokens);
+}
+
+/* The scopes' tokens after LIST's entries (PROTOCOL.md 4.4), into *out;
+   0 or an error already recorded on c. */
+static int read_scopes(struct xo_client *c, struct reply *rep,
+		       struct xo_scope_token **out, size_t *n_out)
+{
+	struct xo_scope_token *list = NULL;
+	uint32_t n = 0, i;
+	int r = 0;
+
+	if (proto_dec_list_scopes_count(&rep->r, &n) != 0)
+		return xoc_finish(c, rep, XO_ERR_MSG_BAD);
+	/* n is bounded by the bytes left (proto_dec_list_scopes_count). */
+	if (n > 0 && (list = calloc(n, sizeof(*list))) == NULL)
+		return xoc_fail(c, XO_ERR_NOMEM, "out of memory");
+	for (i = 0; i < n && r == 0; i++) {
+		struct proto_scope_info s;
+		struct xo_scope_token *t = &list[i];
+
+		if (proto_dec_list_scope(&rep->r, &s) != 0) {
+			r = xoc_finish(c, rep, XO_ERR_MSG_BAD);
+			break;
+		}
+		if ((r = xoc_dup_str(c, s.account, &t->account)) != 0 ||
+		    (r = xoc_dup_str(c, s.scope, &t->scope)) != 0 ||
+		    (r = xoc_dup_str(c, s.last_error, &t->last_error)) != 0)
+			break;
+		t->state = s.state;
+		t->state_name = proto_state_name(s.state);
+		t->expires_at = s.expires_at;
+		t->refreshed_at = s.refreshed_at;
+		t->next_refresh_at = s.next_refresh_at;
+	}
+	if (r != 0) {
+		xo_scope_tokens_free(list, n);
+		return r;
+	}
+	*out = list;
+	*n_out = n;
+	return 0;
+}
+
+/* LIST, with the scopes' tokens when tokens is not NULL and the agent
+   has them. */
+static int list(struct xo_client *c, struct xo_account **accounts,
+		size_t *count, struct xo_scope_token **tokens, size_t *n_tokens)
 {
 	struct xo_account *list = NULL;
+	struct xo_scope_token *scopes = NULL;
+	struct proto_list_req q;
 	struct reply rep;
 	uint32_t n = 0, i;
+	size_t n_scopes = 0;
 	int r = XO_ERR_INTERNAL;
 
 	memset(&rep, 0, sizeof(rep));
@@ -59,10 +123,20 @@ XO_EXTERN int xo_list(struct xo_client *c, struct xo_account **accounts,
 		*accounts = NULL;
 	if (count != NULL)
 		*count = 0;
-	if (c == NULL || accounts == NULL || count == NULL)
+	if (tokens != NULL)
+		*tokens = NULL;
+	if (n_tokens != NULL)
+		*n_tokens = 0;
+	if (c == NULL || accounts == NULL || count == NULL ||
+	    (tokens != NULL && n_tokens == NULL))
 		return XO_ERR_INVALID;
 	xoc_begin(c);
-	if ((r = xoc_call(c, enc_list, NULL, 0, 0, PROTO_REP_LIST, &rep)) != 0)
+	/* An agent that does not know the field would call it bytes left
+	   over (PROTOCOL.md 4.4). */
+	q.flags = tokens != NULL && xo_client_has_cap(c, "list-scopes")
+		      ? PROTO_LIST_SCOPES
+		      : 0;
+	if ((r = xoc_call(c, enc_list, &q, 0, 0, PROTO_REP_LIST, &rep)) != 0)
 		goto out;
 	if (proto_dec_list_count(&rep.r, &n) != 0 || n > PROTO_MAX_ACCOUNTS) {
 		r = xoc_finish(c, &rep, XO_ERR_MSG_BAD);
@@ -94,16 +168,39 @@ XO_EXTERN int xo_list(struct xo_client *c, struct xo_account **accounts,
 		a->refreshed_at = e.refreshed_at;
 		a->next_refresh_at = e.next_refresh_at;
 	}
+	if (q.flags != 0 && (r = read_scopes(c, &rep, &scopes, &n_scopes)) != 0)
+		goto out;
 	if ((r = xoc_finish(c, &rep, 0)) != 0)
 		goto out;
 	*accounts = list;
 	*count = n;
 	list = NULL; /* transferred */
+	if (tokens != NULL) {
+		*tokens = scopes;
+		*n_tokens = n_scopes;
+		scopes = NULL; /* transferred */
+	}
 	r = 0;
 out:
 	xo_accounts_free(list, n);
+	xo_scope_tokens_free(scopes, n_scopes);
 	xoc_reply_cleanup(&rep);
 	return r;
+}
+
+XO_EXTERN int xo_list(struct xo_client *c, struct xo_account **accounts,
+		      size_t *count)
+{
+	return list(c, accounts, count, NULL, NULL);
+}
+
+XO_EXTERN int xo_list_scopes(struct xo_client *c, struct xo_account **accounts,
+			     size_t *count, struct xo_scope_token **tokens,
+			     size_t *n_tokens)
+{
+	if (tokens == NULL)
+		return XO_ERR_INVALID;
+	return list(c, accounts, count, tokens, n_tokens);
 }
 
 XO_EXTERN void xo_accounts_free(struct xo_account *accounts, size_t count)

@@ -18,46 +18,34 @@
 
 #define DEFAULT_TIMEOUT_MS 30000u
 
-static int enc_query(struct proto_writer *w, const void *m)
-{
-	return proto_enc_query(w, m);
-}
-
 static int enc_token(struct proto_writer *w, const void *m)
 {
 	return proto_enc_token_req(w, m);
 }
 
-/* Asks for the agent's version and checks that we speak the same
- * protocol. */
-static int query(struct xo_client *c)
+int xoc_version(struct xo_client *c, struct reply *rep)
 {
-	struct proto_query q = {.version = PROTO_VERSION};
 	struct proto_version v;
-	struct reply rep;
-	int r = XO_ERR_INTERNAL;
+	int r;
 
-	if ((r = xoc_call(c, enc_query, &q, 0, 0, PROTO_REP_VERSION, &rep)) !=
-		0 ||
-	    (r = xoc_finish(c, &rep, proto_dec_version(&rep.r, &v))) != 0)
-		goto out;
-	/* The protocol version is its major number: any difference means the
-	 * message layouts may differ. */
-	if (v.version != PROTO_VERSION) {
-		r = xoc_fail(
-		    c, XO_ERR_VERSION,
-		    "the agent at %s speaks protocol version %lu, this "
-		    "client speaks %d",
-		    c->path, (unsigned long)v.version, PROTO_VERSION);
-		goto out;
-	}
+	if ((r = xoc_finish(c, rep, proto_dec_version(&rep->r, &v))) != 0)
+		return r;
+	/* The protocol version is its major number: any difference means
+	 * the message layouts may differ. */
+	if (v.version != PROTO_VERSION)
+		return xoc_fail(c, XO_ERR_VERSION,
+				"the agent at %s speaks protocol version %lu, "
+				"this client speaks %d",
+				c->path, (unsigned long)v.version,
+				PROTO_VERSION);
+	free(c->agent);
+	free(c->caps);
+	c->agent = c->caps = NULL;
 	if ((r = xoc_dup_str(c, v.agent, &c->agent)) != 0 ||
 	    (r = xoc_dup_str(c, v.caps, &c->caps)) != 0)
-		goto out;
-	r = 0;
-out:
-	xoc_reply_cleanup(&rep);
-	return r;
+		return r;
+	c->queried = 1;
+	return 0;
 }
 
 /*
@@ -86,19 +74,11 @@ static int check_peer(struct xo_client *c)
 			c->path, (unsigned)cred.uid, (unsigned)getuid());
 }
 
-/* How often a client tries again when the agent says it is full ("busy"
-   at connect, PROTOCOL.md 6), and the first pause; each doubles. */
-#define BUSY_TRIES 6
-#define BUSY_FIRST_PAUSE_MS 50
-
-/* One connection to c->path, checked and asked for its version; on
-   failure the reason is in c and *sys_errno says why connect() failed. */
-static int connect_once(struct xo_client *c, int *sys_errno)
+int xoc_connect(struct xo_client *c, int *sys_errno)
 {
 	struct sockaddr_un sun;
 	struct timeval tv;
 	char eb[128];
-	int r;
 
 	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return xoc_fail(c, XO_ERR_IO, "socket: %s",
@@ -128,17 +108,13 @@ static int connect_once(struct xo_client *c, int *sys_errno)
 		return xoc_fail(c, XO_ERR_IO, "cannot connect to %s: %s",
 				c->path, xoc_errno_str(e, eb, sizeof(eb)));
 	}
-	if ((r = check_peer(c)) != 0 || (r = query(c)) != 0)
-		return r;
-	return 0;
+	return check_peer(c);
 }
 
 XO_EXTERN int xo_client_open(const char *path, struct xo_client **out)
 {
 	struct xo_client *c = NULL;
-	struct timespec pause;
-	unsigned ms = BUSY_FIRST_PAUSE_MS;
-	int sys_errno = 0, tries;
+	int sys_errno = 0;
 	int r = XO_ERR_INTERNAL;
 
 	if (out == NULL)
@@ -161,19 +137,8 @@ XO_EXTERN int xo_client_open(const char *path, struct xo_client **out)
 		goto out;
 	}
 	memcpy(c->path, path, strlen(path) + 1);
-	/* An agent that has all the connections it may take says "busy"
-	   and closes: it has room again a moment later. */
-	for (tries = 1;; tries++) {
-		if ((r = connect_once(c, &sys_errno)) != XO_ERR_BUSY ||
-		    tries == BUSY_TRIES)
-			break;
-		xoc_drop_connection(c);
-		pause.tv_sec = ms / 1000;
-		pause.tv_nsec = (long)(ms % 1000) * 1000000;
-		while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
-			;
-		ms *= 2;
-	}
+	/* Nothing is sent yet: QUERY goes out with the first request. */
+	r = xoc_connect(c, &sys_errno);
 out:
 	if (r != 0)
 		xoc_drop_connection(c);
@@ -205,6 +170,7 @@ XO_EXTERN void xo_client_free(struct xo_client *c)
 	if (c == NULL)
 		return;
 	xoc_drop_connection(c);
+	xoc_wipe_free(c->rbuf, c->rcap);
 	free(c->agent);
 	free(c->caps);
 	free(c);
@@ -225,9 +191,11 @@ XO_EXTERN const char *xo_client_message(const struct xo_client *c)
 	return c->last_err != 0 ? proto_strerror(c->last_err) : "";
 }
 
-XO_EXTERN const char *xo_client_agent_version(const struct xo_client *c)
+XO_EXTERN const char *xo_client_agent_version(struct xo_client *c)
 {
-	return c != NULL && c->agent != NULL ? c->agent : "";
+	if (c == NULL || xoc_settle(c) != 0)
+		return "";
+	return c->agent != NULL ? c->agent : "";
 }
 
 XO_EXTERN int xo_client_agent_failed(const struct xo_client *c)
@@ -235,12 +203,13 @@ XO_EXTERN int xo_client_agent_failed(const struct xo_client *c)
 	return c != NULL && c->last_err != 0 && c->agent_said;
 }
 
-XO_EXTERN int xo_client_has_cap(const struct xo_client *c, const char *word)
+XO_EXTERN int xo_client_has_cap(struct xo_client *c, const char *word)
 {
 	const char *p;
 	size_t n;
 
-	if (c == NULL || c->caps == NULL || word == NULL || word[0] == '\0')
+	if (c == NULL || word == NULL || word[0] == '\0' ||
+	    xoc_settle(c) != 0 || c->caps == NULL)
 		return 0;
 	n = strlen(word);
 	for (p = c->caps; (p = strstr(p, word)) != NULL; p += n)
@@ -279,6 +248,11 @@ XO_EXTERN int xo_token(struct xo_client *c, const char *account,
 		r = xoc_fail(c, XO_ERR_INVALID, "host name too long");
 		goto out;
 	}
+	/* Only a token of another scope needs to know the agent first: the
+	   account's own goes out behind the QUERY. */
+	if (opts->scope != NULL && opts->scope[0] != '\0' &&
+	    (r = xoc_settle(c)) != 0)
+		goto out;
 	if (opts->scope != NULL && opts->scope[0] != '\0' &&
 	    !xo_client_has_cap(c, "token-scope")) {
 		r = xoc_fail(c, XO_ERR_MSG_UNKNOWN,

@@ -11,6 +11,14 @@
  * up waiting (for a refresh, say).  After any local error the connection is
  * closed: a late or partial reply would pair the next request with the
  * wrong answer.
+ *
+ * The version check costs no round trip of its own: a connection's first
+ * request goes out in one write behind a QUERY, and the two replies are
+ * read in order (PROTOCOL.md 3.1).  Only a caller that wants the version
+ * or a capability before any request (xo_client_has_cap()) waits for a
+ * QUERY alone.  A connection whose first exchange failed (another
+ * protocol version, "busy" to the end, a bad VERSION) keeps that failure:
+ * every later call reports it again.
  */
 #ifndef XO_INTERNAL_H
 #define XO_INTERNAL_H
@@ -30,10 +38,16 @@ struct xo_client {
 	unsigned timeout_ms;
 	int last_err;
 	int agent_said; /* the last error came from a FAILURE reply */
+	int queried;	/* the agent's VERSION was read and fits */
+	int open_err;	/* why the first exchange failed, 0: it did not */
 	char *agent;
 	char *caps;
+	unsigned char *rbuf; /* read from the socket, not taken yet: wiped as
+				it is taken */
+	size_t rlen, rcap;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char msg[XOC_MSG_MAX];
+	char open_msg[XOC_MSG_MAX]; /* open_err's message */
 };
 
 /* A reply frame and a reader over its payload; the frame is wiped when
@@ -70,6 +84,16 @@ void xoc_reply_cleanup(struct reply *rep);
 int xoc_call(struct xo_client *c, xoc_encoder enc, const void *msg,
 	     size_t strings, unsigned extra_ms, uint8_t want,
 	     struct reply *rep);
+/* Opens c->fd to c->path and checks who listens there (xo_client.c);
+ * sends nothing.  On failure the reason is in c and *sys_errno says why
+ * connect() failed. */
+int xoc_connect(struct xo_client *c, int *sys_errno);
+/* Takes the agent's VERSION reply rep (xo_client.c): checks the protocol
+ * version and keeps the agent's name and capabilities. */
+int xoc_version(struct xo_client *c, struct reply *rep);
+/* Asks the agent's version now, with a QUERY alone, unless it is known:
+ * 0, or why not (kept as the connection's failure). */
+int xoc_settle(struct xo_client *c);
 /* Sends REFRESH, REMOVE, LOGIN_WAIT or DELETE for an account and expects a
  * bare SUCCESS. */
 int xoc_simple_request(struct xo_client *c, uint8_t type, const char *account,

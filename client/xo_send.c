@@ -77,6 +77,8 @@ XO_EXTERN int xo_send(struct xo_client *c, const struct xo_send_opts *opts,
 	    (msg == NULL && len > 0))
 		return XO_ERR_INVALID;
 	xoc_begin(c);
+	if ((r = xoc_settle(c)) != 0)
+		goto out;
 	if (!xo_client_has_cap(c, "send")) {
 		r = xoc_fail(c, XO_ERR_MSG_UNKNOWN,
 			     "the agent at %s does not send mail (no \"send\": "

@@ -16,6 +16,9 @@
 /* The smallest LIST entry: four empty strings, the state byte, three u64
  * times and an empty last_error. */
 #define LIST_ENTRY_MIN (4 * 4 + 1 + 3 * 8 + 4)
+/* The smallest token of another scope: three empty strings, the state
+   byte, three u64. */
+#define LIST_SCOPE_MIN (3 * 4 + 1 + 3 * 8)
 
 /* The largest OAUTHBEARER port. */
 #define PORT_MAX 65535
@@ -592,6 +595,33 @@ int proto_enc_success(struct proto_writer *w)
 	return proto_frame_end(w);
 }
 
+int proto_enc_list_req(struct proto_writer *w, const struct proto_list_req *m)
+{
+	proto_frame_begin(w, PROTO_REQ_LIST);
+	/* Flags 0 is the request without the field: one encoding each. */
+	if (m->flags & ~(uint32_t)PROTO_LIST_FLAGS_ALL)
+		proto_writer_fail(w, XO_ERR_INVALID);
+	if (m->flags != 0)
+		proto_put_u32(w, m->flags);
+	return proto_frame_end(w);
+}
+
+int proto_dec_list_req(struct proto_reader *r, struct proto_list_req *m)
+{
+	m->flags = 0;
+	if (r->off < r->len) {
+		m->flags = proto_get_u32(r);
+		/* Bytes that are no whole field are left over; 0 is sent as
+		   no field at all; an unknown flag cannot be honoured. */
+		if (r->err == XO_ERR_MSG_TRUNCATED ||
+		    (r->err == 0 &&
+		     (m->flags == 0 ||
+		      (m->flags & ~(uint32_t)PROTO_LIST_FLAGS_ALL) != 0)))
+			r->err = XO_ERR_MSG_BAD;
+	}
+	return proto_dec_done(r, m, sizeof(*m));
+}
+
 int proto_enc_list_begin(struct proto_writer *w, uint32_t count)
 {
 	proto_frame_begin(w, PROTO_REP_LIST);
@@ -617,9 +647,30 @@ void proto_enc_list_entry(struct proto_writer *w,
 	proto_put_str(w, e->last_error);
 }
 
+void proto_enc_list_scopes_begin(struct proto_writer *w, uint32_t count)
+{
+	/* None is left off; more cannot be read back. */
+	if (count == 0 || count > PROTO_MAX_SCOPE_TOKENS)
+		proto_writer_fail(w, XO_ERR_INVALID);
+	proto_put_u32(w, count);
+}
+
+void proto_enc_list_scope(struct proto_writer *w,
+			  const struct proto_scope_info *s)
+{
+	proto_put_str(w, s->account);
+	proto_put_str(w, s->scope);
+	proto_put_u8(w, s->state);
+	proto_put_u64(w, s->expires_at);
+	proto_put_u64(w, s->refreshed_at);
+	proto_put_u64(w, s->next_refresh_at);
+	proto_put_str(w, s->last_error);
+}
+
 int proto_enc_list_end(struct proto_writer *w)
 {
 	struct proto_account_info e;
+	struct proto_scope_info s;
 	struct proto_reader r;
 	uint32_t count, i;
 
@@ -635,6 +686,9 @@ int proto_enc_list_end(struct proto_writer *w)
 	if (proto_dec_list_count(&r, &count) == 0)
 		for (i = 0; i < count && r.err == 0; i++)
 			proto_dec_list_entry(&r, &e);
+	if (r.err == 0 && proto_dec_list_scopes_count(&r, &count) == 0)
+		for (i = 0; i < count && r.err == 0; i++)
+			proto_dec_list_scope(&r, &s);
 	if (proto_reader_finish(&r) != 0) {
 		proto_writer_fail(w, XO_ERR_INVALID);
 		goto out;
@@ -658,6 +712,42 @@ int proto_dec_list_count(struct proto_reader *r, uint32_t *count)
 	if ((err = r->err) != 0)
 		*count = 0;
 	return err;
+}
+
+int proto_dec_list_scopes_count(struct proto_reader *r, uint32_t *count)
+{
+	int err;
+
+	*count = 0;
+	if (r->err != 0 || r->off == r->len)
+		return r->err;
+	*count = proto_get_u32(r);
+	/* Bytes that are no whole count are left over, not a short frame;
+	   a count of 0 is left off, never sent. */
+	if (r->err == XO_ERR_MSG_TRUNCATED ||
+	    (r->err == 0 && (*count == 0 || *count > PROTO_MAX_SCOPE_TOKENS)))
+		r->err = XO_ERR_MSG_BAD;
+	if (r->err == 0 && (size_t)*count * LIST_SCOPE_MIN > r->len - r->off)
+		proto_reader_fail(r, XO_ERR_MSG_TRUNCATED);
+	if ((err = r->err) != 0)
+		*count = 0;
+	return err;
+}
+
+int proto_dec_list_scope(struct proto_reader *r, struct proto_scope_info *s)
+{
+	s->account = proto_get_str(r);
+	s->scope = proto_get_str(r);
+	s->state = proto_get_u8(r);
+	s->expires_at = proto_get_u64(r);
+	s->refreshed_at = proto_get_u64(r);
+	s->next_refresh_at = proto_get_u64(r);
+	s->last_error = proto_get_str(r);
+	if (r->err == 0 && s->state > PROTO_STATE_IDLE)
+		proto_reader_fail(r, XO_ERR_MSG_BAD);
+	if (r->err != 0)
+		memset(s, 0, sizeof(*s));
+	return r->err;
 }
 
 int proto_dec_list_entry(struct proto_reader *r, struct proto_account_info *e)

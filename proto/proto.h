@@ -43,6 +43,8 @@
 #define PROTO_MAX_DATA (192 * 1024)
 /* Largest number of envelope recipients in one SEND. */
 #define PROTO_MAX_RCPTS 512
+/* Largest number of other scopes' tokens in one LIST reply. */
+#define PROTO_MAX_SCOPE_TOKENS 16384
 
 /* Message numbers.  They never change; see PROTOCOL.md. */
 enum proto_type {
@@ -83,6 +85,13 @@ enum proto_send_flag {
 	PROTO_SEND_RCPTS_FROM_HEADERS = 1,
 };
 #define PROTO_SEND_FLAGS_ALL PROTO_SEND_RCPTS_FROM_HEADERS
+
+/* LIST's flags (its optional field; PROTOCOL.md 4.4). */
+enum proto_list_flag {
+	/* The tokens of other scopes than the accounts' own too. */
+	PROTO_LIST_SCOPES = 1,
+};
+#define PROTO_LIST_FLAGS_ALL PROTO_LIST_SCOPES
 
 /* What a TOKEN request asks for. */
 enum proto_form {
@@ -330,6 +339,24 @@ struct proto_failure {
 	struct proto_str message; /* one line, for people */
 };
 
+/* LIST request: flags 0 is the request without its optional field. */
+struct proto_list_req {
+	uint32_t flags; /* enum proto_list_flag */
+};
+
+/* The token of another scope than its account's own (graph_scope,
+   gmail_scope), in a LIST reply to PROTO_LIST_SCOPES. */
+struct proto_scope_info {
+	struct proto_str account; /* the name of an entry of the reply */
+	struct proto_str scope;
+	uint8_t state;		     /* enum proto_state: ACTIVE, REFRESHING,
+					RETRYING, REAUTH or IDLE */
+	uint64_t expires_at;	     /* Unix s, 0: none held */
+	uint64_t refreshed_at;	     /* 0: never */
+	uint64_t next_refresh_at;    /* 0: none planned */
+	struct proto_str last_error; /* the scope's own failure, "" */
+};
+
 struct proto_account_info {
 	struct proto_str name;
 	struct proto_str email;
@@ -407,14 +434,27 @@ int proto_enc_failure(struct proto_writer *w, const struct proto_failure *m);
 int proto_dec_failure(struct proto_reader *r, struct proto_failure *m);
 int proto_enc_success(struct proto_writer *w);
 
-/* LIST reply: a count, then that many entries. */
+/* LIST request: flags 0 writes the empty payload of the request without
+   the field; a decoded empty payload gives flags 0. */
+int proto_enc_list_req(struct proto_writer *w, const struct proto_list_req *m);
+int proto_dec_list_req(struct proto_reader *r, struct proto_list_req *m);
+
+/* LIST reply: a count, then that many entries; then, only in a reply to
+   PROTO_LIST_SCOPES and only when there is one, the scopes' count and
+   that many tokens (a count of 0 is left off). */
 int proto_enc_list_begin(struct proto_writer *w, uint32_t count);
 void proto_enc_list_entry(struct proto_writer *w,
 			  const struct proto_account_info *e);
+void proto_enc_list_scopes_begin(struct proto_writer *w, uint32_t count);
+void proto_enc_list_scope(struct proto_writer *w,
+			  const struct proto_scope_info *s);
 int proto_enc_list_end(struct proto_writer *w);
 int proto_dec_list_count(struct proto_reader *r, uint32_t *count);
 int proto_dec_list_entry(struct proto_reader *r,
 			 struct proto_account_info *e);
+/* After the entries: the scopes' count, 0 when the reply ends there. */
+int proto_dec_list_scopes_count(struct proto_reader *r, uint32_t *count);
+int proto_dec_list_scope(struct proto_reader *r, struct proto_scope_info *s);
 
 /* DOCTOR reply: a count, then that many findings (as LIST). */
 int proto_enc_doctor_begin(struct proto_writer *w, uint32_t count);

@@ -33,6 +33,7 @@
 #include "account/secret_cmd.h"
 #include "config/config.h"
 #include "core/agent.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/waiter.h"
 #include "oauth/pure/reply.h"
@@ -83,6 +84,7 @@ struct account_scope {
 	int64_t lifetime_ms;	   /* its lifetime */
 	int64_t next_refresh_boot; /* 0: nothing planned */
 	time_t expires_wall;
+	time_t refreshed_wall; /* its last refresh, 0: never */
 	unsigned failures;     /* consecutive transient failures */
 	bool refused;	       /* the provider refused the scope: no
 				  refresh until the next login */
@@ -191,7 +193,8 @@ struct account_store {
 	uint64_t next_seq;
 	struct account_index index;
 	struct account_hooks hooks;
-	uv_timer_t scheduler;  /* wakes at least every 30 s (schedule.c) */
+	struct agent_boot_timer scheduler; /* wakes at the earliest deadline
+					      (schedule.c) */
 	struct account **heap; /* accounts by deadline (schedule.c) */
 	size_t heap_n, heap_cap;
 	TAILQ_HEAD(, account) ready_queue; /* due, waiting for a slot */
@@ -301,7 +304,7 @@ int account_runtime_delete(struct account_store *s, struct account *acct,
 /* ---- schedule.c ---- */
 /* Refreshes the scheduler lets run at once (token.c's do not wait). */
 #define MAX_REFRESHING 1024
-void account_scheduler_tick(uv_timer_t *t);
+void account_scheduler_tick(struct agent_boot_timer *t);
 /* Sets acct->op, counting the refreshes that run. */
 void account_set_op(struct account *acct, enum account_op op);
 /* Plans acct again after its deadlines or its op changed. */
@@ -373,6 +376,15 @@ struct account_scope *account_scope_due(struct account *acct, int64_t now);
 int64_t account_scopes_next(const struct account *acct);
 /* Drops every scope's tokens (staged ones with staged_only). */
 void account_scopes_drop(struct account *acct, bool staged_only);
+/*
+ * LIST's view of the account's tokens of other scopes (PROTO_LIST_SCOPES):
+ * every scope it keeps, and the one its transport needs though none was
+ * asked for yet (idle).  Fills at most max entries of out, strings
+ * pointing into the account; returns how many there are (which may be
+ * more than max).
+ */
+size_t account_list_scopes(const struct account *acct,
+			   struct proto_scope_info *out, size_t max);
 void account_scopes_free(struct account *acct);
 /* Starts a refresh for sc (NULL: the account's own token), as
    account_refresh_start(). */

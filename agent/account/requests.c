@@ -29,16 +29,28 @@ void account_handle_token(struct agent_request *q)
 		agent_conn_reply_err(q->conn, &err);
 }
 
+/* The most tokens of other scopes one account shows: its graph_scope
+   and gmail_scope, with room to spare. */
+#define SCOPES_SHOWN 4
+
 void account_handle_list(struct agent_request *q)
 {
 	struct account_store *s = q->agent->store;
+	struct proto_scope_info scopes[SCOPES_SHOWN];
 	struct proto_account_info info;
 	struct agent_reply reply;
 	struct account *acct;
-	uint32_t n = 0;
+	uint32_t n = 0, n_scopes = 0;
+	size_t k, i;
 
-	for (acct = s->accounts; acct != NULL; acct = acct->next)
+	for (acct = s->accounts; acct != NULL; acct = acct->next) {
 		n++;
+		if (q->m.list.flags & PROTO_LIST_SCOPES) {
+			k = account_list_scopes(acct, scopes, 0);
+			n_scopes +=
+			    (uint32_t)(k < SCOPES_SHOWN ? k : SCOPES_SHOWN);
+		}
+	}
 	if (agent_reply_init(&reply, PROTO_MAX_MSG + PROTO_HEADER_LEN) != 0) {
 		agent_conn_reply_failure(q->conn, XO_ERR_NOMEM, NULL);
 		return;
@@ -47,6 +59,16 @@ void account_handle_list(struct agent_request *q)
 	for (acct = s->accounts; acct != NULL; acct = acct->next) {
 		account_list_entry(acct, &info);
 		proto_enc_list_entry(&reply.w, &info);
+	}
+	/* Asked for, and only when there is one: an older client never
+	   sees the field (PROTOCOL.md 4.4). */
+	if (n_scopes > 0) {
+		proto_enc_list_scopes_begin(&reply.w, n_scopes);
+		for (acct = s->accounts; acct != NULL; acct = acct->next) {
+			k = account_list_scopes(acct, scopes, SCOPES_SHOWN);
+			for (i = 0; i < k && i < SCOPES_SHOWN; i++)
+				proto_enc_list_scope(&reply.w, &scopes[i]);
+		}
 	}
 	if (proto_enc_list_end(&reply.w) != 0)
 		agent_conn_reply_failure(q->conn, XO_ERR_MSG_TOO_LARGE,

@@ -22,17 +22,21 @@
  * vault is loaded) is a steady stream that the provider, the vault and
  * the requests of clients all keep up with.
  *
- * Deadlines are kept on CLOCK_BOOTTIME; the timer wakes at the earliest
- * deadline but at least every WAKE_MAX_MS, so that after a suspend a due
- * refresh starts soon rather than when the monotonic clock catches up.
+ * Deadlines are kept on CLOCK_BOOTTIME, and so is the timer (a boot
+ * timer, core/clock.h): it wakes at the earliest deadline and at no other
+ * time, however far away that is, and a deadline that passed while the
+ * machine slept wakes it as soon as the machine resumes.  An agent whose
+ * accounts have nothing due has the timer disarmed and sleeps until a
+ * client or a signal comes.  (Besides, a TOKEN request judges the held
+ * token on the same clock, so a request that comes in right after a
+ * resume, before the timer's refresh has ended, waits for it rather than
+ * get a dead token: token.c.)
  */
 #include <stdlib.h>
 
 #include "account/account_internal.h"
 #include "core/clock.h"
 #include "core/log.h"
-
-#define WAKE_MAX_MS 30000
 
 static bool locked(const struct account_store *s)
 {
@@ -179,18 +183,20 @@ static void plan(struct account_store *s, struct account *acct, bool is_locked)
 	sift_up(s, s->heap_n - 1);
 }
 
+/* Arms the timer for the earliest deadline, at once when an account
+   waits in the ready queue and a slot is free, or disarms it when nothing
+   is planned. */
 static void arm(struct account_store *s)
 {
-	int64_t now = agent_now_boot(), next = now + WAKE_MAX_MS;
+	int64_t next = 0;
 
 	if (s->stopped || s->agent->stopping)
 		return;
 	if (!TAILQ_EMPTY(&s->ready_queue) && s->refreshing < s->max_refreshing)
-		next = now;
-	else if (s->heap_n > 0 && s->heap[0]->heap_key < next)
+		next = agent_now_boot();
+	else if (s->heap_n > 0)
 		next = s->heap[0]->heap_key;
-	uv_timer_start(&s->scheduler, account_scheduler_tick,
-		       next > now ? (uint64_t)(next - now) : 1, 0);
+	agent_boot_timer_arm(&s->scheduler, next);
 }
 
 void account_schedule(struct account *acct)
@@ -279,7 +285,7 @@ static bool start_if_due(struct account_store *s, struct account *acct,
 	return true;
 }
 
-void account_scheduler_tick(uv_timer_t *t)
+void account_scheduler_tick(struct agent_boot_timer *t)
 {
 	struct account_store *s = t->data;
 	bool is_locked = locked(s);

@@ -333,6 +333,7 @@ void account_scope_commit(struct account *acct)
 	sc->lifetime_ms = (int64_t)secs * 1000;
 	sc->expires_boot = now + sc->lifetime_ms;
 	sc->expires_wall = time(NULL) + secs;
+	sc->refreshed_wall = time(NULL);
 	sc->failures = 0;
 	sc->refused = false;
 	agent_err_clear(&sc->last);
@@ -367,6 +368,66 @@ int64_t account_scopes_next(const struct account *acct)
 	return next;
 }
 
+/* How a scope's token is, in LIST's words. */
+static uint8_t scope_state(const struct account *acct,
+			   const struct account_scope *sc)
+{
+	if (acct->op == ACCOUNT_OP_REFRESH && acct->cur == sc)
+		return PROTO_STATE_REFRESHING;
+	if (sc->refused)
+		return PROTO_STATE_REAUTH;
+	if (sc->failures > 0)
+		return PROTO_STATE_RETRYING;
+	if (scope_token_ok(sc, 1))
+		return PROTO_STATE_ACTIVE;
+	return PROTO_STATE_IDLE;
+}
+
+size_t account_list_scopes(const struct account *acct,
+			   struct proto_scope_info *out, size_t max)
+{
+	const struct account_scope *sc;
+	const char *wanted = agent_account_send_scope(&acct->cfg);
+	int64_t now = agent_now_boot();
+	size_t n = 0;
+
+	for (sc = acct->scopes; sc != NULL; sc = sc->next, n++) {
+		struct proto_scope_info *s;
+
+		if (wanted != NULL && strcmp(wanted, sc->scope) == 0)
+			wanted = NULL;
+		if (n >= max)
+			continue;
+		s = &out[n];
+		memset(s, 0, sizeof(*s));
+		s->account = proto_str_c(acct->cfg.name);
+		s->scope = proto_str_c(sc->scope);
+		s->state = scope_state(acct, sc);
+		if (sc->access_token != NULL)
+			s->expires_at = (uint64_t)sc->expires_wall;
+		s->refreshed_at = (uint64_t)sc->refreshed_wall;
+		if (sc->next_refresh_boot > 0 && !sc->refused)
+			s->next_refresh_at =
+			    (uint64_t)(time(NULL) +
+				       (time_t)((sc->next_refresh_boot - now) /
+						1000));
+		s->last_error = proto_str_c(sc->last.msg);
+	}
+	/* The transport's scope, never asked for: a send will ask. */
+	if (wanted != NULL &&
+	    !account_scope_is_own(acct, proto_str_c(wanted))) {
+		if (n < max) {
+			memset(&out[n], 0, sizeof(out[n]));
+			out[n].account = proto_str_c(acct->cfg.name);
+			out[n].scope = proto_str_c(wanted);
+			out[n].state = PROTO_STATE_IDLE;
+			out[n].last_error = proto_str_c(NULL);
+		}
+		n++;
+	}
+	return n;
+}
+
 void account_scopes_drop(struct account *acct, bool staged_only)
 {
 	struct account_scope *sc;
@@ -379,6 +440,7 @@ void account_scopes_drop(struct account *acct, bool staged_only)
 		agent_secret_free(sc->access_token);
 		sc->access_token = NULL;
 		sc->expires_boot = sc->expires_wall = 0;
+		sc->refreshed_wall = 0;
 		sc->next_refresh_boot = 0;
 		sc->failures = 0;
 		sc->refused = false;

@@ -42,6 +42,7 @@ static const size_t cfg_strings[] = {
     offsetof(struct agent_account_cfg, graph_scope),
     offsetof(struct agent_account_cfg, gmail_endpoint),
     offsetof(struct agent_account_cfg, gmail_scope),
+    offsetof(struct agent_account_cfg, local_recipient),
 };
 
 #define N_CFG_STRINGS (sizeof(cfg_strings) / sizeof(cfg_strings[0]))
@@ -98,7 +99,12 @@ int account_store_new(struct agent *a, struct account_store **out)
 		free(s);
 		return XO_ERR_NOMEM;
 	}
-	uv_timer_init(a->loop, &s->scheduler);
+	if (agent_boot_timer_init(a->loop, &s->scheduler,
+				  account_scheduler_tick) != 0) {
+		account_index_free(s);
+		free(s);
+		return XO_ERR_INTERNAL;
+	}
 	s->scheduler.data = s;
 	uv_idle_init(a->loop, &s->durable_more);
 	s->durable_more.data = s;
@@ -207,7 +213,7 @@ void account_store_stop(struct account_store *s)
 	if (s == NULL || s->stopped)
 		return;
 	s->stopped = 1;
-	uv_close((uv_handle_t *)&s->scheduler, NULL);
+	agent_boot_timer_close(&s->scheduler, NULL);
 	uv_close((uv_handle_t *)&s->durable_more, NULL);
 	free_all(s);
 }

@@ -56,6 +56,11 @@ struct agent_account_cfg {
 	char *gmail_endpoint; /* the Gmail API, ".../gmail/v1"; may be NULL */
 	char *gmail_scope;    /* NULL: the account's own token (Google's
 				 https://mail.google.com/ covers it) */
+	char *local_recipient; /* "a@b.c, d@e.f": where mail for a local
+				  user (an address without '@', as cron
+				  writes "root") goes; NULL: refused.  Not
+				  compared by agent_account_cfg_equal():
+				  changing it keeps the tokens. */
 };
 
 struct agent_config {
@@ -138,7 +143,7 @@ void agent_config_forget_secrets(struct agent_config *c);
 /* Frees the strings of a, wiping the client secret, and zeroes it. */
 void agent_account_cfg_cleanup(struct agent_account_cfg *a);
 
-/* A mail server: `smtp = HOST[:PORT]`, `xoauth doctor --smtp`. */
+/* A mail server: `smtp = [smtps://]HOST[:PORT]`, `xoauth doctor --smtp`. */
 struct agent_mailhost {
 	char host[256];
 	unsigned port;
@@ -147,8 +152,12 @@ struct agent_mailhost {
 };
 
 /* Parses "host[:port]" or "[v6]:port" (default port 587 for SMTP, 993
-   for IMAP).  Host names are letters, digits, '-', '.'; no user, path or
-   other URL parts.  0, or -1 with why filled.  Pure. */
+   for IMAP; TLS from the first byte on 465 and 993, else STARTTLS),
+   optionally after a scheme that says how TLS starts whatever the port:
+   "smtps://" or "imaps://" from the first byte, "smtp://" or "imap://"
+   by STARTTLS (default ports 465, 993, 587, 143).  Host names are
+   letters, digits, '-', '.'; no user, path or other URL parts.  0, or -1
+   with why filled.  Pure. */
 int agent_mailhost_parse(const char *spec, int imap, struct agent_mailhost *out,
 			 char *why, size_t whylen);
 /* 1 for localhost, 127.0.0.0/8 and ::1. */

@@ -26,10 +26,14 @@
  * secrets (IMPORT, UNLOCK, TOKEN replies): both directions live in
  * agent_buf memory, wiped as it is consumed.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
+#include <sys/socket.h>
 
 #include "core/agent.h"
 #include "core/conn.h"
@@ -41,6 +45,9 @@
 /* A client that leaves this much of our replies unread is cut off; it is
    more than the largest reply, so a client that reads is never cut. */
 #define MAX_UNSENT (1024 * 1024)
+/* Replies held back while the frames read in one go are answered, then
+   written together (one writev); more are written at once. */
+#define MAX_CORKED 8
 /* A connection this young is not let go to make room: one that has just
    connected gets the time to send its request, even while a burst of
    others is accepted in the same turn of the loop. */
@@ -67,17 +74,27 @@ struct conn {
 	void *attached; /* agent_conn_attach() */
 	agent_conn_cancel_cb attached_drop;
 	unsigned long id;
+	/* Replies to the requests of one read, not written yet: a client
+	   that sends QUERY and TOKEN together reads both answers from one
+	   write (flush()). */
+	uv_buf_t corked[MAX_CORKED];
+	size_t corked_cap[MAX_CORKED];
+	unsigned n_corked;
 };
 
-/* One reply on its way; the frame is wiped once written. */
+/* Replies on their way once the socket took what it could; each frame is
+   wiped once written. */
 struct write_req {
 	uv_write_t req;
-	unsigned char *frame;
-	size_t cap;
+	unsigned n;
+	unsigned char *frame[MAX_CORKED];
+	size_t cap[MAX_CORKED];
 };
 
 static void process_frames(struct conn *c);
+static void took(struct conn *c, size_t n);
 static void conn_close(struct conn *c, const char *why);
+static void flush(struct conn *c);
 
 struct agent *agent_conn_agent(const struct conn *c)
 {
@@ -94,12 +111,24 @@ struct agent_server *conn_server(const struct conn *c)
 	return c->server;
 }
 
+/* Wipes and frees the replies held back, unwritten. */
+static void drop_corked(struct conn *c)
+{
+	unsigned i;
+
+	for (i = 0; i < c->n_corked; i++)
+		agent_buf_free_bytes((unsigned char *)c->corked[i].base,
+				     c->corked_cap[i]);
+	c->n_corked = 0;
+}
+
 static void on_handle_closed(uv_handle_t *h)
 {
 	struct conn *c = h->data;
 
 	if (--c->handles_open > 0)
 		return;
+	drop_corked(c);
 	agent_buf_cleanup(&c->in);
 	free(c);
 }
@@ -214,7 +243,6 @@ static int grow_for_frame(struct conn *c)
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
 	struct conn *c = s->data;
-	int r;
 
 	(void)b;
 	if (n == UV_ENOBUFS && c->busy) {
@@ -231,9 +259,18 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	}
 	if (n == 0)
 		return;
+	took(c, (size_t)n);
+}
+
+/* n bytes were read into the input buffer's tail: serve what they
+   complete. */
+static void took(struct conn *c, size_t n)
+{
+	int r;
+
 	if (c->in.len == 0)
 		c->frame_began_ms = uv_now(c->server->agent->loop);
-	c->in.len += (size_t)n;
+	c->in.len += n;
 	arm_deadline(c);
 	if ((r = grow_for_frame(c)) != 0) {
 		/* Framing errors close the connection (PROTOCOL.md). */
@@ -257,12 +294,14 @@ static void process_frames(struct conn *c)
 	size_t frame_len;
 	int r;
 
-	while (!c->busy && !c->closing) {
+	while (!c->busy && !c->closing && !c->close_when_sent) {
 		r = proto_frame_peek(c->in.data, c->in.len, PROTO_MAX_MSG,
 				     &frame_len);
 		if (r == XO_ERR_MSG_TRUNCATED)
 			break;
 		if (r != 0) {
+			/* The answers to the frames before it still go. */
+			flush(c);
 			conn_close(c, proto_strerror(r));
 			return;
 		}
@@ -280,11 +319,15 @@ static void process_frames(struct conn *c)
 		/* What is left begins the next frame now. */
 		c->frame_began_ms = uv_now(c->server->agent->loop);
 		if ((r = grow_for_frame(c)) != 0) {
+			flush(c);
 			conn_close(c, proto_strerror(r));
 			return;
 		}
 	}
-	if (c->closing)
+	/* Everything read that could be answered now has been: the
+	   answers go out together. */
+	flush(c);
+	if (c->closing || c->close_when_sent)
 		return;
 	/* Reading goes on while a request is answered later (see the
 	   top); only the deadline stops. */
@@ -296,8 +339,10 @@ static void on_written(uv_write_t *req, int status)
 {
 	struct write_req *w = (struct write_req *)req;
 	struct conn *c = req->handle->data;
+	unsigned i;
 
-	agent_buf_free_bytes(w->frame, w->cap);
+	for (i = 0; i < w->n; i++)
+		agent_buf_free_bytes(w->frame[i], w->cap[i]);
 	free(w);
 	if (status < 0 && status != UV_ECANCELED)
 		conn_close(c, uv_strerror(status));
@@ -306,13 +351,81 @@ static void on_written(uv_write_t *req, int status)
 		conn_close(c, NULL);
 }
 
-void agent_conn_send(struct conn *c, struct agent_reply *r)
+/*
+ * Writes the replies held back, all in one go.  Most go out at once:
+ * written here (uv_try_write(), a writev), they need no write request, no
+ * callback in a later turn of the loop, and no change to what epoll
+ * watches.  Only what the socket does not take now is queued
+ * (uv_try_write() takes nothing while a queue exists, so the order holds).
+ * A connection that ends with its answer is closed once that is out.
+ */
+static void flush(struct conn *c)
 {
 	struct write_req *w;
-	unsigned char *frame;
-	size_t len, cap, done = 0;
-	uv_buf_t b;
+	size_t done = 0;
+	unsigned i, first;
 	int n;
+
+	if (c->n_corked == 0 || c->closing)
+		return;
+	n = uv_try_write((uv_stream_t *)&c->pipe, c->corked, c->n_corked);
+	if (n > 0)
+		done = (size_t)n;
+	else if (n != UV_EAGAIN) {
+		drop_corked(c);
+		conn_close(c, uv_strerror(n));
+		return;
+	}
+	/* The frames written whole are wiped now. */
+	for (first = 0; first < c->n_corked && done >= c->corked[first].len;
+	     first++) {
+		done -= c->corked[first].len;
+		agent_buf_free_bytes((unsigned char *)c->corked[first].base,
+				     c->corked_cap[first]);
+	}
+	if (first == c->n_corked) {
+		c->n_corked = 0;
+		if (c->close_when_sent)
+			conn_close(c, NULL);
+		return;
+	}
+	if ((w = malloc(sizeof(*w))) == NULL) {
+		c->n_corked -= first;
+		memmove(c->corked, c->corked + first,
+			c->n_corked * sizeof(c->corked[0]));
+		memmove(c->corked_cap, c->corked_cap + first,
+			c->n_corked * sizeof(c->corked_cap[0]));
+		drop_corked(c);
+		conn_close(c, "out of memory");
+		return;
+	}
+	w->n = 0;
+	for (i = first; i < c->n_corked; i++) {
+		w->frame[w->n] = (unsigned char *)c->corked[i].base;
+		w->cap[w->n++] = c->corked_cap[i];
+	}
+	/* What is left of the first one that went out in part. */
+	c->corked[first].base += done;
+	c->corked[first].len -= done;
+	n = uv_write(&w->req, (uv_stream_t *)&c->pipe, c->corked + first,
+		     c->n_corked - first, on_written);
+	c->n_corked = 0;
+	if (n != 0) {
+		for (i = 0; i < w->n; i++)
+			agent_buf_free_bytes(w->frame[i], w->cap[i]);
+		free(w);
+		conn_close(c, "write failed");
+		return;
+	}
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) >
+	    MAX_UNSENT)
+		conn_close(c, "client does not read its replies");
+}
+
+void agent_conn_send(struct conn *c, struct agent_reply *r)
+{
+	unsigned char *frame;
+	size_t len, cap;
 
 	r->buf.len = r->w.err == 0 ? r->w.len : 0;
 	frame = agent_buf_take(&r->buf, &len, &cap);
@@ -323,53 +436,28 @@ void agent_conn_send(struct conn *c, struct agent_reply *r)
 	   leaves the client nothing to wait for but the close. */
 	if (c->closing || len == 0) {
 		agent_buf_free_bytes(frame, cap);
-		if (!c->closing)
+		if (!c->closing) {
+			/* The answers before it still go. */
+			flush(c);
 			conn_close(c, "out of memory");
+		}
 		return;
 	}
-	/* Most replies go out at once: written here, they need no write
-	   request, no callback in a later turn of the loop, and no change
-	   to what epoll watches.  Only what the socket does not take now
-	   is queued (uv_try_write() takes nothing while a queue exists, so
-	   the order holds). */
-	b = uv_buf_init((char *)frame, (unsigned)len);
-	n = uv_try_write((uv_stream_t *)&c->pipe, &b, 1);
-	if (n > 0)
-		done = (size_t)n;
-	else if (n != UV_EAGAIN) {
+	if (c->n_corked == MAX_CORKED)
+		flush(c);
+	if (c->closing) {
 		agent_buf_free_bytes(frame, cap);
-		conn_close(c, uv_strerror(n));
 		return;
 	}
-	if (done == len) {
-		agent_buf_free_bytes(frame, cap);
-		if (c->close_when_sent) {
-			conn_close(c, NULL);
-			return;
-		}
-	} else {
-		if ((w = malloc(sizeof(*w))) == NULL) {
-			agent_buf_free_bytes(frame, cap);
-			conn_close(c, "out of memory");
-			return;
-		}
-		w->frame = frame;
-		w->cap = cap;
-		b = uv_buf_init((char *)frame + done, (unsigned)(len - done));
-		if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1,
-			     on_written) != 0) {
-			agent_buf_free_bytes(frame, cap);
-			free(w);
-			conn_close(c, "write failed");
-			return;
-		}
-		if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) >
-		    MAX_UNSENT) {
-			conn_close(c, "client does not read its replies");
-			return;
-		}
-	}
-	if (!c->in_dispatch && !c->close_when_sent)
+	c->corked[c->n_corked] = uv_buf_init((char *)frame, (unsigned)len);
+	c->corked_cap[c->n_corked++] = cap;
+	/* An answer given while the frames read are dispatched waits for
+	   the others of that read (process_frames() flushes); one given
+	   later goes at once, and the frames behind it are taken up. */
+	if (c->in_dispatch)
+		return;
+	flush(c);
+	if (!c->closing && !c->close_when_sent)
 		process_frames(c);
 }
 
@@ -435,20 +523,27 @@ static struct conn *conn_new(struct agent_server *s)
 	return c;
 }
 
-/* Tells c it must go (a FAILURE with XO_ERR_BUSY and why) and closes it
-   once that is written: a client learns it was refused, and can try
-   again, rather than reading a reset. */
-static void send_busy(struct conn *c, const char *why)
+void agent_conn_end_after_reply(struct conn *c)
 {
+	if (c->close_when_sent || c->closing)
+		return;
 	/* Out of the count at once, while the answer is written: the next
 	   newcomer must not make room a second time for the same one. */
 	c->close_when_sent = true;
 	c->server->n_conns--;
 	uv_read_stop((uv_stream_t *)&c->pipe);
-	log_info("connection %lu refused: %s", c->id, why);
 	/* A peer that does not take even this answer is not waited for. */
 	uv_timer_start(&c->deadline, on_deadline,
 		       c->server->agent->limits.frame_ms, 0);
+}
+
+/* Tells c it must go (a FAILURE with XO_ERR_BUSY and why) and closes it
+   once that is written: a client learns it was refused, and can try
+   again, rather than reading a reset. */
+static void send_busy(struct conn *c, const char *why)
+{
+	agent_conn_end_after_reply(c);
+	log_info("connection %lu refused: %s", c->id, why);
 	agent_conn_reply_failure(c, XO_ERR_BUSY, why);
 }
 
@@ -483,9 +578,12 @@ static void conn_start(struct conn *c)
 {
 	struct agent_server *s = c->server;
 	uv_os_fd_t fd;
+	unsigned char *tail;
+	size_t room;
+	ssize_t n;
 
 	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
-	    !agent_peer_allowed(fd, c->id)) {
+	    !agent_peer_allowed(s, fd, c->id)) {
 		conn_close(c, NULL);
 		return;
 	}
@@ -497,6 +595,27 @@ static void conn_start(struct conn *c)
 		make_room(s, c);
 		if (c->close_when_sent)
 			return;
+	}
+	/* A client sends its first request as soon as it is connected
+	   (libxoauth: QUERY and the request in one write), so it is usually
+	   there already: read it now rather than ask epoll first (one
+	   epoll_wait a connection less).  Nothing there yet: libuv reads
+	   when it comes. */
+	tail = agent_buf_tail(&c->in, &room);
+	do
+		n = recv(fd, tail, room, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		took(c, (size_t)n);
+		return;
+	}
+	if (n == 0) {
+		conn_close(c, NULL);
+		return;
+	}
+	if (errno != EAGAIN && errno != EWOULDBLOCK) {
+		conn_close(c, strerror(errno));
+		return;
 	}
 	start_reading(c);
 	arm_deadline(c);

@@ -57,6 +57,11 @@ void agent_reply_cleanup(struct agent_reply *r);
    instead) closes the connection. */
 void agent_conn_send(struct conn *c, struct agent_reply *r);
 
+/* c ends with the answer to its current request: nothing more of it is
+   read or carried out, and it is closed once that answer is written (a
+   client that does not take it is not waited for).  Call it before the
+   reply. */
+void agent_conn_end_after_reply(struct conn *c);
 /* FAILURE with err's status and msg (NULL or "": the code's own text). */
 void agent_conn_reply_failure(struct conn *c, int err, const char *msg);
 /* FAILURE from an error record. */

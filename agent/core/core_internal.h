@@ -27,6 +27,7 @@ struct agent_server {
 	unsigned long next_conn_id; /* for log lines */
 	int closing;		    /* agent_server_close() ran */
 	int restricted;		    /* forwardable requests only */
+	uid_t uid;		    /* the agent's, for the peer check */
 };
 
 /* The server a connection belongs to. */

@@ -43,6 +43,7 @@ union agent_msg {
 	struct proto_send_req send;
 	struct proto_send_data send_data;
 	struct proto_send_end send_end;
+	struct proto_list_req list;
 };
 
 /* One request, as a handler gets it.  Strings in m point into the frame,

@@ -14,7 +14,8 @@
 #include "core/log.h"
 #include "core/server.h"
 
-int agent_peer_allowed(int fd, unsigned long conn_id)
+int agent_peer_allowed(const struct agent_server *s, int fd,
+		       unsigned long conn_id)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
@@ -24,11 +25,11 @@ int agent_peer_allowed(int fd, unsigned long conn_id)
 			  conn_id);
 		return 0;
 	}
-	if (cred.uid != getuid() && cred.uid != 0) {
+	if (cred.uid != s->uid && cred.uid != 0) {
 		log_error("connection %lu refused: peer uid %u (pid %ld) is "
 			  "not uid %u",
 			  conn_id, (unsigned)cred.uid, (long)cred.pid,
-			  (unsigned)getuid());
+			  (unsigned)s->uid);
 		return 0;
 	}
 	log_debug("connection %lu from pid %ld", conn_id, (long)cred.pid);
@@ -45,6 +46,7 @@ int agent_server_new(struct agent *a, const struct dispatch_table *table,
 		return XO_ERR_NOMEM;
 	s->agent = a;
 	s->table = table;
+	s->uid = getuid();
 	TAILQ_INIT(&s->conns);
 	TAILQ_INIT(&s->fresh);
 	*out = s;

@@ -36,7 +36,9 @@ void agent_server_close(struct agent_server *s);
    agent_server_close() asked for.  NULL is a no-op. */
 void agent_server_free(struct agent_server *s);
 
-/* SO_PEERCRED check: same uid or root; others are refused and logged. */
-int agent_peer_allowed(int fd, unsigned long conn_id);
+/* SO_PEERCRED check of a connection of s: the agent's uid (read once, when
+   s was made) or root; others are refused and logged. */
+int agent_peer_allowed(const struct agent_server *s, int fd,
+		       unsigned long conn_id);
 
 #endif

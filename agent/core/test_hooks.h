@@ -1,6 +1,6 @@
 /*
  * test_hooks.h: crash points for the tests of what survives a kill -9
- * (tests/integration/test_vault_crash.py).
+ * (tests/integration/test_vault_crash.py), and a simulated suspend.
  *
  * Only a build configured with -DXO_TEST_HOOKS=ON has them: there,
  * agent_test_crash(STEP) kills the agent with SIGKILL when the environment
@@ -26,6 +26,17 @@
  * number in a build with the hooks, else DEFAULT: a limit a test makes
  * small (XOAUTH_AGENT_TEST_JOURNAL_MAX, the journal's bytes before it is
  * folded into a new base).
+ *
+ * agent_test_suspend() simulates the end of a suspend: it moves the
+ * agent's boot clock (agent_now_boot()) on by XOAUTH_AGENT_TEST_SUSPEND_S
+ * seconds, as a real suspend of that long moves CLOCK_BOOTTIME, while
+ * CLOCK_MONOTONIC (libuv's timers, the connections' deadlines) does not
+ * move; the boot timers (core/clock.h) keep their deadlines on the moved
+ * clock.  0 when it did, -1 when the variable is unset or not a number of
+ * seconds.  The daemon calls it on SIGUSR2 and then arms its timers
+ * again, which the kernel does by itself on a real resume
+ * (tests/integration/test_idle.py).  Every other build has no SIGUSR2
+ * handler and the variable means nothing.
  */
 #ifndef XO_CORE_TEST_HOOKS_H
 #define XO_CORE_TEST_HOOKS_H
@@ -35,6 +46,7 @@ void agent_test_crash(const char *step);
 int agent_test_crash_due(const char *step);
 void agent_test_die(const char *step);
 unsigned long long agent_test_number(const char *name, unsigned long long dflt);
+int agent_test_suspend(void);
 #else
 #define agent_test_crash(step) ((void)0)
 #define agent_test_crash_due(step) 0

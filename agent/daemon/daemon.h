@@ -37,6 +37,11 @@ struct daemon {
 	unsigned long fd_limit;	  /* open files the agent may have */
 	struct agent_spawns spawns;
 	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_signal_t sig_suspend; /* SIGUSR2, with the test hooks only */
+	/* Command mode: the command's exit, watched through a pidfd
+	   (parent_fd), or where there is none by a check every second. */
+	int parent_fd; /* -1: none */
+	uv_poll_t parent_watch;
 	uv_timer_t parent_check;
 	uv_prepare_t shield_watch; /* notices the key made readable */
 	uv_timer_t shield_close;   /* makes it unreadable again */

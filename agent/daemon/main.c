@@ -327,6 +327,7 @@ int main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	d.restricted_fd = -1;
+	d.parent_fd = -1;
 	/* -k looks for this name in /proc/PID/comm: the agent carries it
 	   whatever started it (valgrind's memcheck names the process after
 	   itself). */

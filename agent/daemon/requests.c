@@ -25,7 +25,7 @@
 #define CAPABILITIES                                                           \
 	"token xoauth2 oauthbearer list refresh remove import login-device "   \
 	"login-browser login-paste client-credentials add delete doctor "      \
-	"vault token-scope send"
+	"vault token-scope send list-scopes"
 
 static void handle_query(struct agent_request *q)
 {
@@ -33,8 +33,11 @@ static void handle_query(struct agent_request *q)
 	struct agent_reply reply;
 
 	/* PROTOCOL.md 3.1: answer with the highest version we speak that
-	   the client does too. */
+	   the client does too.  With none, the connection ends with the
+	   answer: what the client sent behind its QUERY is in a layout we
+	   do not know, and is not carried out. */
 	if (q->m.query.version < 1) {
+		agent_conn_end_after_reply(q->conn);
 		agent_conn_reply_failure(
 		    q->conn, XO_ERR_VERSION,
 		    "this agent speaks protocol version 1");
@@ -78,6 +81,7 @@ DECODER(proto_dec_restore_req, restore)
 DECODER(proto_dec_send_req, send)
 DECODER(proto_dec_send_data, send_data)
 DECODER(proto_dec_send_end, send_end)
+DECODER(proto_dec_list_req, list)
 NAMED_DECODER(proto_dec_token_req, token)
 NAMED_DECODER(proto_dec_account_req, account)
 NAMED_DECODER(proto_dec_import_req, import)
@@ -85,7 +89,7 @@ NAMED_DECODER(proto_dec_login_start_req, login_start)
 NAMED_DECODER(proto_dec_login_code_req, login_code)
 NAMED_DECODER(proto_dec_doctor_req, doctor)
 
-/* LIST and LOCK have no payload. */
+/* LOCK has no payload. */
 static int decode_none(struct proto_reader *r, struct agent_request *q)
 {
 	(void)q;
@@ -134,7 +138,7 @@ static const struct request_entry entries[] = {
 /*   type                   decode              handle                  account  locked         restricted */
     {PROTO_REQ_QUERY,       decode_query,       handle_query,           UNNAMED, LOCKED_TOO,    FORWARDABLE},
     {PROTO_REQ_TOKEN,       decode_token,       account_handle_token,   NAMED,   UNLOCKED_ONLY, FORWARDABLE},
-    {PROTO_REQ_LIST,        decode_none,        account_handle_list,    UNNAMED, LOCKED_TOO,    FORWARDABLE},
+    {PROTO_REQ_LIST,        decode_list,        account_handle_list,    UNNAMED, LOCKED_TOO,    FORWARDABLE},
     {PROTO_REQ_REFRESH,     decode_account,     account_handle_refresh, NAMED,   UNLOCKED_ONLY, LOCAL_ONLY},
     {PROTO_REQ_REMOVE,      decode_account,     account_handle_remove,  NAMED,   UNLOCKED_ONLY, LOCAL_ONLY},
     {PROTO_REQ_IMPORT,      decode_import,      account_handle_import,  NAMED,   UNLOCKED_ONLY, LOCAL_ONLY},

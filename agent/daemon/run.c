@@ -5,8 +5,10 @@
  * agent is locked through the request table's hooks.  Only this file sets
  * the fields of struct agent.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -17,6 +19,7 @@
 #include "core/log.h"
 #include "core/server.h"
 #include "core/systemd.h"
+#include "core/test_hooks.h"
 #include "daemon/daemon.h"
 #include "oauth/http.h"
 #include "secret/secret.h"
@@ -105,6 +108,15 @@ static void daemon_stop(struct daemon *d)
 	uv_close((uv_handle_t *)&d->sig_int, NULL);
 	uv_close((uv_handle_t *)&d->sig_hup, NULL);
 	uv_close((uv_handle_t *)&d->parent_check, NULL);
+	if (d->parent_fd >= 0) {
+		uv_poll_stop(&d->parent_watch);
+		close(d->parent_fd);
+		d->parent_fd = -1;
+		uv_close((uv_handle_t *)&d->parent_watch, NULL);
+	}
+#ifdef XO_TEST_HOOKS
+	uv_close((uv_handle_t *)&d->sig_suspend, NULL);
+#endif
 	uv_close((uv_handle_t *)&d->shield_watch, NULL);
 	uv_close((uv_handle_t *)&d->shield_close, NULL);
 	/* What the vault has not written yet is sealed while the accounts
@@ -203,6 +215,61 @@ static void on_parent_check(uv_timer_t *t)
 		daemon_stop(d);
 }
 
+static void on_parent_exit(uv_poll_t *p, int status, int events)
+{
+	(void)status;
+	(void)events;
+	/* A pidfd becomes readable when its process has ended. */
+	daemon_stop(p->data);
+}
+
+/*
+ * Command mode: the agent ends with the command, its parent.  A pidfd of
+ * the parent wakes the loop only when it exits; a kernel without pidfds
+ * (before Linux 5.3) gets the check every second instead, which is the
+ * one periodic wake-up left then.
+ */
+static void watch_parent(struct daemon *d)
+{
+	struct agent *a = &d->a;
+	int fd = (int)syscall(SYS_pidfd_open, d->parent_pid, 0);
+
+	if (fd >= 0 && getppid() != d->parent_pid) {
+		/* It ended before the pidfd was made, and its pid may be
+		   another process's by now. */
+		close(fd);
+		daemon_stop(d);
+		return;
+	}
+	if (fd >= 0 && uv_poll_init(a->loop, &d->parent_watch, fd) == 0) {
+		d->parent_fd = fd;
+		d->parent_watch.data = d;
+		uv_poll_start(&d->parent_watch, UV_READABLE, on_parent_exit);
+		return;
+	}
+	if (fd >= 0)
+		close(fd);
+	else if (errno == ESRCH) {
+		daemon_stop(d);
+		return;
+	}
+	uv_timer_start(&d->parent_check, on_parent_check, 1000, 1000);
+}
+
+#ifdef XO_TEST_HOOKS
+/* A simulated suspend has ended (core/test_hooks.h): the deadlines are
+   planned again on the clock that moved, as the kernel's CLOCK_BOOTTIME
+   timers fire by themselves on a real resume. */
+static void on_suspend_signal(uv_signal_t *s, int signum)
+{
+	struct daemon *d = s->data;
+
+	(void)signum;
+	if (agent_test_suspend() == 0)
+		account_store_schedule(d->a.store);
+}
+#endif
+
 /* Makes every room and starts serving; 0, or the reason in err. */
 static int start(struct daemon *d, int listen_fd, struct agent_err *err)
 {
@@ -272,8 +339,11 @@ int daemon_run(struct daemon *d, int listen_fd, int command_mode)
 		uv_signal_start(&d->sig_int, on_signal, SIGINT);
 	uv_timer_init(a->loop, &d->parent_check);
 	d->parent_check.data = d;
-	if (command_mode)
-		uv_timer_start(&d->parent_check, on_parent_check, 1000, 1000);
+#ifdef XO_TEST_HOOKS
+	uv_signal_init(a->loop, &d->sig_suspend);
+	d->sig_suspend.data = d;
+	uv_signal_start(&d->sig_suspend, on_suspend_signal, SIGUSR2);
+#endif
 	uv_prepare_init(a->loop, &d->shield_watch);
 	uv_timer_init(a->loop, &d->shield_close);
 	d->shield_watch.data = d->shield_close.data = d;
@@ -282,6 +352,8 @@ int daemon_run(struct daemon *d, int listen_fd, int command_mode)
 	uv_unref((uv_handle_t *)&d->shield_watch);
 	uv_unref((uv_handle_t *)&d->shield_close);
 	account_store_schedule(a->store);
+	if (command_mode)
+		watch_parent(d);
 	log_info("listening on %s with %zu accounts%s", d->socket_path,
 		 a->config->n_accounts,
 		 d->socket_from_systemd ? " (socket from systemd)" : "");

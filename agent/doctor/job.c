@@ -5,6 +5,9 @@
  *   2. when the account has a refresh token but no valid access token, a
  *      refresh is started (or joined) and awaited, within the request's
  *      wait, so that the diagnosis sees a fresh token or a fresh error;
+ *      then the same for the token of the scope its transport needs
+ *      (send = graph: Microsoft Graph's Mail.Send), whose refusal
+ *      (AADSTS65001) is why an API send fails while SMTP works;
  *   3. the state and the last error are explained, the token's claims
  *      shown where it is a JWT;
  *   4. with --smtp / --imap, real logins run on the loop;
@@ -54,6 +57,10 @@ struct doctor_job {
 	struct doctor_probe *probe_smtp, *probe_imap;
 	int pending; /* logins still running */
 	int held;    /* the connection holds the job */
+	/* The transport's scope (step 2): looked at, and what came. */
+	int scope_done;
+	int scope_err;
+	char scope_msg[AGENT_ERR_MSG_MAX];
 };
 
 static void on_job_closed(uv_handle_t *h)
@@ -167,8 +174,8 @@ static void start_login(struct doctor_job *job, int imap,
 	int r;
 
 	r = doctor_probe_start(job->agent->http, imap, t, account_email(acct),
-			       token, login_budget(job), on_probe_done, job,
-			       slot);
+			       account_cfg(acct)->ca_file, token,
+			       login_budget(job), on_probe_done, job, slot);
 	if (r != 0)
 		doctor_addf(job->report, PROTO_LEVEL_PROBLEM, NULL,
 			    "%s login not tried: %s", imap ? "IMAP" : "SMTP",
@@ -197,6 +204,11 @@ static void diagnose(struct doctor_job *job, struct account *acct)
 
 	snapshot(acct, &snap);
 	doctor_check_state(&snap, job->report);
+	if (job->scope_done)
+		doctor_check_send_scope(
+		    &snap, account_cfg(acct)->send,
+		    agent_account_send_scope(account_cfg(acct)), job->scope_err,
+		    job->scope_msg, job->report);
 	if (!snap.has_access_token) {
 		not_tried(job, "the agent holds no valid access token");
 		goto done;
@@ -244,6 +256,41 @@ done:
 		job_finish(job);
 }
 
+static void on_tick(uv_timer_t *t);
+
+/*
+ * Step 2 for the transport's scope: asks for its token, which starts its
+ * refresh when none is held.  1 when the job waits for that refresh (the
+ * timer is started), 0 when there is nothing (more) to wait for.
+ */
+static int scope_step(struct doctor_job *job, struct account *acct)
+{
+	const char *scope = agent_account_send_scope(account_cfg(acct));
+	struct agent_plain *token = NULL;
+	struct account_status st;
+	struct agent_err err;
+	int r;
+
+	account_status(acct, &st);
+	if (job->scope_done || scope == NULL || !st.has_access_token)
+		return 0;
+	agent_err_clear(&err);
+	r = account_token_get(acct, scope, 0, &token, &err);
+	agent_plain_free(token);
+	if (r == XO_ERR_BUSY && agent_now_boot() < job->deadline) {
+		hold(job);
+		uv_timer_start(&job->timer, on_tick, REFRESH_POLL_MS, 0);
+		return 1;
+	}
+	job->scope_done = 1;
+	job->scope_err = r;
+	snprintf(job->scope_msg, sizeof(job->scope_msg), "%s",
+		 r == XO_ERR_BUSY ? "its refresh did not end within the wait"
+		 : err.msg[0] != '\0' ? err.msg
+				      : proto_strerror(r));
+	return 0;
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	struct doctor_job *job = t->data;
@@ -266,6 +313,8 @@ static void on_tick(uv_timer_t *t)
 			    "The refresh of [account %s] did not end within "
 			    "the wait",
 			    job->name);
+	else if (scope_step(job, acct))
+		return;
 	diagnose(job, acct);
 }
 
@@ -353,6 +402,8 @@ static int doctor_start(struct account *acct, struct conn *c,
 			    "A refresh of [account %s] could not start: %s",
 			    name, proto_strerror(err.code));
 	}
+	if (scope_step(job, acct))
+		return 0;
 	diagnose(job, acct);
 	return 0;
 }

@@ -95,8 +95,9 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 
 int doctor_probe_start(struct agent_http *h, int imap,
 		       const struct agent_mailhost *t, const char *email,
-		       const struct agent_plain *token, long timeout_ms,
-		       doctor_probe_cb cb, void *arg, struct doctor_probe **out)
+		       const char *ca_file, const struct agent_plain *token,
+		       long timeout_ms, doctor_probe_cb cb, void *arg,
+		       struct doctor_probe **out)
 {
 	struct doctor_probe *p = NULL;
 	struct agent_mail_login m;
@@ -129,6 +130,7 @@ int doctor_probe_start(struct agent_http *h, int imap,
 	m.user = email;
 	m.token = token->data;
 	m.loopback = t->loopback;
+	m.ca_file = ca_file;
 	m.timeout_ms = timeout_ms;
 	m.connect_timeout_ms = CONNECT_TIMEOUT_MS;
 	m.errbuf = p->errbuf;
@@ -253,9 +255,12 @@ void doctor_probe_report(const struct doctor_probe *p, struct doctor_report *r)
 	}
 	if (tls_failed(p->rc)) {
 		doctor_addf(r, PROTO_LEVEL_PROBLEM,
-			    "Check the host name: the server's certificate "
-			    "must be valid for it and trusted by the system's "
-			    "store.",
+			    "Check the host name and the port: the server's "
+			    "certificate must be valid for the name and "
+			    "trusted by the account's ca_file or the "
+			    "system's store, and a port that starts with "
+			    "plain text wants smtp:// or imap:// (STARTTLS), "
+			    "not smtps:// or imaps://.",
 			    "TLS with the %s server at %s failed: %s", name, at,
 			    why);
 		return;

@@ -3,12 +3,15 @@
  *
  * Graph (learn.microsoft.com, user: sendMail, "MIME format"): the body is
  * the MIME message base64-encoded, Content-Type text/plain; success is
- * 202 Accepted with no body; malformed MIME is a 400.  Gmail
- * (users.messages.send): the body is {"raw": ...}, the message in
- * base64url; success is 200 with the new message's id.  Errors come as
- * JSON {"error": {...}} (pure/message.c reads them); 401 says the token
- * was refused, 403 that it lacks the permission, 429 (with Retry-After)
- * to slow down.
+ * 202 Accepted with no body; malformed MIME is a 400, a request over
+ * 4 MB a 413.  Gmail (users.messages.send, and the uploads guide): the
+ * media upload, whose URI is the method's with "/upload" before the
+ * path, takes the message itself with uploadType=media and a message/
+ * type (message/rfc822), up to 35 MB (the JSON form's {"raw": base64url} would
+ * cost a third more and has no documented size of its own); success is
+ * 200 with the new message's id.  Errors come as JSON {"error": {...}}
+ * (pure/message.c reads them); 401 says the token was refused, 403 that
+ * it lacks the permission, 429 (with Retry-After) to slow down.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +33,9 @@ struct send_api {
 	struct agent_http *http;
 	struct agent_http_xfer *xfer;
 	enum send_api_kind kind;
-	char *body;
+	char *body; /* Graph's base64; Gmail's is the message itself */
 	size_t body_len;
+	size_t len; /* the message's */
 	send_api_cb cb;
 	void *arg;
 	/* The answer, kept for send_api_result(). */
@@ -68,21 +72,36 @@ static int graph_body(struct send_api *a, const char *data, size_t len)
 	return 0;
 }
 
-/* Gmail's body: {"raw":"<base64url>"}. */
-static int gmail_body(struct send_api *a, const char *data, size_t len)
+/* What base64 makes of len bytes, without the NUL. */
+static size_t base64_len(size_t len)
 {
-	static const char head[] = "{\"raw\":\"", tail[] = "\"}";
-	size_t n =
-	    sodium_base64_encoded_len(len, sodium_base64_VARIANT_URLSAFE);
+	return sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL) -
+	       1;
+}
 
-	if ((a->body = malloc(sizeof(head) - 1 + n + sizeof(tail))) == NULL)
-		return XO_ERR_NOMEM;
-	memcpy(a->body, head, sizeof(head) - 1);
-	sodium_bin2base64(a->body + sizeof(head) - 1, n,
-			  (const unsigned char *)data, len,
-			  sodium_base64_VARIANT_URLSAFE);
-	memcpy(a->body + sizeof(head) - 1 + n - 1, tail, sizeof(tail));
-	a->body_len = sizeof(head) - 1 + n - 1 + sizeof(tail) - 1;
+int send_api_check_size(enum send_api_kind kind, size_t len, char *why,
+			size_t whylen)
+{
+	if (kind == SEND_API_GRAPH && base64_len(len) > SEND_GRAPH_MAX) {
+		snprintf(why, whylen,
+			 "the message is %zu bytes, %zu in base64: Microsoft "
+			 "Graph takes at most %zu bytes (4 MB) of base64 MIME "
+			 "in one request, a message of about 3 MB, and has no "
+			 "way to upload a larger MIME message (its upload "
+			 "sessions take attachments of a draft made from "
+			 "JSON, not MIME); nothing was sent: send it by SMTP "
+			 "(send = smtp or auto, SMTP AUTH enabled for the "
+			 "mailbox) or make it smaller",
+			 len, base64_len(len), SEND_GRAPH_MAX);
+		return XO_ERR_MESSAGE_BAD;
+	}
+	if (kind == SEND_API_GMAIL && len > SEND_GMAIL_MAX) {
+		snprintf(why, whylen,
+			 "the message is %zu bytes: the Gmail API takes at "
+			 "most %zu bytes (35 MB); nothing was sent",
+			 len, SEND_GMAIL_MAX);
+		return XO_ERR_MESSAGE_BAD;
+	}
 	return 0;
 }
 
@@ -112,15 +131,49 @@ static void on_done(void *arg, const struct agent_http_resp *resp)
 	a->cb(a->arg, a);
 }
 
+/* Google's upload URI of users.messages.send: the endpoint with
+   "/upload" before its path ("https://gmail.googleapis.com/upload/gmail/
+   v1/..."), and uploadType=media. */
+static int upload_url(const char *endpoint, char *url, size_t len)
+{
+	CURLU *u;
+	char *path = NULL, *out = NULL, upath[MAX_URL];
+	size_t pl;
+	int r = XO_ERR_CONFIG, n;
+
+	if ((u = curl_url()) == NULL)
+		return XO_ERR_NOMEM;
+	if (curl_url_set(u, CURLUPART_URL, endpoint, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+		goto out;
+	pl = strlen(path);
+	while (pl > 0 && path[pl - 1] == '/')
+		pl--;
+	n = snprintf(upath, sizeof(upath), "/upload%.*s/users/me/messages/send",
+		     (int)pl, path);
+	if (n < 0 || (size_t)n >= sizeof(upath) ||
+	    curl_url_set(u, CURLUPART_PATH, upath, 0) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_QUERY, "uploadType=media", 0) !=
+		CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK)
+		goto out;
+	n = snprintf(url, len, "%s", out);
+	r = n < 0 || (size_t)n >= len ? XO_ERR_CONFIG : 0;
+out:
+	curl_free(out);
+	curl_free(path);
+	curl_url_cleanup(u);
+	return r;
+}
+
 static int make_url(const struct send_api_req *q, char *url, size_t len)
 {
 	char *user = NULL;
 	int n;
 
 	if (q->kind == SEND_API_GMAIL)
-		n = snprintf(url, len, "%s/users/me/messages/send",
-			     q->endpoint);
-	else if (q->user == NULL)
+		return upload_url(q->endpoint, url, len);
+	if (q->user == NULL)
 		n = snprintf(url, len, "%s/me/sendMail", q->endpoint);
 	else {
 		if ((user = curl_easy_escape(NULL, q->user, 0)) == NULL)
@@ -150,22 +203,26 @@ int send_api_start(struct agent_http *h, const struct send_api_req *q,
 	a->cb = cb;
 	a->arg = arg;
 	a->retry_after = -1;
-	r = q->kind == SEND_API_GRAPH ? graph_body(a, q->data, q->len)
-				      : gmail_body(a, q->data, q->len);
-	if (r != 0)
-		goto out;
+	a->len = q->len;
 	memset(&req, 0, sizeof(req));
+	if (q->kind == SEND_API_GRAPH) {
+		if ((r = graph_body(a, q->data, q->len)) != 0)
+			goto out;
+		req.content_type = "text/plain";
+		req.body = a->body;
+		req.body_len = a->body_len;
+	} else {
+		req.content_type = "message/rfc822";
+		req.body = q->data;
+		req.body_len = q->len;
+	}
 	req.url = url;
 	req.ca_file = q->ca_file;
 	req.timeout_ms = q->timeout_ms;
-	req.content_type =
-	    q->kind == SEND_API_GRAPH ? "text/plain" : "application/json";
-	req.body = a->body;
-	req.body_len = a->body_len;
 	req.bearer = q->token;
 	if ((r = agent_http_start(h, &req, on_done, a, &a->xfer)) != 0)
 		goto out;
-	log_debug("send: POST %s, %zu bytes", url, a->body_len);
+	log_debug("send: POST %s, %zu bytes", url, req.body_len);
 	*out = a;
 	a = NULL; /* transferred */
 out:
@@ -249,9 +306,16 @@ void send_api_result(const struct send_api *a, struct send_api_result *out)
 				 said);
 		break;
 	case 413:
-		out->err = XO_ERR_SEND_REFUSED;
+		/* As our own check would have said, had the limit been
+		   known to be lower. */
+		out->err = XO_ERR_MESSAGE_BAD;
 		snprintf(out->why, sizeof(out->why),
-			 "the message is too large for %s (%s)", name, said);
+			 "the message (%zu bytes%s) is too large for %s "
+			 "(%s); nothing was sent",
+			 a->len,
+			 a->kind == SEND_API_GRAPH ? ", a third more in base64"
+						   : "",
+			 name, said);
 		break;
 	default:
 		out->err = a->status >= 500 ? XO_ERR_SEND_TEMPFAIL

@@ -87,8 +87,12 @@ struct job {
 	char *account; /* the account's name, found again at each step */
 	char from[SEND_ADDR_MAX + 1];
 	struct send_headers hdr;
-	char *copy; /* what goes out by the current transport */
+	struct send_addrs local_to; /* the account's local_recipient */
+	char *copy;		    /* what goes out by the current transport */
 	size_t copy_len;
+	char *copy7; /* SMTP: the copy for a server without 8BITMIME */
+	size_t copy7_len;
+	char why7[300]; /* why there is none, for an 8-bit message */
 	enum transport t;
 	bool fallback_ok; /* auto: Graph after SMTP AUTH is refused */
 	bool fresh_token; /* a 401 has been answered with a new token */
@@ -182,21 +186,27 @@ void send_handle_begin(struct agent_request *q)
 	    proto_str_dup(m->fullname, &s->fullname) != 0 ||
 	    (s->msg = malloc(s->size)) == NULL)
 		goto fail;
-	if (m->from.len > 0 && !send_addr_ok(m->from.ptr, m->from.len)) {
+	/* A local user's name (-f root) is no sender the provider takes:
+	   the account's own address stands in, as for "<>". */
+	if (m->from.len > 0 && !send_addr_ok(m->from.ptr, m->from.len) &&
+	    !send_local_ok(m->from.ptr, m->from.len)) {
 		r = XO_ERR_MESSAGE_BAD;
 		agent_conn_reply_failure(
 		    q->conn, r, "the sender (-f) is no e-mail address");
 		session_free(s);
 		return;
 	}
+	if (m->from.len > 0 && send_local_ok(m->from.ptr, m->from.len))
+		s->from[0] = '\0';
+	/* A local user's name is settled with the account (prepare()). */
 	for (i = 0; i < m->count; i++) {
-		if (!send_addr_ok(m->rcpts[i].ptr, m->rcpts[i].len)) {
+		if (!send_addr_ok(m->rcpts[i].ptr, m->rcpts[i].len) &&
+		    !send_local_ok(m->rcpts[i].ptr, m->rcpts[i].len)) {
 			char msg[400];
 
 			snprintf(
 			    msg, sizeof(msg),
-			    "the recipient '%.*s' is no e-mail address "
-			    "(nothing is delivered locally)",
+			    "the recipient '%.*s' is no e-mail address",
 			    (int)(m->rcpts[i].len > 80 ? 80 : m->rcpts[i].len),
 			    m->rcpts[i].ptr);
 			agent_conn_reply_failure(q->conn, XO_ERR_MESSAGE_BAD,
@@ -245,7 +255,9 @@ static void on_job_closed(uv_handle_t *h)
 
 	session_free(job->s);
 	send_headers_free(&job->hdr);
+	send_addrs_free(&job->local_to);
 	free(job->copy);
+	free(job->copy7);
 	free(job->account);
 	free(job);
 }
@@ -358,19 +370,31 @@ static int make_copy(struct job *job)
 	const char *domain;
 	size_t i, k = 0;
 	int r;
+	bool local_from;
 	time_t now = time(NULL);
 	struct tm tm;
 
 	memset(&o, 0, sizeof(o));
-	if (!job->hdr.has_from) {
-		quote(job->s->fullname, name, sizeof(name));
-		if (name[0] != '\0')
-			snprintf(from, sizeof(from), "From: \"%s\" <%s>", name,
-				 job->from);
-		else
-			snprintf(from, sizeof(from), "From: %s", job->from);
+	/* A From that names a local user (cron's "root (Cron Daemon)") is
+	   no address outside this machine: the sender's stands in, with -F's
+	   name, else the local name, for people. */
+	local_from = job->hdr.has_from && job->hdr.from[0] != '\0' &&
+		     send_addr_local(job->hdr.from);
+	quote(job->s->fullname[0] != '\0' ? job->s->fullname
+	      : local_from		  ? job->hdr.from
+					  : "",
+	      name, sizeof(name));
+	if (name[0] != '\0')
+		snprintf(from, sizeof(from), "From: \"%s\" <%s>", name,
+			 job->from);
+	else
+		snprintf(from, sizeof(from), "From: %s", job->from);
+	if (!job->hdr.has_from)
 		o.add[k++] = from;
-	}
+	else if (local_from)
+		o.from_field = from;
+	if (job->local_to.n > 0)
+		o.local_to = &job->local_to;
 	if (!job->hdr.has_date && gmtime_r(&now, &tm) != NULL &&
 	    strftime(date, sizeof(date), "Date: %a, %d %b %Y %H:%M:%S +0000",
 		     &tm) > 0)
@@ -505,6 +529,7 @@ static int start(struct job *job, struct account *acct,
 	struct send_smtp_req sq;
 	struct send_api_req aq;
 	char hw[128];
+	int r;
 
 	if (job->t == T_SMTP) {
 		if (cfg->smtp == NULL ||
@@ -525,6 +550,17 @@ static int start(struct job *job, struct account *acct,
 		sq.rcpts = &job->s->rcpts;
 		sq.data = job->copy;
 		sq.len = job->copy_len;
+		/* RFC 6152: 8-bit bytes only to a server that takes them;
+		   the 7-bit copy is ready for one that does not. */
+		sq.eightbit = send_has_8bit(job->copy, job->copy_len);
+		if (sq.eightbit && job->copy7 == NULL &&
+		    (r = send_to_7bit(job->copy, job->copy_len, &job->copy7,
+				      &job->copy7_len, job->why7,
+				      sizeof(job->why7))) == XO_ERR_NOMEM)
+			return r;
+		sq.data7 = job->copy7;
+		sq.len7 = job->copy7_len;
+		sq.why7 = job->why7;
 		sq.timeout_ms = budget_ms(job);
 		return send_smtp_start(job->agent->http, &sq, on_smtp_done, job,
 				       &job->smtp);
@@ -538,6 +574,8 @@ static int start(struct job *job, struct account *acct,
 			 cfg->name, send_api_word(aq.kind));
 		return XO_ERR_CONFIG;
 	}
+	if ((r = send_api_check_size(aq.kind, job->copy_len, why, whylen)) != 0)
+		return r;
 	/* An app-only token has no "me": it sends as the account's
 	   mailbox. */
 	aq.user = account_is_app(acct) ? account_email(acct) : NULL;
@@ -556,7 +594,7 @@ static void step(struct job *job)
 	struct agent_plain *token = NULL;
 	struct account *acct;
 	struct agent_err err;
-	char why[400] = "";
+	char why[700] = "";
 	int r;
 
 	acct =
@@ -603,7 +641,9 @@ static struct account *choose(struct agent *a, const struct session *s,
 			      size_t whylen)
 {
 	struct account *acct, *only = NULL;
-	const char *sender = s->from[0] != '\0' ? s->from : h->from;
+	const char *sender = s->from[0] != '\0'		? s->from
+			     : send_addr_local(h->from) ? ""
+							: h->from;
 	size_t n = 0;
 
 	if (s->account[0] != '\0') {
@@ -628,6 +668,60 @@ static struct account *choose(struct agent *a, const struct session *s,
 		 : sender[0] != '\0' ? "no account has the sender's address"
 				     : "the message names no sender");
 	return NULL;
+}
+
+static void local_refused(const struct agent_account_cfg *cfg, const char *name,
+			  char *why, size_t whylen)
+{
+	snprintf(why, whylen,
+		 "'%s' is a local user, and nothing is delivered locally: "
+		 "set local_recipient = ADDRESS in [account %s] for where "
+		 "mail to local users goes (xoauth.conf(5))",
+		 name, cfg->name);
+}
+
+/*
+ * Local users' names (cron's "root"): the envelope's become the account's
+ * local_recipient addresses, and so do those of To, Cc and Bcc, which the
+ * copy writes anew (as sendmail qualifies such addresses), so that an API
+ * sends to the same people.  Without local_recipient, a local recipient
+ * is refused; a local name in the header alone is left to SMTP (its
+ * envelope decides), and refused by an API.  0, or an XO_ERR_* with why.
+ */
+static int map_local(struct job *job, struct session *s,
+		     const struct agent_account_cfg *cfg, char *why,
+		     size_t whylen)
+{
+	struct send_addrs mapped = {0};
+	struct send_addrs *sets[] = {&s->rcpts, &job->hdr.to_cc, &job->hdr.bcc};
+	size_t i, k;
+	int r = 0;
+
+	if (cfg->local_recipient != NULL &&
+	    send_parse_addresses(cfg->local_recipient,
+				 strlen(cfg->local_recipient), &job->local_to,
+				 why, whylen) != 0)
+		return XO_ERR_CONFIG;
+	for (i = 0; i < s->rcpts.n; i++) {
+		if (send_addr_local(s->rcpts.v[i]) && job->local_to.n == 0) {
+			local_refused(cfg, s->rcpts.v[i], why, whylen);
+			return XO_ERR_CONFIG;
+		}
+	}
+	for (k = 0; job->local_to.n > 0 && k < sizeof(sets) / sizeof(sets[0]);
+	     k++) {
+		if ((r = send_addrs_map_local(sets[k], &job->local_to,
+					      &mapped)) != 0) {
+			send_addrs_free(&mapped);
+			snprintf(why, whylen, "more than %d recipients",
+				 SEND_RCPTS_MAX);
+			return r;
+		}
+		send_addrs_free(sets[k]);
+		*sets[k] = mapped;
+		memset(&mapped, 0, sizeof(mapped)); /* transferred */
+	}
+	return 0;
 }
 
 /* Settles account, envelope and copy; 0, or the reply is sent. */
@@ -680,6 +774,8 @@ static int prepare(struct job *job, struct session *s)
 			 SEND_RCPTS_MAX);
 		goto fail;
 	}
+	if ((r = map_local(job, s, cfg, why, sizeof(why))) != 0)
+		goto fail;
 	if (s->rcpts.n == 0) {
 		snprintf(why, sizeof(why),
 			 "no recipients: name them as arguments, or use -t to "
@@ -701,6 +797,12 @@ static int prepare(struct job *job, struct session *s)
 	     i++) {
 		if (send_addrs_has(&s->rcpts, job->hdr.to_cc.v[i]))
 			continue;
+		if (send_addr_local(job->hdr.to_cc.v[i])) {
+			local_refused(cfg, job->hdr.to_cc.v[i], why,
+				      sizeof(why));
+			r = XO_ERR_CONFIG;
+			goto fail;
+		}
 		snprintf(why, sizeof(why),
 			 "To or Cc names %s, who is not among the recipients; "
 			 "%s sends to the message's own To, Cc and Bcc, so "

@@ -10,6 +10,13 @@
  * delivery: another transport may be tried) is told from a refusal of
  * the message.  CURLOPT_XOAUTH2_BEARER has libcurl copy the token for
  * the length of the login, as the doctor's probe does.
+ *
+ * 8BITMIME: the EHLO reply says whether the server takes 8-bit data; the
+ * pre-request callback (CURLOPT_PREREQFUNCTION), which libcurl calls
+ * once the connection and the login are done and before MAIL FROM,
+ * chooses what goes: the message, its 7-bit copy, or nothing (smtp.h).
+ * SIZE= is declared for the larger of the two, an upper bound as RFC 1870
+ * allows.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +48,13 @@ struct send_smtp {
 	struct curl_slist *rcpts;
 	const char *data;
 	size_t len, off;
+	const char *data7; /* for a server without 8BITMIME */
+	size_t len7;
+	bool eightbit;	   /* data has 8-bit bytes */
+	bool has_8bitmime; /* the last EHLO reply announced it */
+	bool converted;	   /* data7 is going */
+	bool refused_8bit; /* stopped before MAIL FROM: see why7 */
+	char why7[300];
 	char where[300];
 	send_smtp_cb cb;
 	void *arg;
@@ -49,10 +63,10 @@ struct send_smtp {
 
 	enum phase phase;
 	enum phase refused_in;
-	char refusal[400]; /* the first 4xx or 5xx */
-	char last[400];	   /* the last reply line */
+	char refusal[400];  /* the first 4xx or 5xx */
+	char last[400];	    /* the last reply line */
 	char accepted[400]; /* the 250 to the end of the message */
-	char offer[400];   /* EHLO's AUTH line */
+	char offer[400];    /* EHLO's AUTH line */
 };
 
 static int starts(const char *s, size_t n, const char *word)
@@ -72,6 +86,9 @@ static void server_line(void *arg, const char *line)
 	if ((strncmp(line, "250-", 4) == 0 || strncmp(line, "250 ", 4) == 0) &&
 	    strncmp(line + 4, "AUTH", 4) == 0)
 		snprintf(s->offer, sizeof(s->offer), "%s", line + 4);
+	if ((strncmp(line, "250-", 4) == 0 || strncmp(line, "250 ", 4) == 0) &&
+	    strcasecmp(line + 4, "8BITMIME") == 0)
+		s->has_8bitmime = true;
 	if (strncmp(line, "354", 3) == 0 && s->phase == PH_DATA)
 		s->phase = PH_BODY;
 	if ((line[0] == '4' || line[0] == '5') && s->refusal[0] == '\0') {
@@ -89,8 +106,11 @@ static int on_debug(CURL *easy, curl_infotype type, char *data, size_t size,
 	if (type == CURLINFO_HEADER_IN) {
 		agent_http_lines(data, size, server_line, s);
 	} else if (type == CURLINFO_HEADER_OUT) {
-		/* The command word only: see the top. */
-		if (starts(data, size, "MAIL FROM"))
+		/* The command word only: see the top.  Each EHLO (again
+   after STARTTLS) gets a reply of its own to read. */
+		if (starts(data, size, "EHLO"))
+			s->has_8bitmime = false;
+		else if (starts(data, size, "MAIL FROM"))
 			s->phase = PH_MAIL;
 		else if (starts(data, size, "RCPT TO"))
 			s->phase = PH_RCPT;
@@ -98,6 +118,31 @@ static int on_debug(CURL *easy, curl_infotype type, char *data, size_t size,
 			s->phase = PH_DATA;
 	}
 	return 0;
+}
+
+/* After the login, before MAIL FROM: what may go to this server. */
+static int on_prereq(void *userp, char *primary_ip, char *local_ip,
+		     int primary_port, int local_port)
+{
+	struct send_smtp *s = userp;
+
+	(void)primary_ip;
+	(void)local_ip;
+	(void)primary_port;
+	(void)local_port;
+	if (!s->eightbit || s->has_8bitmime)
+		return CURL_PREREQFUNC_OK;
+	if (s->data7 == NULL) {
+		s->refused_8bit = true;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	s->data = s->data7;
+	s->len = s->len7;
+	s->converted = true;
+	log_info("send: the SMTP server at %s does not announce 8BITMIME: "
+		 "the body goes quoted-printable",
+		 s->where);
+	return CURL_PREREQFUNC_OK;
 }
 
 static size_t on_read(char *buf, size_t size, size_t nitems, void *userp)
@@ -157,6 +202,11 @@ int send_smtp_start(struct agent_http *h, const struct send_smtp_req *q,
 	s->http = h;
 	s->data = q->data;
 	s->len = q->len;
+	s->eightbit = q->eightbit;
+	s->data7 = q->data7;
+	s->len7 = q->len7;
+	snprintf(s->why7, sizeof(s->why7), "%s",
+		 q->why7 != NULL ? q->why7 : "");
 	s->cb = cb;
 	s->arg = arg;
 	if (strchr(t->host, ':') != NULL)
@@ -201,8 +251,13 @@ int send_smtp_start(struct agent_http *h, const struct send_smtp_req *q,
 	    curl_easy_setopt(e, CURLOPT_UPLOAD, 1L) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_READDATA, s) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)s->len) !=
+	    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
+			     (curl_off_t)(s->data7 != NULL && s->len7 > s->len
+					      ? s->len7
+					      : s->len)) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq) !=
 		CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_PREREQDATA, s) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write) != CURLE_OK)
 		goto out;
 	if ((r = agent_http_start_easy(h, e, on_done, s, &s->xfer)) != 0)
@@ -245,12 +300,24 @@ void send_smtp_result(const struct send_smtp *s, struct send_smtp_result *out)
 	    s->errbuf[0] != '\0' ? s->errbuf : curl_easy_strerror(s->rc);
 
 	memset(out, 0, sizeof(*out));
+	out->converted = s->converted;
 	snprintf(out->reply, sizeof(out->reply), "%s",
 		 s->refusal[0] != '\0'	  ? s->refusal
 		 : s->accepted[0] != '\0' ? s->accepted
 					  : s->last);
 	if (s->rc == CURLE_OK && s->refusal[0] == '\0')
 		return;
+	if (s->refused_8bit && s->refusal[0] == '\0') {
+		out->err = XO_ERR_MESSAGE_BAD;
+		snprintf(out->why, sizeof(out->why),
+			 "the SMTP server at %s does not announce 8BITMIME, "
+			 "and RFC 6152 forbids sending it the message's 8-bit "
+			 "bytes, which cannot be encoded here (%s); nothing "
+			 "was sent: encode the message (quoted-printable or "
+			 "base64) before sending it",
+			 s->where, s->why7);
+		return;
+	}
 	if (s->refusal[0] != '\0' && s->refused_in == PH_LOGIN &&
 	    s->rc == CURLE_LOGIN_DENIED) {
 		out->auth_refused = true;

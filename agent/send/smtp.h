@@ -4,6 +4,13 @@
  * from the first byte (465), except to loopback; the server's replies are
  * read to tell where a refusal came (before MAIL FROM or after), which
  * decides whether another transport may still be tried.
+ *
+ * 8-bit messages (RFC 6152): libcurl cannot declare BODY=8BITMIME (its
+ * MAIL FROM carries only AUTH=, SIZE= and SMTPUTF8), so a message with
+ * 8-bit bytes goes as it is to a server that announces 8BITMIME (those
+ * take 8-bit data), and to one that does not, the 7-bit copy given
+ * (send_to_7bit()), or nothing: the transfer stops after the login,
+ * before MAIL FROM.
  */
 #ifndef XO_SEND_SMTP_H
 #define XO_SEND_SMTP_H
@@ -31,6 +38,13 @@ struct send_smtp_req {
 	const struct send_addrs *rcpts;
 	const char *data; /* CRLF text; must outlive the transfer */
 	size_t len;
+	/* When data has 8-bit bytes: what goes to a server without
+	   8BITMIME instead (must outlive the transfer too), or NULL with
+	   why7 saying why there is none. */
+	bool eightbit;
+	const char *data7;
+	size_t len7;
+	const char *why7;
 	long timeout_ms;
 };
 
@@ -44,6 +58,7 @@ struct send_smtp_result {
 	char reply[400];   /* the server's last word (250 ..., or the
 			      refusal) */
 	char why[600];	   /* for people, when err != 0 */
+	bool converted;	   /* the 7-bit copy went (no 8BITMIME) */
 };
 void send_smtp_result(const struct send_smtp *s, struct send_smtp_result *out);
 

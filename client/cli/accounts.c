@@ -12,6 +12,7 @@
 #define STATE_NEED_LOGIN 0
 #define STATE_REAUTH 5
 #define STATE_CONFIG_ERROR 6
+#define STATE_IDLE 7
 
 static void format_time(uint64_t t, char *buf, size_t n)
 {
@@ -32,11 +33,13 @@ static int width(const char *s, int w)
 
 /*
  * What list and status start with: no arguments, a connection, the
- * accounts.  Returns 0, or the exit status after explaining the failure.
+ * accounts and their other scopes' tokens.  Returns 0, or the exit status
+ * after explaining the failure.
  */
 static int fetch_accounts(const struct cli *cli, int argc, char *argv[],
 			  struct xo_client **c, struct xo_account **list,
-			  size_t *count)
+			  size_t *count, struct xo_scope_token **tokens,
+			  size_t *n_tokens)
 {
 	int r, err;
 
@@ -44,20 +47,28 @@ static int fetch_accounts(const struct cli *cli, int argc, char *argv[],
 		return usage(argv[0]);
 	if ((r = connect_agent(cli, c)) != 0)
 		return r;
-	if ((err = xo_list(*c, list, count)) != 0)
+	if ((err = xo_list_scopes(*c, list, count, tokens, n_tokens)) != 0)
 		return report(cli, *c, NULL, err);
 	return 0;
+}
+
+/* A scope's token that needs someone: the provider refused the scope. */
+static int scope_needs_attention(const struct xo_scope_token *t)
+{
+	return t->state == STATE_REAUTH || t->state == STATE_CONFIG_ERROR;
 }
 
 int cmd_list(const struct cli *cli, int argc, char *argv[])
 {
 	struct xo_account *list = NULL;
+	struct xo_scope_token *tokens = NULL;
 	struct xo_client *c = NULL;
-	size_t count = 0, i;
+	size_t count = 0, n_tokens = 0, i, k;
 	int wn = 4, we = 5, ws = 5, r;
 	char when[32];
 
-	if ((r = fetch_accounts(cli, argc, argv, &c, &list, &count)) != 0)
+	if ((r = fetch_accounts(cli, argc, argv, &c, &list, &count, &tokens,
+				&n_tokens)) != 0)
 		goto out;
 	if (count == 0) {
 		fprintf(
@@ -85,9 +96,32 @@ int cmd_list(const struct cli *cli, int argc, char *argv[])
 		if (list[i].last_error != NULL && list[i].last_error[0] != '\0')
 			printf("%-*s  last error: %s\n", wn, "",
 			       list[i].last_error);
+		/* The tokens of other resources (Graph for send = graph):
+		   why an API send fails shows here. */
+		for (k = 0; k < n_tokens; k++) {
+			const struct xo_scope_token *t = &tokens[k];
+
+			if (strcmp(t->account, list[i].name) != 0)
+				continue;
+			sanitize(t->scope);
+			sanitize(t->last_error);
+			format_time(t->expires_at, when, sizeof(when));
+			printf("%-*s  scope %s: %s", wn, "", t->scope,
+			       t->state_name);
+			if (t->expires_at != 0)
+				printf(", expires %s", when);
+			else if (t->state == STATE_IDLE)
+				printf(" (no token yet: the first send gets "
+				       "one)");
+			printf("\n");
+			if (t->last_error[0] != '\0')
+				printf("%-*s    last error: %s\n", wn, "",
+				       t->last_error);
+		}
 	}
 	r = finish_stdout();
 out:
+	xo_scope_tokens_free(tokens, n_tokens);
 	xo_accounts_free(list, count);
 	xo_client_free(c);
 	return r;
@@ -130,17 +164,24 @@ int cmd_remove(const struct cli *cli, int argc, char *argv[])
 int cmd_status(const struct cli *cli, int argc, char *argv[])
 {
 	struct xo_account *list = NULL;
+	struct xo_scope_token *tokens = NULL;
 	struct xo_client *c = NULL;
-	size_t count = 0, i, attention = 0;
-	int r;
+	size_t count = 0, n_tokens = 0, i, k, attention = 0;
+	int r, scope_bad;
 
-	if ((r = fetch_accounts(cli, argc, argv, &c, &list, &count)) != 0)
+	if ((r = fetch_accounts(cli, argc, argv, &c, &list, &count, &tokens,
+				&n_tokens)) != 0)
 		goto out;
-	for (i = 0; i < count; i++)
+	for (i = 0; i < count; i++) {
+		for (k = 0, scope_bad = 0; k < n_tokens; k++)
+			scope_bad |=
+			    strcmp(tokens[k].account, list[i].name) == 0 &&
+			    scope_needs_attention(&tokens[k]);
 		if (list[i].state == STATE_NEED_LOGIN ||
 		    list[i].state == STATE_REAUTH ||
-		    list[i].state == STATE_CONFIG_ERROR)
+		    list[i].state == STATE_CONFIG_ERROR || scope_bad)
 			attention++;
+	}
 	printf("agent:    %s\n", xo_client_agent_version(c));
 	printf("socket:   %s\n",
 	       socket_path(cli) != NULL ? socket_path(cli) : "?");
@@ -157,8 +198,17 @@ int cmd_status(const struct cli *cli, int argc, char *argv[])
 			continue;
 		printf("  %s: %s\n", list[i].state_name, list[i].last_error);
 	}
+	/* And what the tokens of other scopes have to say, in the
+	   agent's words too (they name the account and the scope). */
+	for (k = 0; k < n_tokens; k++) {
+		sanitize(tokens[k].last_error);
+		if (tokens[k].last_error[0] != '\0')
+			printf("  %s: %s\n", tokens[k].state_name,
+			       tokens[k].last_error);
+	}
 	r = finish_stdout();
 out:
+	xo_scope_tokens_free(tokens, n_tokens);
 	xo_accounts_free(list, count);
 	xo_client_free(c);
 	return r;

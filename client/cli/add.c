@@ -171,7 +171,10 @@ int cmd_add(const struct cli *cli, int argc, char *argv[])
 	}
 	if ((r = connect_agent(cli, &c)) != 0)
 		goto out;
-	if (!xo_client_has_cap(c, "add")) {
+	/* An agent that cannot be asked at all fails xo_add() below with
+	   the reason, which says more than "too old". */
+	if (!xo_client_has_cap(c, "add") &&
+	    xo_client_agent_version(c)[0] != '\0') {
 		fprintf(stderr,
 			"xoauth: %s cannot add accounts at run time; put "
 			"[account %s] in " CONFIG_HINT " instead\n",

@@ -53,7 +53,7 @@ static int report_no_agent(const struct cli *cli)
  * NULL.  Returns the exit status.
  */
 int report(const struct cli *cli, const struct xo_client *c,
-		  const char *account, int err)
+	   const char *account, int err)
 {
 	const char *msg = xo_client_message(c);
 	const char *a = account != NULL ? account : "";
@@ -121,7 +121,6 @@ int report(const struct cli *cli, const struct xo_client *c,
 
 int connect_agent(const struct cli *cli, struct xo_client **out)
 {
-	const char *path = socket_path(cli);
 	struct xo_client *c = NULL;
 	int r;
 
@@ -134,22 +133,13 @@ int connect_agent(const struct cli *cli, struct xo_client **out)
 	case XO_ERR_NO_AGENT:
 		r = report_no_agent(cli);
 		break;
-	case XO_ERR_VERSION:
-		fprintf(
-		    stderr,
-		    "xoauth: the agent at %s speaks another protocol "
-		    "version than xoauth %s (restart it from this "
-		    "installation: xoauth-agent -k; eval $(xoauth-agent))\n",
-		    path != NULL ? path : "?", XO_VERSION);
-		r = EXIT_NO_AGENT;
-		break;
 	default:
 		/* libxoauth's own words name the socket and the cause. */
 		fprintf(stderr, "xoauth: %s (%s)\n",
 			c != NULL ? xo_client_message(c) : xo_strerror(r),
 			START_HINT);
 		r = r == XO_ERR_NOMEM || !no_usable_agent(r) ? EXIT_AGENT_FAILED
-							  : EXIT_NO_AGENT;
+							     : EXIT_NO_AGENT;
 		break;
 	}
 	xo_client_free(c);

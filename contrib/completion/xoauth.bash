@@ -20,7 +20,7 @@ _xoauth_keys="provider email client_id client_secret client_secret_cmd tenant
 	issuer authorization_endpoint token_endpoint
 	device_authorization_endpoint scopes flow ca_file redirect_uri
 	notify_cmd redirect_port lifetime send smtp graph_endpoint graph_scope
-	gmail_endpoint gmail_scope"
+	gmail_endpoint gmail_scope local_recipient"
 
 # The options of each command, as its usage line has them.
 _xoauth_command_options()

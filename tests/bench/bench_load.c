@@ -7,7 +7,9 @@
  * other, for MILLIS milliseconds after a short warm-up; with "connect",
  * every request opens a connection of its own and closes it after the
  * answer, as msmtp's passwordeval does through `xoauth token` (without
- * the process start, which bench.py measures on its own).  Prints
+ * the process start, which bench.py measures on its own).  Mode "two"
+ * sends QUERY and waits for its VERSION before each TOKEN: the two round
+ * trips libxoauth made before it sent both in one write.  Prints
  * "requests N seconds S": the requests answered in the timed window, and
  * its length.  Exits 1 when a request fails.
  */
@@ -33,6 +35,8 @@ struct run {
 	const char *sock;
 	const char *account;
 	int connect_each;
+	unsigned char query[16]; /* "two": the QUERY sent first */
+	size_t query_len;
 	uint64_t start_ns, end_ns;
 	atomic_int failed;
 };
@@ -70,6 +74,13 @@ static int once(struct run *run, struct xo_client **xc, int *fd,
 	}
 	if (*fd < 0 && (*fd = bench_connect(run->sock)) < 0)
 		return -1;
+	if (run->mode == BENCH_TWO &&
+	    bench_roundtrip(*fd, run->query, run->query_len, reply,
+			    BENCH_MAX_REPLY, PROTO_REP_VERSION) < 0) {
+		close(*fd);
+		*fd = -1;
+		return -1;
+	}
 	if (bench_roundtrip(*fd, req, len, reply, BENCH_MAX_REPLY, want) >= 0)
 		r = 0;
 	if (run->connect_each || r != 0) {
@@ -126,10 +137,12 @@ int main(int argc, char **argv)
 	    run.mode == BENCH_ECHO || (clients = bench_count(argv[4])) < 0 ||
 	    clients > MAX_CLIENTS || (ms = bench_count(argv[5])) < 0 ||
 	    (argc == 7 && strcmp(argv[6], "connect") != 0)) {
-		fprintf(stderr, "usage: bench_load xoauth|token|ssh SOCKET "
+		fprintf(stderr, "usage: bench_load xoauth|token|two|ssh SOCKET "
 				"ACCOUNT CLIENTS MILLIS [connect]\n");
 		return 2;
 	}
+	if ((run.query_len = bench_query(run.query, sizeof(run.query))) == 0)
+		return 1;
 	run.sock = argv[2];
 	run.account = argv[3];
 	run.connect_each = argc == 7;

@@ -17,10 +17,9 @@
 int bench_mode_parse(const char *s)
 {
 	static const char *const names[] = {
-	    [BENCH_XOAUTH] = "xoauth",
-	    [BENCH_TOKEN] = "token",
-	    [BENCH_SSH] = "ssh",
-	    [BENCH_ECHO] = "echo",
+	    [BENCH_XOAUTH] = "xoauth", [BENCH_TOKEN] = "token",
+	    [BENCH_SSH] = "ssh",       [BENCH_ECHO] = "echo",
+	    [BENCH_TWO] = "two",
 	};
 	size_t i;
 
@@ -72,6 +71,17 @@ size_t bench_request(int mode, const char *account, unsigned wait_ms,
 	q.wait_ms = wait_ms;
 	proto_writer_init(&w, out, cap);
 	if (proto_enc_token_req(&w, &q) != 0 || w.err != 0)
+		return 0;
+	return w.len;
+}
+
+size_t bench_query(unsigned char *out, size_t cap)
+{
+	struct proto_query q = {.version = PROTO_VERSION};
+	struct proto_writer w;
+
+	proto_writer_init(&w, out, cap);
+	if (proto_enc_query(&w, &q) != 0 || w.err != 0)
 		return 0;
 	return w.len;
 }

@@ -26,19 +26,26 @@ enum bench_mode {
 	BENCH_TOKEN,  /* the same TOKEN frame, raw */
 	BENCH_SSH,    /* ssh-agent REQUEST_IDENTITIES, raw */
 	BENCH_ECHO,   /* the TOKEN frame to bench_echo, raw */
+	BENCH_TWO,    /* QUERY, its VERSION awaited, then the TOKEN frame,
+			 raw: two round trips, as libxoauth's connect and
+			 xo_token() were before issue 11 */
 };
 
-/* "xoauth", "token", "ssh", "echo"; -1 for anything else. */
+/* "xoauth", "token", "ssh", "echo", "two"; -1 for anything else. */
 int bench_mode_parse(const char *s);
 
 /* A connected blocking Unix stream socket, or -1 (with a message). */
 int bench_connect(const char *path);
 
 /* The request frame of mode (the TOKEN request names account, and waits
-   wait_ms for a refresh, 0: the agent's default) into out; its length, or
-   0 when it does not fit. */
+   wait_ms for a refresh, 0: the agent's default; "two"'s is the TOKEN
+   frame) into out; its length, or 0 when it does not fit. */
 size_t bench_request(int mode, const char *account, unsigned wait_ms,
 		     unsigned char *out, size_t cap);
+
+/* The QUERY frame of our protocol into out (cap bytes); its length, or 0
+   when it does not fit. */
+size_t bench_query(unsigned char *out, size_t cap);
 
 /* Writes req whole and reads one reply frame into buf (cap bytes): the
    reply's body length, or -1 when the peer failed or closed.  The first

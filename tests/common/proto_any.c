@@ -22,6 +22,17 @@ static int decode_list(struct proto_reader *r, struct proto_any *m)
 			return err;
 		m->n_entries = i + 1;
 	}
+	/* Bounded by the bytes left too. */
+	if ((err = proto_dec_list_scopes_count(r, &count)) != 0)
+		return err;
+	if (count > 0 &&
+	    (m->scopes = calloc(count, sizeof(*m->scopes))) == NULL)
+		return XO_ERR_NOMEM;
+	for (i = 0; i < count; i++) {
+		if ((err = proto_dec_list_scope(r, &m->scopes[i])) != 0)
+			return err;
+		m->n_scopes = i + 1;
+	}
 	return proto_reader_finish(r);
 }
 
@@ -94,6 +105,7 @@ int proto_any_decode(uint8_t type, struct proto_reader *r, struct proto_any *m)
 	case PROTO_REP_FAILURE:
 		return proto_dec_failure(r, &m->u.failure);
 	case PROTO_REQ_LIST:
+		return proto_dec_list_req(r, &m->u.list_req);
 	case PROTO_REQ_LOCK:
 	case PROTO_REP_SUCCESS:
 		return proto_reader_finish(r);
@@ -109,6 +121,9 @@ void proto_any_cleanup(struct proto_any *m)
 	free(m->entries);
 	m->entries = NULL;
 	m->n_entries = 0;
+	free(m->scopes);
+	m->scopes = NULL;
+	m->n_scopes = 0;
 	free(m->findings);
 	m->findings = NULL;
 	m->n_findings = 0;
@@ -136,6 +151,16 @@ static int encode_list(const struct proto_any *m, struct proto_writer *w,
 		see(cb, arg, e->flow);
 		see(cb, arg, e->last_error);
 		proto_enc_list_entry(w, e);
+	}
+	if (m->n_scopes > 0)
+		proto_enc_list_scopes_begin(w, m->n_scopes);
+	for (i = 0; i < m->n_scopes; i++) {
+		const struct proto_scope_info *s = &m->scopes[i];
+
+		see(cb, arg, s->account);
+		see(cb, arg, s->scope);
+		see(cb, arg, s->last_error);
+		proto_enc_list_scope(w, s);
 	}
 	return proto_enc_list_end(w);
 }
@@ -268,6 +293,7 @@ int proto_any_encode(const struct proto_any *m, struct proto_writer *w,
 		see(cb, arg, m->u.failure.message);
 		return proto_enc_failure(w, &m->u.failure);
 	case PROTO_REQ_LIST:
+		return proto_enc_list_req(w, &m->u.list_req);
 	case PROTO_REQ_LOCK:
 		return proto_enc_account_req(w, m->type, NULL);
 	case PROTO_REP_SUCCESS:

@@ -34,10 +34,14 @@ struct proto_any {
 		struct proto_send_data send_data;	  /* SEND_DATA */
 		struct proto_send_end send_end;		  /* SEND_END */
 		struct proto_sent sent;			  /* SENT reply */
+		struct proto_list_req list_req;		  /* LIST request */
 	} u;
 	/* LIST reply: the entries, malloc'd; freed by proto_any_cleanup(). */
 	struct proto_account_info *entries;
 	uint32_t n_entries;
+	/* ... and its other scopes' tokens, malloc'd likewise. */
+	struct proto_scope_info *scopes;
+	uint32_t n_scopes;
 	/* DOCTOR reply: the findings, malloc'd likewise. */
 	struct proto_finding *findings;
 	uint32_t n_findings;
@@ -45,7 +49,7 @@ struct proto_any {
 
 /*
  * Decodes r's payload as a message of type into m with the codec's
- * decoder for that type (LIST and LOCK requests and SUCCESS have no body: the
+ * decoder for that type (LOCK requests and SUCCESS have no body: the
  * payload must be empty).  Returns the decoder's result (0,
  * XO_ERR_MSG_BAD, XO_ERR_MSG_TRUNCATED), XO_ERR_NOMEM, or 1 for a type
  * that has no decoder.  Call proto_any_cleanup() whatever it returns.

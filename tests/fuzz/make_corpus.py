@@ -560,6 +560,18 @@ SEND_FRAMES = {
     "sent": frame(136, s("graph") + s("202 Accepted") + s("SMTP AUTH off")),
     "token-scope": frame(2, s("work") + u8(0) + s("") + u32(0) + u32(0) + u32(0)
                          + s("https://graph.microsoft.com/Mail.Send")),
+    # LIST with its flags, and a reply with the other scopes' tokens.
+    "list-scopes": frame(3, u32(1)),
+    "list-reply-scopes": frame(132, u32(1) + s("work") + s("alice@contoso.com") +
+                               s("microsoft") + s("device") + u8(1) + u64(EXP) +
+                               u64(1700000000) + u64(1700002700) + s("") +
+                               u32(2) + s("work") +
+                               s("https://graph.microsoft.com/Mail.Send") + u8(5) +
+                               u64(0) + u64(0) + u64(0) +
+                               s("work: the provider gives no token for "
+                                 "https://graph.microsoft.com/Mail.Send (AADSTS65001)") +
+                               s("work") + s("https://mail.google.com/") + u8(1) +
+                               u64(EXP) + u64(1700000000) + u64(1700002700) + s("")),
 }
 
 
@@ -581,8 +593,14 @@ def proto_seeds():
 
 # ---- messages for xoauth sendmail (agent/send/pure/message.c) ----
 # fuzz_message reads the first byte as options too: bit 0 drops Bcc, bit 1
-# writes the To/Cc recipients as a Bcc field.
+# writes the To/Cc recipients as a Bcc field, bit 2 maps local users' names
+# to an address, bit 3 writes a From naming a local user anew ("F" has bits
+# 1 and 2, "X" bit 3).
 MESSAGES = {
+    "cron-root": "From: root (Cron Daemon)\nTo: root\nSubject: Cron <root@h> ls\n"
+                 "Content-Type: text/plain; charset=UTF-8\n\noutput\n",
+    "logwatch-local-from": "X-Mailer: logwatch\nTo: Admin <root>, www-data\n"
+                           "From: Logwatch\nBcc: a.b\n\nall quiet\n",
     "simple": "From: Alice <alice@example.com>\nTo: bob@example.com\n"
               "Subject: hi\n\nHello.\n",
     "folded-groups-comments": "To: \"Smith, Bob\" <bob@example.com>,\r\n"
@@ -680,6 +698,14 @@ client_id = 3f1a7c2e-0000-4000-8000-00000000abcd
 provider = microsoft-china
 tenant = organizations
 client_id = 3f1a7c2e-0000-4000-8000-00000000abcd
+""",
+    "send-keys": """[account shop]
+provider = microsoft
+client_id = 3f1a7c2e-0000-4000-8000-00000000abcd
+email = orders@example.com
+send = auto
+smtp = smtps://smtp.example.com:2465
+local_recipient = ops@example.com , admin@example.org,
 """,
 }
 

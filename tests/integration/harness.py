@@ -306,13 +306,14 @@ class SMTP(Server):
 
 def start_smtp(oidc, maildir=None, auth_reply=None, port=0, port_xoauth2_only=0,
                client_id=INTROSPECTION_CLIENT[0], client_secret=INTROSPECTION_CLIENT[1],
-               tls=None, timeout=START_TIMEOUT, reject_rcpt=None):
+               tls=None, timeout=START_TIMEOUT, reject_rcpt=None, eightbitmime=True):
     """Starts the SMTP server checking tokens against `oidc` (an OIDC or an
     issuer URL); returns an SMTP server. auth_reply, e.g. "535 5.7.139 ...",
     makes it answer every AUTH with that reply. tls (from make_tls()): both
     ports offer STARTTLS too, and smtp.port_smtps speaks TLS from the
     start; each delivered message and AUTH attempt records whether it came
-    over TLS. reject_rcpt: an address it refuses at RCPT TO (550 5.1.1)."""
+    over TLS. reject_rcpt: an address it refuses at RCPT TO (550 5.1.1).
+    eightbitmime=False leaves 8BITMIME out of its EHLO reply."""
     issuer = oidc.issuer if isinstance(oidc, OIDC) else oidc
     workdir = tempfile.mkdtemp(prefix="xo-smtp-")
     maildir = maildir or os.path.join(workdir, "mail")
@@ -326,6 +327,8 @@ def start_smtp(oidc, maildir=None, auth_reply=None, port=0, port_xoauth2_only=0,
         argv += ["--tls-cert", tls.cert, "--tls-key", tls.key]
     if reject_rcpt is not None:
         argv += ["--reject-rcpt", reject_rcpt]
+    if not eightbitmime:
+        argv += ["--hide-8bitmime"]
     return SMTP("smtp", argv, timeout=timeout, workdir=workdir)
 
 
@@ -362,8 +365,8 @@ class MailAPI(Server):
         return self._get("/_faults", json.dumps(spec).encode())
 
     def requests(self):
-        """Every request seen: dicts with path, content_type, status,
-        token_sha256, bytes."""
+        """Every request seen: dicts with path, query ("?a=b" or ""),
+        content_type, status, token_sha256, bytes."""
         return self._get("/_requests")
 
     def messages(self):

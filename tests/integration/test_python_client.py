@@ -335,11 +335,15 @@ class PythonAgentStates(unittest.TestCase):
         cls.oidc.stop()
 
     def test_busy_agent_is_tried_again_until_it_has_room(self):
-        held = xoauth.Client(self.env.sock)  # served: the agent keeps it
-        # A newcomer is refused with "busy" while it is held...
+        held = xoauth.Client(self.env.sock)
+        self.assertTrue(held.agent)  # served (QUERY): the agent keeps it
+        # A newcomer is refused with "busy" while it is held: its first
+        # request says so, after the retries...
+        c = xoauth.Client(self.env.sock, timeout=5)
         with self.assertRaises(xoauth.BusyError) as cm:
-            xoauth.Client(self.env.sock, timeout=5)
+            c.token("work")
         self.assertEqual(cm.exception.status, 10)
+        c.close()
         # ...and gets in when it goes within the client's retries.
         threading.Timer(0.3, held.close).start()
         t0 = time.monotonic()

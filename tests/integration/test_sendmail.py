@@ -11,8 +11,10 @@ resources (mail.send for SMTP and Gmail, mail.api standing for Graph's
 Mail.Send), as the login does for an account whose transport needs both.
 """
 
+import email
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -44,6 +46,11 @@ def message(to="bob@example.com", cc=None, bcc=None, subject="hello",
     return (nl.join(lines) + nl + body.replace("\n", nl)).encode()
 
 
+def numbered_lines(n, fill):
+    """A body of n numbered lines: a message as large as a test needs."""
+    return "".join("line %07d %s\n" % (i, fill) for i in range(n))
+
+
 def crlf(data):
     """What SMTP carries: every line ended by CRLF."""
     return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
@@ -67,13 +74,13 @@ class Senders(unittest.TestCase):
                                       **cls.smtp_kwargs)
         cls.api = harness.start_mailapi(cls.oidc, tls=tls)
         common = ["email = %s" % EMAIL, "ca_file = %s" % tls.ca,
-                  "smtp = %s:%d" % (cls.smtp_host, cls.smtp.port_xoauth2_only),
+                  "smtp = %s" % cls.smtp_address(),
                   "graph_endpoint = %s" % cls.api.graph,
                   "graph_scope = %s" % cls.graph_scope,
                   "gmail_endpoint = %s" % cls.api.gmail]
         cls.env = xoagent.AgentEnv("".join(
             xoagent.account_section(name, cls.oidc, scope=harness.SCOPE,
-                                    extra=common + ["send = %s" % send])
+                                    extra=common + ["send = %s" % send] + cls.extra(name))
             for name, send in cls.accounts()))
         cls.env.start()
         rt = harness.get_tokens_by_device(cls.oidc, EMAIL, scope=SCOPES)["refresh_token"]
@@ -93,6 +100,16 @@ class Senders(unittest.TestCase):
                 ("auto", "auto")]
 
     @classmethod
+    def extra(cls, name):
+        """More lines of the account's section."""
+        return []
+
+    @classmethod
+    def smtp_address(cls):
+        """The accounts' smtp key."""
+        return "%s:%d" % (cls.smtp_host, cls.smtp.port_xoauth2_only)
+
+    @classmethod
     def tearDownClass(cls):
         cls.env.cleanup()
         cls.api.stop()
@@ -103,6 +120,11 @@ class Senders(unittest.TestCase):
     def sendmail(self, *args, stdin=b""):
         r = self.env.xoauth("sendmail", *args, stdin=stdin, timeout=TIMEOUT)
         return r
+
+    def eml(self, got):
+        """The message smtp-server received, as text."""
+        with open(os.path.join(self.smtp.maildir, got["eml"]), "rb") as f:
+            return f.read().decode()
 
 
 class SMTPTransport(Senders):
@@ -146,7 +168,7 @@ class SMTPTransport(Senders):
 
     def test_large_message_arrives_whole(self):
         before = len(self.smtp.messages())
-        body = "".join("line %07d %s\n" % (i, "x" * 60) for i in range(30000))
+        body = numbered_lines(30000, "x" * 60)
         msg = message(body=body)
         self.assertGreater(len(msg), 2 * 1024 * 1024)
         r = self.sendmail("-a", "smtp", "-t", "-i", stdin=msg)
@@ -239,6 +261,237 @@ class SMTPOverTLS(Senders):
         self.assertTrue(all(a["tls"] for a in self.smtp.auth_attempts()))
 
 
+class SMTPWithout8BITMIME(Senders):
+    """A server that does not announce 8BITMIME, to which RFC 6152 forbids
+    sending 8-bit bytes (libcurl cannot declare BODY=8BITMIME anyway): a
+    single-part body goes quoted-printable, read back to the same text;
+    what cannot be converted (8-bit header, multipart) is refused after the
+    login and before MAIL FROM."""
+
+    smtp_kwargs = {"eightbitmime": False}
+
+    @classmethod
+    def accounts(cls):
+        return [("smtp", "smtp")]
+
+    def test_a_single_part_8bit_body_goes_quoted_printable(self):
+        before = len(self.smtp.messages())
+        body = ("Grüße, ½ € = 100 %\n" + "ä" * 100 + "\n"
+                "a line that ends in a blank \n.a dot line\nplain\n")
+        r = self.sendmail("-a", "smtp", "-t", "-i", stdin=message(body=body))
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.smtp.wait_messages(before + 1)[-1]
+        self.assertFalse(got["eightbit"], got)
+        with open(os.path.join(self.smtp.maildir, got["eml"]), "rb") as f:
+            raw = f.read()
+        self.assertTrue(all(len(l) <= 78 for l in raw.split(b"\r\n")), raw)
+        parsed = email.message_from_bytes(raw)
+        self.assertEqual(parsed["Content-Transfer-Encoding"], "quoted-printable")
+        self.assertEqual(parsed.get_all("Content-Transfer-Encoding"), ["quoted-printable"])
+        self.assertEqual(parsed["Content-Type"], "text/plain; charset=utf-8")
+        self.assertEqual(parsed.get_payload(decode=True).replace(b"\r\n", b"\n"),
+                         body.encode())
+        self.assertIn("does not announce 8BITMIME", self.env.log())
+
+    def test_a_message_without_mime_fields_gets_them(self):
+        before = len(self.smtp.messages())
+        r = self.sendmail("-a", "smtp", "-i", "bob@example.com",
+                          stdin="Subject: nightly\n\nbackup done ✓\n".encode())
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.smtp.wait_messages(before + 1)[-1]
+        parsed = email.message_from_bytes(self.eml(got).encode())
+        self.assertEqual(parsed["MIME-Version"], "1.0")
+        self.assertEqual(parsed["Content-Type"], "text/plain; charset=utf-8")
+        self.assertEqual(parsed.get_payload(decode=True), "backup done ✓\r\n".encode())
+
+    def test_7bit_goes_byte_for_byte(self):
+        before = len(self.smtp.messages())
+        msg = message(body="plain ASCII = fine\n")
+        r = self.sendmail("-a", "smtp", "-t", "-i", stdin=msg)
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        self.assertEqual(self.eml(self.smtp.wait_messages(before + 1)[-1]).encode(), crlf(msg))
+
+    def test_8bit_that_cannot_be_encoded_is_refused_before_mail_from(self):
+        multipart = ("From: %s\nTo: bob@example.com\nSubject: report\nMIME-Version: 1.0\n"
+                     "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+                     "Content-Type: text/plain; charset=utf-8\n"
+                     "Content-Transfer-Encoding: 8bit\n\nGrüße\n--b--\n" % EMAIL)
+        header = "From: %s\nTo: bob@example.com\nSubject: Grüße\n\nhi\n" % EMAIL
+        before = len(self.smtp.messages())
+        for msg, why in ((multipart, "multipart/mixed"), (header, "header")):
+            before_auth = len(self.smtp.auth_attempts())
+            r = self.sendmail("-a", "smtp", "-t", "-i", stdin=msg.encode())
+            self.assertEqual(r.returncode, 65, r.stderr)  # EX_DATAERR
+            self.assertIn("does not announce 8BITMIME", r.stderr)
+            self.assertIn("RFC 6152", r.stderr)
+            self.assertIn(why, r.stderr)
+            self.assertIn("nothing was sent", r.stderr)
+            # The login went, and nothing after it.
+            self.assertEqual([a["ok"] for a in self.smtp.auth_attempts()[before_auth:]], [True])
+        self.assertEqual(len(self.smtp.messages()), before)
+
+
+class SMTPImplicitTLS(Senders):
+    """TLS from the first byte (port 465 in the world): smtps:// names it
+    on any port. Nothing goes in clear, not even the greeting, and the
+    certificate is checked against the account's ca_file."""
+
+    smtp_tls = True
+
+    @classmethod
+    def accounts(cls):
+        return [("smtp", "smtp")]
+
+    @classmethod
+    def smtp_address(cls):
+        return "smtps://localhost:%d" % cls.smtp.port_smtps
+
+    def test_implicit_tls_carries_the_login_and_the_message(self):
+        before = len(self.smtp.auth_attempts())
+        msg = message(body="over TLS from the first byte: Grüße\n")
+        r = self.sendmail("-a", "smtp", "-t", "-v", stdin=msg)
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.smtp.wait_messages(1)[-1]
+        self.assertEqual((got["listener"], got["tls"]), ("smtps", True), got)
+        with open(os.path.join(self.smtp.maildir, got["eml"]), "rb") as f:
+            self.assertEqual(f.read(), crlf(msg))
+        attempts = self.smtp.auth_attempts()[before:]
+        self.assertEqual([(a["listener"], a["tls"], a["ok"]) for a in attempts],
+                         [("smtps", True, True)])
+
+    def test_doctor_logs_in_over_implicit_tls_too(self):
+        before = len(self.smtp.auth_attempts())
+        r = self.env.xoauth("doctor", "smtp", "--smtp",
+                            "smtps://localhost:%d" % self.smtp.port_smtps, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr + self.env.log())
+        self.assertRegex(r.stdout, r"(?m)^ok +SMTP login as alice@example.com at "
+                                   r"localhost:\d+ works")
+        self.assertEqual([(a["listener"], a["tls"]) for a in
+                          self.smtp.auth_attempts()[before:]], [("smtps", True)])
+
+    def test_smtps_to_a_starttls_port_sends_nothing(self):
+        # A server that expects plain text first: the TLS handshake fails,
+        # and no token or message goes in clear.
+        before = len(self.smtp.auth_attempts())
+        r = self.env.xoauth("doctor", "smtp", "--smtp",
+                            "smtps://localhost:%d" % self.smtp.port_xoauth2_only,
+                            timeout=TIMEOUT)
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^problem +TLS with the SMTP server")
+        self.assertIn("smtp://", r.stdout)
+        self.assertEqual(self.smtp.auth_attempts()[before:], [])
+
+
+def cron_message(output="run-parts: /etc/cron.daily/logrotate exited 1\n"):
+    """What Debian's cron hands to `sendmail -FCronDaemon -i -B8BITMIME
+    -oem root` (do_command.c): its user as the recipient, and as From."""
+    return ("From: root (Cron Daemon)\nTo: root\n"
+            "Subject: Cron <root@host> test -x /usr/sbin/anacron\n"
+            "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n"
+            "Content-Transfer-Encoding: 8bit\nX-Cron-Env: <SHELL=/bin/sh>\n"
+            "\n" + output).encode()
+
+
+class LocalRecipients(Senders):
+    """Mail for local users (cron's "root", logwatch's "To: root"): nothing
+    is delivered on this machine, so the account's local_recipient says
+    where it goes; without it such mail is refused, naming the key."""
+
+    @classmethod
+    def accounts(cls):
+        return [("smtp", "smtp"), ("graph", "graph"), ("bare", "smtp")]
+
+    @classmethod
+    def extra(cls, name):
+        if name == "bare":
+            return []
+        return ["local_recipient = ops@example.com, admin@example.org"]
+
+    def test_cron_mail_for_root_goes_to_local_recipient(self):
+        before = len(self.smtp.messages())
+        r = self.sendmail("-a", "smtp", "-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root",
+                          stdin=cron_message())
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.smtp.wait_messages(before + 1)[-1]
+        self.assertEqual(got["mail_from"], EMAIL)
+        self.assertEqual(got["rcpt_to"], ["ops@example.com", "admin@example.org"])
+        data = self.eml(got)
+        # The local names are written anew, as sendmail qualifies them
+        # (after the Date and Message-ID cron leaves out).
+        self.assertIn('\r\nFrom: "CronDaemon" <%s>\r\nTo: ops@example.com,\r\n '
+                      'admin@example.org\r\nSubject: Cron <root@host>' % EMAIL, data)
+        self.assertTrue(data.endswith("\r\n\r\nrun-parts: /etc/cron.daily/logrotate "
+                                      "exited 1\r\n"), data)
+
+    def test_logwatch_with_t_and_a_bare_from(self):
+        before = len(self.smtp.messages())
+        msg = b"To: root\nFrom: Logwatch\nSubject: Logwatch for host\n\nall quiet\n"
+        r = self.sendmail("-a", "smtp", "-t", stdin=msg)
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.smtp.wait_messages(before + 1)[-1]
+        self.assertEqual(got["rcpt_to"], ["ops@example.com", "admin@example.org"])
+        self.assertIn('\r\nFrom: "Logwatch" <%s>\r\n' % EMAIL, self.eml(got))
+
+    def test_a_local_sender_is_the_accounts_address(self):
+        before = len(self.smtp.messages())
+        r = self.sendmail("-a", "smtp", "-f", "www-data", "bob@example.com",
+                          stdin=message(to="bob@example.com"))
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.smtp.wait_messages(before + 1)[-1]
+        self.assertEqual(got["mail_from"], EMAIL)
+        self.assertEqual(got["rcpt_to"], ["bob@example.com"])
+
+    def test_graph_sends_to_the_mapped_header(self):
+        before = len(self.api.messages())
+        r = self.sendmail("-a", "graph", "-t", stdin=cron_message())
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.api.messages()[before]
+        self.assertEqual(got["to"], ["ops@example.com", "admin@example.org"])
+        self.assertEqual(got["bcc"], [])
+
+    def test_a_changed_local_recipient_applies_after_reload_tokens_kept(self):
+        with open(self.env.config_path) as f:
+            config = f.read()
+        token = self.env.token("smtp")
+        before = len(self.smtp.messages())
+        try:
+            self.env.write_config(config.replace(
+                "ops@example.com, admin@example.org", "night@example.com"))
+            reloads = self.env.log().count("configuration reloaded")
+            self.env.proc.send_signal(signal.SIGHUP)
+            harness.wait_for(lambda: self.env.log().count("configuration reloaded") > reloads,
+                             10, "the reload")
+            r = self.sendmail("-a", "smtp", "-i", "root", stdin=cron_message())
+            self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+            self.assertEqual(self.smtp.wait_messages(before + 1)[-1]["rcpt_to"],
+                             ["night@example.com"])
+            self.assertEqual(self.env.token("smtp"), token)
+        finally:
+            self.env.write_config(config)
+            reloads = self.env.log().count("configuration reloaded")
+            self.env.proc.send_signal(signal.SIGHUP)
+            harness.wait_for(lambda: self.env.log().count("configuration reloaded") > reloads,
+                             10, "the reload back")
+
+    def test_without_local_recipient_root_is_refused_naming_the_key(self):
+        before = len(self.smtp.auth_attempts())
+        r = self.sendmail("-a", "bare", "-FCronDaemon", "-i", "root", stdin=cron_message())
+        self.assertEqual(r.returncode, 78, r.stderr)  # EX_CONFIG
+        self.assertIn("'root' is a local user", r.stderr)
+        self.assertIn("local_recipient = ADDRESS in [account bare]", r.stderr)
+        self.assertEqual(self.smtp.auth_attempts()[before:], [])
+
+    def test_without_local_recipient_a_header_root_goes_by_the_envelope(self):
+        # SMTP sends to the envelope: "To: root" alone harms no one, and
+        # the local From is still made the sender's.
+        before = len(self.smtp.messages())
+        r = self.sendmail("-a", "bare", "-i", "bob@example.com", stdin=cron_message())
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        got = self.smtp.wait_messages(before + 1)[-1]
+        self.assertEqual(got["rcpt_to"], ["bob@example.com"])
+        self.assertIn('\r\nFrom: "root" <%s>\r\nTo: root\r\n' % EMAIL, self.eml(got))
+
+
 class APITransports(Senders):
     def test_graph_gets_base64_mime_with_the_graph_scope(self):
         before = len(self.api.messages())
@@ -255,17 +508,73 @@ class APITransports(Senders):
         self.assertEqual(got["bcc"], ["dave@example.net"])
         self.assertEqual(got["data"], crlf(msg))
 
-    def test_gmail_gets_raw_base64url(self):
-        before = len(self.api.messages())
-        msg = message(to="bob@example.com", body="?>?>?> base64url\n")
+    def test_gmail_gets_the_message_by_media_upload(self):
+        before, before_req = len(self.api.messages()), len(self.api.requests())
+        msg = message(to="bob@example.com", body="Grüße ?>?>?>\n")
         r = self.sendmail("-a", "gmail", "-t", "-v", stdin=msg)
         self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
         self.assertIn("sent by gmail: 200 OK, id api-", r.stderr)
         got = self.api.messages()[before]
         self.assertEqual(got["api"], "gmail")
-        self.assertEqual(got["path"], "/gmail/v1/users/me/messages/send")
+        self.assertEqual(got["path"],
+                         "/upload/gmail/v1/users/me/messages/send?uploadType=media")
+        self.assertEqual(got["content_type"], "message/rfc822")
+        self.assertEqual(self.api.requests()[before_req]["query"], "?uploadType=media")
         self.assertIn("mail.send", got["scope"].split())
         self.assertEqual(got["data"], crlf(msg))
+
+    def test_gmail_takes_a_message_larger_than_graph_could(self):
+        # Past Graph's 4 MB and Google's "5 MB or less" for a simple
+        # upload: the media upload takes up to 35 MB.
+        before = len(self.api.messages())
+        body = numbered_lines(70000, "y" * 80)
+        msg = message(body=body)
+        self.assertGreater(len(msg), 6 * 1024 * 1024)
+        r = self.sendmail("-a", "gmail", "-t", "-i", stdin=msg)
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        self.assertEqual(self.api.messages()[before]["data"], crlf(msg))
+
+    def test_gmail_refuses_over_35_mb_without_sending(self):
+        before = len(self.api.requests())
+        msg = message(body="z" * 76 + "\n") + b"z" * (35 * 1024 * 1024) + b"\n"
+        r = self.sendmail("-a", "gmail", "-t", "-i", stdin=msg)
+        self.assertEqual(r.returncode, 65, r.stderr)  # EX_DATAERR
+        self.assertIn("the message is %d bytes" % len(crlf(msg)), r.stderr)
+        self.assertIn("36700160 bytes (35 MB)", r.stderr)
+        self.assertEqual(len(self.api.requests()), before)
+
+    def test_graph_refuses_over_4_mb_of_base64_without_sending(self):
+        # About 3.2 MB of message, 4.3 MB in base64: Graph has no way to
+        # take it (its upload sessions are for attachments of JSON drafts).
+        before = len(self.api.requests())
+        body = numbered_lines(35000, "g" * 80)
+        msg = message(body=body)
+        r = self.sendmail("-a", "graph", "-t", "-i", stdin=msg)
+        self.assertEqual(r.returncode, 65, r.stderr)  # EX_DATAERR
+        self.assertIn("the message is %d bytes, %d in base64" %
+                      (len(crlf(msg)), (len(crlf(msg)) + 2) // 3 * 4), r.stderr)
+        self.assertIn("4194304 bytes (4 MB)", r.stderr)
+        self.assertIn("SMTP", r.stderr)
+        self.assertEqual(len(self.api.requests()), before)
+
+    def test_graph_just_under_its_limit_is_sent(self):
+        before = len(self.api.messages())
+        body = numbered_lines(32000, "h" * 80)
+        msg = message(body=body)
+        self.assertLess((len(crlf(msg)) + 2) // 3 * 4, 4 * 1024 * 1024)
+        r = self.sendmail("-a", "graph", "-t", "-i", stdin=msg)
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        self.assertEqual(self.api.messages()[before]["data"], crlf(msg))
+
+    def test_a_413_says_the_size_and_nothing_is_retried(self):
+        self.api.queue_fault(413, code="RequestEntityTooLarge")
+        before = len(self.api.requests())
+        msg = message()
+        r = self.sendmail("-a", "graph", "-t", stdin=msg)
+        self.assertEqual(r.returncode, 65, r.stderr)  # EX_DATAERR
+        self.assertIn("the message (%d bytes" % len(crlf(msg)), r.stderr)
+        self.assertIn("too large for Microsoft Graph", r.stderr)
+        self.assertEqual([q["status"] for q in self.api.requests()[before:]], [413])
 
     def test_envelope_only_recipients_become_bcc_for_an_api(self):
         before = len(self.api.messages())
@@ -384,6 +693,127 @@ class ScopeRotationWithVault(unittest.TestCase):
         self.assertNotIn("revoked the grant", self.env.log())
 
 
+class ScopeTokensInList(unittest.TestCase):
+    """`xoauth list`, `status` and the Python package show the token each
+    account keeps of its transport's scope (Graph's Mail.Send, mail.api
+    here), so that an administrator sees why Graph sending fails: a scope
+    the grant never consented to (the real provider's invalid_scope), or
+    Microsoft's AADSTS65001 (which faults.js, our fault injector, makes:
+    the test provider is no Entra ID)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.oidc = harness.start_oidc(at_ttl=120)
+        cls.faults = harness.start_faults(cls.oidc)
+        cls.tlsdir = tempfile.mkdtemp(prefix="xo-scopes-tls-")
+        cls.api = harness.start_mailapi(cls.oidc, tls=harness.make_tls(cls.tlsdir))
+        send = ["email = %s" % EMAIL, "ca_file = %s" % cls.api.cert, "send = graph",
+                "graph_endpoint = %s" % cls.api.graph, "graph_scope = mail.api"]
+        cls.env = xoagent.AgentEnv(
+            xoagent.account_section("consented", cls.oidc, extra=send)
+            + xoagent.account_section("unused", cls.oidc, extra=send)
+            + xoagent.account_section("noconsent", cls.oidc, extra=send)
+            + xoagent.account_section("tenant", cls.oidc, extra=send,
+                                      token_endpoint=cls.faults.token_endpoint))
+        cls.env.start()
+        for name, scope in (("consented", SCOPES), ("unused", SCOPES),
+                            ("noconsent", harness.SCOPE), ("tenant", SCOPES)):
+            rt = harness.get_tokens_by_device(cls.oidc, EMAIL, scope=scope)["refresh_token"]
+            r = cls.env.xoauth("import", name, stdin=(rt + "\n").encode())
+            if r.returncode != 0:
+                raise AssertionError("import %s: %r\n%s" % (name, r, cls.env.log()))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.cleanup()
+        cls.api.stop()
+        cls.faults.stop()
+        cls.oidc.stop()
+        shutil.rmtree(cls.tlsdir, ignore_errors=True)
+
+    def listed(self):
+        r = self.env.xoauth("list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
+
+    def python_scopes(self, name):
+        with xoauth.connect(self.env.sock) as c:
+            return [a for a in c.accounts() if a.name == name][0].scopes
+
+    def test_a_scope_never_asked_for_shows_idle(self):
+        self.assertIn("scope mail.api: idle (no token yet: the first send gets one)",
+                      self.listed())
+        (t,) = self.python_scopes("unused")
+        self.assertEqual((t.scope, t.state, t.expires_at), ("mail.api", xoauth.State.IDLE, 0))
+
+    def test_a_held_scope_token_shows_active_and_its_expiry(self):
+        r = self.env.xoauth("token", "consented", "--scope", "mail.api")
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        self.assertRegex(self.listed(), r"(?m)^consented .*\n +scope mail\.api: active, "
+                                        r"expires \d\d:\d\d$")
+        (t,) = self.python_scopes("consented")
+        self.assertEqual((t.state, t.state_name, t.last_error),
+                         (xoauth.State.ACTIVE, "active", ""))
+        self.assertGreater(t.expires_at, time.time())
+        self.assertGreater(t.next_refresh_at, time.time())
+        self.assertLessEqual(t.refreshed_at, time.time())
+
+    def test_a_scope_the_grant_lacks_shows_why_graph_sending_fails(self):
+        r = self.env.xoauth("sendmail", "-a", "noconsent", "-t", stdin=message(),
+                            timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 77, r.stderr)  # EX_NOPERM
+        out = self.listed()
+        self.assertRegex(out, r"(?m)^noconsent +alice@example\.com +active ")
+        self.assertRegex(out, r"(?m)^ +scope mail\.api: reauth$")
+        self.assertRegex(out, r"(?m)^ +last error: noconsent: the provider gives no "
+                              r"token for mail\.api \(.*invalid_scope")
+        (t,) = self.python_scopes("noconsent")
+        self.assertEqual(t.state, xoauth.State.REAUTH)
+        self.assertIn("xoauth login noconsent", t.last_error)
+        status = self.env.xoauth("status").stdout
+        self.assertRegex(status, r"accounts: 4 \(1 needs attention")
+        self.assertRegex(status, r"(?m)^  reauth: noconsent: the provider gives no token "
+                                 r"for mail\.api")
+
+    def test_doctor_says_why_graph_gets_no_token(self):
+        r = self.env.xoauth("doctor", "noconsent", timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^problem +No token for mail\.api, which send = graph "
+                                   r"needs: The provider refused the scopes \(invalid_scope\)")
+        r = self.env.xoauth("doctor", "consented", timeout=TIMEOUT)
+        self.assertRegex(r.stdout, r"(?m)^ok +\[account consented\] gets tokens for mail\.api, "
+                                   r"which send = graph needs")
+
+    def test_aadsts65001_shows_in_list_status_and_doctor(self):
+        # The account's own token is held: the next token request is the
+        # one for Graph's scope.
+        self.env.token("tenant")
+        self.faults.queue("custom", status=400, body={
+            "error": "invalid_grant", "error_codes": [65001],
+            "error_description": "AADSTS65001: The user or administrator has not "
+                                 "consented to use the application with ID 'x' named "
+                                 "'y'. Send an interactive authorization request for "
+                                 "this user and resource."})
+        r = self.env.xoauth("token", "tenant", "--scope", "mail.api")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("AADSTS65001", r.stderr)
+        out = self.listed()
+        self.assertRegex(out, r"(?m)^tenant +alice@example\.com +active ")
+        self.assertRegex(out, r"(?m)^ +last error: tenant: the provider gives no token "
+                              r"for mail\.api \(.*AADSTS65001")
+        # The grant lives on: the account's own token still comes.
+        self.assertTrue(harness.is_access_token_active(self.oidc, self.env.token("tenant")))
+        self.assertIn("AADSTS65001", self.env.xoauth("status").stdout)
+        # The doctor names the cause and the remedy; the scope stays
+        # refused until a login, so it asks the provider nothing more.
+        before = len(self.faults.requests())
+        r = self.env.xoauth("doctor", "tenant", timeout=TIMEOUT)
+        self.assertRegex(r.stdout, r"(?m)^problem +No token for mail\.api, which send = graph "
+                                   r"needs: The app has no consent .*AADSTS65001")
+        self.assertIn("xoauth login tenant", r.stdout)
+        self.assertEqual(len(self.faults.requests()), before)
+
+
 class APIRefusals(Senders):
     """An account whose Graph token lacks the permission: its graph_scope
     is mail.send, the service wants mail.api (Graph's Mail.Send)."""
@@ -429,6 +859,16 @@ class AutoFallback(Senders):
         got = self.api.messages()[before_api:]
         self.assertEqual(len(got), 1)
         self.assertEqual(got[0]["bcc"], ["dave@example.net"])
+
+    def test_a_message_too_large_for_graph_says_both_refusals(self):
+        before_api = len(self.api.requests())
+        body = numbered_lines(35000, "a" * 80)
+        r = self.sendmail("-a", "auto", "-t", "-i", stdin=message(body=body))
+        self.assertEqual(r.returncode, 65, r.stderr)  # EX_DATAERR
+        self.assertIn("5.7.139", r.stderr)
+        self.assertIn("4194304 bytes (4 MB)", r.stderr)
+        self.assertEqual(len(self.api.requests()), before_api)
+        self.assertEqual(self.smtp.messages(), [])
 
     def test_smtp_alone_says_why_with_ex_noperm(self):
         r = self.sendmail("-a", "smtp", "-t", stdin=message())

@@ -13,14 +13,24 @@
 //             400 ErrorMimeContentInvalidBase64String  the body is no base64
 //             400 ErrorMimeContentInvalid      no recipients in the MIME
 //             415 on another content type
+//           413 when the body is over 4 MB (4194304 bytes): "S/MIME
+//           message payloads are currently limited to 4 MB. Submission
+//           attempts that exceed this limit will result in an HTTP 413"
+//           (Create message; sendMail takes the same body).  The status is
+//           documented; the code in its body is ours.
 //   Gmail:  POST /gmail/v1/users/me/messages/send
-//           Content-Type: application/json, {"raw": base64url(message)}.
+//           Content-Type: application/json, {"raw": base64url(message)};
+//           or the media upload (uploads guide; the discovery document's
+//           mediaUpload: accept message/*, maxSize 36700160):
+//           POST /upload/gmail/v1/users/me/messages/send?uploadType=media
+//           with the message itself and a message/* Content-Type; over
+//           36700160 bytes 413.
 //           200 {"id", "threadId", "labelIds": ["SENT"]}.  Errors as Google
 //           sends them: {"error": {"code", "message", "status", "errors":
 //           [{"reason", ...}]}}: 401 UNAUTHENTICATED, 403 PERMISSION_DENIED
 //           (insufficientPermissions) without --gmail-scope, 400
-//           INVALID_ARGUMENT (invalidArgument) for a bad body or "Recipient
-//           address required".
+//           INVALID_ARGUMENT (invalidArgument) for a bad body, another
+//           uploadType or media type, or "Recipient address required".
 // Both send to the To, Cc and Bcc of the message (mailparser decodes it).
 //
 // Fault injection, for what the real services do and the test provider
@@ -29,7 +39,7 @@
 // as a throttled service answers (429 with Retry-After, 503), or as Graph
 // refuses a token its tenant revoked while the grant lives on (401; the
 // test provider revokes the whole grant with any of its tokens).
-// GET /_requests lists every request seen.
+// GET /_requests lists every request seen (with its query and size).
 //
 // Usage: node mailapi.js --issuer URL --maildir DIR --cert PEM --key PEM
 //          [--port N] [--graph-scope S] [--gmail-scope S]
@@ -65,6 +75,10 @@ function die(msg) {
 }
 for (const k of ['issuer', 'maildir', 'cert', 'key']) if (!opts[k]) die(`--${k} is required`);
 mkdirSync(opts.maildir, { recursive: true });
+
+// The services' limits (above).
+const GRAPH_MAX = 4 * 1024 * 1024;
+const GMAIL_MAX = 36700160;
 
 const faults = [];
 const requests = [];
@@ -137,11 +151,13 @@ async function handle(req, res) {
   if (req.method === 'GET' && url.pathname === '/_requests') return reply(res, 200, requests);
 
   const graph = /^\/graph\/v1\.0\/(me|users\/[^/]+)\/sendMail$/.exec(url.pathname);
-  const gmail = url.pathname === '/gmail/v1/users/me/messages/send';
+  const upload = url.pathname === '/upload/gmail/v1/users/me/messages/send';
+  const gmail = upload || url.pathname === '/gmail/v1/users/me/messages/send';
   const body = await readBody(req);
   const auth = /^Bearer (.+)$/.exec(req.headers.authorization || '');
   const seen = {
-    method: req.method, path: url.pathname, content_type: req.headers['content-type'] || null,
+    method: req.method, path: url.pathname, query: url.search,
+    content_type: req.headers['content-type'] || null,
     token_sha256: auth ? createHash('sha256').update(auth[1]).digest('hex').slice(0, 16) : null,
     bytes: body.length, time: Date.now() / 1000,
   };
@@ -182,6 +198,7 @@ async function handle(req, res) {
 
   let mime;
   if (api === 'graph') {
+    if (body.length > GRAPH_MAX) { answer(413); return graphError(res, 413, 'RequestEntityTooLarge', 'The maximum request length supported is 4MB.'); }
     if (!/^text\/plain\b/.test(seen.content_type || '')) { answer(415); return graphError(res, 415, 'UnsupportedMediaType', 'Content-Type must be text/plain for MIME content.'); }
     const text = body.toString('latin1').trim();
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) {
@@ -189,6 +206,13 @@ async function handle(req, res) {
       return graphError(res, 400, 'ErrorMimeContentInvalidBase64String', 'Invalid base64 string for MIME content.');
     }
     mime = Buffer.from(text, 'base64');
+  } else if (upload) {
+    if (url.searchParams.get('uploadType') !== 'media' || !/^message\//.test(seen.content_type || '')) {
+      answer(400);
+      return gmailError(res, 400, 'INVALID_ARGUMENT', 'badContent', `Media type '${seen.content_type}' is not supported. Valid media types: [message/*]`);
+    }
+    if (body.length > GMAIL_MAX) { answer(413); return gmailError(res, 413, 'INVALID_ARGUMENT', 'uploadTooLarge', `Media larger than: ${GMAIL_MAX}`); }
+    mime = body;
   } else {
     let raw;
     try { raw = JSON.parse(body.toString('utf8')).raw; } catch { raw = undefined; }

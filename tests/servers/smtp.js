@@ -18,6 +18,8 @@
 //                            token, e.g. "535 5.7.139 Authentication
 //                            unsuccessful, SmtpClientAuthentication is disabled
 //                            for the Tenant" (for doctor tests)
+//   --hide-8bitmime          leave 8BITMIME out of the EHLO reply, as a
+//                            server that takes 7-bit data only (RFC 6152)
 //   --tls-cert FILE --tls-key FILE
 //                            TLS as mail providers do it: both listeners offer
 //                            STARTTLS, and a third (--port-smtps N, 0 = any)
@@ -52,8 +54,9 @@
 // Files in --maildir, written when a message is accepted:
 //   msg-NNNN.eml   the message as received
 //   msg-NNNN.json  {"user", "mechanism", "listener", "tls", "mail_from",
-//                   "rcpt_to", "client_id", "scope", "time", "eml"} (tls:
-//                   the session ran over TLS); written after the
+//                   "rcpt_to", "client_id", "scope", "time", "eml",
+//                   "eightbit"} (tls: the session ran over TLS;
+//                   eightbit: a byte above 0x7f came); written after the
 //                   .eml, by rename, so a reader never sees half of it
 //   auth.jsonl     one line per AUTH attempt: {"time", "listener", "tls",
 //                   "mechanism", "user", "ok", "reply", "reason",
@@ -82,6 +85,7 @@ const { values: opts } = parseArgs({
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'port-smtps': { type: 'string', default: '0' },
+    'hide-8bitmime': { type: 'boolean', default: false },
   },
 });
 
@@ -322,6 +326,7 @@ function makeOnData(listener) {
         rcpt_to: session.envelope.rcptTo.map((r) => r.address),
         time: Date.now() / 1000,
         eml,
+        eightbit: Buffer.concat(chunks).some((b) => b > 0x7f),
       };
       const tmp = join(opts.maildir, `.${base}.json.tmp`);
       writeFileSync(tmp, `${JSON.stringify(meta)}\n`);
@@ -343,6 +348,7 @@ function startListener(listener, authMethods, port, implicitTls = false) {
     size: 10 * 1024 * 1024,
     logger: false,
     disableReverseLookup: true,
+    hide8BITMIME: opts['hide-8bitmime'],
     onAuth: makeOnAuth(listener),
     onRcptTo(address, session, callback) {
       if (opts['reject-rcpt'] && address.address.toLowerCase() === opts['reject-rcpt'].toLowerCase()) {

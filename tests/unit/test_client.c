@@ -160,11 +160,14 @@ static void fake_drain(int fd)
 		;
 }
 
+/* What the fake agent says it does; a script may say more. */
+static const char *fake_caps = "token list login";
+
 static void fake_reply_version(int fd, uint32_t version)
 {
 	struct proto_version v = {.version = version,
 				  .agent = proto_str_c(AGENT_NAME),
-				  .caps = proto_str_c("token list login")};
+				  .caps = proto_str_c(fake_caps)};
 	unsigned char out[256];
 	struct proto_writer w;
 
@@ -273,6 +276,84 @@ static int fake_finish(struct fake *f)
 static void script_hello(int fd)
 {
 	fake_hello(fd, PROTO_VERSION);
+	fake_drain(fd);
+}
+
+/* Nothing may come at all: the client hangs up without a byte. */
+static void script_nothing(int fd)
+{
+	unsigned char b;
+
+	if (recv(fd, &b, 1, 0) != 0)
+		_exit(FAKE_WRONG_FIELD);
+}
+
+/* Answers one TOKEN request for "work" with SECRET_TOKEN. */
+static void fake_answer_token(int fd)
+{
+	unsigned char in[512], out[512];
+	struct proto_token_rep t = {.token = proto_str_c(SECRET_TOKEN),
+				    .expires_at = 1,
+				    .email = proto_str_c("a@example.com")};
+	struct proto_token_req q;
+	struct proto_writer w;
+	struct proto_reader r;
+
+	fake_expect(fd, PROTO_REQ_TOKEN, in, sizeof(in), &r);
+	if (proto_dec_token_req(&r, &q) != 0 ||
+	    !proto_str_eq(q.account, "work"))
+		_exit(FAKE_WRONG_FIELD);
+	proto_writer_init(&w, out, sizeof(out));
+	if (proto_enc_token_rep(&w, &t) != 0)
+		_exit(FAKE_IO);
+	fake_send(fd, out, w.len);
+}
+
+static void script_hello_token(int fd)
+{
+	fake_hello(fd, PROTO_VERSION);
+	fake_answer_token(fd);
+	fake_drain(fd);
+}
+
+/* The QUERY and the first request come in one write: one recv() holds
+   both frames whole, and nothing more. */
+static void script_one_write(int fd)
+{
+	unsigned char in[1024];
+	struct proto_reader r;
+	struct proto_query q;
+	size_t first = 0, second = 0;
+	uint8_t type;
+	ssize_t n;
+
+	n = recv(fd, in, sizeof(in), 0);
+	if (n <= 0)
+		_exit(FAKE_IO);
+	if (proto_frame_peek(in, (size_t)n, PROTO_MAX_MSG, &first) != 0 ||
+	    proto_frame_open(in, first, &type, &r) != 0 ||
+	    type != PROTO_REQ_QUERY || proto_dec_query(&r, &q) != 0 ||
+	    q.version != PROTO_VERSION)
+		_exit(FAKE_WRONG_TYPE);
+	if (proto_frame_peek(in + first, (size_t)n - first, PROTO_MAX_MSG,
+			     &second) != 0 ||
+	    first + second != (size_t)n ||
+	    proto_frame_open(in + first, second, &type, &r) != 0 ||
+	    type != PROTO_REQ_TOKEN)
+		_exit(FAKE_WRONG_FIELD);
+	fake_reply_version(fd, PROTO_VERSION);
+	{
+		unsigned char out[512];
+		struct proto_token_rep t = {.token = proto_str_c(SECRET_TOKEN),
+					    .expires_at = 1,
+					    .email = proto_str_c("a@b.c")};
+		struct proto_writer w;
+
+		proto_writer_init(&w, out, sizeof(out));
+		if (proto_enc_token_rep(&w, &t) != 0)
+			_exit(FAKE_IO);
+		fake_send(fd, out, w.len);
+	}
 	fake_drain(fd);
 }
 
@@ -445,6 +526,49 @@ static void script_list(int fd)
 	fake_drain(fd);
 }
 
+/* An agent that keeps tokens of other scopes (PROTOCOL.md 4.4). */
+static void script_list_scopes(int fd)
+{
+	struct proto_account_info e = {.name = proto_str_c("work"),
+				       .email =
+					   proto_str_c("alice@example.com"),
+				       .provider = proto_str_c("microsoft"),
+				       .flow = proto_str_c("device"),
+				       .state = PROTO_STATE_ACTIVE};
+	struct proto_scope_info s[2] = {
+	    {.account = proto_str_c("work"),
+	     .scope = proto_str_c("https://graph.microsoft.com/Mail.Send"),
+	     .state = PROTO_STATE_REAUTH,
+	     .last_error = proto_str_c("work: AADSTS65001: no consent")},
+	    {.account = proto_str_c("work"),
+	     .scope = proto_str_c("https://mail.google.com/"),
+	     .state = PROTO_STATE_ACTIVE,
+	     .expires_at = 1700003600,
+	     .refreshed_at = 1700000000,
+	     .next_refresh_at = 1700002700},
+	};
+	unsigned char in[256], out[1024];
+	struct proto_list_req q;
+	struct proto_writer w;
+	struct proto_reader r;
+
+	fake_caps = "token list login list-scopes";
+	fake_hello(fd, PROTO_VERSION);
+	fake_expect(fd, PROTO_REQ_LIST, in, sizeof(in), &r);
+	if (proto_dec_list_req(&r, &q) != 0 || q.flags != PROTO_LIST_SCOPES)
+		_exit(FAKE_WRONG_FIELD);
+	proto_writer_init(&w, out, sizeof(out));
+	proto_enc_list_begin(&w, 1);
+	proto_enc_list_entry(&w, &e);
+	proto_enc_list_scopes_begin(&w, 2);
+	proto_enc_list_scope(&w, &s[0]);
+	proto_enc_list_scope(&w, &s[1]);
+	if (proto_enc_list_end(&w) != 0)
+		_exit(FAKE_IO);
+	fake_send(fd, out, w.len);
+	fake_drain(fd);
+}
+
 static void script_login(int fd)
 {
 	struct proto_login_rep l = {
@@ -577,19 +701,52 @@ static void client_uses_socket_from_environment(void **state)
 	assert_int_equal(setenv(XO_AUTH_SOCK_ENV, f.path, 1), 0);
 	assert_int_equal(xo_client_connect(NULL, &c), 0);
 	unsetenv(XO_AUTH_SOCK_ENV);
+	assert_string_equal(xo_client_agent_version(c), AGENT_NAME);
 	xo_client_free(c);
 	assert_int_equal(fake_finish(&f), FAKE_OK);
 }
 
+/* The version is checked with the first request, sent behind QUERY: an
+   agent of another version fails it (its reply to the request is never
+   taken), and every call after it. */
 static void client_refuses_agent_with_other_major_version(void **state)
 {
+	struct xo_account *list = NULL;
+	struct xo_token t = {0};
 	struct xo_client *c = NULL;
+	size_t n = 0;
 	struct fake f;
 
 	(void)state;
 	fake_start(&f, script_other_major);
-	assert_int_equal(xo_client_connect(f.path, &c), XO_ERR_VERSION);
-	assert_null(c);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_int_equal(xo_token(c, "work", NULL, &t), XO_ERR_VERSION);
+	assert_null(t.token);
+	assert_non_null(strstr(xo_client_message(c), "version 2"));
+	assert_int_equal(xo_list(c, &list, &n), XO_ERR_VERSION);
+	assert_non_null(strstr(xo_client_message(c), "version 2"));
+	assert_string_equal(xo_client_agent_version(c), "");
+	assert_false(xo_client_has_cap(c, "token"));
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+static void client_sends_query_and_first_request_in_one_write(void **state)
+{
+	struct xo_token t = {0};
+	struct xo_client *c = NULL;
+	struct fake f;
+
+	(void)state;
+	fake_start(&f, script_one_write);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_int_equal(xo_token(c, "work", NULL, &t), 0);
+	assert_string_equal(t.token, SECRET_TOKEN);
+	/* Learnt on the way. */
+	assert_string_equal(xo_client_agent_version(c), AGENT_NAME);
+	assert_true(xo_client_has_cap(c, "list"));
+	xo_token_free(&t);
+	xo_client_free(c);
 	assert_int_equal(fake_finish(&f), FAKE_OK);
 }
 
@@ -632,8 +789,8 @@ static void client_reports_no_agent_when_nobody_listens(void **state)
 
 /* A fake agent that is full for its first `busy` connections: it answers
    each with FAILURE busy at once, without reading, and closes; the next
-   one it serves.  It exits with FAKE_OK once served. */
-static void fake_start_full(struct fake *f, int busy)
+   one it serves with script.  It exits with FAKE_OK once served. */
+static void fake_start_full(struct fake *f, int busy, fake_script_cb script)
 {
 	int lfd = fake_listen(f), i;
 
@@ -652,7 +809,7 @@ static void fake_start_full(struct fake *f, int busy)
 				close(fd);
 				continue;
 			}
-			script_hello(fd);
+			script(fd);
 			_exit(FAKE_OK);
 		}
 	}
@@ -660,20 +817,37 @@ static void fake_start_full(struct fake *f, int busy)
 }
 
 /* An agent that says "busy" at connect has room a moment later: the
-   client tries again by itself, and gives up with the agent's words. */
+   client tries again by itself, sending its first request again (a busy
+   agent carried out nothing), and gives up with the agent's words. */
 static void client_retries_an_agent_that_is_full(void **state)
 {
+	struct xo_token t = {0};
 	struct xo_client *c = NULL;
 	struct fake f;
 
 	(void)state;
-	fake_start_full(&f, 2);
+	fake_start_full(&f, 2, script_hello_token);
 	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_int_equal(xo_token(c, "work", NULL, &t), 0);
+	assert_string_equal(t.token, SECRET_TOKEN);
+	xo_token_free(&t);
 	xo_client_free(c);
 	assert_int_equal(fake_finish(&f), FAKE_OK);
 
-	fake_start_full(&f, 1000);
-	assert_int_equal(xo_client_open(f.path, &c), XO_ERR_BUSY);
+	/* Asked for its version alone, likewise. */
+	fake_start_full(&f, 2, script_hello);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_string_equal(xo_client_agent_version(c), AGENT_NAME);
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+
+	fake_start_full(&f, 1000, script_hello);
+	assert_int_equal(xo_client_open(f.path, &c), 0);
+	assert_int_equal(xo_token(c, "work", NULL, &t), XO_ERR_BUSY);
+	assert_non_null(strstr(xo_client_message(c), "full up"));
+	assert_true(xo_client_agent_failed(c));
+	/* The connection stays failed for that reason. */
+	assert_int_equal(xo_token(c, "work", NULL, &t), XO_ERR_BUSY);
 	assert_non_null(strstr(xo_client_message(c), "full up"));
 	xo_client_free(c);
 	kill(f.pid, SIGKILL);
@@ -884,8 +1058,10 @@ static void client_rejects_oversized_version_reply(void **state)
 
 	(void)state;
 	fake_start(&f, script_oversized_version);
-	assert_int_equal(xo_client_connect(f.path, &c), XO_ERR_MSG_TOO_LARGE);
-	assert_null(c);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_string_equal(xo_client_agent_version(c), "");
+	assert_non_null(strstr(xo_client_message(c), "limit"));
+	xo_client_free(c);
 	assert_int_equal(fake_finish(&f), FAKE_OK);
 }
 
@@ -962,6 +1138,57 @@ static void client_lists_accounts(void **state)
 	assert_string_equal(list[1].name, "home");
 	assert_int_equal(list[1].state, PROTO_STATE_REAUTH);
 	assert_string_equal(list[1].last_error, "invalid_grant");
+	xo_accounts_free(list, n);
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+static void client_lists_tokens_of_other_scopes(void **state)
+{
+	struct xo_scope_token *t = NULL;
+	struct xo_account *list = NULL;
+	struct xo_client *c = NULL;
+	size_t n = 0, nt = 0;
+	struct fake f;
+
+	(void)state;
+	fake_start(&f, script_list_scopes);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_int_equal(xo_list_scopes(c, &list, &n, &t, &nt), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(nt, 2);
+	assert_string_equal(t[0].account, "work");
+	assert_string_equal(t[0].scope,
+			    "https://graph.microsoft.com/Mail.Send");
+	assert_string_equal(t[0].state_name, "reauth");
+	assert_string_equal(t[0].last_error, "work: AADSTS65001: no consent");
+	assert_int_equal(t[1].state, PROTO_STATE_ACTIVE);
+	assert_int_equal(t[1].expires_at, 1700003600);
+	assert_int_equal(t[1].refreshed_at, 1700000000);
+	assert_int_equal(t[1].next_refresh_at, 1700002700);
+	xo_scope_tokens_free(t, nt);
+	xo_accounts_free(list, n);
+	xo_client_free(c);
+	assert_int_equal(fake_finish(&f), FAKE_OK);
+}
+
+/* An agent without "list-scopes" gets the LIST it knows (script_list
+   checks that it is empty), and the client no scopes. */
+static void client_asks_an_older_agent_for_no_scopes(void **state)
+{
+	struct xo_scope_token *t = (struct xo_scope_token *)1;
+	struct xo_account *list = NULL;
+	struct xo_client *c = NULL;
+	size_t n = 0, nt = 99;
+	struct fake f;
+
+	(void)state;
+	fake_start(&f, script_list);
+	assert_int_equal(xo_client_connect(f.path, &c), 0);
+	assert_int_equal(xo_list_scopes(c, &list, &n, &t, &nt), 0);
+	assert_int_equal(n, 2);
+	assert_null(t);
+	assert_int_equal(nt, 0);
 	xo_accounts_free(list, n);
 	xo_client_free(c);
 	assert_int_equal(fake_finish(&f), FAKE_OK);
@@ -1049,7 +1276,7 @@ static void client_checks_arguments_before_sending(void **state)
 	struct fake f;
 
 	(void)state;
-	fake_start(&f, script_hello);
+	fake_start(&f, script_nothing);
 	assert_int_equal(xo_client_connect(f.path, &c), 0);
 	assert_int_equal(xo_token(c, "", NULL, &t), XO_ERR_INVALID);
 	assert_int_equal(xo_token(c, NULL, NULL, &t), XO_ERR_INVALID);
@@ -1058,7 +1285,7 @@ static void client_checks_arguments_before_sending(void **state)
 	xo_token_free(NULL);
 	xo_client_free(NULL);
 	xo_client_free(c);
-	/* The fake saw only the QUERY, then the hang-up. */
+	/* The fake saw nothing, not even a QUERY: only the hang-up. */
 	assert_int_equal(fake_finish(&f), FAKE_OK);
 }
 
@@ -1068,6 +1295,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(client_connects_and_learns_agent_version),
 	    cmocka_unit_test(client_uses_socket_from_environment),
 	    cmocka_unit_test(client_refuses_agent_with_other_major_version),
+	    cmocka_unit_test(client_sends_query_and_first_request_in_one_write),
 	    cmocka_unit_test(client_reports_no_agent_when_socket_is_missing),
 	    cmocka_unit_test(client_reports_no_agent_when_nobody_listens),
 	    cmocka_unit_test(client_refuses_a_socket_of_another_user),
@@ -1083,6 +1311,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(client_gives_up_on_silent_agent),
 	    cmocka_unit_test(client_rejects_reply_of_wrong_type),
 	    cmocka_unit_test(client_lists_accounts),
+	    cmocka_unit_test(client_lists_tokens_of_other_scopes),
+	    cmocka_unit_test(client_asks_an_older_agent_for_no_scopes),
 	    cmocka_unit_test(client_login_waits_until_agent_says_done),
 	    cmocka_unit_test(client_checks_arguments_before_sending),
 	    cmocka_unit_test(

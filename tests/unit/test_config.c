@@ -834,6 +834,39 @@ static void a_transport_without_its_server_is_refused(void **state)
 	    "server, such as smtp.office365.com:587)");
 }
 
+/* Where mail for local users goes: plain addresses, kept as "a, b". */
+static void local_recipient_takes_plain_addresses(void **state)
+{
+	struct agent_config *c;
+
+	(void)state;
+	c = parsed("[account a]\nprovider = google\nclient_id = x\n"
+		   "local_recipient = ops@example.com ,admin@example.org,\n"
+		   "[account b]\nprovider = google\nclient_id = y\n");
+	assert_string_equal(account(c, "a")->local_recipient,
+			    "ops@example.com, admin@example.org");
+	assert_null(account(c, "b")->local_recipient);
+	agent_config_free(c);
+	refused_with("[account a]\nprovider = google\nclient_id = x\n"
+		     "local_recipient = root\n",
+		     "t.conf:4: [account a] key 'local_recipient': 'root' is "
+		     "not an e-mail address (expected the e-mail address (or "
+		     "addresses, separated by commas) that mail for a local "
+		     "user such as root goes to)");
+	refused_with("[account a]\nprovider = google\nclient_id = x\n"
+		     "local_recipient = Ops <ops@example.com>\n",
+		     "t.conf:4: [account a] key 'local_recipient': 'Ops "
+		     "<ops@example.com>' is not an e-mail address (expected "
+		     "the e-mail address (or addresses, separated by commas) "
+		     "that mail for a local user such as root goes to)");
+	refused_with("[account a]\nprovider = google\nclient_id = x\n"
+		     "local_recipient = a@b.c,,d@e.f\n",
+		     "t.conf:4: [account a] key 'local_recipient': '' is "
+		     "not an e-mail address (expected the e-mail address (or "
+		     "addresses, separated by commas) that mail for a local "
+		     "user such as root goes to)");
+}
+
 static void agent_unknown_key_lists_the_agent_keys(void **state)
 {
 	(void)state;
@@ -1275,6 +1308,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(only_microsoft_presets_take_client_credentials),
 	    cmocka_unit_test(presets_fill_the_send_transports),
 	    cmocka_unit_test(a_transport_without_its_server_is_refused),
+	    cmocka_unit_test(local_recipient_takes_plain_addresses),
 	};
 	const struct unit_group groups[] = {
 	    UNIT_GROUP("config", tests, make_tmpdir, remove_tmpdir),

@@ -439,6 +439,53 @@ static void unknown_account_name_is_quoted_cut_short(void **state)
 	loop_client_close(&c);
 }
 
+/* PROTOCOL.md 3.1: a client may send QUERY and its first request in one
+   write; the replies come in order. */
+static void query_and_request_in_one_write_are_answered_in_order(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char buf[2 * FRAME_MAX];
+	struct loop_client c;
+	struct loop_frame fr;
+	size_t n;
+
+	loop_client_open(&c, f->server, &f->loop);
+	n = must_build(PROTO_REQ_QUERY, NULL, buf);
+	n += must_build(PROTO_REQ_TOKEN, "nosuch@example.org", buf + n);
+	loop_client_write(&c, buf, n);
+	assert_int_equal(loop_client_read(&c, &fr, 5000), 1);
+	assert_int_equal(fr.type, PROTO_REP_VERSION);
+	loop_frame_cleanup(&fr);
+	expect_failure(&c, XO_ERR_NO_ACCOUNT);
+	expect_served(&c);
+	loop_client_close(&c);
+}
+
+/* A QUERY whose version the agent cannot speak ends the connection with
+   its answer: what came behind it, in a layout the agent does not know,
+   is not carried out. */
+static void query_of_unknown_version_ends_the_connection(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_query q = {.version = 0};
+	unsigned char buf[2 * FRAME_MAX];
+	struct proto_writer w;
+	struct loop_client c;
+	struct loop_frame fr;
+	size_t n;
+
+	loop_client_open(&c, f->server, &f->loop);
+	proto_writer_init(&w, buf, sizeof(buf));
+	assert_int_equal(proto_enc_query(&w, &q), 0);
+	n = w.len;
+	n += must_build(PROTO_REQ_REMOVE, "nosuch@example.org", buf + n);
+	loop_client_write(&c, buf, n);
+	expect_failure(&c, XO_ERR_VERSION);
+	/* No answer to REMOVE: the close. */
+	assert_int_equal(loop_client_read(&c, &fr, 5000), 0);
+	loop_client_close(&c);
+}
+
 static void locked_agent_refuses_all_but_what_works_locked(void **state)
 {
 	struct fixture *f = *state;
@@ -601,6 +648,11 @@ int main(int argc, char **argv)
 		teardown),
 	    cmocka_unit_test_setup_teardown(
 		locked_agent_says_locked_before_decoding, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		query_and_request_in_one_write_are_answered_in_order, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		query_of_unknown_version_ends_the_connection, setup, teardown),
 	    cmocka_unit_test_setup_teardown(agent_without_vault_is_not_locked,
 					    setup, teardown),
 	};

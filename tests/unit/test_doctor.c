@@ -567,6 +567,50 @@ static void last_error_is_explained_with_its_remedy(void **state)
 	free(r);
 }
 
+/* The token of the transport's scope: why Graph sending fails while the
+   account's own token is fine. */
+static void send_scope_refusal_is_explained_for_its_transport(void **state)
+{
+	static const char graph[] = "https://graph.microsoft.com/Mail.Send";
+	struct doctor_report *r = report_new();
+	struct doctor_account a = ms_account();
+
+	(void)state;
+	doctor_check_send_scope(&a, "graph", graph, 0, "", r);
+	assert_true(has_finding(r, PROTO_LEVEL_OK, "gets tokens for", graph,
+				"send = graph", NULL));
+	free(r);
+
+	r = report_new();
+	doctor_check_send_scope(&a, "graph", graph, XO_ERR_LOGIN_NEEDED,
+				"work: the provider gives no token for ... "
+				"(AADSTS65001: The user or administrator has "
+				"not consented)",
+				r);
+	dump(r);
+	assert_true(has_finding(r, PROTO_LEVEL_PROBLEM, "No token for", graph,
+				"AADSTS65001", "xoauth login work",
+				"send = smtp", NULL));
+	free(r);
+
+	/* auto needs it only to fall back: a warning. */
+	r = report_new();
+	doctor_check_send_scope(&a, "auto", graph, XO_ERR_LOGIN_NEEDED,
+				"work: ... (invalid_scope: nope)", r);
+	assert_true(has_finding(r, PROTO_LEVEL_WARNING, "fall back to Graph",
+				"invalid_scope", NULL));
+	assert_int_equal(doctor_count(r, PROTO_LEVEL_PROBLEM), 0);
+	free(r);
+
+	/* A cause the rules do not know: the words, and the general fix. */
+	r = report_new();
+	doctor_check_send_scope(&a, "graph", graph, XO_ERR_TIMEOUT,
+				"its refresh did not end within the wait", r);
+	assert_true(has_finding(r, PROTO_LEVEL_PROBLEM, "did not end",
+				"Mail.Send", NULL));
+	free(r);
+}
+
 static void account_without_tokens_needs_a_login(void **state)
 {
 	struct doctor_report *r = report_new();
@@ -813,10 +857,11 @@ static void missing_scopes_are_flagged(void **state)
 static void mail_targets_are_parsed_strictly(void **state)
 {
 	static const char *const bad[] = {
-	    "",		  "a b",	 "user@host",	"host:0",
-	    "host:99999", "host/x",	 "host:",	"[::1",
-	    "host:25x",	  "smtp://host", "host?x",	"[::1]x",
-	    "-host",	  "host:-1",	 "[nothex]:25", "h\001st",
+	    "",		  "a b",	  "user@host",	 "host:0",
+	    "host:99999", "host/x",	  "host:",	 "[::1",
+	    "host:25x",	  "imaps://host", "host?x",	 "[::1]x",
+	    "smtps://",	  "http://host",  "smtp://h/x",	 "smtps://[::1",
+	    "-host",	  "host:-1",	  "[nothex]:25", "h\001st",
 	};
 	struct agent_mailhost t;
 	char why[200];
@@ -852,6 +897,34 @@ static void mail_targets_are_parsed_strictly(void **state)
 	assert_int_equal(
 	    agent_mailhost_parse("LocalHost:25", 0, &t, why, sizeof(why)), 0);
 	assert_true(t.loopback);
+	/* A scheme says how TLS starts, whatever the port. */
+	assert_int_equal(agent_mailhost_parse("smtps://localhost:2465", 0, &t,
+					      why, sizeof(why)),
+			 0);
+	assert_string_equal(t.host, "localhost");
+	assert_int_equal(t.port, 2465);
+	assert_true(t.implicit_tls);
+	assert_int_equal(agent_mailhost_parse("SMTPS://smtp.example.com", 0, &t,
+					      why, sizeof(why)),
+			 0);
+	assert_int_equal(t.port, 465);
+	assert_true(t.implicit_tls);
+	assert_int_equal(agent_mailhost_parse("smtp://smtp.example.com:465", 0,
+					      &t, why, sizeof(why)),
+			 0);
+	assert_false(t.implicit_tls);
+	assert_int_equal(
+	    agent_mailhost_parse("imap://[::1]", 1, &t, why, sizeof(why)), 0);
+	assert_string_equal(t.host, "::1");
+	assert_int_equal(t.port, 143);
+	assert_false(t.implicit_tls);
+	assert_int_equal(agent_mailhost_parse("imaps://imap.example.com:1993",
+					      1, &t, why, sizeof(why)),
+			 0);
+	assert_true(t.implicit_tls);
+	assert_int_equal(agent_mailhost_parse("smtps://imap.example.com", 1, &t,
+					      why, sizeof(why)),
+			 -1);
 	for (i = 0; i < N(bad); i++) {
 		why[0] = '\0';
 		if (agent_mailhost_parse(bad[i], 0, &t, why, sizeof(why)) == 0)
@@ -1047,6 +1120,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(provider_errors_map_to_cause_and_remedy),
 	    cmocka_unit_test(aadsts_numbers_are_found_in_text),
 	    cmocka_unit_test(last_error_is_explained_with_its_remedy),
+	    cmocka_unit_test(send_scope_refusal_is_explained_for_its_transport),
 	    cmocka_unit_test(account_without_tokens_needs_a_login),
 	    cmocka_unit_test(retrying_account_is_advised_by_what_failed),
 	    cmocka_unit_test(planned_token_life_is_told),

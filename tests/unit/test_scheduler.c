@@ -5,9 +5,9 @@
  *
  * agent_now_boot() is the agent's only clock; the link wraps it
  * (scheduler.cmake), so every deadline the store computes is on
- * fake_now.  The timer is looked at through uv_timer_get_due_in(), which
- * is exact here because the loop's own time does not move while a test
- * runs (the loop never runs until the teardown).
+ * fake_now.  The timer is a boot timer (core/clock.h), looked at through
+ * the deadline it is armed for, on the same fake clock: the loop never
+ * runs until the teardown, and no test waits for the kernel's timerfd.
  *
  * The accounts' token endpoint is a port nothing listens on: a refresh
  * that starts goes nowhere, and the tests only look at what started
@@ -64,9 +64,6 @@ int64_t __wrap_agent_now_boot(void)
 
 static const char config_text[] = SECTION("a", "") SECTION("b", "")
     SECTION("c", "") SECTION("short", "lifetime = 10\n");
-
-/* What the scheduler does when nothing is due. */
-#define WAKE_MAX_MS 30000
 
 struct fixture {
 	uv_loop_t loop;
@@ -146,11 +143,20 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* When the scheduler's timer fires, in ms from now. */
+/* Whether the scheduler's timer is armed at all. */
+static bool armed(struct fixture *f)
+{
+	return f->a.store->scheduler.at != 0;
+}
+
+/* When the scheduler's timer fires, in ms from now (a deadline that has
+   passed fires at once: 0). */
 static uint64_t due_in(struct fixture *f)
 {
-	assert_true(uv_is_active((uv_handle_t *)&f->a.store->scheduler));
-	return uv_timer_get_due_in(&f->a.store->scheduler);
+	int64_t at = f->a.store->scheduler.at;
+
+	assert_true(armed(f));
+	return at > fake_now ? (uint64_t)(at - fake_now) : 0;
 }
 
 static void tick(struct fixture *f)
@@ -186,28 +192,44 @@ static void timer_wakes_at_earliest_next_refresh(void **state)
 	assert_int_equal(due_in(f), 1000);
 }
 
-static void timer_wakes_within_30_s_with_nothing_due(void **state)
+static void timer_sleeps_until_the_deadline_however_far(void **state)
 {
 	struct fixture *f = *state;
 	struct account *a = logged_in(f, "a");
 
-	/* Nothing planned at all. */
+	/* Nothing planned at all: the timer is disarmed, and an idle agent
+	   is never woken by it. */
 	account_store_schedule(f->a.store);
-	assert_int_equal(due_in(f), WAKE_MAX_MS);
-	/* A refresh in an hour: the timer still wakes within 30 s, so that
-	   after a suspend (the boot clock ran on, the loop's did not) the
-	   refresh starts soon. */
+	assert_false(armed(f));
+	/* A refresh in an hour: one wake-up, in an hour, not a tick every
+	   so often before it.  A suspend meanwhile does not put it off: the
+	   timer is on CLOCK_BOOTTIME, which runs on in a suspend. */
 	a->next_refresh_boot = T0 + 3600 * 1000;
 	account_store_schedule(f->a.store);
-	assert_int_equal(due_in(f), WAKE_MAX_MS);
-	a->next_refresh_boot = T0 + WAKE_MAX_MS - 1;
-	account_store_schedule(f->a.store);
-	assert_int_equal(due_in(f), WAKE_MAX_MS - 1);
-	/* The wake-up after a suspend: the refresh is due now. */
-	a->next_refresh_boot = T0 + 3600 * 1000;
+	assert_int_equal(due_in(f), 3600 * 1000);
+	assert_int_equal(f->a.store->scheduler.at, T0 + 3600 * 1000);
+	/* The wake-up after a suspend that slept past it: the refresh is
+	   due, and starts. */
 	fake_now = T0 + 3600 * 1000 + 5;
 	tick(f);
 	assert_true(account_refreshing(a));
+	/* It is out of the plan while it runs: nothing else to wake for. */
+	assert_false(armed(f));
+}
+
+static void timer_is_disarmed_once_its_account_goes(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = logged_in(f, "a");
+
+	a->next_refresh_boot = T0 + 60 * 1000;
+	account_store_schedule(f->a.store);
+	assert_int_equal(due_in(f), 60 * 1000);
+	/* The tokens are forgotten (xoauth remove): nothing is due, and the
+	   timer no longer wakes for what was planned. */
+	a->next_refresh_boot = 0;
+	account_schedule(a);
+	assert_false(armed(f));
 }
 
 static void refreshing_account_does_not_pull_timer_earlier(void **state)
@@ -219,11 +241,11 @@ static void refreshing_account_does_not_pull_timer_earlier(void **state)
 	plan_and_tick(f);
 	assert_true(account_refreshing(a));
 	/* Its planned refresh has passed, but it is under way: the timer
-	   does not wake every millisecond until it ends. */
-	assert_int_equal(due_in(f), WAKE_MAX_MS);
+	   does not wake every millisecond until it ends, nor at all. */
+	assert_false(armed(f));
 	a->next_refresh_boot = T0 + 10;
 	account_store_schedule(f->a.store);
-	assert_int_equal(due_in(f), WAKE_MAX_MS);
+	assert_false(armed(f));
 	/* Another account's deadline still counts. */
 	logged_in(f, "b")->next_refresh_boot = T0 + 700;
 	account_store_schedule(f->a.store);
@@ -244,7 +266,7 @@ static void logging_in_account_does_not_pull_timer_earlier(void **state)
 	/* The login holds the account: no refresh, and no timer spinning
 	   on the refresh it put off. */
 	assert_false(account_refreshing(a));
-	assert_int_equal(due_in(f), WAKE_MAX_MS);
+	assert_false(armed(f));
 }
 
 /* ---- what a tick starts ---- */
@@ -279,7 +301,7 @@ static void tick_skips_account_that_cannot_refresh(void **state)
 	plan_and_tick(f);
 	assert_false(account_refreshing(a));
 	assert_int_equal(a->next_refresh_boot, 0);
-	assert_int_equal(due_in(f), WAKE_MAX_MS);
+	assert_false(armed(f));
 }
 
 static void tick_forgets_tokens_once_lifetime_is_over(void **state)
@@ -309,7 +331,7 @@ static void tick_forgets_tokens_once_lifetime_is_over(void **state)
 	/* The other account keeps its tokens. */
 	assert_non_null(a->refresh_token);
 	assert_int_equal(a->state, PROTO_STATE_ACTIVE);
-	assert_int_equal(due_in(f), WAKE_MAX_MS);
+	assert_false(armed(f));
 }
 
 static void refreshing_account_past_lifetime_does_not_spin_timer(void **state)
@@ -327,7 +349,7 @@ static void refreshing_account_past_lifetime_does_not_spin_timer(void **state)
 	fake_now = T0 + 10000;
 	tick(f);
 	assert_true(account_refreshing(s));
-	assert_int_equal(due_in(f), WAKE_MAX_MS);
+	assert_false(armed(f));
 }
 
 static void locked_store_tick_starts_nothing(void **state)
@@ -343,7 +365,7 @@ static void locked_store_tick_starts_nothing(void **state)
 	assert_false(account_refreshing(b));
 	/* Nothing can start until the unlock, which plans again
 	   (account_store_unlocked()): no timer spinning meanwhile. */
-	assert_int_equal(due_in(f), WAKE_MAX_MS);
+	assert_false(armed(f));
 	f->locked = 0;
 	account_store_unlocked(f->a.store);
 	tick(f);
@@ -369,13 +391,13 @@ static void due_accounts_beyond_the_limit_wait_for_a_slot(void **state)
 	assert_true(account_refreshing(c));
 	assert_true(account_refreshing(a));
 	assert_false(account_refreshing(b));
-	assert_int_equal(due_in(f), WAKE_MAX_MS);
+	assert_false(armed(f));
 	/* One ends (as refresh_ended() does): the next tick is at once, and
 	   starts the one that waited. */
 	account_set_op(c, ACCOUNT_OP_NONE);
 	c->next_refresh_boot = T0 + 600000;
 	account_schedule(c);
-	assert_int_equal(due_in(f), 1);
+	assert_int_equal(due_in(f), 0);
 	tick(f);
 	assert_true(account_refreshing(b));
 	assert_false(account_refreshing(c));
@@ -416,7 +438,9 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(
 		timer_wakes_at_earliest_next_refresh, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-		timer_wakes_within_30_s_with_nothing_due, setup, teardown),
+		timer_sleeps_until_the_deadline_however_far, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		timer_is_disarmed_once_its_account_goes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		refreshing_account_does_not_pull_timer_earlier, setup,
 		teardown),

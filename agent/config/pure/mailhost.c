@@ -1,6 +1,8 @@
 /*
  * mailhost.c: a mail server's address as the user writes it, HOST[:PORT]
- * or [V6]:PORT, for `smtp =` and `xoauth doctor --smtp/--imap`.  Pure.
+ * or [V6]:PORT, optionally after the scheme that says how TLS starts
+ * (smtps:// or imaps:// from the first byte, smtp:// or imap:// by
+ * STARTTLS), for `smtp =` and `xoauth doctor --smtp/--imap`.  Pure.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -58,11 +60,42 @@ static int port_ok(const char *p, unsigned *port)
 	return 1;
 }
 
+/* The scheme at the start of spec, if any: how TLS starts, and the
+   port that goes with it.  Returns the length taken (0: none), or -1
+   for a scheme of another protocol. */
+static int scheme(const char *spec, int imap, int *implicit_tls, unsigned *port)
+{
+	static const struct {
+		const char *prefix;
+		int imap, implicit_tls;
+		unsigned port;
+	} schemes[] = {
+	    {"smtps://", 0, 1, 465},
+	    {"smtp://", 0, 0, 587},
+	    {"imaps://", 1, 1, 993},
+	    {"imap://", 1, 0, 143},
+	};
+	size_t i, n;
+
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		n = strlen(schemes[i].prefix);
+		if (strncasecmp(spec, schemes[i].prefix, n) != 0)
+			continue;
+		if (schemes[i].imap != imap)
+			return -1;
+		*implicit_tls = schemes[i].implicit_tls;
+		*port = schemes[i].port;
+		return (int)n;
+	}
+	return strstr(spec, "://") != NULL ? -1 : 0;
+}
+
 int agent_mailhost_parse(const char *spec, int imap, struct agent_mailhost *out,
 			 char *why, size_t whylen)
 {
 	unsigned char addr[sizeof(struct in6_addr)];
 	const char *host, *rest, *close;
+	int skip, implicit_tls = -1;
 	size_t hl;
 
 	memset(out, 0, sizeof(*out));
@@ -79,6 +112,15 @@ int agent_mailhost_parse(const char *spec, int imap, struct agent_mailhost *out,
 			return -1;
 		}
 	}
+	if ((skip = scheme(spec, imap, &implicit_tls, &out->port)) < 0) {
+		snprintf(why, whylen,
+			 "the only schemes are %s (TLS from the first byte) "
+			 "and %s (STARTTLS)",
+			 imap ? "imaps://" : "smtps://",
+			 imap ? "imap://" : "smtp://");
+		return -1;
+	}
+	spec += skip;
 	if (spec[0] == '[') {
 		/* An IPv6 address, in brackets as in a URL. */
 		if ((close = strchr(spec, ']')) == NULL) {
@@ -124,7 +166,10 @@ int agent_mailhost_parse(const char *spec, int imap, struct agent_mailhost *out,
 			return -1;
 		}
 	}
-	out->implicit_tls = imap ? out->port == 993 : out->port == 465;
+	/* Without a scheme, the port says it, as mail programs take it. */
+	out->implicit_tls = implicit_tls >= 0 ? implicit_tls
+			    : imap	      ? out->port == 993
+					      : out->port == 465;
 	out->loopback = agent_host_is_loopback(out->host);
 	return 0;
 }

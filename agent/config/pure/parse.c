@@ -72,6 +72,7 @@ enum account_key {
 	K_GRAPH_SCOPE,
 	K_GMAIL_ENDPOINT,
 	K_GMAIL_SCOPE,
+	K_LOCAL_RECIPIENT,
 	K_COUNT
 };
 
@@ -228,6 +229,43 @@ static int check_send(struct value_check *v)
 		      v->expect);
 }
 
+/* One or more plain addresses separated by commas, kept as "a, b". */
+static int check_addresses(struct value_check *v)
+{
+	const char *p = v->value, *end;
+	char one[EMAIL_MAX + 1], shown[80];
+	size_t n, k = 0, cap = strlen(v->value) * 2 + 1;
+
+	if ((v->text = malloc(cap)) == NULL)
+		return XO_ERR_NOMEM;
+	while (*p != '\0') {
+		p += strspn(p, " \t");
+		end = p + strcspn(p, ",");
+		for (n = (size_t)(end - p); n > 0 && strchr(" \t", p[n - 1]);
+		     n--)
+			;
+		if (n == 0 && *end == '\0' && k > 0)
+			break; /* "a@b.c," */
+		snprintf(one, sizeof(one), "%.*s", (int)n, p);
+		if (n > EMAIL_MAX || !config_is_email(one) ||
+		    strpbrk(one, "<>()\"\t") != NULL) {
+			config_escape_n(shown, sizeof(shown), p, n, 64);
+			free(v->text);
+			v->text = NULL;
+			return refuse(v,
+				      "'%s' is not an e-mail address "
+				      "(expected %s)",
+				      shown, v->expect);
+		}
+		/* Each address is no longer than it was, and ", " takes
+		   no more room than the comma and blanks doubled. */
+		k += (size_t)snprintf(v->text + k, cap - k, "%s%s",
+				      k > 0 ? ", " : "", one);
+		p = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
 static int check_mailhost(struct value_check *v)
 {
 	struct agent_mailhost h;
@@ -362,6 +400,11 @@ static const struct key_info account_keys[K_COUNT] = {
     [K_GMAIL_ENDPOINT] = URL_KEY("gmail_endpoint", gmail_endpoint),
     [K_GMAIL_SCOPE] = {"gmail_scope", ACC(gmail_scope), check_scopes,
 		       "the OAuth scope of the Gmail API's send"},
+    [K_LOCAL_RECIPIENT] = {"local_recipient", ACC(local_recipient),
+			   check_addresses,
+			   "the e-mail address (or addresses, separated by "
+			   "commas) that mail for a local user such as root "
+			   "goes to"},
 };
 
 #define AGT(field) offsetof(struct agent_config, field)
@@ -1232,6 +1275,7 @@ void agent_account_cfg_cleanup(struct agent_account_cfg *a)
 	free(a->graph_scope);
 	free(a->gmail_endpoint);
 	free(a->gmail_scope);
+	free(a->local_recipient);
 	memset(a, 0, sizeof(*a));
 }
 

@@ -646,6 +646,48 @@ int doctor_provider_error_cause(long aadsts, const char *oauth_error,
 	return 0;
 }
 
+void doctor_check_send_scope(const struct doctor_account *a, const char *send,
+			     const char *scope, int err, const char *msg,
+			     struct doctor_report *r)
+{
+	struct doctor_cause c;
+	int fallback = strcmp(send, "auto") == 0;
+	int level = fallback ? PROTO_LEVEL_WARNING : PROTO_LEVEL_PROBLEM;
+	const char *why =
+	    msg != NULL && msg[0] != '\0' ? msg : "no reason given";
+	char fix[DOCTOR_FIX_MAX];
+
+	if (err == 0) {
+		doctor_addf(r, PROTO_LEVEL_OK, NULL,
+			    "[account %s] gets tokens for %s, which send = %s "
+			    "needs",
+			    a->name, scope, send);
+		return;
+	}
+	if (doctor_provider_error_cause(
+		doctor_aadsts_in(why),
+		strstr(why, "invalid_scope") != NULL ? "invalid_scope" : NULL,
+		a, &c) == 0) {
+		snprintf(fix, sizeof(fix), "%s Until then, %s.", c.fix,
+			 fallback ? "mail goes by SMTP while SMTP AUTH works"
+				  : "send = smtp sends without it, where the "
+				    "server allows SMTP AUTH");
+		doctor_addf(r, level, fix,
+			    "No token for %s, which send = %s needs%s: %s",
+			    scope, send,
+			    fallback ? " to fall back to Graph" : "", c.text);
+		return;
+	}
+	snprintf(fix, sizeof(fix),
+		 "Check that the app registration has the permission the "
+		 "scope stands for (Microsoft Graph's Mail.Send), then log in "
+		 "again so that the consent covers it: xoauth login %s.",
+		 a->name);
+	doctor_addf(r, level, fix,
+		    "No token for %s, which send = %s needs%s: %s", scope, send,
+		    fallback ? " to fall back to Graph" : "", why);
+}
+
 long doctor_aadsts_in(const char *text)
 {
 	const char *p = text;

@@ -108,6 +108,17 @@ void doctor_check_scopes(const struct doctor_account *a, const char *smtp,
 void doctor_check_state(const struct doctor_account *a,
 			struct doctor_report *r);
 
+/*
+ * The token of the scope the account's transport needs (send = graph,
+ * auto or gmail with a gmail_scope): err 0 when one was had, else the
+ * XO_ERR_* and msg the agent's words, which may hold an AADSTS number or
+ * invalid_scope.  A problem for a transport that always needs it, a
+ * warning for auto (only its fallback to Graph needs it).
+ */
+void doctor_check_send_scope(const struct doctor_account *a, const char *send,
+			     const char *scope, int err, const char *msg,
+			     struct doctor_report *r);
+
 /* Cause and remedy of a provider error: an AADSTS number (0: none) or an
    OAuth error name (may be NULL).  0 when known, -1 when not. */
 struct doctor_cause {

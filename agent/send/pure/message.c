@@ -88,6 +88,49 @@ int send_addr_ok(const char *s, size_t len)
 	return 1;
 }
 
+int send_local_ok(const char *s, size_t len)
+{
+	static const char special[] = "!#$%&'*+-/=?^_`{|}~";
+	size_t i;
+
+	if (len == 0 || len > 64 || s[0] == '.' || s[len - 1] == '.')
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') ||
+		    (c != '\0' && strchr(special, c) != NULL))
+			continue;
+		if (c == '.' && s[i - 1] != '.')
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+bool send_addr_local(const char *addr)
+{
+	return strchr(addr, '@') == NULL;
+}
+
+int send_addrs_map_local(const struct send_addrs *in,
+			 const struct send_addrs *to, struct send_addrs *out)
+{
+	size_t i, k;
+	int r = 0;
+
+	for (i = 0; i < in->n && r == 0; i++) {
+		if (!send_addr_local(in->v[i]) || to == NULL || to->n == 0) {
+			r = send_addrs_add(out, in->v[i], strlen(in->v[i]));
+			continue;
+		}
+		for (k = 0; k < to->n && r == 0; k++)
+			r = send_addrs_add(out, to->v[k], strlen(to->v[k]));
+	}
+	return r;
+}
+
 /* ---- address lists (RFC 5322 3.4) ---- */
 
 /* Skips a comment starting at p[*i] == '(' (nested, with quoted pairs);
@@ -138,8 +181,11 @@ static int take_mailbox(char *bare, size_t bare_n, const char *angle,
 	size_t n = have_angle ? angle_n : bare_n;
 	const char *route;
 
-	/* RFC 5322 4.4's obsolete route, "<@a,@b:user@c>". */
-	if (have_angle && (route = memchr(s, ':', n)) != NULL) {
+	/* RFC 5322 4.4's obsolete route, "<@a,@b:user@c>": only where the
+	   angle address starts with one (a ':' elsewhere is the address's
+	   own). */
+	if (have_angle && n > 0 && s[0] == '@' &&
+	    (route = memchr(s, ':', n)) != NULL) {
 		n -= (size_t)(route + 1 - s);
 		s = route + 1;
 	}
@@ -151,7 +197,7 @@ static int take_mailbox(char *bare, size_t bare_n, const char *angle,
 		n--;
 	if (n == 0 && !have_angle)
 		return 0; /* "a, , b", or the end of a group */
-	if (!send_addr_ok(s, n)) {
+	if (!send_addr_ok(s, n) && !send_local_ok(s, n)) {
 		snprintf(why, whylen, "cannot read the address '%.*s'",
 			 (int)(n > 80 ? 80 : n), s);
 		return XO_ERR_MESSAGE_BAD;
@@ -391,22 +437,101 @@ static int put_lines(struct out *o, const char *p, size_t start, size_t end)
 	return 0;
 }
 
-static int put_bcc(struct out *o, const struct send_addrs *bcc)
+/* Whether an address must stand in angle brackets to be read back as
+   itself: it holds a character that means something outside them (a
+   group's ':', a quoted string, a comment), where a plain dot-atom
+   "user@domain" needs none. */
+static bool needs_angle(const char *a)
+{
+	return strpbrk(a, ":;()[]\\\"") != NULL;
+}
+
+/* "Name: a,\r\n b\r\n"; nothing for an empty set. */
+static int put_field(struct out *o, const char *name, size_t name_len,
+		     const struct send_addrs *a)
 {
 	size_t i;
+	bool angle;
 	int r = 0;
 
-	if (bcc == NULL || bcc->n == 0)
+	if (a == NULL || a->n == 0)
 		return 0;
-	if ((r = put(o, "Bcc: ", 5)) != 0)
+	if ((r = put(o, name, name_len)) != 0 || (r = put(o, ": ", 2)) != 0)
 		return r;
-	for (i = 0; i < bcc->n && r == 0; i++) {
+	for (i = 0; i < a->n && r == 0; i++) {
+		angle = needs_angle(a->v[i]);
 		if (i > 0)
 			r = put(o, ",\r\n ", 4);
+		if (r == 0 && angle)
+			r = put(o, "<", 1);
 		if (r == 0)
-			r = put(o, bcc->v[i], strlen(bcc->v[i]));
+			r = put(o, a->v[i], strlen(a->v[i]));
+		if (r == 0 && angle)
+			r = put(o, ">", 1);
 	}
 	return r != 0 ? r : put(o, "\r\n", 2);
+}
+
+/* The addresses of the field at p[start..end) (name_len bytes of name),
+   into *a; 0, or -1 when they cannot be read or memory ran out. */
+static int field_addresses(const char *p, size_t start, size_t end,
+			   size_t name_len, struct send_addrs *a)
+{
+	char why[SEND_WHY_MAX], *value;
+	int r;
+
+	if ((value = unfold(p, start + name_len + 1, end)) == NULL)
+		return -1;
+	r = send_parse_addresses(value, strlen(value), a, why, sizeof(why));
+	free(value);
+	return r == 0 ? 0 : -1;
+}
+
+static bool any_local(const struct send_addrs *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		if (send_addr_local(a->v[i]))
+			return true;
+	return false;
+}
+
+/*
+ * One header field of the copy: as it is, or written anew when it names a
+ * local user and opts say what to write instead (a To, Cc or Bcc with the
+ * local names mapped, a From replaced whole).
+ */
+static int put_header(struct out *o, const char *p, size_t start, size_t end,
+		      size_t name_len, const struct send_copy_opts *opts)
+{
+	struct send_addrs found = {0}, mapped = {0};
+	const char *name = p + start;
+	bool rcpt = name_is(name, name_len, "To") ||
+		    name_is(name, name_len, "Cc") ||
+		    name_is(name, name_len, "Bcc");
+	bool from = name_is(name, name_len, "From");
+	int r;
+
+	if (!((rcpt && opts->local_to != NULL && opts->local_to->n > 0) ||
+	      (from && opts->from_field != NULL)) ||
+	    field_addresses(p, start, end, name_len, &found) != 0 ||
+	    !(rcpt ? any_local(&found)
+		   : found.n > 0 && send_addr_local(found.v[0]))) {
+		send_addrs_free(&found);
+		return put_lines(o, p, start, end);
+	}
+	if (from) {
+		if ((r = put(o, opts->from_field, strlen(opts->from_field))) ==
+		    0)
+			r = put(o, "\r\n", 2);
+	} else if ((r = send_addrs_map_local(&found, opts->local_to,
+					     &mapped)) == 0) {
+		r = put_field(o, name, name_len, &mapped);
+	}
+	send_addrs_free(&found);
+	send_addrs_free(&mapped);
+	return r;
 }
 
 int send_copy(const char *msg, size_t len, const struct send_copy_opts *opts,
@@ -422,19 +547,228 @@ int send_copy(const char *msg, size_t len, const struct send_copy_opts *opts,
 		if ((r = put(&o, opts->add[k], strlen(opts->add[k]))) == 0)
 			r = put(&o, "\r\n", 2);
 	if (r == 0)
-		r = put_bcc(&o, opts->bcc);
+		r = put_field(&o, "Bcc", 3, opts->bcc);
 	/* The header block, without the Bcc fields when asked. */
 	while (r == 0 && i < len &&
 	       !blank_line(msg, i, line_end(msg, len, i)) &&
 	       (end = field_at(msg, len, i, &name_len)) != 0) {
 		if (!((opts->drop_bcc || (opts->bcc != NULL)) &&
 		      name_is(msg + i, name_len, "Bcc")))
-			r = put_lines(&o, msg, i, end);
+			r = put_header(&o, msg, i, end, name_len, opts);
 		i = end;
 	}
 	/* The rest as it is, line ends made CRLF. */
 	if (r == 0)
 		r = put_lines(&o, msg, i, len);
+	if (r != 0) {
+		free(o.p);
+		return r;
+	}
+	*out = o.p;
+	*outlen = o.n;
+	return 0;
+}
+
+/* ---- 8-bit bytes and servers without 8BITMIME ---- */
+
+bool send_has_8bit(const char *msg, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)msg[i] > 0x7f)
+			return true;
+	return false;
+}
+
+/* Whether the len bytes at p are UTF-8 (RFC 3629: no overlong forms, no
+   surrogates, nothing above U+10FFFF). */
+static bool utf8_ok(const unsigned char *p, size_t len)
+{
+	size_t i = 0, n, k;
+	unsigned long c;
+
+	while (i < len) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (p[i] >= 0xc2 && p[i] <= 0xdf)
+			n = 1, c = p[i] & 0x1f;
+		else if (p[i] >= 0xe0 && p[i] <= 0xef)
+			n = 2, c = p[i] & 0x0f;
+		else if (p[i] >= 0xf0 && p[i] <= 0xf4)
+			n = 3, c = p[i] & 0x07;
+		else
+			return false;
+		if (len - i <= n)
+			return false;
+		for (k = 1; k <= n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+			c = (c << 6) | (p[i + k] & 0x3f);
+		}
+		if ((n == 2 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+		    (n == 3 && (c < 0x10000 || c > 0x10ffff)))
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+/* The value of a field, unfolded, without blanks either side, lowercase
+   up to its first ';' (a media type or an encoding); NULL without memory. */
+static char *field_token(const char *p, size_t start, size_t end,
+			 size_t name_len)
+{
+	char *v = unfold(p, start + name_len + 1, end), *a, *b;
+	size_t i;
+
+	if (v == NULL)
+		return NULL;
+	for (a = v; *a == ' ' || *a == '\t'; a++)
+		;
+	b = a + strcspn(a, ";");
+	while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+		b--;
+	memmove(v, a, (size_t)(b - a));
+	v[b - a] = '\0';
+	for (i = 0; v[i] != '\0'; i++)
+		v[i] = (char)tolower((unsigned char)v[i]);
+	return v;
+}
+
+/* The body's lines (CRLF) in quoted-printable, lines of at most 76. */
+static int put_qp(struct out *o, const char *p, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, col = 0;
+	char enc[3];
+	int r = 0;
+
+	for (i = 0; i < len && r == 0; i++) {
+		unsigned char c = (unsigned char)p[i];
+		bool eol = i + 1 < len && p[i] == '\r' && p[i + 1] == '\n';
+		/* A blank is literal unless a line break follows it. */
+		bool last = i + 1 == len || (i + 2 < len && p[i + 1] == '\r' &&
+					     p[i + 2] == '\n');
+		size_t n;
+
+		if (eol) {
+			r = put(o, "\r\n", 2);
+			col = 0;
+			i++;
+			continue;
+		}
+		if ((c >= 33 && c <= 126 && c != '=') ||
+		    ((c == ' ' || c == '\t') && !last)) {
+			enc[0] = (char)c;
+			n = 1;
+		} else {
+			enc[0] = '=';
+			enc[1] = hex[c >> 4];
+			enc[2] = hex[c & 15];
+			n = 3;
+		}
+		/* A soft break keeps every line within 76, its '=' too. */
+		if (col + n > 75) {
+			r = put(o, "=\r\n", 3);
+			col = 0;
+		}
+		if (r == 0)
+			r = put(o, enc, n);
+		col += n;
+	}
+	return r;
+}
+
+int send_to_7bit(const char *msg, size_t len, char **out, size_t *outlen,
+		 char *why, size_t whylen)
+{
+	struct out o = {0};
+	size_t i = 0, end, name_len, body;
+	bool has_type = false, has_version = false;
+	char *v;
+	int r = 0;
+
+	*out = NULL;
+	*outlen = 0;
+	/* The header block: where it ends, and whether it can stay. */
+	while (i < len && !blank_line(msg, i, line_end(msg, len, i)) &&
+	       (end = field_at(msg, len, i, &name_len)) != 0)
+		i = end;
+	/* The body starts after the blank line, or where a line that is
+	   no field is (the copy then gets the blank line it lacked). */
+	body = i < len && blank_line(msg, i, line_end(msg, len, i))
+		   ? line_end(msg, len, i)
+		   : i;
+	if (send_has_8bit(msg, i)) {
+		snprintf(why, whylen,
+			 "its header has 8-bit bytes, which only RFC 2047's "
+			 "encoded words could carry");
+		return XO_ERR_MESSAGE_BAD;
+	}
+	for (i = 0;
+	     r == 0 && i < len && !blank_line(msg, i, line_end(msg, len, i)) &&
+	     (end = field_at(msg, len, i, &name_len)) != 0;
+	     i = end) {
+		bool type = name_is(msg + i, name_len, "Content-Type");
+		bool cte =
+		    name_is(msg + i, name_len, "Content-Transfer-Encoding");
+
+		if (name_is(msg + i, name_len, "MIME-Version"))
+			has_version = true;
+		if (!type && !cte)
+			continue;
+		if ((v = field_token(msg, i, end, name_len)) == NULL) {
+			r = XO_ERR_NOMEM;
+			break;
+		}
+		if (type) {
+			has_type = true;
+			if (strncmp(v, "multipart/", 10) == 0 ||
+			    strncmp(v, "message/", 8) == 0) {
+				snprintf(why, whylen,
+					 "it is %.60s: each of its parts "
+					 "would need an encoding of its own",
+					 v);
+				r = XO_ERR_MESSAGE_BAD;
+			}
+		} else if (strcmp(v, "7bit") != 0 && strcmp(v, "8bit") != 0) {
+			snprintf(
+			    why, whylen,
+			    "its Content-Transfer-Encoding is %.60s, which "
+			    "leaves no 8-bit byte in a body",
+			    v);
+			r = XO_ERR_MESSAGE_BAD;
+		}
+		free(v);
+	}
+	if (r != 0)
+		return r;
+	/* The header as it was, but its encoding; then what MIME needs. */
+	for (i = 0;
+	     r == 0 && i < len && !blank_line(msg, i, line_end(msg, len, i)) &&
+	     (end = field_at(msg, len, i, &name_len)) != 0;
+	     i = end)
+		if (!name_is(msg + i, name_len, "Content-Transfer-Encoding"))
+			r = put(&o, msg + i, end - i);
+	if (r == 0 && !has_version)
+		r = put(&o, "MIME-Version: 1.0\r\n", 19);
+	if (r == 0 && !has_type) {
+		const char *t =
+		    utf8_ok((const unsigned char *)msg + body, len - body)
+			? "Content-Type: text/plain; charset=utf-8\r\n"
+			: "Content-Type: text/plain; charset=unknown-8bit\r\n";
+
+		r = put(&o, t, strlen(t));
+	}
+	if (r == 0)
+		r = put(&o,
+			"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+			47);
+	if (r == 0)
+		r = put_qp(&o, msg + body, len - body);
 	if (r != 0) {
 		free(o.p);
 		return r;

@@ -40,7 +40,7 @@ enum xo_form {
 struct xo_token_opts {
 	enum xo_form form;
 	const char *host;   /* OAUTHBEARER only; NULL for none */
-	unsigned port;      /* OAUTHBEARER only; 0 for none */
+	unsigned port;	    /* OAUTHBEARER only; 0 for none */
 	unsigned min_valid; /* seconds the token must stay valid; 0: default */
 	unsigned wait_ms;   /* longest wait for a refresh; 0: agent default */
 	const char *scope;  /* NULL: the account's own token; else one of the
@@ -84,12 +84,29 @@ struct xo_account {
 	char *email;
 	char *provider;
 	char *flow;
-	int state;               /* PROTO_STATE_* as in PROTOCOL.md */
-	const char *state_name;  /* static string: "active", ... */
+	int state;		/* PROTO_STATE_* as in PROTOCOL.md */
+	const char *state_name; /* static string: "active", ... */
 	uint64_t expires_at;
 	uint64_t refreshed_at;
 	uint64_t next_refresh_at;
 	char *last_error;
+};
+
+/* The token of another scope than its account's own (graph_scope,
+ * gmail_scope: Microsoft Graph's Mail.Send for `send = graph`), as
+ * xo_list_scopes() gives it: why sending through an API fails shows
+ * here (no consent for the scope: AADSTS65001). */
+struct xo_scope_token {
+	char *account;		/* the account's name */
+	char *scope;
+	int state;		/* PROTO_STATE_*: active, refreshing,
+				   retrying, reauth (the provider refused
+				   the scope) or idle (none held yet) */
+	const char *state_name; /* static string */
+	uint64_t expires_at;	/* 0: none held */
+	uint64_t refreshed_at;
+	uint64_t next_refresh_at;
+	char *last_error; /* the scope's own failure, "" */
 };
 
 struct xo_login {
@@ -97,7 +114,7 @@ struct xo_login {
 	 * flows: the authorization URL to open. */
 	char *verification_uri;
 	char *verification_uri_complete; /* may be "" */
-	char *user_code;                 /* device flow; "" otherwise */
+	char *user_code;		 /* device flow; "" otherwise */
 	unsigned expires_in;
 	unsigned interval;
 	char *flow; /* "device", "browser", "paste", "client_credentials" */
@@ -126,10 +143,15 @@ struct xo_finding {
 /*
  * Connects to the agent at path, or at $XOAUTH_AUTH_SOCK when path is NULL.
  * Checks that the process listening there is of our uid (or root's: a
- * client running as root talks to anyone's) before it sends anything, and
- * the protocol version.  Returns XO_ERR_NO_AGENT when no socket is named,
- * nothing listens there, or another user's process does.  *out is freed
- * with xo_client_free().
+ * client running as root talks to anyone's) before it sends anything.
+ * Returns XO_ERR_NO_AGENT when no socket is named, nothing listens there,
+ * or another user's process does.  *out is freed with xo_client_free().
+ *
+ * The protocol version is checked with the first request, at no extra
+ * round trip: QUERY goes out in the same write (PROTOCOL.md 3.1).  So an
+ * agent of another protocol version (XO_ERR_VERSION), or one that stays
+ * full ("busy", tried again for about 1.5 s: XO_ERR_BUSY), fails the first
+ * call, and every call after it, rather than the connect.
  */
 XO_EXTERN int xo_client_connect(const char *path, struct xo_client **out);
 /*
@@ -148,10 +170,13 @@ XO_EXTERN const char *xo_client_message(const struct xo_client *c);
 /* 1 when the last failure was the agent's answer (a FAILURE reply), 0
  * when it happened on this side (no agent, broken connection, bad reply). */
 XO_EXTERN int xo_client_agent_failed(const struct xo_client *c);
-/* The agent's version string, e.g. "xoauth-agent 0.1.0". */
-XO_EXTERN const char *xo_client_agent_version(const struct xo_client *c);
-/* 1 when the agent announced the capability word (PROTOCOL.md 3.1). */
-XO_EXTERN int xo_client_has_cap(const struct xo_client *c, const char *word);
+/* The agent's version string, e.g. "xoauth-agent 0.1.0"; "" when it
+ * cannot be asked (xo_client_message() says why).  Before any request on
+ * the connection, this asks (a QUERY, one round trip). */
+XO_EXTERN const char *xo_client_agent_version(struct xo_client *c);
+/* 1 when the agent announced the capability word (PROTOCOL.md 3.1); 0 when
+ * it did not, or could not be asked (as xo_client_agent_version()). */
+XO_EXTERN int xo_client_has_cap(struct xo_client *c, const char *word);
 
 XO_EXTERN int xo_token(struct xo_client *c, const char *account,
 		       const struct xo_token_opts *opts, struct xo_token *out);
@@ -175,6 +200,16 @@ XO_EXTERN void xo_sent_free(struct xo_sent *s);
 XO_EXTERN int xo_list(struct xo_client *c, struct xo_account **accounts,
 		      size_t *count);
 XO_EXTERN void xo_accounts_free(struct xo_account *accounts, size_t count);
+/*
+ * As xo_list(), and the tokens the accounts keep of other scopes than
+ * their own in *tokens (*n_tokens of them; none from an agent that does
+ * not say "list-scopes").  Free them with xo_scope_tokens_free().
+ */
+XO_EXTERN int xo_list_scopes(struct xo_client *c,
+			     struct xo_account **accounts, size_t *count,
+			     struct xo_scope_token **tokens, size_t *n_tokens);
+XO_EXTERN void xo_scope_tokens_free(struct xo_scope_token *tokens,
+				    size_t count);
 
 /* Refreshes now and waits for the result (up to wait_ms, 0: default). */
 XO_EXTERN int xo_refresh(struct xo_client *c, const char *account,

@@ -171,28 +171,71 @@ class Connecting(FakeAgentCase):
         with self.assertRaises(xoauth.InvalidArgumentError):
             xoauth.Client("/" + "x" * 200)
 
-    def test_another_protocol_version_is_refused(self):
+    def test_another_protocol_version_is_refused_with_the_first_request(self):
         v2 = protocol.encode(Msg.REP_VERSION, {"version": 2, "agent": "x", "capabilities": ""})
-        a = self.agent(lambda n, seen: bytes(v2) if seen else ...)
+        a = self.agent(lambda n, seen: bytes(v2) if len(seen) == 1 else ...)
+        c = xoauth.Client(a.path)
         with self.assertRaisesRegex(xoauth.VersionError, "version 2") as cm:
-            xoauth.Client(a.path)
+            c.token("work")
         self.assertIsNone(cm.exception.status)
+        self.assertFalse(c.connected)
+        # Every request after it fails the same way.
+        with self.assertRaisesRegex(xoauth.VersionError, "version 2"):
+            c.accounts()
+        with self.assertRaises(xoauth.VersionError):
+            c.agent
+
+    def test_query_and_first_request_go_out_in_one_write(self):
+        chunks = []
+        token = bytes(protocol.encode(Msg.REP_TOKEN, {
+            "token": "t0k", "expires_at": 1, "email": "a@b.c"}))
+        d = tempfile.mkdtemp(prefix="xo-fake-agent-")
+        self.addCleanup(shutil.rmtree, d)
+        path = os.path.join(d, "sock")
+        lst = socket.socket(socket.AF_UNIX)
+        lst.bind(path)
+        lst.listen(1)
+        self.addCleanup(lst.close)
+
+        def serve():
+            conn, _ = lst.accept()
+            with conn:
+                chunks.append(conn.recv(4096))
+                conn.sendall(bytes(VERSION_REPLY) + token)
+                conn.recv(1)
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        with xoauth.Client(path) as c:
+            self.assertEqual(c.token("work").token, "t0k")
+            self.assertEqual(c.agent, "fake-agent 0")
+        t.join(10)
+        # One recv() held both frames, whole: QUERY, then TOKEN.
+        query = bytes(protocol.encode(Msg.REQ_QUERY, {"version": 1}))
+        self.assertTrue(chunks[0].startswith(query))
+        t, fields = protocol.decode(chunks[0][len(query):])
+        self.assertEqual((t, fields["account"]), (Msg.REQ_TOKEN, "work"))
 
     def test_busy_is_tried_again_then_reported(self):
         def script(n, seen):
             # Busy for the first three connections, then a normal agent.
             if n < 3:
                 return failure(10, "the agent has no room"), None
-            return answering()(n, seen)
+            return answering(bytes(protocol.encode(Msg.REP_SUCCESS)))(n, seen)
         a = self.agent(script)
         with xoauth.Client(a.path) as c:
+            # The request goes out again with each new connection: a busy
+            # agent carried out nothing.
+            c.delete("x")
             self.assertEqual(c.agent, "fake-agent 0")
         self.assertEqual(a.connections, 4)
+        self.assertEqual(a.requests, [(Msg.REQ_QUERY, {"version": 1}),
+                                      (Msg.REQ_DELETE, {"account": "x", "wait_ms": 0})])
 
         always = self.agent(lambda n, seen: (failure(10, "the agent has no room"), None))
         t0 = time.monotonic()
+        c = xoauth.Client(always.path)
         with self.assertRaises(xoauth.BusyError) as cm:
-            xoauth.Client(always.path)
+            c.token("work")
         took = time.monotonic() - t0
         self.assertEqual((cm.exception.status, cm.exception.message),
                          (10, "the agent has no room"))
@@ -288,7 +331,8 @@ class Replies(FakeAgentCase):
                 with self.assertRaises(xoauth.InvalidArgumentError):
                     call()
             self.assertTrue(c.connected)
-        self.assertEqual(len(a.requests), 1)
+        # Nothing at all, not even the QUERY (which goes with a request).
+        self.assertEqual(a.requests, [])
 
     def test_the_token_stays_out_of_repr_and_str(self):
         t = xoauth.Token("secret-token", 1, "a@example.com")

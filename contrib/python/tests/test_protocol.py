@@ -47,6 +47,15 @@ ACCOUNTS = [
      "next_refresh_at": 0x0102030405060708, "last_error": "invalid_grant: AADSTS70008"},
 ]
 
+SCOPE_TOKENS = [
+    {"account": "work", "scope": "https://graph.microsoft.com/Mail.Send", "state": 5,
+     "expires_at": 0, "refreshed_at": 0, "next_refresh_at": 0,
+     "last_error": "work: the provider gives no token for "
+                   "https://graph.microsoft.com/Mail.Send (AADSTS65001: no consent)"},
+    {"account": "home", "scope": "s", "state": 1, "expires_at": 2**64 - 1,
+     "refreshed_at": 1, "next_refresh_at": 0x0102030405060708, "last_error": ""},
+]
+
 #: One message of every type, with values at the edges of their ranges.
 SAMPLES = [
     (Msg.REQ_QUERY, {"version": 1}),
@@ -55,6 +64,7 @@ SAMPLES = [
     (Msg.REQ_TOKEN, {"account": "ünïcode@example.com", "form": 0, "host": "", "port": 0,
                      "min_valid": 0, "wait_ms": 0}),
     (Msg.REQ_LIST, {}),
+    (Msg.REQ_LIST, {"flags": protocol.LIST_SCOPES}),
     (Msg.REQ_REFRESH, {"account": "work", "wait_ms": 12345}),
     (Msg.REQ_REMOVE, {"account": "work", "wait_ms": 0}),
     (Msg.REQ_IMPORT, {"account": "work", "refresh_token": "1//0gRefresh-token_x"}),
@@ -84,6 +94,7 @@ SAMPLES = [
                      "expires_at": 1700000000, "email": "alice@example.com"}),
     (Msg.REP_LIST, {"accounts": ACCOUNTS}),
     (Msg.REP_LIST, {"accounts": []}),
+    (Msg.REP_LIST, {"accounts": ACCOUNTS, "scopes": SCOPE_TOKENS}),
     (Msg.REP_LOGIN, {"verification_uri": "https://microsoft.com/devicelogin",
                      "verification_uri_complete": "", "user_code": "ABCD-EFGH",
                      "expires_in": 900, "interval": 5, "flow": "device"}),
@@ -180,6 +191,15 @@ class AgreesWithTheCCodec(unittest.TestCase):
             "LIST count over 4096": frame(Msg.REP_LIST, u32(4097)),
             "LIST count beyond the entries": frame(Msg.REP_LIST, u32(2) + s("a") + s("") * 3 +
                                                    b"\x01" + b"\0" * 24 + s("")),
+            "LIST flags 0 sent": frame(Msg.REQ_LIST, u32(0)),
+            "LIST flag 2": frame(Msg.REQ_LIST, u32(2)),
+            "LIST flags cut short": frame(Msg.REQ_LIST, b"\0\1"),
+            "LIST scopes count 0 sent": frame(Msg.REP_LIST, u32(0) + u32(0)),
+            "LIST scope state 8": frame(Msg.REP_LIST, u32(0) + u32(1) + s("a") + s("s") +
+                                        b"\x08" + b"\0" * 24 + s("")),
+            "LIST scopes count beyond the tokens": frame(Msg.REP_LIST, u32(0) + u32(2) + s("a") +
+                                                         s("s") + b"\x01" + b"\0" * 24 + s("")),
+            "LIST scopes count over 16384": frame(Msg.REP_LIST, u32(0) + u32(16385)),
             "DOCTOR level 4": frame(Msg.REP_DOCTOR, u32(1) + b"\x04" + s("t") + s("")),
             "DOCTOR count over 256": frame(Msg.REP_DOCTOR, u32(257)),
             "UNLOCK create 2": frame(Msg.REQ_UNLOCK, s("p") + b"\x02"),
@@ -366,7 +386,8 @@ class AgreesWithTheCHeaders(unittest.TestCase):
                             ("PROTO_MAX_ACCOUNTS", protocol.MAX_ACCOUNTS),
                             ("PROTO_MAX_SETTINGS", protocol.MAX_SETTINGS),
                             ("PROTO_MAX_FINDINGS", protocol.MAX_FINDINGS),
-                            ("PROTO_MAX_CHUNKS", protocol.MAX_CHUNKS)):
+                            ("PROTO_MAX_CHUNKS", protocol.MAX_CHUNKS),
+                            ("PROTO_MAX_SCOPE_TOKENS", protocol.MAX_SCOPE_TOKENS)):
             m = re.search(r"#define %s \(?([0-9 *]+)\)?" % name, text)
             self.assertIsNotNone(m, name)
             self.assertEqual(eval(m.group(1)), value, name)  # "256 * 1024"

@@ -25,7 +25,7 @@ from typing import Any, Iterable, List, Mapping, Optional, Tuple, Union
 
 from . import protocol
 from .client import (AUTH_SOCK_ENV, DEFAULT_TIMEOUT, Account, Client, Finding, Login, PathLike,
-                     Sent, Token)
+                     ScopeToken, Sent, Token)
 from .errors import (Error, NoAgentError, TransportError, ProtocolError, InvalidArgumentError,
                      AgentError, InternalError, RequestError, UnsupportedMessageError,
                      BadRequestError, AccountError, NoSuchAccountError, AccountExistsError,
@@ -42,7 +42,8 @@ from .protocol import Form, Level, State
 __version__ = "0.1.0"
 
 __all__ = [
-    "AUTH_SOCK_ENV", "DEFAULT_TIMEOUT", "Client", "Token", "Account", "Login", "Finding",
+    "AUTH_SOCK_ENV", "DEFAULT_TIMEOUT", "Client", "Token", "Account", "ScopeToken", "Login",
+    "Finding",
     "Sent", "SendError", "SendRefusedError", "RecipientRefusedError", "SendTempFailError",
     "SendAuthError", "MessageError",
     "Form", "State", "Level", "protocol", "connect", "token", "xoauth2", "oauthbearer",

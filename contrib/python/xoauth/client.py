@@ -3,11 +3,13 @@
 :class:`Client` does what libxoauth does (client/xo_client.c,
 client/xo_transport.c): it finds the socket in ``$XOAUTH_AUTH_SOCK``,
 checks that the process listening there is of the caller's uid (or
-root's) before it sends anything, asks for the protocol version, tries
-again for about 1.5 s when the agent says it is busy, bounds every exchange
-by a deadline (the client's timeout plus whatever wait the request asks of
-the agent), and closes the connection after any error on this side, since
-a late reply would pair with the wrong request.
+root's) before it sends anything, asks for the protocol version with the
+first request (QUERY and the request in one write, the two replies read
+in order: no round trip of its own), tries again for about 1.5 s when the
+agent says it is busy, bounds every exchange by a deadline (the client's
+timeout plus whatever wait the request asks of the agent), and closes the
+connection after any error on this side, since a late reply would pair
+with the wrong request.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from .errors import (Error, InvalidArgumentError, NoAgentError, ProtocolError,
 from .protocol import Form, Level, Msg, State
 
 __all__ = ["AUTH_SOCK_ENV", "DEFAULT_TIMEOUT", "Client", "Token", "Account",
-           "Login", "Finding"]
+           "ScopeToken", "Login", "Finding"]
 
 #: The environment variable naming the agent's socket.
 AUTH_SOCK_ENV = "XOAUTH_AUTH_SOCK"
@@ -64,9 +66,32 @@ class Token:
 
 
 @dataclasses.dataclass(frozen=True)
+class ScopeToken:
+    """The token an account keeps of another scope than its own (its
+    ``graph_scope`` or ``gmail_scope``: Microsoft Graph's Mail.Send for
+    ``send = graph``), from LIST (PROTOCOL.md 4.4).  ``state`` is ACTIVE,
+    REFRESHING, RETRYING, REAUTH (the provider refused the scope, such as
+    AADSTS65001, no consent: ``last_error`` says so) or IDLE (none held
+    yet; the first send asks for one)."""
+
+    scope: str
+    state: State
+    expires_at: int
+    refreshed_at: int
+    next_refresh_at: int
+    last_error: str
+
+    @property
+    def state_name(self) -> str:
+        return self.state.label
+
+
+@dataclasses.dataclass(frozen=True)
 class Account:
     """One entry of LIST (PROTOCOL.md 4.4).  Times are Unix seconds, 0 for
-    none; ``state_name`` is the word ``xoauth list`` shows ("active")."""
+    none; ``state_name`` is the word ``xoauth list`` shows ("active").
+    ``scopes`` holds its tokens of other scopes, from an agent that says
+    "list-scopes" (empty from an older one)."""
 
     name: str
     email: str
@@ -77,6 +102,7 @@ class Account:
     refreshed_at: int
     next_refresh_at: int
     last_error: str
+    scopes: Tuple[ScopeToken, ...] = ()
 
     @property
     def state_name(self) -> str:
@@ -172,12 +198,16 @@ class Client:
     """One connection to xoauth-agent.
 
     ``Client()`` connects to the agent named by ``$XOAUTH_AUTH_SOCK`` (or
-    the socket ``path``), checks its owner and its protocol version, and
-    raises :class:`~xoauth.errors.NoAgentError`,
-    :class:`~xoauth.errors.TransportError` or
-    :class:`~xoauth.errors.VersionError` when it cannot.  ``timeout``
-    (seconds) bounds every exchange, on top of the wait a request asks of
-    the agent.  Use it as a context manager, or call :meth:`close`.
+    the socket ``path``) and checks its owner, and raises
+    :class:`~xoauth.errors.NoAgentError` or
+    :class:`~xoauth.errors.TransportError` when it cannot.  The protocol
+    version is checked with the first request, at no round trip of its
+    own: an agent of another version fails it with
+    :class:`~xoauth.errors.VersionError` (one that stays full with
+    :class:`~xoauth.errors.BusyError`), and every request after it.
+    ``timeout`` (seconds) bounds every exchange, on top of the wait a
+    request asks of the agent.  Use it as a context manager, or call
+    :meth:`close`.
 
     One exchange runs at a time; threads may share a client (a lock
     serialises them), but a thread waiting for a login holds it that
@@ -192,30 +222,21 @@ class Client:
         if len(os.fsencode(self.path)) >= _SUN_PATH_MAX:
             raise InvalidArgumentError("socket path too long: %s" % self.path)
         self.timeout = float(timeout)
-        self.agent = ""
-        self.capabilities: Tuple[str, ...] = ()
+        self._agent = ""
+        self._capabilities: Tuple[str, ...] = ()
+        self._queried = False  # the agent's VERSION was read and fits
+        self._open_error: Optional[Error] = None  # why the first exchange failed
         self._sock: Optional[socket.socket] = None
         self._lock = threading.Lock()
-        pause = _BUSY_FIRST_PAUSE
-        # An agent that has all the connections it may take says "busy"
-        # and closes: it has room again a moment later.
-        for attempt in range(1, _BUSY_TRIES + 1):
-            try:
-                self._connect_once()
-                return
-            except BusyError:
-                self._drop()
-                if attempt == _BUSY_TRIES:
-                    raise
-            except BaseException:
-                self._drop()
-                raise
-            time.sleep(pause)
-            pause *= 2
+        try:
+            self._connect()
+        except BaseException:
+            self._drop()
+            raise
 
     # -- connection ----------------------------------------------------------
 
-    def _connect_once(self) -> None:
+    def _connect(self) -> None:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock = s
         # connect() on a Unix socket blocks while the listener's backlog
@@ -234,7 +255,6 @@ class Client:
             raise TransportError("cannot connect to %s: %s"
                                  % (self.path, e.strerror or e)) from None
         self._check_peer(s)
-        self._query()
 
     def _check_peer(self, s: socket.socket) -> None:
         """The agent must be our own, or root's: the socket a variable
@@ -262,16 +282,24 @@ class Client:
                            "agent of yours (uid %d): not talking to it"
                            % (self.path, uid, me))
 
-    def _query(self) -> None:
-        v = self._call(Msg.REQ_QUERY, {"version": protocol.VERSION}, Msg.REP_VERSION)
+    def _take_version(self, rtype: int, body: bytearray) -> None:
+        """Checks the reply to the connection's QUERY."""
+        v = self._expect(rtype, body, Msg.REP_VERSION)
         # The protocol version is its major number: any difference means
         # the message layouts may differ.
         if v["version"] != protocol.VERSION:
             raise VersionError("the agent at %s speaks protocol version %d, this "
                                "client speaks %d"
                                % (self.path, v["version"], protocol.VERSION))
-        self.agent = v["agent"]
-        self.capabilities = tuple(v["capabilities"].split())
+        self._agent = v["agent"]
+        self._capabilities = tuple(v["capabilities"].split())
+        self._queried = True
+
+    def _settle(self) -> None:
+        """Asks the agent's version now, with a QUERY alone, unless it is
+        known (the caller holds the lock)."""
+        if not self._queried:
+            self._call(None, {}, Msg.REP_SUCCESS)
 
     def _drop(self) -> None:
         if self._sock is not None:
@@ -300,6 +328,23 @@ class Client:
         sock = getattr(self, "_sock", None)
         if sock is not None:
             sock.close()
+
+    @property
+    def agent(self) -> str:
+        """The agent's name and version, e.g. "xoauth-agent 0.1.0".  Before
+        any request on the connection, reading it asks (a QUERY, one round
+        trip); raises as a request would when the agent cannot be asked."""
+        with self._lock:
+            self._settle()
+            return self._agent
+
+    @property
+    def capabilities(self) -> Tuple[str, ...]:
+        """The agent's capability words (PROTOCOL.md 3.1); asked for as
+        :attr:`agent` is."""
+        with self._lock:
+            self._settle()
+            return self._capabilities
 
     def has_capability(self, word: str) -> bool:
         """True when the agent announced the capability word (PROTOCOL.md
@@ -361,40 +406,98 @@ class Client:
         body = self._recv_exact(n, deadline)
         return body[0], body
 
-    def _call(self, mtype: Msg, fields: Mapping[str, Any], want: Msg,
+    def _send_read(self, data: bytearray, deadline: float) -> Tuple[int, bytearray]:
+        """Sends data and reads one reply frame."""
+        try:
+            self._send_all(data, deadline)
+        except TransportError as e:
+            # An agent that refused the connection ("busy") may have
+            # closed it before our request went out: its answer is still
+            # there to read, and says more than a broken pipe.
+            try:
+                return self._read_frame(deadline)
+            except Error:
+                raise e from None
+        return self._read_frame(deadline)
+
+    def _expect(self, rtype: int, body: bytearray, want: Msg) -> Dict[str, Any]:
+        """The fields of a reply of type want; a FAILURE becomes its
+        exception."""
+        if rtype == want:
+            return protocol.decode_payload(rtype, memoryview(body)[1:])
+        if rtype == Msg.REP_FAILURE:
+            f = protocol.decode_payload(rtype, memoryview(body)[1:])
+            raise error_for_status(f["status"], _printable(f["message"]))
+        # Replies come in order; an unexpected one means we are out of
+        # step with the agent, so nothing after it can be trusted.
+        raise ProtocolError("the agent sent reply type %d where %d was expected"
+                            % (rtype, want))
+
+    def _first_exchange(self, data: bytearray, query_len: int,
+                        wait_ms: int) -> Optional[Tuple[int, bytearray]]:
+        """The connection's first exchange: data, a QUERY of query_len
+        bytes and the request's frame behind it (if any), in one write;
+        the VERSION is read and checked, then the request's reply read and
+        returned (None when there is no request).  When the VERSION does
+        not fit, the request's reply is never read: the connection goes,
+        and the reply with it.  An agent that says "busy" carried out
+        nothing of the connection (PROTOCOL.md 6.1) and has room again a
+        moment later: the same bytes go out again on a new connection, a
+        few times.  A failure here is the connection's from then on."""
+        pause = _BUSY_FIRST_PAUSE
+        try:
+            for attempt in range(1, _BUSY_TRIES + 1):
+                deadline = time.monotonic() + self.timeout + wait_ms / 1000.0
+                body: Optional[bytearray] = None
+                try:
+                    rtype, body = self._send_read(data, deadline)
+                    self._take_version(rtype, body)
+                    break
+                except BusyError:
+                    if attempt == _BUSY_TRIES:
+                        raise
+                finally:
+                    _wipe(body)
+                self._drop()
+                time.sleep(pause)
+                pause *= 2
+                self._connect()
+        except Error as e:
+            self._drop()
+            self._open_error = e
+            raise
+        if len(data) > query_len:
+            return self._read_frame(deadline)
+        return None
+
+    def _call(self, mtype: Optional[Msg], fields: Mapping[str, Any], want: Msg,
               wait_ms: int = 0) -> Dict[str, Any]:
         """Sends one request and returns the fields of its reply, which
         must be of type want; a FAILURE becomes its exception (and the
         connection stays: the frame boundary is known).  Any other error
-        closes the connection."""
-        request = protocol.encode(mtype, fields)
+        closes the connection.  The connection's first request goes out
+        behind a QUERY (mtype None: the QUERY alone, returning {})."""
+        query = bytearray()
+        if not self._queried and self._sock is not None:
+            query = protocol.encode(Msg.REQ_QUERY, {"version": protocol.VERSION})
+        req = protocol.encode(mtype, fields) if mtype is not None else bytearray()
+        request = query + req if query else req
         body: Optional[bytearray] = None
         try:
             if self._sock is None:
+                if self._open_error is not None:
+                    raise self._open_error.with_traceback(None)
                 raise TransportError("the connection to the agent at %s was closed "
                                      "after an earlier error" % self.path)
-            deadline = time.monotonic() + self.timeout + wait_ms / 1000.0
-            try:
-                self._send_all(request, deadline)
-            except TransportError as e:
-                # An agent that refused the connection ("busy") may have
-                # closed it before our request went out: its answer is
-                # still there to read, and says more than a broken pipe.
-                try:
-                    rtype, body = self._read_frame(deadline)
-                except Error:
-                    raise e from None
+            if query:
+                got = self._first_exchange(request, len(query), wait_ms)
+                if got is None:
+                    return {}
+                rtype, body = got
             else:
-                rtype, body = self._read_frame(deadline)
-            if rtype == want:
-                return protocol.decode_payload(rtype, memoryview(body)[1:])
-            if rtype == Msg.REP_FAILURE:
-                f = protocol.decode_payload(rtype, memoryview(body)[1:])
-                raise error_for_status(f["status"], _printable(f["message"]))
-            # Replies come in order; an unexpected one means we are out of
-            # step with the agent, so nothing after it can be trusted.
-            raise ProtocolError("the agent sent reply type %d where %d was expected"
-                                % (rtype, want))
+                deadline = time.monotonic() + self.timeout + wait_ms / 1000.0
+                rtype, body = self._send_read(request, deadline)
+            return self._expect(rtype, body, want)
         except Error as e:
             if e.status is None:
                 self._drop()
@@ -403,7 +506,10 @@ class Client:
             self._drop()
             raise
         finally:
+            # A request may hold a secret (IMPORT, UNLOCK): every copy.
             _wipe(request)
+            _wipe(req)
+            _wipe(query)
             _wipe(body)
 
     def _request(self, mtype: Msg, fields: Mapping[str, Any], want: Msg,
@@ -497,11 +603,20 @@ class Client:
     # -- accounts ----------------------------------------------------------------
 
     def accounts(self) -> List[Account]:
-        """Every account the agent knows (LIST)."""
-        rep = self._request(Msg.REQ_LIST, {}, Msg.REP_LIST)
+        """Every account the agent knows (LIST), with the tokens each keeps
+        of other scopes when the agent says "list-scopes"."""
+        # An older agent would call the field bytes left over.
+        q = {"flags": protocol.LIST_SCOPES} if self.has_capability("list-scopes") else {}
+        rep = self._request(Msg.REQ_LIST, q, Msg.REP_LIST)
+        scopes: Dict[str, List[ScopeToken]] = {}
+        for s in rep.get("scopes", ()):
+            scopes.setdefault(s["account"], []).append(ScopeToken(
+                _printable(s["scope"]), State(s["state"]), s["expires_at"],
+                s["refreshed_at"], s["next_refresh_at"], _printable(s["last_error"])))
         return [Account(a["name"], a["email"], a["provider"], a["flow"],
                         State(a["state"]), a["expires_at"], a["refreshed_at"],
-                        a["next_refresh_at"], _printable(a["last_error"]))
+                        a["next_refresh_at"], _printable(a["last_error"]),
+                        tuple(scopes.get(a["name"], ())))
                 for a in rep["accounts"]]
 
     def _simple(self, mtype: Msg, account: str, wait: Optional[float] = None) -> None:

@@ -31,7 +31,8 @@ from .errors import InvalidArgumentError, ProtocolError
 
 __all__ = [
     "VERSION", "MAX_MSG", "MAX_STR", "MAX_ACCOUNTS", "MAX_SETTINGS",
-    "MAX_FINDINGS", "MAX_CHUNKS", "HEADER_LEN", "Msg", "Form", "State",
+    "MAX_FINDINGS", "MAX_CHUNKS", "MAX_SCOPE_TOKENS", "LIST_SCOPES",
+    "HEADER_LEN", "Msg", "Form", "State",
     "Level", "SCHEMAS", "encode", "decode", "decode_payload",
     "frame_length",
 ]
@@ -58,6 +59,10 @@ MAX_MAIL = 40 * 1024 * 1024
 MAX_DATA = 192 * 1024
 #: The largest ``count`` of recipients in a SEND.
 MAX_RCPTS = 512
+#: The largest ``count`` of other scopes' tokens in a LIST reply.
+MAX_SCOPE_TOKENS = 16384
+#: LIST's flag asking for the tokens of other scopes too (PROTOCOL.md 4.4).
+LIST_SCOPES = 1
 
 
 class Msg(enum.IntEnum):
@@ -139,10 +144,11 @@ _INT_FMT = {U8: ">B", U32: ">I", U64: ">Q"}
 
 
 class Trailing(NamedTuple):
-    """A trailing field that may be left off (TOKEN's scope): written only
-    when not empty, read only when bytes are left (a decoded message has
-    the key only then); an empty one on the wire is malformed, so that
-    each message has one encoding."""
+    """A trailing field that may be left off (TOKEN's scope, LIST's flags
+    and the scopes of its reply): written only when not empty (nor 0),
+    read only when bytes are left (a decoded message has the key only
+    then); an empty one on the wire is malformed, so that each message
+    has one encoding."""
 
     item: str
 
@@ -159,6 +165,9 @@ class Many(NamedTuple):
 _ACCOUNT = (("name", STR), ("email", STR), ("provider", STR), ("flow", STR),
             ("state", U8), ("expires_at", U64), ("refreshed_at", U64),
             ("next_refresh_at", U64), ("last_error", STR))
+_SCOPE_TOKEN = (("account", STR), ("scope", STR), ("state", U8),
+                ("expires_at", U64), ("refreshed_at", U64),
+                ("next_refresh_at", U64), ("last_error", STR))
 _FINDING = (("level", U8), ("text", STR), ("fix", STR))
 _SETTING = (("key", STR), ("value", STR))
 _ACCOUNT_WAIT = (("account", STR), ("wait_ms", U32))
@@ -169,7 +178,7 @@ SCHEMAS: Dict[Msg, Tuple[Tuple[str, Any], ...]] = {
     Msg.REQ_TOKEN: (("account", STR), ("form", U8), ("host", STR),
                     ("port", U32), ("min_valid", U32), ("wait_ms", U32),
                     ("scope", Trailing(STR))),
-    Msg.REQ_LIST: (),
+    Msg.REQ_LIST: (("flags", Trailing(U32)),),
     Msg.REQ_REFRESH: _ACCOUNT_WAIT,
     Msg.REQ_REMOVE: _ACCOUNT_WAIT,
     Msg.REQ_IMPORT: (("account", STR), ("refresh_token", STR)),
@@ -191,7 +200,8 @@ SCHEMAS: Dict[Msg, Tuple[Tuple[str, Any], ...]] = {
     Msg.REP_VERSION: (("version", U32), ("agent", STR),
                       ("capabilities", STR)),
     Msg.REP_TOKEN: (("token", STR), ("expires_at", U64), ("email", STR)),
-    Msg.REP_LIST: (("accounts", Many(_ACCOUNT, MAX_ACCOUNTS)),),
+    Msg.REP_LIST: (("accounts", Many(_ACCOUNT, MAX_ACCOUNTS)),
+                   ("scopes", Trailing(Many(_SCOPE_TOKEN, MAX_SCOPE_TOKENS)))),
     Msg.REP_LOGIN: (("verification_uri", STR),
                     ("verification_uri_complete", STR), ("user_code", STR),
                     ("expires_in", U32), ("interval", U32), ("flow", STR)),
@@ -260,10 +270,15 @@ def _range_problem(mtype: Msg, m: Mapping[str, Any]) -> Optional[str]:
     elif mtype == Msg.REP_FAILURE and m["status"] == 0:
         # Status 0 would let a failure read as success.
         return "a FAILURE with status 0"
+    elif mtype == Msg.REQ_LIST and m.get("flags", 0) & ~LIST_SCOPES:
+        return "LIST flags %d: only bit 0 is defined" % m["flags"]
     elif mtype == Msg.REP_LIST:
         for a in m["accounts"]:
             if a["state"] > max(State):
                 return "account state %d is unknown" % a["state"]
+        for s in m.get("scopes", ()):
+            if s["state"] > max(State):
+                return "scope state %d is unknown" % s["state"]
     elif mtype == Msg.REP_DOCTOR:
         for f in m["findings"]:
             if f["level"] > max(Level):
