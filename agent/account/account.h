@@ -46,9 +46,10 @@ typedef void (*account_cb)(struct account *acct);
 /* What the store asks of the vault (daemon/ wires it). */
 struct account_hooks {
 	void *arg; /* given to each hook */
-	/* Write the accounts as they are now: 0 when nothing is written
-	   (no vault open), else the number of the write to wait for. */
-	uint64_t (*persist)(void *arg);
+	/* Write the account named name as it is now (NULL: anything may
+	   have changed): 0 when nothing is written (no vault open), else
+	   the number of the change to wait for. */
+	uint64_t (*persist)(void *arg, const char *name);
 	/* 1 while the agent is locked: nothing is refreshed. */
 	int (*locked)(void *arg);
 	/* What LIST shows on every account ("locked: ...", a failed
@@ -92,8 +93,9 @@ void account_store_unlocked(struct account_store *s);
  */
 void account_store_written(struct account_store *s, uint64_t seq,
 			   const char *failure);
-/* Asks the vault to write (hooks.persist); 0 when nothing is written. */
-uint64_t account_store_persist(struct account_store *s);
+/* Asks the vault to write the account named name (NULL: every account;
+   hooks.persist); 0 when nothing is written. */
+uint64_t account_store_persist(struct account_store *s, const char *name);
 /* Answers c with SUCCESS once write seq has ended (seq 0: now); with
    strict, a failed write is answered as XO_ERR_IO instead. */
 void account_reply_when_durable(struct account_store *s, struct conn *c,

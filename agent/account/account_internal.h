@@ -205,6 +205,7 @@ struct account_store {
 	TAILQ_HEAD(, account)
 	durable;		   /* accounts waiting for a write, in
 				      order of durable_seq */
+	uv_idle_t durable_more;	   /* the rest of them, next turn */
 	uint64_t written_seq;	   /* the newest write that has ended */
 	const char *write_failure; /* why it failed (the vault's), or
 				      NULL */
@@ -290,9 +291,10 @@ struct account *account_clash(struct account_store *s,
 			      bool *by_email);
 /* ADD: checks the settings as the config file's (XO_ERR_CONFIG, "KEY:
    problem"), refuses a name or address in use (XO_ERR_EXISTS), and
-   appends the account.  The request's strings need no NUL. */
+   appends the account (*out, when out is not NULL).  The request's
+   strings need no NUL. */
 int account_runtime_add(struct account_store *s, const struct proto_add_req *q,
-			struct agent_err *err);
+			struct account **out, struct agent_err *err);
 /* DELETE: cancels the account's login or refresh, fails its waiters and
    frees it with its secrets; an account of the file gets
    XO_ERR_CONFIGURED and stays. */

@@ -14,6 +14,13 @@
 #include "account/account_internal.h"
 #include "core/conn.h"
 
+/* Accounts that go on per turn of the loop once their write has ended.
+   One write can hold the "sent" marks of a thousand refreshes at once (a
+   storm), and each goes on to send its request: all in one turn, the
+   clients waiting for a token would wait tens of milliseconds; the rest
+   go on in the next turns, after what the clients asked meanwhile. */
+#define DURABLE_PER_TURN 32
+
 struct durable_reply {
 	struct durable_reply *next;
 	struct account_store *store;
@@ -22,17 +29,17 @@ struct durable_reply {
 	bool strict; /* a failed write is answered as a failure */
 };
 
-uint64_t account_store_persist(struct account_store *s)
+uint64_t account_store_persist(struct account_store *s, const char *name)
 {
 	if (s->hooks.persist == NULL)
 		return 0;
-	return s->hooks.persist(s->hooks.arg);
+	return s->hooks.persist(s->hooks.arg, name);
 }
 
 bool account_persist_then(struct account *acct, account_cb done)
 {
 	struct account_store *s = acct->store;
-	uint64_t seq = account_store_persist(s);
+	uint64_t seq = account_store_persist(s, acct->cfg.name);
 
 	if (seq <= s->written_seq)
 		return false;
@@ -93,26 +100,49 @@ void account_reply_when_durable(struct account_store *s, struct conn *c,
 	agent_conn_hold(c, cancel_reply, w);
 }
 
-void account_store_written(struct account_store *s, uint64_t seq,
-			   const char *failure)
+static void run_durable(struct account_store *s);
+
+static void run_durable_next(uv_idle_t *h)
 {
-	struct durable_reply **pp, *w;
+	run_durable(h->data);
+}
+
+/* The accounts whose write has ended go on, DURABLE_PER_TURN at a time. */
+static void run_durable(struct account_store *s)
+{
 	struct account *acct;
 	account_cb cb;
+	unsigned n = 0;
 
-	if (seq > s->written_seq)
-		s->written_seq = seq;
-	s->write_failure = failure;
 	/* The list is in the order of the writes waited for, so those done
 	   are at its head.  A callback may wait again (at the tail, for a
 	   newer write) or cancel other waits: the head is looked at anew
 	   each time. */
 	while ((acct = TAILQ_FIRST(&s->durable)) != NULL &&
-	       acct->durable_seq <= seq) {
+	       acct->durable_seq <= s->written_seq) {
+		if (n++ == DURABLE_PER_TURN) {
+			if (!s->stopped)
+				uv_idle_start(&s->durable_more,
+					      run_durable_next);
+			return;
+		}
 		cb = acct->on_durable;
 		account_durable_cancel(acct);
 		cb(acct);
 	}
+	if (!s->stopped)
+		uv_idle_stop(&s->durable_more);
+}
+
+void account_store_written(struct account_store *s, uint64_t seq,
+			   const char *failure)
+{
+	struct durable_reply **pp, *w;
+
+	if (seq > s->written_seq)
+		s->written_seq = seq;
+	s->write_failure = failure;
+	run_durable(s);
 	for (pp = &s->replies; (w = *pp) != NULL;) {
 		if (w->seq > seq) {
 			pp = &w->next;

@@ -133,7 +133,8 @@ static void take_refreshed(struct account *acct, struct oauth_result *res,
 	if (rotated && account_persist_then(acct, refreshed))
 		return;
 	if (!rotated && was_presented)
-		account_store_persist(acct->store); /* the mark goes */
+		account_store_persist(acct->store,
+				      acct->cfg.name); /* the mark goes */
 	refreshed(acct);
 }
 
@@ -149,7 +150,7 @@ static void grant_lost(struct account *acct, const struct oauth_result *res)
 	   them), so serving it would only end in "535 5.7.3" at the mail
 	   server.  Requests get "login needed" from now on. */
 	account_drop_tokens(acct);
-	account_store_persist(acct->store);
+	account_store_persist(acct->store, acct->cfg.name);
 	acct->state = PROTO_STATE_REAUTH;
 	agent_err_set(&acct->last, XO_ERR_LOGIN_NEEDED,
 		      "%s: login needed: the provider revoked the grant (%s)",
@@ -250,7 +251,8 @@ static void on_refreshed(void *arg, struct oauth_result *res)
 	if (res->cls != OAUTH_OK && acct->cur != NULL &&
 	    account_scope_outcome(acct, res)) {
 		if (was_presented)
-			account_store_persist(acct->store); /* the mark goes */
+			account_store_persist(
+			    acct->store, acct->cfg.name); /* the mark goes */
 		refresh_ended(acct);
 		return;
 	}

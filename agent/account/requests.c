@@ -4,6 +4,8 @@
  * for is answered once the vault holds it (durable.c).
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "account/account_internal.h"
 #include "account/requests.h"
@@ -113,8 +115,9 @@ void account_handle_remove(struct agent_request *q)
 			   "the account's tokens were removed");
 	log_info("%s: tokens removed", acct->cfg.name);
 	account_schedule(acct);
-	account_reply_when_durable(acct->store, q->conn,
-				   account_store_persist(acct->store), false);
+	account_reply_when_durable(
+	    acct->store, q->conn,
+	    account_store_persist(acct->store, acct->cfg.name), false);
 }
 
 void account_handle_import(struct agent_request *q)
@@ -156,25 +159,35 @@ void account_handle_import(struct agent_request *q)
 void account_handle_add(struct agent_request *q)
 {
 	struct account_store *s = q->agent->store;
+	struct account *acct = NULL;
 	struct agent_err err;
 
 	agent_err_clear(&err);
-	if (account_runtime_add(s, &q->m.add, &err) != 0)
+	if (account_runtime_add(s, &q->m.add, &acct, &err) != 0)
 		agent_conn_reply_err(q->conn, &err);
 	else
-		account_reply_when_durable(s, q->conn, account_store_persist(s),
-					   false);
+		account_reply_when_durable(
+		    s, q->conn, account_store_persist(s, acct->cfg.name),
+		    false);
 }
 
 void account_handle_delete(struct agent_request *q)
 {
 	struct account_store *s = q->agent->store;
 	struct agent_err err;
+	char *name;
 
 	agent_err_clear(&err);
+	/* The vault writes what is left of the name: a record kept for it,
+	   or none. */
+	if ((name = strdup(q->acct->cfg.name)) == NULL) {
+		agent_conn_reply_failure(q->conn, XO_ERR_NOMEM, NULL);
+		return;
+	}
 	if (account_runtime_delete(s, q->acct, &err) != 0)
 		agent_conn_reply_err(q->conn, &err);
 	else
-		account_reply_when_durable(s, q->conn, account_store_persist(s),
-					   false);
+		account_reply_when_durable(
+		    s, q->conn, account_store_persist(s, name), false);
+	free(name);
 }

@@ -218,7 +218,7 @@ out:
 }
 
 int account_runtime_add(struct account_store *s, const struct proto_add_req *q,
-			struct agent_err *err)
+			struct account **out, struct agent_err *err)
 {
 	struct settings st;
 	struct account *acct = NULL;
@@ -235,6 +235,8 @@ int account_runtime_add(struct account_store *s, const struct proto_add_req *q,
 	/* The settings are not logged: one may be a client_secret. */
 	log_info("%s: account added at run time (provider %s, flow %s)",
 		 acct->cfg.name, acct->cfg.provider, acct->cfg.flow);
+	if (out != NULL)
+		*out = acct;
 	r = 0;
 out:
 	settings_free(&st);

@@ -256,7 +256,7 @@ static void lifetime_over(struct account *acct)
 	agent_err_set(&acct->last, XO_ERR_LOGIN_NEEDED,
 		      "%s: the tokens' lifetime is over", acct->cfg.name);
 	agent_waiters_fail(&acct->waiters, XO_ERR_LOGIN_NEEDED, acct->last.msg);
-	account_store_persist(acct->store);
+	account_store_persist(acct->store, acct->cfg.name);
 }
 
 /* Starts acct's refresh if it is still due; false when every slot is

@@ -106,6 +106,8 @@ int account_store_new(struct agent *a, struct account_store **out)
 		return XO_ERR_INTERNAL;
 	}
 	s->scheduler.data = s;
+	uv_idle_init(a->loop, &s->durable_more);
+	s->durable_more.data = s;
 	*out = s;
 	return 0;
 }
@@ -212,6 +214,7 @@ void account_store_stop(struct account_store *s)
 		return;
 	s->stopped = 1;
 	agent_boot_timer_close(&s->scheduler, NULL);
+	uv_close((uv_handle_t *)&s->durable_more, NULL);
 	free_all(s);
 }
 

@@ -11,7 +11,7 @@
 
 #include "core/log.h"
 
-void agent_test_crash(const char *step)
+int agent_test_crash_due(const char *step)
 {
 	/* How often the named step has been reached: a test-only count,
 	   touched by one thread at a time (one vault write runs at once). */
@@ -22,13 +22,36 @@ void agent_test_crash(const char *step)
 
 	if (at == NULL || strncmp(at, step, len) != 0 ||
 	    (at[len] != '\0' && at[len] != '#'))
-		return;
+		return 0;
 	if (at[len] == '#')
 		nth = strtoul(at + len + 1, NULL, 10);
-	if (++seen < nth)
-		return;
-	log_info("test hook: killed at %s", at);
+	return ++seen >= nth;
+}
+
+void agent_test_die(const char *step)
+{
+	(void)step;
+	log_info("test hook: killed at %s",
+		 getenv("XOAUTH_AGENT_TEST_CRASH_AT"));
 	raise(SIGKILL);
+}
+
+void agent_test_crash(const char *step)
+{
+	if (agent_test_crash_due(step))
+		agent_test_die(step);
+}
+
+unsigned long long agent_test_number(const char *name, unsigned long long dflt)
+{
+	const char *v = getenv(name);
+	char *end;
+	unsigned long long n;
+
+	if (v == NULL || *v == '\0')
+		return dflt;
+	n = strtoull(v, &end, 10);
+	return *end == '\0' ? n : dflt;
 }
 #else
 /* ISO C wants something in a translation unit. */

@@ -9,11 +9,23 @@
  *
  * Steps: "before_send" (a refresh token is about to go to the provider),
  * "after_reply" (the provider's new tokens have arrived, nothing written
- * yet), "during_write" (the new vault image is in its temporary file, not
- * renamed yet), "after_write" (the new image is the vault; nothing served
- * from it yet).  "STEP#N" kills at the Nth time the step is reached: a
- * refresh writes the vault twice, first the "sent" mark, then the rotated
- * token.
+ * yet), "during_append" (half of a journal record is written and synced:
+ * a torn record), "during_compaction" (a new base is in the temporary
+ * file, the journal since its snapshot not yet carried over),
+ * "during_write" (the new vault image is whole in its temporary file, not
+ * renamed yet), "after_write" (an append or a new base has ended; nothing
+ * served from it yet).  "STEP#N" kills at the Nth time the step is
+ * reached: a refresh writes the vault twice, first the "sent" mark, then
+ * the rotated token.
+ *
+ * agent_test_crash_due(STEP) counts a step as agent_test_crash() does and
+ * says whether this is the time to die, for a step that does something
+ * first (half a record); agent_test_die(STEP) then kills.
+ *
+ * agent_test_number(NAME, DEFAULT) is the environment variable NAME as a
+ * number in a build with the hooks, else DEFAULT: a limit a test makes
+ * small (XOAUTH_AGENT_TEST_JOURNAL_MAX, the journal's bytes before it is
+ * folded into a new base).
  *
  * agent_test_suspend() simulates the end of a suspend: it moves the
  * agent's boot clock (agent_now_boot()) on by XOAUTH_AGENT_TEST_SUSPEND_S
@@ -31,9 +43,15 @@
 
 #ifdef XO_TEST_HOOKS
 void agent_test_crash(const char *step);
+int agent_test_crash_due(const char *step);
+void agent_test_die(const char *step);
+unsigned long long agent_test_number(const char *name, unsigned long long dflt);
 int agent_test_suspend(void);
 #else
 #define agent_test_crash(step) ((void)0)
+#define agent_test_crash_due(step) 0
+#define agent_test_die(step) ((void)0)
+#define agent_test_number(name, dflt) (dflt)
 #endif
 
 #endif

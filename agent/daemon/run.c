@@ -78,9 +78,9 @@ void daemon_use_config(struct daemon *d, struct agent_config *cfg)
 
 /* ---- the account store's hooks: the vault ---- */
 
-static uint64_t hook_persist(void *arg)
+static uint64_t hook_persist(void *arg, const char *name)
 {
-	return vault_persist(arg);
+	return vault_persist(arg, name);
 }
 
 static int hook_locked(void *arg)

@@ -147,7 +147,7 @@ static void restored(struct vault_kdf_job *job)
 	}
 	log_info("restore: %u accounts added or given a refresh token", n);
 	account_store_schedule(a->store);
-	seq = vault_persist(a);
+	seq = vault_persist(a, NULL);
 	job->conn = NULL;
 	vault_kdf_free(job);
 	account_reply_when_durable(a->store, c, seq, false);

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include <xoauth/xo_errors.h>
 
 #include "core/err.h"
@@ -18,8 +20,8 @@
 #include "vault/pure/image.h"
 #include "vault/io.h"
 
-/* The largest image we read: the plain-text cap plus the header and tag. */
-#define IMAGE_MAX (VAULT_MAX_PLAIN + 1024)
+/* The largest file we read: a base and its journal. */
+#define IMAGE_MAX VAULT_MAX_FILE
 
 static int fail_errno(struct agent_err *err, const char *what, const char *path)
 {
@@ -37,6 +39,22 @@ static int write_all(int fd, const unsigned char *p, size_t len)
 		if (n <= 0)
 			return -1;
 		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int pwrite_all(int fd, const unsigned char *p, size_t len, uint64_t off)
+{
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		off += (uint64_t)n;
 		len -= (size_t)n;
 	}
 	return 0;
@@ -125,16 +143,25 @@ static int sync_dir(const char *path, struct agent_err *err)
 	return r;
 }
 
-int vault_write_file(const char *path, const unsigned char *img, size_t len,
+/* PATH.tmp and PATH.bak; 0, or the reason in err. */
+static int side_paths(const char *path, char tmp[4096], char bak[4096],
+		      struct agent_err *err)
+{
+	if ((size_t)snprintf(tmp, 4096, "%s.tmp", path) >= 4096 ||
+	    (size_t)snprintf(bak, 4096, "%s.bak", path) >= 4096)
+		return agent_err_set(err, XO_ERR_INVALID, "%s: path too long",
+				     path);
+	return 0;
+}
+
+int vault_write_temp(const char *path, const unsigned char *img, size_t len,
 		     struct agent_err *err)
 {
 	char tmp[4096], bak[4096];
-	int fd = -1, r = XO_ERR_INTERNAL;
+	int fd, r;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp) ||
-	    (size_t)snprintf(bak, sizeof(bak), "%s.bak", path) >= sizeof(bak))
-		return agent_err_set(err, XO_ERR_INVALID, "%s: path too long",
-				     path);
+	if ((r = side_paths(path, tmp, bak, err)) != 0)
+		return r;
 	/* A temporary file left by a crash is only a half-written copy. */
 	(void)unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -143,14 +170,74 @@ int vault_write_file(const char *path, const unsigned char *img, size_t len,
 		return fail_errno(err, "cannot create", tmp);
 	if (write_all(fd, img, len) != 0 || fsync(fd) != 0) {
 		r = fail_errno(err, "cannot write", tmp);
-		goto fail;
+		close(fd);
+		(void)unlink(tmp);
+		return r;
 	}
 	if (close(fd) != 0) {
-		fd = -1;
 		r = fail_errno(err, "cannot write", tmp);
-		goto fail;
+		(void)unlink(tmp);
+		return r;
 	}
-	fd = -1;
+	return 0;
+}
+
+/* Appends the bytes [from, to) of the file src to the file dst, and
+   fsync()s dst. */
+static int carry(const char *src, const char *dst, uint64_t from, uint64_t to,
+		 struct agent_err *err)
+{
+	unsigned char buf[65536];
+	int in = -1, out = -1, r = 0;
+
+	if ((in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return fail_errno(err, "cannot open", src);
+	if ((out = open(dst, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)) <
+	    0) {
+		r = fail_errno(err, "cannot open", dst);
+		goto out;
+	}
+	while (from < to) {
+		size_t want =
+		    to - from < sizeof(buf) ? (size_t)(to - from) : sizeof(buf);
+		ssize_t n = pread(in, buf, want, (off_t)from);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO; /* shorter than we wrote it */
+			r = fail_errno(err, "cannot read", src);
+			goto out;
+		}
+		if (write_all(out, buf, (size_t)n) != 0) {
+			r = fail_errno(err, "cannot write", dst);
+			goto out;
+		}
+		from += (uint64_t)n;
+	}
+	if (fsync(out) != 0)
+		r = fail_errno(err, "cannot write", dst);
+out:
+	/* The records are sealed, but wiped all the same. */
+	sodium_memzero(buf, sizeof(buf));
+	if (out >= 0 && close(out) != 0 && r == 0)
+		r = fail_errno(err, "cannot write", dst);
+	if (in >= 0)
+		close(in);
+	return r;
+}
+
+int vault_commit_temp(const char *path, uint64_t from, uint64_t to,
+		      struct agent_err *err)
+{
+	char tmp[4096], bak[4096];
+	int r;
+
+	if ((r = side_paths(path, tmp, bak, err)) != 0)
+		return r;
+	if (from < to && (r = carry(path, tmp, from, to, err)) != 0)
+		goto fail;
 	agent_test_crash("during_write");
 	/* The current image becomes the backup: a hard link, so that the
 	 * vault's own name never points at nothing. */
@@ -168,9 +255,54 @@ int vault_write_file(const char *path, const unsigned char *img, size_t len,
 	}
 	return sync_dir(path, err);
 fail:
-	if (fd >= 0)
-		close(fd);
 	(void)unlink(tmp);
+	return r;
+}
+
+int vault_write_file(const char *path, const unsigned char *img, size_t len,
+		     struct agent_err *err)
+{
+	int r;
+
+	if ((r = vault_write_temp(path, img, len, err)) != 0)
+		return r;
+	return vault_commit_temp(path, 0, 0, err);
+}
+
+int vault_append_file(const char *path, uint64_t off, const unsigned char *rec,
+		      size_t len, struct agent_err *err)
+{
+	struct stat st;
+	int fd, r = 0;
+
+	if ((fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return fail_errno(err, "cannot open", path);
+	if (fstat(fd, &st) != 0) {
+		r = fail_errno(err, "cannot stat", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size < off) {
+		r = agent_err_set(err, XO_ERR_IO,
+				  "%s is shorter than the agent wrote it: "
+				  "changed by something else",
+				  path);
+		goto out;
+	}
+	/* A torn record from a crash, or a failed append's part. */
+	if ((uint64_t)st.st_size > off && ftruncate(fd, (off_t)off) != 0) {
+		r = fail_errno(err, "cannot cut the torn record off", path);
+		goto out;
+	}
+	if (agent_test_crash_due("during_append")) {
+		/* The test of a torn record: half of it, on disk. */
+		if (pwrite_all(fd, rec, len / 2, off) == 0 && fsync(fd) == 0)
+			agent_test_die("during_append");
+	}
+	if (pwrite_all(fd, rec, len, off) != 0 || fsync(fd) != 0)
+		r = fail_errno(err, "cannot append to", path);
+out:
+	if (close(fd) != 0 && r == 0)
+		r = fail_errno(err, "cannot append to", path);
 	return r;
 }
 

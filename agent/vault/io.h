@@ -8,6 +8,7 @@
 #define XO_VAULT_IO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct agent_err;
 
@@ -26,6 +27,24 @@ int vault_read_file(const char *path, unsigned char **img, size_t *len,
  */
 int vault_write_file(const char *path, const unsigned char *img, size_t len,
 		     struct agent_err *err);
+/*
+ * The same in two steps, for a new base written while records are still
+ * appended to the file it replaces: vault_write_temp() writes img to
+ * PATH.tmp and fsync()s it; vault_commit_temp() appends the bytes
+ * [from, to) of the vault file (the records appended meanwhile) to
+ * PATH.tmp, fsync()s it and puts it in the vault's place as above.
+ */
+int vault_write_temp(const char *path, const unsigned char *img, size_t len,
+		     struct agent_err *err);
+int vault_commit_temp(const char *path, uint64_t from, uint64_t to,
+		      struct agent_err *err);
+/*
+ * Writes rec at offset off of the vault file, where its whole records end
+ * (a torn record after them is cut off first), and fsync()s it.  A file
+ * shorter than off was changed by someone else: refused.
+ */
+int vault_append_file(const char *path, uint64_t off, const unsigned char *rec,
+		      size_t len, struct agent_err *err);
 /*
  * Takes the vault's lock (PATH.lock, flock) for the life of the process;
  * XO_ERR_VAULT_IN_USE naming the other agent's pid if it is held.  *fd is

@@ -20,6 +20,16 @@
  * the config, say) are kept, sealed, and written back with every
  * snapshot: a vault never loses a token because a config changed.
  *
+ * A journal record (pure/journal.h) holds the same text for the accounts
+ * that changed, and names those that have no record any more:
+ *
+ *   {"format": 1, "accounts": [...], "gone": ["old", ...]}
+ *
+ * A text of every account says so ("whole": true): a base, an export, or
+ * a record that replaces all before it (after a reload or a RESTORE).
+ * Loading plays the records over the base, in their order (the replay
+ * below), into the one document the base alone used to be.
+ *
  * All of it is secret: jansson wipes what it frees (oauth_json_init()),
  * and the text itself lives in wiped memory.
  */
@@ -142,6 +152,8 @@ struct vault_snapshot {
 	struct snap_rec *recs;	     /* the accounts that have a record */
 	size_t n_recs;
 	json_t *kept; /* the kept records not shadowed by an account */
+	json_t *gone; /* names without a record any more (a change) */
+	bool whole;   /* every account, not only those that changed */
 };
 
 void vault_snapshot_free(struct vault_snapshot *snap)
@@ -158,8 +170,42 @@ void vault_snapshot_free(struct vault_snapshot *snap)
 	}
 	free(snap->recs);
 	json_decref(snap->kept);
+	json_decref(snap->gone);
 	agent_shield_free(snap->shield);
 	free(snap);
+}
+
+/* Adds acct to snap if it has a record (1), else 0; <0 on error. */
+static int snap_account(struct vault_snapshot *snap, struct account *acct)
+{
+	struct account_record ar;
+	struct snap_rec *sr;
+
+	account_record(acct, &ar);
+	if (ar.settings == NULL && ar.refresh == NULL)
+		return 0;
+	sr = &snap->recs[snap->n_recs++];
+	if ((sr->name = strdup(ar.name)) == NULL ||
+	    (ar.email != NULL && (sr->email = strdup(ar.email)) == NULL))
+		return XO_ERR_NOMEM;
+	if (ar.refresh != NULL)
+		sr->refresh =
+		    agent_secret_ref((struct agent_secret *)ar.refresh);
+	if (ar.settings != NULL)
+		sr->settings =
+		    agent_secret_ref((struct agent_secret *)ar.settings);
+	sr->obtained = ar.obtained;
+	sr->presented = ar.presented;
+	return 1;
+}
+
+/* A deep copy of rec for snap's kept records: the thread that joins must
+   share no reference count with the loop. */
+static int snap_kept(struct vault_snapshot *snap, const json_t *rec)
+{
+	return json_array_append_new(snap->kept, json_deep_copy(rec)) != 0
+		   ? XO_ERR_NOMEM
+		   : 0;
 }
 
 /*
@@ -168,49 +214,49 @@ void vault_snapshot_free(struct vault_snapshot *snap)
  * name and address and takes a reference to its sealed refresh token and
  * settings; the thread opens them with a copy of the shield and has
  * jansson build and dump each record.  With 100,000 accounts the loop
- * spends some milliseconds on a write, not the seconds that building and
- * dumping some 250 MiB of records take.
+ * spends some milliseconds on a whole snapshot, not the seconds that
+ * building and dumping some 250 MiB of records take.
  */
-int vault_snapshot_take(struct agent *a, struct vault_snapshot **out)
+static int snapshot_new(struct agent *a, size_t n, bool whole,
+			struct vault_snapshot **out)
 {
 	struct vault_snapshot *snap;
-	json_t *kept = NULL, *rec, *name;
-	struct account_record ar;
-	struct account *acct;
-	struct snap_rec *sr;
-	size_t i, n = 0;
-	int r = XO_ERR_NOMEM;
 
 	*out = NULL;
 	if ((snap = calloc(1, sizeof(*snap))) == NULL)
 		return XO_ERR_NOMEM;
+	snap->whole = whole;
+	if ((n > 0 && (snap->recs = calloc(n, sizeof(*snap->recs))) == NULL) ||
+	    (snap->kept = json_array()) == NULL ||
+	    (!whole && (snap->gone = json_array()) == NULL) ||
+	    agent_shield_copy(a->shield, &snap->shield) != 0) {
+		vault_snapshot_free(snap);
+		return XO_ERR_NOMEM;
+	}
+	*out = snap;
+	return 0;
+}
+
+int vault_snapshot_take(struct agent *a, struct vault_snapshot **out)
+{
+	struct vault_snapshot *snap = NULL;
+	json_t *kept = NULL, *rec, *name;
+	struct account *acct;
+	size_t i, n = 0;
+	int r;
+
+	*out = NULL;
 	for (acct = account_first(a->store); acct != NULL;
 	     acct = account_next(acct))
 		n++;
-	if (n > 0 && (snap->recs = calloc(n, sizeof(*snap->recs))) == NULL)
-		goto out;
+	if ((r = snapshot_new(a, n, true, &snap)) != 0)
+		return r;
 	for (acct = account_first(a->store); acct != NULL;
-	     acct = account_next(acct)) {
-		account_record(acct, &ar);
-		if (ar.settings == NULL && ar.refresh == NULL)
-			continue;
-		sr = &snap->recs[snap->n_recs++];
-		if ((sr->name = strdup(ar.name)) == NULL ||
-		    (ar.email != NULL &&
-		     (sr->email = strdup(ar.email)) == NULL))
+	     acct = account_next(acct))
+		if ((r = snap_account(snap, acct)) < 0)
 			goto out;
-		if (ar.refresh != NULL)
-			sr->refresh =
-			    agent_secret_ref((struct agent_secret *)ar.refresh);
-		if (ar.settings != NULL)
-			sr->settings = agent_secret_ref(
-			    (struct agent_secret *)ar.settings);
-		sr->obtained = ar.obtained;
-		sr->presented = ar.presented;
-	}
-	if ((kept = open_json(a, a->vault->kept)) == NULL ||
-	    (snap->kept = json_array()) == NULL) {
-		r = kept == NULL ? XO_ERR_INTERNAL : XO_ERR_NOMEM;
+	if ((kept = open_json(a, a->vault->kept)) == NULL) {
+		r = XO_ERR_INTERNAL;
 		goto out;
 	}
 	json_array_foreach(kept, i, rec)
@@ -221,12 +267,71 @@ int vault_snapshot_take(struct agent *a, struct vault_snapshot **out)
 		    account_find_named(a->store, json_string_value(name)) !=
 			NULL)
 			continue;
-		/* A deep copy: the thread must share no reference count. */
-		if (json_array_append_new(snap->kept, json_deep_copy(rec)) != 0)
+		if ((r = snap_kept(snap, rec)) != 0)
 			goto out;
 	}
-	if ((r = agent_shield_copy(a->shield, &snap->shield)) != 0)
-		goto out;
+	*out = snap;
+	snap = NULL; /* transferred */
+	r = 0;
+out:
+	json_decref(kept);
+	vault_snapshot_free(snap);
+	return r;
+}
+
+/* The kept record named name in kept (a JSON array), or NULL. */
+static json_t *kept_named(json_t *kept, const char *name)
+{
+	const char *n;
+	json_t *rec;
+	size_t i;
+
+	json_array_foreach(kept, i, rec)
+	{
+		n = json_string_value(json_object_get(rec, "name"));
+		if (n != NULL && strcmp(n, name) == 0)
+			return rec;
+	}
+	return NULL;
+}
+
+int vault_snapshot_take_names(struct agent *a, char *const *names, size_t n,
+			      struct vault_snapshot **out)
+{
+	struct vault_snapshot *snap = NULL;
+	struct account *acct;
+	json_t *kept = NULL, *rec;
+	size_t i;
+	int r;
+
+	*out = NULL;
+	if ((r = snapshot_new(a, n, false, &snap)) != 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		/* What a whole snapshot would hold for the name: the
+		   account's record, else a kept one, else none. */
+		rec = NULL;
+		if ((acct = account_find_named(a->store, names[i])) != NULL) {
+			if ((r = snap_account(snap, acct)) < 0)
+				goto out;
+			if (r == 1)
+				continue;
+		} else {
+			if (kept == NULL &&
+			    (kept = open_json(a, a->vault->kept)) == NULL) {
+				r = XO_ERR_INTERNAL;
+				goto out;
+			}
+			rec = kept_named(kept, names[i]);
+		}
+		r = rec != NULL ? snap_kept(snap, rec)
+		    : json_array_append_new(snap->gone,
+					    json_string(names[i])) != 0
+			? XO_ERR_NOMEM
+			: 0;
+		if (r != 0)
+			goto out;
+	}
 	*out = snap;
 	snap = NULL; /* transferred */
 	r = 0;
@@ -272,6 +377,7 @@ int vault_snapshot_text(struct vault_snapshot *snap, struct agent_plain **out)
 {
 	static const char head[] =
 	    "{\"format\":" STR(VAULT_STORE_FORMAT) ",\"accounts\":[";
+	static const char whole[] = ",\"whole\":true";
 	struct agent_plain *p = NULL;
 	json_t *rec;
 	size_t i, at = 0, items = 0;
@@ -299,7 +405,14 @@ int vault_snapshot_text(struct vault_snapshot *snap, struct agent_plain **out)
 		    (r = append_json(p, &at, rec)) != 0)
 			goto out;
 	}
-	if ((r = append_bytes(p, &at, "]}", 2)) != 0)
+	if ((r = append_bytes(p, &at, "]", 1)) != 0)
+		goto out;
+	if (snap->whole)
+		r = append_bytes(p, &at, whole, sizeof(whole) - 1);
+	else if (json_array_size(snap->gone) > 0 &&
+		 (r = append_bytes(p, &at, ",\"gone\":", 8)) == 0)
+		r = append_json(p, &at, snap->gone);
+	if (r != 0 || (r = append_bytes(p, &at, "}", 1)) != 0)
 		goto out;
 	p->len = at;
 	p->data[at] = '\0';
@@ -322,31 +435,19 @@ int vault_store_snapshot(struct agent *a, struct agent_plain **out)
 	return r;
 }
 
+static int check_format(const json_t *root, struct agent_err *err);
+
 /* Checks the document before anything is applied: a vault that is not
    ours changes nothing. */
 static int check_document(const json_t *root, struct agent_err *err)
 {
-	const json_t *format, *list, *rec, *v;
+	const json_t *list, *rec, *v;
 	size_t i;
+	int r;
 
-	if (!json_is_object(root))
-		return agent_err_set(err, XO_ERR_VAULT_CORRUPT,
-				     "its contents are not readable");
-	format = json_object_get(root, "format");
-	if (!json_is_integer(format) || json_integer_value(format) < 1)
-		return agent_err_set(err, XO_ERR_VAULT_CORRUPT,
-				     "its contents have no format version");
-	if (json_integer_value(format) > VAULT_STORE_FORMAT)
-		return agent_err_set(err, XO_ERR_VAULT_NEWER,
-				     "its contents have format %lld, and this "
-				     "agent reads up to %d: use a newer "
-				     "xoauth-agent",
-				     (long long)json_integer_value(format),
-				     VAULT_STORE_FORMAT);
+	if ((r = check_format(root, err)) != 0)
+		return r;
 	list = json_object_get(root, "accounts");
-	if (!json_is_array(list))
-		return agent_err_set(err, XO_ERR_VAULT_CORRUPT,
-				     "its contents list no accounts");
 	json_array_foreach(list, i, rec)
 	{
 		v = json_object_get(rec, "name");
@@ -530,6 +631,212 @@ int vault_store_apply(struct agent *a, const struct agent_plain *text,
 	r = apply_document(a, root, mode, n_applied, err);
 	json_decref(root);
 	return r;
+}
+
+/* ---- the replay of a journal over its base ---- */
+
+void vault_replay_init(struct vault_replay *rp)
+{
+	memset(rp, 0, sizeof(*rp));
+}
+
+void vault_replay_cleanup(struct vault_replay *rp)
+{
+	json_decref(rp->root);
+	json_decref(rp->at);
+	memset(rp, 0, sizeof(*rp));
+}
+
+/* Where each name stands in the document's list (built at the first
+   record: a vault without a journal needs none). */
+static int index_names(struct vault_replay *rp)
+{
+	json_t *list = json_object_get(rp->root, "accounts"), *rec;
+	const char *name;
+	size_t i;
+
+	json_decref(rp->at);
+	if ((rp->at = json_object()) == NULL)
+		return XO_ERR_NOMEM;
+	json_array_foreach(list, i, rec)
+	{
+		name = json_string_value(json_object_get(rec, "name"));
+		if (name != NULL && json_object_get(rp->at, name) == NULL &&
+		    json_object_set_new(rp->at, name,
+					json_integer((json_int_t)i)) != 0)
+			return XO_ERR_NOMEM;
+	}
+	return 0;
+}
+
+/* The format of a text (base or record), as check_document() says. */
+static int check_format(const json_t *root, struct agent_err *err)
+{
+	const json_t *format;
+
+	if (!json_is_object(root))
+		return agent_err_set(err, XO_ERR_VAULT_CORRUPT,
+				     "its contents are not readable");
+	format = json_object_get(root, "format");
+	if (!json_is_integer(format) || json_integer_value(format) < 1)
+		return agent_err_set(err, XO_ERR_VAULT_CORRUPT,
+				     "its contents have no format version");
+	if (json_integer_value(format) > VAULT_STORE_FORMAT)
+		return agent_err_set(err, XO_ERR_VAULT_NEWER,
+				     "its contents have format %lld, and this "
+				     "agent reads up to %d: use a newer "
+				     "xoauth-agent",
+				     (long long)json_integer_value(format),
+				     VAULT_STORE_FORMAT);
+	if (!json_is_array(json_object_get(root, "accounts")))
+		return agent_err_set(err, XO_ERR_VAULT_CORRUPT,
+				     "its contents list no accounts");
+	return 0;
+}
+
+int vault_replay_start(struct vault_replay *rp, const struct agent_plain *base,
+		       struct agent_err *err)
+{
+	int r;
+
+	vault_replay_cleanup(rp);
+	if ((rp->root = json_loadb(base->data, base->len, 0, NULL)) == NULL)
+		return agent_err_set(err, XO_ERR_VAULT_CORRUPT,
+				     "its contents are not readable");
+	if ((r = check_format(rp->root, err)) != 0)
+		return r;
+	return 0;
+}
+
+/* Puts rec in the list in its name's place, or at the end. */
+static int replay_put(struct vault_replay *rp, json_t *list, json_t *rec)
+{
+	const char *name = json_string_value(json_object_get(rec, "name"));
+	json_t *at = json_object_get(rp->at, name);
+
+	if (at != NULL)
+		return json_array_set(list, (size_t)json_integer_value(at),
+				      rec) != 0
+			   ? XO_ERR_NOMEM
+			   : 0;
+	if (json_array_append(list, rec) != 0 ||
+	    json_object_set_new(
+		rp->at, name,
+		json_integer((json_int_t)json_array_size(list) - 1)) != 0)
+		return XO_ERR_NOMEM;
+	return 0;
+}
+
+/* A record's accounts are objects with a name, its "gone" names. */
+static bool record_well_formed(const json_t *recs, const json_t *gone)
+{
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(recs, i, v)
+	{
+		if (!json_is_object(v) ||
+		    json_string_length(json_object_get(v, "name")) == 0)
+			return false;
+	}
+	if (gone == NULL)
+		return true;
+	if (!json_is_array(gone))
+		return false;
+	json_array_foreach(gone, i, v)
+	{
+		if (!json_is_string(v))
+			return false;
+	}
+	return true;
+}
+
+int vault_replay_record(struct vault_replay *rp, const struct agent_plain *text,
+			struct agent_err *err)
+{
+	json_t *doc, *list, *recs, *gone, *rec, *at;
+	struct agent_err why;
+	size_t i;
+	int r = XO_ERR_VAULT_CORRUPT;
+
+	rp->records++;
+	if ((doc = json_loadb(text->data, text->len, 0, NULL)) == NULL ||
+	    (r = check_format(doc, &why)) != 0) {
+		r = agent_err_set(err, r != 0 ? r : XO_ERR_VAULT_CORRUPT,
+				  "record %zu of its journal: %s", rp->records,
+				  doc == NULL ? "not readable"
+					      : agent_err_text(&why));
+		goto out;
+	}
+	recs = json_object_get(doc, "accounts");
+	gone = json_object_get(doc, "gone");
+	if (!record_well_formed(recs, gone)) {
+		r = agent_err_set(err, XO_ERR_VAULT_CORRUPT,
+				  "record %zu of its journal is malformed",
+				  rp->records);
+		goto out;
+	}
+	if (json_is_true(json_object_get(doc, "whole"))) {
+		/* Everything before it is replaced. */
+		rp->holes = 0;
+		r = json_object_set(rp->root, "accounts", recs) != 0
+			? XO_ERR_NOMEM
+			: index_names(rp);
+		goto out;
+	}
+	r = XO_ERR_NOMEM;
+	if (rp->at == NULL && index_names(rp) != 0)
+		goto out;
+	list = json_object_get(rp->root, "accounts");
+	json_array_foreach(recs, i, rec)
+	{
+		if (replay_put(rp, list, rec) != 0)
+			goto out;
+	}
+	json_array_foreach(gone, i, rec)
+	{
+		const char *name = json_string_value(rec);
+
+		/* A hole, taken out at the end: the places of the others
+		   stay where the index says. */
+		if ((at = json_object_get(rp->at, name)) == NULL)
+			continue;
+		if (json_array_set_new(list, (size_t)json_integer_value(at),
+				       json_null()) != 0 ||
+		    json_object_del(rp->at, name) != 0)
+			goto out;
+		rp->holes++;
+	}
+	r = 0;
+out:
+	json_decref(doc);
+	return r;
+}
+
+int vault_replay_apply(struct agent *a, struct vault_replay *rp,
+		       unsigned *n_applied, struct agent_err *err)
+{
+	json_t *list, *packed, *rec;
+	size_t i;
+
+	*n_applied = 0;
+	if (rp->holes > 0) {
+		list = json_object_get(rp->root, "accounts");
+		if ((packed = json_array()) == NULL)
+			return XO_ERR_NOMEM;
+		json_array_foreach(list, i, rec)
+		{
+			if (!json_is_null(rec) &&
+			    json_array_append(packed, rec) != 0) {
+				json_decref(packed);
+				return XO_ERR_NOMEM;
+			}
+		}
+		if (json_object_set_new(rp->root, "accounts", packed) != 0)
+			return XO_ERR_NOMEM;
+		rp->holes = 0;
+	}
+	return apply_document(a, rp->root, VAULT_APPLY_LOAD, n_applied, err);
 }
 
 int vault_store_adopt(struct agent *a, unsigned *n_applied)

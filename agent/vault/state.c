@@ -68,7 +68,8 @@ int vault_describe_error(const char *path, int code, struct agent_err *e)
 		    "the vault %s is damaged (cut short or changed); it is "
 		    "left as it is%s%s%s%s%s",
 		    path,
-		    has_bak ? ". The copy from before its last write is " : "",
+		    has_bak ? ". The file from before its last new base is "
+			    : "",
 		    has_bak ? bak : "",
 		    has_bak ? ": stop the agent and 'mv " : "",
 		    has_bak ? bak : "",
@@ -120,20 +121,73 @@ int vault_key_borrow(struct agent *a, struct vault_key *k,
 	return 0;
 }
 
+/* The image's base and journal played into rp; how far the whole
+   records go in *j.  0, or the reason in err. */
+static int read_image(const struct vault_key *k, const unsigned char *img,
+		      size_t len, const char *path, struct vault_replay *rp,
+		      struct vault_base *b, struct vault_journal *j,
+		      struct agent_err *err)
+{
+	struct agent_plain *plain = NULL;
+	struct agent_err why;
+	size_t at;
+	int r;
+
+	agent_err_clear(&why);
+	if ((r = vault_open_base(k, img, len, b, &plain)) != 0)
+		return vault_describe_error(path, r, err);
+	if (rp != NULL)
+		r = vault_replay_start(rp, plain, &why);
+	agent_plain_free(plain);
+	vault_journal_init(j, b, img, len);
+	while (r == 0 && (r = vault_journal_next(k, j, &plain)) == 1) {
+		r = rp != NULL ? vault_replay_record(rp, plain, &why) : 0;
+		agent_plain_free(plain);
+	}
+	if (r == XO_ERR_VAULT_CORRUPT && why.code == 0)
+		agent_err_set(&why, r,
+			      "record %llu of its journal, at byte %zu, does "
+			      "not open",
+			      (unsigned long long)(j->seq - b->base_seq),
+			      j->off);
+	if (r != 0) {
+		vault_describe_error(path, r, err);
+		if (why.code != 0) {
+			at = strlen(err->msg);
+			snprintf(err->msg + at, sizeof(err->msg) - at, " (%s)",
+				 agent_err_text(&why));
+		}
+	}
+	return r;
+}
+
+int vault_check_image(const struct vault_key *k, const unsigned char *img,
+		      size_t len, const char *path, struct agent_err *err)
+{
+	struct vault_journal j;
+	struct vault_base b;
+
+	return read_image(k, img, len, path, NULL, &b, &j, err);
+}
+
 int vault_open_image(struct agent *a, const struct vault_key *k,
-		     const unsigned char *img, size_t len,
+		     const unsigned char *img, size_t len, int adopt,
 		     struct agent_err *err)
 {
 	struct agent_vault *v = a->vault;
-	struct agent_plain *plain = NULL;
+	struct vault_replay rp;
+	struct vault_journal j;
+	struct vault_base b;
 	struct agent_err why;
 	size_t at;
 	unsigned n = 0;
 	int r;
 
-	if ((r = vault_unseal(k, img, len, &plain)) != 0) {
+	vault_replay_init(&rp);
+	if ((r = read_image(k, img, len, v->path, &rp, &b, &j, err)) != 0) {
+		vault_replay_cleanup(&rp);
 		if (r != XO_ERR_WRONG_PASSPHRASE)
-			return vault_describe_error(v->path, r, err);
+			return r;
 		if (v->key_file != NULL)
 			return agent_err_set(
 			    err, r,
@@ -145,21 +199,47 @@ int vault_open_image(struct agent *a, const struct vault_key *k,
 	}
 	/* The accounts are changed only by a document that is whole and
 	   ours (records.c checks it all first). */
-	if ((r = vault_store_apply(a, plain, VAULT_APPLY_LOAD, &n, &why)) !=
-	    0) {
-		agent_plain_free(plain);
+	r = vault_replay_apply(a, &rp, &n, &why);
+	vault_replay_cleanup(&rp);
+	if (r != 0) {
 		vault_describe_error(v->path, r, err);
 		at = strlen(err->msg);
 		snprintf(err->msg + at, sizeof(err->msg) - at, " (%s)",
 			 agent_err_text(&why));
 		return r;
 	}
-	agent_plain_free(plain);
 	if ((r = vault_keep_key(a, k)) != 0)
 		return r;
 	v->state = VAULT_OPEN;
 	v->exists = 1;
-	log_info("vault %s opened: %u accounts from it", v->path, n);
+	if (j.torn)
+		log_info("vault %s: its last record was cut short (the agent "
+			 "stopped while appending it) and is left out; the "
+			 "next write cuts it off",
+			 v->path);
+	if (adopt) {
+		v->known = 1;
+		v->journal = b.version >= VAULT_VERSION;
+		v->base = b;
+		v->file_end = j.off;
+		v->last_rec = j.seq - 1;
+		v->base_seq_done = v->seq;
+		if (v->journal) {
+			memcpy(v->id, b.id, VAULT_ID_LEN);
+		} else {
+			vault_file_none(v);
+			log_info("vault %s is one image (format 1): its first "
+				 "write makes it a base and a journal of "
+				 "changes (format 2)",
+				 v->path);
+		}
+	}
+	log_info("vault %s opened: %u accounts from it (%llu records of "
+		 "journal)",
+		 v->path, n,
+		 (unsigned long long)(b.version >= VAULT_VERSION
+					  ? j.seq - 1 - b.base_seq
+					  : 0));
 	/* The document's tree is freed: its pages go back to the system
 	   (some hundreds of MiB for a vault of 100,000 accounts). */
 	malloc_trim(0);
@@ -261,11 +341,12 @@ static int start_with_key(struct agent *a, const unsigned char *img, size_t len,
 	if (img == NULL) {
 		r = agent_err_code(err, vault_keep_key(a, k));
 		v->state = VAULT_OPEN;
+		vault_file_none(v);
 		log_info("vault %s: none yet; the first change makes it with "
 			 "the key file %s",
 			 v->path, v->key_file);
 	} else {
-		r = vault_open_image(a, k, img, len, err);
+		r = vault_open_image(a, k, img, len, 1, err);
 	}
 	vault_key_free(k);
 	return r;
@@ -276,7 +357,6 @@ static int start_with_key(struct agent *a, const unsigned char *img, size_t len,
    does not start. */
 static int check_image(struct agent_vault *v, struct agent_err *err)
 {
-	struct agent_plain *plain = NULL;
 	struct vault_key *k = NULL;
 	struct vault_params p;
 	unsigned char *img = NULL;
@@ -305,17 +385,13 @@ static int check_image(struct agent_vault *v, struct agent_err *err)
 				  "the vault %s opens with a key file: set "
 				  "[agent] vault_key_file",
 				  v->path);
-	else if (k != NULL && (r = vault_unseal(k, img, len, &plain)) != 0) {
-		if (r == XO_ERR_WRONG_PASSPHRASE)
-			agent_err_set(err, r,
-				      "the key file %s does not open the "
-				      "vault %s",
-				      v->key_file, v->path);
-		else
-			vault_describe_error(v->path, r, err);
-	}
+	else if (k != NULL &&
+		 (r = vault_check_image(k, img, len, v->path, err)) ==
+		     XO_ERR_WRONG_PASSPHRASE)
+		agent_err_set(err, r,
+			      "the key file %s does not open the vault %s",
+			      v->key_file, v->path);
 out:
-	agent_plain_free(plain);
 	vault_key_free(k);
 	free(img);
 	return r;
@@ -427,43 +503,37 @@ void vault_reloaded(struct agent *a)
 		log_info("vault: %u accounts of the new config had tokens in "
 			 "it",
 			 n);
-	vault_persist(a);
+	vault_persist(a, NULL);
 }
 
 void vault_stop(struct agent *a)
 {
 	struct agent_vault *v = a->vault;
+	struct vault_kdf_job *parked;
 
 	if (v == NULL)
 		return;
+	if ((parked = v->parked) != NULL) {
+		v->parked = NULL;
+		vault_kdf_reply(parked, XO_ERR_BUSY, "the agent is stopping");
+	}
+	/* A change not written yet (a refresh that ended without a new
+	   token, say) is taken now and written once the loop is done. */
+	vault_flush(a);
 	if (v->retry.loop != NULL) { /* vault_write_init() ran */
 		uv_close((uv_handle_t *)&v->retry, NULL);
 		uv_close((uv_handle_t *)&v->flush, NULL);
 	}
-	/* A change not written yet (a refresh that ended without a new
-	   token, say) is sealed now and written once the loop is done. */
-	if (v->state == VAULT_OPEN &&
-	    (v->seq > v->written_seq || v->failures > 0) &&
-	    vault_seal_now(a, &v->final_img, &v->final_len) != 0)
-		log_error("vault: cannot seal the last changes");
 }
 
 void vault_free(struct agent *a)
 {
 	struct agent_vault *v = a->vault;
-	struct agent_err err;
 
 	if (v == NULL)
 		return;
-	if (v->final_img != NULL) {
-		if (vault_write_file(v->path, v->final_img, v->final_len,
-				     &err) != 0)
-			log_error("vault: the last changes were not written: "
-				  "%s",
-				  agent_err_text(&err));
-		free(v->final_img);
-	}
-	free(v->next_img);
+	vault_write_drain(a);
+	vault_write_free(a);
 	agent_secret_free(v->key);
 	agent_secret_free(v->kept);
 	if (v->lock_fd >= 0)

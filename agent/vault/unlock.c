@@ -11,8 +11,9 @@
  * without the key.  The per-process shield key stays: it protects nothing
  * once the sealed secrets are gone.
  *
- * UNLOCK derives the key in the thread pool and opens the newest image:
- * the one waiting to be written if there is one, else the file.  A wrong
+ * UNLOCK derives the key in the thread pool and opens the newest state:
+ * the file, and after it the records that a LOCK left to be written
+ * (write.c; a write that runs ends first).  A wrong
  * passphrase is answered after a delay that doubles with each failure in
  * a row (1 s, 2 s, 4 s ... 30 s), by a timer: other clients go on being
  * served, and one UNLOCK runs at a time (another gets "busy").
@@ -141,10 +142,10 @@ static void opened(struct vault_kdf_job *job)
 {
 	struct agent *a = job->agent;
 	struct agent_vault *v = a->vault;
-	const unsigned char *img;
+	unsigned char *img = NULL;
 	struct agent_err err;
-	size_t len;
-	int r;
+	size_t len = 0;
+	int r, adopt = 0;
 
 	if (kdf_ended_badly(job))
 		return;
@@ -152,13 +153,16 @@ static void opened(struct vault_kdf_job *job)
 		vault_kdf_reply(job, 0, NULL);
 		return;
 	}
-	/* The newest image: one a LOCK left to be written is newer than
-	   the file. */
-	if ((img = vault_newest_image(a, &len)) == NULL) {
-		img = job->img;
-		len = job->len;
+	/* The newest state: records a LOCK left to be written are newer
+	   than the file; a write that runs ends first. */
+	agent_err_clear(&err);
+	if ((r = vault_newest(a, job, opened, &img, &len, &adopt, &err)) == 1) {
+		v->unlocking = 1;
+		return;
 	}
-	r = vault_open_image(a, job->key, img, len, &err);
+	if (r == 0)
+		r = vault_open_image(a, job->key, img, len, adopt, &err);
+	free(img);
 	if (r == XO_ERR_WRONG_PASSPHRASE) {
 		v->unlocking = 1;
 		wrong_key(job, err.msg);
@@ -220,8 +224,9 @@ static void created(struct vault_kdf_job *job)
 		return;
 	}
 	v->state = VAULT_OPEN;
+	vault_file_none(v);
 	log_info("vault %s made with a passphrase", v->path);
-	seq = vault_persist(a);
+	seq = vault_persist(a, NULL);
 	job->conn = NULL;
 	vault_kdf_free(job);
 	/* The vault exists once it is on disk: the answer waits for it. */
@@ -264,8 +269,10 @@ void vault_handle_unlock(struct agent_request *req)
 		agent_conn_reply_success(c);
 		return;
 	}
-	if (v->state == VAULT_LOCKED && vault_newest_image(a, &len) == NULL) {
-		/* Read again: it is the file's parameters that count. */
+	if (v->state == VAULT_LOCKED && vault_writes_idle(a) &&
+	    v->queue == NULL && v->compaction == NULL) {
+		/* Read again: it is the file's parameters that count, and
+		   it may have gone. */
 		if (vault_read_file(v->path, &img, &len, &err) != 0) {
 			agent_conn_reply_err(c, &err);
 			return;
@@ -274,6 +281,7 @@ void vault_handle_unlock(struct agent_request *req)
 			log_error("vault %s: gone while locked", v->path);
 			v->state = VAULT_NONE;
 			v->exists = 0;
+			v->known = 0;
 		}
 	}
 	if (v->state == VAULT_NONE && !q->create) {
@@ -286,17 +294,13 @@ void vault_handle_unlock(struct agent_request *req)
 	if (v->state == VAULT_NONE) {
 		vault_params_new(VAULT_KDF_ARGON2ID, &p);
 		done = created;
-	} else if (v->state == VAULT_OPEN) {
+	} else if (v->state == VAULT_OPEN || img == NULL) {
+		/* Open, or the writes of a LOCK still on their way: the
+		   key's parameters are the vault's. */
 		p = v->params;
-		done = checked;
+		done = v->state == VAULT_OPEN ? checked : opened;
 	} else {
-		size_t newest_len = 0;
-		const unsigned char *newest =
-		    vault_newest_image(a, &newest_len);
-
-		if ((r = vault_image_params(newest != NULL ? newest : img,
-					    newest != NULL ? newest_len : len,
-					    &p)) != 0) {
+		if ((r = vault_image_params(img, len, &p)) != 0) {
 			vault_describe_error(v->path, r, &err);
 			agent_conn_reply_err(c, &err);
 			free(img);
@@ -304,12 +308,10 @@ void vault_handle_unlock(struct agent_request *req)
 		}
 		done = opened;
 	}
+	free(img);
 	if ((r = vault_kdf_start(a, c, q->passphrase, &p, done, &job)) != 0) {
 		agent_conn_reply_failure(c, r, NULL);
-		free(img);
 		return;
 	}
-	job->img = img;
-	job->len = len;
 	v->unlocking = 1;
 }

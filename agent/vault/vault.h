@@ -5,15 +5,18 @@
  *
  * - whether the agent is locked (no secret in memory; requests that need
  *   one fail with XO_ERR_LOCKED and nothing is refreshed);
- * - vault_persist(): "write what the accounts hold now"; writes run
- *   one at a time off the loop, a newer state supersedes one not yet
- *   begun, and the account store is told when each has ended (so that a
+ * - vault_persist(): "write what this account holds now" (or every
+ *   account); the changes of a turn of the loop are appended to the
+ *   vault file as one record of its journal, off the loop, one write at a
+ *   time, and the account store is told when each has ended (so that a
  *   rotated refresh token is on disk before the new access token is
- *   served: account/durable.c);
+ *   served: account/durable.c); the journal is folded into a new base
+ *   once it has grown past half the base;
  * - the LOCK, UNLOCK, EXPORT and RESTORE requests.
  *
- * state.c owns the state and the start-up, write.c the write queue,
- * records.c the plain text (JSON) of the accounts, unlock.c LOCK and
+ * state.c owns the state and the start-up, write.c the writes (appends
+ * and new bases), records.c the plain text (JSON) of the accounts and the
+ * replay of the journal, unlock.c LOCK and
  * UNLOCK, export.c EXPORT and RESTORE, kdf.c the key derivations they
  * wait for.  The vault reads and changes accounts only through
  * account/account.h.
@@ -57,12 +60,13 @@ int vault_locked(const struct agent *a);
 const char *vault_problem(const struct agent *a);
 
 /*
- * Asks for the accounts as they are now to be written.  Returns 0 when
- * nothing is written (no vault open, or it could not be sealed, which is
- * reported): the caller goes on at once; else the number of the write that
- * will hold the change (account_store_written() follows).
+ * Asks for the account named name as it is now to be written (name NULL:
+ * anything may have changed, every account is written).  Returns 0 when
+ * nothing is written (no vault open): the caller goes on at once; else
+ * the number of the change, which account_store_written() reports once
+ * it is on disk.
  */
-uint64_t vault_persist(struct agent *a);
+uint64_t vault_persist(struct agent *a, const char *name);
 /* After a reload: gives the tokens the vault kept for accounts it did not
    know to those the new config has, and writes. */
 void vault_reloaded(struct agent *a);

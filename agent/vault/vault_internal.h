@@ -5,16 +5,21 @@
 #ifndef XO_VAULT_VAULT_INTERNAL_H
 #define XO_VAULT_VAULT_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include <uv.h>
 
 #include "core/agent.h"
 #include "core/err.h"
 #include "vault/pure/image.h"
+#include "vault/pure/journal.h"
 #include "vault/vault.h"
 
 struct conn;
+struct vault_job;
 
 /* The version of the plain text inside (the file format has its own). */
 #define VAULT_STORE_FORMAT 1
@@ -64,21 +69,32 @@ struct agent_vault {
 	   sealed.  Written back with every snapshot, so nothing is lost. */
 	struct agent_secret *kept;
 
-	/* The write queue (vault/write.c). */
-	uint64_t seq;			 /* changes asked for */
-	uint64_t sealed_seq;		 /* the newest change sealed */
-	uv_idle_t flush;		 /* seals what changed, once a turn */
-	uint64_t written_seq;		 /* the newest write that has ended */
-	int in_flight;			 /* a write runs in the thread pool */
-	const unsigned char *flight_img; /* its image (the job's) */
-	size_t flight_len;
-	unsigned char *next_img; /* sealed, to be written next; NULL: none */
-	size_t next_len;
-	uint64_t next_seq;	  /* the change it holds */
-	uv_timer_t retry;	  /* after a failed write */
-	unsigned failures;	  /* consecutive failed writes */
-	unsigned char *final_img; /* sealed at stop, written at free */
-	size_t final_len;
+	/* The file and its writes (vault/write.c). */
+	int known;			/* what follows describes the file */
+	int journal;			/* the file is of format 2: changes are
+					   appended to it */
+	struct vault_base base;		/* the file's base (format 2) */
+	unsigned char id[VAULT_ID_LEN]; /* the vault's, for the next base */
+	uint64_t file_end;		/* where its whole records end */
+	uint64_t last_rec;		/* the newest record number given */
+	uint64_t seq;			/* changes asked for */
+	uint64_t written_seq;		/* the newest change written */
+	uint64_t base_seq_done; /* the newest change a written base holds */
+	char **dirty;		/* names changed since the last record taken */
+	size_t n_dirty, dirty_cap;
+	bool dirty_all;		 /* anything may have changed: a whole one */
+	struct vault_job *queue; /* the lane: appends and a new base's
+				    commit, one at a time, in order */
+	struct vault_job **queue_tail;
+	int lane_busy;		      /* the queue's head runs in the pool */
+	struct vault_job *compaction; /* a new base on its way */
+	int compaction_busy;	      /* its first half runs in the pool */
+	uint64_t carry_from;	      /* where its first record after it went */
+	uv_idle_t flush;	      /* takes the changes, once a turn */
+	uv_timer_t retry;	      /* after a failed write */
+	unsigned failures;	      /* consecutive failed writes */
+	struct vault_kdf_job *parked; /* an UNLOCK waiting for a write */
+	vault_kdf_cb parked_cb;
 	char problem[600]; /* for LIST; "" when all is well */
 
 	/* UNLOCK (vault/unlock.c) */
@@ -90,12 +106,20 @@ struct agent_vault {
 /* Sets or clears (NULL) the problem LIST shows. */
 void vault_set_problem(struct agent_vault *v, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Opens the image with key k and loads it into the agent: the key is
-   kept (sealed), the state becomes VAULT_OPEN.  0, or the reason in err
+/* Opens the vault file's image (base and journal) with key k and loads
+   it into the agent: the key is kept (sealed), the state becomes
+   VAULT_OPEN; with adopt, what the vault knows of the file is taken from
+   it (where the records end, the numbers).  0, or the reason in err
    (naming PATH.bak for a damaged file). */
 int vault_open_image(struct agent *a, const struct vault_key *k,
-		     const unsigned char *img, size_t len,
+		     const unsigned char *img, size_t len, int adopt,
 		     struct agent_err *err);
+/* Checks that key k opens the whole image (base and journal) without
+   loading it; 0 or the XO_ERR_* (err says why). */
+int vault_check_image(const struct vault_key *k, const unsigned char *img,
+		      size_t len, const char *path, struct agent_err *err);
+/* A vault that is not on disk yet: a new id, nothing written. */
+void vault_file_none(struct agent_vault *v);
 /* Takes the key for the vault: sealed under the shield. */
 int vault_keep_key(struct agent *a, const struct vault_key *k);
 /* The held key, opened for a moment; free with vault_key_release(). */
@@ -107,16 +131,25 @@ int vault_describe_error(const char *path, int code, struct agent_err *e);
 
 /* ---- vault/write.c ---- */
 void vault_write_init(struct agent *a);
-/* The accounts sealed into an image now (the caller frees it). */
-int vault_seal_now(struct agent *a, unsigned char **img, size_t *len);
-/* Seals the changes not sealed yet into the next image now, and starts
-   writing it if no write runs (LOCK, before the accounts are wiped). */
+/* Takes the changes not taken yet now, into a record (or a new base)
+   queued to be written, and starts what can start (LOCK, before the
+   accounts are wiped; stop). */
 void vault_flush(struct agent *a);
 /* Tells the account store that writes up to written_seq have ended. */
 void vault_writes_ended(struct agent *a);
-/* The newest image not on disk yet (waiting or being written), or NULL:
-   an UNLOCK opens it rather than the older file. */
-const unsigned char *vault_newest_image(const struct agent *a, size_t *len);
+/* What the file will be once the writes queued have ended, read now for
+   an UNLOCK (the caller frees *img); *adopt says whether it is the file
+   itself, whose state the vault may take (vault_open_image()).  1 when a
+   write runs that must end first: cb(job) is called again then. */
+int vault_newest(struct agent *a, struct vault_kdf_job *job, vault_kdf_cb cb,
+		 unsigned char **img, size_t *len, int *adopt,
+		 struct agent_err *err);
+/* 1 when no write is queued or runs (an UNLOCK may read the file). */
+int vault_writes_idle(const struct agent *a);
+/* Writes what vault_stop() left, at exit. */
+void vault_write_drain(struct agent *a);
+/* Frees the queue (vault_free()). */
+void vault_write_free(struct agent *a);
 
 /* ---- vault/records.c ---- */
 enum vault_apply_mode {
@@ -131,12 +164,35 @@ int vault_store_snapshot(struct agent *a, struct agent_plain **out);
  * vault_snapshot_take() (on the loop) holds a reference to each account's
  * sealed record and a copy of the shield; vault_snapshot_text() (in any
  * one thread) opens and joins them into the plain text; vault_snapshot_free()
- * (on the loop again) drops the references.
+ * (on the loop again) drops the references.  vault_snapshot_take_names()
+ * takes only the n names (distinct), for a journal record: each one's
+ * record, or its name among those "gone".
  */
 struct vault_snapshot;
 int vault_snapshot_take(struct agent *a, struct vault_snapshot **out);
+int vault_snapshot_take_names(struct agent *a, char *const *names, size_t n,
+			      struct vault_snapshot **out);
 int vault_snapshot_text(struct vault_snapshot *snap, struct agent_plain **out);
 void vault_snapshot_free(struct vault_snapshot *snap);
+/*
+ * Loading a vault file: its base's text, then each record of its journal
+ * in order, played into one document, which is then applied as
+ * vault_store_apply() applies one.  XO_ERR_VAULT_CORRUPT or _NEWER with
+ * why in err for a text that is not ours.
+ */
+struct vault_replay {
+	json_t *root; /* the document so far */
+	json_t *at;   /* name -> its place in root's list */
+	size_t records, holes;
+};
+void vault_replay_init(struct vault_replay *rp);
+int vault_replay_start(struct vault_replay *rp, const struct agent_plain *base,
+		       struct agent_err *err);
+int vault_replay_record(struct vault_replay *rp, const struct agent_plain *text,
+			struct agent_err *err);
+int vault_replay_apply(struct agent *a, struct vault_replay *rp,
+		       unsigned *n_applied, struct agent_err *err);
+void vault_replay_cleanup(struct vault_replay *rp);
 /*
  * Applies a vault's plain text to the agent: runtime accounts are
  * created, refresh tokens given, the rest kept.  XO_ERR_VAULT_CORRUPT or

@@ -1,24 +1,40 @@
 /*
- * write.c: the write queue.
+ * write.c: the vault's writes: a journal of changes appended to the file,
+ * and new bases that fold it in (pure/image.h, pure/journal.h).
  *
- * A change is numbered at once (vault_persist()) and sealed later, with
- * every other change made meanwhile: at the end of the turn of the loop
- * in which it was made (an idle handle) when no write runs, else when the
- * write that runs has ended.  A snapshot holds every account, so with
- * many accounts it is large (some 250 MiB for 100,000 accounts with
- * 2 KiB refresh tokens): one per change would be one per refresh, twice
- * (the "presented" mark, then the rotated token), and a storm of
- * refreshes would do nothing else.  Sealing happens on the loop (it needs
- * the key and the accounts, which live there); the write itself (a
- * temporary file, fsync, rename, fsync of the directory: vault/io.c) runs
- * in libuv's thread pool, since fsync can take long.  One write runs at a
- * time: the disk sees every state that was asked for or a newer one, in
- * order.  When a write has ended, the account store is told
- * (account_store_written()): what waited for it goes on.
+ * A change is numbered at once (vault_persist()) and the name of the
+ * account it concerns noted; at the end of the turn of the loop in which
+ * it was made (an idle handle), or when the append that runs has ended,
+ * the accounts named since the last record are taken into the next one.
+ * The loop only copies their names and takes references to their sealed
+ * secrets (records.c); a thread of libuv's pool builds the record, seals
+ * it, appends it where the file's whole records end and fsync()s.  So the
+ * cost of a change is that of the accounts it concerns, not of every
+ * account: a refresh writes its "presented" mark and its rotated token as
+ * two records of some KiB, where the whole vault of 100,000 accounts is
+ * some 230 MiB.  Appends run one at a time, in the order of their
+ * numbers: the lane.
+ *
+ * Once the journal is larger than half the base (and at least a MiB),
+ * the journal is folded into a new base: a snapshot of every account is
+ * taken on the loop, and built, sealed and written to PATH.tmp in the
+ * pool while appends go on into the file.  Its commit is the lane's next
+ * job once the appends taken before the snapshot have ended: the records
+ * appended since the snapshot are copied from the file to the end of
+ * PATH.tmp, which is fsync()ed and renamed over the file (the file kept as
+ * PATH.bak), and the directory fsync()ed (vault/io.c).  The records keep
+ * their numbers: a base says which it folded in (base_seq), and the vault
+ * keeps its id, so the records carried over still open after it.
+ *
+ * A vault file of format 1 (written before the journal), or none yet,
+ * has no journal to append to: its first write is a new base, with a new
+ * id, and the records taken meanwhile wait for it.
  *
  * A failed write is logged, shown in LIST, retried with a growing delay,
  * and does not stop the agent: it keeps serving from memory (what waited
- * for the write goes on, DESIGN.md "If a write fails, keep serving").
+ * for the write goes on, DESIGN.md "If a write fails, keep serving").  A
+ * record keeps its number and its bytes until it is on disk, so that the
+ * journal never has a gap.
  */
 #include <malloc.h>
 #include <stdio.h>
@@ -36,109 +52,535 @@
 
 #define RETRY_FIRST_MS 2000
 #define RETRY_MAX_MS 300000
+/* The journal is folded into a new base once it passes half the base,
+   and at least this much: a small vault is cheap to load either way. */
+#define JOURNAL_MIN (1024u * 1024)
 
-struct write_job {
+enum job_kind {
+	JOB_APPEND, /* a record: built, sealed, appended (the lane) */
+	JOB_BASE,   /* a new base: built, sealed, written to PATH.tmp */
+	JOB_COMMIT, /* the new base takes the file's place (the lane) */
+};
+
+struct vault_job {
 	uv_work_t work;
+	struct vault_job *next; /* in the lane */
 	struct agent *agent;
+	enum job_kind kind;
 	char *path;
-	unsigned char *img; /* sealed; NULL until do_write() seals plain */
+	struct vault_snapshot *snap; /* to build and seal; dropped once
+					sealed */
+	struct vault_key *key;	     /* the job's own copy, until sealed */
+	struct vault_base base;	     /* the id; for a base, its base_seq */
+	uint64_t rec;		     /* JOB_APPEND: the record's number */
+	uint64_t seq;		     /* the newest change it holds */
+	uint64_t off, to;	     /* where it goes; a commit's carry */
+	unsigned char *bytes;	     /* sealed; NULL until built */
 	size_t len;
-	struct vault_snapshot *snap; /* for do_write() to join and seal */
-	struct vault_key *key;	     /* its key: the job's own copy */
-	uint64_t seq;
+	bool upgrade; /* a new base for a file of format 1 */
+	bool temp_ok; /* a new base: PATH.tmp holds it (pool only) */
 	uint64_t t_start, t_sealed; /* uv_hrtime(): for the debug log */
 	struct agent_err err;
 };
 
-static void start_job(struct agent *a);
-static void on_flush(uv_idle_t *h);
-static void on_retry(uv_timer_t *t);
-static void start_snapshot_job(struct agent *a);
+static void kick(struct agent *a);
+static void run_job(struct agent *a, struct vault_job *job);
+static void write_failed(struct agent *a, struct vault_job *job);
 
-int vault_seal_now(struct agent *a, unsigned char **img, size_t *len)
+static void on_retry(uv_timer_t *t)
 {
-	struct agent_plain *plain = NULL, *key_bytes = NULL;
-	struct vault_key k;
+	kick(t->data);
+}
+
+static void job_free(struct vault_job *job)
+{
+	if (job == NULL)
+		return;
+	vault_snapshot_free(job->snap);
+	vault_key_free(job->key);
+	free(job->bytes);
+	free(job->path);
+	free(job);
+}
+
+static struct vault_job *job_new(struct agent *a, enum job_kind kind)
+{
+	struct vault_job *job;
+
+	if ((job = calloc(1, sizeof(*job))) == NULL ||
+	    (job->path = strdup(a->vault->path)) == NULL) {
+		free(job);
+		return NULL;
+	}
+	job->agent = a;
+	job->kind = kind;
+	job->work.data = job;
+	memcpy(job->base.id, a->vault->id, VAULT_ID_LEN);
+	return job;
+}
+
+/* Builds and seals the job's record or base (in the pool, or on the loop
+   for an UNLOCK); the snapshot stays, to be dropped on the loop. */
+static int job_seal(struct vault_job *job)
+{
+	struct agent_plain *plain = NULL;
 	int r;
 
-	*img = NULL;
-	*len = 0;
-	if ((r = vault_store_snapshot(a, &plain)) != 0)
-		return r;
-	if ((r = vault_key_borrow(a, &k, &key_bytes)) == 0)
-		r = vault_seal(&k, plain->data, plain->len, img, len);
-	agent_plain_free(key_bytes);
+	if (job->bytes != NULL)
+		return 0;
+	if (job->snap == NULL || job->key == NULL)
+		return XO_ERR_INTERNAL;
+	if ((r = vault_snapshot_text(job->snap, &plain)) == 0)
+		r = job->kind == JOB_APPEND
+			? vault_record_seal(job->key, job->base.id, job->rec,
+					    plain->data, plain->len,
+					    &job->bytes, &job->len)
+			: vault_seal_base(job->key, &job->base, plain->data,
+					  plain->len, &job->bytes, &job->len);
 	agent_plain_free(plain);
+	job->t_sealed = uv_hrtime();
+	if (r == 0) {
+		vault_key_free(job->key);
+		job->key = NULL;
+	}
 	return r;
 }
 
-/* The changes could not be sealed: reported, and whoever would wait goes
+/* The job's work, in the pool (or at exit). */
+static void do_job(uv_work_t *req)
+{
+	struct vault_job *job = req->data;
+	int r;
+
+	agent_err_clear(&job->err);
+	if ((r = job_seal(job)) != 0) {
+		agent_err_set(&job->err, r, "cannot seal it: %s",
+			      proto_strerror(r));
+		return;
+	}
+	switch (job->kind) {
+	case JOB_APPEND:
+		if (job->off + job->len > VAULT_MAX_FILE) {
+			agent_err_set(&job->err, XO_ERR_IO,
+				      "its journal has grown past %u MiB, "
+				      "and no new base has taken it in",
+				      VAULT_MAX_FILE >> 20);
+			return;
+		}
+		vault_append_file(job->path, job->off, job->bytes, job->len,
+				  &job->err);
+		break;
+	case JOB_BASE:
+		if (vault_write_temp(job->path, job->bytes, job->len,
+				     &job->err) == 0) {
+			job->temp_ok = true;
+			agent_test_crash("during_compaction");
+		}
+		break;
+	case JOB_COMMIT:
+		/* After a failed commit PATH.tmp is written again: part of
+		   the carried records may be in it. */
+		if (!job->temp_ok && vault_write_temp(job->path, job->bytes,
+						      job->len, &job->err) != 0)
+			break;
+		job->temp_ok = false;
+		vault_commit_temp(job->path, job->off, job->to, &job->err);
+		break;
+	}
+}
+
+/* ---- the changes ---- */
+
+static int add_dirty(struct agent_vault *v, const char *name)
+{
+	char **more;
+	size_t cap;
+
+	if (v->n_dirty == v->dirty_cap) {
+		cap = v->dirty_cap == 0 ? 16 : v->dirty_cap * 2;
+		if ((more = realloc(v->dirty, cap * sizeof(*more))) == NULL)
+			return XO_ERR_NOMEM;
+		v->dirty = more;
+		v->dirty_cap = cap;
+	}
+	if ((v->dirty[v->n_dirty] = strdup(name)) == NULL)
+		return XO_ERR_NOMEM;
+	v->n_dirty++;
+	return 0;
+}
+
+static void clear_dirty(struct agent_vault *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->n_dirty; i++)
+		free(v->dirty[i]);
+	v->n_dirty = 0;
+	v->dirty_all = false;
+}
+
+static int by_name(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* The dirty names, sorted, each once. */
+static size_t dirty_distinct(struct agent_vault *v)
+{
+	size_t i, n = 0;
+
+	qsort(v->dirty, v->n_dirty, sizeof(*v->dirty), by_name);
+	for (i = 0; i < v->n_dirty; i++) {
+		if (n > 0 && strcmp(v->dirty[n - 1], v->dirty[i]) == 0) {
+			free(v->dirty[i]);
+			continue;
+		}
+		v->dirty[n++] = v->dirty[i];
+	}
+	v->n_dirty = n;
+	return n;
+}
+
+/* A copy of the vault's key for a job. */
+static int job_key(struct agent *a, struct vault_job *job)
+{
+	struct agent_plain *bytes = NULL;
+	struct vault_key k;
+	int r;
+
+	if ((r = vault_key_borrow(a, &k, &bytes)) == 0 &&
+	    (r = vault_key_from_bytes(k.key, VAULT_KEY_LEN, &job->key)) == 0)
+		job->key->params = k.params;
+	agent_plain_free(bytes);
+	return r;
+}
+
+/* The changes could not be taken: reported, and whoever would wait goes
    on at once, as there is no write to wait for.  The next change tries
    again. */
-static void seal_failed(struct agent *a, int r)
+static void take_failed(struct agent *a, int r)
 {
 	struct agent_vault *v = a->vault;
 
 	vault_set_problem(v, "vault not written: cannot seal it: %s",
 			  proto_strerror(r));
 	log_error("%s", v->problem);
-	v->sealed_seq = v->written_seq = v->seq;
+	v->written_seq = v->seq;
 	vault_writes_ended(a);
 }
 
-/* Seals the changes made since the last image into the next one; a
-   newer image replaces one that has not started. */
-static void seal_changes(struct agent *a)
+static void enqueue(struct agent_vault *v, struct vault_job *job)
+{
+	job->next = NULL;
+	*v->queue_tail = job;
+	v->queue_tail = &job->next;
+}
+
+/* Takes the changes noted since the last record into the next one,
+   queued in the lane. */
+static void take_record(struct agent *a)
 {
 	struct agent_vault *v = a->vault;
-	unsigned char *img = NULL;
-	size_t len = 0;
-	int r;
+	struct vault_job *job;
+	int r = XO_ERR_NOMEM;
 
-	if (v->sealed_seq >= v->seq || v->state != VAULT_OPEN)
+	if (v->state != VAULT_OPEN || (!v->dirty_all && v->n_dirty == 0))
 		return;
-	if ((r = vault_seal_now(a, &img, &len)) != 0) {
-		seal_failed(a, r);
+	if ((job = job_new(a, JOB_APPEND)) == NULL)
+		goto fail;
+	r = v->dirty_all ? vault_snapshot_take(a, &job->snap)
+			 : vault_snapshot_take_names(
+			       a, v->dirty, dirty_distinct(v), &job->snap);
+	if (r != 0 || (r = job_key(a, job)) != 0)
+		goto fail;
+	job->rec = ++v->last_rec;
+	job->seq = v->seq;
+	clear_dirty(v);
+	enqueue(v, job);
+	return;
+fail:
+	job_free(job);
+	clear_dirty(v);
+	take_failed(a, r);
+}
+
+/* Starts a new base of every account, beside the lane. */
+static void start_base(struct agent *a)
+{
+	struct agent_vault *v = a->vault;
+	struct vault_job *job;
+	uint64_t t0 = uv_hrtime();
+	int r = XO_ERR_NOMEM;
+
+	if ((job = job_new(a, JOB_BASE)) == NULL)
+		goto fail;
+	if ((r = vault_snapshot_take(a, &job->snap)) != 0 ||
+	    (r = job_key(a, job)) != 0)
+		goto fail;
+	log_debug("vault: snapshot taken in %llu ms",
+		  (unsigned long long)((uv_hrtime() - t0) / 1000000));
+	job->base.version = VAULT_VERSION;
+	job->base.base_seq = v->last_rec;
+	job->seq = v->seq;
+	job->upgrade = v->known && !v->journal && v->exists;
+	/* Without a journal nothing is appended before this base is in
+	   place: it holds every change made so far. */
+	if (!v->journal)
+		clear_dirty(v);
+	v->compaction = job;
+	v->carry_from = 0;
+	run_job(a, job);
+	return;
+fail:
+	if (v->journal) {
+		/* The journal holds every change: only the new base waits,
+		   made again from a new snapshot after the delay of a failed
+		   write (not at every turn of the loop). */
+		if (job == NULL) {
+			log_error("vault: cannot make a new base: %s",
+				  proto_strerror(r));
+			return;
+		}
+		agent_err_code(&job->err, r);
+		write_failed(a, job);
 		return;
 	}
-	free(v->next_img);
-	v->next_img = img;
-	v->next_len = len;
-	v->next_seq = v->sealed_seq = v->seq;
+	job_free(job);
+	take_failed(a, r);
 }
 
-void vault_flush(struct agent *a)
+/* A new base is due: the file has no journal yet, or its journal has
+   grown past half the base. */
+static int base_due(const struct agent_vault *v)
+{
+	uint64_t journal, limit;
+
+	if (v->state != VAULT_OPEN || v->compaction != NULL)
+		return 0;
+	if (!v->journal)
+		return v->seq > v->base_seq_done;
+	journal = v->file_end - v->base.len;
+	limit = v->base.len / 2 > JOURNAL_MIN ? v->base.len / 2 : JOURNAL_MIN;
+	return journal >
+	       agent_test_number("XOAUTH_AGENT_TEST_JOURNAL_MAX", limit);
+}
+
+/* Starts what can start: a new base that is due, the lane's next job
+   (taking the changes noted into a record when the lane is empty). */
+static void kick(struct agent *a)
+{
+	struct agent_vault *v = a->vault;
+	struct vault_job *head;
+
+	if (v == NULL || a->stopping || uv_is_active((uv_handle_t *)&v->retry))
+		return;
+	if (v->compaction != NULL && v->compaction->kind == JOB_BASE &&
+	    !v->compaction_busy)
+		run_job(a, v->compaction); /* a retry */
+	else if (base_due(v))
+		start_base(a);
+	if (v->lane_busy)
+		return;
+	if (v->queue == NULL && v->journal)
+		take_record(a);
+	if ((head = v->queue) == NULL)
+		return;
+	if (head->kind == JOB_APPEND) {
+		if (!v->journal)
+			return; /* waits for the first base */
+		head->off = v->file_end;
+	} else if (v->journal) {
+		head->off = v->carry_from != 0 ? v->carry_from : v->file_end;
+		head->to = v->file_end;
+	}
+	run_job(a, head);
+}
+
+/* ---- the end of a write ---- */
+
+/* Puts the commit of a new base in the lane: after the records it holds,
+   before those taken since its snapshot. */
+static void queue_commit(struct agent_vault *v, struct vault_job *job)
+{
+	struct vault_job **pp = &v->queue;
+
+	job->kind = JOB_COMMIT;
+	if (v->lane_busy && *pp != NULL)
+		pp = &(*pp)->next;
+	while (*pp != NULL && (*pp)->kind == JOB_APPEND &&
+	       (*pp)->rec <= job->base.base_seq)
+		pp = &(*pp)->next;
+	job->next = *pp;
+	*pp = job;
+	if (job->next == NULL)
+		v->queue_tail = &job->next;
+}
+
+static void dequeue_head(struct agent_vault *v)
+{
+	struct vault_job *job = v->queue;
+
+	v->queue = job->next;
+	if (v->queue == NULL)
+		v->queue_tail = &v->queue;
+}
+
+/* What a job that has ended well changes of the file: returns 1 when it
+   is done with (and freed). */
+static int file_written(struct agent *a, struct vault_job *job)
 {
 	struct agent_vault *v = a->vault;
 
-	if (v == NULL)
-		return;
-	uv_idle_stop(&v->flush);
-	/* A write sealing in the pool has no image the loop could open
-	   meanwhile (vault_newest_image()): seal everything here. */
-	if (v->in_flight && v->flight_img == NULL && v->next_img == NULL)
-		v->sealed_seq = 0;
-	seal_changes(a);
-	if (v->failures == 0)
-		start_job(a);
+	switch (job->kind) {
+	case JOB_APPEND:
+		if (v->compaction != NULL &&
+		    job->rec == v->compaction->base.base_seq + 1)
+			v->carry_from = job->off;
+		v->file_end = job->off + job->len;
+		break;
+	case JOB_BASE:
+		queue_commit(v, job);
+		return 0;
+	case JOB_COMMIT:
+		if (job->upgrade)
+			log_info("vault %s: now of format 2, a base and a "
+				 "journal of changes (it was one image)",
+				 v->path);
+		log_debug("vault: the new base carries %llu bytes of records "
+			  "appended while it was written",
+			  (unsigned long long)(job->to - job->off));
+		v->journal = 1;
+		v->base = job->base;
+		v->base.len = job->len;
+		v->file_end = job->len + (job->to - job->off);
+		v->base_seq_done = job->seq;
+		v->compaction = NULL;
+		break;
+	}
+	v->exists = 1;
+	if (job->kind != JOB_BASE && v->queue == job)
+		dequeue_head(v);
+	job_free(job);
+	return 1;
 }
+
+static void write_failed(struct agent *a, struct vault_job *job)
+{
+	struct agent_vault *v = a->vault;
+	uint64_t delay;
+
+	v->failures++;
+	delay = (uint64_t)RETRY_FIRST_MS
+		<< (v->failures < 8 ? v->failures - 1 : 7);
+	if (delay > RETRY_MAX_MS)
+		delay = RETRY_MAX_MS;
+	vault_set_problem(v,
+			  "vault not written: %s; the tokens are held in "
+			  "memory only, next try in %llu s",
+			  agent_err_text(&job->err),
+			  (unsigned long long)(delay / 1000));
+	log_error("%s", v->problem);
+	/* A base that could not even be sealed is made again from a new
+	   snapshot, while the accounts are there to take it from. */
+	if (job->kind == JOB_BASE && job->bytes == NULL &&
+	    v->state == VAULT_OPEN) {
+		v->compaction = NULL;
+		job_free(job);
+	}
+	if (!a->stopping)
+		uv_timer_start(&v->retry, on_retry, delay, 0);
+}
+
+static void after_job(uv_work_t *req, int status)
+{
+	struct vault_job *job = req->data;
+	struct agent *a = job->agent;
+	struct agent_vault *v = a->vault;
+	enum job_kind kind = job->kind;
+	uint64_t seq = job->seq;
+	bool failed;
+
+	if (kind == JOB_BASE)
+		v->compaction_busy = 0;
+	else
+		v->lane_busy = 0;
+	/* The references to the records, dropped on the loop's thread. */
+	if (job->bytes != NULL) {
+		vault_snapshot_free(job->snap);
+		job->snap = NULL;
+	}
+	log_debug(
+	    "vault: %s of %zu bytes in %llu ms (sealed in %llu ms)",
+	    kind == JOB_APPEND ? "record"
+	    : kind == JOB_BASE ? "new base"
+			       : "new base put in place",
+	    job->len,
+	    (unsigned long long)((uv_hrtime() - job->t_start) / 1000000),
+	    (unsigned long long)(job->t_sealed > job->t_start
+				     ? (job->t_sealed - job->t_start) / 1000000
+				     : 0));
+	if (status != 0 && job->err.code == 0)
+		agent_err_code(&job->err, XO_ERR_INTERNAL);
+	failed = job->err.code != 0;
+	if (failed) {
+		write_failed(a, job);
+	} else {
+		if (v->failures > 0)
+			log_info("vault %s written again", v->path);
+		v->failures = 0;
+		vault_set_problem(v, NULL);
+		file_written(a, job); /* job may be gone */
+	}
+	/* A base is durable at its commit; what waited for a file of
+	   format 2 to exist waits for it.  A failed write lets what waited
+	   go on (the agent keeps serving from memory). */
+	if ((kind != JOB_BASE || (failed && !v->journal)) &&
+	    seq > v->written_seq)
+		v->written_seq = seq;
+	if (kind != JOB_BASE)
+		agent_test_crash("after_write");
+	vault_writes_ended(a);
+	if (v->parked != NULL && vault_writes_idle(a)) {
+		struct vault_kdf_job *parked = v->parked;
+
+		v->parked = NULL;
+		v->parked_cb(parked);
+	}
+	kick(a);
+	/* The writes have gone quiet (the end of a storm of refreshes, or a
+	   single change): the heap pages that the tokens and records freed
+	   meanwhile go back to the system, rather than stay resident. */
+	if (!v->lane_busy && !v->compaction_busy && v->queue == NULL &&
+	    v->n_dirty == 0 && !v->dirty_all)
+		malloc_trim(0);
+}
+
+static void run_job(struct agent *a, struct vault_job *job)
+{
+	struct agent_vault *v = a->vault;
+
+	job->t_start = uv_hrtime();
+	if (job->kind == JOB_BASE)
+		v->compaction_busy = 1;
+	else
+		v->lane_busy = 1;
+	if (uv_queue_work(a->loop, &job->work, do_job, after_job) != 0) {
+		agent_err_set(&job->err, XO_ERR_INTERNAL,
+			      "cannot start a write");
+		if (job->kind == JOB_BASE)
+			v->compaction_busy = 0;
+		else
+			v->lane_busy = 0;
+		write_failed(a, job);
+	}
+}
+
+/* ---- what the rest of the vault calls ---- */
 
 static void on_flush(uv_idle_t *h)
 {
-	struct agent *a = h->data;
-
 	uv_idle_stop(h);
-	/* A write that runs takes the changes when it ends. */
-	if (!a->vault->in_flight && a->vault->failures == 0)
-		start_snapshot_job(a);
-}
-
-static void on_retry(uv_timer_t *t)
-{
-	struct agent *a = t->data;
-
-	/* The failed image, or a newer one. */
-	start_snapshot_job(a);
+	kick(h->data);
 }
 
 void vault_write_init(struct agent *a)
@@ -147,33 +589,20 @@ void vault_write_init(struct agent *a)
 	a->vault->retry.data = a;
 	uv_idle_init(a->loop, &a->vault->flush);
 	a->vault->flush.data = a;
+	a->vault->queue_tail = &a->vault->queue;
 }
 
-/* In the thread pool: seals the snapshot (when the loop took one rather
-   than an image: sealing some hundreds of MiB takes a while), wipes it,
-   and writes the image. */
-static void do_write(uv_work_t *req)
+void vault_file_none(struct agent_vault *v)
 {
-	struct write_job *job = req->data;
-	int r;
+	struct vault_base b;
 
-	if (job->snap != NULL) {
-		struct agent_plain *plain = NULL;
-
-		if ((r = vault_snapshot_text(job->snap, &plain)) == 0)
-			r = vault_seal(job->key, plain->data, plain->len,
-				       &job->img, &job->len);
-		job->t_sealed = uv_hrtime();
-		agent_plain_free(plain);
-		vault_key_free(job->key);
-		job->key = NULL;
-		if (r != 0) {
-			agent_err_set(&job->err, r, "cannot seal it: %s",
-				      proto_strerror(r));
-			return;
-		}
-	}
-	vault_write_file(job->path, job->img, job->len, &job->err);
+	vault_base_new(&b);
+	memcpy(v->id, b.id, VAULT_ID_LEN);
+	memset(&v->base, 0, sizeof(v->base));
+	v->known = 1;
+	v->journal = 0;
+	v->file_end = 0;
+	v->last_rec = 0;
 }
 
 void vault_writes_ended(struct agent *a)
@@ -184,206 +613,179 @@ void vault_writes_ended(struct agent *a)
 			      v->failures > 0 ? v->problem : NULL);
 }
 
-static void after_write(uv_work_t *req, int status)
-{
-	struct write_job *job = req->data;
-	struct agent *a = job->agent;
-	struct agent_vault *v = a->vault;
-	uint64_t delay;
-
-	v->in_flight = 0;
-	/* The references to the records, dropped on the loop's thread. */
-	vault_snapshot_free(job->snap);
-	job->snap = NULL;
-	log_debug(
-	    "vault: %zu bytes written in %llu ms (sealed in %llu ms)", job->len,
-	    (unsigned long long)((uv_hrtime() - job->t_start) / 1000000),
-	    (unsigned long long)(job->t_sealed > job->t_start
-				     ? (job->t_sealed - job->t_start) / 1000000
-				     : 0));
-	if (status != 0 && job->err.code == 0)
-		agent_err_code(&job->err, XO_ERR_INTERNAL);
-	if (job->err.code != 0) {
-		v->failures++;
-		delay = (uint64_t)RETRY_FIRST_MS
-			<< (v->failures < 8 ? v->failures - 1 : 7);
-		if (delay > RETRY_MAX_MS)
-			delay = RETRY_MAX_MS;
-		vault_set_problem(v,
-				  "vault not written: %s; the tokens are held "
-				  "in memory only, next try in %llu s",
-				  agent_err_text(&job->err),
-				  (unsigned long long)(delay / 1000));
-		log_error("%s", v->problem);
-		/* The failed image is still the newest unless a newer one
-		   waits (or it could not even be sealed: the retry seals
-		   again). */
-		if (job->img == NULL)
-			v->sealed_seq = 0;
-		else if (v->next_img == NULL) {
-			v->next_img = job->img;
-			v->next_len = job->len;
-			v->next_seq = job->seq;
-			job->img = NULL; /* transferred */
-		}
-		if (!a->stopping)
-			uv_timer_start(&v->retry, on_retry, delay, 0);
-	} else {
-		if (v->failures > 0)
-			log_info("vault %s written again", v->path);
-		v->failures = 0;
-		vault_set_problem(v, NULL);
-		v->exists = 1;
-	}
-	if (job->seq > v->written_seq)
-		v->written_seq = job->seq;
-	v->flight_img = NULL;
-	free(job->img);
-	free(job->path);
-	free(job);
-	agent_test_crash("after_write");
-	vault_writes_ended(a);
-	/* What changed while this write ran goes into the next. */
-	if (v->failures == 0 && !a->stopping)
-		start_snapshot_job(a);
-	/* The writes have gone quiet (the end of a storm of refreshes, or a
-	   single change): the heap pages that the tokens and records freed
-	   meanwhile go back to the system, rather than stay resident. */
-	if (!v->in_flight)
-		malloc_trim(0);
-}
-
-/* Queues job (its image, or its snapshot to seal) in the thread pool. */
-static void run_job(struct agent *a, struct write_job *job)
-{
-	struct agent_vault *v = a->vault;
-
-	job->agent = a;
-	job->work.data = job;
-	job->t_start = uv_hrtime();
-	v->in_flight = 1;
-	v->flight_img = job->img;
-	v->flight_len = job->len;
-	uv_timer_stop(&v->retry);
-	if (uv_queue_work(a->loop, &job->work, do_write, after_write) != 0) {
-		v->in_flight = 0;
-		v->flight_img = NULL;
-		if (job->img != NULL && v->next_img == NULL) {
-			v->next_img = job->img;
-			v->next_len = job->len;
-			v->next_seq = job->seq;
-		} else {
-			free(job->img);
-			v->sealed_seq = 0; /* sealed again at the retry */
-		}
-		vault_snapshot_free(job->snap);
-		vault_key_free(job->key);
-		free(job->path);
-		free(job);
-		uv_timer_start(&v->retry, on_retry, RETRY_FIRST_MS, 0);
-	}
-}
-
-static struct write_job *job_new(struct agent *a)
-{
-	struct write_job *job;
-
-	if ((job = calloc(1, sizeof(*job))) == NULL ||
-	    (job->path = strdup(a->vault->path)) == NULL) {
-		free(job);
-		uv_timer_start(&a->vault->retry, on_retry, RETRY_FIRST_MS, 0);
-		return NULL;
-	}
-	return job;
-}
-
-/* Writes the image that waits (a failed one, or one LOCK sealed). */
-static void start_job(struct agent *a)
-{
-	struct agent_vault *v = a->vault;
-	struct write_job *job;
-
-	if (v == NULL || v->in_flight || v->next_img == NULL || a->stopping)
-		return;
-	if ((job = job_new(a)) == NULL)
-		return;
-	job->img = v->next_img;
-	job->len = v->next_len;
-	job->seq = v->next_seq;
-	v->next_img = NULL; /* transferred */
-	run_job(a, job);
-}
-
-/*
- * Writes the changes made since the last image: the snapshot is taken on
- * the loop (it reads the accounts) and sealed in the thread pool with a
- * copy of the key, so the loop spends on a write only the copy of the
- * records.  Falls back to start_job() for an image that waits.
- */
-static void start_snapshot_job(struct agent *a)
-{
-	struct agent_vault *v = a->vault;
-	struct agent_plain *key_bytes = NULL;
-	struct vault_snapshot *snap = NULL;
-	struct write_job *job;
-	struct vault_key k;
-	uint64_t t0;
-	int r;
-
-	if (v == NULL || v->in_flight || a->stopping)
-		return;
-	if (v->sealed_seq >= v->seq || v->state != VAULT_OPEN) {
-		start_job(a);
-		return;
-	}
-	if ((job = job_new(a)) == NULL)
-		return;
-	t0 = uv_hrtime();
-	if ((r = vault_snapshot_take(a, &snap)) != 0 ||
-	    (r = vault_key_borrow(a, &k, &key_bytes)) != 0 ||
-	    (r = vault_key_from_bytes(k.key, VAULT_KEY_LEN, &job->key)) != 0) {
-		vault_snapshot_free(snap);
-		agent_plain_free(key_bytes);
-		free(job->path);
-		free(job);
-		seal_failed(a, r);
-		return;
-	}
-	agent_plain_free(key_bytes);
-	log_debug("vault: snapshot taken in %llu ms",
-		  (unsigned long long)((uv_hrtime() - t0) / 1000000));
-	job->key->params = k.params;
-	job->snap = snap;
-	/* An older image that waited is replaced: this one holds more. */
-	free(v->next_img);
-	v->next_img = NULL;
-	job->seq = v->sealed_seq = v->seq;
-	run_job(a, job);
-}
-
-uint64_t vault_persist(struct agent *a)
+uint64_t vault_persist(struct agent *a, const char *name)
 {
 	struct agent_vault *v = a->vault;
 
 	if (v == NULL || v->state != VAULT_OPEN)
 		return 0;
 	v->seq++;
-	/* Sealed at the end of this turn of the loop with whatever else
-	   changes in it, or once the write that runs has ended; after a
-	   failed write, at its retry; once the agent stops, by vault_stop(). */
-	if (!v->in_flight && v->failures == 0 && !a->stopping)
+	if (name == NULL || v->dirty_all || add_dirty(v, name) != 0) {
+		/* A whole record: the names are in it. */
+		clear_dirty(v);
+		v->dirty_all = true;
+	}
+	/* Taken at the end of this turn of the loop with whatever else
+	   changes in it, or once the append that runs has ended; after a
+	   failed write, at its retry; once the agent stops, by
+	   vault_stop(). */
+	if (!a->stopping)
 		uv_idle_start(&v->flush, on_flush);
 	return v->seq;
 }
 
-const unsigned char *vault_newest_image(const struct agent *a, size_t *len)
+void vault_flush(struct agent *a)
+{
+	struct agent_vault *v = a->vault;
+
+	if (v == NULL || v->state != VAULT_OPEN)
+		return;
+	uv_idle_stop(&v->flush);
+	if (!v->journal && v->compaction == NULL && v->seq > v->base_seq_done)
+		start_base(a);
+	take_record(a);
+	kick(a);
+}
+
+int vault_writes_idle(const struct agent *a)
 {
 	const struct agent_vault *v = a->vault;
 
-	if (v->next_img != NULL) {
-		*len = v->next_len;
-		return v->next_img;
+	return !v->lane_busy && !(v->compaction_busy && !v->journal);
+}
+
+/* Appends the bytes of the records queued (sealed now if need be). */
+static int add_queued(struct agent_vault *v, unsigned char **img, size_t *len)
+{
+	struct vault_job *job;
+	unsigned char *more;
+	int r;
+
+	for (job = v->queue; job != NULL; job = job->next) {
+		if (job->kind != JOB_APPEND)
+			continue;
+		if ((r = job_seal(job)) != 0)
+			return r;
+		if ((more = realloc(*img, *len + job->len)) == NULL)
+			return XO_ERR_NOMEM;
+		memcpy(more + *len, job->bytes, job->len);
+		*img = more;
+		*len += job->len;
 	}
-	*len = v->flight_len;
-	return v->in_flight ? v->flight_img : NULL;
+	return 0;
+}
+
+int vault_newest(struct agent *a, struct vault_kdf_job *kjob, vault_kdf_cb cb,
+		 unsigned char **img, size_t *len, int *adopt,
+		 struct agent_err *err)
+{
+	struct agent_vault *v = a->vault;
+	int r;
+
+	*img = NULL;
+	*len = 0;
+	*adopt = 0;
+	if (!vault_writes_idle(a)) {
+		v->parked = kjob;
+		v->parked_cb = cb;
+		return 1;
+	}
+	if (!v->journal && v->compaction == NULL) {
+		/* No base to put records after (it could not be sealed):
+		   the file as it is. */
+		if ((r = vault_read_file(v->path, img, len, err)) != 0)
+			return r;
+		*adopt = *img != NULL;
+		return *img == NULL
+			   ? agent_err_set(err, XO_ERR_NO_VAULT,
+					   "the vault %s is gone", v->path)
+			   : 0;
+	}
+	if (!v->journal) {
+		/* The first base, not written yet (it failed): it is the
+		   vault, and what was taken after it follows. */
+		if ((r = job_seal(v->compaction)) != 0)
+			return agent_err_code(err, r);
+		if ((*img = malloc(v->compaction->len)) == NULL)
+			return agent_err_code(err, XO_ERR_NOMEM);
+		memcpy(*img, v->compaction->bytes, v->compaction->len);
+		*len = v->compaction->len;
+	} else {
+		if ((r = vault_read_file(v->path, img, len, err)) != 0)
+			return r;
+		if (*img == NULL)
+			return agent_err_set(err, XO_ERR_NO_VAULT,
+					     "the vault %s is gone", v->path);
+		if (!v->known || (v->queue == NULL && v->compaction == NULL)) {
+			/* Nothing is on its way to it: the file is the
+			   vault, as it is. */
+			*adopt = 1;
+			return 0;
+		}
+		if (v->journal && *len > v->file_end)
+			*len = (size_t)v->file_end; /* a torn record */
+	}
+	if ((r = add_queued(v, img, len)) != 0) {
+		free(*img);
+		*img = NULL;
+		return agent_err_code(err, r);
+	}
+	return 0;
+}
+
+/* Runs a job at exit, without the loop: its work and what it changes of
+   the file.  0 when it went well. */
+static int drain_one(struct agent *a, struct vault_job *job)
+{
+	struct agent_vault *v = a->vault;
+
+	if (job->kind == JOB_APPEND)
+		job->off = v->file_end;
+	else if (job->kind == JOB_COMMIT && v->journal) {
+		job->off = v->carry_from != 0 ? v->carry_from : v->file_end;
+		job->to = v->file_end;
+	}
+	do_job(&job->work);
+	if (job->err.code != 0) {
+		log_error("vault: the last changes were not written: %s",
+			  agent_err_text(&job->err));
+		return -1;
+	}
+	file_written(a, job);
+	return 0;
+}
+
+void vault_write_drain(struct agent *a)
+{
+	struct agent_vault *v = a->vault;
+
+	if (v == NULL)
+		return;
+	/* A base whose first half never ran (taken at stop). */
+	if (v->compaction != NULL && v->compaction->kind == JOB_BASE &&
+	    drain_one(a, v->compaction) != 0)
+		return;
+	while (v->queue != NULL) {
+		if (v->queue->kind == JOB_APPEND && !v->journal)
+			return; /* no base to append to: logged above */
+		if (drain_one(a, v->queue) != 0)
+			return;
+	}
+}
+
+void vault_write_free(struct agent *a)
+{
+	struct agent_vault *v = a->vault;
+	struct vault_job *job;
+
+	if (v->compaction != NULL && v->compaction->kind == JOB_BASE)
+		job_free(v->compaction);
+	v->compaction = NULL;
+	while ((job = v->queue) != NULL) {
+		v->queue = job->next;
+		job_free(job);
+	}
+	clear_dirty(v);
+	free(v->dirty);
+	v->dirty = NULL;
 }

@@ -7,8 +7,9 @@
  *   bench_vault VAULT KEY_FILE N TOKEN_ENDPOINT TOKEN_LEN
  *
  * The records are those of vault/records.c ("settings" as ADD gives
- * them), sealed by the vault's own vault_seal() under the key file's 32
- * bytes (which must exist).  Account i is named "u<i>", with the address
+ * them), sealed by the vault's own vault_seal_base() under the key file's
+ * 32 bytes (which must exist): a base of format 2 with no journal yet, as
+ * a new base leaves it.  Account i is named "u<i>", with the address
  * "u<i>@example.com".
  */
 #include <fcntl.h>
@@ -44,6 +45,7 @@ int main(int argc, char **argv)
 {
 	unsigned char keybytes[VAULT_KEY_LEN + 1], *img = NULL;
 	struct vault_key *k = NULL;
+	struct vault_base b;
 	json_t *root = NULL, *list;
 	char *text = NULL, *token = NULL;
 	size_t img_len, text_len;
@@ -93,7 +95,8 @@ int main(int argc, char **argv)
 	if ((text = json_dumps(root, JSON_COMPACT)) == NULL)
 		goto out;
 	text_len = strlen(text);
-	if (vault_seal(k, text, text_len, &img, &img_len) != 0) {
+	vault_base_new(&b);
+	if (vault_seal_base(k, &b, text, text_len, &img, &img_len) != 0) {
 		fprintf(stderr, "bench_vault: cannot seal %zu bytes\n",
 			text_len);
 		goto out;

@@ -71,6 +71,28 @@ def proc_status(pid):
     return out
 
 
+def write_bytes(pid):
+    """Bytes the process has caused to be written to storage
+    (/proc/PID/io write_bytes: its vault writes, and its log)."""
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k == "write_bytes":
+                return int(v)
+    return 0
+
+
+def vault_layout(path):
+    """The vault file's size and its base's (format 2: the journal is the
+    rest)."""
+    with open(path, "rb") as f:
+        head = f.read(105)
+    size = os.path.getsize(path)
+    if head[8:12] != b"\0\0\0\x02":
+        return size, size
+    return size, 105 + int.from_bytes(head[101:105], "big")
+
+
 def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -115,6 +137,7 @@ class VaultAgent:
     def __init__(self, n, ep, token_len):
         self.env = xoagent.AgentEnv("")
         env = self.env
+        self.endpoint = ep
         try:
             key = os.path.join(env.home, "vault.key")
             with open(key, "wb") as f:
@@ -128,21 +151,26 @@ class VaultAgent:
                 raise ScaleError("bench_vault: %s"
                                  % p.stderr.decode(errors="replace"))
             self.vault_bytes = os.path.getsize(env.vault_path)
-            t0 = time.monotonic()
-            env.start(debug=False)
-            # The first answer comes once the vault is loaded (the socket
-            # is bound before, so the request waits in its backlog): an
-            # account that does not exist is answered at once.
-            p = subprocess.run([BENCH_CONN, "any", env.sock, "nobody"],
-                               capture_output=True)
-            if p.returncode != 0:
-                raise ScaleError("the agent did not answer: %s"
-                                 % env.log()[-2000:])
-            self.t0 = t0
-            self.ready = time.monotonic() - t0
+            self.t0, self.ready = self.start()
         except BaseException:
             env.cleanup()
             raise
+
+    def start(self):
+        """Starts the agent; returns when it started and how long it took
+        to answer (its vault loaded)."""
+        env = self.env
+        t0 = time.monotonic()
+        env.start(debug=False)
+        # The first answer comes once the vault is loaded (the socket
+        # is bound before, so the request waits in its backlog): an
+        # account that does not exist is answered at once.
+        p = subprocess.run([BENCH_CONN, "any", env.sock, "nobody"],
+                           capture_output=True)
+        if p.returncode != 0:
+            raise ScaleError("the agent did not answer: %s"
+                             % env.log()[-2000:])
+        return t0, time.monotonic() - t0
 
     def cleanup(self):
         self.env.cleanup()
@@ -166,6 +194,7 @@ def run(n, token_len=2048, expires_in=3600, storm_chunk=2000, idle_n=20000,
     try:
         agent = VaultAgent(n, ep, token_len)
         env = agent.env
+        written0 = write_bytes(env.pid)
         # u0's first token, however long the refreshes ahead of it take
         # (a demand refresh waits for the vault writes of the storm too).
         p = subprocess.run([BENCH_CONN, "first", env.sock, "u0"],
@@ -196,12 +225,23 @@ def run(n, token_len=2048, expires_in=3600, storm_chunk=2000, idle_n=20000,
         if complete:
             wait_settled(env)
             res["settled_s"] = time.monotonic() - agent.t0
+        # What the storm wrote (the vault's records and new bases, and a
+        # line of log per refresh) per refresh it made, the refreshes of
+        # the first token's wait included.
+        res["write_bytes"] = write_bytes(env.pid) - written0
+        res["write_bytes_per_refresh"] = res["write_bytes"] / max(done, 1)
         mem = proc_status(env.pid)
         res["rss_kib"], res["hwm_kib"] = mem["VmRSS"], mem["VmHWM"]
         if complete:
             res["idle_one"] = samples(env.sock, "u0", idle_n)
             res["idle_many"] = samples(env.sock, "u*%d" % n, idle_n)
         res["log_tail"] = env.log()[-2000:]
+        if complete:
+            # Started again: the base and the journal the storm left.
+            env.stop()
+            res["vault_file_bytes"], res["vault_base_bytes"] = \
+                vault_layout(env.vault_path)
+            _, res["restart_s"] = agent.start()
         return res
     finally:
         if agent is not None:

@@ -14,7 +14,15 @@
 //
 // prints {"port": N} once listening.  GET /stats answers
 // {"requests": refresh grants answered, "connections": TCP connections
-// accepted, "open": open now, "max_open": most open at once}.
+// accepted, "open": open now, "max_open": most open at once,
+// "replayed": refresh tokens presented a second time}.
+//
+// A refresh token presented again is what the agent must never do by
+// itself (tests/integration/test_vault_journal.py kills it in the middle
+// of its vault writes and checks): it is counted and refused with
+// invalid_grant, as a provider that rotates refresh tokens does.  Tokens
+// are told apart by their first 64 bytes, which are unique (ours carry a
+// serial number, bench_vault's the account's).
 'use strict';
 
 const http = require('http');
@@ -23,7 +31,10 @@ const tokenLen = parseInt(process.argv[2] || '2048', 10);
 const expiresIn = parseInt(process.argv[3] || '3600', 10);
 const filler = 'x'.repeat(tokenLen);
 let serial = 0;
-const stats = { requests: 0, connections: 0, open: 0, max_open: 0 };
+const stats = {
+  requests: 0, connections: 0, open: 0, max_open: 0, replayed: 0,
+};
+const presented = new Set();
 
 function token(kind) {
   serial += 1;
@@ -46,6 +57,14 @@ const server = http.createServer((req, res) => {
       res.end('{"error":"unsupported_grant_type"}');
       return;
     }
+    const used = (form.get('refresh_token') || '').slice(0, 64);
+    if (presented.has(used)) {
+      stats.replayed += 1;
+      res.writeHead(400, { 'Content-Type': 'application/json' });
+      res.end('{"error":"invalid_grant","error_description":"replayed"}');
+      return;
+    }
+    presented.add(used);
     stats.requests += 1;
     const body = JSON.stringify({
       access_token: token('at'),

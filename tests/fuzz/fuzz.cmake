@@ -94,14 +94,16 @@ xo_fuzz_target(fuzz_message
 	SOURCES agent/send/pure/message.c
 	LIBS PkgConfig::JANSSON)
 
-# The vault file: its header before any key, and its opening with one
-# (agent/vault/pure/image.c).
+# The vault file: its header before any key, and its opening with one:
+# the base and the journal of records after it (agent/vault/pure/).
 xo_fuzz_target(fuzz_vault
-	SOURCES agent/vault/pure/image.c agent/secret/secret.c
+	SOURCES agent/vault/pure/image.c agent/vault/pure/journal.c
+		agent/secret/secret.c
 	LIBS xoproto PkgConfig::SODIUM)
-# Seals the seed images of fuzz_vault under its test keys; a plain program.
+# Seals the seed files of fuzz_vault under its test keys; a plain program.
 add_executable(fuzz_vault_seal ${CMAKE_CURRENT_LIST_DIR}/fuzz_vault_seal.c
 	${PROJECT_SOURCE_DIR}/agent/vault/pure/image.c
+	${PROJECT_SOURCE_DIR}/agent/vault/pure/journal.c
 	${PROJECT_SOURCE_DIR}/agent/secret/secret.c)
 target_include_directories(fuzz_vault_seal PRIVATE ${CMAKE_CURRENT_LIST_DIR}
 	${PROJECT_SOURCE_DIR}/agent ${PROJECT_SOURCE_DIR}/proto

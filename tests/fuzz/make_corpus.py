@@ -741,18 +741,60 @@ VAULT_TEXTS = {
     "no-accounts": {"format": 1, "accounts": []},
 }
 
+# Journals (pure/journal.h): a base, then records of changes as a storm of
+# refreshes writes them (records.c): the "sent" mark, the rotated token,
+# an account deleted, a record that replaces everything.
+JOURNALS = {
+    "refresh": [
+        VAULT_TEXTS["two-accounts"],
+        {"format": 1, "accounts": [
+            {"name": "work", "email": "alice@contoso.com",
+             "refresh_token": MS_RT, "obtained": 1700000000,
+             "presented": True}]},
+        {"format": 1, "accounts": [
+            {"name": "work", "email": "alice@contoso.com",
+             "refresh_token": MS_RT[::-1], "obtained": 1700000000,
+             "presented": False}]},
+        {"format": 1, "accounts": [], "gone": ["shop"]},
+    ],
+    "whole": [
+        VAULT_TEXTS["no-accounts"],
+        dict(VAULT_TEXTS["two-accounts"], whole=True),
+    ],
+    "base-only": [VAULT_TEXTS["two-accounts"]],
+}
+
+
+def compact(doc):
+    """As records.c writes it: compact JSON."""
+    return json.dumps(doc, separators=(",", ":")).encode()
+
 
 def vault_seeds(build):
     seal = os.path.join(build, "fuzz_vault_seal")
     seeds = {}
     for name, doc in VAULT_TEXTS.items():
-        # As records.c writes it: compact JSON.
-        text = json.dumps(doc, separators=(",", ":")).encode()
+        text = compact(doc)
         seeds["plain-" + name] = b"\x01" + text
         for kdf in ("keyfile", "passphrase"):
             img = subprocess.run([seal, kdf], input=text, check=True,
                                  stdout=subprocess.PIPE).stdout
             seeds["image-%s-%s" % (kdf, name)] = b"\x00" + img
+    for name, docs in JOURNALS.items():
+        texts = b"\0".join(compact(d) for d in docs)
+        # Way 2 seals and cuts them itself.
+        seeds["journal-" + name] = b"\x02" + texts
+        for kdf in ("keyfile", "passphrase"):
+            img = subprocess.run([seal, kdf, "journal"], input=texts,
+                                 check=True, stdout=subprocess.PIPE).stdout
+            seeds["file-%s-%s" % (kdf, name)] = b"\x00" + img
+            if name == "refresh":
+                # What a crash in the middle of an append leaves: the last
+                # record cut short, or zeros where it was to be.
+                last = len(compact(docs[-1])) + 60
+                seeds["file-%s-torn" % kdf] = b"\x00" + img[:-last // 2]
+                seeds["file-%s-zeros" % kdf] = (b"\x00" + img[:-last] +
+                                                bytes(last))
     return seeds
 
 

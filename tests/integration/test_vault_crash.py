@@ -14,16 +14,25 @@ step the test checks the one thing that matters at that step:
 
   before_send (test hook: the mark is written, nothing sent): the same;
 
-  during_write#1 (the "sent" mark is being written): the vault holds the
-  token unmarked, and nothing was sent: no login needed;
+  during_append#1 (half of the journal record with the "sent" mark is on
+  disk: a torn record): the vault holds the token unmarked, and nothing
+  was sent: no login needed; the torn record is left out and cut off by
+  the next write;
 
-  after_reply, during_write#2 (the provider has rotated, the vault still
-  has the old token): the agent never replays it, so the grant survives
-  (the refresh token the provider last issued is still active), and the
-  account says to log in again;
+  after_reply, during_append#2 (the provider has rotated, the record with
+  the new token is torn): the agent never replays the old one, so the
+  grant survives (the refresh token the provider last issued is still
+  active), and the account says to log in again;
 
   after_write#2 (the new token is in the vault, nothing served yet): no
-  login needed; the token works with msmtp.
+  login needed; the token works with msmtp;
+
+  and while the journal is folded into a new base (the limit made small
+  by XOAUTH_AGENT_TEST_JOURNAL_MAX, so that the mark's record starts
+  one): during_compaction (the new base is in vault.tmp, the journal
+  since not carried over) and during_write (vault.tmp whole, not renamed
+  yet): the vault file is the old one, base and journal, and the token
+  the provider issued last works.
 
 The hook steps need an agent built with -DXO_TEST_HOOKS=ON (scripts/test
 builds one); without it they are skipped, visibly.
@@ -67,7 +76,9 @@ class CrashDuringRefresh(unittest.TestCase):
 
     def held(self):
         """The refresh token the agent holds, as the provider last issued
-        it before the crash."""
+        it before the crash (a request the agent died in the middle of
+        included: the provider answers it all the same)."""
+        self.assertTrue(self.rec.wait_idle(), "the provider never answered")
         return self.rec.refresh_tokens()[-1]
 
     def crash_at(self, step):
@@ -143,26 +154,74 @@ class CrashDuringRefresh(unittest.TestCase):
         self.assertNotEqual(self.held(), before, "no rotation happened")
         self.assert_grant_survives_without_replay()
 
-    def test_killed_while_writing_the_mark(self):
+    def test_killed_while_appending_the_mark(self):
         before = self.held()
         image = vaulttest.read(self.env.vault_path)
-        self.crash_at("during_write#1")
-        self.assertEqual(vaulttest.read(self.env.vault_path), image)
+        self.crash_at("during_append#1")
+        # Half a record after the journal: torn, and left out.
+        torn = vaulttest.read(self.env.vault_path)
+        self.assertEqual(torn[:len(image)], image)
+        self.assertGreater(len(torn), len(image))
         self.assertEqual(self.held(), before)
         self.env.start()
         vaulttest.send_mail(self, self.env, self.smtp, EMAIL)
+        self.assertIn("last record was cut short", self.env.log())
         self.assertNotEqual(self.held(), before)
-
-    def test_killed_during_the_vault_write(self):
-        image = vaulttest.read(self.env.vault_path)
-        self.crash_at("during_write#2")
-        # The rename never happened: the vault is the image with the mark,
-        # whole, next to the half-done temporary file.
+        # The next write cut the torn record off: the file loads again,
+        # and holds the token the provider issued last.
+        self.env.stop()
         now = vaulttest.read(self.env.vault_path)
-        self.assertNotEqual(now, image)
-        self.assertEqual(now[:8], b"XOAUTHVT")
-        self.assertNotEqual(now, vaulttest.read(self.env.vault_path + ".tmp"))
+        self.assertNotEqual(now[:len(torn)], torn)
+        self.env.start()
+        vaulttest.send_mail(self, self.env, self.smtp, EMAIL)
+        self.assertEqual(self.env.log().count("cut short"), 1)
+
+    def test_killed_while_appending_the_rotated_token(self):
+        image = vaulttest.read(self.env.vault_path)
+        self.crash_at("during_append#2")
+        # The mark's record is whole, the rotated token's torn.
+        now = vaulttest.read(self.env.vault_path)
+        self.assertEqual(now[:len(image)], image)
+        self.assertFalse(os.path.exists(self.env.vault_path + ".tmp"))
         self.assert_grant_survives_without_replay()
+
+    def crash_while_compacting(self, step):
+        """The journal is folded into a new base after every record; the
+        agent dies at step of the new base of the "sent" mark's record,
+        while the refresh goes on."""
+        self.env.env["XOAUTH_AGENT_TEST_JOURNAL_MAX"] = "0"
+        image = vaulttest.read(self.env.vault_path)
+        self.crash_at(step)
+        del self.env.env["XOAUTH_AGENT_TEST_JOURNAL_MAX"]
+        now = vaulttest.read(self.env.vault_path)
+        # The file is the old base with its journal, whole; the new base
+        # is only in the temporary file.
+        self.assertEqual(now[:len(image)], image)
+        self.assertTrue(os.path.exists(self.env.vault_path + ".tmp"))
+        return now
+
+    def assert_works_with_what_it_holds(self):
+        """No replay: the token the provider issued last is the one the
+        agent holds, or it holds the one before, marked as sent."""
+        self.env.start()
+        r = self.env.xoauth("token", "work")
+        if r.returncode != 0:
+            self.assertIn("stopped during a refresh", r.stderr)
+        else:
+            vaulttest.send_mail(self, self.env, self.smtp, EMAIL)
+        # A replay would have revoked the grant.
+        self.assertTrue(harness.is_refresh_token_active(self.oidc,
+                                                        self.held()),
+                        "%d grants seen by the provider\n%s"
+                        % (len(self.rec.grants), self.env.log()))
+
+    def test_killed_while_the_new_base_is_written(self):
+        self.crash_while_compacting("during_compaction#1")
+        self.assert_works_with_what_it_holds()
+
+    def test_killed_before_the_new_base_takes_the_files_place(self):
+        self.crash_while_compacting("during_write#1")
+        self.assert_works_with_what_it_holds()
 
     def test_killed_after_the_vault_write(self):
         before = self.held()

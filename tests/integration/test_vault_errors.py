@@ -13,9 +13,106 @@ import xoagent
 EMAIL = "careful@example.com"
 
 
-class BrokenVaultFiles(unittest.TestCase):
+class RefusedFile:
+    """A vault file written over while the agent is stopped, and the
+    agent's refusal to start on it: its message has the words, and the
+    file (and its .bak, when the test keeps one in self.bak) is left as it
+    is."""
+
+    words = ()  # in every refusal
+    bak = None
+
+    def write(self, data):
+        with open(self.env.vault_path, "wb") as f:
+            f.write(data)
+        return data
+
+    def assert_refused(self, data, *words):
+        rc, err = vaulttest.start_failing(self.env)
+        self.assertEqual(rc, 1, err)
+        for w in self.words + words:
+            self.assertIn(w, err)
+        self.assertEqual(vaulttest.read(self.env.vault_path), data)
+        if self.bak is not None:
+            self.assertEqual(vaulttest.read(self.env.vault_path + ".bak"),
+                             self.bak)
+        return err
+
+
+class BrokenVaultFiles(RefusedFile, unittest.TestCase):
     """A vault made with a key file, then damaged while the agent is
-    stopped: the agent refuses to start and leaves the file alone."""
+    stopped: the agent refuses to start and leaves the file alone.  Every
+    record makes a new base here (XOAUTH_AGENT_TEST_JOURNAL_MAX), so that
+    the vault has a .bak, the file before the last new base."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.oidc = harness.start_oidc(at_ttl=60)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.oidc.stop()
+
+    def setUp(self):
+        if not vaulttest.hooks_built():
+            self.skipTest("the agent was built without -DXO_TEST_HOOKS=ON")
+        self.env = vaulttest.key_file_env(self.oidc, EMAIL)
+        self.env.env["XOAUTH_AGENT_TEST_JOURNAL_MAX"] = "0"
+        self.env.start()
+        vaulttest.import_token(self.env, self.oidc, EMAIL)
+        self.env.token("work")
+        self.env.stop()
+        del self.env.env["XOAUTH_AGENT_TEST_JOURNAL_MAX"]
+        self.bak = vaulttest.read(self.env.vault_path + ".bak")
+
+    def tearDown(self):
+        self.env.cleanup()
+
+    def test_flipped_byte_is_damage_and_names_the_backup(self):
+        img = bytearray(vaulttest.read(self.env.vault_path))
+        img[-5] ^= 0x40
+        data = self.write(bytes(img))
+        err = self.assert_refused(data, "damaged", "left as it is")
+        self.assertIn(self.env.vault_path + ".bak", err)
+
+    def test_truncated_vault(self):
+        data = self.write(vaulttest.read(self.env.vault_path)[:70])
+        self.assert_refused(data, "damaged")
+
+    def test_vault_of_a_newer_version(self):
+        img = bytearray(vaulttest.read(self.env.vault_path))
+        img[8:12] = struct.pack(">I", 99)
+        data = self.write(bytes(img))
+        self.assert_refused(data, "newer xoauth-agent")
+
+    def test_foreign_file(self):
+        data = self.write(b"-----BEGIN PGP MESSAGE-----\nxyz\n")
+        self.assert_refused(data, "not an xoauth-agent vault")
+
+    def test_wrong_key_file(self):
+        data = vaulttest.read(self.env.vault_path)
+        vaulttest.write_key_file(self.env.key_file)
+        self.assert_refused(data, "does not open the vault")
+
+    def test_the_backup_restores_service(self):
+        # What the message advises: the .bak is a whole, older vault.
+        img = bytearray(vaulttest.read(self.env.vault_path))
+        img[-5] ^= 0x40
+        self.write(bytes(img))
+        os.replace(self.env.vault_path + ".bak", self.env.vault_path)
+        self.env.start()
+        r = self.env.xoauth("list")
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+
+
+class BrokenJournal(RefusedFile, unittest.TestCase):
+    """A vault whose base is followed by records of changes (the login's
+    rotated token, then a refresh's mark and rotated token), damaged while
+    the agent is stopped.  A record cut short at the end is what a crash
+    in the middle of an append leaves: left out.  Anything else is damage:
+    refused, the file left as it is."""
+
+    words = ("damaged", "left as it is")
 
     @classmethod
     def setUpClass(cls):
@@ -31,61 +128,97 @@ class BrokenVaultFiles(unittest.TestCase):
         vaulttest.import_token(self.env, self.oidc, EMAIL)
         self.env.token("work")
         self.env.stop()
-        self.bak = vaulttest.read(self.env.vault_path + ".bak")
+        self.env.start()  # its load refreshes: two records more
+        r = self.env.xoauth("refresh", "work")
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        self.env.stop()
+        self.image = vaulttest.read(self.env.vault_path)
+        self.base, self.records = vaulttest.journal(self.image)
+        self.assertGreaterEqual(len(self.records), 3)
 
     def tearDown(self):
         self.env.cleanup()
 
-    def damage(self, data):
-        with open(self.env.vault_path, "wb") as f:
-            f.write(data)
-        return data
+    def flip_in_record(self, i):
+        off, n = self.records[i]
+        img = bytearray(self.image)
+        img[off + n - 20] ^= 0x01
+        return self.write(bytes(img))
 
-    def assert_refused(self, data, *words):
-        rc, err = vaulttest.start_failing(self.env)
-        self.assertEqual(rc, 1, err)
-        for w in words:
-            self.assertIn(w, err)
-        self.assertEqual(vaulttest.read(self.env.vault_path), data)
-        self.assertEqual(vaulttest.read(self.env.vault_path + ".bak"),
-                         self.bak)
-        return err
+    def test_flipped_bit_in_an_earlier_record_is_damage(self):
+        self.assert_refused(self.flip_in_record(0), "record 1 of its journal")
 
-    def test_flipped_byte_is_damage_and_names_the_backup(self):
-        img = bytearray(vaulttest.read(self.env.vault_path))
-        img[-5] ^= 0x40
-        data = self.damage(bytes(img))
-        err = self.assert_refused(data, "damaged", "left as it is")
-        self.assertIn(self.env.vault_path + ".bak", err)
+    def test_flipped_bit_in_the_last_record_is_damage(self):
+        n = len(self.records)
+        self.assert_refused(self.flip_in_record(n - 1),
+                            "record %d of its journal" % n)
 
-    def test_truncated_vault(self):
-        data = self.damage(vaulttest.read(self.env.vault_path)[:70])
-        self.assert_refused(data, "damaged")
+    def test_flipped_bit_in_a_records_length_is_damage(self):
+        off, _ = self.records[1]
+        img = bytearray(self.image)
+        img[off + 1] ^= 0x01
+        self.assert_refused(self.write(bytes(img)), "record 2 of its journal")
 
-    def test_vault_of_a_newer_version(self):
-        img = bytearray(vaulttest.read(self.env.vault_path))
-        img[8:12] = struct.pack(">I", 99)
-        data = self.damage(bytes(img))
-        self.assert_refused(data, "newer xoauth-agent")
+    def test_record_played_twice_is_damage(self):
+        off, n = self.records[-1]
+        self.assert_refused(self.write(self.image + self.image[off:off + n]))
 
-    def test_foreign_file(self):
-        data = self.damage(b"-----BEGIN PGP MESSAGE-----\nxyz\n")
-        self.assert_refused(data, "not an xoauth-agent vault")
+    def test_records_out_of_order_are_damage(self):
+        (o1, n1), (o2, n2) = self.records[-2], self.records[-1]
+        self.assert_refused(self.write(self.image[:o1] +
+                                       self.image[o2:o2 + n2] +
+                                       self.image[o1:o1 + n1]))
 
-    def test_wrong_key_file(self):
-        data = vaulttest.read(self.env.vault_path)
-        vaulttest.write_key_file(self.env.key_file)
-        self.assert_refused(data, "does not open the vault")
+    def test_record_from_another_vault_with_the_same_key_is_damage(self):
+        other = vaulttest.key_file_env(self.oidc, "other@example.com")
+        try:
+            with open(self.env.key_file, "rb") as f:
+                key = f.read()
+            with open(other.key_file, "wb") as f:
+                f.write(key)
+            other.start()
+            vaulttest.import_token(other, self.oidc, "other@example.com")
+            other.stop()
+            theirs = vaulttest.read(other.vault_path)
+            _, recs = vaulttest.journal(theirs)
+            off, n = recs[0]
+            self.assert_refused(self.write(self.image + theirs[off:off + n]))
+        finally:
+            other.cleanup()
 
-    def test_the_backup_restores_service(self):
-        # What the message advises: the .bak is a whole, older vault.
-        img = bytearray(vaulttest.read(self.env.vault_path))
-        img[-5] ^= 0x40
-        self.damage(bytes(img))
-        os.replace(self.env.vault_path + ".bak", self.env.vault_path)
+    def test_record_cut_short_at_the_end_is_left_out(self):
+        # What a crash in the middle of appending a record leaves: part
+        # of its header (here the start of a copy of the last record).
+        off, _ = self.records[-1]
+        self.write(self.image + self.image[off:off + 30])
         self.env.start()
-        r = self.env.xoauth("list")
-        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        self.assertTrue(self.env.token("work"))
+        self.assertIn("last record was cut short", self.env.log())
+        self.env.stop()
+        # The next write cut it off: what is on disk is whole again.
+        now = vaulttest.read(self.env.vault_path)
+        _, recs = vaulttest.journal(now)
+        self.assertEqual(sum(n for _, n in recs) + self.base, len(now))
+
+    def test_zeros_after_the_records_are_left_out(self):
+        # Blocks a file system allocated but never wrote, after a power
+        # cut in the middle of an append.
+        self.write(self.image + bytes(4096))
+        self.env.start()
+        self.assertTrue(self.env.token("work"))
+        self.assertIn("last record was cut short", self.env.log())
+
+    def test_body_cut_short_after_a_whole_header_is_left_out(self):
+        off, n = self.records[-1]
+        data = self.write(self.image[:off + n // 2])
+        self.env.start()
+        # The last record held the refresh's new token: without it the
+        # vault holds the token before, marked as sent, and the agent
+        # does not send it again by itself.
+        r = self.env.xoauth("token", "work")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("stopped during a refresh", r.stderr)
+        self.assertEqual(vaulttest.read(self.env.vault_path), data)
 
 
 class KeyFiles(unittest.TestCase):

@@ -64,3 +64,8 @@ if(TARGET xoauth_sasl)
 	target_include_directories(sasl_client PRIVATE ${XO_SASL_INCLUDE_DIR})
 	target_link_libraries(sasl_client PRIVATE ${XO_SASL_LIBRARY})
 endif()
+
+# seal_vault: a vault file from its plain text, of format 1 (before the
+# journal) or 2, sealed by the vault's own code (test_vault_journal.py).
+add_executable(seal_vault ${CMAKE_CURRENT_LIST_DIR}/seal_vault.c)
+target_link_libraries(seal_vault PRIVATE xo_vault_pure PkgConfig::SODIUM)

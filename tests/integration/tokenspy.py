@@ -12,6 +12,7 @@ import ssl
 import subprocess
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -26,6 +27,8 @@ class RecordingTLSForwarder:
         self.upstream = upstream
         self.tokens = []
         self.grants = []
+        self.lock = threading.Lock()
+        self.in_flight = 0  # requests forwarded, their reply not yet recorded
         self.dir = tempfile.mkdtemp(prefix="xo-memfwd-")
         self.cert = os.path.join(self.dir, "cert.pem")
         key = os.path.join(self.dir, "key.pem")
@@ -41,6 +44,15 @@ class RecordingTLSForwarder:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self):
+                with fwd.lock:
+                    fwd.in_flight += 1
+                try:
+                    self.forward()
+                finally:
+                    with fwd.lock:
+                        fwd.in_flight -= 1
+
+            def forward(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 fwd.grants.append(urllib.parse.parse_qs(body.decode()).get(
                     "grant_type", [""])[0])
@@ -80,6 +92,15 @@ class RecordingTLSForwarder:
                                                 self.httpd.server_address[1])
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
+
+    def wait_idle(self, timeout=15):
+        """Waits until every request forwarded has its reply recorded (a
+        client killed in the middle of a request does not stop the
+        provider from answering it, and rotating its refresh token)."""
+        end = time.monotonic() + timeout
+        while self.in_flight > 0 and time.monotonic() < end:
+            time.sleep(0.02)
+        return self.in_flight == 0
 
     def refresh_tokens(self):
         """The refresh tokens the provider sent, in order."""

@@ -75,6 +75,23 @@ def read(path):
         return f.read()
 
 
+HEADER_V2 = 105  # agent/vault/pure/image.h, VAULT_HEADER_LEN
+RECORD_HEAD = 4 + 16 + 24  # agent/vault/pure/journal.h
+
+
+def journal(data):
+    """The base's length and each journal record's (offset, length) in a
+    vault file of format 2."""
+    assert data[:8] == b"XOAUTHVT" and data[8:12] == b"\0\0\0\x02", data[:12]
+    base = HEADER_V2 + int.from_bytes(data[HEADER_V2 - 4:HEADER_V2], "big")
+    records, off = [], base
+    while off + RECORD_HEAD <= len(data):
+        n = RECORD_HEAD + int.from_bytes(data[off:off + 4], "big")
+        records.append((off, n))
+        off += n
+    return base, records
+
+
 def unlock(env, passphrase=PASSPHRASE):
     """`xoauth unlock` with the passphrase on stdin (as a script would)."""
     return env.xoauth("unlock", stdin=(passphrase + "\n").encode())
