@@ -277,6 +277,22 @@ def start_oidc(at_ttl=30, rt_ttl=None, device_ttl=None, device_interval=None,
     return OIDC("oidc", argv, env=env, timeout=timeout, workdir=workdir)
 
 
+
+class ProviderPerClass:
+    """A mixin for a TestCase whose tests share one test provider
+    (cls.oidc), started with provider_options before the first test and
+    stopped after the last."""
+
+    provider_options = {"at_ttl": 60}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.oidc = start_oidc(**cls.provider_options)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.oidc.stop()
+
 class SMTP(Server):
     """smtp.js. Attributes: port (XOAUTH2 and OAUTHBEARER), port_xoauth2_only,
     port_smtps (TLS from the start, both mechanisms; None without TLS),

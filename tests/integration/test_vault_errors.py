@@ -39,19 +39,11 @@ class RefusedFile:
         return err
 
 
-class BrokenVaultFiles(RefusedFile, unittest.TestCase):
+class BrokenVaultFiles(RefusedFile, harness.ProviderPerClass, unittest.TestCase):
     """A vault made with a key file, then damaged while the agent is
     stopped: the agent refuses to start and leaves the file alone.  Every
     record makes a new base here (XOAUTH_AGENT_TEST_JOURNAL_MAX), so that
     the vault has a .bak, the file before the last new base."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.oidc = harness.start_oidc(at_ttl=60)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.oidc.stop()
 
     def setUp(self):
         if not vaulttest.hooks_built():
@@ -105,7 +97,7 @@ class BrokenVaultFiles(RefusedFile, unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
 
 
-class BrokenJournal(RefusedFile, unittest.TestCase):
+class BrokenJournal(RefusedFile, harness.ProviderPerClass, unittest.TestCase):
     """A vault whose base is followed by records of changes (the login's
     rotated token, then a refresh's mark and rotated token), damaged while
     the agent is stopped.  A record cut short at the end is what a crash
@@ -113,14 +105,6 @@ class BrokenJournal(RefusedFile, unittest.TestCase):
     refused, the file left as it is."""
 
     words = ("damaged", "left as it is")
-
-    @classmethod
-    def setUpClass(cls):
-        cls.oidc = harness.start_oidc(at_ttl=60)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.oidc.stop()
 
     def setUp(self):
         self.env = vaulttest.key_file_env(self.oidc, EMAIL)
@@ -221,15 +205,7 @@ class BrokenJournal(RefusedFile, unittest.TestCase):
         self.assertEqual(vaulttest.read(self.env.vault_path), data)
 
 
-class KeyFiles(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.oidc = harness.start_oidc(at_ttl=60)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.oidc.stop()
-
+class KeyFiles(harness.ProviderPerClass, unittest.TestCase):
     def tearDown(self):
         self.env.cleanup()
 

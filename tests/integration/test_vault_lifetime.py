@@ -16,15 +16,7 @@ EMAIL = "brief@example.com"
 S = harness.TIME_SCALE
 
 
-class Lifetime(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.oidc = harness.start_oidc(at_ttl=60)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.oidc.stop()
-
+class Lifetime(harness.ProviderPerClass, unittest.TestCase):
     def tearDown(self):
         self.env.cleanup()
 
