@@ -206,6 +206,8 @@ struct account_store {
 	durable;		   /* accounts waiting for a write, in
 				      order of durable_seq */
 	uv_idle_t durable_more;	   /* the rest of them, next turn */
+	unsigned durable_spent;	   /* gone on since durable_more last ran
+				      (durable.c: DURABLE_PER_TURN) */
 	uint64_t written_seq;	   /* the newest write that has ended */
 	const char *write_failure; /* why it failed (the vault's), or
 				      NULL */

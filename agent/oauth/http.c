@@ -3,7 +3,8 @@
  *
  * The wiring follows curl's docs/examples/multi-uv.c with the fixes listed
  * in STYLE.md rule 10 and reference/style-study.md section 2: completed
- * transfers are drained after every curl_multi_socket_action(), a 0 ms
+ * transfers are drained after every curl_multi_socket_action() (a few a
+ * turn: below), a 0 ms
  * timeout is run from a 1 ms timer (libcurl must not be re-entered from
  * its own timer callback), -1 stops the timer, poll contexts are freed in
  * their close callback, and a poll error is passed on as CURL_CSELECT_ERR
@@ -16,6 +17,16 @@
  * handle keeps open and reuses (HTTP keep-alive), not over a thousand
  * new ones, and a transfer's timeout starts when it is handed over, not
  * while it waits its turn.
+ *
+ * The callbacks of at most DONE_PER_TURN ended transfers run in one turn
+ * of the loop; the others stay in libcurl's queue of messages and an
+ * idle handle takes the next few in the next turn, after the loop has
+ * polled again.  A refresh's callback parses a reply of some KiB
+ * (jansson), seals two tokens and writes the account's state, some
+ * 100 to 600 us on this machine's loop thread; in a refresh storm
+ * all MAX_ACTIVE transfers end together, and a turn that ran all their
+ * callbacks took 5 to 20 ms, during which a client's TOKEN waited
+ * (tests/bench/README.md, the refresh storm).
  *
  * libcurl must have been initialised with curl_global_init() before
  * agent_http_new() (the agent's main does it once, single-threaded).
@@ -47,6 +58,8 @@
 #define DEFAULT_TIMEOUT_MS 30000L
 /* Transfers at once, and connections kept for reuse. */
 #define MAX_ACTIVE 16
+/* Ended transfers whose callbacks run in one turn of the loop (above). */
+#define DONE_PER_TURN 2
 /* How long a kept connection may have been idle and still be reused:
    shorter than any server's keep-alive (Node's default is 5 s). */
 #define MAX_IDLE_CONN_S 2L
@@ -89,6 +102,9 @@ struct agent_http {
 	CURLM *multi;
 	uv_timer_t timer;
 	struct curl_slist *headers;
+	uv_idle_t more;	 /* ended transfers left for the next turn */
+	unsigned budget; /* callbacks that may still run in this turn */
+	int n_handles;	 /* timer and idle handle not closed yet */
 	struct agent_http_xfer *xfers;
 	struct agent_http_xfer *q_head, *q_tail; /* waiting their turn */
 	unsigned active;			 /* given to curl */
@@ -385,20 +401,31 @@ static void finish(struct agent_http *h, CURL *easy, CURLcode rc)
 	xfer_free(x);
 }
 
-/* Reads every finished transfer; called after each socket_action. */
+static void on_more(uv_idle_t *i);
+
+/* Reads the finished transfers, as many as this turn's budget allows
+   (the rest in the next turn: on_more()); called after each
+   socket_action. */
 static void check_multi_info(struct agent_http *h)
 {
 	CURLMsg *msg;
 	int left;
 
 	h->dispatching = 1;
-	while (!h->free_pending &&
+	while (!h->free_pending && h->budget > 0 &&
 	       (msg = curl_multi_info_read(h->multi, &left)) != NULL) {
-		if (msg->msg == CURLMSG_DONE)
+		if (msg->msg == CURLMSG_DONE) {
+			h->budget--;
 			finish(h, msg->easy_handle, msg->data.result);
+		}
 	}
-	if (!h->free_pending)
+	if (!h->free_pending) {
+		/* Spent: what may be left waits for the next turn, after the
+		   loop has polled its clients again. */
+		if (h->budget == 0)
+			uv_idle_start(&h->more, on_more);
 		take_turns(h);
+	}
 	h->dispatching = 0;
 	if (h->free_pending)
 		free_now(h);
@@ -431,6 +458,16 @@ static void take_turns(struct agent_http *h)
 			xfer_free(x);
 		}
 	}
+}
+
+static void on_more(uv_idle_t *i)
+{
+	struct agent_http *h = i->data;
+
+	uv_idle_stop(i);
+	h->budget = DONE_PER_TURN;
+	check_multi_info(h);
+	agent_wipe_dead_stack();
 }
 
 static void socket_action(struct agent_http *h, curl_socket_t fd, int flags)
@@ -580,7 +617,12 @@ int agent_http_new(uv_loop_t *loop, struct agent_http **out)
 	h->headers = l;
 	if (uv_timer_init(loop, &h->timer) != 0)
 		goto out;
-	h->timer.data = h;
+	/* Cannot fail (libuv returns 0); initialised with the timer, so
+	   that both are closed whenever h is. */
+	uv_idle_init(loop, &h->more);
+	h->timer.data = h->more.data = h;
+	h->n_handles = 2;
+	h->budget = DONE_PER_TURN;
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -602,9 +644,12 @@ out:
 	return r;
 }
 
-static void on_timer_close(uv_handle_t *handle)
+static void on_handle_close(uv_handle_t *handle)
 {
-	free(handle->data);
+	struct agent_http *h = handle->data;
+
+	if (--h->n_handles == 0)
+		free(h);
 }
 
 static void free_now(struct agent_http *h)
@@ -627,7 +672,8 @@ static void free_now(struct agent_http *h)
 	curl_slist_free_all(h->headers);
 	h->headers = NULL;
 	uv_timer_stop(&h->timer);
-	uv_close((uv_handle_t *)&h->timer, on_timer_close);
+	uv_close((uv_handle_t *)&h->timer, on_handle_close);
+	uv_close((uv_handle_t *)&h->more, on_handle_close);
 }
 
 void agent_http_free(struct agent_http *h)

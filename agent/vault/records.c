@@ -156,23 +156,33 @@ struct vault_snapshot {
 	bool whole;   /* every account, not only those that changed */
 };
 
-void vault_snapshot_free(struct vault_snapshot *snap)
+int vault_snapshot_free_some(struct vault_snapshot *snap, size_t n)
 {
-	size_t i;
+	struct snap_rec *sr;
 
 	if (snap == NULL)
-		return;
-	for (i = 0; i < snap->n_recs; i++) {
-		free(snap->recs[i].name);
-		free(snap->recs[i].email);
-		agent_secret_free(snap->recs[i].refresh);
-		agent_secret_free(snap->recs[i].settings);
+		return 1;
+	for (; n > 0 && snap->n_recs > 0; n--) {
+		sr = &snap->recs[--snap->n_recs];
+		free(sr->name);
+		free(sr->email);
+		agent_secret_free(sr->refresh);
+		agent_secret_free(sr->settings);
 	}
+	if (snap->n_recs > 0)
+		return 0;
 	free(snap->recs);
 	json_decref(snap->kept);
 	json_decref(snap->gone);
 	agent_shield_free(snap->shield);
 	free(snap);
+	return 1;
+}
+
+void vault_snapshot_free(struct vault_snapshot *snap)
+{
+	if (snap != NULL)
+		vault_snapshot_free_some(snap, snap->n_recs);
 }
 
 /* Adds acct to snap if it has a record (1), else 0; <0 on error. */

@@ -92,8 +92,11 @@ struct agent_vault {
 	uint64_t carry_from;	      /* where its first record after it went */
 	uv_idle_t flush;	      /* takes the changes, once a turn */
 	uv_timer_t retry;	      /* after a failed write */
-	unsigned failures;	      /* consecutive failed writes */
-	struct vault_kdf_job *parked; /* an UNLOCK waiting for a write */
+	struct vault_snapshot *dropping; /* a new base's, dropped a piece
+					    a turn (vault/write.c) */
+	uv_idle_t drop;			 /* drops the next piece */
+	unsigned failures;		 /* consecutive failed writes */
+	struct vault_kdf_job *parked;	 /* an UNLOCK waiting for a write */
 	vault_kdf_cb parked_cb;
 	char problem[600]; /* for LIST; "" when all is well */
 
@@ -174,6 +177,9 @@ int vault_snapshot_take_names(struct agent *a, char *const *names, size_t n,
 			      struct vault_snapshot **out);
 int vault_snapshot_text(struct vault_snapshot *snap, struct agent_plain **out);
 void vault_snapshot_free(struct vault_snapshot *snap);
+/* Drops at most n of snap's accounts; 1 once it is all gone (freed, or
+   NULL), else 0. */
+int vault_snapshot_free_some(struct vault_snapshot *snap, size_t n);
 /*
  * Loading a vault file: its base's text, then each record of its journal
  * in order, played into one document, which is then applied as
