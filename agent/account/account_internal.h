@@ -200,6 +200,11 @@ struct account_store {
 	TAILQ_HEAD(, account) ready_queue; /* due, waiting for a slot */
 	unsigned refreshing;		   /* accounts in ACCOUNT_OP_REFRESH */
 	unsigned max_refreshing;	   /* MAX_REFRESHING (tests: fewer) */
+	unsigned pace_per_s;		   /* PACE_PER_S (tests: other) */
+	unsigned pace_burst;		   /* PACE_BURST (tests: other) */
+	int64_t pace_credit;		   /* paced starts allowed now, in
+					      thousandths (schedule.c) */
+	int64_t pace_at;		   /* when pace_credit was counted */
 	int stopped;
 	struct durable_reply *replies; /* connections waiting for a write */
 	TAILQ_HEAD(, account)
@@ -306,6 +311,10 @@ int account_runtime_delete(struct account_store *s, struct account *acct,
 /* ---- schedule.c ---- */
 /* Refreshes the scheduler lets run at once (token.c's do not wait). */
 #define MAX_REFRESHING 1024
+/* Scheduled refreshes started per second at most, and how many may start
+   at once after a quiet spell (schedule.c, "Pacing"). */
+#define PACE_PER_S 500
+#define PACE_BURST 16
 void account_scheduler_tick(struct agent_boot_timer *t);
 /* Sets acct->op, counting the refreshes that run. */
 void account_set_op(struct account *acct, enum account_op op);

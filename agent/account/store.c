@@ -95,6 +95,8 @@ int account_store_new(struct agent *a, struct account_store **out)
 	TAILQ_INIT(&s->durable);
 	TAILQ_INIT(&s->ready_queue);
 	s->max_refreshing = MAX_REFRESHING;
+	s->pace_per_s = PACE_PER_S;
+	s->pace_burst = PACE_BURST;
 	if (account_index_init(s) != 0) {
 		free(s);
 		return XO_ERR_NOMEM;

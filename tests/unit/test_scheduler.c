@@ -432,6 +432,67 @@ static void deleted_account_leaves_the_plan(void **state)
 	assert_true(account_refreshing(b));
 }
 
+/* ---- pacing ---- */
+
+static void ahead_of_expiry_refreshes_start_paced(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = logged_in(f, "a"), *b = logged_in(f, "b"),
+		       *c = logged_in(f, "c");
+
+	/* Two a second, one at once: three accounts due together, with an
+	   hour's token each, start half a second apart. */
+	f->a.store->pace_per_s = 2;
+	f->a.store->pace_burst = 1;
+	c->next_refresh_boot = T0 - 3000;
+	a->next_refresh_boot = T0 - 2000;
+	b->next_refresh_boot = T0 - 1000;
+	plan_and_tick(f);
+	assert_true(account_refreshing(c));
+	assert_false(account_refreshing(a));
+	assert_false(account_refreshing(b));
+	/* The timer wakes when the bucket holds the next start, not at
+	   once and not never. */
+	assert_int_equal(due_in(f), 500);
+	fake_now = T0 + 499;
+	tick(f);
+	assert_false(account_refreshing(a));
+	fake_now = T0 + 500;
+	tick(f);
+	assert_true(account_refreshing(a));
+	assert_false(account_refreshing(b));
+	assert_int_equal(due_in(f), 500);
+	fake_now = T0 + 1000;
+	tick(f);
+	assert_true(account_refreshing(b));
+	assert_false(armed(f));
+}
+
+static void refresh_in_last_quarter_of_margin_is_not_paced(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = logged_in(f, "a"), *b = logged_in(f, "b"),
+		       *c = logged_in(f, "c"), *d = logged_in(f, "short");
+
+	f->a.store->pace_per_s = 1;
+	f->a.store->pace_burst = 1;
+	a->next_refresh_boot = T0 - 3000; /* takes the one start */
+	b->next_refresh_boot = T0 - 2000; /* waits its turn */
+	/* Due 600 s before its expiry and 450 s of that gone: in the last
+	   quarter of its margin, so it starts though the bucket is empty. */
+	c->next_refresh_boot = T0 - 450 * 1000;
+	c->expires_boot = T0 + 150 * 1000;
+	/* So does one whose token has expired. */
+	d->next_refresh_boot = T0 - 1000;
+	d->expires_boot = T0 - 1;
+	plan_and_tick(f);
+	assert_true(account_refreshing(a));
+	assert_true(account_refreshing(c));
+	assert_true(account_refreshing(d));
+	assert_false(account_refreshing(b));
+	assert_int_equal(due_in(f), 1000);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +523,11 @@ int main(int argc, char **argv)
 		due_accounts_beyond_the_limit_wait_for_a_slot, setup, teardown),
 	    cmocka_unit_test_setup_teardown(deleted_account_leaves_the_plan,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		ahead_of_expiry_refreshes_start_paced, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		refresh_in_last_quarter_of_margin_is_not_paced, setup,
+		teardown),
 	};
 	const struct unit_group groups[] = {
 	    UNIT_GROUP("scheduler", tests, NULL, NULL),
