@@ -29,7 +29,11 @@
  * state written), and unpaced, a storm of 10,000 ran some 3,300 a second,
  * a TOKEN waiting behind them (tests/bench/README.md, "The storm's
  * tail").  Never held back: a refresh a request needs now (token.c), and
- * one whose token has expired or is in the last quarter of its margin.
+ * one whose token has expired or is in the last quarter of its margin
+ * when it comes due.  One that reaches that quarter while it waits in the
+ * ready queue still waits behind those that came due before it (the
+ * queue is not searched at each start); with tokens of one lifetime those
+ * reach it first, and a request for its token refreshes at once anyway.
  * Nor is an account without an access token urgent: a request that needs
  * one starts its refresh at once.  Why 500: the margin is at least 600 s
  * for a token of an hour or more (DESIGN.md, "Refresh policy") and 300 s
