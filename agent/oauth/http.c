@@ -762,6 +762,30 @@ out:
 	return kind;
 }
 
+/* What every transfer of the agent's sets, mail or HTTP: the server's
+   certificate and name verified (against ca_file alone when it is not
+   NULL), no signals, the whole transfer's deadline, errbuf for libcurl's
+   message, and no proxy from the environment for loopback.  Each is
+   policy (DESIGN.md, "Secrets"): 0, or XO_ERR_INTERNAL when one could
+   not be set, and the transfer must not start. */
+static int setup_common(CURL *e, long timeout_ms, const char *ca_file,
+			int loopback, char *errbuf)
+{
+	if (curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK)
+		return XO_ERR_INTERNAL;
+	if (ca_file != NULL &&
+	    curl_easy_setopt(e, CURLOPT_CAINFO, ca_file) != CURLE_OK)
+		return XO_ERR_INTERNAL;
+	/* A proxy from the environment has no business with loopback. */
+	if (loopback && curl_easy_setopt(e, CURLOPT_NOPROXY, "*") != CURLE_OK)
+		return XO_ERR_INTERNAL;
+	return 0;
+}
+
 int agent_http_mail_setup(CURL *e, const struct agent_mail_login *m)
 {
 	if (curl_easy_setopt(e, CURLOPT_URL, m->url) != CURLE_OK ||
@@ -783,27 +807,16 @@ int agent_http_mail_setup(CURL *e, const struct agent_mail_login *m)
 	    curl_easy_setopt(e, CURLOPT_USE_SSL,
 			     m->loopback ? (long)CURLUSESSL_TRY
 					 : (long)CURLUSESSL_ALL) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, m->timeout_ms) !=
-		CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 			     m->timeout_ms < m->connect_timeout_ms
 				 ? m->timeout_ms
 				 : m->connect_timeout_ms) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, m->errbuf) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, m->debug) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_DEBUGDATA, m->debug_arg) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_VERBOSE, 1L) != CURLE_OK)
 		return XO_ERR_INTERNAL;
-	if (m->ca_file != NULL &&
-	    curl_easy_setopt(e, CURLOPT_CAINFO, m->ca_file) != CURLE_OK)
-		return XO_ERR_INTERNAL;
-	if (m->loopback &&
-	    curl_easy_setopt(e, CURLOPT_NOPROXY, "*") != CURLE_OK)
-		return XO_ERR_INTERNAL;
-	return 0;
+	return setup_common(e, m->timeout_ms, m->ca_file, m->loopback,
+			    m->errbuf);
 }
 
 int agent_http_unreachable(CURLcode rc)
@@ -961,11 +974,6 @@ int agent_http_start(struct agent_http *h, const struct agent_http_req *req,
 	       certificate, say). */
 	    curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, MAX_IDLE_CONN_S) !=
 		CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, x->timeout_ms) !=
-		CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
 			     (curl_off_t)AGENT_HTTP_MAX_RESPONSE) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write) != CURLE_OK ||
@@ -973,19 +981,14 @@ int agent_http_start(struct agent_http *h, const struct agent_http_req *req,
 	    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) !=
 		CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_HEADERDATA, x) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_PRIVATE, x) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_HTTPHEADER,
 			     x->headers != NULL ? x->headers : h->headers) !=
 		CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_USERAGENT,
-			     "xoauth-agent/" XO_VERSION) != CURLE_OK)
-		goto out;
-	if (req->ca_file != NULL &&
-	    curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file) != CURLE_OK)
-		goto out;
-	/* A proxy from the environment has no business with loopback. */
-	if (kind == 2 && curl_easy_setopt(e, CURLOPT_NOPROXY, "*") != CURLE_OK)
+			     "xoauth-agent/" XO_VERSION) != CURLE_OK ||
+	    setup_common(e, x->timeout_ms, req->ca_file, kind == 2,
+			 x->errbuf) != 0)
 		goto out;
 	if (x->form != NULL) {
 		/* POSTFIELDS, not COPYPOSTFIELDS: curl's copy would sit in
