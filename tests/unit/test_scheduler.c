@@ -471,16 +471,32 @@ static void ahead_of_expiry_refreshes_start_paced(void **state)
 	assert_false(armed(f));
 }
 
+/* One paced start a second, and one at once: a, due first, takes it; b,
+   due after it with an hour's token, waits its turn. */
+static void one_start_a_second(struct fixture *f, struct account *a,
+			       struct account *b)
+{
+	f->a.store->pace_per_s = 1;
+	f->a.store->pace_burst = 1;
+	a->next_refresh_boot = T0 - 3000;
+	b->next_refresh_boot = T0 - 2000;
+}
+
+/* Due 2 s before its expiry, 1 s of that gone: not yet in the last
+   quarter of its margin, which begins at T0 + 500. */
+static void urgent_at_500(struct account *c)
+{
+	c->next_refresh_boot = T0 - 1000;
+	c->expires_boot = T0 + 1000;
+}
+
 static void refresh_in_last_quarter_of_margin_is_not_paced(void **state)
 {
 	struct fixture *f = *state;
 	struct account *a = logged_in(f, "a"), *b = logged_in(f, "b"),
 		       *c = logged_in(f, "c"), *d = logged_in(f, "short");
 
-	f->a.store->pace_per_s = 1;
-	f->a.store->pace_burst = 1;
-	a->next_refresh_boot = T0 - 3000; /* takes the one start */
-	b->next_refresh_boot = T0 - 2000; /* waits its turn */
+	one_start_a_second(f, a, b);
 	/* Due 600 s before its expiry and 450 s of that gone: in the last
 	   quarter of its margin, so it starts though the bucket is empty. */
 	c->next_refresh_boot = T0 - 450 * 1000;
@@ -502,14 +518,8 @@ static void queued_refresh_reaching_last_quarter_starts_ahead(void **state)
 	struct account *a = logged_in(f, "a"), *b = logged_in(f, "b"),
 		       *c = logged_in(f, "c");
 
-	f->a.store->pace_per_s = 1;
-	f->a.store->pace_burst = 1;
-	a->next_refresh_boot = T0 - 3000; /* takes the one start */
-	b->next_refresh_boot = T0 - 2000; /* an hour's token: may wait */
-	/* Due 2 s before its expiry, 1 s of that gone: not yet in the last
-	   quarter of its margin, which begins at T0 + 500. */
-	c->next_refresh_boot = T0 - 1000;
-	c->expires_boot = T0 + 1000;
+	one_start_a_second(f, a, b);
+	urgent_at_500(c);
 	plan_and_tick(f);
 	assert_true(account_refreshing(a));
 	assert_false(account_refreshing(b));
@@ -535,13 +545,9 @@ static void urgent_refresh_takes_the_next_free_slot(void **state)
 	struct account *a = logged_in(f, "a"), *b = logged_in(f, "b"),
 		       *c = logged_in(f, "c");
 
-	f->a.store->max_refreshing = 1;
-	f->a.store->pace_per_s = 1;
-	f->a.store->pace_burst = 1;
-	a->next_refresh_boot = T0 - 3000; /* takes the one slot */
-	b->next_refresh_boot = T0 - 2000;
-	c->next_refresh_boot = T0 - 1000; /* urgent at T0 + 500 */
-	c->expires_boot = T0 + 1000;
+	f->a.store->max_refreshing = 1; /* a takes the one slot */
+	one_start_a_second(f, a, b);
+	urgent_at_500(c);
 	plan_and_tick(f);
 	assert_true(account_refreshing(a));
 	fake_now = T0 + 500;
