@@ -167,7 +167,8 @@ struct account {
 	/* The scheduler (schedule.c). */
 	size_t heap_at;	  /* place in the heap plus one; 0: not there */
 	int64_t heap_key; /* the deadline it is there for */
-	bool ready;	  /* in the ready queue */
+	bool ready;	  /* in a ready queue */
+	bool urgent;	  /* that one is the urgent queue */
 	TAILQ_ENTRY(account) ready_link;
 
 	/* Tokens of other scopes (scopes.c); the refresh in flight is for
@@ -197,7 +198,11 @@ struct account_store {
 					      (schedule.c) */
 	struct account **heap; /* accounts by deadline (schedule.c) */
 	size_t heap_n, heap_cap;
-	TAILQ_HEAD(, account) ready_queue; /* due, waiting for a slot */
+	TAILQ_HEAD(account_queue, account)
+	ready_queue;			   /* due, waiting for a slot or
+					      the pacing bucket */
+	struct account_queue urgent_queue; /* due and urgent, waiting for a
+					      slot: started first */
 	unsigned refreshing;		   /* accounts in ACCOUNT_OP_REFRESH */
 	unsigned max_refreshing;	   /* MAX_REFRESHING (tests: fewer) */
 	unsigned pace_per_s;		   /* PACE_PER_S (tests: other) */

@@ -13,6 +13,8 @@
  * (account_store_schedule()).  An account busy with a refresh or a login
  * is out of the heap: the end of the operation plans it again.  An entry
  * whose deadline went away (tokens forgotten) is dropped when it comes up.
+ * An account in the ready queue is in the heap only for the time it
+ * becomes urgent (or its lifetime ends), below.
  *
  * At most MAX_REFRESHING refreshes run at once.  An account due while all
  * of them are taken waits, in the order it came due, in the ready queue,
@@ -29,11 +31,13 @@
  * state written), and unpaced, a storm of 10,000 ran some 3,300 a second,
  * a TOKEN waiting behind them (tests/bench/README.md, "The storm's
  * tail").  Never held back: a refresh a request needs now (token.c), and
- * one whose token has expired or is in the last quarter of its margin
- * when it comes due.  One that reaches that quarter while it waits in the
- * ready queue still waits behind those that came due before it (the
- * queue is not searched at each start); with tokens of one lifetime those
- * reach it first, and a request for its token refreshes at once anyway.
+ * one whose token has expired or is in the last quarter of its margin.
+ * Such an urgent one that must wait for a slot waits in the urgent
+ * queue, which is started before the ready queue.  One that reaches that
+ * quarter while it waits in the ready queue is also in the heap, keyed
+ * by when the quarter begins: the tick that takes it from the heap moves
+ * it to the urgent queue, ahead of the paced ones that came due before
+ * it (O(log n) per account, no search of the queue at each start).
  * Nor is an account without an access token urgent: a request that needs
  * one starts its refresh at once.  Why 500: the margin is at least 600 s
  * for a token of an hour or more (DESIGN.md, "Refresh policy") and 300 s
@@ -165,12 +169,35 @@ static bool heap_room(struct account_store *s)
 
 /* ---- the ready queue ---- */
 
+/* Puts acct in the heap for at, or moves it there; false when out of
+   memory. */
+static bool heap_put(struct account_store *s, struct account *acct, int64_t at)
+{
+	acct->heap_key = at;
+	if (acct->heap_at != 0) {
+		sift_down(s, acct->heap_at - 1);
+		sift_up(s, acct->heap_at - 1);
+		return true;
+	}
+	if (!heap_room(s))
+		return false;
+	heap_set(s, s->heap_n++, acct);
+	sift_up(s, s->heap_n - 1);
+	return true;
+}
+
+/* ---- the ready queues ---- */
+
 static void ready_remove(struct account_store *s, struct account *acct)
 {
 	if (!acct->ready)
 		return;
-	TAILQ_REMOVE(&s->ready_queue, acct, ready_link);
+	if (acct->urgent)
+		TAILQ_REMOVE(&s->urgent_queue, acct, ready_link);
+	else
+		TAILQ_REMOVE(&s->ready_queue, acct, ready_link);
 	acct->ready = false;
+	acct->urgent = false;
 }
 
 /* Puts acct where its deadlines say: in the heap, or nowhere. */
@@ -183,23 +210,13 @@ static void plan(struct account_store *s, struct account *acct, bool is_locked)
 		heap_remove(s, acct);
 		return;
 	}
-	if (acct->heap_at != 0) {
-		acct->heap_key = at;
-		sift_down(s, acct->heap_at - 1);
-		sift_up(s, acct->heap_at - 1);
-		return;
-	}
-	if (!heap_room(s)) {
+	if (!heap_put(s, acct, at)) {
 		/* Without memory for the heap the account is not forgotten:
 		   it is due again in the next full plan (every reload,
 		   unlock, and this log line says why it waits). */
 		log_error("%s: out of memory planning its refresh",
 			  acct->cfg.name);
-		return;
 	}
-	acct->heap_key = at;
-	heap_set(s, s->heap_n++, acct);
-	sift_up(s, s->heap_n - 1);
 }
 
 /* ---- pacing: a token bucket of scheduled starts ---- */
@@ -226,26 +243,56 @@ static int64_t pace_next(const struct account_store *s, int64_t now)
 	       (1000 - s->pace_credit + s->pace_per_s - 1) / s->pace_per_s;
 }
 
-/* Whether a refresh due since planned, of a token that expires at
-   expires (0: none held), may wait for the bucket: not once the last
-   quarter of its margin has begun. */
-static bool pace_may_wait(int64_t planned, int64_t expires, int64_t now)
+/* The refresh of acct that is due at now: true with *sc NULL for the
+   account's own token, or *sc the other scope's whose it is; false for
+   none.  The account's own token first; another scope's comes when that
+   one has ended (single flight). */
+static bool due_refresh(struct account *acct, int64_t now,
+			struct account_scope **sc)
 {
+	*sc = NULL;
+	if (acct->next_refresh_boot != 0 && acct->next_refresh_boot <= now)
+		return true;
+	return (*sc = account_scope_due(acct, now)) != NULL;
+}
+
+/* When the refresh that is due (due_refresh()) becomes urgent, that is,
+   no longer waits for the bucket: when the last quarter of its margin
+   begins, planned + 3/4 of the way to expiry; 0 for never, when no token
+   is held (a request that needs one refreshes at once). */
+static int64_t urgent_at(const struct account *acct,
+			 const struct account_scope *sc)
+{
+	int64_t planned = sc ? sc->next_refresh_boot : acct->next_refresh_boot;
+	int64_t expires = sc ? sc->expires_boot : acct->expires_boot;
+
 	if (expires == 0)
-		return true; /* a request that needs one refreshes at once */
-	return now < planned + (expires - planned) * 3 / 4;
+		return 0;
+	return planned + (expires - planned) * 3 / 4;
+}
+
+/* Whether that refresh may wait for the bucket at now. */
+static bool pace_may_wait(const struct account *acct,
+			  const struct account_scope *sc, int64_t now)
+{
+	int64_t at = urgent_at(acct, sc);
+
+	return at == 0 || now < at;
 }
 
 /* Arms the timer for the earliest deadline, or when an account waits in
-   the ready queue and a slot is free: at once, or when the bucket holds
-   its start; disarms it when nothing is planned. */
+   a ready queue and a slot is free: at once (urgent), or when the bucket
+   holds its start; disarms it when nothing is planned. */
 static void arm(struct account_store *s)
 {
 	int64_t next = 0;
 
 	if (s->stopped || s->agent->stopping)
 		return;
-	if (!TAILQ_EMPTY(&s->ready_queue) && s->refreshing < s->max_refreshing)
+	if (!TAILQ_EMPTY(&s->urgent_queue) && s->refreshing < s->max_refreshing)
+		next = agent_now_boot();
+	else if (!TAILQ_EMPTY(&s->ready_queue) &&
+		 s->refreshing < s->max_refreshing)
 		next = pace_next(s, agent_now_boot());
 	if (s->heap_n > 0 && (next == 0 || s->heap[0]->heap_key < next))
 		next = s->heap[0]->heap_key;
@@ -278,6 +325,8 @@ void account_store_schedule(struct account_store *s)
 
 	if (s->stopped)
 		return;
+	while ((acct = TAILQ_FIRST(&s->urgent_queue)) != NULL)
+		ready_remove(s, acct);
 	while ((acct = TAILQ_FIRST(&s->ready_queue)) != NULL)
 		ready_remove(s, acct);
 	for (i = 0; i < s->heap_n; i++)
@@ -317,35 +366,75 @@ static void lifetime_over(struct account *acct)
 static bool start_if_due(struct account_store *s, struct account *acct,
 			 int64_t now, bool is_locked)
 {
-	struct account_scope *sc = NULL;
-	bool own;
+	struct account_scope *sc;
 
 	if (is_locked || acct->op != ACCOUNT_OP_NONE)
 		return true;
-	own = acct->next_refresh_boot != 0 && acct->next_refresh_boot <= now;
-	/* The account's own token first; another scope's comes when that
-	   one has ended (single flight). */
-	if (!own && (sc = account_scope_due(acct, now)) == NULL)
+	if (!due_refresh(acct, now, &sc))
 		return true;
 	if (s->refreshing >= s->max_refreshing)
 		return false;
 	if (s->pace_per_s != 0) {
-		bool may_wait = own ? pace_may_wait(acct->next_refresh_boot,
-						    acct->expires_boot, now)
-				    : pace_may_wait(sc->next_refresh_boot,
-						    sc->expires_boot, now);
+		bool may_wait = pace_may_wait(acct, sc, now);
+
 		if (may_wait && s->pace_credit < 1000)
 			return false;
 		if (may_wait)
 			s->pace_credit -= 1000;
 	}
-	if (own) {
+	if (sc == NULL) {
 		if (account_refresh_start(acct, NULL) != 0)
 			acct->next_refresh_boot = 0;
 	} else if (account_refresh_scope(acct, sc, NULL) != 0) {
 		sc->next_refresh_boot = 0;
 	}
 	return true;
+}
+
+/* acct, due at now, could not start: it waits in the urgent queue if it
+   is urgent, else in the ready queue, and then also in the heap until
+   it becomes urgent (or its lifetime ends), when the tick that takes it
+   from there moves it to the urgent queue.  So an account does not keep
+   its place behind paced ones once the last quarter of its margin
+   begins, and nothing searches the queue for such accounts: it costs
+   one more O(log n) move in the heap per account that waits. */
+static void wait_for_start(struct account_store *s, struct account *acct,
+			   int64_t now)
+{
+	struct account_scope *sc;
+	int64_t at = 0;
+
+	if (s->pace_per_s != 0 && due_refresh(acct, now, &sc) &&
+	    !pace_may_wait(acct, sc, now)) {
+		TAILQ_INSERT_TAIL(&s->urgent_queue, acct, ready_link);
+		acct->ready = acct->urgent = true;
+		return;
+	}
+	TAILQ_INSERT_TAIL(&s->ready_queue, acct, ready_link);
+	acct->ready = true;
+	if (s->pace_per_s != 0 && due_refresh(acct, now, &sc))
+		at = urgent_at(acct, sc);
+	if (acct->drop_boot != 0 && (at == 0 || acct->drop_boot < at))
+		at = acct->drop_boot;
+	if (at != 0 && !heap_put(s, acct, at))
+		log_error("%s: out of memory planning its refresh",
+			  acct->cfg.name);
+}
+
+/* Starts what q holds while slots (and, for the ready queue, the
+   bucket) allow; those that came due first go first. */
+static void drain(struct account_store *s, struct account_queue *q, int64_t now,
+		  bool is_locked)
+{
+	struct account *acct;
+
+	while (s->refreshing < s->max_refreshing &&
+	       (acct = TAILQ_FIRST(q)) != NULL) {
+		if (!start_if_due(s, acct, now, is_locked))
+			break; /* the bucket is empty */
+		ready_remove(s, acct);
+		plan(s, acct, is_locked);
+	}
 }
 
 void account_scheduler_tick(struct agent_boot_timer *t)
@@ -356,23 +445,19 @@ void account_scheduler_tick(struct agent_boot_timer *t)
 	struct account *acct;
 
 	pace_fill(s, now);
-	/* Those that came due first go first. */
-	while (s->refreshing < s->max_refreshing &&
-	       (acct = TAILQ_FIRST(&s->ready_queue)) != NULL) {
-		if (!start_if_due(s, acct, now, is_locked))
-			break; /* the bucket is empty */
-		ready_remove(s, acct);
-		plan(s, acct, is_locked);
-	}
+	drain(s, &s->urgent_queue, now, is_locked);
+	drain(s, &s->ready_queue, now, is_locked);
 	while (s->heap_n > 0 && s->heap[0]->heap_key <= now) {
 		acct = s->heap[0];
 		heap_remove(s, acct);
+		/* One that waited in the ready queue became urgent: it leaves
+		   its place there, and starts or waits in the urgent queue. */
+		ready_remove(s, acct);
 		if (acct->drop_boot != 0 && acct->drop_boot <= now &&
 		    acct->op == ACCOUNT_OP_NONE)
 			lifetime_over(acct);
 		if (!start_if_due(s, acct, now, is_locked)) {
-			TAILQ_INSERT_TAIL(&s->ready_queue, acct, ready_link);
-			acct->ready = true;
+			wait_for_start(s, acct, now);
 			continue;
 		}
 		plan(s, acct, is_locked);

@@ -94,6 +94,7 @@ int account_store_new(struct agent *a, struct account_store **out)
 	s->agent = a;
 	TAILQ_INIT(&s->durable);
 	TAILQ_INIT(&s->ready_queue);
+	TAILQ_INIT(&s->urgent_queue);
 	s->max_refreshing = MAX_REFRESHING;
 	s->pace_per_s = PACE_PER_S;
 	s->pace_burst = PACE_BURST;

@@ -102,9 +102,10 @@ struct agent_http {
 	CURLM *multi;
 	uv_timer_t timer;
 	struct curl_slist *headers;
-	uv_idle_t more;	 /* ended transfers left for the next turn */
-	unsigned budget; /* callbacks that may still run in this turn */
-	int n_handles;	 /* timer and idle handle not closed yet */
+	uv_idle_t more;	   /* ended transfers left for the next turn */
+	uv_check_t refill; /* the budget back at the end of a turn */
+	unsigned budget;   /* callbacks that may still run in this turn */
+	int n_handles;	   /* timer, idle and check handle not closed yet */
 	struct agent_http_xfer *xfers;
 	struct agent_http_xfer *q_head, *q_tail; /* waiting their turn */
 	unsigned active;			 /* given to curl */
@@ -402,10 +403,16 @@ static void finish(struct agent_http *h, CURL *easy, CURLcode rc)
 }
 
 static void on_more(uv_idle_t *i);
+static void on_refill(uv_check_t *c);
 
 /* Reads the finished transfers, as many as this turn's budget allows
    (the rest in the next turn: on_more()); called after each
-   socket_action. */
+   socket_action.  The budget is this turn's: the first callback of a
+   turn starts the check handle, which gives the whole budget back at the
+   end of the turn (the check phase follows the timers, idle and poll
+   phases, the only ones in which libcurl reports ended transfers), so a
+   turn that follows one with callbacks left over starts with all of it,
+   and no turn runs more. */
 static void check_multi_info(struct agent_http *h)
 {
 	CURLMsg *msg;
@@ -415,6 +422,8 @@ static void check_multi_info(struct agent_http *h)
 	while (!h->free_pending && h->budget > 0 &&
 	       (msg = curl_multi_info_read(h->multi, &left)) != NULL) {
 		if (msg->msg == CURLMSG_DONE) {
+			if (h->budget == DONE_PER_TURN)
+				uv_check_start(&h->refill, on_refill);
 			h->budget--;
 			finish(h, msg->easy_handle, msg->data.result);
 		}
@@ -465,9 +474,16 @@ static void on_more(uv_idle_t *i)
 	struct agent_http *h = i->data;
 
 	uv_idle_stop(i);
-	h->budget = DONE_PER_TURN;
 	check_multi_info(h);
 	agent_wipe_dead_stack();
+}
+
+static void on_refill(uv_check_t *c)
+{
+	struct agent_http *h = c->data;
+
+	uv_check_stop(c);
+	h->budget = DONE_PER_TURN;
 }
 
 static void socket_action(struct agent_http *h, curl_socket_t fd, int flags)
@@ -618,10 +634,15 @@ int agent_http_new(uv_loop_t *loop, struct agent_http **out)
 	if (uv_timer_init(loop, &h->timer) != 0)
 		goto out;
 	/* Cannot fail (libuv returns 0); initialised with the timer, so
-	   that both are closed whenever h is. */
+	   that all three are closed whenever h is. */
 	uv_idle_init(loop, &h->more);
-	h->timer.data = h->more.data = h;
-	h->n_handles = 2;
+	uv_check_init(loop, &h->refill);
+	/* A check handle does not shorten the poll: left referenced, an
+	   active one would keep a loop with nothing else to do blocked in it
+	   for ever.  Unreferenced, it runs whenever the poll returns. */
+	uv_unref((uv_handle_t *)&h->refill);
+	h->timer.data = h->more.data = h->refill.data = h;
+	h->n_handles = 3;
 	h->budget = DONE_PER_TURN;
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
@@ -674,6 +695,7 @@ static void free_now(struct agent_http *h)
 	uv_timer_stop(&h->timer);
 	uv_close((uv_handle_t *)&h->timer, on_handle_close);
 	uv_close((uv_handle_t *)&h->more, on_handle_close);
+	uv_close((uv_handle_t *)&h->refill, on_handle_close);
 }
 
 void agent_http_free(struct agent_http *h)
@@ -740,6 +762,30 @@ out:
 	return kind;
 }
 
+/* What every transfer of the agent's sets, mail or HTTP: the server's
+   certificate and name verified (against ca_file alone when it is not
+   NULL), no signals, the whole transfer's deadline, errbuf for libcurl's
+   message, and no proxy from the environment for loopback.  Each is
+   policy (DESIGN.md, "Secrets"): 0, or XO_ERR_INTERNAL when one could
+   not be set, and the transfer must not start. */
+static int setup_common(CURL *e, long timeout_ms, const char *ca_file,
+			int loopback, char *errbuf)
+{
+	if (curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK)
+		return XO_ERR_INTERNAL;
+	if (ca_file != NULL &&
+	    curl_easy_setopt(e, CURLOPT_CAINFO, ca_file) != CURLE_OK)
+		return XO_ERR_INTERNAL;
+	/* A proxy from the environment has no business with loopback. */
+	if (loopback && curl_easy_setopt(e, CURLOPT_NOPROXY, "*") != CURLE_OK)
+		return XO_ERR_INTERNAL;
+	return 0;
+}
+
 int agent_http_mail_setup(CURL *e, const struct agent_mail_login *m)
 {
 	if (curl_easy_setopt(e, CURLOPT_URL, m->url) != CURLE_OK ||
@@ -761,27 +807,16 @@ int agent_http_mail_setup(CURL *e, const struct agent_mail_login *m)
 	    curl_easy_setopt(e, CURLOPT_USE_SSL,
 			     m->loopback ? (long)CURLUSESSL_TRY
 					 : (long)CURLUSESSL_ALL) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, m->timeout_ms) !=
-		CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 			     m->timeout_ms < m->connect_timeout_ms
 				 ? m->timeout_ms
 				 : m->connect_timeout_ms) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, m->errbuf) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, m->debug) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_DEBUGDATA, m->debug_arg) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_VERBOSE, 1L) != CURLE_OK)
 		return XO_ERR_INTERNAL;
-	if (m->ca_file != NULL &&
-	    curl_easy_setopt(e, CURLOPT_CAINFO, m->ca_file) != CURLE_OK)
-		return XO_ERR_INTERNAL;
-	if (m->loopback &&
-	    curl_easy_setopt(e, CURLOPT_NOPROXY, "*") != CURLE_OK)
-		return XO_ERR_INTERNAL;
-	return 0;
+	return setup_common(e, m->timeout_ms, m->ca_file, m->loopback,
+			    m->errbuf);
 }
 
 int agent_http_unreachable(CURLcode rc)
@@ -939,11 +974,6 @@ int agent_http_start(struct agent_http *h, const struct agent_http_req *req,
 	       certificate, say). */
 	    curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, MAX_IDLE_CONN_S) !=
 		CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, x->timeout_ms) !=
-		CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
 			     (curl_off_t)AGENT_HTTP_MAX_RESPONSE) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write) != CURLE_OK ||
@@ -951,19 +981,14 @@ int agent_http_start(struct agent_http *h, const struct agent_http_req *req,
 	    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) !=
 		CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_HEADERDATA, x) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_PRIVATE, x) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_HTTPHEADER,
 			     x->headers != NULL ? x->headers : h->headers) !=
 		CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_USERAGENT,
-			     "xoauth-agent/" XO_VERSION) != CURLE_OK)
-		goto out;
-	if (req->ca_file != NULL &&
-	    curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file) != CURLE_OK)
-		goto out;
-	/* A proxy from the environment has no business with loopback. */
-	if (kind == 2 && curl_easy_setopt(e, CURLOPT_NOPROXY, "*") != CURLE_OK)
+			     "xoauth-agent/" XO_VERSION) != CURLE_OK ||
+	    setup_common(e, x->timeout_ms, req->ca_file, kind == 2,
+			 x->errbuf) != 0)
 		goto out;
 	if (x->form != NULL) {
 		/* POSTFIELDS, not COPYPOSTFIELDS: curl's copy would sit in

@@ -17,3 +17,7 @@ set_tests_properties(bench.short PROPERTIES TIMEOUT 300 LABELS bench
 add_executable(bench_vault ${CMAKE_CURRENT_LIST_DIR}/bench_vault.c)
 target_link_libraries(bench_vault PRIVATE bench_wire xo_vault_pure
 	PkgConfig::JANSSON PkgConfig::SODIUM)
+add_test(NAME bench.endpoint
+	COMMAND ${PYTHON3} ${CMAKE_CURRENT_LIST_DIR}/test_endpoint.py)
+set_tests_properties(bench.endpoint PROPERTIES TIMEOUT 60 LABELS bench
+	ENVIRONMENT "XO_BUILD_DIR=${PROJECT_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")

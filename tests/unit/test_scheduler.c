@@ -387,11 +387,14 @@ static void due_accounts_beyond_the_limit_wait_for_a_slot(void **state)
 	b->next_refresh_boot = T0 - 1000;
 	plan_and_tick(f);
 	/* The two that came due first run; the third waits, and no timer
-	   spins meanwhile: a slot comes when a refresh ends. */
+	   spins meanwhile: a slot comes when a refresh ends.  The timer
+	   wakes once, when the last quarter of b's margin begins (3/4 of
+	   the way from its planned refresh to its expiry), for b to go
+	   ahead of the paced ones then. */
 	assert_true(account_refreshing(c));
 	assert_true(account_refreshing(a));
 	assert_false(account_refreshing(b));
-	assert_false(armed(f));
+	assert_int_equal(due_in(f), (1000 + 3600 * 1000) * 3 / 4 - 1000);
 	/* One ends (as refresh_ended() does): the next tick is at once, and
 	   starts the one that waited. */
 	account_set_op(c, ACCOUNT_OP_NONE);
@@ -468,16 +471,32 @@ static void ahead_of_expiry_refreshes_start_paced(void **state)
 	assert_false(armed(f));
 }
 
+/* One paced start a second, and one at once: a, due first, takes it; b,
+   due after it with an hour's token, waits its turn. */
+static void one_start_a_second(struct fixture *f, struct account *a,
+			       struct account *b)
+{
+	f->a.store->pace_per_s = 1;
+	f->a.store->pace_burst = 1;
+	a->next_refresh_boot = T0 - 3000;
+	b->next_refresh_boot = T0 - 2000;
+}
+
+/* Due 2 s before its expiry, 1 s of that gone: not yet in the last
+   quarter of its margin, which begins at T0 + 500. */
+static void urgent_at_500(struct account *c)
+{
+	c->next_refresh_boot = T0 - 1000;
+	c->expires_boot = T0 + 1000;
+}
+
 static void refresh_in_last_quarter_of_margin_is_not_paced(void **state)
 {
 	struct fixture *f = *state;
 	struct account *a = logged_in(f, "a"), *b = logged_in(f, "b"),
 		       *c = logged_in(f, "c"), *d = logged_in(f, "short");
 
-	f->a.store->pace_per_s = 1;
-	f->a.store->pace_burst = 1;
-	a->next_refresh_boot = T0 - 3000; /* takes the one start */
-	b->next_refresh_boot = T0 - 2000; /* waits its turn */
+	one_start_a_second(f, a, b);
 	/* Due 600 s before its expiry and 450 s of that gone: in the last
 	   quarter of its margin, so it starts though the bucket is empty. */
 	c->next_refresh_boot = T0 - 450 * 1000;
@@ -491,6 +510,59 @@ static void refresh_in_last_quarter_of_margin_is_not_paced(void **state)
 	assert_true(account_refreshing(d));
 	assert_false(account_refreshing(b));
 	assert_int_equal(due_in(f), 1000);
+}
+
+static void queued_refresh_reaching_last_quarter_starts_ahead(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = logged_in(f, "a"), *b = logged_in(f, "b"),
+		       *c = logged_in(f, "c");
+
+	one_start_a_second(f, a, b);
+	urgent_at_500(c);
+	plan_and_tick(f);
+	assert_true(account_refreshing(a));
+	assert_false(account_refreshing(b));
+	assert_false(account_refreshing(c));
+	/* The timer wakes when c becomes urgent, before the bucket holds
+	   b's start, and c goes ahead of b, which came due before it. */
+	assert_int_equal(due_in(f), 500);
+	fake_now = T0 + 500;
+	tick(f);
+	assert_true(account_refreshing(c));
+	assert_false(account_refreshing(b));
+	/* b keeps its place for the bucket. */
+	assert_int_equal(due_in(f), 500);
+	fake_now = T0 + 1000;
+	tick(f);
+	assert_true(account_refreshing(b));
+	assert_false(armed(f));
+}
+
+static void urgent_refresh_takes_the_next_free_slot(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = logged_in(f, "a"), *b = logged_in(f, "b"),
+		       *c = logged_in(f, "c");
+
+	f->a.store->max_refreshing = 1; /* a takes the one slot */
+	one_start_a_second(f, a, b);
+	urgent_at_500(c);
+	plan_and_tick(f);
+	assert_true(account_refreshing(a));
+	fake_now = T0 + 500;
+	tick(f);
+	assert_false(account_refreshing(c)); /* no slot */
+	/* a ends with the bucket still empty for b: the slot goes to c,
+	   which became urgent while it waited behind b. */
+	fake_now = T0 + 600;
+	account_set_op(a, ACCOUNT_OP_NONE);
+	a->next_refresh_boot = T0 + 600000;
+	account_schedule(a);
+	assert_int_equal(due_in(f), 0);
+	tick(f);
+	assert_true(account_refreshing(c));
+	assert_false(account_refreshing(b));
 }
 
 int main(int argc, char **argv)
@@ -528,6 +600,11 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(
 		refresh_in_last_quarter_of_margin_is_not_paced, setup,
 		teardown),
+	    cmocka_unit_test_setup_teardown(
+		queued_refresh_reaching_last_quarter_starts_ahead, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		urgent_refresh_takes_the_next_free_slot, setup, teardown),
 	};
 	const struct unit_group groups[] = {
 	    UNIT_GROUP("scheduler", tests, NULL, NULL),
