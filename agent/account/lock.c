@@ -25,12 +25,8 @@ void account_store_wipe(struct account_store *s, const char *why)
 	for (acct = s->accounts; acct != NULL; acct = next) {
 		next = acct->next;
 		account_login_cancel(acct);
-		if (acct->op == ACCOUNT_OP_REFRESH)
-			oauth_cancel(acct->oauth);
-		agent_secret_cmd_cancel(acct);
+		account_refresh_cancel(acct);
 		account_set_op(acct, ACCOUNT_OP_NONE);
-		acct->cur = NULL;
-		acct->secret_fresh = false;
 		agent_waiters_fail(&acct->waiters, XO_ERR_LOCKED, why);
 		account_forget(acct);
 		agent_secret_free(acct->client_secret);

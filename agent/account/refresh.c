@@ -371,6 +371,17 @@ static int refuse(struct account *acct, struct agent_err *err, int code,
 	return code;
 }
 
+void account_refresh_cancel(struct account *acct)
+{
+	if (acct->op == ACCOUNT_OP_REFRESH) {
+		oauth_cancel(acct->oauth);
+		account_set_op(acct, ACCOUNT_OP_NONE);
+	}
+	agent_secret_cmd_cancel(acct);
+	acct->cur = NULL;
+	acct->secret_fresh = false;
+}
+
 int account_refresh_start(struct account *acct, struct agent_err *err)
 {
 	return account_refresh_scope(acct, NULL, err);

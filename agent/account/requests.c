@@ -109,6 +109,9 @@ void account_handle_remove(struct agent_request *q)
 	struct account *acct = q->acct;
 
 	account_login_cancel(acct);
+	/* A refresh running now must not bring the tokens back when its
+	   reply comes. */
+	account_refresh_cancel(acct);
 	account_forget(acct);
 	acct->state = PROTO_STATE_NEED_LOGIN;
 	agent_waiters_fail(&acct->waiters, XO_ERR_LOGIN_NEEDED,
