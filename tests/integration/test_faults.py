@@ -7,6 +7,7 @@ last: the token is served until it expires and never after, and the cause
 is named (faultenv.py). TLS faults: test_faults_tls.py; a stall:
 test_faults_stall.py; odd expires_in: test_expires_in.py."""
 
+import subprocess
 import time
 import unittest
 
@@ -102,6 +103,29 @@ class ConnectionFaults(faultenv.AgentBehindFaults):
         # faults.js sends the head of a token reply and half its body,
         # then a TCP reset: curl reads ECONNRESET.
         self.check_queued_fault("reset", r"connection .*reset")
+
+    def test_tokens_removed_while_a_refresh_is_in_flight_stay_removed(self):
+        # faults.js holds the refresh's request 3 s before it lets it
+        # through to the provider; the tokens are removed meanwhile. The
+        # reply, had it come, would have brought new ones back.
+        since = time.time()
+        self.faults.queue("slow", count=1, seconds=3, grant_type="refresh_token")
+        refresh = subprocess.Popen([xoagent.CLI, "refresh", "work"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   env=self.env.env)
+        self.addCleanup(lambda: refresh.poll() is None and refresh.kill())
+        harness.wait_for(lambda: self.refresh_attempts(since), 10, "the held refresh")
+        r = self.env.xoauth("remove", "work")
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log())
+        _, err = refresh.communicate(timeout=30)
+        self.assertNotEqual(refresh.returncode, 0, self.env.log())
+        self.assertIn(b"removed", err)
+        time.sleep(4)  # past the hold, had the transfer gone on
+        r = self.env.xoauth("token", "work")
+        self.assertEqual(r.returncode, 1, r.stdout + self.env.log())
+        self.assertIn("login", r.stderr)
+        self.assertIsNone(self.env.proc.poll(), self.env.log())
+        self.assertNotIn("token refreshed", self.env.log().split("tokens removed", 1)[1])
 
     def check_redirect(self, status):
         # The redirect points at another host (localhost, not 127.0.0.1)
