@@ -52,8 +52,9 @@ struct agent_plain {
 int agent_shield_new(struct agent_shield **out);
 /* A shield with s's key (its own copy, in memory of the same kind) and an
    arena of its own: for a thread of libuv's pool that opens secrets while
-   the loop goes on using s (the vault's writes).  Only that thread may use
-   it, and it is freed with agent_shield_free(), which wipes the key. */
+   the loop goes on using s (the vault's writes).  One thread at a time may
+   use it (it may be handed on, as the pool's work is, to be used again);
+   it is freed with agent_shield_free(), which wipes the key. */
 int agent_shield_copy(struct agent_shield *s, struct agent_shield **out);
 void agent_shield_free(struct agent_shield *s);
 /* Makes the key unreadable again if a seal or an open made it readable;

@@ -148,6 +148,7 @@ fail:
 }
 
 struct vault_snapshot {
+	struct agent_vault *vault;   /* takes the shield back */
 	struct agent_shield *shield; /* a copy, for the thread that joins */
 	struct snap_rec *recs;	     /* the accounts that have a record */
 	size_t n_recs;
@@ -155,6 +156,42 @@ struct vault_snapshot {
 	json_t *gone; /* names without a record any more (a change) */
 	bool whole;   /* every account, not only those that changed */
 };
+
+/*
+ * The copy of the shield a snapshot's thread opens its secrets with: one
+ * that a snapshot gave back, else a new one.  A new copy costs the loop
+ * two sodium_malloc()s (mmap, mprotect, mlock) and its end two munmap()s,
+ * each of which interrupts every CPU to flush its TLB: once per journal
+ * record, in a refresh storm that was a fifth of the loop's time, ahead
+ * of the TOKENs waiting (tests/bench/README.md, "The storm's tail").  The
+ * key never changes, so a copy stays right; one thread at a time uses it
+ * (the pool hands it on), and vault_snapshot_text() makes its key
+ * unreadable again before it lets go.
+ */
+static int shield_take(struct agent *a, struct agent_shield **out)
+{
+	struct agent_vault *v = a->vault;
+
+	if (v != NULL && v->n_spare_shields > 0) {
+		*out = v->spare_shields[--v->n_spare_shields];
+		return 0;
+	}
+	return agent_shield_copy(a->shield, out);
+}
+
+static void shield_give_back(struct agent_vault *v, struct agent_shield *s)
+{
+	if (s != NULL && v != NULL && v->n_spare_shields < VAULT_SPARE_SHIELDS)
+		v->spare_shields[v->n_spare_shields++] = s;
+	else
+		agent_shield_free(s);
+}
+
+void vault_spare_shields_free(struct agent_vault *v)
+{
+	while (v->n_spare_shields > 0)
+		agent_shield_free(v->spare_shields[--v->n_spare_shields]);
+}
 
 int vault_snapshot_free_some(struct vault_snapshot *snap, size_t n)
 {
@@ -174,7 +211,7 @@ int vault_snapshot_free_some(struct vault_snapshot *snap, size_t n)
 	free(snap->recs);
 	json_decref(snap->kept);
 	json_decref(snap->gone);
-	agent_shield_free(snap->shield);
+	shield_give_back(snap->vault, snap->shield);
 	free(snap);
 	return 1;
 }
@@ -236,10 +273,11 @@ static int snapshot_new(struct agent *a, size_t n, bool whole,
 	if ((snap = calloc(1, sizeof(*snap))) == NULL)
 		return XO_ERR_NOMEM;
 	snap->whole = whole;
+	snap->vault = a->vault;
 	if ((n > 0 && (snap->recs = calloc(n, sizeof(*snap->recs))) == NULL) ||
 	    (snap->kept = json_array()) == NULL ||
 	    (!whole && (snap->gone = json_array()) == NULL) ||
-	    agent_shield_copy(a->shield, &snap->shield) != 0) {
+	    shield_take(a, &snap->shield) != 0) {
 		vault_snapshot_free(snap);
 		return XO_ERR_NOMEM;
 	}
@@ -430,6 +468,7 @@ int vault_snapshot_text(struct vault_snapshot *snap, struct agent_plain **out)
 	p = NULL; /* transferred */
 out:
 	agent_plain_free(p);
+	agent_shield_close(snap->shield);
 	return r;
 }
 

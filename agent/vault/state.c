@@ -535,6 +535,7 @@ void vault_free(struct agent *a)
 		return;
 	vault_write_drain(a);
 	vault_write_free(a);
+	vault_spare_shields_free(v);
 	agent_secret_free(v->key);
 	agent_secret_free(v->kept);
 	if (v->lock_fd >= 0)

@@ -52,6 +52,10 @@ struct vault_kdf_job {
 	struct agent_err late; /* vault_kdf_fail_later()'s answer */
 };
 
+/* A journal record's snapshot and a new base's may be in the pool at
+   once, and a third one being dropped. */
+#define VAULT_SPARE_SHIELDS 3
+
 struct agent_vault {
 	struct agent *agent;
 	char *path;	/* the vault file; NULL: no place for one */
@@ -95,8 +99,12 @@ struct agent_vault {
 	struct vault_snapshot *dropping; /* a new base's, dropped a piece
 					    a turn (vault/write.c) */
 	uv_idle_t drop;			 /* drops the next piece */
-	unsigned failures;		 /* consecutive failed writes */
-	struct vault_kdf_job *parked;	 /* an UNLOCK waiting for a write */
+	/* Copies of the shield that snapshots gave back, for the next ones
+	   (vault/records.c); freed with the vault. */
+	struct agent_shield *spare_shields[VAULT_SPARE_SHIELDS];
+	size_t n_spare_shields;
+	unsigned failures;	      /* consecutive failed writes */
+	struct vault_kdf_job *parked; /* an UNLOCK waiting for a write */
 	vault_kdf_cb parked_cb;
 	char problem[600]; /* for LIST; "" when all is well */
 
@@ -180,6 +188,8 @@ void vault_snapshot_free(struct vault_snapshot *snap);
 /* Drops at most n of snap's accounts; 1 once it is all gone (freed, or
    NULL), else 0. */
 int vault_snapshot_free_some(struct vault_snapshot *snap, size_t n);
+/* Frees the shield copies that snapshots gave back (at the vault's end). */
+void vault_spare_shields_free(struct agent_vault *v);
 /*
  * Loading a vault file: its base's text, then each record of its journal
  * in order, played into one document, which is then applied as
