@@ -19,7 +19,9 @@ The agent sets PR_SET_DUMPABLE 0, so only root may read its memory.
 """
 
 import os
+import re
 import signal
+import subprocess
 import time
 import unittest
 
@@ -90,6 +92,21 @@ class IdleAgentMemory(unittest.TestCase):
         leaks = ["%s, %d bytes, in %s" % (secrets[n], len(n), "; ".join(regions))
                  for n, regions in found.items() if n != control]
         self.assertEqual(leaks, [], "tokens in the idle agent's memory")
+
+
+class EagerBinding(unittest.TestCase):
+    """The agent's symbols are all bound when it starts: a symbol bound
+    lazily, at its first call, has the dynamic linker save every vector
+    register on the stack, where pieces of a secret that OpenSSL or memcpy
+    left in them then outlive every wipe (an app's client secret was found
+    so, once a libuv function was first called after a grant)."""
+
+    def test_agent_is_linked_to_bind_every_symbol_at_start(self):
+        out = subprocess.run(["readelf", "-d", xoagent.AGENT], capture_output=True,
+                             text=True, check=True).stdout
+        flags = [l for l in out.splitlines() if "(FLAGS" in l or "(BIND_NOW)" in l]
+        self.assertTrue(any("BIND_NOW" in l or re.search(r"\bNOW\b", l) for l in flags),
+                        out)
 
 
 @unittest.skipUnless(os.geteuid() == 0,
