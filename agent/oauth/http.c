@@ -102,9 +102,10 @@ struct agent_http {
 	CURLM *multi;
 	uv_timer_t timer;
 	struct curl_slist *headers;
-	uv_idle_t more;	 /* ended transfers left for the next turn */
-	unsigned budget; /* callbacks that may still run in this turn */
-	int n_handles;	 /* timer and idle handle not closed yet */
+	uv_idle_t more;	   /* ended transfers left for the next turn */
+	uv_check_t refill; /* the budget back at the end of a turn */
+	unsigned budget;   /* callbacks that may still run in this turn */
+	int n_handles;	   /* timer, idle and check handle not closed yet */
 	struct agent_http_xfer *xfers;
 	struct agent_http_xfer *q_head, *q_tail; /* waiting their turn */
 	unsigned active;			 /* given to curl */
@@ -402,10 +403,16 @@ static void finish(struct agent_http *h, CURL *easy, CURLcode rc)
 }
 
 static void on_more(uv_idle_t *i);
+static void on_refill(uv_check_t *c);
 
 /* Reads the finished transfers, as many as this turn's budget allows
    (the rest in the next turn: on_more()); called after each
-   socket_action. */
+   socket_action.  The budget is this turn's: the first callback of a
+   turn starts the check handle, which gives the whole budget back at the
+   end of the turn (the check phase follows the timers, idle and poll
+   phases, the only ones in which libcurl reports ended transfers), so a
+   turn that follows one with callbacks left over starts with all of it,
+   and no turn runs more. */
 static void check_multi_info(struct agent_http *h)
 {
 	CURLMsg *msg;
@@ -415,6 +422,8 @@ static void check_multi_info(struct agent_http *h)
 	while (!h->free_pending && h->budget > 0 &&
 	       (msg = curl_multi_info_read(h->multi, &left)) != NULL) {
 		if (msg->msg == CURLMSG_DONE) {
+			if (h->budget == DONE_PER_TURN)
+				uv_check_start(&h->refill, on_refill);
 			h->budget--;
 			finish(h, msg->easy_handle, msg->data.result);
 		}
@@ -465,9 +474,16 @@ static void on_more(uv_idle_t *i)
 	struct agent_http *h = i->data;
 
 	uv_idle_stop(i);
-	h->budget = DONE_PER_TURN;
 	check_multi_info(h);
 	agent_wipe_dead_stack();
+}
+
+static void on_refill(uv_check_t *c)
+{
+	struct agent_http *h = c->data;
+
+	uv_check_stop(c);
+	h->budget = DONE_PER_TURN;
 }
 
 static void socket_action(struct agent_http *h, curl_socket_t fd, int flags)
@@ -618,10 +634,15 @@ int agent_http_new(uv_loop_t *loop, struct agent_http **out)
 	if (uv_timer_init(loop, &h->timer) != 0)
 		goto out;
 	/* Cannot fail (libuv returns 0); initialised with the timer, so
-	   that both are closed whenever h is. */
+	   that all three are closed whenever h is. */
 	uv_idle_init(loop, &h->more);
-	h->timer.data = h->more.data = h;
-	h->n_handles = 2;
+	uv_check_init(loop, &h->refill);
+	/* A check handle does not shorten the poll: left referenced, an
+	   active one would keep a loop with nothing else to do blocked in it
+	   for ever.  Unreferenced, it runs whenever the poll returns. */
+	uv_unref((uv_handle_t *)&h->refill);
+	h->timer.data = h->more.data = h->refill.data = h;
+	h->n_handles = 3;
 	h->budget = DONE_PER_TURN;
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
@@ -674,6 +695,7 @@ static void free_now(struct agent_http *h)
 	uv_timer_stop(&h->timer);
 	uv_close((uv_handle_t *)&h->timer, on_handle_close);
 	uv_close((uv_handle_t *)&h->more, on_handle_close);
+	uv_close((uv_handle_t *)&h->refill, on_handle_close);
 }
 
 void agent_http_free(struct agent_http *h)

@@ -1195,6 +1195,86 @@ static void http_transfers_beyond_the_limit_wait_their_turn(void **state)
 	}
 }
 
+/* The turns of a loop, counted at the end of each (the check phase, after
+   every phase in which libcurl reports an ended transfer), and a pause
+   before each poll, so that replies that come meanwhile are read in the
+   same turn. */
+static unsigned turn;
+
+static void on_turn_end(uv_check_t *c)
+{
+	(void)c;
+	turn++;
+}
+
+static void on_turn_pause(uv_prepare_t *p)
+{
+	(void)p;
+	usleep(50 * 1000);
+}
+
+struct turn_got {
+	struct got g;
+	unsigned turn; /* the turn its callback ran in */
+};
+
+static void on_resp_turn(void *arg, const struct agent_http_resp *r)
+{
+	struct turn_got *t = arg;
+
+	on_resp(&t->g, r);
+	t->turn = turn;
+}
+
+static void http_ended_transfers_take_a_whole_budget_each_turn(void **state)
+{
+	struct turn_got t[3];
+	struct agent_http_req req;
+	struct agent_http *h;
+	uv_check_t end;
+	uv_prepare_t pause;
+	uv_loop_t loop;
+	char url[128];
+
+	(void)state;
+	url_for(url, sizeof(url), "/ok");
+	memset(&req, 0, sizeof(req));
+	req.url = url;
+	memset(t, 0, sizeof(t));
+	turn = 0;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(agent_http_new(&loop, &h), 0);
+	uv_check_init(&loop, &end);
+	uv_check_start(&end, on_turn_end);
+	uv_unref((uv_handle_t *)&end);
+	/* One transfer ends alone, in a turn of its own: one callback of the
+	   turn's two. */
+	assert_int_equal(agent_http_start(h, &req, on_resp_turn, &t[0], NULL),
+			 0);
+	while (t[0].g.calls == 0)
+		uv_run(&loop, UV_RUN_ONCE);
+	/* Later, two end in one turn (both replies come while the loop
+	   pauses before its poll): both callbacks run in that turn, the
+	   budget being the turn's, not what the first turn left. */
+	uv_prepare_init(&loop, &pause);
+	uv_prepare_start(&pause, on_turn_pause);
+	uv_unref((uv_handle_t *)&pause);
+	assert_int_equal(agent_http_start(h, &req, on_resp_turn, &t[1], NULL),
+			 0);
+	assert_int_equal(agent_http_start(h, &req, on_resp_turn, &t[2], NULL),
+			 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(t[1].g.calls, 1);
+	assert_int_equal(t[2].g.calls, 1);
+	assert_string_equal(t[2].g.body, "hello");
+	assert_true(t[0].turn < t[1].turn);
+	assert_int_equal(t[1].turn, t[2].turn);
+	agent_http_free(h);
+	uv_close((uv_handle_t *)&end, NULL);
+	uv_close((uv_handle_t *)&pause, NULL);
+	close_loop(&loop);
+}
+
 static void http_timeout_is_reported(void **state)
 {
 	struct got g;
@@ -2006,6 +2086,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(http_retry_after_seconds_and_date_are_read),
 	    cmocka_unit_test(http_redirects_are_not_followed),
 	    cmocka_unit_test(http_transfers_beyond_the_limit_wait_their_turn),
+	    cmocka_unit_test(
+		http_ended_transfers_take_a_whole_budget_each_turn),
 	    cmocka_unit_test(http_reply_cut_short_is_named),
 	    cmocka_unit_test(http_timeout_is_reported),
 	    cmocka_unit_test(http_connection_refused_is_an_http_error),
