@@ -403,8 +403,8 @@ size_t account_list_scopes(const struct account *acct,
 			   struct proto_scope_info *out, size_t max);
 void account_scopes_free(struct account *acct);
 /* Abandons the account's refresh, if one runs: its grant is cancelled
-   (a reply being read in oauth's pool included), and its secret command;
-   nothing it would have ended happens.  Waiters are the caller's. */
+   (its transfer, and the reply with it), and its secret command; nothing
+   it would have ended happens.  Waiters are the caller's. */
 void account_refresh_cancel(struct account *acct);
 /* Starts a refresh for sc (NULL: the account's own token), as
    account_refresh_start(). */

@@ -167,8 +167,6 @@ static bool heap_room(struct account_store *s)
 	return true;
 }
 
-/* ---- the ready queue ---- */
-
 /* Puts acct in the heap for at, or moves it there; false when out of
    memory. */
 static bool heap_put(struct account_store *s, struct account *acct, int64_t at)
@@ -402,17 +400,17 @@ static void wait_for_start(struct account_store *s, struct account *acct,
 			   int64_t now)
 {
 	struct account_scope *sc;
+	bool paced = s->pace_per_s != 0 && due_refresh(acct, now, &sc);
 	int64_t at = 0;
 
-	if (s->pace_per_s != 0 && due_refresh(acct, now, &sc) &&
-	    !pace_may_wait(acct, sc, now)) {
+	if (paced && !pace_may_wait(acct, sc, now)) {
 		TAILQ_INSERT_TAIL(&s->urgent_queue, acct, ready_link);
 		acct->ready = acct->urgent = true;
 		return;
 	}
 	TAILQ_INSERT_TAIL(&s->ready_queue, acct, ready_link);
 	acct->ready = true;
-	if (s->pace_per_s != 0 && due_refresh(acct, now, &sc))
+	if (paced)
 		at = urgent_at(acct, sc);
 	if (acct->drop_boot != 0 && (at == 0 || acct->drop_boot < at))
 		at = acct->drop_boot;

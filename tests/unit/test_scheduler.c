@@ -437,6 +437,22 @@ static void deleted_account_leaves_the_plan(void **state)
 
 /* ---- pacing ---- */
 
+/* At T0 + 500 first starts and then still waits; the timer wakes 500 ms
+   later, when then starts, and nothing is left to wake for. */
+static void starts_at_500_then_1000(struct fixture *f, struct account *first,
+				    struct account *then)
+{
+	fake_now = T0 + 500;
+	tick(f);
+	assert_true(account_refreshing(first));
+	assert_false(account_refreshing(then));
+	assert_int_equal(due_in(f), 500);
+	fake_now = T0 + 1000;
+	tick(f);
+	assert_true(account_refreshing(then));
+	assert_false(armed(f));
+}
+
 static void ahead_of_expiry_refreshes_start_paced(void **state)
 {
 	struct fixture *f = *state;
@@ -460,15 +476,7 @@ static void ahead_of_expiry_refreshes_start_paced(void **state)
 	fake_now = T0 + 499;
 	tick(f);
 	assert_false(account_refreshing(a));
-	fake_now = T0 + 500;
-	tick(f);
-	assert_true(account_refreshing(a));
-	assert_false(account_refreshing(b));
-	assert_int_equal(due_in(f), 500);
-	fake_now = T0 + 1000;
-	tick(f);
-	assert_true(account_refreshing(b));
-	assert_false(armed(f));
+	starts_at_500_then_1000(f, a, b);
 }
 
 /* One paced start a second, and one at once: a, due first, takes it; b,
@@ -527,16 +535,8 @@ static void queued_refresh_reaching_last_quarter_starts_ahead(void **state)
 	/* The timer wakes when c becomes urgent, before the bucket holds
 	   b's start, and c goes ahead of b, which came due before it. */
 	assert_int_equal(due_in(f), 500);
-	fake_now = T0 + 500;
-	tick(f);
-	assert_true(account_refreshing(c));
-	assert_false(account_refreshing(b));
 	/* b keeps its place for the bucket. */
-	assert_int_equal(due_in(f), 500);
-	fake_now = T0 + 1000;
-	tick(f);
-	assert_true(account_refreshing(b));
-	assert_false(armed(f));
+	starts_at_500_then_1000(f, c, b);
 }
 
 static void urgent_refresh_takes_the_next_free_slot(void **state)
