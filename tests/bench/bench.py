@@ -59,12 +59,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 
 import harness  # noqa: E402
 import hostile  # noqa: E402
+import floor  # noqa: E402
 import scale  # noqa: E402
 import xoagent  # noqa: E402
 
 BENCH_CONN = os.path.join(xoagent.BUILD_DIR, "tests", "bench_conn")
 BENCH_LOAD = os.path.join(xoagent.BUILD_DIR, "tests", "bench_load")
-BENCH_ECHO = os.path.join(xoagent.BUILD_DIR, "tests", "bench_echo")
 
 SECTIONS = ("spawn", "rtt", "throughput", "connect", "memory", "attack",
             "scale", "idle")
@@ -207,25 +207,6 @@ def conn_samples(argv):
     return [int(line) for line in p.stdout.split()]
 
 
-class Echo:
-    """bench_echo on a socket of its own, answering as many bytes as a
-    TOKEN reply of the agent holds."""
-
-    def __init__(self, reply_len):
-        self.dir = tempfile.mkdtemp(prefix="xo-bench-echo-")
-        self.sock = os.path.join(self.dir, "echo.sock")
-        self.proc = subprocess.Popen([BENCH_ECHO, self.sock, str(reply_len)],
-                                     stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
-        if self.proc.stdout.readline().strip() != b"ready":
-            raise BenchError("bench_echo did not start")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-        self.proc.stdout.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 def token_reply_len(xo):
     p = subprocess.run([BENCH_CONN, "size", xo.sock, account_name(0)],
                        capture_output=True, stdin=subprocess.DEVNULL)
@@ -329,12 +310,16 @@ def bench_scale(sizes, counts, storm_limit_s=None):
     for n in counts:
         r = scale.run(n, idle_n=sizes["scale_requests"], storm_limit_s=storm_limit_s)
         r.pop("log_tail", None)
-        for k in ("during", "idle_one", "idle_many"):
+        for k in ("during", "idle_one", "idle_many", "floor_during", "floor_idle"):
             r[k] = summary(r[k]) if r[k] else None
         r["rss_target_kib"] = 2 * r["secret_kib"] + n
         if r["during"] and r["idle_one"]:
             r["ratio_storm_p999"] = ratio(r["during"]["p999_us"],
                                           r["idle_one"]["p999_us"])
+            # The same ratio for the echo floor, asked turn about with
+            # the agent: how much of the agent's is the machine's.
+            r["floor_ratio_storm_p999"] = ratio(r["floor_during"]["p999_us"],
+                                                r["floor_idle"]["p999_us"])
         if r["idle_one"]:
             r["ratio_many_p99"] = ratio(r["idle_many"]["p99_us"],
                                         r["idle_one"]["p99_us"])
@@ -384,7 +369,7 @@ def run(sizes, only, counts, storm_limit_s=None):
                         sp = bench_spawn(xo, ssh, sizes["spawn"])
                         res["spawn"] = {"xoauth": sp[0], "ssh": sp[1]}
                     if want("rtt"):
-                        echo = Echo(token_reply_len(xo))
+                        echo = floor.Echo(token_reply_len(xo))
                         res["rtt"] = bench_rtt(xo, ssh, echo, sizes["rtt"])
                     if want("throughput"):
                         res["throughput"] = bench_throughput(xo, ssh, sizes)
@@ -494,12 +479,17 @@ def report(res):
                              (r["vault_file_bytes"] - r["vault_base_bytes"]) / 1048576.0))
         for k, label in (("idle_one", "TOKEN, one account, idle"),
                          ("idle_many", "TOKEN, every account in turn, idle"),
-                         ("during", "TOKEN, one account, during the storm")):
+                         ("during", "TOKEN, one account, during the storm"),
+                         ("floor_idle", "echo floor, idle"),
+                         ("floor_during", "echo floor, during the storm")):
             if r.get(k):
                 x = r[k]
                 lines.append("  %-38s p50 %7.1f  p99 %8.1f  p99.9 %9.1f  max %9.1f us"
                              " (n=%d)" % (label, x["median_us"], x["p99_us"], x["p999_us"],
                                           x["max_us"], x["n"]))
+        if r.get("floor_ratio_storm_p999"):
+            lines.append("  p99.9 during the storm / idle: TOKEN %.2fx, echo floor "
+                         "%.2fx" % (r["ratio_storm_p999"], r["floor_ratio_storm_p999"]))
     if "idle" in res:
         i = res["idle"]
         lines.append("idle, %d accounts, %d s: %.3f CPU s and %.1f wake-ups per minute"
@@ -568,7 +558,8 @@ def main():
             return 1
     try:
         res = run(SHORT if args.short else FULL, only, counts, args.storm_limit)
-    except (BenchError, harness.HarnessError, scale.ScaleError) as e:
+    except (BenchError, harness.HarnessError, scale.ScaleError,
+            floor.EchoError) as e:
         print("bench: %s" % e, file=sys.stderr)
         return 1
     print(report(res))

@@ -9,7 +9,10 @@ the refresh storm, all N accounts due at the same moment, which is what a
 machine that slept past its tokens' expiry or an unlock of a large vault
 meets.  While it runs, a client asks for a token of an account that has
 one already, over one open connection; after it, the agent is idle and
-the same client asks again.
+the same client asks again.  Turn about with the agent, the same client
+asks the echo floor (floor.py) as often, during the storm and idle: what
+the floor's round trips lose during the storm is the machine's (a CPU
+shared with the token endpoint and the client), not the agent's.
 """
 
 import json
@@ -17,12 +20,18 @@ import os
 import subprocess
 import time
 
+import floor
 import harness
 import xoagent
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH_CONN = os.path.join(xoagent.BUILD_DIR, "tests", "bench_conn")
 BENCH_VAULT = os.path.join(xoagent.BUILD_DIR, "tests", "bench_vault")
+
+
+# Idle, the agent and the floor take turns in this many rounds, so that
+# a moment of load from elsewhere falls on both alike.
+IDLE_ROUNDS = 4
 
 
 class ScaleError(Exception):
@@ -51,12 +60,28 @@ class TokenEndpoint:
         self.proc.stdout.close()
 
 
-def samples(sock, account, n):
-    p = subprocess.run([BENCH_CONN, "token", sock, account, str(n)],
+def samples(sock, account, n, mode="token"):
+    p = subprocess.run([BENCH_CONN, mode, sock, account, str(n)],
                        capture_output=True, stdin=subprocess.DEVNULL)
     if p.returncode != 0:
         raise ScaleError("bench_conn: %s" % p.stderr.decode(errors="replace"))
     return [int(x) for x in p.stdout.split()]
+
+
+def reply_len(sock, account):
+    """The body length of a TOKEN reply for account: the echo floor's."""
+    p = subprocess.run([BENCH_CONN, "size", sock, account], capture_output=True,
+                       stdin=subprocess.DEVNULL)
+    if p.returncode != 0:
+        raise ScaleError("bench_conn size: %s" % p.stderr.decode(errors="replace"))
+    return int(p.stdout)
+
+
+def samples_with_floor(sock, echo, account, n, out, floor_out):
+    """n TOKEN round trips into out, then n of the echo floor's into
+    floor_out: the two see the same machine."""
+    out += samples(sock, account, n)
+    floor_out += samples(echo.sock, account, n, mode="echo")
 
 
 def proc_status(pid):
@@ -190,7 +215,7 @@ def run(n, token_len=2048, expires_in=3600, storm_chunk=2000, idle_n=20000,
     a dict of figures.  With storm_limit_s, a storm still running then is
     measured as far as it went (complete: False; nothing measured idle)."""
     ep = TokenEndpoint(token_len, expires_in)
-    agent = None
+    agent = echo = None
     try:
         agent = VaultAgent(n, ep, token_len)
         env = agent.env
@@ -202,7 +227,8 @@ def run(n, token_len=2048, expires_in=3600, storm_chunk=2000, idle_n=20000,
         if p.returncode != 0:
             raise ScaleError("no first token: %s" % env.log()[-2000:])
         first = time.monotonic() - agent.t0
-        during = []
+        echo = floor.Echo(reply_len(env.sock, "u0"))
+        during, floor_during = [], []
         complete = True
         while ep.stats()["requests"] < n:
             if time.monotonic() - agent.t0 > (storm_limit_s or 1800):
@@ -211,7 +237,8 @@ def run(n, token_len=2048, expires_in=3600, storm_chunk=2000, idle_n=20000,
                                      % ep.stats())
                 complete = False
                 break
-            during += samples(env.sock, "u0", storm_chunk)
+            samples_with_floor(env.sock, echo, "u0", storm_chunk, during,
+                               floor_during)
         storm = time.monotonic() - agent.t0 - agent.ready
         stats = ep.stats()
         done = min(stats["requests"], n)
@@ -221,7 +248,8 @@ def run(n, token_len=2048, expires_in=3600, storm_chunk=2000, idle_n=20000,
                "storm_complete": complete, "refreshed": done,
                "first_token_s": first, "endpoint": stats,
                "secret_kib": n * 2 * token_len // 1024,
-               "during": during, "idle_one": None, "idle_many": None}
+               "during": during, "idle_one": None, "idle_many": None,
+               "floor_during": floor_during, "floor_idle": None}
         if complete:
             wait_settled(env)
             res["settled_s"] = time.monotonic() - agent.t0
@@ -233,7 +261,10 @@ def run(n, token_len=2048, expires_in=3600, storm_chunk=2000, idle_n=20000,
         mem = proc_status(env.pid)
         res["rss_kib"], res["hwm_kib"] = mem["VmRSS"], mem["VmHWM"]
         if complete:
-            res["idle_one"] = samples(env.sock, "u0", idle_n)
+            res["idle_one"], res["floor_idle"] = [], []
+            for _ in range(IDLE_ROUNDS):
+                samples_with_floor(env.sock, echo, "u0", idle_n // IDLE_ROUNDS,
+                                   res["idle_one"], res["floor_idle"])
             res["idle_many"] = samples(env.sock, "u*%d" % n, idle_n)
         res["log_tail"] = env.log()[-2000:]
         if complete:
@@ -244,6 +275,8 @@ def run(n, token_len=2048, expires_in=3600, storm_chunk=2000, idle_n=20000,
             _, res["restart_s"] = agent.start()
         return res
     finally:
+        if echo is not None:
+            echo.stop()
         if agent is not None:
             agent.cleanup()
         ep.stop()
