@@ -189,14 +189,15 @@ WALK_END = "vault: snapshot taken in "
 BASE_DONE = "new base put in place"
 
 
-def wait_bases_done(env, ep, quiet=1.5, timeout=60):
-    """Until every new base whose snapshot began has been put in place (or
-    abandoned), and nothing has moved for `quiet` seconds."""
+def wait_bases_done(env, ep, log_from, quiet=1.5, timeout=60):
+    """Until every new base whose snapshot this agent (its log from
+    log_from) began has been put in place, and nothing has moved for
+    `quiet` seconds."""
     end = time.time() + timeout * harness.TIME_SCALE
     last, since = None, time.time()
     while time.time() < end:
         time.sleep(0.1)
-        log = env.log()
+        log = env.log()[log_from:]
         now = (log.count(WALK_START), log.count(BASE_DONE),
                ep.stats()["requests"], scale.vault_state(env)[1])
         if now != last:
@@ -241,10 +242,12 @@ class SnapshotInPieces(unittest.TestCase):
 
     def change_during_a_walk(self, reload):
         """Starts the agent, lets its first refreshes settle, then makes
-        changes while one new base's snapshot is being taken."""
+        changes while one new base's snapshot is being taken, and returns
+        once that base is in place."""
         self.env.start()
-        wait_bases_done(self.env, self.ep)
+        wait_bases_done(self.env, self.ep, 0)
         walks, taken = count(self.env, WALK_START), count(self.env, WALK_END)
+        bases = count(self.env, BASE_DONE)
         self.ok("refresh", "u1")  # records: a new base is due
         self.assertTrue(vaulttest.wait_for(
             lambda: count(self.env, WALK_START) > walks, 10),
@@ -269,7 +272,13 @@ class SnapshotInPieces(unittest.TestCase):
         # All of it happened while that walk ran.
         self.assertEqual(count(self.env, WALK_END), taken,
                          "the walk ended before the changes were made")
-        wait_bases_done(self.env, self.ep)
+        # That base in place, and not the next one, which the records
+        # carried over make due at once (its walk takes over a second):
+        # the agent is stopped or killed now, so that the file is that
+        # base and the records after it.
+        self.assertTrue(vaulttest.wait_for(
+            lambda: count(self.env, BASE_DONE) > bases, 20, 0.01),
+            self.env.log()[-3000:])
         log = self.env.log()
         turns = [int(l.split(WALK_END)[1].split()[0])
                  for l in log.splitlines() if WALK_END in l]
@@ -282,8 +291,9 @@ class SnapshotInPieces(unittest.TestCase):
         """Started again from the vault: every account presents its latest
         refresh token (the endpoint refuses, and counts, one presented a
         second time), the deleted one is gone, the added one is there."""
+        log_from = len(self.env.log())
         self.env.start()
-        wait_bases_done(self.env, self.ep)
+        wait_bases_done(self.env, self.ep, log_from)
         self.assertEqual(self.ep.stats()["replayed"], 0)
         names = [l.split()[0] for l in self.ok("list").stdout.splitlines()
                  if l and not l.startswith((" ", "NAME "))]
