@@ -391,7 +391,7 @@ static int base_due(const struct agent_vault *v)
 {
 	uint64_t journal, limit;
 
-	if (v->state != VAULT_OPEN || v->compaction != NULL)
+	if (v->state != VAULT_OPEN || v->compaction != NULL || v->flushing)
 		return 0;
 	if (!v->journal)
 		return v->seq > v->base_seq_done;
@@ -740,7 +740,12 @@ void vault_flush(struct agent *a)
 	if (!v->journal && v->compaction == NULL && v->seq > v->base_seq_done)
 		start_base(a);
 	take_record(a);
+	/* No new base starts from here: its walk would go on over the
+	   accounts that LOCK wipes (or a stop frees), and the journal holds
+	   every change anyway. */
+	v->flushing = 1;
 	kick(a);
+	v->flushing = 0;
 }
 
 int vault_writes_idle(const struct agent *a)

@@ -187,18 +187,20 @@ def count(env, what):
 WALK_START = "vault: taking a new base's snapshot"
 WALK_END = "vault: snapshot taken in "
 BASE_DONE = "new base put in place"
+WALK_ABANDONED = "vault: the new base's snapshot abandoned"
 
 
 def wait_bases_done(env, ep, log_from, quiet=1.5, timeout=60):
     """Until every new base whose snapshot this agent (its log from
-    log_from) began has been put in place, and nothing has moved for
-    `quiet` seconds."""
+    log_from) began has been put in place or abandoned, and nothing has
+    moved for `quiet` seconds."""
     end = time.time() + timeout * harness.TIME_SCALE
     last, since = None, time.time()
     while time.time() < end:
         time.sleep(0.1)
         log = env.log()[log_from:]
-        now = (log.count(WALK_START), log.count(BASE_DONE),
+        now = (log.count(WALK_START),
+               log.count(BASE_DONE) + log.count(WALK_ABANDONED),
                ep.stats()["requests"], scale.vault_state(env)[1])
         if now != last:
             last, since = now, time.time()
@@ -315,6 +317,76 @@ class SnapshotInPieces(unittest.TestCase):
         self.change_during_a_walk(reload=True)
         vaulttest.kill9(self.env)
         self.assert_latest_state()
+
+
+class SnapshotInPiecesLocked(unittest.TestCase):
+    """A LOCK while a new base's snapshot is being taken abandons it (the
+    accounts are wiped): the journal stays the vault's, and after UNLOCK
+    and a restart every account is there with its latest token."""
+
+    N = 8
+
+    def setUp(self):
+        if not vaulttest.hooks_built():
+            self.skipTest("the agent was built without -DXO_TEST_HOOKS=ON")
+        self.ep = scale.TokenEndpoint(TOKEN_LEN, 3600)
+        self.env = xoagent.AgentEnv("")
+        self.env.env.update({
+            "XOAUTH_AGENT_TEST_JOURNAL_MAX": "1",
+            "XOAUTH_AGENT_TEST_SNAPSHOT_PIECE": "1",
+            "XOAUTH_AGENT_TEST_SNAPSHOT_PIECE_MS": "100"})
+
+    def tearDown(self):
+        self.env.cleanup()
+        self.ep.stop()
+
+    def ok(self, *args, stdin=None):
+        r = self.env.xoauth(*args, stdin=stdin)
+        self.assertEqual(r.returncode, 0, "%r: %r\n%s"
+                         % (args, r, self.env.log()[-3000:]))
+        return r
+
+    def unlock(self):
+        r = vaulttest.unlock(self.env)
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log()[-3000:])
+
+    def test_lock_during_a_walk_abandons_it(self):
+        self.env.start()
+        self.unlock()  # makes the vault
+        for i in range(self.N):
+            self.ok("add", "u%d" % i, "--provider", "generic",
+                    "--client-id", "bench", "--set",
+                    "token_endpoint=%s" % self.ep.url, "--set",
+                    "device_authorization_endpoint=%s" % self.ep.url,
+                    "--scopes", "mail", "--flow", "device")
+            self.ok("import", "u%d" % i, stdin=b"rt-first-%d\n" % i)
+        wait_bases_done(self.env, self.ep, 0)
+        walks = count(self.env, WALK_START)
+        taken = count(self.env, WALK_END)
+        self.ok("refresh", "u1")
+        self.assertTrue(vaulttest.wait_for(
+            lambda: count(self.env, WALK_START) > walks, 10, 0.01),
+            self.env.log()[-3000:])
+        time.sleep(0.25)
+        self.ok("lock")
+        log = self.env.log()
+        self.assertIn(WALK_ABANDONED, log)
+        self.assertEqual(log.count(WALK_END), taken)
+        # No new base started by the LOCK's flush, to walk over the
+        # accounts it wipes.
+        self.assertLess(log.rindex(WALK_START), log.rindex(WALK_ABANDONED))
+        self.unlock()
+        for i in range(self.N):
+            self.ok("refresh", "u%d" % i)
+        wait_bases_done(self.env, self.ep, 0)
+        self.env.stop()
+        log_from = len(self.env.log())
+        self.env.start()
+        self.unlock()
+        wait_bases_done(self.env, self.ep, log_from)
+        for i in range(self.N):
+            self.ok("refresh", "u%d" % i)
+        self.assertEqual(self.ep.stats()["replayed"], 0)
 
 
 class FormatOne(unittest.TestCase):
