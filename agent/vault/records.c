@@ -308,8 +308,7 @@ static int snapshot_new(struct agent *a, size_t n, bool whole,
 	return 0;
 }
 
-int vault_snapshot_begin(struct agent *a, size_t n,
-			 struct vault_snapshot **out)
+int vault_snapshot_begin(struct agent *a, size_t n, struct vault_snapshot **out)
 {
 	return snapshot_new(a, n, true, out);
 }

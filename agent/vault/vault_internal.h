@@ -101,11 +101,11 @@ struct agent_vault {
 	struct vault_snapshot *dropping; /* a new base's, dropped a piece
 					    a turn (vault/write.c) */
 	uv_idle_t drop;			 /* drops the next piece */
-	struct vault_walk *walk; /* a new base's snapshot being taken a
-				    piece a turn (vault/walk.c); NULL */
-	uv_idle_t walk_turn;	 /* its next piece, next turn */
-	uv_timer_t walk_pause;	 /* the same after a pause (test hook) */
-	int flushing;		 /* vault_flush() runs: no new base */
+	struct vault_walk *walk;	 /* a new base's snapshot being taken a
+					    piece a turn (vault/walk.c); NULL */
+	uv_idle_t walk_turn;		 /* its next piece, next turn */
+	uv_timer_t walk_pause; /* the same after a pause (test hook) */
+	int flushing;	       /* vault_flush() runs: no new base */
 	/* Copies of the shield that snapshots gave back, for the next ones
 	   (vault/records.c); freed with the vault. */
 	struct agent_shield *spare_shields[VAULT_SPARE_SHIELDS];

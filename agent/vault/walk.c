@@ -52,11 +52,11 @@
 struct vault_walk {
 	struct vault_snapshot *snap; /* what has been taken so far */
 	vault_walk_cb done;
-	size_t piece;	    /* accounts a turn */
-	uint64_t pause_ms;  /* test hook: between pieces; 0: next turn */
-	unsigned restarts;  /* the store's count, as last seen */
-	unsigned turns;	    /* pieces taken */
-	uint64_t spent_ns;  /* loop time in them */
+	size_t piece;	     /* accounts a turn */
+	uint64_t pause_ms;   /* test hook: between pieces; 0: next turn */
+	unsigned restarts;   /* the store's count, as last seen */
+	unsigned turns;	     /* pieces taken */
+	uint64_t spent_ns;   /* loop time in them */
 	uint64_t longest_ns; /* the longest */
 };
 
