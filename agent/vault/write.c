@@ -17,8 +17,8 @@
  *
  * Once the journal is larger than half the base (and at least a MiB),
  * the journal is folded into a new base: a snapshot of every account is
- * taken on the loop, and built, sealed and written to PATH.tmp in the
- * pool while appends go on into the file.  Its commit is the lane's next
+ * taken on the loop, a piece per turn (walk.c), and built, sealed and
+ * written to PATH.tmp in the pool while appends go on into the file.  Its commit is the lane's next
  * job once the appends taken before the snapshot have ended: the records
  * appended since the snapshot are copied from the file to the end of
  * PATH.tmp, which is fsync()ed and renamed over the file (the file kept as
@@ -28,7 +28,8 @@
  *
  * A vault file of format 1 (written before the journal), or none yet,
  * has no journal to append to: its first write is a new base, with a new
- * id, and the records taken meanwhile wait for it.
+ * id, and the records taken meanwhile wait for it; its snapshot is taken
+ * in one turn, as it must hold every change made so far.
  *
  * A failed write is logged, shown in LIST, retried with a growing delay,
  * and does not stop the agent: it keeps serving from memory (what waited
