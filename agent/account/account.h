@@ -111,6 +111,26 @@ struct account *account_find_named(struct account_store *s, const char *name);
 struct account *account_first(struct account_store *s);
 struct account *account_next(const struct account *acct);
 
+/*
+ * A walk of every account spread over several turns of the loop (a new
+ * base's snapshot, vault/walk.c), while accounts come and go between its
+ * pieces.  The store keeps where the walk stands: an account taken out
+ * of the list moves the walk on to the one after it, so the walk never
+ * visits a freed account nor skips one that stayed in the list; an
+ * account appended is reached at the tail, even once the walk had
+ * reached the end.  A reload reorders the list and frees accounts: the
+ * walk starts again from the (new) first account, and
+ * account_walk_restarts() counts it, so that the walker drops what it
+ * took.  One walk at a time; account_walk_start() begins it,
+ * account_walk_end() ends it (and forgets the count).
+ */
+void account_walk_start(struct account_store *s);
+/* The walk's next account, or NULL when it has reached the end. */
+struct account *account_walk_next(struct account_store *s);
+/* How many times the walk started again since account_walk_start(). */
+unsigned account_walk_restarts(const struct account_store *s);
+void account_walk_end(struct account_store *s);
+
 /* ---- what an account is ---- */
 
 const char *account_name(const struct account *acct);

@@ -192,6 +192,12 @@ struct account_store {
 	struct agent *agent;
 	struct account *accounts, *last;
 	uint64_t next_seq;
+	/* A walk of the list over several turns of the loop (index.c): the
+	   account it visits next (NULL: it has reached the end), kept right
+	   by account_unlink(); account_store_relink() starts it again. */
+	struct account *walk_next;
+	bool walking;
+	unsigned walk_restarts;
 	struct account_index index;
 	struct account_hooks hooks;
 	struct agent_boot_timer scheduler; /* wakes at the earliest deadline

@@ -1,6 +1,7 @@
 /*
- * index.c: the store's list of accounts, and the accounts found by name and
- * by address without walking it.  An agent may hold 100,000 accounts (a
+ * index.c: the store's list of accounts (and a walk of it spread over
+ * turns of the loop), and the accounts found by name and by address
+ * without walking it.  An agent may hold 100,000 accounts (a
  * web application's users): every TOKEN names one, every ADD must clash
  * with none, and a vault's load adds them all, so none of that may be a
  * walk of the list.
@@ -156,11 +157,17 @@ void account_store_append(struct account_store *s, struct account *acct)
 	s->last = acct;
 	acct->seq = ++s->next_seq;
 	index_add(s, acct);
+	/* A walk that had reached the end goes on with it. */
+	if (s->walking && s->walk_next == NULL)
+		s->walk_next = acct;
 }
 
 void account_unlink(struct account_store *s, struct account *acct)
 {
 	index_remove(s, acct);
+	/* The walk goes on from the account after it, which stays. */
+	if (s->walk_next == acct)
+		s->walk_next = acct->next;
 	if (acct->prev != NULL)
 		acct->prev->next = acct->next;
 	else
@@ -191,6 +198,41 @@ void account_store_relink(struct account_store *s)
 	s->last = prev;
 	for (acct = s->accounts; acct != NULL; acct = acct->next)
 		index_add(s, acct);
+	/* The list is a new one (a reload frees the accounts it left out,
+	   the walk's next among them maybe, and puts others in their
+	   place): a walk under way starts again from its first account. */
+	if (s->walking) {
+		s->walk_next = s->accounts;
+		s->walk_restarts++;
+	}
+}
+
+void account_walk_start(struct account_store *s)
+{
+	s->walking = true;
+	s->walk_next = s->accounts;
+	s->walk_restarts = 0;
+}
+
+struct account *account_walk_next(struct account_store *s)
+{
+	struct account *acct = s->walk_next;
+
+	if (acct != NULL)
+		s->walk_next = acct->next;
+	return acct;
+}
+
+unsigned account_walk_restarts(const struct account_store *s)
+{
+	return s->walk_restarts;
+}
+
+void account_walk_end(struct account_store *s)
+{
+	s->walking = false;
+	s->walk_next = NULL;
+	s->walk_restarts = 0;
 }
 
 void account_index_free(struct account_store *s)

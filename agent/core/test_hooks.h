@@ -25,7 +25,10 @@
  * agent_test_number(NAME, DEFAULT) is the environment variable NAME as a
  * number in a build with the hooks, else DEFAULT: a limit a test makes
  * small (XOAUTH_AGENT_TEST_JOURNAL_MAX, the journal's bytes before it is
- * folded into a new base).
+ * folded into a new base; XOAUTH_AGENT_TEST_SNAPSHOT_PIECE, the accounts a
+ * new base's snapshot takes per turn of the loop) or slow
+ * (XOAUTH_AGENT_TEST_SNAPSHOT_PIECE_MS, a pause between those pieces, so
+ * that a test can change accounts while a snapshot is being taken).
  *
  * agent_test_suspend() simulates the end of a suspend: it moves the
  * agent's boot clock (agent_now_boot()) on by XOAUTH_AGENT_TEST_SUSPEND_S

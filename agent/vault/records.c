@@ -151,7 +151,7 @@ struct vault_snapshot {
 	struct agent_vault *vault;   /* takes the shield back */
 	struct agent_shield *shield; /* a copy, for the thread that joins */
 	struct snap_rec *recs;	     /* the accounts that have a record */
-	size_t n_recs;
+	size_t n_recs, recs_cap;
 	json_t *kept; /* the kept records not shadowed by an account */
 	json_t *gone; /* names without a record any more (a change) */
 	bool whole;   /* every account, not only those that changed */
@@ -222,15 +222,37 @@ void vault_snapshot_free(struct vault_snapshot *snap)
 		vault_snapshot_free_some(snap, snap->n_recs);
 }
 
+/* Room for one more record: a snapshot taken in pieces grows, as
+   accounts may be added between them. */
+static int snap_room(struct vault_snapshot *snap)
+{
+	struct snap_rec *more;
+	size_t cap;
+
+	if (snap->n_recs < snap->recs_cap)
+		return 0;
+	cap = snap->recs_cap == 0 ? 64 : snap->recs_cap * 2;
+	if ((more = reallocarray(snap->recs, cap, sizeof(*more))) == NULL)
+		return XO_ERR_NOMEM;
+	memset(more + snap->recs_cap, 0,
+	       (cap - snap->recs_cap) * sizeof(*more));
+	snap->recs = more;
+	snap->recs_cap = cap;
+	return 0;
+}
+
 /* Adds acct to snap if it has a record (1), else 0; <0 on error. */
 static int snap_account(struct vault_snapshot *snap, struct account *acct)
 {
 	struct account_record ar;
 	struct snap_rec *sr;
+	int r;
 
 	account_record(acct, &ar);
 	if (ar.settings == NULL && ar.refresh == NULL)
 		return 0;
+	if ((r = snap_room(snap)) != 0)
+		return r;
 	sr = &snap->recs[snap->n_recs++];
 	if ((sr->name = strdup(ar.name)) == NULL ||
 	    (ar.email != NULL && (sr->email = strdup(ar.email)) == NULL))
@@ -274,6 +296,7 @@ static int snapshot_new(struct agent *a, size_t n, bool whole,
 		return XO_ERR_NOMEM;
 	snap->whole = whole;
 	snap->vault = a->vault;
+	snap->recs_cap = n;
 	if ((n > 0 && (snap->recs = calloc(n, sizeof(*snap->recs))) == NULL) ||
 	    (snap->kept = json_array()) == NULL ||
 	    (!whole && (snap->gone = json_array()) == NULL) ||
@@ -285,28 +308,26 @@ static int snapshot_new(struct agent *a, size_t n, bool whole,
 	return 0;
 }
 
-int vault_snapshot_take(struct agent *a, struct vault_snapshot **out)
+int vault_snapshot_begin(struct agent *a, size_t n, struct vault_snapshot **out)
 {
-	struct vault_snapshot *snap = NULL;
-	json_t *kept = NULL, *rec, *name;
-	struct account *acct;
-	size_t i, n = 0;
-	int r;
+	return snapshot_new(a, n, true, out);
+}
 
-	*out = NULL;
-	for (acct = account_first(a->store); acct != NULL;
-	     acct = account_next(acct))
-		n++;
-	if ((r = snapshot_new(a, n, true, &snap)) != 0)
-		return r;
-	for (acct = account_first(a->store); acct != NULL;
-	     acct = account_next(acct))
-		if ((r = snap_account(snap, acct)) < 0)
-			goto out;
-	if ((kept = open_json(a, a->vault->kept)) == NULL) {
-		r = XO_ERR_INTERNAL;
-		goto out;
-	}
+int vault_snapshot_add(struct vault_snapshot *snap, struct account *acct)
+{
+	int r = snap_account(snap, acct);
+
+	return r < 0 ? r : 0;
+}
+
+int vault_snapshot_add_kept(struct agent *a, struct vault_snapshot *snap)
+{
+	json_t *kept, *rec, *name;
+	size_t i;
+	int r = 0;
+
+	if ((kept = open_json(a, a->vault->kept)) == NULL)
+		return XO_ERR_INTERNAL;
 	json_array_foreach(kept, i, rec)
 	{
 		name = json_object_get(rec, "name");
@@ -316,13 +337,34 @@ int vault_snapshot_take(struct agent *a, struct vault_snapshot **out)
 			NULL)
 			continue;
 		if ((r = snap_kept(snap, rec)) != 0)
-			goto out;
+			break;
 	}
+	json_decref(kept);
+	return r;
+}
+
+int vault_snapshot_take(struct agent *a, struct vault_snapshot **out)
+{
+	struct vault_snapshot *snap = NULL;
+	struct account *acct;
+	size_t n = 0;
+	int r;
+
+	*out = NULL;
+	for (acct = account_first(a->store); acct != NULL;
+	     acct = account_next(acct))
+		n++;
+	if ((r = vault_snapshot_begin(a, n, &snap)) != 0)
+		return r;
+	for (acct = account_first(a->store); acct != NULL;
+	     acct = account_next(acct))
+		if ((r = vault_snapshot_add(snap, acct)) != 0)
+			goto out;
+	if ((r = vault_snapshot_add_kept(a, snap)) != 0)
+		goto out;
 	*out = snap;
 	snap = NULL; /* transferred */
-	r = 0;
 out:
-	json_decref(kept);
 	vault_snapshot_free(snap);
 	return r;
 }

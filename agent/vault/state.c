@@ -524,6 +524,7 @@ void vault_stop(struct agent *a)
 		uv_close((uv_handle_t *)&v->retry, NULL);
 		uv_close((uv_handle_t *)&v->flush, NULL);
 		uv_close((uv_handle_t *)&v->drop, NULL);
+		vault_walk_close(a);
 	}
 }
 

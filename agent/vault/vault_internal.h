@@ -20,6 +20,8 @@
 
 struct conn;
 struct vault_job;
+struct vault_walk;
+struct vault_snapshot;
 
 /* The version of the plain text inside (the file format has its own). */
 #define VAULT_STORE_FORMAT 1
@@ -99,6 +101,11 @@ struct agent_vault {
 	struct vault_snapshot *dropping; /* a new base's, dropped a piece
 					    a turn (vault/write.c) */
 	uv_idle_t drop;			 /* drops the next piece */
+	struct vault_walk *walk;	 /* a new base's snapshot being taken a
+					    piece a turn (vault/walk.c); NULL */
+	uv_idle_t walk_turn;		 /* its next piece, next turn */
+	uv_timer_t walk_pause; /* the same after a pause (test hook) */
+	int flushing;	       /* vault_flush() runs: no new base */
 	/* Copies of the shield that snapshots gave back, for the next ones
 	   (vault/records.c); freed with the vault. */
 	struct agent_shield *spare_shields[VAULT_SPARE_SHIELDS];
@@ -162,6 +169,20 @@ void vault_write_drain(struct agent *a);
 /* Frees the queue (vault_free()). */
 void vault_write_free(struct agent *a);
 
+/* ---- vault/walk.c ---- */
+/* A walk's end: snap, the caller's to free, or NULL and the error r. */
+typedef void (*vault_walk_cb)(struct agent *a, struct vault_snapshot *snap,
+			      int r);
+void vault_walk_init(struct agent *a);
+/* Abandons a walk under way and closes the handles (vault_stop()). */
+void vault_walk_close(struct agent *a);
+/* Begins taking a whole snapshot a piece per turn of the loop (v->walk);
+   done is called in a later turn, unless the walk is abandoned.  0, or
+   XO_ERR_* and nothing runs. */
+int vault_walk_start(struct agent *a, vault_walk_cb done);
+/* Drops what a walk under way took; done is not called (LOCK, stop). */
+void vault_walk_abandon(struct agent *a);
+
 /* ---- vault/records.c ---- */
 enum vault_apply_mode {
 	VAULT_APPLY_LOAD,    /* the agent's own vault: tokens go back */
@@ -181,6 +202,18 @@ int vault_store_snapshot(struct agent *a, struct agent_plain **out);
  */
 struct vault_snapshot;
 int vault_snapshot_take(struct agent *a, struct vault_snapshot **out);
+/*
+ * A whole snapshot taken a piece at a time (vault/walk.c):
+ * vault_snapshot_begin() makes an empty one (room for n accounts, grown
+ * as needed), vault_snapshot_add() adds an account (none when it has no
+ * record), vault_snapshot_add_kept() the kept records that no account
+ * shadows now, last.  0 or XO_ERR_*; on error the snapshot is the
+ * caller's to free.
+ */
+int vault_snapshot_begin(struct agent *a, size_t n,
+			 struct vault_snapshot **out);
+int vault_snapshot_add(struct vault_snapshot *snap, struct account *acct);
+int vault_snapshot_add_kept(struct agent *a, struct vault_snapshot *snap);
 int vault_snapshot_take_names(struct agent *a, char *const *names, size_t n,
 			      struct vault_snapshot **out);
 int vault_snapshot_text(struct vault_snapshot *snap, struct agent_plain **out);

@@ -17,8 +17,8 @@
  *
  * Once the journal is larger than half the base (and at least a MiB),
  * the journal is folded into a new base: a snapshot of every account is
- * taken on the loop, and built, sealed and written to PATH.tmp in the
- * pool while appends go on into the file.  Its commit is the lane's next
+ * taken on the loop, a piece per turn (walk.c), and built, sealed and
+ * written to PATH.tmp in the pool while appends go on into the file.  Its commit is the lane's next
  * job once the appends taken before the snapshot have ended: the records
  * appended since the snapshot are copied from the file to the end of
  * PATH.tmp, which is fsync()ed and renamed over the file (the file kept as
@@ -28,7 +28,8 @@
  *
  * A vault file of format 1 (written before the journal), or none yet,
  * has no journal to append to: its first write is a new base, with a new
- * id, and the records taken meanwhile wait for it.
+ * id, and the records taken meanwhile wait for it; its snapshot is taken
+ * in one turn, as it must hold every change made so far.
  *
  * A failed write is logged, shown in LIST, retried with a growing delay,
  * and does not stop the agent: it keeps serving from memory (what waited
@@ -304,6 +305,31 @@ fail:
 	take_failed(a, r);
 }
 
+/* A new base's snapshot taken over several turns (walk.c) has ended:
+   it is sealed and written in the pool, as one taken in one turn. */
+static void base_taken(struct agent *a, struct vault_snapshot *snap, int r)
+{
+	struct agent_vault *v = a->vault;
+	struct vault_job *job = v->compaction;
+
+	if (r == 0) {
+		job->snap = snap;
+		snap = NULL; /* transferred */
+		r = job_key(a, job);
+	}
+	vault_snapshot_free(snap);
+	if (r != 0) {
+		/* As a failed start_base(): the journal holds every change;
+		   the base is made again after the delay of a failed write. */
+		agent_err_code(&job->err, r);
+		write_failed(a, job);
+		return;
+	}
+	/* After a failed append its retry's kick() runs the base. */
+	if (!uv_is_active((uv_handle_t *)&v->retry))
+		run_job(a, job);
+}
+
 /* Starts a new base of every account, beside the lane. */
 static void start_base(struct agent *a)
 {
@@ -314,19 +340,30 @@ static void start_base(struct agent *a)
 
 	if ((job = job_new(a, JOB_BASE)) == NULL)
 		goto fail;
+	job->base.version = VAULT_VERSION;
+	/* Fixed now, when the snapshot starts: every change made after it
+	   is in a record above base_seq, which the commit carries over
+	   (walk.c says why a snapshot over several turns loses nothing). */
+	job->base.base_seq = v->last_rec;
+	job->seq = v->seq;
+	if (v->journal) {
+		if ((r = vault_walk_start(a, base_taken)) != 0)
+			goto fail;
+		v->compaction = job;
+		v->carry_from = 0;
+		return;
+	}
+	/* Without a journal nothing is appended before this base is in
+	   place: it must hold every change made so far, so it is taken in
+	   this turn. */
+	log_debug("vault: taking a new base's snapshot, all in one turn");
 	if ((r = vault_snapshot_take(a, &job->snap)) != 0 ||
 	    (r = job_key(a, job)) != 0)
 		goto fail;
-	log_debug("vault: snapshot taken in %llu ms",
+	log_debug("vault: snapshot taken in 1 turn, %llu ms",
 		  (unsigned long long)((uv_hrtime() - t0) / 1000000));
-	job->base.version = VAULT_VERSION;
-	job->base.base_seq = v->last_rec;
-	job->seq = v->seq;
-	job->upgrade = v->known && !v->journal && v->exists;
-	/* Without a journal nothing is appended before this base is in
-	   place: it holds every change made so far. */
-	if (!v->journal)
-		clear_dirty(v);
+	job->upgrade = v->known && v->exists;
+	clear_dirty(v);
 	v->compaction = job;
 	v->carry_from = 0;
 	run_job(a, job);
@@ -355,7 +392,7 @@ static int base_due(const struct agent_vault *v)
 {
 	uint64_t journal, limit;
 
-	if (v->state != VAULT_OPEN || v->compaction != NULL)
+	if (v->state != VAULT_OPEN || v->compaction != NULL || v->flushing)
 		return 0;
 	if (!v->journal)
 		return v->seq > v->base_seq_done;
@@ -374,8 +411,10 @@ static void kick(struct agent *a)
 
 	if (v == NULL || a->stopping || uv_is_active((uv_handle_t *)&v->retry))
 		return;
+	/* A base whose snapshot is still being taken is not run: the walk
+	   runs it once it has ended. */
 	if (v->compaction != NULL && v->compaction->kind == JOB_BASE &&
-	    !v->compaction_busy)
+	    !v->compaction_busy && v->walk == NULL)
 		run_job(a, v->compaction); /* a retry */
 	else if (base_due(v))
 		start_base(a);
@@ -629,6 +668,7 @@ void vault_write_init(struct agent *a)
 	a->vault->flush.data = a;
 	uv_idle_init(a->loop, &a->vault->drop);
 	a->vault->drop.data = a;
+	vault_walk_init(a);
 	a->vault->queue_tail = &a->vault->queue;
 }
 
@@ -674,17 +714,39 @@ uint64_t vault_persist(struct agent *a, const char *name)
 	return v->seq;
 }
 
+/* A new base whose snapshot is still being taken is dropped (LOCK wipes
+   the accounts, a stop frees them): the journal holds every change, and
+   the base is due again after an UNLOCK or at the next start. */
+static void abandon_walk(struct agent *a)
+{
+	struct agent_vault *v = a->vault;
+
+	if (v->walk == NULL)
+		return;
+	vault_walk_abandon(a);
+	job_free(v->compaction);
+	v->compaction = NULL;
+}
+
 void vault_flush(struct agent *a)
 {
 	struct agent_vault *v = a->vault;
 
-	if (v == NULL || v->state != VAULT_OPEN)
+	if (v == NULL)
+		return;
+	abandon_walk(a);
+	if (v->state != VAULT_OPEN)
 		return;
 	uv_idle_stop(&v->flush);
 	if (!v->journal && v->compaction == NULL && v->seq > v->base_seq_done)
 		start_base(a);
 	take_record(a);
+	/* No new base starts from here: its walk would go on over the
+	   accounts that LOCK wipes (or a stop frees), and the journal holds
+	   every change anyway. */
+	v->flushing = 1;
 	kick(a);
+	v->flushing = 0;
 }
 
 int vault_writes_idle(const struct agent *a)
@@ -801,6 +863,7 @@ void vault_write_drain(struct agent *a)
 
 	if (v == NULL)
 		return;
+	abandon_walk(a);
 	/* A base whose first half never ran (taken at stop). */
 	if (v->compaction != NULL && v->compaction->kind == JOB_BASE &&
 	    drain_one(a, v->compaction) != 0)
@@ -818,6 +881,7 @@ void vault_write_free(struct agent *a)
 	struct agent_vault *v = a->vault;
 	struct vault_job *job;
 
+	abandon_walk(a);
 	if (v->compaction != NULL && v->compaction->kind == JOB_BASE)
 		job_free(v->compaction);
 	v->compaction = NULL;

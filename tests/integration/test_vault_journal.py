@@ -14,6 +14,7 @@ bench_vault, with the vault's own sealing code.
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -177,6 +178,215 @@ class StormKilled(unittest.TestCase):
             time.sleep(rnd.uniform(0.05, 0.6))
             vaulttest.kill9(self.env)
         self.assert_nothing_lost()
+
+
+def count(env, what):
+    return env.log().count(what)
+
+
+WALK_START = "vault: taking a new base's snapshot"
+WALK_END = "vault: snapshot taken in "
+BASE_DONE = "new base put in place"
+WALK_ABANDONED = "vault: the new base's snapshot abandoned"
+
+
+def wait_bases_done(env, ep, log_from, quiet=1.5, timeout=60):
+    """Until every new base whose snapshot this agent (its log from
+    log_from) began has been put in place or abandoned, and nothing has
+    moved for `quiet` seconds."""
+    end = time.time() + timeout * harness.TIME_SCALE
+    last, since = None, time.time()
+    while time.time() < end:
+        time.sleep(0.1)
+        log = env.log()[log_from:]
+        now = (log.count(WALK_START),
+               log.count(BASE_DONE) + log.count(WALK_ABANDONED),
+               ep.stats()["requests"], scale.vault_state(env)[1])
+        if now != last:
+            last, since = now, time.time()
+        elif now[0] == now[1] and not now[3] and \
+                time.time() - since >= quiet:
+            return
+    raise AssertionError("the new bases did not settle: %r\n%s"
+                         % (last, env.log()[-3000:]))
+
+
+class SnapshotInPieces(unittest.TestCase):
+    """A new base's snapshot is taken a piece per turn of the loop: here an
+    account a turn, with 60 ms between turns (test hooks), so that tokens
+    rotate, accounts go and come and the config is reloaded while it is
+    being taken; whatever the walk saw or missed, the vault holds exactly
+    the latest state once it is in place."""
+
+    N = 20
+    GONE, ADDED = "u5", "u%d" % N
+
+    def setUp(self):
+        if not vaulttest.hooks_built():
+            self.skipTest("the agent was built without -DXO_TEST_HOOKS=ON")
+        self.ep = scale.TokenEndpoint(TOKEN_LEN, 3600)
+        # Any record makes a new base due: they follow one another while
+        # anything changes.
+        self.env = storm_env(self.N, self.ep, {
+            "XOAUTH_AGENT_TEST_JOURNAL_MAX": "1",
+            "XOAUTH_AGENT_TEST_SNAPSHOT_PIECE": "1",
+            "XOAUTH_AGENT_TEST_SNAPSHOT_PIECE_MS": "60"})
+
+    def tearDown(self):
+        self.env.cleanup()
+        self.ep.stop()
+
+    def ok(self, *args, stdin=None):
+        r = self.env.xoauth(*args, stdin=stdin)
+        self.assertEqual(r.returncode, 0, "%r: %r\n%s"
+                         % (args, r, self.env.log()[-3000:]))
+        return r
+
+    def change_during_a_walk(self, reload):
+        """Starts the agent, lets its first refreshes settle, then makes
+        changes while one new base's snapshot is being taken, and returns
+        once that base is in place."""
+        self.env.start()
+        wait_bases_done(self.env, self.ep, 0)
+        walks, taken = count(self.env, WALK_START), count(self.env, WALK_END)
+        bases = count(self.env, BASE_DONE)
+        self.ok("refresh", "u1")  # records: a new base is due
+        self.assertTrue(vaulttest.wait_for(
+            lambda: count(self.env, WALK_START) > walks, 10),
+            self.env.log()[-3000:])
+        # An account a turn, a turn every 60 ms: the walk has passed u3
+        # and not yet reached the last account, and is near u5.
+        time.sleep(0.3)
+        self.ok("refresh", "u3")
+        self.ok("refresh", "u%d" % (self.N - 1))
+        self.ok("delete", self.GONE)
+        self.ok("add", self.ADDED, "--provider", "generic", "--client-id",
+                "bench", "--set", "token_endpoint=%s" % self.ep.url,
+                "--set", "device_authorization_endpoint=%s" % self.ep.url,
+                "--scopes", "mail", "--flow", "device")
+        self.ok("import", self.ADDED, stdin=b"rt-imported-during-a-walk\n")
+        if reload:
+            time.sleep(0.2)
+            self.env.proc.send_signal(signal.SIGHUP)
+            self.assertTrue(vaulttest.wait_for(
+                lambda: "configuration reloaded" in self.env.log(), 10))
+            self.ok("refresh", "u2")
+        # All of it happened while that walk ran.
+        self.assertEqual(count(self.env, WALK_END), taken,
+                         "the walk ended before the changes were made")
+        # That base in place, and not the next one, which the records
+        # carried over make due at once (its walk takes over a second):
+        # the agent is stopped or killed now, so that the file is that
+        # base and the records after it.
+        self.assertTrue(vaulttest.wait_for(
+            lambda: count(self.env, BASE_DONE) > bases, 20, 0.01),
+            self.env.log()[-3000:])
+        log = self.env.log()
+        turns = [int(l.split(WALK_END)[1].split()[0])
+                 for l in log.splitlines() if WALK_END in l]
+        self.assertGreater(len(turns), taken)
+        self.assertGreaterEqual(max(turns[taken:]), self.N)
+        if reload:
+            self.assertIn("the new base's snapshot starts again", log)
+
+    def assert_latest_state(self):
+        """Started again from the vault: every account presents its latest
+        refresh token (the endpoint refuses, and counts, one presented a
+        second time), the deleted one is gone, the added one is there."""
+        log_from = len(self.env.log())
+        self.env.start()
+        wait_bases_done(self.env, self.ep, log_from)
+        self.assertEqual(self.ep.stats()["replayed"], 0)
+        names = [l.split()[0] for l in self.ok("list").stdout.splitlines()
+                 if l and not l.startswith((" ", "NAME "))]
+        want = ["u%d" % i for i in range(self.N + 1) if i != 5]
+        self.assertEqual(sorted(names), sorted(want))
+        for name in want:
+            self.ok("refresh", name)
+            self.assertTrue(self.env.token(name))
+        r = self.env.xoauth("token", self.GONE)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(self.ep.stats()["replayed"], 0)
+
+    def test_changes_during_a_walk_survive_a_restart(self):
+        self.change_during_a_walk(reload=False)
+        self.env.stop()
+        self.assert_latest_state()
+
+    def test_changes_and_a_reload_during_a_walk_survive_a_kill(self):
+        self.change_during_a_walk(reload=True)
+        vaulttest.kill9(self.env)
+        self.assert_latest_state()
+
+
+class SnapshotInPiecesLocked(unittest.TestCase):
+    """A LOCK while a new base's snapshot is being taken abandons it (the
+    accounts are wiped): the journal stays the vault's, and after UNLOCK
+    and a restart every account is there with its latest token."""
+
+    N = 8
+
+    def setUp(self):
+        if not vaulttest.hooks_built():
+            self.skipTest("the agent was built without -DXO_TEST_HOOKS=ON")
+        self.ep = scale.TokenEndpoint(TOKEN_LEN, 3600)
+        self.env = xoagent.AgentEnv("")
+        self.env.env.update({
+            "XOAUTH_AGENT_TEST_JOURNAL_MAX": "1",
+            "XOAUTH_AGENT_TEST_SNAPSHOT_PIECE": "1",
+            "XOAUTH_AGENT_TEST_SNAPSHOT_PIECE_MS": "100"})
+
+    def tearDown(self):
+        self.env.cleanup()
+        self.ep.stop()
+
+    def ok(self, *args, stdin=None):
+        r = self.env.xoauth(*args, stdin=stdin)
+        self.assertEqual(r.returncode, 0, "%r: %r\n%s"
+                         % (args, r, self.env.log()[-3000:]))
+        return r
+
+    def unlock(self):
+        r = vaulttest.unlock(self.env)
+        self.assertEqual(r.returncode, 0, r.stderr + self.env.log()[-3000:])
+
+    def test_lock_during_a_walk_abandons_it(self):
+        self.env.start()
+        self.unlock()  # makes the vault
+        for i in range(self.N):
+            self.ok("add", "u%d" % i, "--provider", "generic",
+                    "--client-id", "bench", "--set",
+                    "token_endpoint=%s" % self.ep.url, "--set",
+                    "device_authorization_endpoint=%s" % self.ep.url,
+                    "--scopes", "mail", "--flow", "device")
+            self.ok("import", "u%d" % i, stdin=b"rt-first-%d\n" % i)
+        wait_bases_done(self.env, self.ep, 0)
+        walks = count(self.env, WALK_START)
+        taken = count(self.env, WALK_END)
+        self.ok("refresh", "u1")
+        self.assertTrue(vaulttest.wait_for(
+            lambda: count(self.env, WALK_START) > walks, 10, 0.01),
+            self.env.log()[-3000:])
+        time.sleep(0.25)
+        self.ok("lock")
+        log = self.env.log()
+        self.assertIn(WALK_ABANDONED, log)
+        self.assertEqual(log.count(WALK_END), taken)
+        # No new base started by the LOCK's flush, to walk over the
+        # accounts it wipes.
+        self.assertLess(log.rindex(WALK_START), log.rindex(WALK_ABANDONED))
+        self.unlock()
+        for i in range(self.N):
+            self.ok("refresh", "u%d" % i)
+        wait_bases_done(self.env, self.ep, 0)
+        self.env.stop()
+        log_from = len(self.env.log())
+        self.env.start()
+        self.unlock()
+        wait_bases_done(self.env, self.ep, log_from)
+        for i in range(self.N):
+            self.ok("refresh", "u%d" % i)
+        self.assertEqual(self.ep.stats()["replayed"], 0)
 
 
 class FormatOne(unittest.TestCase):

@@ -393,6 +393,71 @@ add_clashing_with_an_address_in_another_case_is_refused(void **state)
 	assert_int_equal(add_runtime(f, 4, "four@example.com", &err), 0);
 }
 
+/* A walk over several turns (a new base's snapshot) whose next account
+   is taken out of the list goes on from the one after it, and reaches an
+   account appended once it had reached the end. */
+static void walk_moves_past_an_account_taken_out(void **state)
+{
+	struct fixture *f = *state;
+	struct account_store *s = f->a.store;
+	struct account *keep = find(f, "keep"), *acct;
+	struct agent_err err;
+
+	account_walk_start(s);
+	assert_ptr_equal(account_walk_next(s), find(f, "busy"));
+	/* "keep" is the walk's next: it goes (a DELETE frees it). */
+	account_unlink(s, keep);
+	account_free(keep, NULL);
+	assert_ptr_equal(account_walk_next(s), find(f, "changed"));
+	/* An account not next, taken out, changes nothing. */
+	acct = find(f, "busy");
+	account_unlink(s, acct);
+	account_free(acct, NULL);
+	assert_ptr_equal(account_walk_next(s), find(f, "gone"));
+	assert_null(account_walk_next(s));
+	/* Appended at the tail once the walk is at the end: reached. */
+	assert_int_equal(add_runtime(f, 1, "one@example.com", &err), 0);
+	assert_ptr_equal(account_walk_next(s), find(f, "user1"));
+	/* The last one next, taken out: the walk is at the end. */
+	assert_int_equal(add_runtime(f, 2, "two@example.com", &err), 0);
+	acct = find(f, "user2");
+	account_unlink(s, acct);
+	account_free(acct, NULL);
+	assert_null(account_walk_next(s));
+	assert_int_equal(account_walk_restarts(s), 0);
+	account_walk_end(s);
+}
+
+/* A reload relinks the list and frees the accounts it changed or
+   removed: a walk under way starts again from the new first account,
+   and says so, rather than go on from a freed one. */
+static void walk_starts_again_after_a_reload(void **state)
+{
+	static const char *const names[] = {"busy", "keep", "changed", "new",
+					    NULL};
+	struct fixture *f = *state;
+	struct account_store *s = f->a.store;
+	struct account *acct;
+	size_t n = 0;
+
+	account_walk_start(s);
+	assert_ptr_equal(account_walk_next(s), find(f, "busy"));
+	assert_ptr_equal(account_walk_next(s), find(f, "keep"));
+	/* Its next is "changed", which the reload frees. */
+	write_config(f, names, "changed");
+	assert_int_equal(reload(f), 0);
+	assert_int_equal(account_walk_restarts(s), 1);
+	while ((acct = account_walk_next(s)) != NULL) {
+		assert_ptr_equal(acct, find(f, account_name(acct)));
+		n++;
+	}
+	assert_int_equal(n, 4);
+	account_walk_end(s);
+	/* Without a walk, a reload counts nothing. */
+	assert_int_equal(reload(f), 0);
+	assert_int_equal(account_walk_restarts(s), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -404,6 +469,10 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(
 		reload_keeps_busy_account_and_tokens_of_unchanged_ones, setup,
 		teardown),
+	    cmocka_unit_test_setup_teardown(
+		walk_moves_past_an_account_taken_out, setup, teardown),
+	    cmocka_unit_test_setup_teardown(walk_starts_again_after_a_reload,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		reload_failing_at_any_allocation_leaves_accounts_as_they_were,
 		setup, teardown),
