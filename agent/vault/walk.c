@@ -39,12 +39,15 @@
 #include "core/test_hooks.h"
 #include "vault/vault_internal.h"
 
-/* Accounts taken per turn of the loop: some hundreds of microseconds of
-   the loop with cold caches, where the whole of 100,000 accounts took
-   64 ms.  A test hook (XOAUTH_AGENT_TEST_SNAPSHOT_PIECE) makes it
-   smaller, and XOAUTH_AGENT_TEST_SNAPSHOT_PIECE_MS puts a pause between
-   pieces, so that a test can change accounts while a walk runs. */
-#define PIECE 2000
+/* Accounts taken per turn of the loop.  The whole of 100,000 accounts
+   took 64 ms in one turn; taken 2,000 a turn, a piece cost 0.7 to 0.9 ms
+   at 10,000 accounts but 2.8 to 4.9 ms at 100,000, where every account
+   is a cache miss or two (1.5 to 2.5 us each).  500 keeps a piece near a
+   millisecond at 100,000, in 200 turns.  A test hook
+   (XOAUTH_AGENT_TEST_SNAPSHOT_PIECE) makes it smaller, and
+   XOAUTH_AGENT_TEST_SNAPSHOT_PIECE_MS puts a pause between pieces, so
+   that a test can change accounts while a walk runs. */
+#define PIECE 500
 /* Restarts (reloads during a walk) after which the rest is taken in one
    turn. */
 #define RESTARTS_MAX 3
