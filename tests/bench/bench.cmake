@@ -28,7 +28,7 @@ set_tests_properties(bench.endpoint PROPERTIES TIMEOUT 60 LABELS bench
 if(NOT XO_SANITIZE AND NOT XO_MEMCHECK AND CMAKE_BUILD_TYPE STREQUAL "RelWithDebInfo")
 	add_test(NAME bench.token_instructions
 		COMMAND ${PYTHON3} ${CMAKE_CURRENT_LIST_DIR}/callgrind_rtt.py
-			-n 2000 --max 8000)
+			-n 2000 --max 7000)
 	set_tests_properties(bench.token_instructions PROPERTIES TIMEOUT 120
 		LABELS bench SKIP_RETURN_CODE 77
 		ENVIRONMENT "XO_BUILD_DIR=${PROJECT_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
