@@ -58,11 +58,11 @@ struct conn {
 	TAILQ_ENTRY(conn) fresh_link; /* in its fresh list, while fresh */
 	struct agent_server *server;
 	uv_pipe_t pipe;
-	uv_timer_t deadline;	 /* the first request, a frame, or silence */
-	uint64_t due_ms;	 /* uv_now() of the deadline in force; 0: none */
-	uint64_t timer_due_ms;	 /* when the deadline timer fires, if active */
-	struct agent_buf in;	 /* bytes read, not yet dispatched */
-	uint64_t opened_ms;	 /* uv_now() at accept */
+	uv_timer_t deadline;   /* the first request, a frame, or silence */
+	uint64_t due_ms;       /* uv_now() of the deadline in force; 0: none */
+	uint64_t timer_due_ms; /* when the deadline timer fires, if active */
+	struct agent_buf in;   /* bytes read, not yet dispatched */
+	uint64_t opened_ms;    /* uv_now() at accept */
 	uint64_t frame_began_ms; /* when the buffered partial frame began */
 	int busy;		 /* a request is being answered */
 	int in_dispatch;	 /* agent_dispatch() is on the stack */
@@ -198,8 +198,7 @@ static void set_deadline(struct conn *c, uint64_t due)
 	c->due_ms = due;
 	if (due == 0)
 		return;
-	if (!uv_is_active((uv_handle_t *)&c->deadline) ||
-	    c->timer_due_ms > due)
+	if (!uv_is_active((uv_handle_t *)&c->deadline) || c->timer_due_ms > due)
 		start_timer(c, uv_now(c->server->agent->loop), due);
 }
 
