@@ -132,7 +132,7 @@ int account_token_try(struct account *acct, struct conn *c,
 		      const struct proto_token_req *req, bool *must_wait,
 		      struct agent_err *err)
 {
-	int64_t now = agent_now_boot(), min_ms;
+	int64_t now, min_ms;
 	uint32_t wait;
 	int r;
 
@@ -161,7 +161,10 @@ int account_token_try(struct account *acct, struct conn *c,
 	if (acct->op == ACCOUNT_OP_REFRESH)
 		return 0;
 	/* Backing off after transient failures: wait for the next try if
-	   it comes within this request's wait, else say why now. */
+	   it comes within this request's wait, else say why now.  (The
+	   clock is read here, not for every TOKEN: account_token_ok() reads
+	   it for the token served at once.) */
+	now = agent_now_boot();
 	if (acct->state == PROTO_STATE_RETRYING &&
 	    acct->next_refresh_boot > now) {
 		wait = req->wait_ms ? req->wait_ms
