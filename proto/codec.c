@@ -487,6 +487,36 @@ int proto_enc_token_rep(struct proto_writer *w, const struct proto_token_rep *m)
 	return proto_frame_end(w);
 }
 
+int proto_enc_token_rep_fill(struct proto_writer *w, uint32_t token_len,
+			     uint64_t expires_at, struct proto_str email,
+			     proto_fill_cb fill, void *arg)
+{
+	unsigned char *dst;
+	int r;
+
+	proto_frame_begin(w, PROTO_REP_TOKEN);
+	if (w->err == 0 && token_len > PROTO_MAX_STR)
+		proto_writer_fail(w, XO_ERR_MSG_TOO_LARGE);
+	proto_put_u32(w, token_len);
+	/* As proto_put_str() checks a string, once its bytes are there. */
+	if ((dst = writer_reserve(w, token_len)) != NULL && token_len > 0) {
+		if ((r = fill(arg, dst, token_len)) != 0)
+			proto_writer_fail(w, r);
+		else if (memchr(dst, '\0', token_len) != NULL)
+			proto_writer_fail(w, XO_ERR_INVALID);
+	}
+	proto_put_u64(w, expires_at);
+	proto_put_str(w, email);
+	return proto_frame_end(w);
+}
+
+size_t proto_token_rep_size(size_t token_len, size_t email_len)
+{
+	/* The header, the token's length and bytes, expires_at, the
+	   address's length and bytes (proto_enc_token_rep()). */
+	return PROTO_HEADER_LEN + 4 + token_len + 8 + 4 + email_len;
+}
+
 int proto_dec_token_rep(struct proto_reader *r, struct proto_token_rep *m)
 {
 	m->token = proto_get_str(r);

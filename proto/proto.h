@@ -384,6 +384,21 @@ int proto_enc_token_req(struct proto_writer *w,
 int proto_dec_token_req(struct proto_reader *r, struct proto_token_req *m);
 int proto_enc_token_rep(struct proto_writer *w,
 			const struct proto_token_rep *m);
+/* Writes a token's bytes in place: dst has room for exactly len of them.
+   0, or an error the writer takes as its own. */
+typedef int (*proto_fill_cb)(void *arg, unsigned char *dst, size_t len);
+/* proto_enc_token_rep() with the token_len bytes of the token written by
+   fill(arg, dst, token_len) straight into the frame, so that a secret
+   token is never copied on its way in (the agent decrypts it there).  The
+   token is held to a string's rules (no NUL): XO_ERR_INVALID otherwise.
+   On any error the token's room may hold what fill wrote: the caller's
+   buffer must be one that is wiped. */
+int proto_enc_token_rep_fill(struct proto_writer *w, uint32_t token_len,
+			     uint64_t expires_at, struct proto_str email,
+			     proto_fill_cb fill, void *arg);
+/* The bytes of the TOKEN reply frame either encoder writes for a token of
+   token_len bytes and an address of email_len. */
+size_t proto_token_rep_size(size_t token_len, size_t email_len);
 int proto_dec_token_rep(struct proto_reader *r, struct proto_token_rep *m);
 /* type is one of REFRESH, REMOVE, LOGIN_WAIT, DELETE, LIST or LOCK (no
  * body for LIST and LOCK: pass m == NULL). */

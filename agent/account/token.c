@@ -30,6 +30,45 @@ struct token_wait {
 	char scope[SCOPE_MAX + 1];
 };
 
+/* What open_into_frame() opens, and with which key. */
+struct token_open {
+	struct agent_shield *shield;
+	const struct agent_secret *tok;
+};
+
+/* proto_fill_cb: the access token, decrypted straight into the reply
+   frame (a buffer that wipes what it held, secret/buf.h). */
+static int open_into_frame(void *arg, unsigned char *dst, size_t len)
+{
+	struct token_open *o = arg;
+
+	return agent_secret_open_to(o->shield, o->tok, dst, len);
+}
+
+/* The bare access token: decrypted into the reply frame itself, with no
+   plain copy of its own to make, copy and wipe. */
+static int reply_access_token(struct account *acct, struct conn *c,
+			      const struct agent_secret *tok,
+			      time_t expires_wall)
+{
+	struct token_open o = {acct->agent->shield, tok};
+	struct proto_str email = proto_str_c(acct->email);
+	struct agent_reply reply = {0};
+	size_t len = agent_secret_len(tok);
+	int r;
+
+	if (len > PROTO_MAX_STR)
+		return XO_ERR_MSG_TOO_LARGE;
+	if ((r = agent_reply_init(&reply,
+				  proto_token_rep_size(len, email.len))) == 0 &&
+	    (r = proto_enc_token_rep_fill(&reply.w, (uint32_t)len,
+					  (uint64_t)expires_wall, email,
+					  open_into_frame, &o)) == 0)
+		agent_conn_send(c, &reply);
+	agent_reply_cleanup(&reply);
+	return r;
+}
+
 /* Sends the TOKEN reply: the access token as asked for (bare, or a SASL
    initial response for the account's address). */
 int account_token_reply(struct account *acct, struct conn *c,
@@ -53,32 +92,30 @@ int account_token_reply(struct account *acct, struct conn *c,
 		r = XO_ERR_LOGIN_NEEDED;
 		goto out;
 	}
+	if (req->form == PROTO_FORM_ACCESS) {
+		r = reply_access_token(acct, c, tok, expires_wall);
+		goto out;
+	}
 	if ((r = agent_secret_open(acct->agent->shield, tok, &token)) != 0)
 		goto out;
-	if (req->form == PROTO_FORM_ACCESS) {
-		value = token;
-		token = NULL; /* transferred */
-	} else {
-		snprintf(host, sizeof(host), "%.*s", (int)req->host.len,
-			 req->host.ptr);
-		if ((r = agent_sasl_build(acct->agent->shield, req->form,
-					  acct->email, host, req->port, token,
-					  &value)) != 0) {
-			if (r == XO_ERR_MSG_BAD)
-				agent_err_set(
-				    err, r,
-				    "%s: the host or the address "
-				    "holds a control character, "
-				    "which a SASL string cannot carry",
-				    acct->cfg.name);
-			goto out;
-		}
+	snprintf(host, sizeof(host), "%.*s", (int)req->host.len, req->host.ptr);
+	if ((r = agent_sasl_build(acct->agent->shield, req->form, acct->email,
+				  host, req->port, token, &value)) != 0) {
+		if (r == XO_ERR_MSG_BAD)
+			agent_err_set(err, r,
+				      "%s: the host or the address holds a "
+				      "control character, which a SASL "
+				      "string cannot carry",
+				      acct->cfg.name);
+		goto out;
 	}
 	rep.token.ptr = value->data;
 	rep.token.len = (uint32_t)value->len;
 	rep.expires_at = (uint64_t)expires_wall;
 	rep.email = proto_str_c(acct->email);
-	if ((r = agent_reply_init(&reply, value->len + 512)) != 0 ||
+	if ((r = agent_reply_init(
+		 &reply, proto_token_rep_size(value->len, rep.email.len))) !=
+		0 ||
 	    (r = proto_enc_token_rep(&reply.w, &rep)) != 0)
 		goto out;
 	agent_conn_send(c, &reply);
@@ -132,7 +169,7 @@ int account_token_try(struct account *acct, struct conn *c,
 		      const struct proto_token_req *req, bool *must_wait,
 		      struct agent_err *err)
 {
-	int64_t now = agent_now_boot(), min_ms;
+	int64_t now, min_ms;
 	uint32_t wait;
 	int r;
 
@@ -161,7 +198,10 @@ int account_token_try(struct account *acct, struct conn *c,
 	if (acct->op == ACCOUNT_OP_REFRESH)
 		return 0;
 	/* Backing off after transient failures: wait for the next try if
-	   it comes within this request's wait, else say why now. */
+	   it comes within this request's wait, else say why now.  (The
+	   clock is read here, not for every TOKEN: account_token_ok() reads
+	   it for the token served at once.) */
+	now = agent_now_boot();
 	if (acct->state == PROTO_STATE_RETRYING &&
 	    acct->next_refresh_boot > now) {
 		wait = req->wait_ms ? req->wait_ms

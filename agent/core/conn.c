@@ -58,9 +58,11 @@ struct conn {
 	TAILQ_ENTRY(conn) fresh_link; /* in its fresh list, while fresh */
 	struct agent_server *server;
 	uv_pipe_t pipe;
-	uv_timer_t deadline;	 /* the first request, a frame, or silence */
-	struct agent_buf in;	 /* bytes read, not yet dispatched */
-	uint64_t opened_ms;	 /* uv_now() at accept */
+	uv_timer_t deadline;   /* the first request, a frame, or silence */
+	uint64_t due_ms;       /* uv_now() of the deadline in force; 0: none */
+	uint64_t timer_due_ms; /* when the deadline timer fires, if active */
+	struct agent_buf in;   /* bytes read, not yet dispatched */
+	uint64_t opened_ms;    /* uv_now() at accept */
 	uint64_t frame_began_ms; /* when the buffered partial frame began */
 	int busy;		 /* a request is being answered */
 	int in_dispatch;	 /* agent_dispatch() is on the stack */
@@ -174,36 +176,69 @@ static const char *deadline_name(const struct conn *c)
 	return c->in.len > 0 ? "a frame not finished in time" : "idle timeout";
 }
 
+static void on_deadline(uv_timer_t *t);
+
+/* Starts the deadline timer to fire at due (uv_now() time). */
+static void start_timer(struct conn *c, uint64_t now, uint64_t due)
+{
+	c->timer_due_ms = due > now ? due : now;
+	uv_timer_start(&c->deadline, on_deadline, c->timer_due_ms - now, 0);
+}
+
+/*
+ * Makes due (uv_now() time; 0: none) the deadline in force.  The timer is
+ * started again only when it would fire too late (or not at all): a
+ * deadline that moves later, as the idle time does with every request,
+ * leaves it as it is, and it starts again from on_deadline() when it fires
+ * early.  So a stream of requests costs a timer's stop and start per
+ * idle timeout, not two per request.
+ */
+static void set_deadline(struct conn *c, uint64_t due)
+{
+	c->due_ms = due;
+	if (due == 0)
+		return;
+	if (!uv_is_active((uv_handle_t *)&c->deadline) || c->timer_due_ms > due)
+		start_timer(c, uv_now(c->server->agent->loop), due);
+}
+
 static void on_deadline(uv_timer_t *t)
 {
 	struct conn *c = t->data;
+	uint64_t now = uv_now(c->server->agent->loop);
 
+	if (c->due_ms == 0)
+		return;
+	if (c->due_ms > now) {
+		/* Moved later since the timer was started. */
+		start_timer(c, now, c->due_ms);
+		return;
+	}
 	conn_close(c, deadline_name(c));
 }
 
 /*
- * Arms the one deadline that applies now: a fresh connection's first
+ * Sets the one deadline that applies now: a fresh connection's first
  * request (counted from the accept, not re-armed by bytes that trickle
  * in), a partial frame's end (counted from its first byte), or the silence
  * between requests.  A request being answered has none: its wait is
- * bounded where it waits.
+ * bounded where it waits (a timer still running finds no deadline and
+ * stops).
  */
 static void arm_deadline(struct conn *c)
 {
 	const struct agent_limits *l = &c->server->agent->limits;
-	uint64_t now = uv_now(c->server->agent->loop), due;
+	uint64_t due;
 
-	if (c->busy) {
-		uv_timer_stop(&c->deadline);
-		return;
-	}
-	if (c->fresh)
+	if (c->busy)
+		due = 0;
+	else if (c->fresh)
 		due = c->opened_ms + l->first_request_ms;
 	else if (c->in.len > 0)
 		due = c->frame_began_ms + l->frame_ms;
 	else
-		due = now + l->idle_timeout_ms;
-	uv_timer_start(&c->deadline, on_deadline, due > now ? due - now : 0, 0);
+		due = uv_now(c->server->agent->loop) + l->idle_timeout_ms;
+	set_deadline(c, due);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
@@ -271,7 +306,9 @@ static void took(struct conn *c, size_t n)
 	if (c->in.len == 0)
 		c->frame_began_ms = uv_now(c->server->agent->loop);
 	c->in.len += n;
-	arm_deadline(c);
+	/* No arm_deadline() here: process_frames() sets the deadline once
+	   the frames are answered (the idle time, or the rest of a partial
+	   frame), rather than a frame's deadline and then the idle time. */
 	if ((r = grow_for_frame(c)) != 0) {
 		/* Framing errors close the connection (PROTOCOL.md). */
 		conn_close(c, proto_strerror(r));
@@ -533,8 +570,8 @@ void agent_conn_end_after_reply(struct conn *c)
 	c->server->n_conns--;
 	uv_read_stop((uv_stream_t *)&c->pipe);
 	/* A peer that does not take even this answer is not waited for. */
-	uv_timer_start(&c->deadline, on_deadline,
-		       c->server->agent->limits.frame_ms, 0);
+	set_deadline(c, uv_now(c->server->agent->loop) +
+			    c->server->agent->limits.frame_ms);
 }
 
 /* Tells c it must go (a FAILURE with XO_ERR_BUSY and why) and closes it

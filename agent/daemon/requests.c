@@ -54,13 +54,20 @@ static void handle_query(struct agent_request *q)
 	agent_reply_cleanup(&reply);
 }
 
-/* ---- decoders: each fills its member of q->m ---- */
+/* ---- decoders: each zeroes and fills its member of q->m ---- */
+
+/* agent_dispatch() leaves q->m as it found it (zeroing the whole union per
+   request cost more than the rest of a TOKEN): a decoder starts from a
+   zeroed member of its own, as handlers expect, and nothing reads the
+   others. */
+#define ZERO_MEMBER(q, member) memset(&(q)->m.member, 0, sizeof((q)->m.member))
 
 /* One for each proto_dec_*() of a request that names no account. */
 #define DECODER(dec, member)                                                   \
 	static int decode_##member(struct proto_reader *r,                     \
 				   struct agent_request *q)                    \
 	{                                                                      \
+		ZERO_MEMBER(q, member);                                        \
 		return dec(r, &q->m.member) != 0 ? XO_ERR_MSG_BAD : 0;         \
 	}
 
@@ -69,6 +76,7 @@ static void handle_query(struct agent_request *q)
 	static int decode_##member(struct proto_reader *r,                     \
 				   struct agent_request *q)                    \
 	{                                                                      \
+		ZERO_MEMBER(q, member);                                        \
 		if (dec(r, &q->m.member) != 0)                                 \
 			return XO_ERR_MSG_BAD;                                 \
 		q->name = q->m.member.account;                                 \
@@ -99,6 +107,7 @@ static int decode_none(struct proto_reader *r, struct agent_request *q)
 /* UNLOCK and EXPORT share a message whose decoder needs the type. */
 static int decode_unlock(struct proto_reader *r, struct agent_request *q)
 {
+	ZERO_MEMBER(q, passphrase);
 	return proto_dec_passphrase_req(r, PROTO_REQ_UNLOCK,
 					&q->m.passphrase) != 0
 		   ? XO_ERR_MSG_BAD
@@ -107,6 +116,7 @@ static int decode_unlock(struct proto_reader *r, struct agent_request *q)
 
 static int decode_export(struct proto_reader *r, struct agent_request *q)
 {
+	ZERO_MEMBER(q, passphrase);
 	return proto_dec_passphrase_req(r, PROTO_REQ_EXPORT,
 					&q->m.passphrase) != 0
 		   ? XO_ERR_MSG_BAD

@@ -172,6 +172,20 @@ int agent_secret_open(struct agent_shield *s, const struct agent_secret *sec,
 	return 0;
 }
 
+int agent_secret_open_to(struct agent_shield *s, const struct agent_secret *sec,
+			 unsigned char *dst, size_t len)
+{
+	if (len != sec->plain_len)
+		return XO_ERR_INVALID;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+		dst, NULL, NULL, sec->sealed, sec->plain_len + TAG_LEN, NULL, 0,
+		sec->nonce, key_of(s)) != 0) {
+		sodium_memzero(dst, len);
+		return XO_ERR_INTERNAL;
+	}
+	return 0;
+}
+
 struct agent_secret *agent_secret_ref(struct agent_secret *sec)
 {
 	sec->refs++;

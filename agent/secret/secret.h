@@ -70,6 +70,13 @@ int agent_secret_seal(struct agent_shield *s, const void *plain, size_t len,
    agent_plain_free() before the turn of the loop ends. */
 int agent_secret_open(struct agent_shield *s, const struct agent_secret *sec,
 		      struct agent_plain **out);
+/* Decrypts into len bytes at dst, which must be exactly the secret's
+   length (no NUL is added): for a reply frame, built in a buffer that
+   wipes what it held (secret/buf.h), so that the plain text has no other
+   copy to wipe.  0; XO_ERR_INVALID for another length (dst untouched);
+   XO_ERR_INTERNAL when the secret does not open (dst wiped). */
+int agent_secret_open_to(struct agent_shield *s, const struct agent_secret *sec,
+			 unsigned char *dst, size_t len);
 /* Drops a reference: the last wipes and frees the secret. */
 void agent_secret_free(struct agent_secret *sec);
 /* One more reference to sec (returned): a holder that must read it later,

@@ -21,3 +21,15 @@ add_test(NAME bench.endpoint
 	COMMAND ${PYTHON3} ${CMAKE_CURRENT_LIST_DIR}/test_endpoint.py)
 set_tests_properties(bench.endpoint PROPERTIES TIMEOUT 60 LABELS bench
 	ENVIRONMENT "XO_BUILD_DIR=${PROJECT_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
+# Instructions the agent spends per TOKEN on an open connection, counted
+# by callgrind (callgrind_rtt.py): a budget that the machine's load cannot
+# break, unlike a time.  Not under the sanitizers, which valgrind cannot
+# run, and only for the optimized build the budget was set on.
+if(NOT XO_SANITIZE AND NOT XO_MEMCHECK AND CMAKE_BUILD_TYPE STREQUAL "RelWithDebInfo")
+	add_test(NAME bench.token_instructions
+		COMMAND ${PYTHON3} ${CMAKE_CURRENT_LIST_DIR}/callgrind_rtt.py
+			-n 2000 --max 7000)
+	set_tests_properties(bench.token_instructions PROPERTIES TIMEOUT 120
+		LABELS bench SKIP_RETURN_CODE 77
+		ENVIRONMENT "XO_BUILD_DIR=${PROJECT_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
+endif()

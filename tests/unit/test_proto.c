@@ -1220,6 +1220,62 @@ static void str_helpers_make_c_strings(void **state)
 	free(dup);
 }
 
+/* A token copied in by proto_enc_token_rep_fill()'s callback. */
+static int fill_copy(void *arg, unsigned char *dst, size_t len)
+{
+	memcpy(dst, arg, len);
+	return 0;
+}
+
+static int fill_fails(void *arg, unsigned char *dst, size_t len)
+{
+	(void)arg;
+	memset(dst, 'x', len);
+	return XO_ERR_INTERNAL;
+}
+
+/* The TOKEN reply whose token is written in place (the agent decrypts it
+   straight into the frame) is byte for byte the one proto_enc_token_rep()
+   writes, fits in exactly proto_token_rep_size() bytes, and keeps the
+   rules of a string: no NUL; a fill that fails fails the writer. */
+static void token_reply_filled_in_place_is_the_encoded_one(void **state)
+{
+	const struct proto_token_rep *m = &sample_token_rep;
+	size_t size = proto_token_rep_size(m->token.len, m->email.len);
+	unsigned char want[256], got[256];
+	struct proto_writer w;
+
+	(void)state;
+	proto_writer_init(&w, want, sizeof(want));
+	assert_int_equal(proto_enc_token_rep(&w, m), 0);
+	assert_int_equal(w.len, size);
+	proto_writer_init(&w, got, size);
+	assert_int_equal(
+	    proto_enc_token_rep_fill(&w, m->token.len, m->expires_at, m->email,
+				     fill_copy, (void *)m->token.ptr),
+	    0);
+	assert_int_equal(w.len, size);
+	assert_memory_equal(got, want, size);
+
+	/* One byte short: the writer says so. */
+	proto_writer_init(&w, got, size - 1);
+	assert_int_equal(
+	    proto_enc_token_rep_fill(&w, m->token.len, m->expires_at, m->email,
+				     fill_copy, (void *)m->token.ptr),
+	    XO_ERR_MSG_TOO_LARGE);
+	/* A NUL in the token, as proto_put_str() refuses it. */
+	proto_writer_init(&w, got, size);
+	assert_int_equal(proto_enc_token_rep_fill(&w, 3, m->expires_at,
+						  m->email, fill_copy, "a\0b"),
+			 XO_ERR_INVALID);
+	/* The fill's own failure. */
+	proto_writer_init(&w, got, size);
+	assert_int_equal(proto_enc_token_rep_fill(&w, m->token.len,
+						  m->expires_at, m->email,
+						  fill_fails, NULL),
+			 XO_ERR_INTERNAL);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -1245,6 +1301,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(str_helpers_make_c_strings),
 	    cmocka_unit_test(token_scope_is_optional_and_trailing),
 	    cmocka_unit_test(send_limits_are_enforced_both_ways),
+	    cmocka_unit_test(token_reply_filled_in_place_is_the_encoded_one),
 	};
 	const struct unit_group groups[] = {
 	    UNIT_GROUP("proto", tests, NULL, NULL),

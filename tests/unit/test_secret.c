@@ -79,6 +79,37 @@ static void opened_secret_is_wiped_in_the_arena_when_freed(void **state)
 	agent_secret_free(sec);
 }
 
+/* A secret opened straight into the caller's buffer (a reply frame)
+   takes nothing from the arena; a buffer of another length is refused
+   and not written. */
+static void secret_opens_into_a_buffer_of_the_callers(void **state)
+{
+	struct agent_shield *s = *state;
+	struct agent_secret *sec = sealed(s, TOKEN);
+	struct agent_plain *p = NULL;
+	char buf[sizeof(TOKEN)], *first;
+
+	assert_int_equal(agent_secret_open(s, sec, &p), 0);
+	first = p->data;
+	agent_plain_free(p);
+	memset(buf, '-', sizeof(buf));
+	assert_int_equal(
+	    agent_secret_open_to(s, sec, (unsigned char *)buf, strlen(TOKEN)),
+	    0);
+	assert_memory_equal(buf, TOKEN, strlen(TOKEN));
+	assert_int_equal(buf[strlen(TOKEN)], '-');
+	/* The arena was not used: its next piece is still its first. */
+	assert_int_equal(agent_secret_open(s, sec, &p), 0);
+	assert_ptr_equal(p->data, first);
+	agent_plain_free(p);
+	memset(buf, '-', sizeof(buf));
+	assert_int_equal(agent_secret_open_to(s, sec, (unsigned char *)buf,
+					      strlen(TOKEN) - 1),
+			 XO_ERR_INVALID);
+	assert_int_equal(buf[0], '-');
+	agent_secret_free(sec);
+}
+
 static void full_arena_gives_buffers_of_their_own(void **state)
 {
 	struct agent_shield *s = *state;
@@ -157,6 +188,8 @@ int main(int argc, char **argv)
 		teardown),
 	    cmocka_unit_test_setup_teardown(
 		full_arena_gives_buffers_of_their_own, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		secret_opens_into_a_buffer_of_the_callers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sasl_string_is_built_in_the_arena,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
