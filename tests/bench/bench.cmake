@@ -22,13 +22,17 @@ add_test(NAME bench.endpoint
 set_tests_properties(bench.endpoint PROPERTIES TIMEOUT 60 LABELS bench
 	ENVIRONMENT "XO_BUILD_DIR=${PROJECT_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
 # Instructions the agent spends per TOKEN on an open connection, counted
-# by callgrind (callgrind_rtt.py): a budget that the machine's load cannot
-# break, unlike a time.  Not under the sanitizers, which valgrind cannot
-# run, and only for the optimized build the budget was set on.
+# by callgrind (callgrind_rtt.py).  Not a time, which the machine's load
+# moves, but a guard against work that does not belong on the hot path:
+# zeroing an 8 KiB request per TOKEN had made it 15,500 (now 6,700, 4,060
+# of them the cipher).  The budget leaves half again as much for another
+# libsodium, glibc or valgrind, so that only such a regression crosses
+# it.  Not under the sanitizers, which valgrind cannot run, and only for
+# the optimized build the budget was set on.
 if(NOT XO_SANITIZE AND NOT XO_MEMCHECK AND CMAKE_BUILD_TYPE STREQUAL "RelWithDebInfo")
 	add_test(NAME bench.token_instructions
 		COMMAND ${PYTHON3} ${CMAKE_CURRENT_LIST_DIR}/callgrind_rtt.py
-			-n 2000 --max 7000)
+			-n 2000 --max 10000)
 	set_tests_properties(bench.token_instructions PROPERTIES TIMEOUT 120
 		LABELS bench SKIP_RETURN_CODE 77
 		ENVIRONMENT "XO_BUILD_DIR=${PROJECT_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
