@@ -211,26 +211,23 @@ def wait_bases_done(env, ep, log_from, quiet=1.5, timeout=60):
                          % (last, env.log()[-3000:]))
 
 
-class SnapshotInPieces(unittest.TestCase):
-    """A new base's snapshot is taken a piece per turn of the loop: here an
-    account a turn, with 60 ms between turns (test hooks), so that tokens
-    rotate, accounts go and come and the config is reloaded while it is
-    being taken; whatever the walk saw or missed, the vault holds exactly
-    the latest state once it is in place."""
+def walk_hooks(pause_ms):
+    """Test hooks: a record makes a new base due, and a new base's
+    snapshot is taken an account a piece, pause_ms apart, so that a test
+    can change accounts while a walk runs."""
+    return {"XOAUTH_AGENT_TEST_JOURNAL_MAX": "1",
+            "XOAUTH_AGENT_TEST_SNAPSHOT_PIECE": "1",
+            "XOAUTH_AGENT_TEST_SNAPSHOT_PIECE_MS": str(pause_ms)}
 
-    N = 20
-    GONE, ADDED = "u5", "u%d" % N
 
-    def setUp(self):
+class WalkCase(unittest.TestCase):
+    """What the tests of a snapshot taken in pieces share: the token
+    endpoint, and the CLI run to success."""
+
+    def start_endpoint(self):
         if not vaulttest.hooks_built():
             self.skipTest("the agent was built without -DXO_TEST_HOOKS=ON")
-        self.ep = scale.TokenEndpoint(TOKEN_LEN, 3600)
-        # Any record makes a new base due: they follow one another while
-        # anything changes.
-        self.env = storm_env(self.N, self.ep, {
-            "XOAUTH_AGENT_TEST_JOURNAL_MAX": "1",
-            "XOAUTH_AGENT_TEST_SNAPSHOT_PIECE": "1",
-            "XOAUTH_AGENT_TEST_SNAPSHOT_PIECE_MS": "60"})
+        return scale.TokenEndpoint(TOKEN_LEN, 3600)
 
     def tearDown(self):
         self.env.cleanup()
@@ -241,6 +238,23 @@ class SnapshotInPieces(unittest.TestCase):
         self.assertEqual(r.returncode, 0, "%r: %r\n%s"
                          % (args, r, self.env.log()[-3000:]))
         return r
+
+
+class SnapshotInPieces(WalkCase):
+    """A new base's snapshot is taken a piece per turn of the loop: here an
+    account a turn, with 60 ms between turns (test hooks), so that tokens
+    rotate, accounts go and come and the config is reloaded while it is
+    being taken; whatever the walk saw or missed, the vault holds exactly
+    the latest state once it is in place."""
+
+    N = 20
+    GONE, ADDED = "u5", "u%d" % N
+
+    def setUp(self):
+        self.ep = self.start_endpoint()
+        # Any record makes a new base due: they follow one another while
+        # anything changes.
+        self.env = storm_env(self.N, self.ep, walk_hooks(60))
 
     def change_during_a_walk(self, reload):
         """Starts the agent, lets its first refreshes settle, then makes
@@ -319,7 +333,7 @@ class SnapshotInPieces(unittest.TestCase):
         self.assert_latest_state()
 
 
-class SnapshotInPiecesLocked(unittest.TestCase):
+class SnapshotInPiecesLocked(WalkCase):
     """A LOCK while a new base's snapshot is being taken abandons it (the
     accounts are wiped): the journal stays the vault's, and after UNLOCK
     and a restart every account is there with its latest token."""
@@ -327,24 +341,9 @@ class SnapshotInPiecesLocked(unittest.TestCase):
     N = 8
 
     def setUp(self):
-        if not vaulttest.hooks_built():
-            self.skipTest("the agent was built without -DXO_TEST_HOOKS=ON")
-        self.ep = scale.TokenEndpoint(TOKEN_LEN, 3600)
+        self.ep = self.start_endpoint()
         self.env = xoagent.AgentEnv("")
-        self.env.env.update({
-            "XOAUTH_AGENT_TEST_JOURNAL_MAX": "1",
-            "XOAUTH_AGENT_TEST_SNAPSHOT_PIECE": "1",
-            "XOAUTH_AGENT_TEST_SNAPSHOT_PIECE_MS": "100"})
-
-    def tearDown(self):
-        self.env.cleanup()
-        self.ep.stop()
-
-    def ok(self, *args, stdin=None):
-        r = self.env.xoauth(*args, stdin=stdin)
-        self.assertEqual(r.returncode, 0, "%r: %r\n%s"
-                         % (args, r, self.env.log()[-3000:]))
-        return r
+        self.env.env.update(walk_hooks(100))
 
     def unlock(self):
         r = vaulttest.unlock(self.env)
