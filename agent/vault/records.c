@@ -463,6 +463,18 @@ static int append_bytes(struct agent_plain *p, size_t *at, const char *b,
 	return 0;
 }
 
+int vault_snapshot_open(struct vault_snapshot *snap,
+		       const struct agent_secret *sec, struct agent_plain **out)
+{
+	int r = agent_secret_open(snap->shield, sec, out);
+
+	/* Left readable for vault_snapshot_text(), which closes it; not
+	   when there will be no text. */
+	if (r != 0)
+		agent_shield_close(snap->shield);
+	return r;
+}
+
 int vault_snapshot_text(struct vault_snapshot *snap, struct agent_plain **out)
 {
 	static const char head[] =

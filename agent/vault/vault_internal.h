@@ -216,6 +216,12 @@ int vault_snapshot_add(struct vault_snapshot *snap, struct account *acct);
 int vault_snapshot_add_kept(struct agent *a, struct vault_snapshot *snap);
 int vault_snapshot_take_names(struct agent *a, char *const *names, size_t n,
 			      struct vault_snapshot **out);
+/* Opens sec (a secret sealed under the agent's shield: the vault's key)
+   with snap's copy of the shield, in the thread that will then call
+   vault_snapshot_text(), which makes the copy's key unreadable again. */
+int vault_snapshot_open(struct vault_snapshot *snap,
+			const struct agent_secret *sec,
+			struct agent_plain **out);
 int vault_snapshot_text(struct vault_snapshot *snap, struct agent_plain **out);
 void vault_snapshot_free(struct vault_snapshot *snap);
 /* Drops at most n of snap's accounts; 1 once it is all gone (freed, or

@@ -71,7 +71,9 @@ struct vault_job {
 	char *path;
 	struct vault_snapshot *snap; /* to build and seal; dropped once
 					sealed */
-	struct vault_key *key;	     /* the job's own copy, until sealed */
+	struct agent_secret *key;    /* the vault's key, sealed: a
+					reference, opened where sealed */
+	struct vault_params params;  /* the key's, for the header */
 	struct vault_base base;	     /* the id; for a base, its base_seq */
 	uint64_t rec;		     /* JOB_APPEND: the record's number */
 	uint64_t seq;		     /* the newest change it holds */
@@ -98,7 +100,7 @@ static void job_free(struct vault_job *job)
 	if (job == NULL)
 		return;
 	vault_snapshot_free(job->snap);
-	vault_key_free(job->key);
+	agent_secret_free(job->key);
 	free(job->bytes);
 	free(job->path);
 	free(job);
@@ -124,26 +126,34 @@ static struct vault_job *job_new(struct agent *a, enum job_kind kind)
    for an UNLOCK); the snapshot stays, to be dropped on the loop. */
 static int job_seal(struct vault_job *job)
 {
-	struct agent_plain *plain = NULL;
+	struct agent_plain *plain = NULL, *key_bytes = NULL;
+	struct vault_key key;
 	int r;
 
 	if (job->bytes != NULL)
 		return 0;
 	if (job->snap == NULL || job->key == NULL)
 		return XO_ERR_INTERNAL;
+	/* The key is opened here, into this thread's reused small buffers,
+	   not copied for each job on the loop: a copy of its own was a
+	   sodium_malloc() (mmap, mprotect, madvise) on the loop for every
+	   journal record, and its sodium_free() an munmap() whose TLB flush
+	   interrupts every CPU (tests/bench/README.md, "What the loop still
+	   maps and unmaps in a storm"). */
+	if ((r = vault_snapshot_open(job->snap, job->key, &key_bytes)) != 0)
+		return r;
+	key.params = job->params;
+	key.key = (unsigned char *)key_bytes->data;
 	if ((r = vault_snapshot_text(job->snap, &plain)) == 0)
 		r = job->kind == JOB_APPEND
-			? vault_record_seal(job->key, job->base.id, job->rec,
+			? vault_record_seal(&key, job->base.id, job->rec,
 					    plain->data, plain->len,
 					    &job->bytes, &job->len)
-			: vault_seal_base(job->key, &job->base, plain->data,
+			: vault_seal_base(&key, &job->base, plain->data,
 					  plain->len, &job->bytes, &job->len);
 	agent_plain_free(plain);
+	agent_plain_free(key_bytes);
 	job->t_sealed = uv_hrtime();
-	if (r == 0) {
-		vault_key_free(job->key);
-		job->key = NULL;
-	}
 	return r;
 }
 
@@ -242,18 +252,17 @@ static size_t dirty_distinct(struct agent_vault *v)
 	return n;
 }
 
-/* A copy of the vault's key for a job. */
+/* The vault's key for a job: a reference to its sealed copy, opened in
+   the pool (job_seal()). */
 static int job_key(struct agent *a, struct vault_job *job)
 {
-	struct agent_plain *bytes = NULL;
-	struct vault_key k;
-	int r;
+	struct agent_vault *v = a->vault;
 
-	if ((r = vault_key_borrow(a, &k, &bytes)) == 0 &&
-	    (r = vault_key_from_bytes(k.key, VAULT_KEY_LEN, &job->key)) == 0)
-		job->key->params = k.params;
-	agent_plain_free(bytes);
-	return r;
+	if (v->key == NULL)
+		return XO_ERR_LOCKED;
+	job->key = agent_secret_ref(v->key);
+	job->params = v->params;
+	return 0;
 }
 
 /* The changes could not be taken: reported, and whoever would wait goes
