@@ -18,11 +18,12 @@
  * Once the journal is larger than half the base (and at least a MiB),
  * the journal is folded into a new base: a snapshot of every account is
  * taken on the loop, a piece per turn (walk.c), and built, sealed and
- * written to PATH.tmp in the pool while appends go on into the file.  Its commit is the lane's next
- * job once the appends taken before the snapshot have ended: the records
- * appended since the snapshot are copied from the file to the end of
- * PATH.tmp, which is fsync()ed and renamed over the file (the file kept as
- * PATH.bak), and the directory fsync()ed (vault/io.c).  The records keep
+ * written to PATH.tmp in the pool while appends go on into the file.
+ * Its commit is the lane's next job once the appends taken before the
+ * snapshot have ended: the records appended since the snapshot are
+ * copied from the file to the end of PATH.tmp, which is fsync()ed and
+ * renamed over the file (the file kept as PATH.bak), and the directory
+ * fsync()ed (vault/io.c).  The records keep
  * their numbers: a base says which it folded in (base_seq), and the vault
  * keeps its id, so the records carried over still open after it.
  *
