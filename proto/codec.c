@@ -478,15 +478,6 @@ int proto_dec_token_req(struct proto_reader *r, struct proto_token_req *m)
 	return proto_dec_done(r, m, sizeof(*m));
 }
 
-int proto_enc_token_rep(struct proto_writer *w, const struct proto_token_rep *m)
-{
-	proto_frame_begin(w, PROTO_REP_TOKEN);
-	proto_put_str(w, m->token);
-	proto_put_u64(w, m->expires_at);
-	proto_put_str(w, m->email);
-	return proto_frame_end(w);
-}
-
 int proto_enc_token_rep_fill(struct proto_writer *w, uint32_t token_len,
 			     uint64_t expires_at, struct proto_str email,
 			     proto_fill_cb fill, void *arg)
@@ -508,6 +499,26 @@ int proto_enc_token_rep_fill(struct proto_writer *w, uint32_t token_len,
 	proto_put_u64(w, expires_at);
 	proto_put_str(w, email);
 	return proto_frame_end(w);
+}
+
+/* proto_fill_cb: a token that is in memory already, copied in. */
+static int copy_token(void *arg, unsigned char *dst, size_t len)
+{
+	const struct proto_str *token = arg;
+
+	if (token->ptr == NULL)
+		return XO_ERR_INVALID;
+	memcpy(dst, token->ptr, len);
+	return 0;
+}
+
+/* The TOKEN reply's one layout is proto_enc_token_rep_fill()'s. */
+int proto_enc_token_rep(struct proto_writer *w, const struct proto_token_rep *m)
+{
+	struct proto_str token = m->token;
+
+	return proto_enc_token_rep_fill(w, token.len, m->expires_at, m->email,
+					copy_token, &token);
 }
 
 size_t proto_token_rep_size(size_t token_len, size_t email_len)
