@@ -207,14 +207,6 @@ def conn_samples(argv):
     return [int(line) for line in p.stdout.split()]
 
 
-def token_reply_len(xo):
-    p = subprocess.run([BENCH_CONN, "size", xo.sock, account_name(0)],
-                       capture_output=True, stdin=subprocess.DEVNULL)
-    if p.returncode != 0:
-        raise BenchError("bench_conn size: %s" % p.stderr.decode(errors="replace"))
-    return int(p.stdout)
-
-
 def bench_rtt(xo, ssh, echo, n):
     """One connection each; the run goes in rounds in which every server
     takes its turn, so that load from elsewhere falls on all alike."""
@@ -369,7 +361,7 @@ def run(sizes, only, counts, storm_limit_s=None):
                         sp = bench_spawn(xo, ssh, sizes["spawn"])
                         res["spawn"] = {"xoauth": sp[0], "ssh": sp[1]}
                     if want("rtt"):
-                        echo = floor.Echo(token_reply_len(xo))
+                        echo = floor.Echo(floor.token_reply_len(xo.sock, account_name(0)))
                         res["rtt"] = bench_rtt(xo, ssh, echo, sizes["rtt"])
                     if want("throughput"):
                         res["throughput"] = bench_throughput(xo, ssh, sizes)

@@ -13,10 +13,21 @@ import tempfile
 import xoagent
 
 BENCH_ECHO = os.path.join(xoagent.BUILD_DIR, "tests", "bench_echo")
+BENCH_CONN = os.path.join(xoagent.BUILD_DIR, "tests", "bench_conn")
 
 
 class EchoError(Exception):
     pass
+
+
+def token_reply_len(sock, account):
+    """The body length of the agent's TOKEN reply for account, the floor's
+    reply length."""
+    p = subprocess.run([BENCH_CONN, "size", sock, account], capture_output=True,
+                       stdin=subprocess.DEVNULL)
+    if p.returncode != 0:
+        raise EchoError("bench_conn size: %s" % p.stderr.decode(errors="replace"))
+    return int(p.stdout)
 
 
 class Echo:

@@ -68,15 +68,6 @@ def samples(sock, account, n, mode="token"):
     return [int(x) for x in p.stdout.split()]
 
 
-def reply_len(sock, account):
-    """The body length of a TOKEN reply for account: the echo floor's."""
-    p = subprocess.run([BENCH_CONN, "size", sock, account], capture_output=True,
-                       stdin=subprocess.DEVNULL)
-    if p.returncode != 0:
-        raise ScaleError("bench_conn size: %s" % p.stderr.decode(errors="replace"))
-    return int(p.stdout)
-
-
 def samples_with_floor(sock, echo, account, n, out, floor_out):
     """n TOKEN round trips into out, then n of the echo floor's into
     floor_out: the two see the same machine."""
@@ -227,7 +218,7 @@ def run(n, token_len=2048, expires_in=3600, storm_chunk=2000, idle_n=20000,
         if p.returncode != 0:
             raise ScaleError("no first token: %s" % env.log()[-2000:])
         first = time.monotonic() - agent.t0
-        echo = floor.Echo(reply_len(env.sock, "u0"))
+        echo = floor.Echo(floor.token_reply_len(env.sock, "u0"))
         during, floor_during = [], []
         complete = True
         while ep.stats()["requests"] < n:
