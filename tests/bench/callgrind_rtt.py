@@ -99,6 +99,7 @@ def main():
         if xo is not None:
             xo.cleanup()
         oidc.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     # The dump is OUT.1 (the first dump); the final one at exit is OUT.
     dump = out + ".1"
     print("per request (N=%d):" % n)
