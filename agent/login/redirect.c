@@ -335,6 +335,19 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	redirect_request_cleanup(&req);
 }
 
+/* The connection accepted longest ago (the list's newest are first) that
+   is still reading its request, other than except; NULL if none is. */
+static struct redirect_conn *oldest_reading(struct redirect_server *s,
+					    const struct redirect_conn *except)
+{
+	struct redirect_conn *rc, *oldest = NULL;
+
+	for (rc = s->conns; rc != NULL; rc = rc->next)
+		if (rc != except && rc->state == C_READING)
+			oldest = rc;
+	return oldest;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct redirect_server *s = server->data;
@@ -359,12 +372,19 @@ static void on_connection(uv_stream_t *server, int status)
 		conn_close(rc);
 		return;
 	}
-	/* Over the limit: drop the newcomer, keep those already talking. */
+	/* Over the limit: the oldest connection still without a whole
+	   request makes room, so that a flood of idle ones cannot shut out
+	   the browser's redirect, which comes with its request at once.  If
+	   every other one is being answered, the newcomer is dropped. */
 	if (s->n_conns > REDIRECT_MAX_CONNS) {
-		log_info("redirect %s: more than %d connections; one dropped",
-			 s->name, REDIRECT_MAX_CONNS);
-		conn_close(rc);
-		return;
+		struct redirect_conn *victim = oldest_reading(s, rc);
+
+		log_info("redirect %s: more than %d connections; %s dropped",
+			 s->name, REDIRECT_MAX_CONNS,
+			 victim != NULL ? "the oldest idle one" : "the newest");
+		conn_close(victim != NULL ? victim : rc);
+		if (victim == NULL)
+			return;
 	}
 	/* The whole request's room at once, as the fixed array it once was:
 	   reading needs no growth, and a lack of memory drops the connection

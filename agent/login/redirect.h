@@ -6,8 +6,9 @@
  *
  * Bounds, because anything on the machine can connect: a request (line
  * and headers) of at most REDIRECT_MAX_REQUEST bytes, REDIRECT_READ_MS to
- * send it, REDIRECT_MAX_CONNS connections at once, GET of the one path
- * only (other paths, such as /favicon.ico, get 404), one request per
+ * send it, REDIRECT_MAX_CONNS connections at once (beyond that the oldest
+ * still without a whole request is dropped), GET of the one path only
+ * (other paths, such as /favicon.ico, get 404), one request per
  * connection.  Nothing here blocks the loop.
  */
 #ifndef XO_LOGIN_REDIRECT_H

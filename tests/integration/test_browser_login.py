@@ -221,6 +221,13 @@ class BrowserFlow(xoagent.ClassWithServers):
         r = self.env.xoauth("list")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertLess(time.monotonic() - t0, 2.0)
+        # And the listener still answers a newcomer that sends its
+        # request, however many idle ones are open: the oldest that has
+        # not sent one makes room (dropping the newcomer would let the
+        # flood shut out the browser's redirect).
+        for _ in range(3):
+            status, _ = get("http://%s:%d/favicon.ico" % addr)
+            self.assertEqual(status, 404)
         for s in idle:
             s.close()
         # Other paths and methods.
@@ -233,12 +240,13 @@ class BrowserFlow(xoagent.ClassWithServers):
             self.fail("POST was accepted")
         except urllib.error.HTTPError as e:
             self.assertEqual(e.code, 405)
-        # The login still works, with the slow client still hanging on.
+        # The login still works.
         page = harness.browse(login.url, EMAIL)
         self.assertIn("Signed in", page["title"], page)
         self.assert_logged_in("hostile", login.finish())
-        # The slow client is cut off by the listener (read timeout 10 s,
-        # or at once when the login ended).
+        # The slow client is cut off by the listener: it was the oldest
+        # idle one when the flood came (else the read timeout of 10 s, or
+        # the login's end, would cut it off).
         slow.settimeout(15)
         try:
             self.assertEqual(slow.recv(100), b"")
