@@ -354,9 +354,12 @@ async function control(req, res, path) {
     } catch (err) {
       return sendJson(res, 400, { error: `bad certificate: ${err.message}` });
     }
-    // This reply goes on a connection of its own (Connection: close):
-    // every other idle one is closed now.
-    res.on('finish', () => server.closeIdleConnections());
+    // Every idle connection is closed before this reply is sent (it goes
+    // on a connection of its own, Connection: close, busy now): a client
+    // that asks next cannot find one of them still open in its cache and
+    // meet its close in the middle of reusing it (curl then keeps that
+    // reset as its message, not the certificate's fault).
+    server.closeIdleConnections();
     return sendJson(res, 200, { ok: true }, { connection: 'close' });
   }
   return sendJson(res, 404, { error: 'not found' });
