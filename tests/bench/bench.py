@@ -60,6 +60,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 import harness  # noqa: E402
 import hostile  # noqa: E402
 import floor  # noqa: E402
+import looptrace  # noqa: E402
 import scale  # noqa: E402
 import xoagent  # noqa: E402
 
@@ -482,6 +483,8 @@ def report(res):
         if r.get("floor_ratio_storm_p999"):
             lines.append("  p99.9 during the storm / idle: TOKEN %.2fx, echo floor "
                          "%.2fx" % (r["ratio_storm_p999"], r["floor_ratio_storm_p999"]))
+        if r.get("loop"):
+            lines.extend("  " + line for line in looptrace.report(r["loop"]))
     if "idle" in res:
         i = res["idle"]
         lines.append("idle, %d accounts, %d s: %.3f CPU s and %.1f wake-ups per minute"

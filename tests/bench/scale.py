@@ -12,7 +12,9 @@ one already, over one open connection; after it, the agent is idle and
 the same client asks again.  Turn about with the agent, the same client
 asks the echo floor (floor.py) as often, during the storm and idle: what
 the floor's round trips lose during the storm is the machine's (a CPU
-shared with the token endpoint and the client), not the agent's.
+shared with the token endpoint and the client), not the agent's.  Where
+perf can trace (looptrace.py), the agent's loop thread is traced for the first
+seconds of the storm: how long it waited for a CPU, and how long it ran.
 """
 
 import json
@@ -22,12 +24,19 @@ import time
 
 import floor
 import harness
+import looptrace
 import xoagent
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH_CONN = os.path.join(xoagent.BUILD_DIR, "tests", "bench_conn")
 BENCH_VAULT = os.path.join(xoagent.BUILD_DIR, "tests", "bench_vault")
 
+
+# The agent starts at most this many refreshes a second (PACE_PER_S,
+# agent/account/account_internal.h): what a storm of n accounts lasts.
+PACE_PER_S = 500
+# The loop thread is traced for at most this long (looptrace.py).
+TRACE_S = 10
 
 # Idle, the agent and the floor take turns in this many rounds, so that
 # a moment of load from elsewhere falls on both alike.
@@ -219,6 +228,10 @@ def run(n, token_len=2048, expires_in=3600, storm_chunk=2000, idle_n=20000,
             raise ScaleError("no first token: %s" % env.log()[-2000:])
         first = time.monotonic() - agent.t0
         echo = floor.Echo(floor.token_reply_len(env.sock, "u0"))
+        # Traced within the storm only: most of what is left of it.
+        trace_s = int(min(TRACE_S, storm_limit_s or TRACE_S,
+                          0.8 * (n / PACE_PER_S - first)))
+        trace = looptrace.LoopTrace.start(env.pid, trace_s) if trace_s >= 1 else None
         during, floor_during = [], []
         complete = True
         while ep.stats()["requests"] < n:
@@ -231,6 +244,7 @@ def run(n, token_len=2048, expires_in=3600, storm_chunk=2000, idle_n=20000,
             samples_with_floor(env.sock, echo, "u0", storm_chunk, during,
                                floor_during)
         storm = time.monotonic() - agent.t0 - agent.ready
+        loop = trace.result(env.pid) if trace is not None else None
         stats = ep.stats()
         done = min(stats["requests"], n)
         res = {"accounts": n, "token_len": token_len,
@@ -240,7 +254,8 @@ def run(n, token_len=2048, expires_in=3600, storm_chunk=2000, idle_n=20000,
                "first_token_s": first, "endpoint": stats,
                "secret_kib": n * 2 * token_len // 1024,
                "during": during, "idle_one": None, "idle_many": None,
-               "floor_during": floor_during, "floor_idle": None}
+               "floor_during": floor_during, "floor_idle": None,
+               "loop": looptrace.figures(loop, trace_s) if loop else None}
         if complete:
             wait_settled(env)
             res["settled_s"] = time.monotonic() - agent.t0
