@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "core/conn.h"
-#include "core/pool.h"
 #include "secret/secret.h"
 #include "vault/vault_internal.h"
 
@@ -24,7 +23,6 @@ static void derive(uv_work_t *req)
 {
 	struct vault_kdf_job *job = req->data;
 
-	agent_pool_thread_enter();
 	job->err = vault_key_from_passphrase(job->pass->data, job->pass->len,
 					     &job->params, &job->key);
 }

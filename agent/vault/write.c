@@ -47,7 +47,6 @@
 
 #include "account/account.h"
 #include "core/log.h"
-#include "core/pool.h"
 #include "core/test_hooks.h"
 #include "secret/secret.h"
 #include "vault/io.h"
@@ -200,13 +199,6 @@ static void do_job(uv_work_t *req)
 		vault_commit_temp(job->path, job->off, job->to, &job->err);
 		break;
 	}
-}
-
-/* do_job() as libuv's pool runs it. */
-static void do_job_in_pool(uv_work_t *req)
-{
-	agent_pool_thread_enter();
-	do_job(req);
 }
 
 /* ---- the changes ---- */
@@ -659,7 +651,7 @@ static void run_job(struct agent *a, struct vault_job *job)
 		v->compaction_busy = 1;
 	else
 		v->lane_busy = 1;
-	if (uv_queue_work(a->loop, &job->work, do_job_in_pool, after_job) != 0) {
+	if (uv_queue_work(a->loop, &job->work, do_job, after_job) != 0) {
 		agent_err_set(&job->err, XO_ERR_INTERNAL,
 			      "cannot start a write");
 		if (job->kind == JOB_BASE)

@@ -115,31 +115,6 @@ class JournalSize(unittest.TestCase):
         self.assertTrue(self.env.token("u1999"))
 
 
-    def test_vault_writes_run_below_the_loops_priority(self):
-        # The records are sealed and written in libuv's pool; there they
-        # must not take the CPU from the loop that answers clients (issue
-        # 11: a storm's TOKEN tail), so the pool's threads run niced.
-        self.env.start()
-        wait_quiet(self.env, self.ep)
-        nice = thread_nice(self.env.pid)
-        self.assertEqual(nice.pop(self.env.pid), 0)
-        self.assertIn(10, nice.values(), nice)
-        self.assertTrue(set(nice.values()) <= {0, 10}, nice)
-
-
-def thread_nice(pid):
-    """The nice value of each thread of pid, by thread id."""
-    out = {}
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # a thread that ended meanwhile
-        out[int(tid)] = int(fields[16])
-    return out
-
-
 class StormKilled(unittest.TestCase):
     """A refresh storm of N accounts with a tiny journal limit (a new base
     after every record or two), so that new bases are written while
