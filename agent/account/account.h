@@ -131,6 +131,9 @@ struct account *account_walk_next(struct account_store *s);
 unsigned account_walk_restarts(const struct account_store *s);
 void account_walk_end(struct account_store *s);
 
+/* How many accounts the store holds (config and runtime). */
+size_t account_store_size(const struct account_store *s);
+
 /* ---- what an account is ---- */
 
 const char *account_name(const struct account *acct);
@@ -233,6 +236,8 @@ struct account_import {
 			       presented: send it only when asked by name */
 	bool refresh_now;   /* plan a refresh at once */
 	const char *source; /* for the log: "imported", "from the vault" */
+	bool quiet;	    /* its log line at debug level: the caller logs
+			       one line for many (a vault's load) */
 };
 /*
  * Makes token (len bytes, sealed here) the account's refresh token and

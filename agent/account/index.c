@@ -235,6 +235,11 @@ void account_walk_end(struct account_store *s)
 	s->walk_restarts = 0;
 }
 
+size_t account_store_size(const struct account_store *s)
+{
+	return s->index.n;
+}
+
 void account_index_free(struct account_store *s)
 {
 	int idx;

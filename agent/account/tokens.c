@@ -282,7 +282,8 @@ int account_import(struct account *acct, const char *token, size_t len,
 	if (how->refresh_now)
 		acct->next_refresh_boot = agent_now_boot();
 	account_schedule(acct);
-	log_info("%s: refresh token %s %s", name, fp, how->source);
+	agent_log(how->quiet ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
+		  "%s: refresh token %s %s", name, fp, how->source);
 	return 0;
 }
 

@@ -355,7 +355,7 @@ int daemon_run(struct daemon *d, int listen_fd, int command_mode)
 	if (command_mode)
 		watch_parent(d);
 	log_info("listening on %s with %zu accounts%s", d->socket_path,
-		 a->config->n_accounts,
+		 account_store_size(a->store),
 		 d->socket_from_systemd ? " (socket from systemd)" : "");
 	if (d->restricted != NULL)
 		log_info("token requests only on %s", d->restricted_path);

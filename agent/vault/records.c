@@ -573,7 +573,8 @@ static int check_document(const json_t *root, struct agent_err *err)
 /* Creates the runtime account a record describes; NULL when it cannot be
    (a clash with another account, settings this agent refuses). */
 static struct account *create_runtime(struct agent *a, const char *name,
-				      const json_t *settings)
+				      const json_t *settings,
+				      enum vault_apply_mode mode)
 {
 	struct agent_setting s[PROTO_MAX_SETTINGS];
 	struct account *acct = NULL;
@@ -600,7 +601,10 @@ static struct account *create_runtime(struct agent *a, const char *name,
 			  name, agent_err_text(&err));
 		return NULL;
 	}
-	log_info("%s: account added at run time, back from the vault", name);
+	/* A load logs one line for the vault (state.c), not one for each
+	   of its accounts, which may be 100,000. */
+	agent_log(mode == VAULT_APPLY_LOAD ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
+		  "%s: account added at run time, back from the vault", name);
 	return acct;
 }
 
@@ -622,6 +626,7 @@ static int give_token(struct account *acct, const json_t *rec,
 			   json_is_true(json_object_get(rec, "presented")),
 	    .refresh_now = true,
 	    .source = mode == VAULT_APPLY_LOAD ? "from the vault" : "restored",
+	    .quiet = mode == VAULT_APPLY_LOAD,
 	};
 
 	if (rt == NULL || !account_wants_token(acct))
@@ -684,7 +689,7 @@ static int apply_document(struct agent *a, json_t *root,
 		acct = account_find_named(a->store, name);
 		changed = 0;
 		if (acct == NULL && settings != NULL &&
-		    (acct = create_runtime(a, name, settings)) != NULL)
+		    (acct = create_runtime(a, name, settings, mode)) != NULL)
 			changed = 1;
 		if (acct != NULL && settings != NULL &&
 		    !account_is_runtime(acct)) {

@@ -115,6 +115,37 @@ class JournalSize(unittest.TestCase):
         self.assertTrue(self.env.token("u1999"))
 
 
+class LoadLog(unittest.TestCase):
+    """A vault of many accounts loads with a line for the vault, not two
+    for each account: 100,000 of them made 200,000 lines at every start,
+    which syslog's rate limits drop or bury (issue 11)."""
+    N = 300
+
+    def setUp(self):
+        self.ep = scale.TokenEndpoint(TOKEN_LEN, 3600)
+        self.env = storm_env(self.N, self.ep)
+
+    def tearDown(self):
+        self.env.cleanup()
+        self.ep.stop()
+
+    def test_a_load_is_summed_up_and_each_account_is_a_debug_line(self):
+        self.env.start(debug=False)
+        self.assertTrue(self.env.token("u7"))
+        log = self.env.log()
+        self.assertIn("opened: %d accounts from it" % self.N, log)
+        self.assertIn("with %d accounts" % self.N, log)  # listening ...
+        self.assertEqual(log.count("back from the vault"), 0)
+        self.assertEqual(log.count("from the vault\n"), 0)
+        self.env.stop()
+        # The lines are still there for the one who asks for them.
+        self.env.start()
+        self.assertTrue(self.env.token("u7"))
+        log = self.env.log()
+        self.assertIn("u7: account added at run time, back from the vault", log)
+        self.assertRegex(log, r"u7: refresh token [0-9a-f]+ from the vault")
+
+
 class StormKilled(unittest.TestCase):
     """A refresh storm of N accounts with a tiny journal limit (a new base
     after every record or two), so that new bases are written while
