@@ -76,7 +76,9 @@ def account_states(env, n):
     return served, interrupted
 
 
-class JournalSize(unittest.TestCase):
+class VaultOfMany(unittest.TestCase):
+    """An agent env with a vault of N runtime accounts (storm_env) and its
+    token endpoint; the agent is not started."""
     N = 2000
 
     def setUp(self):
@@ -86,6 +88,9 @@ class JournalSize(unittest.TestCase):
     def tearDown(self):
         self.env.cleanup()
         self.ep.stop()
+
+
+class JournalSize(VaultOfMany):
 
     def test_a_refresh_appends_kilobytes_not_the_vault(self):
         base = os.path.getsize(self.env.vault_path)
@@ -115,19 +120,11 @@ class JournalSize(unittest.TestCase):
         self.assertTrue(self.env.token("u1999"))
 
 
-class LoadLog(unittest.TestCase):
+class LoadLog(VaultOfMany):
     """A vault of many accounts loads with a line for the vault, not two
     for each account: 100,000 of them made 200,000 lines at every start,
     which syslog's rate limits drop or bury (issue 11)."""
     N = 300
-
-    def setUp(self):
-        self.ep = scale.TokenEndpoint(TOKEN_LEN, 3600)
-        self.env = storm_env(self.N, self.ep)
-
-    def tearDown(self):
-        self.env.cleanup()
-        self.ep.stop()
 
     def test_a_load_is_summed_up_and_each_account_is_a_debug_line(self):
         self.env.start(debug=False)
