@@ -382,9 +382,11 @@ static void on_connection(uv_stream_t *server, int status)
 		log_info("redirect %s: more than %d connections; %s dropped",
 			 s->name, REDIRECT_MAX_CONNS,
 			 victim != NULL ? "the oldest idle one" : "the newest");
-		conn_close(victim != NULL ? victim : rc);
-		if (victim == NULL)
+		if (victim == NULL) {
+			conn_close(rc);
 			return;
+		}
+		conn_close(victim);
 	}
 	/* The whole request's room at once, as the fixed array it once was:
 	   reading needs no growth, and a lack of memory drops the connection

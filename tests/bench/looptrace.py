@@ -45,14 +45,14 @@ class LoopTrace:
                "--filter", "prev_pid == %d || next_pid == %d" % (tid, tid),
                "--", "sleep", str(seconds)]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+                                stderr=subprocess.DEVNULL)
         return cls(proc, tmp)
 
     def result(self, tid):
-        """Waits for the recording's end; returns {"wait_ms": [...],
-        "run_ms": [...]} or None when perf could not trace."""
+        """Waits for the recording's end; returns intervals()'s dict, or
+        None when perf could not trace."""
         try:
-            _, err = self.proc.communicate()
+            self.proc.communicate()
             out = os.path.join(self.tmp, "perf.data")
             if self.proc.returncode != 0 or not os.path.exists(out):
                 return None

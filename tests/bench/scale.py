@@ -13,8 +13,9 @@ the same client asks again.  Turn about with the agent, the same client
 asks the echo floor (floor.py) as often, during the storm and idle: what
 the floor's round trips lose during the storm is the machine's (a CPU
 shared with the token endpoint and the client), not the agent's.  Where
-perf can trace (looptrace.py), the agent's loop thread is traced for the first
-seconds of the storm: how long it waited for a CPU, and how long it ran.
+perf can trace (looptrace.py), the agent's loop thread is traced for the
+first seconds of the storm: how long it waited for a CPU, and how long it
+ran.
 """
 
 import json
@@ -41,6 +42,7 @@ TRACE_S = 10
 # Idle, the agent and the floor take turns in this many rounds, so that
 # a moment of load from elsewhere falls on both alike.
 IDLE_ROUNDS = 4
+# Idle asks as many round trips as the storm did, up to this many.
 IDLE_MAX = 400000
 
 
