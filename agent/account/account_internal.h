@@ -30,6 +30,7 @@
 #include <uv.h>
 
 #include "account/account.h"
+#include "account/pure/quota.h"
 #include "account/secret_cmd.h"
 #include "config/config.h"
 #include "core/agent.h"
@@ -227,6 +228,8 @@ struct account_store {
 	uint64_t written_seq;	   /* the newest write that has ended */
 	const char *write_failure; /* why it failed (the vault's), or
 				      NULL */
+	struct log_quota refresh_quota; /* refresh lines (refresh_log.c) */
+	uv_timer_t refresh_summary;	/* sums up those held back */
 };
 
 /* ---- store.c ---- */
@@ -263,6 +266,17 @@ struct account *account_index_find(struct account_store *s, int idx,
    holds pointers into the account. */
 bool account_busy(const struct account *acct);
 
+/* ---- refresh_log.c ---- */
+void account_refresh_log_init(struct account_store *s);
+/* Logs what is held back, and closes the timer. */
+void account_refresh_log_close(struct account_store *s);
+/* The line of a refresh that has ended well: of the account's token, or
+   of scope's (NULL: the account's own); rotated: the refresh token
+   changed.  Past the quota, at debug level (pure/quota.h). */
+void account_log_refreshed(struct account *acct, const char *scope,
+			   int64_t lifetime_ms, int64_t next_in_ms,
+			   bool rotated);
+
 /* ---- tokens.c ---- */
 /* Seals a grant's tokens; a new refresh token becomes the account's at
    once (the old one kept as prev_refresh), the access token waits for
@@ -270,7 +284,9 @@ bool account_busy(const struct account *acct);
    vault must hold it before the commit.  0 or XO_ERR_*. */
 int account_stage_tokens(struct account *acct, struct oauth_result *res,
 			 bool *rotated);
-void account_commit_tokens(struct account *acct);
+/* Returns true when the refresh token was rotated (the line of the
+   refresh says so). */
+bool account_commit_tokens(struct account *acct);
 /* Drops what waits for a vault write: the staged tokens and the previous
    refresh token. */
 void account_unstage(struct account *acct);
@@ -390,8 +406,9 @@ const struct agent_err *account_refresh_failure(const struct account *acct,
 bool account_scope_outcome(struct account *acct, struct oauth_result *res);
 /* A refresh for acct->cur could not start or reach the provider. */
 void account_scope_aborted(struct account *acct, int err, const char *msg);
-/* Commits the staged token of acct->cur and plans its next refresh. */
-void account_scope_commit(struct account *acct);
+/* Commits the staged token of acct->cur and plans its next refresh;
+   rotated: the refresh that brought it rotated the refresh token. */
+void account_scope_commit(struct account *acct, bool rotated);
 /* The scope whose refresh is due at now, or NULL; the earliest
    deadline of any scope (0: none). */
 struct account_scope *account_scope_due(struct account *acct, int64_t now);

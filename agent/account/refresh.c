@@ -97,18 +97,18 @@ static void refresh_aborted(struct account *acct, int err)
 static void refreshed(struct account *acct)
 {
 	int64_t now = agent_now_boot();
+	bool rotated;
 
 	if (acct->cur != NULL) {
 		account_commit_tokens(acct); /* the scope's; it plans its own */
 		refresh_ended(acct);
 		return;
 	}
-	account_commit_tokens(acct);
+	rotated = account_commit_tokens(acct);
 	acct->next_refresh_boot =
 	    policy_refresh_at(now, acct->lifetime_ms, jitter());
-	log_info("%s: token refreshed, valid %lld s, next refresh in %lld s",
-		 acct->cfg.name, (long long)(acct->lifetime_ms / 1000),
-		 (long long)((acct->next_refresh_boot - now) / 1000));
+	account_log_refreshed(acct, NULL, acct->lifetime_ms,
+			      acct->next_refresh_boot - now, rotated);
 	refresh_ended(acct);
 }
 

@@ -313,7 +313,7 @@ bool account_scope_outcome(struct account *acct, struct oauth_result *res)
 	return true;
 }
 
-void account_scope_commit(struct account *acct)
+void account_scope_commit(struct account *acct, bool rotated)
 {
 	struct account_scope *sc = acct->cur;
 	int64_t now = agent_now_boot();
@@ -339,10 +339,8 @@ void account_scope_commit(struct account *acct)
 	agent_err_clear(&sc->last);
 	sc->next_refresh_boot =
 	    policy_refresh_at(now, sc->lifetime_ms, jitter());
-	log_info("%s: token for %s refreshed, valid %lld s, next refresh in "
-		 "%lld s",
-		 acct->cfg.name, sc->scope, (long long)(sc->lifetime_ms / 1000),
-		 (long long)((sc->next_refresh_boot - now) / 1000));
+	account_log_refreshed(acct, sc->scope, sc->lifetime_ms,
+			      sc->next_refresh_boot - now, rotated);
 }
 
 struct account_scope *account_scope_due(struct account *acct, int64_t now)

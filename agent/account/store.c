@@ -111,6 +111,7 @@ int account_store_new(struct agent *a, struct account_store **out)
 	s->scheduler.data = s;
 	uv_idle_init(a->loop, &s->durable_more);
 	s->durable_more.data = s;
+	account_refresh_log_init(s);
 	*out = s;
 	return 0;
 }
@@ -218,6 +219,7 @@ void account_store_stop(struct account_store *s)
 	s->stopped = 1;
 	agent_boot_timer_close(&s->scheduler, NULL);
 	uv_close((uv_handle_t *)&s->durable_more, NULL);
+	account_refresh_log_close(s);
 	free_all(s);
 }
 

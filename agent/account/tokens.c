@@ -161,7 +161,8 @@ int account_stage_tokens(struct account *acct, struct oauth_result *res,
 	acct->prev_refresh = acct->refresh_token;
 	acct->refresh_token = refresh;
 	agent_secret_fingerprint(refresh, fp);
-	log_info("%s: new refresh token %s", acct->cfg.name, fp);
+	/* The line of the refresh names it, once it is committed. */
+	log_debug("%s: new refresh token %s staged", acct->cfg.name, fp);
 	*rotated = true;
 	return 0;
 }
@@ -215,18 +216,19 @@ long account_plan_lifetime(struct account *acct, long staged_expires_in,
 	return secs;
 }
 
-void account_commit_tokens(struct account *acct)
+bool account_commit_tokens(struct account *acct)
 {
+	bool rotated = acct->prev_refresh != NULL;
 	long secs;
 
 	agent_secret_free(acct->prev_refresh);
 	acct->prev_refresh = NULL;
 	if (acct->cur != NULL) {
-		account_scope_commit(acct);
-		return;
+		account_scope_commit(acct, rotated);
+		return rotated;
 	}
 	if (acct->staged_access == NULL)
-		return;
+		return rotated;
 	agent_secret_free(acct->access_token);
 	acct->access_token = acct->staged_access;
 	acct->staged_access = NULL; /* transferred */
@@ -243,6 +245,7 @@ void account_commit_tokens(struct account *acct)
 	acct->last_fault = OAUTH_FAULT_NONE;
 	acct->last_aadsts = 0;
 	acct->last_oauth_error[0] = '\0';
+	return rotated;
 }
 
 int account_import(struct account *acct, const char *token, size_t len,
