@@ -465,6 +465,8 @@ def report(res):
         lines.append("  written during the storm %.1f MiB, %.0f bytes per refresh "
                      "(vault records, new bases, log)" % (
                          r["write_bytes"] / 1048576.0, r["write_bytes_per_refresh"]))
+        lines.append("  log: %d lines by the storm's end (%.3f per refresh)" % (
+            r["log_lines"], r["log_lines"] / max(r["refreshed"], 1)))
         if "restart_s" in r:
             lines.append("  started again after the storm: %.2f s (base %.1f MiB, "
                          "journal %.1f MiB)" % (

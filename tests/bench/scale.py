@@ -267,6 +267,10 @@ def run(n, token_len=2048, expires_in=3600, storm_chunk=2000, idle_n=20000,
         # the first token's wait included.
         res["write_bytes"] = write_bytes(env.pid) - written0
         res["write_bytes_per_refresh"] = res["write_bytes"] / max(done, 1)
+        # Lines of log (info level) by then, start-up's included: a storm
+        # must not flood journald, which drops a service's lines past its
+        # rate limit (10,000 in 30 s by default).
+        res["log_lines"] = env.log().count("\n")
         mem = proc_status(env.pid)
         res["rss_kib"], res["hwm_kib"] = mem["VmRSS"], mem["VmHWM"]
         if complete:
