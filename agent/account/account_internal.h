@@ -220,14 +220,14 @@ struct account_store {
 	int stopped;
 	struct durable_reply *replies; /* connections waiting for a write */
 	TAILQ_HEAD(, account)
-	durable;		   /* accounts waiting for a write, in
-				      order of durable_seq */
-	uv_idle_t durable_more;	   /* the rest of them, next turn */
-	unsigned durable_spent;	   /* gone on since durable_more last ran
-				      (durable.c: DURABLE_PER_TURN) */
-	uint64_t written_seq;	   /* the newest write that has ended */
-	const char *write_failure; /* why it failed (the vault's), or
-				      NULL */
+	durable;			/* accounts waiting for a write, in
+					   order of durable_seq */
+	uv_idle_t durable_more;		/* the rest of them, next turn */
+	unsigned durable_spent;		/* gone on since durable_more last ran
+					   (durable.c: DURABLE_PER_TURN) */
+	uint64_t written_seq;		/* the newest write that has ended */
+	const char *write_failure;	/* why it failed (the vault's), or
+					   NULL */
 	struct log_quota refresh_quota; /* refresh lines (refresh_log.c) */
 	uv_timer_t refresh_summary;	/* sums up those held back */
 };

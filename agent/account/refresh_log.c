@@ -32,8 +32,8 @@ static void on_window_end(uv_timer_t *t)
 
 void account_refresh_log_init(struct account_store *s)
 {
-	s->refresh_quota.max_lines =
-	    agent_test_number("XOAUTH_AGENT_TEST_REFRESH_LOG_LINES", QUOTA_LINES);
+	s->refresh_quota.max_lines = agent_test_number(
+	    "XOAUTH_AGENT_TEST_REFRESH_LOG_LINES", QUOTA_LINES);
 	uv_timer_init(s->agent->loop, &s->refresh_summary);
 	s->refresh_summary.data = s;
 }

@@ -77,8 +77,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(a_few_lines_all_go_out),
 	    cmocka_unit_test(lines_past_the_quota_are_held_and_counted),
-	    cmocka_unit_test(
-		a_window_with_lines_held_stays_open_until_counted),
+	    cmocka_unit_test(a_window_with_lines_held_stays_open_until_counted),
 	    cmocka_unit_test(lines_spread_over_a_window_share_its_quota),
 	};
 	const struct unit_group groups[] = {

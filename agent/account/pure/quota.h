@@ -20,10 +20,10 @@
 #define QUOTA_WINDOW_MS (10 * 1000)
 
 struct log_quota {
-	unsigned max_lines;  /* per window: QUOTA_LINES (tests: fewer) */
-	int64_t window_end;  /* 0: no window open */
-	unsigned lines;	     /* logged in this window */
-	unsigned held;	     /* held back in this window */
+	unsigned max_lines; /* per window: QUOTA_LINES (tests: fewer) */
+	int64_t window_end; /* 0: no window open */
+	unsigned lines;	    /* logged in this window */
+	unsigned held;	    /* held back in this window */
 };
 
 /*
