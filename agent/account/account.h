@@ -47,9 +47,10 @@ typedef void (*account_cb)(struct account *acct);
 struct account_hooks {
 	void *arg; /* given to each hook */
 	/* Write the account named name as it is now (NULL: anything may
-	   have changed): 0 when nothing is written (no vault open), else
-	   the number of the change to wait for. */
-	uint64_t (*persist)(void *arg, const char *name);
+	   have changed), or with mark_only its "presented" mark alone:
+	   0 when nothing is written (no vault open), else the number of
+	   the change to wait for. */
+	uint64_t (*persist)(void *arg, const char *name, bool mark_only);
 	/* 1 while the agent is locked: nothing is refreshed. */
 	int (*locked)(void *arg);
 	/* What LIST shows on every account ("locked: ...", a failed

@@ -354,6 +354,9 @@ void account_unschedule(struct account *acct);
 /* Persists, then calls done(acct) once the write has ended; false when
    nothing is written (no vault): the caller goes on at once. */
 bool account_persist_then(struct account *acct, account_cb done);
+/* The same for the account's "presented" mark alone (a refresh about to
+   send its refresh token): the vault writes the name, not the token. */
+bool account_mark_then(struct account *acct, account_cb done);
 /* Forgets the account's wait for a write (its callback never runs). */
 void account_durable_cancel(struct account *acct);
 

@@ -38,13 +38,14 @@ uint64_t account_store_persist(struct account_store *s, const char *name)
 {
 	if (s->hooks.persist == NULL)
 		return 0;
-	return s->hooks.persist(s->hooks.arg, name);
+	return s->hooks.persist(s->hooks.arg, name, false);
 }
 
-bool account_persist_then(struct account *acct, account_cb done)
+/* Waits for write seq, then calls done; false when there is nothing to
+   wait for. */
+static bool wait_for_write(struct account *acct, uint64_t seq, account_cb done)
 {
 	struct account_store *s = acct->store;
-	uint64_t seq = account_store_persist(s, acct->cfg.name);
 
 	if (seq <= s->written_seq)
 		return false;
@@ -56,6 +57,22 @@ bool account_persist_then(struct account *acct, account_cb done)
 	acct->on_durable = done;
 	TAILQ_INSERT_TAIL(&s->durable, acct, durable_link);
 	return true;
+}
+
+bool account_persist_then(struct account *acct, account_cb done)
+{
+	return wait_for_write(
+	    acct, account_store_persist(acct->store, acct->cfg.name), done);
+}
+
+bool account_mark_then(struct account *acct, account_cb done)
+{
+	struct account_store *s = acct->store;
+
+	if (s->hooks.persist == NULL)
+		return false;
+	return wait_for_write(
+	    acct, s->hooks.persist(s->hooks.arg, acct->cfg.name, true), done);
 }
 
 void account_durable_cancel(struct account *acct)

@@ -339,7 +339,7 @@ static int start_grant(struct account *acct)
 	if (!account_is_app(acct) && acct->refresh_token != NULL &&
 	    acct->mark == MARK_NONE) {
 		acct->mark = MARK_PRESENTED;
-		if (account_persist_then(acct, on_marked))
+		if (account_mark_then(acct, on_marked))
 			return 0;
 	}
 	return send_grant(acct);

@@ -78,9 +78,10 @@ void daemon_use_config(struct daemon *d, struct agent_config *cfg)
 
 /* ---- the account store's hooks: the vault ---- */
 
-static uint64_t hook_persist(void *arg, const char *name)
+static uint64_t hook_persist(void *arg, const char *name, bool mark_only)
 {
-	return vault_persist(arg, name);
+	return mark_only ? vault_persist_mark(arg, name)
+			 : vault_persist(arg, name);
 }
 
 static int hook_locked(void *arg)

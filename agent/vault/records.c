@@ -25,6 +25,13 @@
  *
  *   {"format": 1, "accounts": [...], "gone": ["old", ...]}
  *
+ * A refresh marks its account "presented" before its token goes out, and
+ * a record of that alone names the account, not its whole entry with the
+ * token (format 2, vault_internal.h): in a storm of refreshes, that is
+ * half the records' bytes, and of the new bases that fold them in:
+ *
+ *   {"format": 2, "accounts": [], "presented": ["work", ...]}
+ *
  * A text of every account says so ("whole": true): a base, an export, or
  * a record that replaces all before it (after a reload or a RESTORE).
  * Loading plays the records over the base, in their order (the replay
@@ -152,9 +159,10 @@ struct vault_snapshot {
 	struct agent_shield *shield; /* a copy, for the thread that joins */
 	struct snap_rec *recs;	     /* the accounts that have a record */
 	size_t n_recs, recs_cap;
-	json_t *kept; /* the kept records not shadowed by an account */
-	json_t *gone; /* names without a record any more (a change) */
-	bool whole;   /* every account, not only those that changed */
+	json_t *kept;	   /* the kept records not shadowed by an account */
+	json_t *gone;	   /* names without a record any more (a change) */
+	json_t *presented; /* names whose mark alone is recorded (a change) */
+	bool whole;	   /* every account, not only those that changed */
 };
 
 /*
@@ -211,6 +219,7 @@ int vault_snapshot_free_some(struct vault_snapshot *snap, size_t n)
 	free(snap->recs);
 	json_decref(snap->kept);
 	json_decref(snap->gone);
+	json_decref(snap->presented);
 	shield_give_back(snap->vault, snap->shield);
 	free(snap);
 	return 1;
@@ -299,7 +308,8 @@ static int snapshot_new(struct agent *a, size_t n, bool whole,
 	snap->recs_cap = n;
 	if ((n > 0 && (snap->recs = calloc(n, sizeof(*snap->recs))) == NULL) ||
 	    (snap->kept = json_array()) == NULL ||
-	    (!whole && (snap->gone = json_array()) == NULL) ||
+	    (!whole && ((snap->gone = json_array()) == NULL ||
+			(snap->presented = json_array()) == NULL)) ||
 	    shield_take(a, &snap->shield) != 0) {
 		vault_snapshot_free(snap);
 		return XO_ERR_NOMEM;
@@ -385,23 +395,60 @@ static json_t *kept_named(json_t *kept, const char *name)
 	return NULL;
 }
 
-int vault_snapshot_take_names(struct agent *a, char *const *names, size_t n,
+static int by_name(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* The marks of marked that a record holds as names alone: of accounts
+   that hold a token and are presented still, and not in names, whose
+   whole entries the record holds. */
+static int snap_marks(struct vault_snapshot *snap, struct agent *a,
+		      const struct vault_names *names,
+		      const struct vault_names *marked)
+{
+	struct account_record ar;
+	struct account *acct;
+	size_t i;
+
+	for (i = 0; i < marked->n; i++) {
+		const char *name = marked->names[i];
+
+		if (bsearch(&name, names->names, names->n,
+			    sizeof(*names->names), by_name) != NULL ||
+		    (acct = account_find_named(a->store, name)) == NULL)
+			continue;
+		account_record(acct, &ar);
+		if (ar.refresh == NULL || !ar.presented)
+			continue;
+		if (json_array_append_new(snap->presented, json_string(name)) !=
+		    0)
+			return XO_ERR_NOMEM;
+	}
+	return 0;
+}
+
+int vault_snapshot_take_names(struct agent *a, const struct vault_names *names,
+			      const struct vault_names *marked,
 			      struct vault_snapshot **out)
 {
 	struct vault_snapshot *snap = NULL;
 	struct account *acct;
 	json_t *kept = NULL, *rec;
-	size_t i;
+	size_t i, n = names->n;
 	int r;
 
 	*out = NULL;
 	if ((r = snapshot_new(a, n, false, &snap)) != 0)
 		return r;
+	if ((r = snap_marks(snap, a, names, marked)) != 0)
+		goto out;
 	for (i = 0; i < n; i++) {
 		/* What a whole snapshot would hold for the name: the
 		   account's record, else a kept one, else none. */
 		rec = NULL;
-		if ((acct = account_find_named(a->store, names[i])) != NULL) {
+		if ((acct = account_find_named(a->store, names->names[i])) !=
+		    NULL) {
 			if ((r = snap_account(snap, acct)) < 0)
 				goto out;
 			if (r == 1)
@@ -412,11 +459,11 @@ int vault_snapshot_take_names(struct agent *a, char *const *names, size_t n,
 				r = XO_ERR_INTERNAL;
 				goto out;
 			}
-			rec = kept_named(kept, names[i]);
+			rec = kept_named(kept, names->names[i]);
 		}
 		r = rec != NULL ? snap_kept(snap, rec)
 		    : json_array_append_new(snap->gone,
-					    json_string(names[i])) != 0
+					    json_string(names->names[i])) != 0
 			? XO_ERR_NOMEM
 			: 0;
 		if (r != 0)
@@ -464,7 +511,8 @@ static int append_bytes(struct agent_plain *p, size_t *at, const char *b,
 }
 
 int vault_snapshot_open(struct vault_snapshot *snap,
-		       const struct agent_secret *sec, struct agent_plain **out)
+			const struct agent_secret *sec,
+			struct agent_plain **out)
 {
 	int r = agent_secret_open(snap->shield, sec, out);
 
@@ -478,8 +526,11 @@ int vault_snapshot_open(struct vault_snapshot *snap,
 int vault_snapshot_text(struct vault_snapshot *snap, struct agent_plain **out)
 {
 	static const char head[] =
-	    "{\"format\":" STR(VAULT_STORE_FORMAT) ",\"accounts\":[";
+	    "{\"format\":" STR(VAULT_TEXT_FORMAT) ",\"accounts\":[";
+	static const char head_marks[] =
+	    "{\"format\":" STR(VAULT_MARKS_FORMAT) ",\"accounts\":[";
 	static const char whole[] = ",\"whole\":true";
+	bool marks = json_array_size(snap->presented) > 0;
 	struct agent_plain *p = NULL;
 	json_t *rec;
 	size_t i, at = 0, items = 0;
@@ -489,7 +540,9 @@ int vault_snapshot_text(struct vault_snapshot *snap, struct agent_plain **out)
 	/* A guess at the size: grown (mremap, no copy left behind) if short. */
 	if ((r = agent_plain_large(64 + snap->n_recs * 2560, &p)) != 0)
 		return r;
-	if ((r = append_bytes(p, &at, head, sizeof(head) - 1)) != 0)
+	if ((r = marks
+		     ? append_bytes(p, &at, head_marks, sizeof(head_marks) - 1)
+		     : append_bytes(p, &at, head, sizeof(head) - 1)) != 0)
 		goto out;
 	for (i = 0; i < snap->n_recs; i++) {
 		if ((r = make_record(snap->shield, &snap->recs[i], &rec)) != 0)
@@ -514,6 +567,9 @@ int vault_snapshot_text(struct vault_snapshot *snap, struct agent_plain **out)
 	else if (json_array_size(snap->gone) > 0 &&
 		 (r = append_bytes(p, &at, ",\"gone\":", 8)) == 0)
 		r = append_json(p, &at, snap->gone);
+	if (r == 0 && marks &&
+	    (r = append_bytes(p, &at, ",\"presented\":", 13)) == 0)
+		r = append_json(p, &at, snap->presented);
 	if (r != 0 || (r = append_bytes(p, &at, "}", 1)) != 0)
 		goto out;
 	p->len = at;
@@ -835,8 +891,28 @@ static int replay_put(struct vault_replay *rp, json_t *list, json_t *rec)
 	return 0;
 }
 
-/* A record's accounts are objects with a name, its "gone" names. */
-static bool record_well_formed(const json_t *recs, const json_t *gone)
+/* A list of names, or none. */
+static bool names_well_formed(const json_t *names)
+{
+	const json_t *v;
+	size_t i;
+
+	if (names == NULL)
+		return true;
+	if (!json_is_array(names))
+		return false;
+	json_array_foreach(names, i, v)
+	{
+		if (!json_is_string(v))
+			return false;
+	}
+	return true;
+}
+
+/* A record's accounts are objects with a name; its "gone" and
+   "presented" are names. */
+static bool record_well_formed(const json_t *recs, const json_t *gone,
+			       const json_t *presented)
 {
 	const json_t *v;
 	size_t i;
@@ -847,22 +923,36 @@ static bool record_well_formed(const json_t *recs, const json_t *gone)
 		    json_string_length(json_object_get(v, "name")) == 0)
 			return false;
 	}
-	if (gone == NULL)
-		return true;
-	if (!json_is_array(gone))
-		return false;
-	json_array_foreach(gone, i, v)
+	return names_well_formed(gone) && names_well_formed(presented);
+}
+
+/* The marks of a record: each named account's entry, if it holds a
+   refresh token, says it was presented. */
+static int replay_marks(struct vault_replay *rp, json_t *list,
+			const json_t *presented)
+{
+	json_t *at, *entry;
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(presented, i, v)
 	{
-		if (!json_is_string(v))
-			return false;
+		if ((at = json_object_get(rp->at, json_string_value(v))) ==
+			NULL ||
+		    (entry = json_array_get(
+			 list, (size_t)json_integer_value(at))) == NULL ||
+		    json_object_get(entry, "refresh_token") == NULL)
+			continue;
+		if (json_object_set_new(entry, "presented", json_true()) != 0)
+			return XO_ERR_NOMEM;
 	}
-	return true;
+	return 0;
 }
 
 int vault_replay_record(struct vault_replay *rp, const struct agent_plain *text,
 			struct agent_err *err)
 {
-	json_t *doc, *list, *recs, *gone, *rec, *at;
+	json_t *doc, *list, *recs, *gone, *presented, *rec, *at;
 	struct agent_err why;
 	size_t i;
 	int r = XO_ERR_VAULT_CORRUPT;
@@ -878,7 +968,8 @@ int vault_replay_record(struct vault_replay *rp, const struct agent_plain *text,
 	}
 	recs = json_object_get(doc, "accounts");
 	gone = json_object_get(doc, "gone");
-	if (!record_well_formed(recs, gone)) {
+	presented = json_object_get(doc, "presented");
+	if (!record_well_formed(recs, gone, presented)) {
 		r = agent_err_set(err, XO_ERR_VAULT_CORRUPT,
 				  "record %zu of its journal is malformed",
 				  rp->records);
@@ -915,7 +1006,7 @@ int vault_replay_record(struct vault_replay *rp, const struct agent_plain *text,
 			goto out;
 		rp->holes++;
 	}
-	r = 0;
+	r = replay_marks(rp, list, presented);
 out:
 	json_decref(doc);
 	return r;
@@ -958,7 +1049,7 @@ int vault_store_adopt(struct agent *a, unsigned *n_applied)
 		return 0;
 	if ((kept = open_json(a, a->vault->kept)) == NULL)
 		return XO_ERR_NOMEM;
-	if ((root = json_pack("{s:i,s:o}", "format", VAULT_STORE_FORMAT,
+	if ((root = json_pack("{s:i,s:o}", "format", VAULT_TEXT_FORMAT,
 			      "accounts", kept)) == NULL)
 		return XO_ERR_NOMEM;
 	/* The kept records themselves are applied: those that find their

@@ -67,6 +67,9 @@ const char *vault_problem(const struct agent *a);
  * it is on disk.
  */
 uint64_t vault_persist(struct agent *a, const char *name);
+/* The same for the "presented" mark of the account named name alone: a
+   record of its name, not of its refresh token (vault/records.c). */
+uint64_t vault_persist_mark(struct agent *a, const char *name);
 /* After a reload: gives the tokens the vault kept for accounts it did not
    know to those the new config has, and writes. */
 void vault_reloaded(struct agent *a);

@@ -23,8 +23,20 @@ struct vault_job;
 struct vault_walk;
 struct vault_snapshot;
 
-/* The version of the plain text inside (the file format has its own). */
-#define VAULT_STORE_FORMAT 1
+/* The versions of the plain text inside (the file format has its own):
+   a record with the "presented" names of marks alone is of format 2, as
+   an agent that knows only 1 would read nothing of them and send a
+   presented refresh token again; every other text is of format 1, which
+   agents before the marks read too. */
+#define VAULT_STORE_FORMAT 2
+#define VAULT_TEXT_FORMAT 1
+#define VAULT_MARKS_FORMAT 2
+
+/* Names of accounts, each a copy. */
+struct vault_names {
+	char **names;
+	size_t n, cap;
+};
 
 enum vault_state {
 	VAULT_NONE,   /* no vault file and no key: tokens live in memory only,
@@ -85,12 +97,14 @@ struct agent_vault {
 	uint64_t last_rec;		/* the newest record number given */
 	uint64_t seq;			/* changes asked for */
 	uint64_t written_seq;		/* the newest change written */
-	uint64_t base_seq_done; /* the newest change a written base holds */
-	char **dirty;		/* names changed since the last record taken */
-	size_t n_dirty, dirty_cap;
-	bool dirty_all;		 /* anything may have changed: a whole one */
-	struct vault_job *queue; /* the lane: appends and a new base's
-				    commit, one at a time, in order */
+	uint64_t base_seq_done;	   /* the newest change a written base holds */
+	struct vault_names dirty;  /* accounts changed since the last record
+				      taken */
+	struct vault_names marked; /* accounts whose "presented" mark alone
+				      was set since then */
+	bool dirty_all;		   /* anything may have changed: a whole one */
+	struct vault_job *queue;   /* the lane: appends and a new base's
+				      commit, one at a time, in order */
 	struct vault_job **queue_tail;
 	int lane_busy;		      /* the queue's head runs in the pool */
 	struct vault_job *compaction; /* a new base on its way */
@@ -197,8 +211,9 @@ int vault_store_snapshot(struct agent *a, struct agent_plain **out);
  * sealed record and a copy of the shield; vault_snapshot_text() (in any
  * one thread) opens and joins them into the plain text; vault_snapshot_free()
  * (on the loop again) drops the references.  vault_snapshot_take_names()
- * takes only the n names (distinct), for a journal record: each one's
- * record, or its name among those "gone".
+ * takes only the accounts of names (sorted, distinct), for a journal
+ * record: each one's record, or its name among those "gone"; and the
+ * names of marked (distinct) whose "presented" mark alone is recorded.
  */
 struct vault_snapshot;
 int vault_snapshot_take(struct agent *a, struct vault_snapshot **out);
@@ -214,7 +229,8 @@ int vault_snapshot_begin(struct agent *a, size_t n,
 			 struct vault_snapshot **out);
 int vault_snapshot_add(struct vault_snapshot *snap, struct account *acct);
 int vault_snapshot_add_kept(struct agent *a, struct vault_snapshot *snap);
-int vault_snapshot_take_names(struct agent *a, char *const *names, size_t n,
+int vault_snapshot_take_names(struct agent *a, const struct vault_names *names,
+			      const struct vault_names *marked,
 			      struct vault_snapshot **out);
 /* Opens sec (a secret sealed under the agent's shield: the vault's key)
    with snap's copy of the shield, in the thread that will then call

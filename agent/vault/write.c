@@ -10,10 +10,10 @@
  * secrets (records.c); a thread of libuv's pool builds the record, seals
  * it, appends it where the file's whole records end and fsync()s.  So the
  * cost of a change is that of the accounts it concerns, not of every
- * account: a refresh writes its "presented" mark and its rotated token as
- * two records of some KiB, where the whole vault of 100,000 accounts is
- * some 230 MiB.  Appends run one at a time, in the order of their
- * numbers: the lane.
+ * account: a refresh writes its "presented" mark (the account's name)
+ * and its rotated token as two records, of some KiB together, where the
+ * whole vault of 100,000 accounts is some 230 MiB.  Appends run one at a time,
+ * in the order of their numbers: the lane.
  *
  * Once the journal is larger than half the base (and at least a MiB),
  * the journal is folded into a new base: a snapshot of every account is
@@ -203,31 +203,37 @@ static void do_job(uv_work_t *req)
 
 /* ---- the changes ---- */
 
-static int add_dirty(struct agent_vault *v, const char *name)
+static int names_add(struct vault_names *l, const char *name)
 {
 	char **more;
 	size_t cap;
 
-	if (v->n_dirty == v->dirty_cap) {
-		cap = v->dirty_cap == 0 ? 16 : v->dirty_cap * 2;
-		if ((more = realloc(v->dirty, cap * sizeof(*more))) == NULL)
+	if (l->n == l->cap) {
+		cap = l->cap == 0 ? 16 : l->cap * 2;
+		if ((more = realloc(l->names, cap * sizeof(*more))) == NULL)
 			return XO_ERR_NOMEM;
-		v->dirty = more;
-		v->dirty_cap = cap;
+		l->names = more;
+		l->cap = cap;
 	}
-	if ((v->dirty[v->n_dirty] = strdup(name)) == NULL)
+	if ((l->names[l->n] = strdup(name)) == NULL)
 		return XO_ERR_NOMEM;
-	v->n_dirty++;
+	l->n++;
 	return 0;
+}
+
+static void names_clear(struct vault_names *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->names[i]);
+	l->n = 0;
 }
 
 static void clear_dirty(struct agent_vault *v)
 {
-	size_t i;
-
-	for (i = 0; i < v->n_dirty; i++)
-		free(v->dirty[i]);
-	v->n_dirty = 0;
+	names_clear(&v->dirty);
+	names_clear(&v->marked);
 	v->dirty_all = false;
 }
 
@@ -236,20 +242,20 @@ static int by_name(const void *x, const void *y)
 	return strcmp(*(char *const *)x, *(char *const *)y);
 }
 
-/* The dirty names, sorted, each once. */
-static size_t dirty_distinct(struct agent_vault *v)
+/* The names, sorted, each once; how many. */
+static size_t names_distinct(struct vault_names *l)
 {
 	size_t i, n = 0;
 
-	qsort(v->dirty, v->n_dirty, sizeof(*v->dirty), by_name);
-	for (i = 0; i < v->n_dirty; i++) {
-		if (n > 0 && strcmp(v->dirty[n - 1], v->dirty[i]) == 0) {
-			free(v->dirty[i]);
+	qsort(l->names, l->n, sizeof(*l->names), by_name);
+	for (i = 0; i < l->n; i++) {
+		if (n > 0 && strcmp(l->names[n - 1], l->names[i]) == 0) {
+			free(l->names[i]);
 			continue;
 		}
-		v->dirty[n++] = v->dirty[i];
+		l->names[n++] = l->names[i];
 	}
-	v->n_dirty = n;
+	l->n = n;
 	return n;
 }
 
@@ -295,13 +301,19 @@ static void take_record(struct agent *a)
 	struct vault_job *job;
 	int r = XO_ERR_NOMEM;
 
-	if (v->state != VAULT_OPEN || (!v->dirty_all && v->n_dirty == 0))
+	if (v->state != VAULT_OPEN ||
+	    (!v->dirty_all && v->dirty.n == 0 && v->marked.n == 0))
 		return;
 	if ((job = job_new(a, JOB_APPEND)) == NULL)
 		goto fail;
-	r = v->dirty_all ? vault_snapshot_take(a, &job->snap)
-			 : vault_snapshot_take_names(
-			       a, v->dirty, dirty_distinct(v), &job->snap);
+	if (v->dirty_all) {
+		r = vault_snapshot_take(a, &job->snap);
+	} else {
+		names_distinct(&v->dirty);
+		names_distinct(&v->marked);
+		r = vault_snapshot_take_names(a, &v->dirty, &v->marked,
+					      &job->snap);
+	}
 	if (r != 0 || (r = job_key(a, job)) != 0)
 		goto fail;
 	job->rec = ++v->last_rec;
@@ -638,7 +650,7 @@ static void after_job(uv_work_t *req, int status)
 	   single change): the heap pages that the tokens and records freed
 	   meanwhile go back to the system, rather than stay resident. */
 	if (!v->lane_busy && !v->compaction_busy && v->queue == NULL &&
-	    v->n_dirty == 0 && !v->dirty_all)
+	    v->dirty.n == 0 && v->marked.n == 0 && !v->dirty_all)
 		malloc_trim(0);
 }
 
@@ -703,14 +715,17 @@ void vault_writes_ended(struct agent *a)
 			      v->failures > 0 ? v->problem : NULL);
 }
 
-uint64_t vault_persist(struct agent *a, const char *name)
+/* Notes a change of the account named name (NULL: every account) in
+   list; its number, 0 with no vault open. */
+static uint64_t note_change(struct agent *a, struct vault_names *list,
+			    const char *name)
 {
 	struct agent_vault *v = a->vault;
 
 	if (v == NULL || v->state != VAULT_OPEN)
 		return 0;
 	v->seq++;
-	if (name == NULL || v->dirty_all || add_dirty(v, name) != 0) {
+	if (name == NULL || v->dirty_all || names_add(list, name) != 0) {
 		/* A whole record: the names are in it. */
 		clear_dirty(v);
 		v->dirty_all = true;
@@ -722,6 +737,16 @@ uint64_t vault_persist(struct agent *a, const char *name)
 	if (!a->stopping)
 		uv_idle_start(&v->flush, on_flush);
 	return v->seq;
+}
+
+uint64_t vault_persist(struct agent *a, const char *name)
+{
+	return a->vault == NULL ? 0 : note_change(a, &a->vault->dirty, name);
+}
+
+uint64_t vault_persist_mark(struct agent *a, const char *name)
+{
+	return a->vault == NULL ? 0 : note_change(a, &a->vault->marked, name);
 }
 
 /* A new base whose snapshot is still being taken is dropped (LOCK wipes
@@ -900,8 +925,10 @@ void vault_write_free(struct agent *a)
 		job_free(job);
 	}
 	clear_dirty(v);
-	free(v->dirty);
-	v->dirty = NULL;
+	free(v->dirty.names);
+	free(v->marked.names);
+	v->dirty.names = v->marked.names = NULL;
+	v->dirty.cap = v->marked.cap = 0;
 	vault_snapshot_free(v->dropping);
 	v->dropping = NULL;
 }

@@ -742,15 +742,13 @@ VAULT_TEXTS = {
 }
 
 # Journals (pure/journal.h): a base, then records of changes as a storm of
-# refreshes writes them (records.c): the "sent" mark, the rotated token,
-# an account deleted, a record that replaces everything.
+# refreshes writes them (records.c): the "presented" mark (the name alone,
+# or in an agent before format 2 the whole entry), the rotated token, an
+# account deleted, a record that replaces everything.
 JOURNALS = {
     "refresh": [
         VAULT_TEXTS["two-accounts"],
-        {"format": 1, "accounts": [
-            {"name": "work", "email": "alice@contoso.com",
-             "refresh_token": MS_RT, "obtained": 1700000000,
-             "presented": True}]},
+        {"format": 2, "accounts": [], "presented": ["work", "gone"]},
         {"format": 1, "accounts": [
             {"name": "work", "email": "alice@contoso.com",
              "refresh_token": MS_RT[::-1], "obtained": 1700000000,
@@ -762,6 +760,13 @@ JOURNALS = {
         dict(VAULT_TEXTS["two-accounts"], whole=True),
     ],
     "base-only": [VAULT_TEXTS["two-accounts"]],
+    "refresh-format-1": [
+        VAULT_TEXTS["two-accounts"],
+        {"format": 1, "accounts": [
+            {"name": "work", "email": "alice@contoso.com",
+             "refresh_token": MS_RT, "obtained": 1700000000,
+             "presented": True}]},
+    ],
 }
 
 
