@@ -414,8 +414,9 @@ static int snap_marks(struct vault_snapshot *snap, struct agent *a,
 	for (i = 0; i < marked->n; i++) {
 		const char *name = marked->names[i];
 
-		if (bsearch(&name, names->names, names->n,
-			    sizeof(*names->names), by_name) != NULL ||
+		if ((names->n > 0 &&
+		     bsearch(&name, names->names, names->n,
+			     sizeof(*names->names), by_name) != NULL) ||
 		    (acct = account_find_named(a->store, name)) == NULL)
 			continue;
 		account_record(acct, &ar);

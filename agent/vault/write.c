@@ -247,6 +247,8 @@ static size_t names_distinct(struct vault_names *l)
 {
 	size_t i, n = 0;
 
+	if (l->n == 0)
+		return 0; /* names may be NULL, which qsort() must not get */
 	qsort(l->names, l->n, sizeof(*l->names), by_name);
 	for (i = 0; i < l->n; i++) {
 		if (n > 0 && strcmp(l->names[n - 1], l->names[i]) == 0) {
