@@ -34,11 +34,20 @@ struct durable_reply {
 	bool strict; /* a failed write is answered as a failure */
 };
 
-uint64_t account_store_persist(struct account_store *s, const char *name)
+/* The number of the vault's write that will hold the change of the
+   account named name (NULL: every account), or of its "presented" mark
+   alone; 0 when nothing is written. */
+static uint64_t persist(struct account_store *s, const char *name,
+			bool mark_only)
 {
 	if (s->hooks.persist == NULL)
 		return 0;
-	return s->hooks.persist(s->hooks.arg, name, false);
+	return s->hooks.persist(s->hooks.arg, name, mark_only);
+}
+
+uint64_t account_store_persist(struct account_store *s, const char *name)
+{
+	return persist(s, name, false);
 }
 
 /* Waits for write seq, then calls done; false when there is nothing to
@@ -67,12 +76,8 @@ bool account_persist_then(struct account *acct, account_cb done)
 
 bool account_mark_then(struct account *acct, account_cb done)
 {
-	struct account_store *s = acct->store;
-
-	if (s->hooks.persist == NULL)
-		return false;
-	return wait_for_write(
-	    acct, s->hooks.persist(s->hooks.arg, acct->cfg.name, true), done);
+	return wait_for_write(acct, persist(acct->store, acct->cfg.name, true),
+			      done);
 }
 
 void account_durable_cancel(struct account *acct)

@@ -395,11 +395,6 @@ static json_t *kept_named(json_t *kept, const char *name)
 	return NULL;
 }
 
-static int by_name(const void *x, const void *y)
-{
-	return strcmp(*(char *const *)x, *(char *const *)y);
-}
-
 /* The marks of marked that a record holds as names alone: of accounts
    that hold a token and are presented still, and not in names, whose
    whole entries the record holds. */
@@ -414,9 +409,7 @@ static int snap_marks(struct vault_snapshot *snap, struct agent *a,
 	for (i = 0; i < marked->n; i++) {
 		const char *name = marked->names[i];
 
-		if ((names->n > 0 &&
-		     bsearch(&name, names->names, names->n,
-			     sizeof(*names->names), by_name) != NULL) ||
+		if (vault_names_has(names, name) ||
 		    (acct = account_find_named(a->store, name)) == NULL)
 			continue;
 		account_record(acct, &ar);

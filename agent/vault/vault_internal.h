@@ -16,6 +16,7 @@
 #include "core/err.h"
 #include "vault/pure/image.h"
 #include "vault/pure/journal.h"
+#include "vault/pure/names.h"
 #include "vault/vault.h"
 
 struct conn;
@@ -31,12 +32,6 @@ struct vault_snapshot;
 #define VAULT_STORE_FORMAT 2
 #define VAULT_TEXT_FORMAT 1
 #define VAULT_MARKS_FORMAT 2
-
-/* Names of accounts, each a copy. */
-struct vault_names {
-	char **names;
-	size_t n, cap;
-};
 
 enum vault_state {
 	VAULT_NONE,   /* no vault file and no key: tokens live in memory only,

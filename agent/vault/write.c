@@ -12,8 +12,8 @@
  * cost of a change is that of the accounts it concerns, not of every
  * account: a refresh writes its "presented" mark (the account's name)
  * and its rotated token as two records, of some KiB together, where the
- * whole vault of 100,000 accounts is some 230 MiB.  Appends run one at a time,
- * in the order of their numbers: the lane.
+ * whole vault of 100,000 accounts is some 230 MiB.  Appends run one at a
+ * time, in the order of their numbers: the lane.
  *
  * Once the journal is larger than half the base (and at least a MiB),
  * the journal is folded into a new base: a snapshot of every account is
@@ -203,62 +203,11 @@ static void do_job(uv_work_t *req)
 
 /* ---- the changes ---- */
 
-static int names_add(struct vault_names *l, const char *name)
-{
-	char **more;
-	size_t cap;
-
-	if (l->n == l->cap) {
-		cap = l->cap == 0 ? 16 : l->cap * 2;
-		if ((more = realloc(l->names, cap * sizeof(*more))) == NULL)
-			return XO_ERR_NOMEM;
-		l->names = more;
-		l->cap = cap;
-	}
-	if ((l->names[l->n] = strdup(name)) == NULL)
-		return XO_ERR_NOMEM;
-	l->n++;
-	return 0;
-}
-
-static void names_clear(struct vault_names *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->names[i]);
-	l->n = 0;
-}
-
 static void clear_dirty(struct agent_vault *v)
 {
-	names_clear(&v->dirty);
-	names_clear(&v->marked);
+	vault_names_clear(&v->dirty);
+	vault_names_clear(&v->marked);
 	v->dirty_all = false;
-}
-
-static int by_name(const void *x, const void *y)
-{
-	return strcmp(*(char *const *)x, *(char *const *)y);
-}
-
-/* The names, sorted, each once; how many. */
-static size_t names_distinct(struct vault_names *l)
-{
-	size_t i, n = 0;
-
-	if (l->n == 0)
-		return 0; /* names may be NULL, which qsort() must not get */
-	qsort(l->names, l->n, sizeof(*l->names), by_name);
-	for (i = 0; i < l->n; i++) {
-		if (n > 0 && strcmp(l->names[n - 1], l->names[i]) == 0) {
-			free(l->names[i]);
-			continue;
-		}
-		l->names[n++] = l->names[i];
-	}
-	l->n = n;
-	return n;
 }
 
 /* The vault's key for a job: a reference to its sealed copy, opened in
@@ -311,8 +260,8 @@ static void take_record(struct agent *a)
 	if (v->dirty_all) {
 		r = vault_snapshot_take(a, &job->snap);
 	} else {
-		names_distinct(&v->dirty);
-		names_distinct(&v->marked);
+		vault_names_sort(&v->dirty);
+		vault_names_sort(&v->marked);
 		r = vault_snapshot_take_names(a, &v->dirty, &v->marked,
 					      &job->snap);
 	}
@@ -727,7 +676,7 @@ static uint64_t note_change(struct agent *a, struct vault_names *list,
 	if (v == NULL || v->state != VAULT_OPEN)
 		return 0;
 	v->seq++;
-	if (name == NULL || v->dirty_all || names_add(list, name) != 0) {
+	if (name == NULL || v->dirty_all || vault_names_add(list, name) != 0) {
 		/* A whole record: the names are in it. */
 		clear_dirty(v);
 		v->dirty_all = true;
@@ -926,11 +875,9 @@ void vault_write_free(struct agent *a)
 		v->queue = job->next;
 		job_free(job);
 	}
-	clear_dirty(v);
-	free(v->dirty.names);
-	free(v->marked.names);
-	v->dirty.names = v->marked.names = NULL;
-	v->dirty.cap = v->marked.cap = 0;
+	vault_names_free(&v->dirty);
+	vault_names_free(&v->marked);
+	v->dirty_all = false;
 	vault_snapshot_free(v->dropping);
 	v->dropping = NULL;
 }
