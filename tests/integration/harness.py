@@ -45,6 +45,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -83,6 +84,31 @@ class HarnessError(Exception):
     """A server or a helper did not behave as the harness expects."""
 
 
+class _Silent(HarnessError):
+    """A server started but did not say it was ready in time."""
+
+
+def _doing(pid):
+    """What a process is doing, from /proc: each thread's state and the
+    kernel function it waits in, and the machine's load."""
+    threads = []
+    try:
+        for tid in sorted(os.listdir("/proc/%d/task" % pid), key=int):
+            base = "/proc/%d/task/%s/" % (pid, tid)
+            with open(base + "comm") as f:
+                comm = f.read().strip()
+            with open(base + "stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            with open(base + "wchan") as f:
+                wchan = f.read().strip() or "-"
+            threads.append("%s %s %s in %s" % (tid, comm, state, wchan))
+        with open("/proc/loadavg") as f:
+            load = f.read().strip()
+    except (OSError, IndexError) as e:
+        return "its threads unknown (%s)" % e
+    return "its threads: %s; load average %s" % (", ".join(threads), load)
+
+
 def node_modules_present():
     """True when `npm ci` has been run in tests/servers."""
     return os.path.isdir(os.path.join(SERVERS_DIR, "node_modules", "oidc-provider")) and \
@@ -118,23 +144,37 @@ class Server:
         self.name = name
         self.workdir = workdir or tempfile.mkdtemp(prefix="xo-%s-" % name)
         self.log_path = os.path.join(self.workdir, "%s.log" % name)
-        self._log = open(self.log_path, "ab")
         full_env = dict(os.environ)
         full_env.setdefault("NODE_NO_WARNINGS", "1")
         if env:
             full_env.update({k: str(v) for k, v in env.items() if v is not None})
+        # A server that stays silent is started once more: CI saw the
+        # test provider, now and then, print nothing for 90 s with nothing
+        # in its log, where it is ready in a second. What it was doing is
+        # printed, to find out why.
+        for attempt in (1, 2):
+            self._spawn(argv, full_env)
+            try:
+                self.info = self._read_ready(timeout)
+                break
+            except _Silent as e:
+                self.stop(keep_workdir=attempt == 1)
+                if attempt == 2:
+                    raise
+                sys.stderr.write("harness: %s\nharness: starting %s once more\n" % (e, name))
+            except BaseException:
+                self.stop()
+                raise
+        self._drain = threading.Thread(target=self._drain_stdout, daemon=True)
+        self._drain.start()
+
+    def _spawn(self, argv, env):
+        self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            argv, cwd=SERVERS_DIR, env=full_env, stdin=subprocess.DEVNULL,
+            argv, cwd=SERVERS_DIR, env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=self._log, start_new_session=True)
         with _live_lock:
             _live.add(self)
-        try:
-            self.info = self._read_ready(timeout)
-        except BaseException:
-            self.stop()
-            raise
-        self._drain = threading.Thread(target=self._drain_stdout, daemon=True)
-        self._drain.start()
 
     def _read_ready(self, timeout):
         deadline = time.monotonic() + timeout
@@ -145,8 +185,8 @@ class Server:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise HarnessError("%s: no READY line within %.0f s; log:\n%s"
-                                       % (self.name, timeout, self.log()))
+                    raise _Silent("%s: no READY line within %.0f s; %s; log:\n%s"
+                                  % (self.name, timeout, _doing(self.proc.pid), self.log()))
                 if not sel.select(left):
                     continue
                 chunk = os.read(self.proc.stdout.fileno(), 65536)
