@@ -522,6 +522,7 @@ void vault_stop(struct agent *a)
 	vault_flush(a);
 	if (v->retry.loop != NULL) { /* vault_write_init() ran */
 		uv_close((uv_handle_t *)&v->retry, NULL);
+		uv_close((uv_handle_t *)&v->gap, NULL);
 		uv_close((uv_handle_t *)&v->flush, NULL);
 		uv_close((uv_handle_t *)&v->drop, NULL);
 		vault_walk_close(a);

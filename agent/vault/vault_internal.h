@@ -107,6 +107,9 @@ struct agent_vault {
 	uint64_t carry_from;	      /* where its first record after it went */
 	uv_idle_t flush;	      /* takes the changes, once a turn */
 	uv_timer_t retry;	      /* after a failed write */
+	uv_timer_t gap;		      /* the next append, APPEND_GAP_MS after
+					 the one before (vault/write.c) */
+	uint64_t append_started;      /* uv_now() of the last append */
 	struct vault_snapshot *dropping; /* a new base's, dropped a piece
 					    a turn (vault/write.c) */
 	uv_idle_t drop;			 /* drops the next piece */

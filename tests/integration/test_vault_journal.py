@@ -119,6 +119,31 @@ class JournalSize(VaultOfMany):
         self.assertTrue(self.env.token("u7"))
         self.assertTrue(self.env.token("u1999"))
 
+    def test_a_storm_s_changes_share_records(self):
+        # No new base folds the journal in: every record of the storm
+        # stays in the file to be counted.
+        self.env.env["XOAUTH_AGENT_TEST_JOURNAL_MAX"] = str(1 << 40)
+        t0 = time.monotonic()
+        self.env.start()
+        refreshed = wait_quiet(self.env, self.ep)
+        storm_s = time.monotonic() - t0
+        _, records = vaulttest.journal(vaulttest.read(self.env.vault_path))
+        self.assertEqual(refreshed, self.N)
+        # Each refresh changes its account twice (its "presented" mark,
+        # then its rotated token), 500 refreshes start a second: a record
+        # per change would be some 1,000 appends a second, each sealed,
+        # written and fsync()ed in the pool. Appends start at most every
+        # 10 ms instead, each holding every change since the one before.
+        self.assertLess(len(records), storm_s * 100 + 10,
+                        "%d records in %.1f s" % (len(records), storm_s))
+        self.assertLess(len(records), self.N)
+        self.assertEqual(self.ep.stats()["replayed"], 0)
+        # And all of it loads again.
+        self.env.stop()
+        self.env.start()
+        self.assertTrue(self.env.token("u7"))
+        self.assertTrue(self.env.token("u1999"))
+
     def test_a_refresh_s_mark_is_a_record_of_its_name(self):
         self.env.start()
         wait_quiet(self.env, self.ep)
