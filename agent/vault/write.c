@@ -95,41 +95,11 @@ struct vault_job {
 };
 
 static void kick(struct agent *a);
-
-/* Appends start at most this often: in a storm of refreshes, each append
-   (a record sealed, written and fsync()ed in the pool, then its end on
-   the loop) holds the changes of all the turns since the one before. */
-#define APPEND_GAP_MS 10
-
-static void on_gap(uv_timer_t *t)
-{
-	kick(t->data);
-}
-
-/* True when the next append may start now; else the gap's timer kicks
-   once it may. */
-static bool append_may_start(struct agent *a)
-{
-	struct agent_vault *v = a->vault;
-	uint64_t now = uv_now(a->loop);
-	uint64_t due = v->append_started + APPEND_GAP_MS;
-
-	if (now >= due)
-		return true;
-	if (!uv_is_active((uv_handle_t *)&v->gap))
-		uv_timer_start(&v->gap, on_gap, due - now, 0);
-	return false;
-}
-
-/* True when changes were noted that no record holds yet. */
-static bool changes_noted(const struct agent_vault *v)
-{
-	return v->dirty_all || v->dirty.n > 0 || v->marked.n > 0;
-}
 static void run_job(struct agent *a, struct vault_job *job);
 static void write_failed(struct agent *a, struct vault_job *job);
 
-static void on_retry(uv_timer_t *t)
+/* The retry after a failed write, and the next append after the gap. */
+static void on_timer(uv_timer_t *t)
 {
 	kick(t->data);
 }
@@ -240,6 +210,32 @@ static void do_job(uv_work_t *req)
 }
 
 /* ---- the changes ---- */
+
+/* Appends start at most this often: in a storm of refreshes, each append
+   (a record sealed, written and fsync()ed in the pool, then its end on
+   the loop) holds the changes of all the turns since the one before. */
+#define APPEND_GAP_MS 10
+
+/* True when the next append may start now; else the gap's timer kicks
+   once it may. */
+static bool append_may_start(struct agent *a)
+{
+	struct agent_vault *v = a->vault;
+	uint64_t now = uv_now(a->loop);
+	uint64_t due = v->append_started + APPEND_GAP_MS;
+
+	if (now >= due)
+		return true;
+	if (!uv_is_active((uv_handle_t *)&v->gap))
+		uv_timer_start(&v->gap, on_timer, due - now, 0);
+	return false;
+}
+
+/* True when changes were noted that no record holds yet. */
+static bool changes_noted(const struct agent_vault *v)
+{
+	return v->dirty_all || v->dirty.n > 0 || v->marked.n > 0;
+}
 
 static void clear_dirty(struct agent_vault *v)
 {
@@ -538,7 +534,7 @@ static void write_failed(struct agent *a, struct vault_job *job)
 		job_free(job);
 	}
 	if (!a->stopping)
-		uv_timer_start(&v->retry, on_retry, delay, 0);
+		uv_timer_start(&v->retry, on_timer, delay, 0);
 }
 
 /* The accounts of a new base's snapshot dropped per turn of the loop.
